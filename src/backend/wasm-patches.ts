@@ -1,0 +1,98 @@
+/**
+ * Fixes for tfjs-backend-wasm 4.22 that matter at Stable Diffusion sizes:
+ *
+ * 1. Slice: the stock kernel first copies the *whole input* out of the wasm heap
+ *    (`readSync`), so slicing one head out of a 1 GiB tensor costs a 1 GiB copy. The patched
+ *    kernel reads the input through a heap view and copies only the output.
+ * 2. Allocation guard: wasm `malloc` returns 0 when the 4 GiB heap is exhausted and the
+ *    backend then silently writes over other tensors. The guard throws instead, naming the
+ *    request, and also refuses any allocation that would take live tensor bytes past a
+ *    configurable budget (PTP_WASM_HEAP_LIMIT_MB, default 3584 MiB).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+interface WasmTensorInfo { dataId: object; shape: number[]; dtype: tf.DataType }
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
+  typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
+  move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
+  wasm: { _malloc(n: number): number; HEAPU8: Uint8Array };
+}
+
+let installed = false;
+let heapLimitBytes = (Number(globalThis.process?.env?.PTP_WASM_HEAP_LIMIT_MB) || 3584) * 2 ** 20;
+
+/** Sets the byte budget the allocation guard enforces for live wasm tensors. */
+export function setWasmHeapLimit(bytes: number): void {
+  heapLimitBytes = bytes;
+}
+export function getWasmHeapLimit(): number {
+  return heapLimitBytes;
+}
+
+function sliceKernel(args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }): WasmTensorInfo {
+  const x = args.inputs.x as unknown as WasmTensorInfo;
+  const backend = args.backend as WasmBackendLike;
+  const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo, args.attrs.begin as number[], args.attrs.size as number[]);
+  const out = backend.makeOutput(size, x.dtype);
+  // Views are taken after makeOutput: allocation may grow (and detach) the heap buffer.
+  const src = backend.typedArrayFromHeap(x);
+  const dst = backend.typedArrayFromHeap(out);
+  const rank = x.shape.length;
+  const n = dst.length;
+  if (n === 0) return out;
+  if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+    const flat = tf.slice_util.computeFlatOffset(begin, tf.util.computeStrides(x.shape));
+    dst.set(src.subarray(flat, flat + n));
+    return out;
+  }
+  // Copy contiguous runs of the innermost dimension.
+  const strides = [...tf.util.computeStrides(x.shape), 1];
+  const inner = size[rank - 1];
+  const idx = new Array<number>(rank - 1).fill(0);
+  let o = 0;
+  for (;;) {
+    let off = begin[rank - 1];
+    for (let d = 0; d < rank - 1; d++) off += (begin[d] + idx[d]) * strides[d];
+    dst.set(src.subarray(off, off + inner), o);
+    o += inner;
+    let d = rank - 2;
+    while (d >= 0 && ++idx[d] === size[d]) idx[d--] = 0;
+    if (d < 0) break;
+  }
+  return out;
+}
+
+function guardAllocations(backend: WasmBackendLike): void {
+  const move = backend.move.bind(backend);
+  backend.move = (dataId, values, shape, dtype, refCount) => {
+    if (dtype !== 'string') {
+      const bytes = tf.util.sizeFromShape(shape) * tf.util.bytesPerElement(dtype as 'float32');
+      const live = tf.memory().numBytes;
+      if (bytes > 0 && live + bytes > heapLimitBytes) {
+        throw new Error(`wasm heap budget exceeded: allocating [${shape.join(', ')}] ${dtype} (${(bytes / 2 ** 20).toFixed(1)} MiB) with ${(live / 2 ** 20).toFixed(1)} MiB live would pass the ${(heapLimitBytes / 2 ** 20).toFixed(0)} MiB limit (PTP_WASM_HEAP_LIMIT_MB); use smaller attention slices or weight streaming`);
+      }
+    }
+    move(dataId, values, shape, dtype, refCount);
+  };
+  const malloc = backend.wasm._malloc.bind(backend.wasm);
+  backend.wasm._malloc = (n: number) => {
+    const p = malloc(n);
+    if (n > 0 && p === 0) {
+      throw new Error(`wasm heap exhausted: malloc(${n}) failed with a ${(backend.wasm.HEAPU8.length / 2 ** 20).toFixed(0)} MiB heap`);
+    }
+    return p;
+  };
+}
+
+/** Installs the patches on the active wasm backend (idempotent). */
+export function installWasmKernelPatches(): void {
+  if (installed || tf.getBackend() !== 'wasm') return;
+  const orig = tf.getKernel('Slice', 'wasm');
+  if (orig) {
+    tf.unregisterKernel('Slice', 'wasm');
+    tf.registerKernel({ ...orig, kernelFunc: sliceKernel as unknown as tf.KernelFunc });
+  }
+  guardAllocations(tf.backend() as unknown as WasmBackendLike);
+  installed = true;
+}

@@ -1,0 +1,37 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+export type ActivationName = 'silu' | 'swish' | 'gelu' | 'gelu_tanh' | 'quick_gelu' | 'relu';
+
+export function silu<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)) as T);
+}
+
+/** Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)) (PyTorch default). */
+export function gelu<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(tf.mul(x, tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)), 0.5) as T);
+}
+
+/** GELU, tanh approximation (PyTorch approximate="tanh", HF "gelu_new"). */
+export function geluTanh<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => {
+    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    return tf.mul(tf.mul(x, tf.add(tf.tanh(inner), 1)), 0.5) as T;
+  });
+}
+
+/** CLIP's quick_gelu: x·σ(1.702x). */
+export function quickGelu<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))) as T);
+}
+
+/** Activation by its diffusers/transformers config name. */
+export function activation(name: string): <T extends tf.Tensor>(x: T) => T {
+  switch (name) {
+    case 'silu': case 'swish': return silu;
+    case 'gelu': return gelu;
+    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_tanh': return geluTanh;
+    case 'quick_gelu': return quickGelu;
+    case 'relu': return (x) => tf.relu(x);
+    default: throw new Error(`unknown activation function "${name}"`);
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Scaled dot-product attention over [batch, tokens, heads·dim] tensors with the controller seam.
+ *
+ * Two strategies compute the same thing:
+ *  - 'batched': heads folded into the batch, one batched matmul each for QKᵀ and P·V. Right
+ *    for backends with fast batched matmul (webgl, webgpu, tfjs-node).
+ *  - 'per-head': a 2-D matmul per (batch item, head), K transposed once per item, optional
+ *    query chunks. tfjs-wasm runs batched or transposed matmuls as a scalar loop (~1 GFLOP/s)
+ *    but 2-D matmuls through XNNPACK (~30 GFLOP/s), so this is the wasm/cpu path. Score
+ *    tensors exist for one head (or one query chunk) at a time unless a controller asks to
+ *    see the full probabilities.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AttentionContext, AttentionController } from './attention-control.js';
+
+export type AttentionStrategy = 'batched' | 'per-head';
+
+let forcedStrategy: AttentionStrategy | undefined;
+let querySliceSize = 4096;
+
+/** Forces a strategy (undefined = choose by backend). */
+export function setAttentionStrategy(s: AttentionStrategy | undefined): void {
+  forcedStrategy = s;
+}
+
+/** Maximum queries per chunk on the per-head path when no controller needs the full probabilities. */
+export function setAttentionSliceSize(n: number): void {
+  if (!(n >= 1)) throw new Error(`attention slice size must be ≥ 1, got ${n}`);
+  querySliceSize = Math.floor(n);
+}
+
+export function attentionStrategy(): AttentionStrategy {
+  if (forcedStrategy) return forcedStrategy;
+  const b = tf.getBackend();
+  return b === 'wasm' || b === 'cpu' ? 'per-head' : 'batched';
+}
+
+export interface AttendOptions {
+  heads: number;
+  /** Multiplier of QKᵀ; default 1/√dim. */
+  scale?: number;
+  /** Additive mask broadcastable to [queries, keys] (e.g. CLIP's causal mask). */
+  mask?: tf.Tensor;
+  controller?: AttentionController;
+  /** Required with a controller. */
+  ctx?: AttentionContext;
+}
+
+/** q [B, N, H·d], k/v [B, M, H·d] → [B, N, H·d]. */
+export function attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions): tf.Tensor3D {
+  const [b, n, inner] = q.shape;
+  const heads = opts.heads;
+  if (inner % heads !== 0) throw new Error(`attention: ${inner} channels do not split into ${heads} heads`);
+  if (k.shape[0] !== b || v.shape[0] !== b || k.shape[1] !== v.shape[1]) {
+    throw new Error(`attention: q [${q.shape}] k [${k.shape}] v [${v.shape}] do not match`);
+  }
+  const wants = !!opts.controller && (opts.controller.wantsProbs?.(opts.ctx!) ?? true);
+  const fn = attentionStrategy() === 'batched' ? attendBatched : attendPerHead;
+  return fn(q, k, v, opts, wants);
+}
+
+function applyController(probs: tf.Tensor3D, opts: AttendOptions): tf.Tensor3D {
+  const out = opts.controller!.onAttention(probs, opts.ctx!);
+  if (out.shape.length !== 3 || out.shape.some((d, i) => d !== probs.shape[i])) {
+    throw new Error(`attention controller returned shape [${out.shape}] for probs [${probs.shape}] at ${opts.ctx!.name}`);
+  }
+  return out;
+}
+
+function attendBatched(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions, wants: boolean): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [b, n, inner] = q.shape;
+    const m = k.shape[1];
+    const h = opts.heads;
+    const d = inner / h;
+    const scale = opts.scale ?? 1 / Math.sqrt(d);
+    const split = (x: tf.Tensor3D, len: number) => tf.reshape(tf.transpose(tf.reshape(x, [b, len, h, d]), [0, 2, 1, 3]), [b * h, len, d]) as tf.Tensor3D;
+    let scores = tf.mul(tf.matMul(split(q, n), split(k, m), false, true), scale) as tf.Tensor3D;
+    if (opts.mask) scores = tf.add(scores, opts.mask);
+    let probs = tf.softmax(scores) as tf.Tensor3D;
+    if (wants) probs = applyController(probs, opts);
+    const out = tf.matMul(probs, split(v, m));
+    return tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, d]), [0, 2, 1, 3]), [b, n, inner]) as tf.Tensor3D;
+  });
+}
+
+function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions, wants: boolean): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [b, n, inner] = q.shape;
+    const m = k.shape[1];
+    const h = opts.heads;
+    const d = inner / h;
+    const scale = opts.scale ?? 1 / Math.sqrt(d);
+    const mask = opts.mask ? tf.reshape(opts.mask, [-1, m]) : undefined;
+    const qs = tf.mul(q, scale) as tf.Tensor3D;
+    // Per batch item: K transposed once ([H·d, M]) so each head's Kᵀ is a contiguous row block.
+    const items = Array.from({ length: b }, (_, i) => ({
+      q: tf.reshape(tf.slice(qs, [i, 0, 0], [1, n, inner]), [n, inner]) as tf.Tensor2D,
+      kT: tf.transpose(tf.reshape(tf.slice(k, [i, 0, 0], [1, m, inner]), [m, inner])) as tf.Tensor2D,
+      v: tf.reshape(tf.slice(v, [i, 0, 0], [1, m, inner]), [m, inner]) as tf.Tensor2D,
+    }));
+    const headQ = (i: number, j: number, r0 = 0, rows = n) => tf.slice(items[i].q, [r0, j * d], [rows, d]);
+    const headKT = (i: number, j: number) => tf.slice(items[i].kT, [j * d, 0], [d, m]);
+    const headV = (i: number, j: number) => tf.slice(items[i].v, [0, j * d], [m, d]);
+    const scoresToProbs = (s: tf.Tensor2D) => tf.softmax(mask ? tf.add(s, mask) : s) as tf.Tensor2D;
+
+    const outs: tf.Tensor2D[] = [];
+    if (wants) {
+      const probs = tf.stack(
+        items.flatMap((_, i) => Array.from({ length: h }, (_, j) => tf.tidy(() => scoresToProbs(tf.matMul(headQ(i, j), headKT(i, j)))))),
+      ) as tf.Tensor3D;
+      const edited = applyController(probs, opts);
+      for (let i = 0; i < b; i++) {
+        const heads: tf.Tensor2D[] = [];
+        for (let j = 0; j < h; j++) {
+          heads.push(tf.tidy(() => tf.matMul(tf.reshape(tf.slice(edited, [i * h + j, 0, 0], [1, n, m]), [n, m]) as tf.Tensor2D, headV(i, j))));
+        }
+        outs.push(tf.concat(heads, 1));
+      }
+    } else {
+      const chunk = mask ? n : Math.min(n, querySliceSize);
+      for (let i = 0; i < b; i++) {
+        const heads: tf.Tensor2D[] = [];
+        for (let j = 0; j < h; j++) {
+          heads.push(tf.tidy(() => {
+            const kT = headKT(i, j);
+            const vh = headV(i, j);
+            const parts: tf.Tensor2D[] = [];
+            for (let r = 0; r < n; r += chunk) {
+              const rows = Math.min(chunk, n - r);
+              parts.push(tf.tidy(() => tf.matMul(scoresToProbs(tf.matMul(headQ(i, j, r, rows), kT)), vh)));
+            }
+            return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+          }));
+        }
+        outs.push(tf.concat(heads, 1));
+      }
+    }
+    return tf.stack(outs) as tf.Tensor3D;
+  });
+}

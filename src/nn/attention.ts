@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from './module.js';
+import { Linear } from './linear.js';
+import { attend } from './attention-core.js';
+import type { AttentionCall, AttentionContext, Place } from './attention-control.js';
+
+/** Where an Attention layer sits in its model; assigned by the model after construction. */
+export interface AttentionPlacement {
+  place: Place;
+  blockIndex: number;
+  layerIndex: number;
+  numLayers: number;
+  name: string;
+}
+
+export interface AttentionOptions {
+  queryDim: number;
+  /** Key/value input size for cross-attention; omitted = self-attention only. */
+  crossAttentionDim?: number;
+  heads: number;
+  dimHead: number;
+  /** Bias on to_q/to_k/to_v (false in the UNet, true in the VAE). */
+  qkvBias?: boolean;
+}
+
+/**
+ * diffusers `Attention` (keys to_q, to_k, to_v, to_out.0) with the controller seam: the
+ * probabilities of every call go through `call.controller` when one is given.
+ */
+export class Attention extends Module {
+  readonly toQ: Linear;
+  readonly toK: Linear;
+  readonly toV: Linear;
+  readonly toOut: Linear;
+  readonly heads: number;
+  placement: AttentionPlacement = { place: 'down', blockIndex: 0, layerIndex: 0, numLayers: 1, name: 'attn' };
+
+  constructor(readonly opts: AttentionOptions) {
+    super();
+    const inner = opts.heads * opts.dimHead;
+    const kvDim = opts.crossAttentionDim ?? opts.queryDim;
+    const bias = opts.qkvBias ?? false;
+    this.heads = opts.heads;
+    this.toQ = this.addModule('to_q', new Linear(opts.queryDim, inner, bias));
+    this.toK = this.addModule('to_k', new Linear(kvDim, inner, bias));
+    this.toV = this.addModule('to_v', new Linear(kvDim, inner, bias));
+    this.toOut = this.addModule('to_out.0', new Linear(inner, opts.queryDim));
+  }
+
+  /**
+   * x [B, N, queryDim]; `context` [B, M, crossAttentionDim] makes it cross-attention.
+   * `spatial` gives the query map size (default: square N).
+   */
+  forward(x: tf.Tensor3D, context?: tf.Tensor3D, call: AttentionCall = {}, spatial?: { height: number; width: number }): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [b, n] = x.shape;
+      const kv = context ?? x;
+      if (kv.shape[0] !== b) throw new Error(`Attention ${this.placement.name}: batch of x (${b}) and context (${kv.shape[0]}) differ`);
+      const side = Math.round(Math.sqrt(n));
+      const height = spatial?.height ?? side;
+      const width = spatial?.width ?? Math.round(n / height);
+      let ctx: AttentionContext | undefined;
+      if (call.controller) {
+        ctx = {
+          ...this.placement,
+          isCross: context !== undefined,
+          step: call.step ?? -1,
+          height,
+          width,
+          queries: n,
+          keys: kv.shape[1],
+          heads: this.heads,
+          batch: b,
+        };
+      }
+      const out = attend(this.toQ.forward(x), this.toK.forward(kv), this.toV.forward(kv), {
+        heads: this.heads,
+        controller: call.controller,
+        ctx,
+      });
+      return this.toOut.forward(out);
+    });
+  }
+}

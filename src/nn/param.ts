@@ -1,0 +1,147 @@
+/**
+ * A weight: host-side values in the tfjs layout (Float32Array, or float16 bits kept as
+ * Uint16Array to halve host memory) plus an optional resident backend tensor.
+ *
+ * Resident mode uploads every weight once. Streaming mode uploads a weight each time
+ * `tensor()` is called, inside the caller's `tf.tidy`, so it is freed when the block that
+ * used it finishes: the backend holds one block's weights at a time.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { f16ToF32 } from '../io/dtypes.js';
+
+/** How a PyTorch weight is rearranged for tfjs. */
+export type Layout =
+  | 'none'
+  /** torch Linear [out, in] → [in, out] (so y = x·W, no transposed matmul). */
+  | 'linear'
+  /** torch Conv2d [out, in, kh, kw] → [kh, kw, in, out] (tfjs NHWC filter). */
+  | 'conv2d'
+  /** torch 1×1 Conv2d [out, in, 1, 1] stored as a Linear [in, out]. */
+  | 'conv1x1-as-linear';
+
+export type HostValues = Float32Array | Uint16Array;
+
+export type Residency = 'resident' | 'stream';
+
+function transposeHost<T extends HostValues>(src: T, rows: number, cols: number): T {
+  const out = new (src.constructor as new (n: number) => T)(src.length);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c];
+  }
+  return out;
+}
+
+/** torch [O, I, kh, kw] → [kh, kw, I, O]. */
+function convToHwio<T extends HostValues>(src: T, o: number, i: number, kh: number, kw: number): T {
+  const out = new (src.constructor as new (n: number) => T)(src.length);
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < i; b++)
+      for (let y = 0; y < kh; y++)
+        for (let x = 0; x < kw; x++) out[((y * kw + x) * i + b) * o + a] = src[((a * i + b) * kh + y) * kw + x];
+  return out;
+}
+
+export function tfShapeOf(torchShape: readonly number[], layout: Layout): number[] {
+  switch (layout) {
+    case 'none': return [...torchShape];
+    case 'linear': return [torchShape[1], torchShape[0]];
+    case 'conv2d': return [torchShape[2], torchShape[3], torchShape[1], torchShape[0]];
+    case 'conv1x1-as-linear': return [torchShape[1], torchShape[0]];
+  }
+}
+
+export class Param {
+  private host?: HostValues;
+  private resident?: tf.Tensor;
+  private residency: Residency = 'resident';
+  private derivedCache = new Map<string, tf.Tensor>();
+  /** Shape in the tfjs layout. */
+  readonly shape: readonly number[];
+
+  /** @param torchShape shape of the tensor in the checkpoint (PyTorch layout). */
+  constructor(readonly torchShape: readonly number[], readonly layout: Layout = 'none') {
+    this.shape = tfShapeOf(torchShape, layout);
+  }
+
+  get size(): number {
+    return this.torchShape.reduce((a, b) => a * b, 1);
+  }
+
+  get isLoaded(): boolean {
+    return this.host !== undefined || this.resident !== undefined;
+  }
+
+  /** Sets the values from PyTorch-layout data (float32 values or float16 bits). */
+  setTorchValues(values: HostValues): void {
+    if (values.length !== this.size) {
+      throw new Error(`expected ${this.size} values for shape [${this.torchShape.join(', ')}], got ${values.length}`);
+    }
+    const s = this.torchShape;
+    let v: HostValues = values;
+    if (this.layout === 'linear') v = transposeHost(values, s[0], s[1]);
+    else if (this.layout === 'conv2d') v = convToHwio(values, s[0], s[1], s[2], s[3]);
+    else if (this.layout === 'conv1x1-as-linear') v = transposeHost(values, s[0], s[1]);
+    this.dropBackend();
+    this.host = v;
+    if (this.residency === 'resident') this.upload();
+  }
+
+  /** Float32 values in the tfjs layout (host copy; upcast from float16 when needed). */
+  values(): Float32Array {
+    if (!this.host) throw new Error('weight not loaded');
+    return this.host instanceof Float32Array ? this.host : f16ToF32(this.host);
+  }
+
+  /** Switches between resident and streamed storage. */
+  setResidency(r: Residency): void {
+    this.residency = r;
+    if (r === 'resident') {
+      if (this.host) this.upload();
+    } else {
+      this.dropBackend();
+    }
+  }
+
+  private upload(): void {
+    if (!this.host || this.resident) return;
+    this.resident = tf.keep(tf.tensor(this.values(), this.shape as number[], 'float32'));
+  }
+
+  private dropBackend(): void {
+    this.resident?.dispose();
+    this.resident = undefined;
+    for (const t of this.derivedCache.values()) t.dispose();
+    this.derivedCache.clear();
+  }
+
+  /**
+   * The weight as a backend tensor. Resident: the shared tensor (do not dispose). Streaming: a
+   * fresh upload owned by the caller's tidy scope.
+   */
+  tensor(): tf.Tensor {
+    if (this.resident) return this.resident;
+    if (!this.host) throw new Error('weight not loaded');
+    return tf.tensor(this.values(), this.shape as number[], 'float32');
+  }
+
+  /**
+   * A tensor computed from this weight (e.g. a per-head slice), cached while resident and
+   * recomputed per call while streaming.
+   */
+  derived(key: string, make: (w: tf.Tensor) => tf.Tensor): tf.Tensor {
+    if (!this.resident) return make(this.tensor());
+    let t = this.derivedCache.get(key);
+    if (!t) {
+      t = tf.keep(tf.tidy(() => make(this.resident!)));
+      this.derivedCache.set(key, t);
+    }
+    return t;
+  }
+
+  /** Frees backend and host memory. */
+  dispose(): void {
+    this.dropBackend();
+    this.host = undefined;
+  }
+}

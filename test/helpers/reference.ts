@@ -1,0 +1,75 @@
+/** Access to ../shared/reference (the PyTorch reference fixtures) for parity tests. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { SafetensorsFile } from '../../src/io/safetensors.js';
+import { FileByteSource } from '../../src/node/file-source.js';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The reference folder: PTP_REFERENCE_DIR or ../shared/reference beside the repo. */
+export const referenceDir = process.env.PTP_REFERENCE_DIR ?? resolve(repoRoot, '..', 'shared', 'reference');
+export const hasReference = existsSync(join(referenceDir, 'README.md'));
+export const tinySdDir = join(referenceDir, 'tiny-sd');
+
+let warned = false;
+/** `describe` that skips (loudly, once) when the reference folder is missing. */
+export function describeRef(title: string, fn: (this: Mocha.Suite) => void): void {
+  if (!hasReference) {
+    if (!warned) {
+      console.warn(`\n!!! REFERENCE FIXTURES NOT FOUND at ${referenceDir}: parity tests are SKIPPED !!!\n`);
+      warned = true;
+    }
+    describe.skip(title, fn);
+    return;
+  }
+  describe(title, fn);
+}
+
+export function readJson<T = any>(rel: string): T {
+  return JSON.parse(readFileSync(join(referenceDir, rel), 'utf8')) as T;
+}
+
+const opened = new Map<string, Promise<SafetensorsFile>>();
+/** Opens a fixture safetensors file (path relative to the reference dir), cached. */
+export function fixture(rel: string): Promise<SafetensorsFile> {
+  let f = opened.get(rel);
+  if (!f) {
+    f = FileByteSource.open(join(referenceDir, rel)).then((s) => SafetensorsFile.open(s));
+    opened.set(rel, f);
+  }
+  return f;
+}
+
+export interface Fixture {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** One tensor of a fixture file as float32 + shape. */
+export async function fixtureTensor(rel: string, name: string): Promise<Fixture> {
+  const f = await fixture(rel);
+  return { data: await f.readFloat32(name), shape: [...f.info(name).shape] };
+}
+
+/** One tensor of a fixture file as a tf tensor (caller disposes). */
+export async function fixtureTf(rel: string, name: string): Promise<tf.Tensor> {
+  const { data, shape } = await fixtureTensor(rel, name);
+  return tf.tensor(data, shape);
+}
+
+/** NCHW fixture → NHWC tensor. */
+export async function fixtureNhwc(rel: string, name: string): Promise<tf.Tensor4D> {
+  const t = (await fixtureTf(rel, name)) as tf.Tensor4D;
+  const out = tf.transpose(t, [0, 2, 3, 1]);
+  t.dispose();
+  return out;
+}
+
+/** Tolerance recorded in cases/index.json for one output. */
+export function caseTolerance(caseName: string, output: string): { atol: number; rtol: number } {
+  const idx = readJson('cases/index.json');
+  const t = idx.cases[caseName]?.tolerance?.[output];
+  if (!t) throw new Error(`no tolerance for ${caseName}.${output} in cases/index.json`);
+  return { atol: t.atol, rtol: t.rtol };
+}
