@@ -50,6 +50,7 @@ describeRef('Attention layer (tiny-sd down_blocks.2, 16×16, 8 heads) vs referen
           expectClose(plain, expOut, caseTolerance('attention', `${which}.hidden_states_out`), `${which} out, no controller`);
           tf.dispose([x, ctxT, out, plain, probs, expProbs, expOut].filter(Boolean) as tf.Tensor[]);
           attn.dispose();
+          await src.close();
         });
       }
     });

@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Module } from './module.js';
+import { Conv2d } from './conv2d.js';
+import { GroupNorm } from './norm.js';
+import { Linear } from './linear.js';
+import { activation } from './activations.js';
+
+export interface ResnetBlock2DOptions {
+  inChannels: number;
+  outChannels?: number;
+  /** Size of the time embedding; undefined = no time_emb_proj (VAE). */
+  tembChannels?: number;
+  groups: number;
+  /** groups of norm2 (defaults to `groups`). */
+  groupsOut?: number;
+  eps: number;
+  act?: string;
+  outputScaleFactor?: number;
+}
+
+/** diffusers ResnetBlock2D (keys norm1, conv1, time_emb_proj, norm2, conv2, conv_shortcut). */
+export class ResnetBlock2D extends Module {
+  readonly norm1: GroupNorm;
+  readonly conv1: Conv2d;
+  readonly timeEmbProj?: Linear;
+  readonly norm2: GroupNorm;
+  readonly conv2: Conv2d;
+  readonly convShortcut?: Conv2d;
+  private readonly act: <T extends tf.Tensor>(x: T) => T;
+  private readonly outputScaleFactor: number;
+
+  constructor(o: ResnetBlock2DOptions) {
+    super();
+    const out = o.outChannels ?? o.inChannels;
+    this.norm1 = this.addModule('norm1', new GroupNorm(o.groups, o.inChannels, o.eps));
+    this.conv1 = this.addModule('conv1', new Conv2d(o.inChannels, out, 3, 1, 1));
+    if (o.tembChannels !== undefined) this.timeEmbProj = this.addModule('time_emb_proj', new Linear(o.tembChannels, out));
+    this.norm2 = this.addModule('norm2', new GroupNorm(o.groupsOut ?? o.groups, out, o.eps));
+    this.conv2 = this.addModule('conv2', new Conv2d(out, out, 3, 1, 1));
+    if (o.inChannels !== out) this.convShortcut = this.addModule('conv_shortcut', new Conv2d(o.inChannels, out, 1));
+    this.act = activation(o.act ?? 'silu');
+    this.outputScaleFactor = o.outputScaleFactor ?? 1;
+  }
+
+  /** x [B, H, W, in], temb [B, tembChannels] → [B, H, W, out]. */
+  forward(x: tf.Tensor4D, temb?: tf.Tensor2D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let h = this.conv1.forward(this.act(this.norm1.forward(x)));
+      if (this.timeEmbProj) {
+        if (!temb) throw new Error('ResnetBlock2D: this block needs a time embedding');
+        const t = this.timeEmbProj.forward(this.act(temb));
+        h = tf.add(h, tf.reshape(t, [t.shape[0], 1, 1, t.shape[1]]));
+      }
+      h = this.conv2.forward(this.act(this.norm2.forward(h)));
+      const skip = this.convShortcut ? this.convShortcut.forward(x) : x;
+      const y = tf.add(skip, h);
+      return (this.outputScaleFactor === 1 ? y : tf.div(y, this.outputScaleFactor)) as tf.Tensor4D;
+    });
+  }
+}
