@@ -37,6 +37,8 @@ export interface UNetConfig {
   timeEmbedDim: number;
   convInKernel: number;
   convOutKernel: number;
+  /** Default latent size (sample_size; 64 for SD-1.x → 512×512 images). */
+  sampleSize: number;
 }
 
 type Json = Record<string, unknown>;
@@ -181,6 +183,7 @@ export function parseUNetConfig(raw: unknown): UNetConfig {
     timeEmbedDim: has(c, 'time_embedding_dim') ? int(c.time_embedding_dim, 'time_embedding_dim') : blockOutChannels[0] * 4,
     convInKernel: int(c.conv_in_kernel ?? 3, 'conv_in_kernel'),
     convOutKernel: int(c.conv_out_kernel ?? 3, 'conv_out_kernel'),
+    sampleSize: int(c.sample_size ?? 64, 'sample_size'),
   };
   cfg.blockOutChannels.forEach((ch, i) => {
     if (ch % normNumGroups !== 0) throw new Error(`${where}: block_out_channels[${i}] = ${ch} is not divisible by norm_num_groups ${normNumGroups}`);
