@@ -44,10 +44,8 @@ export function bf16ToF32(src: Uint16Array, dst = new Float32Array(src.length)):
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
-/** One float32 → float16 bits, round to nearest even (as numpy/torch `.half()`). */
-export function f32ToF16Bits(v: number): number {
-  f32Scratch[0] = v;
-  const x = u32Scratch[0];
+/** float32 bit pattern → float16 bits, round to nearest even (as numpy/torch `.half()`). */
+function f32BitsToF16Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -70,9 +68,20 @@ export function f32ToF16Bits(v: number): number {
   return sign | r;
 }
 
+/** One float32 → float16 bits, round to nearest even (as numpy/torch `.half()`). */
+export function f32ToF16Bits(v: number): number {
+  f32Scratch[0] = v;
+  return f32BitsToF16Bits(u32Scratch[0]);
+}
+
 /** float32 values → float16 bits. */
 export function f32ToF16(src: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(src.length);
+  if (src instanceof Float32Array && src.byteOffset % 4 === 0) {
+    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+    for (let i = 0; i < bits.length; i++) out[i] = f32BitsToF16Bits(bits[i]);
+    return out;
+  }
   for (let i = 0; i < src.length; i++) out[i] = f32ToF16Bits(src[i]);
   return out;
 }
@@ -118,4 +127,16 @@ export function decodeToInt32(bytes: Uint8Array, dtype: StDtype, what = 'tensor'
     case 'U8': case 'BOOL': return Int32Array.from(new Uint8Array(buf));
     default: throw new Error(`${what}: dtype ${dtype} is not an integer type`);
   }
+}
+
+/**
+ * Re-encodes float tensor bytes (F32/F16/BF16/F64) as F32 or F16; the input is returned as is
+ * when the dtypes match. `what` names the tensor in errors.
+ */
+export function castFloatBytes(bytes: Uint8Array, from: StDtype, to: 'F32' | 'F16', what = 'tensor'): Uint8Array {
+  if (from === to) return bytes;
+  if (from !== 'F32' && from !== 'F16' && from !== 'BF16' && from !== 'F64') throw new Error(`${what}: dtype ${from} is not a float type`);
+  const f32 = decodeToFloat32(bytes, from);
+  const out = to === 'F32' ? f32 : f32ToF16(f32);
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -9,6 +9,7 @@
  */
 import type { ByteSink, ByteSource } from './byte-source.js';
 import { DTYPE_BYTES, decodeToFloat32, decodeToInt32, f32ToF16, isStDtype, type StDtype } from './dtypes.js';
+import { looksLikePickle, pickleMessage } from './pickle.js';
 
 /** One tensor's entry in a safetensors header, with absolute byte offsets in the file. */
 export interface TensorInfo {
@@ -47,8 +48,20 @@ export class SafetensorsFile {
     return this.source.name;
   }
 
-  /** Reads and validates the header of `source`. Throws SafetensorsError naming file and tensor. */
+  /**
+   * Reads and validates the header of `source`. Throws SafetensorsError naming file and tensor;
+   * the source is closed when opening fails (on success the SafetensorsFile owns it).
+   */
   static async open(source: ByteSource): Promise<SafetensorsFile> {
+    try {
+      return await SafetensorsFile.validate(source);
+    } catch (e) {
+      await source.close?.();
+      throw e;
+    }
+  }
+
+  private static async validate(source: ByteSource): Promise<SafetensorsFile> {
     const file = source.name;
     const fail = (msg: string): never => {
       throw new SafetensorsError(file, msg);
@@ -56,11 +69,18 @@ export class SafetensorsFile {
     if (source.size < 8) fail(`file is ${source.size} bytes, too small for the 8-byte header length`);
     const lenBytes = await source.read(0, 8);
     const headerLen = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
+    if ((headerLen > MAX_HEADER_BYTES || 8 + headerLen > source.size) && looksLikePickle(lenBytes)) fail(pickleMessage());
     if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
     if (8 + headerLen > source.size) {
       fail(`header length ${headerLen} is larger than the file allows (${source.size - 8} bytes after the length field); file truncated or not safetensors`);
     }
-    const headerText = new TextDecoder('utf-8', { fatal: false }).decode(await source.read(8, headerLen));
+    const headerBytes = await source.read(8, headerLen);
+    let headerText = '';
+    try {
+      headerText = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+    } catch {
+      fail('header is not valid UTF-8; not a safetensors file?');
+    }
     let header: unknown;
     try {
       header = JSON.parse(headerText);
@@ -83,7 +103,7 @@ export class SafetensorsFile {
         continue;
       }
       const at = `tensor "${name}"`;
-      if (typeof raw !== 'object' || raw === null) fail(`${at}: entry is not an object`);
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${at}: entry is not an object`);
       const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
       if (!isStDtype(dtype)) fail(`${at}: unknown dtype ${JSON.stringify(dtype)}`);
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -102,9 +122,10 @@ export class SafetensorsFile {
       if (end - begin !== expected) {
         fail(`${at}: shape [${(shape as number[]).join(', ')}] × ${dt} (${DTYPE_BYTES[dt]} bytes) = ${expected} bytes, but data_offsets span ${end - begin}`);
       }
-      spans.push({ name, begin, end });
+      if (end > begin) spans.push({ name, begin, end });
       tensors.set(name, { name, dtype: dt, shape: shape as number[], start: dataStart + begin, byteLength: end - begin });
     }
+    // Empty tensors occupy no bytes and cannot overlap anything.
     spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
     for (let i = 1; i < spans.length; i++) {
       const p = spans[i - 1];
@@ -178,6 +199,10 @@ function encodeHeader(tensors: readonly TensorToWrite[], metadata?: Record<strin
   const seen = new Set<string>();
   for (const t of tensors) {
     if (seen.has(t.name)) throw new Error(`safetensors writer: duplicate tensor name "${t.name}"`);
+    if (t.name === '__metadata__') throw new Error('safetensors writer: "__metadata__" is reserved and cannot name a tensor');
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new Error(`safetensors writer: tensor "${t.name}" has invalid shape [${t.shape.join(', ')}]`);
+    }
     seen.add(t.name);
     const len = numel(t.shape) * DTYPE_BYTES[t.dtype];
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + len] };
@@ -193,17 +218,24 @@ function encodeHeader(tensors: readonly TensorToWrite[], metadata?: Record<strin
   return { bytes, total: offset };
 }
 
-/** Streams a safetensors file to `sink`, one tensor at a time. */
+/**
+ * Streams a safetensors file to `sink`, one tensor at a time (lazy `data` producers are called in
+ * order, so only one tensor is in memory). The sink is closed in all cases; on error the output is
+ * incomplete and the caller should discard it.
+ */
 export async function writeSafetensors(sink: ByteSink, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
-  const { bytes } = encodeHeader(tensors, metadata);
-  await sink.write(bytes);
-  for (const t of tensors) {
-    const data = typeof t.data === 'function' ? await t.data() : t.data;
-    const len = numel(t.shape) * DTYPE_BYTES[t.dtype];
-    if (data.byteLength !== len) {
-      throw new Error(`${sink.name}: tensor "${t.name}" has ${data.byteLength} bytes, shape [${t.shape.join(', ')}] × ${t.dtype} needs ${len}`);
+  try {
+    const { bytes } = encodeHeader(tensors, metadata);
+    await sink.write(bytes);
+    for (const t of tensors) {
+      const data = typeof t.data === 'function' ? await t.data() : t.data;
+      const len = numel(t.shape) * DTYPE_BYTES[t.dtype];
+      if (data.byteLength !== len) {
+        throw new Error(`${sink.name}: tensor "${t.name}" has ${data.byteLength} bytes, shape [${t.shape.join(', ')}] × ${t.dtype} needs ${len}`);
+      }
+      await sink.write(data);
     }
-    await sink.write(data);
+  } finally {
+    await sink.close?.();
   }
-  await sink.close?.();
 }

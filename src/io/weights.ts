@@ -97,17 +97,36 @@ export function diffWeights(module: Module, src: WeightSource, opts: LoadWeights
   return [...missing, ...unexpected, ...mismatch];
 }
 
+const COMPVIS_PREFIXES = ['model.diffusion_model.', 'first_stage_model.', 'cond_stage_model.'];
+
+/** When no key matched at all: a likely reason (CompVis single-file keys, a key prefix), or ''. */
+export function mismatchHint(module: Module, src: WeightSource, opts: LoadWeightsOptions = {}): string {
+  const fileKeys = src.keys().map((k) => opts.rename?.(k) ?? k);
+  const modelKeys = [...module.namedParams()].map(([k]) => k);
+  const have = new Set(fileKeys);
+  if (!fileKeys.length || modelKeys.some((k) => have.has(k))) return '';
+  if (fileKeys.some((k) => COMPVIS_PREFIXES.some((p) => k.startsWith(p)))) {
+    return 'hint: these are original CompVis single-file checkpoint names; convert the file to a diffusers folder with `ptp convert`';
+  }
+  for (const k of modelKeys) {
+    const hit = fileKeys.find((f) => f.endsWith(`.${k}`));
+    if (hit) return `hint: file keys carry the prefix "${hit.slice(0, hit.length - k.length)}" (wrong component, or wrap the source in PrefixedWeightSource)`;
+  }
+  return 'hint: no key matched at all; is this the weights file of another component?';
+}
+
 /**
  * Loads every weight of `module` from `src`. All missing keys, unexpected keys and shape
- * mismatches are reported together in one error before anything is read.
+ * mismatches (expected vs got) are reported together in one error before anything is read.
  */
 export async function loadWeights(module: Module, src: WeightSource, opts: LoadWeightsOptions = {}): Promise<void> {
   const problems = diffWeights(module, src, opts);
   if (problems.length) {
     const count = (w: string) => problems.filter((p) => p.startsWith(`  ${w}`)).length;
+    const hint = mismatchHint(module, src, opts);
     throw new Error(
       `${src.name}: weights do not match the model (${count('missing')} missing, ${count('unexpected')} unexpected, ` +
-        `${count('shape')} shape mismatches):\n${problems.join('\n')}`,
+        `${count('shape')} shape mismatches):\n${problems.join('\n')}${hint ? `\n${hint}` : ''}`,
     );
   }
   const byModelKey = new Map<string, string>();

@@ -1,0 +1,13 @@
+/**
+ * The registry of `ptp` sub-commands, in the order `ptp --help` lists them.
+ *
+ * To add a command (e.g. `generate`): create src/cli/commands/generate.ts exporting a `Command`
+ * (../command.ts; inspect.ts is a short template: name, summary, positionals, options, run), then
+ * import it here and add it to the list — one line. Global options (--backend, --verbose, --help),
+ * help output and error handling come for free; call `ctx.initBackend()` in `run` before using tfjs.
+ */
+import type { Command } from '../command.js';
+import { convertCommand } from './convert.js';
+import { inspectCommand } from './inspect.js';
+
+export const commands: readonly Command[] = [inspectCommand, convertCommand];

@@ -1,0 +1,227 @@
+/** The `ptp` CLI: argument parsing, help, exit codes, one-line errors, and its sub-commands. */
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, UsageError, type OptionSpec } from '../src/cli/args.js';
+import { runCli } from '../src/cli/cli.js';
+import { commands } from '../src/cli/commands/index.js';
+import { getLogLevel, setLogLevel } from '../src/util/log.js';
+import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
+import { linkCopy, removeFiles } from './helpers/model-copy.js';
+import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI in-process with captured output. */
+async function ptp(...argv: string[]): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const level = getLogLevel();
+  try {
+    const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    return { code, stdout, stderr };
+  } finally {
+    setLogLevel(level);
+  }
+}
+
+/** Runs src/cli/main.ts in a child process (as the `ptp` bin does). */
+function spawnPtp(...argv: string[]): Run {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...argv], { cwd: repoRoot, encoding: 'utf8', timeout: 120000 });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+const lines = (s: string) => s.split('\n').filter((l) => l !== '');
+
+describe('cli: argument parser', () => {
+  const opts: OptionSpec[] = [
+    { name: 'fp16', type: 'boolean', description: '' },
+    { name: 'steps', type: 'number', description: '' },
+    { name: 'mode', short: 'm', type: 'string', description: '', choices: ['a', 'b'] },
+  ];
+  const pos = [{ name: 'in', description: '' }, { name: 'out', description: '', optional: true }];
+
+  it('parses options in any position, = syntax, short aliases and --', () => {
+    const r = parseArgs(['x', '--steps=20', '--fp16', '-m', 'b', '--', '--weird'], opts, pos);
+    expect(r.positionals).to.deep.equal({ in: 'x', out: '--weird' });
+    expect(r.options).to.deep.equal({ steps: 20, fp16: true, mode: 'b' });
+    expect(parseArgs(['x'], opts, pos).positionals).to.deep.equal({ in: 'x' });
+  });
+
+  it('rejects bad input with one-line UsageErrors', () => {
+    const cases: [string[], string][] = [
+      [['x', '--nope'], 'unknown option --nope'],
+      [['x', '--steps'], '--steps needs a value'],
+      [['x', '--steps', 'many'], '--steps expects a number, got "many"'],
+      [['x', '--fp16=yes'], '--fp16 takes no value'],
+      [['x', '--mode', 'c'], '--mode: unknown value "c"; choose one of: a, b'],
+      [[], 'missing argument <in>'],
+      [['x', 'y', 'z'], 'unexpected argument "z"'],
+    ];
+    for (const [argv, msg] of cases) expect(() => parseArgs(argv, opts, pos), argv.join(' ')).to.throw(UsageError, msg);
+  });
+
+  it('stops at the first positional to find the sub-command', () => {
+    const r = parseArgs(['--verbose', 'inspect', 'dir', '--tensors'], [{ name: 'verbose', type: 'boolean', description: '' }], [], true);
+    expect(r.options).to.deep.equal({ verbose: true });
+    expect(r.rest).to.deep.equal(['inspect', 'dir', '--tensors']);
+  });
+});
+
+describe('cli: help and usage errors', () => {
+  it('ptp --help lists every command and the global options', async () => {
+    const r = await ptp('--help');
+    expect(r.code).to.equal(0);
+    for (const c of commands) expect(r.stdout).to.match(new RegExp(`\\n  ${c.name}\\s+${c.summary.slice(0, 20)}`));
+    expect(r.stdout).to.contain('--backend <name>').and.contain('auto|tensorflow-gpu|tensorflow|wasm|cpu').and.contain('--verbose');
+    expect((await ptp('-h')).stdout).to.equal(r.stdout);
+  });
+
+  it('every command has --help (also as `ptp help <command>`), with the global options', async () => {
+    for (const c of commands) {
+      const r = await ptp(c.name, '--help');
+      expect(r.code, c.name).to.equal(0);
+      expect(r.stdout.startsWith(`Usage: ptp ${c.name} `)).to.equal(true);
+      expect(r.stdout).to.contain('--backend <name>').and.contain('--verbose');
+      for (const o of c.options) expect(r.stdout).to.contain(`--${o.name}`);
+      expect((await ptp('help', c.name)).stdout).to.equal(r.stdout);
+      expect((await ptp('--verbose', c.name, 'whatever', '-h')).stdout).to.equal(r.stdout);
+    }
+    expect((await ptp('convert', '--help')).stdout).to.contain('Usage: ptp convert <in.safetensors> <out-dir> [options]').and.contain('--fp16');
+  });
+
+  it('bad input: non-zero exit and a one-line reason on stderr', async () => {
+    const cases: [string[], string][] = [
+      [['frobnicate'], `ptp: unknown command "frobnicate"; commands: ${commands.map((c) => c.name).join(', ')} (see 'ptp --help')`],
+      [['inspect'], "ptp inspect: missing argument <path> (see 'ptp inspect --help')"],
+      [['inspect', 'a', 'b'], `ptp inspect: unexpected argument "b" (see 'ptp inspect --help')`],
+      [['convert', 'in.safetensors', 'out', '--fp32'], "ptp convert: unknown option --fp32 (see 'ptp convert --help')"],
+      [['--backend', 'tpu', 'inspect', 'x'], `ptp: --backend: unknown value "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, wasm, cpu (see 'ptp --help')`],
+      [['inspect', 'x', '--backend'], "ptp inspect: --backend needs a value <name> (see 'ptp inspect --help')"],
+    ];
+    for (const [argv, msg] of cases) {
+      const r = await ptp(...argv);
+      expect(r.code, argv.join(' ')).to.equal(2);
+      expect(r.stderr).to.equal(`${msg}\n`);
+      expect(r.stdout).to.equal('');
+    }
+    const none = await ptp();
+    expect(none.code).to.equal(2);
+    expect(none.stderr).to.contain('Commands:');
+  });
+});
+
+describe('cli: inspect and convert', function () {
+  this.timeout(120000);
+  const tmp = tempDirForSuite('cli');
+
+  it('a failure is one line on stderr, exit 1; --verbose adds the stack', async () => {
+    const missing = join(tmp(), 'missing.safetensors');
+    const r = await ptp('inspect', missing);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.equal(`ptp inspect: ${missing}: cannot inspect (ENOENT)\n`);
+    const v = await ptp('inspect', missing, '--verbose');
+    expect(v.code).to.equal(1);
+    expect(lines(v.stderr)[0]).to.equal(`ptp inspect: ${missing}: cannot inspect (ENOENT)`);
+    expect(v.stderr).to.match(/\n\s+at .*inspect-path/);
+  });
+
+  it('inspect a safetensors file: summary, --tensors, --json', async () => {
+    const f = join(tmp(), 'one.safetensors');
+    writeFileSync(f, rawSafetensors({ __metadata__: { format: 'pt' }, 'proj.weight': { dtype: 'F16', shape: [3, 2], data_offsets: [0, 12] } }, new Uint8Array(12)));
+    const r = await ptp('inspect', f, '--tensors');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain(`file: ${f}`).and.match(/\n {2}proj\.weight\s+F16\s+\[3, 2\]\s+6\n/);
+    const j = await ptp('inspect', f, '--json');
+    const s = JSON.parse(j.stdout);
+    expect(s).to.deep.include({ kind: 'file', params: 6, bytes: 12, tensorCount: 1 });
+    expect(s.groups[0].tensors[0]).to.deep.equal({ key: 'proj.weight', dtype: 'F16', shape: [3, 2], params: 6, bytes: 12 });
+  });
+
+  it('inspect --check fails (exit 1) when a tensor holds NaN', async () => {
+    const f = join(tmp(), 'nan.safetensors');
+    writeFileSync(f, rawSafetensors({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(new Float32Array([1, NaN]).buffer)));
+    const r = await ptp('inspect', f, '--check');
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.contain('non-finite: w (1 values)');
+    expect(r.stderr).to.equal('ptp inspect: 1 tensor hold non-finite values (NaN/Infinity)\n');
+  });
+
+  it('convert: refuses a .ckpt with the pickle message, converts a small checkpoint', async () => {
+    const ckpt = join(tmp(), 'model.ckpt');
+    writeFileSync(ckpt, 'PK\u0003\u0004');
+    const bad = await ptp('convert', ckpt, join(tmp(), 'o1'));
+    expect(bad.code).to.equal(1);
+    expect(lines(bad.stderr)).to.have.length(1);
+    expect(bad.stderr).to.match(/^ptp convert: .*model\.ckpt: this is a PyTorch pickle checkpoint; pickle files .* out of scope/);
+    const input = join(tmp(), 'small.safetensors');
+    writeFileSync(
+      input,
+      rawSafetensors(
+        {
+          'model.diffusion_model.out.2.bias': { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+          'first_stage_model.quant_conv.bias': { dtype: 'F32', shape: [8], data_offsets: [16, 48] },
+          'cond_stage_model.transformer.text_model.final_layer_norm.bias': { dtype: 'F32', shape: [768], data_offsets: [48, 3120] },
+          betas: { dtype: 'F32', shape: [2], data_offsets: [3120, 3128] },
+        },
+        new Uint8Array(3128),
+      ),
+    );
+    const out = join(tmp(), 'converted');
+    const r = await ptp('convert', input, out, '--fp16');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.contain(`converted ${input} → ${out} (F16)`);
+    expect(r.stdout).to.match(/ {2}unet\s+1 tensors\s+4 parameters\s+8 B\s+.*unet\/diffusion_pytorch_model\.safetensors/);
+    expect(r.stdout).to.contain('left out 1 keys: 1 × DDPM schedule buffer');
+    const again = await ptp('inspect', out);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(again.stdout).to.match(/\ntext_encoder\s+1\s+768\s+F16/);
+  });
+});
+
+describeRef('cli: tiny-sd and the real executable', function () {
+  this.timeout(180000);
+  const tmp = tempDirForSuite('cli-ref');
+
+  it('inspect tiny-sd (what `npm run demo` runs)', async () => {
+    const r = await ptp('inspect', tinySdDir, '--check');
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/\nunet\s+\d+\s+3,222,692\s+F32/).and.match(/\nvae\s+\d+\s+1,399,879/).and.match(/\ntext_encoder\s+\d+\s+1,621,696/);
+    expect(r.stdout).to.contain('check unet: read').and.contain('all finite');
+    expect(r.stderr).to.equal('');
+  });
+
+  it('an incomplete model directory: exit 1, every problem listed', async () => {
+    const d = linkCopy(tinySdDir, join(tmp(), 'broken'));
+    removeFiles(d, 'text_encoder/config.json', 'unet/diffusion_pytorch_model.safetensors', 'unet/diffusion_pytorch_model.fp16.safetensors');
+    const r = await ptp('inspect', d);
+    expect(r.code).to.equal(1);
+    expect(lines(r.stderr)).to.deep.equal([
+      `ptp inspect: ${d}: cannot use this model directory (2 problems):`,
+      '  - missing: text_encoder/config.json',
+      '  - missing: unet/diffusion_pytorch_model.safetensors (or model.safetensors, a sharded *.safetensors.index.json)',
+    ]);
+  });
+
+  it('src/cli/main.ts runs as an executable: shebang, exit codes, stderr; inspect never loads a backend', () => {
+    expect(readFileSync(join(repoRoot, 'src/cli/main.ts'), 'utf8').startsWith('#!/usr/bin/env node\n')).to.equal(true);
+    const help = spawnPtp('--help');
+    expect(help.code).to.equal(0);
+    expect(help.stdout).to.contain('Commands:');
+    // tensorflow (tfjs-node) is not installed here: inspect succeeds because it needs no backend.
+    const ok = spawnPtp('--backend', 'tensorflow', 'inspect', join(tinySdDir, 'vae'));
+    expect(ok.code, ok.stderr).to.equal(0);
+    expect(ok.stdout).to.match(/\nvae\s+\d+\s+1,399,879/);
+    const bad = spawnPtp('inspect', join(tmp(), 'nope'));
+    expect(bad.code).to.equal(1);
+    expect(bad.stderr).to.equal(`ptp inspect: ${join(tmp(), 'nope')}: cannot inspect (ENOENT)\n`);
+    const usage = spawnPtp('convert', 'x');
+    expect(usage.code).to.equal(2);
+    expect(lines(usage.stderr)).to.have.length(1);
+  });
+});

@@ -1,0 +1,296 @@
+/**
+ * `convert`: a fake SD-1.5 single-file checkpoint with the real 1130 keys and shapes (a sparse
+ * 4.3 GB file: zeros except recognisable values at both ends of a sample of tensors) → diffusers
+ * directory, checked key by key against sd15-manifest.json and loaded back through openModelDir.
+ */
+import { expect } from 'chai';
+import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { StDtype } from '../src/io/dtypes.js';
+import { castFloatBytes, f16ToF32, f32ToF16 } from '../src/io/dtypes.js';
+import { ModelDir } from '../src/io/model-dir.js';
+import { openModelDirectory } from '../src/node/model-dir.js';
+import { convertCheckpoint } from '../weights-tools/convert.js';
+import type { Sd1Component } from '../weights-tools/sd1-keymap.js';
+import { describeRef, readJson } from './helpers/reference.js';
+import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
+
+interface FakeTensor {
+  name: string;
+  shape: number[];
+  dtype: StDtype;
+}
+
+const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const BYTES: Partial<Record<StDtype, number>> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
+
+/** Values written at the head and tail of tensor number `i` (all exact in float16). */
+function pattern(i: number): { head: number[]; tail: number[] } {
+  return { head: [(i % 500) + 0.5, -((i % 300) + 0.25), 0.125 * ((i % 7) + 1), 1000 + (i % 900)], tail: [-(i % 97) - 0.75, 3, (i % 11) * 0.0625, -2048] };
+}
+
+function encode(values: number[], dtype: StDtype): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(Float32Array.from(values).buffer);
+  if (dtype === 'F16') return new Uint8Array(f32ToF16(values).buffer);
+  if (dtype === 'BF16') return new Uint8Array(Uint16Array.from(new Uint32Array(Float32Array.from(values).buffer), (u) => u >>> 16).buffer);
+  throw new Error(dtype);
+}
+
+/**
+ * Writes a sparse safetensors file: header, then ftruncate to full size (zeros), then the head/tail
+ * patterns of the tensors whose index is in `marked`.
+ */
+async function writeSparse(path: string, tensors: FakeTensor[], marked: Set<number>): Promise<void> {
+  const header: Record<string, unknown> = {};
+  let off = 0;
+  for (const t of tensors) {
+    const len = numel(t.shape) * BYTES[t.dtype]!;
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + len] };
+    off += len;
+  }
+  const head = rawSafetensors(header);
+  const fh = await open(path, 'w');
+  try {
+    await fh.write(head, 0, head.length, 0);
+    await fh.truncate(head.length + off);
+    for (const [i, t] of tensors.entries()) {
+      if (!marked.has(i) || t.dtype === 'I64') continue;
+      const start = head.length + (header[t.name] as { data_offsets: number[] }).data_offsets[0];
+      const n = numel(t.shape);
+      const p = pattern(i);
+      const b = BYTES[t.dtype]!;
+      const h = encode(p.head.slice(0, n), t.dtype);
+      await fh.write(h, 0, h.length, start);
+      if (n >= 8) {
+        const tl = encode(p.tail, t.dtype);
+        await fh.write(tl, 0, tl.length, start + (n - 4) * b);
+      }
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** First and last 4 values of a converted tensor, read by offset (not the whole tensor). */
+async function ends(dir: ModelDir, c: Sd1Component, key: string): Promise<{ head: number[]; tail: number[] }> {
+  const file = dir.weights(c).files.find((f) => f.has(key))!;
+  const info = file.info(key);
+  const b = info.dtype === 'F16' ? 2 : 4;
+  const n = info.byteLength / b;
+  const dec = (bytes: Uint8Array) => [...(b === 2 ? f16ToF32(new Uint16Array(bytes.slice().buffer)) : new Float32Array(bytes.slice().buffer))];
+  const k = Math.min(4, n);
+  return { head: dec(await file.source.read(info.start, k * b)), tail: n >= 8 ? dec(await file.source.read(info.start + (n - 4) * b, 4 * b)) : [] };
+}
+
+interface MappingEntry {
+  original: string;
+  original_shape: number[];
+  diffusers_shape: number[];
+}
+type Manifest = { original_to_diffusers: { mapping: Record<Sd1Component, Record<string, MappingEntry>> } };
+const COMPONENTS: Sd1Component[] = ['unet', 'vae', 'text_encoder'];
+
+describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffusers directory', function () {
+  this.timeout(600000);
+  const tmp = tempDirForSuite('convert');
+  const mapping = readJson<Manifest>('sd15-manifest.json').original_to_diffusers.mapping;
+  const entries = COMPONENTS.flatMap((c) => Object.entries(mapping[c]).map(([dst, e]) => ({ c, dst, e })));
+  const tensors: FakeTensor[] = [
+    ...entries.map(({ e }) => ({ name: e.original, shape: e.original_shape, dtype: 'F32' as const })),
+    // Extras every real checkpoint has; the converter must leave them out.
+    { name: 'betas', shape: [1000], dtype: 'F32' },
+    { name: 'alphas_cumprod', shape: [1000], dtype: 'F32' },
+    { name: 'model_ema.decay', shape: [], dtype: 'F32' },
+    { name: 'model_ema.diffusion_modelinput_blocks00weight', shape: [320, 4, 3, 3], dtype: 'F32' },
+    { name: 'cond_stage_model.transformer.text_model.embeddings.position_ids', shape: [1, 77], dtype: 'I64' },
+  ];
+  const VAE_ATTN = 'decoder.mid_block.attentions.0.to_q.weight';
+  const special = [VAE_ATTN, 'encoder.mid_block.attentions.0.to_out.0.weight', 'conv_in.weight', 'text_model.embeddings.token_embedding.weight', 'up_blocks.3.attentions.2.proj_out.weight'];
+  const marked = new Set(entries.flatMap(({ dst }, i) => (i % 23 === 0 || special.includes(dst) ? [i] : [])));
+  let out = '';
+  let dir: ModelDir;
+  let result: Awaited<ReturnType<typeof convertCheckpoint>>;
+  let peakRss = 0;
+  let rss0 = 0;
+  let seconds = 0;
+
+  before(async function () {
+    const input = join(tmp(), 'v1-5-fake.safetensors');
+    await writeSparse(input, tensors, marked);
+    out = join(tmp(), 'sd15');
+    rss0 = process.memoryUsage().rss;
+    const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
+    const t0 = Date.now();
+    try {
+      result = await convertCheckpoint(input, out, { fp16: true });
+    } finally {
+      clearInterval(timer);
+    }
+    seconds = (Date.now() - t0) / 1000;
+    dir = await openModelDirectory(out);
+  });
+  after(async () => dir?.close());
+
+  it('writes a complete, loadable diffusers directory', async () => {
+    expect((await readdir(out)).sort()).to.deep.equal(['model_index.json', 'scheduler', 'text_encoder', 'tokenizer', 'unet', 'vae']);
+    expect(dir.weightFiles.unet!.files).to.deep.equal(['unet/diffusion_pytorch_model.safetensors']);
+    expect(dir.weightFiles.text_encoder!.files).to.deep.equal(['text_encoder/model.safetensors']);
+    expect(dir.config('unet').cross_attention_dim).to.equal(768);
+    expect(Object.keys(dir.tokenizer!.vocab)).to.have.length(49408);
+    const index = JSON.parse(await readFile(join(out, 'model_index.json'), 'utf8'));
+    expect(index.safety_checker).to.deep.equal([null, null]);
+    expect(index.requires_safety_checker).to.equal(false);
+    expect(dir.weights('unet').files[0].metadata).to.deep.equal({ format: 'pt' });
+  });
+
+  it('produces every manifest diffusers key with its shape, as F16, and nothing else', () => {
+    const wrong: string[] = [];
+    for (const c of COMPONENTS) {
+      const src = dir.weights(c);
+      expect(src.keys().sort(), c).to.deep.equal(Object.keys(mapping[c]).sort());
+      for (const [k, e] of Object.entries(mapping[c])) {
+        const info = src.info(k)!;
+        if (JSON.stringify(info.shape) !== JSON.stringify(e.diffusers_shape)) wrong.push(`${c} ${k}: ${info.shape} vs ${e.diffusers_shape}`);
+        if (info.dtype !== 'F16') wrong.push(`${c} ${k}: dtype ${info.dtype}`);
+      }
+    }
+    expect(wrong).to.deep.equal([]);
+    expect(dir.weights('vae').info(VAE_ATTN)!.shape).to.deep.equal([512, 512]);
+    expect(result.components.map((c) => [c.component, c.tensors, c.params])).to.deep.equal([
+      ['unet', 686, 859520964],
+      ['vae', 248, 83653863],
+      ['text_encoder', 196, 123060480],
+    ]);
+  });
+
+  it('moves the data: head and tail values of sampled tensors, incl. the reshaped VAE attention weights', async () => {
+    expect(marked.size).to.be.greaterThan(50);
+    for (const [i, { c, dst }] of entries.entries()) {
+      if (!marked.has(i)) continue;
+      const got = await ends(dir, c, dst);
+      const want = pattern(i);
+      const n = numel(mapping[c][dst].diffusers_shape);
+      expect(got.head, `${c} ${dst} head`).to.deep.equal(want.head.slice(0, Math.min(4, n)));
+      if (n >= 8) expect(got.tail, `${c} ${dst} tail`).to.deep.equal(want.tail);
+    }
+    // An unmarked tensor stays zero.
+    const zero = entries.findIndex((_, i) => !marked.has(i));
+    expect((await ends(dir, entries[zero].c, entries[zero].dst)).head).to.deep.equal([0, 0, 0, 0]);
+  });
+
+  it('leaves out EMA weights, schedule buffers and position_ids, and says so', () => {
+    expect(result.ignored.map((i) => i.key).sort()).to.deep.equal(
+      ['alphas_cumprod', 'betas', 'cond_stage_model.transformer.text_model.embeddings.position_ids', 'model_ema.decay', 'model_ema.diffusion_modelinput_blocks00weight'].sort(),
+    );
+  });
+
+  it('streams: memory stays far below the 4.3 GB checkpoint', () => {
+    console.log(`      [convert: ${seconds.toFixed(1)} s, peak RSS +${((peakRss - rss0) / 2 ** 20).toFixed(0)} MiB]`);
+    expect(peakRss - rss0).to.be.lessThan(1.5 * 2 ** 30);
+  });
+});
+
+describe('convert: small checkpoints and errors', () => {
+  const tmp = tempDirForSuite('convert-small');
+  let n = 0;
+  const next = () => join(tmp(), `case${n++}`);
+
+  /** A minimal single file with a few real SD-1.x keys per component. */
+  function small(dtype: StDtype, extra: FakeTensor[] = []): FakeTensor[] {
+    return [
+      { name: 'model.diffusion_model.input_blocks.0.0.bias', shape: [320], dtype },
+      { name: 'model.diffusion_model.out.2.bias', shape: [4], dtype },
+      { name: 'first_stage_model.decoder.mid.attn_1.q.weight', shape: [512, 512, 1, 1], dtype },
+      { name: 'first_stage_model.quant_conv.bias', shape: [8], dtype },
+      { name: 'cond_stage_model.transformer.text_model.final_layer_norm.bias', shape: [768], dtype },
+      ...extra,
+    ];
+  }
+
+  for (const dtype of ['F16', 'BF16', 'F32'] as const) {
+    it(`${dtype} input → float32 output by default`, async () => {
+      const input = `${next()}.safetensors`;
+      const ts = small(dtype);
+      await writeSparse(input, ts, new Set(ts.map((_, i) => i)));
+      const out = next();
+      const r = await convertCheckpoint(input, out);
+      expect(r.dtype).to.equal('F32');
+      const dir = await openModelDirectory(out);
+      try {
+        const attn = await ends(dir, 'vae', 'decoder.mid_block.attentions.0.to_q.weight');
+        expect(dir.weights('vae').info('decoder.mid_block.attentions.0.to_q.weight')).to.deep.include({ dtype: 'F32' });
+        // What the file holds in its dtype (BF16 keeps 8 significant bits), decoded.
+        const stored = (v: number[]) => [...new Float32Array(castFloatBytes(encode(v, dtype), dtype, 'F32').slice().buffer)];
+        expect(attn).to.deep.equal({ head: stored(pattern(2).head), tail: stored(pattern(2).tail) });
+        expect((await ends(dir, 'unet', 'conv_out.bias')).head).to.deep.equal(stored(pattern(1).head));
+        expect(dir.weights('text_encoder').keys()).to.deep.equal(['text_model.final_layer_norm.bias']);
+      } finally {
+        await dir.close();
+      }
+    });
+  }
+
+  it('carries a different UNet input width (inpainting) into unet/config.json', async () => {
+    const input = `${next()}.safetensors`;
+    await writeSparse(input, small('F16', [{ name: 'model.diffusion_model.input_blocks.0.0.weight', shape: [320, 9, 3, 3], dtype: 'F16' }]), new Set());
+    const out = next();
+    const r = await convertCheckpoint(input, out, { fp16: true });
+    expect(r.notes).to.deep.equal(['unet conv_in takes 9 channels (SD-1.5: 4); unet/config.json in_channels set to 9']);
+    expect(JSON.parse(await readFile(join(out, 'unet/config.json'), 'utf8')).in_channels).to.equal(9);
+  });
+
+  async function convertError(input: string, out = next()): Promise<string> {
+    try {
+      await convertCheckpoint(input, out);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('expected convert to fail');
+  }
+
+  it('refuses pickle checkpoints (.ckpt by name, zip/pickle by content)', async () => {
+    const ckpt = `${next()}.ckpt`;
+    await writeFile(ckpt, Uint8Array.from([0x50, 0x4b, 3, 4, 1, 2, 3, 4, 5, 6]));
+    expect(await convertError(ckpt)).to.match(new RegExp(`^${ckpt.replace(/\./g, '\\.')}: this is a PyTorch pickle checkpoint; pickle files .* out of scope`));
+    const disguised = `${next()}.safetensors`;
+    await writeFile(disguised, Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]));
+    expect(await convertError(disguised)).to.match(/: this is a PyTorch pickle checkpoint/);
+  });
+
+  it('lists every unknown key and names unsupported model families', async () => {
+    const input = `${next()}.safetensors`;
+    await writeSparse(
+      input,
+      small('F16', [
+        { name: 'model.diffusion_model.input_blocks.1.0.in_layers.1.weight', shape: [320], dtype: 'F16' },
+        { name: 'first_stage_model.encoder.mid.attn_2.q.weight', shape: [512, 512, 1, 1], dtype: 'F16' },
+        { name: 'cond_stage_model.model.transformer.resblocks.0.ln_1.weight', shape: [1024], dtype: 'F16' },
+      ]),
+      new Set(),
+    );
+    const msg = await convertError(input);
+    expect(msg.split('\n')).to.deep.equal([
+      `${input}: cannot convert (3 problems):`,
+      '  - 1 key like "cond_stage_model.model.transformer.resblocks.0.ln_1.weight": OpenCLIP text encoder: a Stable Diffusion 2.x checkpoint (only SD-1.x is supported)',
+      '  - no rule maps "model.diffusion_model.input_blocks.1.0.in_layers.1.weight" [320]',
+      '  - no rule maps "first_stage_model.encoder.mid.attn_2.q.weight" [512, 512, 1, 1]',
+    ]);
+  });
+
+  it('rejects a checkpoint whose shapes are not SD-1.x (cross-attention width)', async () => {
+    const input = `${next()}.safetensors`;
+    await writeSparse(input, small('F16', [{ name: 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight', shape: [320, 1024], dtype: 'F16' }]), new Set());
+    expect(await convertError(input)).to.contain(
+      'unet down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight has cross-attention width 1024, SD-1.x has 768: not a Stable Diffusion 1.x checkpoint',
+    );
+  });
+
+  it('refuses a non-empty output directory and a missing input', async () => {
+    const input = `${next()}.safetensors`;
+    await writeSparse(input, small('F16'), new Set());
+    const out = next();
+    await convertCheckpoint(input, out);
+    expect(await convertError(input, out)).to.equal(`${out}: output directory exists and is not empty; choose a new or empty directory`);
+    expect(await convertError(join(tmp(), 'nope.safetensors'))).to.match(/nope\.safetensors: cannot open \(ENOENT\)$/);
+  });
+});
