@@ -1,0 +1,19 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ClipTokenizer } from './tokenizer.js';
+import type { ClipTextModel } from './text-model.js';
+
+/** Prompts → CLIP text embeddings [P, 77, D] (tokenizer padding/truncation, last hidden state). */
+export class ClipPromptEncoder {
+  constructor(readonly tokenizer: ClipTokenizer, readonly model: ClipTextModel) {}
+
+  encode(prompts: readonly string[]): tf.Tensor3D {
+    const { inputIds } = this.tokenizer.call(prompts);
+    const out = this.model.forward(inputIds);
+    out.poolerOutput.dispose();
+    return out.lastHiddenState;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

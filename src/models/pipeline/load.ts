@@ -1,0 +1,76 @@
+/**
+ * Builds a StableDiffusionPipeline from an opened diffusers model directory (platform-neutral;
+ * see src/node for opening a directory on disk).
+ *
+ * Memory strategy: weights always live on the host (Float32Array, or float16 bits for fp16
+ * files). With 'resident' residency every weight is also uploaded to the backend once; with
+ * 'stream' a block's weights are uploaded when the block runs and freed when it ends, so the
+ * backend holds one block's weights at a time (needed on wasm, whose single heap is < 4 GiB
+ * while SD-1.5 is ~4.2 GB in fp32). 'auto' streams on wasm when the weights exceed
+ * `streamAboveBytes`, and keeps everything resident elsewhere.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ModelDir } from '../../io/model-dir.js';
+import { loadWeights } from '../../io/weights.js';
+import type { Residency } from '../../nn/param.js';
+import { ClipTokenizer, type TruncationHandler } from '../clip/tokenizer.js';
+import { ClipTextModel, isUnusedClipTextKey } from '../clip/text-model.js';
+import { parseClipTextConfig } from '../clip/config.js';
+import { ClipPromptEncoder } from '../clip/prompt-encoder.js';
+import { UNet2DConditionModel } from '../unet/unet.js';
+import { AutoencoderKL } from '../vae/autoencoder-kl.js';
+import { loadVaeWeights } from '../vae/load.js';
+import { StableDiffusionPipeline } from './pipeline.js';
+import { log } from '../../util/log.js';
+
+export interface LoadPipelineOptions {
+  /** Default 'auto'. */
+  residency?: Residency | 'auto';
+  /** With 'auto' on wasm: stream when the float32 weights exceed this (default 1.5 GiB). */
+  streamAboveBytes?: number;
+  /** Also load the VAE encoder (needed for real-image editing). Default false. */
+  vaeEncoder?: boolean;
+  /** Keep float16 weights as float16 on the host. Default true. */
+  keepFloat16?: boolean;
+  /** Called when a prompt is longer than 77 tokens (default: a logged warning). */
+  onTruncate?: TruncationHandler;
+}
+
+/** Bytes the weights of `dir` take in float32. */
+function float32Bytes(dir: ModelDir): number {
+  let n = 0;
+  for (const c of dir.weightComponents()) {
+    const src = dir.weights(c);
+    for (const k of src.keys()) n += (src.info(k)!.shape as number[]).reduce((a, b) => a * b, 1) * 4;
+  }
+  return n;
+}
+
+export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Residency {
+  const r = opts.residency ?? 'auto';
+  if (r !== 'auto') return r;
+  const big = float32Bytes(dir) > (opts.streamAboveBytes ?? 1.5 * 2 ** 30);
+  return tf.getBackend() === 'wasm' && big ? 'stream' : 'resident';
+}
+
+/** Loads tokenizer, text encoder, UNet, VAE and the scheduler config of a model directory. */
+export async function loadPipeline(dir: ModelDir, opts: LoadPipelineOptions = {}): Promise<StableDiffusionPipeline> {
+  const residency = chooseResidency(dir, opts);
+  log.info(`weights: ${residency === 'stream' ? 'streamed per block from host memory' : 'resident on the backend'}`);
+  const common = { residency, keepFloat16: opts.keepFloat16 };
+  const tokFiles = dir.tokenizer;
+  if (!tokFiles) throw new Error(`${dir.name}: the tokenizer was not loaded`);
+  const tokenizer = ClipTokenizer.fromVocab(tokFiles.vocab, tokFiles.merges, { onTruncate: opts.onTruncate });
+  const text = new ClipTextModel(parseClipTextConfig(dir.config('text_encoder')));
+  await loadWeights(text, dir.weights('text_encoder'), { ...common, ignore: isUnusedClipTextKey });
+  const unet = new UNet2DConditionModel(dir.config('unet'));
+  await loadWeights(unet, dir.weights('unet'), common);
+  const vae = AutoencoderKL.fromConfigJson(dir.config('vae'), { encoder: opts.vaeEncoder ?? false });
+  await loadVaeWeights(vae, dir.weights('vae'), common);
+  return new StableDiffusionPipeline({
+    text: new ClipPromptEncoder(tokenizer, text),
+    unet,
+    vae,
+    schedulerConfig: dir.config('scheduler'),
+  });
+}

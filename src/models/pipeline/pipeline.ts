@@ -1,0 +1,199 @@
+/**
+ * Stable Diffusion 1.x text-to-image with an optional attention controller (Prompt-to-Prompt).
+ *
+ *   prompts ─tokenizer─▶ ids ─text encoder─▶ cond [P,77,D]      ("" ─▶ uncond)
+ *   x_T (seeded or given) ─▶ for t: eps = unet([x,x], t, [uncond, cond], controller); CFG; step;
+ *   controller.onStepEnd ─▶ vae.decode(x / scaling_factor) ─▶ images
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AttentionController } from '../../nn/attention-control.js';
+import type { UNet2DConditionModel } from '../unet/unet.js';
+import type { AutoencoderKL } from '../vae/autoencoder-kl.js';
+import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../schedulers/index.js';
+import { hostFromTensor, nhwcToNchwHost, type HostTensor, type RgbImage } from './host-tensor.js';
+import { initialLatents } from './latents.js';
+import { sample, type StepInfo } from './sampler.js';
+
+/** Tokenizer + text model: prompts → embeddings [P, 77, D]. */
+export interface PromptEncoder {
+  /** Embeds prompts (padded/truncated to the model length). */
+  encode(prompts: readonly string[]): tf.Tensor3D;
+  dispose?(): void;
+}
+
+export interface PipelineComponents {
+  text: PromptEncoder;
+  unet: UNet2DConditionModel;
+  vae: AutoencoderKL;
+  /** scheduler/scheduler_config.json of the model. */
+  schedulerConfig: SchedulerConfigJson;
+}
+
+export interface GenerateOptions {
+  prompts: readonly string[];
+  /** One per prompt; default "" (the unconditional prompt). */
+  negativePrompts?: readonly string[];
+  /** Default 50. */
+  steps?: number;
+  /** Classifier-free guidance scale; ≤ 1 disables guidance. Default 7.5. */
+  guidance?: number;
+  /** Image size in pixels; defaults to the UNet's sample_size × VAE factor. Must be divisible by 8·(UNet factor). */
+  height?: number;
+  width?: number;
+  /** Initial latents NCHW [P or 1, 4, h/8, w/8]; overrides `seed`. */
+  latents?: HostTensor | tf.Tensor4D;
+  seed?: number;
+  /** Scheduler short name ('ddim', 'pndm', 'euler', 'lms', 'dpmpp'), a diffusers class name, or an instance. */
+  scheduler?: string | Scheduler;
+  controller?: AttentionController;
+  onStep?: (info: StepInfo) => void;
+  /** Skip the VAE decode (returns latents only). */
+  decode?: boolean;
+  keepLatentsPerStep?: boolean;
+  /** One initial latent shared by all prompts (Prompt-to-Prompt). Default false for generate. */
+  sharedLatents?: boolean;
+}
+
+export interface GenerateResult {
+  /** One RGB image in [0,1] per prompt (empty when decode is false). */
+  images: RgbImage[];
+  /** Final latents, NCHW. */
+  latents: HostTensor;
+  /** Initial (unit-variance) latents actually used, NCHW. */
+  initialLatents: HostTensor;
+  timesteps: number[];
+  /** Latents after each step, NCHW [steps, P, 4, h, w], when asked. */
+  latentsPerStep?: HostTensor;
+}
+
+export interface EditOptions extends Omit<GenerateOptions, 'sharedLatents'> {
+  /** The source prompt first, then the edited prompts. */
+  prompts: readonly string[];
+}
+
+export class StableDiffusionPipeline {
+  constructor(readonly components: PipelineComponents) {}
+
+  /** Pixels per latent pixel (8 for SD). */
+  get vaeScaleFactor(): number {
+    return this.components.vae.downscale;
+  }
+
+  /** Default image size: sample_size × VAE factor. */
+  get defaultSize(): number {
+    return this.components.unet.config.sampleSize * this.vaeScaleFactor;
+  }
+
+  /** A scheduler from the model's config, optionally of another type. */
+  scheduler(type?: string): Scheduler {
+    return createScheduler(this.components.schedulerConfig, type ? { type } : {});
+  }
+
+  /** Text embeddings [P, 77, D] (caller disposes). */
+  encodePrompts(prompts: readonly string[]): tf.Tensor3D {
+    return this.components.text.encode(prompts);
+  }
+
+  /** Text-to-image for each prompt. */
+  async generate(opts: GenerateOptions): Promise<GenerateResult> {
+    const prompts = opts.prompts;
+    if (!prompts.length) throw new Error('at least one prompt is needed');
+    const guidance = opts.guidance ?? 7.5;
+    const negatives = opts.negativePrompts ?? prompts.map(() => '');
+    if (negatives.length !== prompts.length) {
+      throw new Error(`${negatives.length} negative prompts for ${prompts.length} prompts`);
+    }
+    const { height, width } = this.imageSize(opts);
+    const f = this.vaeScaleFactor;
+    const scheduler = typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler);
+    const cond = this.encodePrompts(prompts);
+    const uncond = guidance > 1 ? this.encodePrompts(negatives) : undefined;
+    const x0 = initialLatents(
+      { batch: prompts.length, channels: this.components.unet.config.inChannels, height: height / f, width: width / f },
+      { latents: opts.latents, seed: opts.seed, shared: opts.sharedLatents },
+    );
+    let final: tf.Tensor4D | undefined;
+    try {
+      const r = sample({
+        unet: this.components.unet,
+        scheduler,
+        cond,
+        uncond,
+        latents: x0,
+        steps: opts.steps ?? 50,
+        guidance,
+        controller: opts.controller,
+        onStep: opts.onStep,
+        keepLatentsPerStep: opts.keepLatentsPerStep,
+      });
+      final = r.latents;
+      const images = opts.decode === false ? [] : this.decode(final);
+      const [b, h, w, c] = final.shape;
+      return {
+        images,
+        latents: nhwcToNchwHost(final),
+        initialLatents: nhwcToNchwHost(x0),
+        timesteps: r.timesteps,
+        latentsPerStep: r.latentsPerStep && stackNhwcAsNchw(r.latentsPerStep, [b, h, w, c]),
+      };
+    } finally {
+      tf.dispose([cond, x0]);
+      if (uncond) uncond.dispose();
+      final?.dispose();
+    }
+  }
+
+  /**
+   * Prompt-to-Prompt: all prompts sampled together from one shared initial latent, with the
+   * controller editing the attention of the edited prompts.
+   */
+  async edit(opts: EditOptions): Promise<GenerateResult> {
+    if (opts.prompts.length < 2 && !opts.controller) throw new Error('edit needs a source and at least one edited prompt');
+    return this.generate({ ...opts, sharedLatents: true });
+  }
+
+  /** Latents NHWC → images in [0,1], one VAE call per image to bound memory. */
+  decode(latents: tf.Tensor4D): RgbImage[] {
+    const images: RgbImage[] = [];
+    for (let i = 0; i < latents.shape[0]; i++) {
+      const img = tf.tidy(() => this.components.vae.decodeLatents(tf.slice(latents, [i, 0, 0, 0], [1, -1, -1, -1])));
+      const [, height, width] = img.shape;
+      images.push({ width, height, data: hostFromTensor(img).data });
+      img.dispose();
+    }
+    return images;
+  }
+
+  /** Frees every weight of the pipeline. */
+  dispose(): void {
+    this.components.unet.dispose();
+    this.components.vae.dispose();
+    this.components.text.dispose?.();
+  }
+
+  private imageSize(opts: GenerateOptions): { height: number; width: number } {
+    const f = this.vaeScaleFactor;
+    const shape = opts.latents?.shape;
+    const height = opts.height ?? (shape ? shape[2] * f : this.defaultSize);
+    const width = opts.width ?? (shape ? shape[3] * f : this.defaultSize);
+    const unit = f * this.components.unet.sizeFactor;
+    for (const [name, v] of [['height', height], ['width', width]] as const) {
+      if (!Number.isInteger(v) || v <= 0 || v % unit !== 0) {
+        throw new Error(`${name} ${v} must be a positive multiple of ${unit} (VAE factor ${f} × UNet factor ${this.components.unet.sizeFactor})`);
+      }
+    }
+    return { height, width };
+  }
+}
+
+function stackNhwcAsNchw(steps: Float32Array[], [b, h, w, c]: number[]): HostTensor {
+  const per = b * h * w * c;
+  const out = new Float32Array(steps.length * per);
+  steps.forEach((s, k) => {
+    for (let n = 0; n < b; n++)
+      for (let y = 0; y < h; y++)
+        for (let x = 0; x < w; x++)
+          for (let ch = 0; ch < c; ch++) out[k * per + ((n * c + ch) * h + y) * w + x] = s[((n * h + y) * w + x) * c + ch];
+  });
+  return { shape: [steps.length, b, c, h, w], data: out };
+}
