@@ -8,6 +8,7 @@
  */
 import type { Command } from '../command.js';
 import { convertCommand } from './convert.js';
+import { generateCommand } from './generate.js';
 import { inspectCommand } from './inspect.js';
 
-export const commands: readonly Command[] = [inspectCommand, convertCommand];
+export const commands: readonly Command[] = [generateCommand, inspectCommand, convertCommand];

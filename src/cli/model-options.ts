@@ -1,0 +1,59 @@
+/** Options shared by the commands that run the model (generate, edit, attention). */
+import type { OptionSpec, ParsedArgs } from './args.js';
+import { UsageError } from './args.js';
+import { SCHEDULER_NAMES } from '../models/schedulers/index.js';
+
+export const MODEL_OPTIONS: readonly OptionSpec[] = [
+  { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'diffusers model directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)' },
+  { name: 'variant', type: 'string', valueName: '<name>', description: 'prefer this weights variant, e.g. fp16' },
+  { name: 'steps', type: 'number', valueName: '<n>', description: 'denoising steps (default 50)' },
+  { name: 'guidance', type: 'number', valueName: '<scale>', description: 'classifier-free guidance scale (default 7.5)' },
+  { name: 'seed', type: 'number', valueName: '<n>', description: 'seed of the initial latents (torch.randn-compatible; default random)' },
+  { name: 'latents', type: 'string', valueName: '<file>', description: 'initial latents, NCHW safetensors (tensor "latents"); overrides --seed' },
+  { name: 'scheduler', type: 'string', valueName: '<name>', choices: SCHEDULER_NAMES, description: `scheduler: ${SCHEDULER_NAMES.join('|')} (default: the model's)` },
+  { name: 'height', type: 'number', valueName: '<px>', description: 'image height (default: the model sample size × 8)' },
+  { name: 'width', type: 'number', valueName: '<px>', description: 'image width' },
+  { name: 'residency', type: 'string', valueName: '<mode>', choices: ['auto', 'resident', 'stream'], description: 'weights on the backend: auto|resident|stream (stream = per block, for wasm)' },
+  { name: 'save-latents', type: 'string', valueName: '<file>', description: 'write the initial and final latents (NCHW safetensors)' },
+];
+
+export interface ModelRunOptions {
+  model: string;
+  variant?: string;
+  steps?: number;
+  guidance?: number;
+  seed?: number;
+  latentsFile?: string;
+  scheduler?: string;
+  height?: number;
+  width?: number;
+  residency?: 'auto' | 'resident' | 'stream';
+  saveLatents?: string;
+}
+
+function positiveInt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Reads and checks the shared model options. */
+export function modelRunOptions(args: ParsedArgs): ModelRunOptions {
+  const o = args.options;
+  if (typeof o.model !== 'string') throw new UsageError('--model <dir> is required');
+  const seed = o.seed;
+  if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+  return {
+    model: o.model,
+    variant: o.variant as string | undefined,
+    steps: positiveInt(o.steps, 'steps'),
+    guidance: o.guidance as number | undefined,
+    seed: seed as number | undefined,
+    latentsFile: o.latents as string | undefined,
+    scheduler: o.scheduler as string | undefined,
+    height: positiveInt(o.height, 'height'),
+    width: positiveInt(o.width, 'width'),
+    residency: o.residency as ModelRunOptions['residency'],
+    saveLatents: o['save-latents'] as string | undefined,
+  };
+}
