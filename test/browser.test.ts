@@ -1,0 +1,113 @@
+/**
+ * The library in a real browser (Debian chromium via playwright-core): the same modules, bundled
+ * with esbuild, load the tiny model over HTTP range requests and generate on webgl (SwiftShader)
+ * and wasm; results are compared with this Node process.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import { expect } from 'chai';
+import * as esbuild from 'esbuild';
+import { chromium, type Browser } from 'playwright-core';
+import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
+import { AttentionStore } from '../src/ptp/store.js';
+import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
+import { serveStatic } from './helpers/static-server.js';
+import type { SmokeRequest, SmokeResult } from './browser/entry.js';
+
+const CHROMIUM = process.env.PTP_CHROMIUM ?? '/usr/bin/chromium';
+const REQUEST = { prompt: 'a cat riding a bicycle', steps: 3, size: 64, seed: 7 };
+
+function maxRelDiff(a: readonly number[], b: ArrayLike<number>): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d / m;
+}
+
+describeRef('browser (chromium): the library bundled for the web', function () {
+  let dir: string;
+  let server: Server;
+  let browser: Browser;
+  let base: string;
+  let reference: { latents: Float32Array; crossMaps: Float32Array };
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install chromium; .ci/run does) or set PTP_CHROMIUM`);
+    }
+    dir = mkdtempSync(join(tmpdir(), 'ptp-browser-'));
+    await esbuild.build({
+      entryPoints: [join(repoRoot, 'test/browser/entry.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      outfile: join(dir, 'bundle.js'),
+      logLevel: 'error',
+      // tfjs' wasm backend mentions Node built-ins on code paths the browser never takes.
+      external: ['fs', 'path', 'os', 'worker_threads', 'perf_hooks', 'crypto', 'util'],
+    });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>');
+    ({ url: base, server } = await serveStatic({
+      '/model/': tinySdDir,
+      '/tfjs-wasm/': join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
+      '/': dir,
+    }));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    // The same run in Node (the test process's backend) as the reference.
+    const pipe = await loadPipelineFromDirectory(tinySdDir);
+    const store = new AttentionStore({ numPrompts: 1 });
+    const r = await pipe.generate({ prompts: [REQUEST.prompt], steps: REQUEST.steps, seed: REQUEST.seed, height: REQUEST.size, width: REQUEST.size, scheduler: 'ddim', controller: store });
+    const maps = store.aggregateAttention(REQUEST.size / 16, ['up', 'down'], true, 0);
+    reference = { latents: r.latents.data, crossMaps: maps.dataSync() as Float32Array };
+    maps.dispose();
+    store.dispose();
+    pipe.dispose();
+  });
+
+  after(async () => {
+    await browser?.close();
+    server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function runIn(backend: string): Promise<SmokeResult> {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${base}/index.html`);
+    await page.waitForFunction(() => 'runSmoke' in globalThis, undefined, { timeout: 30000 });
+    const req: SmokeRequest = { backend, modelUrl: `${base}/model/`, wasmPaths: `${base}/tfjs-wasm/`, ...REQUEST };
+    try {
+      return await page.evaluate((r) => (globalThis as unknown as { runSmoke(x: SmokeRequest): Promise<SmokeResult> }).runSmoke(r), req);
+    } finally {
+      await page.close();
+      expect(errors, 'page errors').to.deep.equal([]);
+    }
+  }
+
+  it('wasm in the browser gives the Node results (same kernels)', async () => {
+    const r = await runIn('wasm');
+    expect(r.backend).to.match(/^wasm/);
+    expect(r.leakedTensors).to.equal(0);
+    expect(maxRelDiff(r.latents, reference.latents)).to.be.below(1e-5);
+    expect(maxRelDiff(r.crossMaps, reference.crossMaps)).to.be.below(1e-5);
+  });
+
+  it('webgl (SwiftShader) runs the same pipeline within WebGL precision', async () => {
+    const r = await runIn('webgl');
+    expect(r.backend).to.match(/^webgl/);
+    expect(r.leakedTensors).to.equal(0);
+    // README: WebGL needs ~10–100× looser bounds than the CPU's 1e-4 of the range.
+    expect(maxRelDiff(r.latents, reference.latents)).to.be.below(1e-2);
+    expect(maxRelDiff(r.crossMaps, reference.crossMaps)).to.be.below(1e-2);
+  });
+});

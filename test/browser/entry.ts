@@ -1,0 +1,49 @@
+/**
+ * Browser bundle for test/browser.test.ts: the library's own modules (no Node APIs) loading the
+ * tiny model over HTTP range requests and generating on the requested backend.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { initBrowserBackend } from '../../src/browser/backend.js';
+import { HttpFileStore } from '../../src/io/http-file-store.js';
+import { openModelDir } from '../../src/io/model-dir.js';
+import { loadPipeline } from '../../src/models/pipeline/load.js';
+import { AttentionStore } from '../../src/ptp/store.js';
+
+export interface SmokeRequest {
+  backend: string;
+  modelUrl: string;
+  wasmPaths: string;
+  prompt: string;
+  steps: number;
+  size: number;
+  seed: number;
+}
+
+export interface SmokeResult {
+  backend: string;
+  latents: number[];
+  crossMaps: number[];
+  leakedTensors: number;
+}
+
+async function runSmoke(req: SmokeRequest): Promise<SmokeResult> {
+  const b = await initBrowserBackend(req.backend, { wasmPaths: req.wasmPaths });
+  const dir = await openModelDir(new HttpFileStore(req.modelUrl));
+  const pipe = await loadPipeline(dir);
+  await dir.close();
+  const opts = { prompts: [req.prompt], steps: req.steps, seed: req.seed, height: req.size, width: req.size, scheduler: 'ddim' };
+  await pipe.generate(opts); // warm-up: lazily built caches
+  const before = tf.memory().numTensors;
+  const store = new AttentionStore({ numPrompts: 1 });
+  const r = await pipe.generate({ ...opts, controller: store });
+  const res = req.size / 8 / 2;
+  const maps = store.aggregateAttention(res, ['up', 'down'], true, 0);
+  const crossMaps = Array.from(maps.dataSync());
+  maps.dispose();
+  store.dispose();
+  const leakedTensors = tf.memory().numTensors - before;
+  pipe.dispose();
+  return { backend: b.description, latents: Array.from(r.latents.data), crossMaps, leakedTensors };
+}
+
+(globalThis as unknown as { runSmoke: typeof runSmoke }).runSmoke = runSmoke;
