@@ -1,7 +1,8 @@
 /**
  * A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, short aliases
- * (`-h`), `--` to end options. Unknown options, missing values, missing or extra positionals and
- * values outside `choices` are UsageErrors with a one-line message.
+ * (`-h`), repeatable options (values collected in order), `--` to end options. Unknown options,
+ * missing values, missing or extra positionals and values outside `choices` are UsageErrors with
+ * a one-line message.
  */
 
 export interface OptionSpec {
@@ -15,6 +16,8 @@ export interface OptionSpec {
   readonly valueName?: string;
   /** Allowed values (string options). */
   readonly choices?: readonly string[];
+  /** A string option that may be given several times; its value is the list, in order. */
+  readonly multiple?: boolean;
 }
 
 export interface PositionalSpec {
@@ -23,7 +26,7 @@ export interface PositionalSpec {
   readonly optional?: boolean;
 }
 
-export type OptionValue = string | number | boolean;
+export type OptionValue = string | number | boolean | readonly string[];
 
 export interface ParsedArgs {
   /** Positional values by spec name (optional ones may be absent). */
@@ -91,7 +94,9 @@ export function parseArgs(
       if (eq > 0) raw = token.slice(eq + 1);
       else if (i + 1 < argv.length) raw = argv[++i];
       if (raw === undefined) throw new UsageError(`--${spec.name} needs a value${spec.valueName ? ` ${spec.valueName}` : ''}`);
-      opts[spec.name] = convert(spec, raw);
+      const value = convert(spec, raw);
+      if (spec.multiple) opts[spec.name] = [...((opts[spec.name] as string[] | undefined) ?? []), String(value)];
+      else opts[spec.name] = value;
       continue;
     }
     if (stopAtPositional) break;

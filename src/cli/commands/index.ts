@@ -7,8 +7,10 @@
  * help output and error handling come for free; call `ctx.initBackend()` in `run` before using tfjs.
  */
 import type { Command } from '../command.js';
+import { attentionCommand } from './attention.js';
 import { convertCommand } from './convert.js';
+import { editCommand } from './edit.js';
 import { generateCommand } from './generate.js';
 import { inspectCommand } from './inspect.js';
 
-export const commands: readonly Command[] = [generateCommand, inspectCommand, convertCommand];
+export const commands: readonly Command[] = [generateCommand, editCommand, attentionCommand, inspectCommand, convertCommand];

@@ -7,8 +7,8 @@ export interface HostTensor {
   data: Float32Array;
 }
 
-/** An RGB image, rows top to bottom, values in [0, 1]. */
-export interface RgbImage {
+/** A decoded RGB image, rows top to bottom, float values in [0, 1]. */
+export interface FloatImage {
   width: number;
   height: number;
   /** HWC, 3 channels. */
@@ -36,7 +36,7 @@ export function nhwcToNchwHost(x: tf.Tensor4D): HostTensor {
 }
 
 /** Image in [0,1] → 8-bit RGB. 'round' as diffusers' numpy_to_pil, 'floor' as prompt-to-prompt's astype(uint8). */
-export function imageToUint8(img: RgbImage, mode: 'round' | 'floor' = 'round'): Uint8Array {
+export function imageToUint8(img: FloatImage, mode: 'round' | 'floor' = 'round'): Uint8Array {
   const out = new Uint8Array(img.data.length);
   for (let i = 0; i < out.length; i++) {
     const v = Math.min(1, Math.max(0, img.data[i])) * 255;

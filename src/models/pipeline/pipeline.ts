@@ -9,15 +9,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionController } from '../../nn/attention-control.js';
 import type { UNet2DConditionModel } from '../unet/unet.js';
 import type { AutoencoderKL } from '../vae/autoencoder-kl.js';
+import type { PromptTokenizer } from '../../ptp/tokens.js';
 import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../schedulers/index.js';
-import { hostFromTensor, nhwcToNchwHost, type HostTensor, type RgbImage } from './host-tensor.js';
+import { hostFromTensor, nhwcToNchwHost, type HostTensor, type FloatImage } from './host-tensor.js';
+import { imageToModelInput, type Uint8Image } from './image-input.js';
 import { initialLatents } from './latents.js';
+import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
 
 /** Tokenizer + text model: prompts → embeddings [P, 77, D]. */
 export interface PromptEncoder {
   /** Embeds prompts (padded/truncated to the model length). */
   encode(prompts: readonly string[]): tf.Tensor3D;
+  /** The tokenizer (Prompt-to-Prompt controllers locate words with it). */
+  readonly tokenizer?: PromptTokenizer;
   dispose?(): void;
 }
 
@@ -56,7 +61,7 @@ export interface GenerateOptions {
 
 export interface GenerateResult {
   /** One RGB image in [0,1] per prompt (empty when decode is false). */
-  images: RgbImage[];
+  images: FloatImage[];
   /** Final latents, NCHW. */
   latents: HostTensor;
   /** Initial (unit-variance) latents actually used, NCHW. */
@@ -69,6 +74,29 @@ export interface GenerateResult {
 export interface EditOptions extends Omit<GenerateOptions, 'sharedLatents'> {
   /** The source prompt first, then the edited prompts. */
   prompts: readonly string[];
+}
+
+export interface InvertOptions {
+  /** The image: 8-bit RGB (scaled v/127.5 − 1 as the null-text notebook) or float RGB in [0, 1]. */
+  image: FloatImage | Uint8Image;
+  /** A prompt describing the image; its embedding conditions the inversion (no guidance). */
+  prompt: string;
+  /** Default 50. */
+  steps?: number;
+  /** A DDIM scheduler; default: the model's scheduler config as DDIM. Edit with the same settings. */
+  scheduler?: Scheduler;
+  onStep?: (info: StepInfo) => void;
+}
+
+export interface InversionResult {
+  /** The inverted latents x_T, NCHW [1, 4, h, w]: `latents` for generate/edit with the same scheduler and steps. */
+  latents: HostTensor;
+  /** x₀ = VAE mean · scaling factor, NCHW [1, 4, h, w]. */
+  imageLatents: HostTensor;
+  /** x₀ and the latents after each inversion step, NCHW [steps + 1, 1, 4, h, w] (notebook `ddim_latents`). */
+  trajectory: HostTensor;
+  /** The sampling timesteps (descending); the inversion visits them in reverse. */
+  timesteps: number[];
 }
 
 export class StableDiffusionPipeline {
@@ -87,6 +115,13 @@ export class StableDiffusionPipeline {
   /** A scheduler from the model's config, optionally of another type. */
   scheduler(type?: string): Scheduler {
     return createScheduler(this.components.schedulerConfig, type ? { type } : {});
+  }
+
+  /** The prompt tokenizer, for building Prompt-to-Prompt controllers. */
+  get tokenizer(): PromptTokenizer {
+    const t = this.components.text.tokenizer;
+    if (!t) throw new Error('this pipeline\'s prompt encoder exposes no tokenizer');
+    return t;
   }
 
   /** Text embeddings [P, 77, D] (caller disposes). */
@@ -152,9 +187,40 @@ export class StableDiffusionPipeline {
     return this.generate({ ...opts, sharedLatents: true });
   }
 
+  /**
+   * DDIM inversion of a real image (null-text notebook `ddim_inversion`): VAE-encode (mean ·
+   * scaling factor), then run DDIM backwards with the prompt's embedding only (guidance 1).
+   * Needs the VAE encoder (load with `vaeEncoder: true`). Null-text optimisation is not done, so
+   * editing from these latents with guidance > 1 reconstructs the image only approximately.
+   */
+  async invert(opts: InvertOptions): Promise<InversionResult> {
+    const { vae, unet } = this.components;
+    if (!vae.hasEncoder) throw new Error('invert needs the VAE encoder: load the pipeline with { vaeEncoder: true }');
+    const { width, height } = opts.image;
+    this.imageSize({ prompts: [opts.prompt], height, width });
+    const scheduler = opts.scheduler ?? this.scheduler('ddim');
+    const x0 = tf.tidy(() => vae.encodeLatents(imageToModelInput(opts.image)));
+    const cond = this.encodePrompts([opts.prompt]);
+    try {
+      const r = ddimInvert({ unet, scheduler, cond, latents: x0, steps: opts.steps ?? 50, onStep: opts.onStep });
+      try {
+        return {
+          latents: nhwcToNchwHost(r.latents),
+          imageLatents: nhwcToNchwHost(x0),
+          trajectory: stackNhwcAsNchw(r.trajectory, r.latents.shape),
+          timesteps: r.timesteps,
+        };
+      } finally {
+        r.latents.dispose();
+      }
+    } finally {
+      tf.dispose([x0, cond]);
+    }
+  }
+
   /** Latents NHWC → images in [0,1], one VAE call per image to bound memory. */
-  decode(latents: tf.Tensor4D): RgbImage[] {
-    const images: RgbImage[] = [];
+  decode(latents: tf.Tensor4D): FloatImage[] {
+    const images: FloatImage[] = [];
     for (let i = 0; i < latents.shape[0]; i++) {
       const img = tf.tidy(() => this.components.vae.decodeLatents(tf.slice(latents, [i, 0, 0, 0], [1, -1, -1, -1])));
       const [, height, width] = img.shape;

@@ -1,0 +1,122 @@
+/** The Prompt-to-Prompt pipeline cases of p2p/index.json: their controllers, tolerances and error measures. */
+import { AttentionStore } from '../../src/ptp/store.js';
+import type { AttentionEdit } from '../../src/ptp/edit.js';
+import { AttentionReplace } from '../../src/ptp/replace.js';
+import { AttentionRefine } from '../../src/ptp/refine.js';
+import { AttentionReweight } from '../../src/ptp/reweight.js';
+import { LocalBlend } from '../../src/ptp/local-blend.js';
+import { getEqualizer } from '../../src/ptp/equalizer.js';
+import type { CrossReplaceSteps, StepBounds } from '../../src/ptp/schedule.js';
+import type { PromptTokenizer } from '../../src/ptp/tokens.js';
+import { readJson } from './reference.js';
+
+/** A controller as index.json records it (official constructor arguments). */
+export interface ControllerSpec {
+  type: 'AttentionStore' | 'AttentionReplace' | 'AttentionRefine' | 'AttentionReweight';
+  cross_replace_steps?: number | Record<string, number>;
+  self_replace_steps?: number;
+  local_blend?: { words: string[]; threshold: number };
+  equalizer?: { text: string; words: string[]; values: number[] };
+  prev_controller?: ControllerSpec;
+}
+
+export interface PipelineCase {
+  name: string;
+  file: string;
+  prompts: string[];
+  controller: ControllerSpec;
+  seed: number;
+  steps: number;
+  guidance_scale: number;
+  extra?: Record<string, unknown>;
+  tensors: Record<string, { shape: number[]; dtype: string }>;
+}
+
+export interface PipelineTolerance {
+  /** max|ours − ref| ≤ latentsRel · max|ref| per tensor. */
+  latentsRel: number;
+  imageAtol: number;
+  u8MaxAbs: number;
+  agg: { atol: number; rtol: number };
+}
+
+/** The pipeline cases (kind "pipeline") in file order. */
+export function pipelineCases(): PipelineCase[] {
+  const idx = readJson('p2p/index.json');
+  return Object.entries(idx.cases)
+    .filter(([, c]) => (c as { kind: string }).kind === 'pipeline')
+    .map(([name, c]) => ({ name, ...(c as Omit<PipelineCase, 'name'>) }));
+}
+
+/**
+ * Tolerances of a case from index.json. c2_replace_localblend_partial has no entry; the README gives
+ * the same tolerances for every pipeline case, so those of a_attention_store (the full set) apply.
+ */
+export function pipelineTolerance(name: string): PipelineTolerance {
+  const cases = readJson('p2p/index.json').cases;
+  const t = cases[name].tolerance ?? cases.a_attention_store.tolerance;
+  const agg = cases.a_attention_store.tolerance['agg_*/avg_*'];
+  return {
+    latentsRel: t['latents_per_step/final_latents'].max_abs_over_max_ref,
+    imageAtol: t.image.atol,
+    u8MaxAbs: t.image_u8.max_abs,
+    agg: { atol: agg.atol, rtol: agg.rtol },
+  };
+}
+
+/** The official controller of a case (LocalBlend words: one per prompt, as `LocalBlend(prompts, words)`). */
+export function buildController(tokenizer: PromptTokenizer, spec: ControllerSpec, prompts: string[], numSteps: number): AttentionStore {
+  if (spec.type === 'AttentionStore') return new AttentionStore({ numPrompts: prompts.length });
+  return buildEdit(tokenizer, spec, prompts, numSteps);
+}
+
+function buildEdit(tokenizer: PromptTokenizer, spec: ControllerSpec, prompts: string[], numSteps: number): AttentionEdit {
+  const lb = spec.local_blend;
+  const common = {
+    tokenizer,
+    prompts,
+    numSteps,
+    crossReplaceSteps: spec.cross_replace_steps as CrossReplaceSteps,
+    selfReplaceSteps: spec.self_replace_steps as StepBounds,
+    localBlend: lb ? new LocalBlend(tokenizer, prompts, lb.words, { threshold: lb.threshold }) : undefined,
+  };
+  switch (spec.type) {
+    case 'AttentionReplace':
+      return new AttentionReplace(common);
+    case 'AttentionRefine':
+      return new AttentionRefine(common);
+    case 'AttentionReweight': {
+      const eq = spec.equalizer!;
+      return new AttentionReweight({
+        ...common,
+        equalizer: getEqualizer(tokenizer, eq.text, eq.words, eq.values),
+        prev: spec.prev_controller ? buildEdit(tokenizer, spec.prev_controller, prompts, numSteps) : undefined,
+      });
+    }
+    default:
+      throw new Error(`unknown controller type ${spec.type}`);
+  }
+}
+
+/** max|a − b| and max|b|. */
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbs: number; maxRef: number } {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs reference ${b.length}`);
+  let maxAbs = 0;
+  let maxRef = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    maxAbs = d > maxAbs || Number.isNaN(d) ? d : maxAbs;
+    maxRef = Math.max(maxRef, Math.abs(b[i]));
+  }
+  return { maxAbs, maxRef };
+}
+
+/** Per-image HWC float images → one NCHW array (the fixture `image` layout). */
+export function imagesToNchw(images: readonly { width: number; height: number; data: Float32Array }[]): Float32Array {
+  const { width: w, height: h } = images[0];
+  const out = new Float32Array(images.length * 3 * h * w);
+  images.forEach((im, n) => {
+    for (let p = 0; p < h * w; p++) for (let c = 0; c < 3; c++) out[(n * 3 + c) * h * w + p] = im.data[p * 3 + c];
+  });
+  return out;
+}
