@@ -21,7 +21,7 @@ class Recorder implements AttentionController {
 }
 
 describeRef('Attention layer (tiny-sd down_blocks.2, 16×16, 8 heads) vs reference', () => {
-  for (const strategy of ['per-head', 'batched'] as AttentionStrategy[]) {
+  for (const strategy of ['fused', 'per-head', 'batched'] as AttentionStrategy[]) {
     describe(`strategy ${strategy}`, () => {
       before(() => setAttentionStrategy(strategy));
       after(() => setAttentionStrategy(undefined));

@@ -5,22 +5,35 @@
  *    (`readSync`), so slicing one head out of a 1 GiB tensor costs a 1 GiB copy. The patched
  *    kernel reads the input through a heap view and copies only the output.
  * 2. Allocation guard: wasm `malloc` returns 0 when the 4 GiB heap is exhausted and the
- *    backend then silently writes over other tensors. The guard throws instead, naming the
+ *    backend then silently writes the new tensor at address 0, over other tensors (and, in
+ *    the threaded build, over the pthread state: the process hangs). The guard throws instead, naming the
  *    request, and also refuses any allocation that would take live tensor bytes past a
  *    configurable budget (PTP_WASM_HEAP_LIMIT_MB, default 3584 MiB).
+ * 3. Conv2D / FusedConv2D with many input channels run in channel chunks (wasm-conv-split.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { installConvSplit } from './wasm-conv-split.js';
 
 interface WasmTensorInfo { dataId: object; shape: number[]; dtype: tf.DataType }
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
   typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
   move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
-  wasm: { _malloc(n: number): number; HEAPU8: Uint8Array };
+  wasm: { _malloc(n: number): number; HEAPU8: Uint8Array; asm?: { malloc?(n: number): number } };
 }
 
 let installed = false;
 let heapLimitBytes = (Number(globalThis.process?.env?.PTP_WASM_HEAP_LIMIT_MB) || 3584) * 2 ** 20;
+
+let peakBytes = 0;
+
+/** Highest live tensor bytes seen by the allocation guard (since the last reset). */
+export function wasmPeakBytes(): number {
+  return Math.max(peakBytes, tf.memory().numBytes);
+}
+export function resetWasmPeakBytes(): void {
+  peakBytes = 0;
+}
 
 /** Sets the byte budget the allocation guard enforces for live wasm tensors. */
 export function setWasmHeapLimit(bytes: number): void {
@@ -74,8 +87,12 @@ function guardAllocations(backend: WasmBackendLike): void {
       }
     }
     move(dataId, values, shape, dtype, refCount);
+    if (dtype !== 'string') peakBytes = Math.max(peakBytes, tf.memory().numBytes + tf.util.sizeFromShape(shape) * tf.util.bytesPerElement(dtype as 'float32'));
   };
-  const malloc = backend.wasm._malloc.bind(backend.wasm);
+  // Wrap the module's raw export: emscripten's `Module._malloc` is a lazy stub that replaces
+  // itself with the export on its first call, which would silently drop a wrapper around it.
+  const raw = backend.wasm.asm?.malloc;
+  const malloc = raw ? (n: number) => raw(n) : backend.wasm._malloc.bind(backend.wasm);
   backend.wasm._malloc = (n: number) => {
     const p = malloc(n);
     if (n > 0 && p === 0) {
@@ -94,5 +111,6 @@ export function installWasmKernelPatches(): void {
     tf.registerKernel({ ...orig, kernelFunc: sliceKernel as unknown as tf.KernelFunc });
   }
   guardAllocations(tf.backend() as unknown as WasmBackendLike);
+  installConvSplit();
   installed = true;
 }

@@ -1,19 +1,24 @@
 /**
  * Scaled dot-product attention over [batch, tokens, heads·dim] tensors with the controller seam.
  *
- * Two strategies compute the same thing:
+ * Three strategies compute the same thing:
+ *  - 'fused' (wasm and cpu backends): a wasm SIMD flash-attention kernel (src/backend/
+ *    attention-ops.ts) that never stores the scores; when a controller wants the
+ *    probabilities, one kernel materialises them and a second multiplies them by V.
  *  - 'batched': heads folded into the batch, one batched matmul each for QKᵀ and P·V. Right
  *    for backends with fast batched matmul (webgl, webgpu, tfjs-node).
  *  - 'per-head': a 2-D matmul per (batch item, head), K transposed once per item, optional
  *    query chunks. tfjs-wasm runs batched or transposed matmuls as a scalar loop (~1 GFLOP/s)
- *    but 2-D matmuls through XNNPACK (~30 GFLOP/s), so this is the wasm/cpu path. Score
- *    tensors exist for one head (or one query chunk) at a time unless a controller asks to
- *    see the full probabilities.
+ *    but 2-D matmuls through XNNPACK (~30 GFLOP/s), so this is the wasm/cpu fallback when the
+ *    fused kernel cannot run (no wasm SIMD, head size not a multiple of 4). Score tensors
+ *    exist for one head (or one query chunk) at a time unless a controller asks to see the
+ *    full probabilities.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionContext, AttentionController } from './attention-control.js';
+import { applyAttentionProbs, attentionProbs, flashAttention, fusedAttentionSupported } from '../backend/attention-ops.js';
 
-export type AttentionStrategy = 'batched' | 'per-head';
+export type AttentionStrategy = 'fused' | 'batched' | 'per-head';
 
 let forcedStrategy: AttentionStrategy | undefined;
 let querySliceSize = 4096;
@@ -29,10 +34,17 @@ export function setAttentionSliceSize(n: number): void {
   querySliceSize = Math.floor(n);
 }
 
-export function attentionStrategy(): AttentionStrategy {
-  if (forcedStrategy) return forcedStrategy;
+/**
+ * The strategy attend() uses on the active backend: forced, or 'fused' on wasm/cpu (per-head
+ * there when the kernel cannot run), 'batched' elsewhere. `dim` (head size) matters for
+ * 'fused', which needs a multiple of 4 and otherwise falls back to 'per-head'.
+ */
+export function attentionStrategy(dim = 4): AttentionStrategy {
   const b = tf.getBackend();
-  return b === 'wasm' || b === 'cpu' ? 'per-head' : 'batched';
+  const cpuLike = b === 'wasm' || b === 'cpu';
+  const s = forcedStrategy ?? (cpuLike ? 'fused' : 'batched');
+  if (s === 'fused' && !fusedAttentionSupported(dim)) return cpuLike ? 'per-head' : 'batched';
+  return s;
 }
 
 export interface AttendOptions {
@@ -55,8 +67,15 @@ export function attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
     throw new Error(`attention: q [${q.shape}] k [${k.shape}] v [${v.shape}] do not match`);
   }
   const wants = !!opts.controller && (opts.controller.wantsProbs?.(opts.ctx!) ?? true);
-  const fn = attentionStrategy() === 'batched' ? attendBatched : attendPerHead;
+  const strategy = attentionStrategy(inner / heads);
+  const fn = strategy === 'fused' ? attendFused : strategy === 'batched' ? attendBatched : attendPerHead;
   return fn(q, k, v, opts, wants);
+}
+
+function attendFused(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions, wants: boolean): tf.Tensor3D {
+  const o = { heads: opts.heads, scale: opts.scale, mask: opts.mask };
+  if (!wants) return flashAttention(q, k, v, o);
+  return tf.tidy(() => applyAttentionProbs(applyController(attentionProbs(q, k, o), opts), v, opts.heads));
 }
 
 function applyController(probs: tf.Tensor3D, opts: AttendOptions): tf.Tensor3D {

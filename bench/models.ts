@@ -1,0 +1,156 @@
+/**
+ * Model benchmarks: the text encoder, the UNet and the VAE decoder built from a diffusers model
+ * directory's config files with random weights (speed does not depend on the values), timed as
+ * medians, plus one profiled run per module for the per-layer-type breakdown.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClipTextModel } from '../src/models/clip/text-model.js';
+import { UNet2DConditionModel } from '../src/models/unet/unet.js';
+import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
+import type { Module } from '../src/nn/module.js';
+import type { Residency } from '../src/nn/param.js';
+import { f16ToF32, f32ToF16Bits } from '../src/io/dtypes.js';
+import { profileBreakdown, type Breakdown } from './profile.js';
+import { timeIt, tracker } from './timing.js';
+
+const json = (dir: string, sub: string) => JSON.parse(readFileSync(join(dir, sub, 'config.json'), 'utf8')) as Record<string, unknown>;
+
+/** A shared block of uniform(−1, 1) values that random weights are cut from (fast to fill). */
+const PATTERN = (() => {
+  const p = new Float32Array((1 << 22) + 1);
+  let s = 0x9e3779b9;
+  for (let i = 0; i < p.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    p[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return p;
+})();
+
+/**
+ * Fills every weight like PyTorch's default init (uniform ±1/√fan_in; norm weights 1, biases
+ * small), so activations stay in a normal range (no overflow or denormals to skew timings).
+ */
+export function randomizeWeights(m: Module): void {
+  let offset = 0;
+  for (const [key, p] of m.namedParams()) {
+    const shape = p.torchShape;
+    const v = new Float32Array(p.size);
+    const isNorm = /norm|ln_|layer_norm/.test(key) && shape.length === 1;
+    if (isNorm && key.endsWith('weight')) v.fill(1);
+    else {
+      const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 64;
+      const bound = key.endsWith('bias') ? 0.01 : 1 / Math.sqrt(fanIn);
+      for (let i = 0; i < v.length;) {
+        const start = (offset = (offset * 1103515245 + 12345) >>> 10) % (1 << 21);
+        const n = Math.min(v.length - i, PATTERN.length - start);
+        for (let j = 0; j < n; j++) v[i + j] = PATTERN[start + j] * bound;
+        i += n;
+      }
+    }
+    p.setTorchValues(v);
+  }
+}
+
+export interface ModuleBench {
+  name: string;
+  seconds: number;
+  runs: number[];
+  breakdown: Breakdown;
+  /** Process high-water RSS (bytes) after this module's runs. */
+  rssBytes: number;
+  params: number;
+}
+
+async function benchModule(name: string, m: Module, run: () => tf.Tensor | tf.Tensor[], reps: number, warmup: number): Promise<ModuleBench> {
+  const timing = await timeIt(run, reps, warmup);
+  const breakdown = await profileBreakdown(run);
+  tracker.sample();
+  return { name, seconds: timing.median, runs: timing.runs, breakdown, rssBytes: tracker.peakRssBytes(), params: m.numParams() };
+}
+
+/** CLIP text encoder forward, batch 2 × 77 tokens. */
+export async function benchTextEncoder(dir: string, reps: number): Promise<ModuleBench> {
+  const m = ClipTextModel.fromConfig(json(dir, 'text_encoder'));
+  randomizeWeights(m);
+  const vocab = m.config.vocabSize;
+  const ids = [0, 1].map((b) => Array.from({ length: 77 }, (_, i) => (i * 7919 + b * 104729) % vocab));
+  try {
+    return await benchModule('text encoder (batch 2×77)', m, () => {
+      const o = m.forward(ids);
+      return [o.lastHiddenState, o.poolerOutput];
+    }, reps, 1);
+  } finally {
+    m.dispose();
+  }
+}
+
+/** One UNet step at latent `size`×`size` with CFG (batch 2), with the given weight residency. */
+export async function benchUNet(dir: string, reps: number, residency: Residency, size = 64): Promise<ModuleBench & { upload: UploadCost }> {
+  const cfg = json(dir, 'unet');
+  const m = new UNet2DConditionModel(cfg);
+  m.setResidency(residency);
+  randomizeWeights(m);
+  const ctxDim = m.config.crossAttentionDim[0];
+  const sample = tf.randomNormal([2, size, size, m.config.inChannels], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const context = tf.randomNormal([2, 77, ctxDim], 0, 1, 'float32', 2) as tf.Tensor3D;
+  try {
+    const r = await benchModule(`UNet step (CFG batch 2, ${size}×${size})`, m, () => m.forward(sample, 999, context), reps, 1);
+    return { ...r, upload: measureUpload(m) };
+  } finally {
+    tf.dispose([sample, context]);
+    m.dispose();
+  }
+}
+
+/** VAE decode of [1, size, size, 4] latents (to 8·size pixels). */
+export async function benchVae(dir: string, reps: number, size = 64): Promise<ModuleBench> {
+  const m = AutoencoderKL.fromConfigJson(json(dir, 'vae'), { encoder: false });
+  randomizeWeights(m);
+  const z = tf.randomNormal([1, size, size, m.config.latentChannels], 0, 1, 'float32', 3) as tf.Tensor4D;
+  try {
+    return await benchModule(`VAE decode (${size}×${size} → ${8 * size}×${8 * size})`, m, () => m.decode(z), reps, 1);
+  } finally {
+    z.dispose();
+    m.dispose();
+  }
+}
+
+/** Typical weight values as float16 bits (for the upcast timing). */
+const PATTERN_F16 = Uint16Array.from({ length: 4096 }, (_, i) => f32ToF16Bits(PATTERN[i] * 0.05));
+
+export interface UploadCost {
+  /** Seconds to upload every weight once from fp32 host memory (the streaming cost per step). */
+  fp32: number;
+  /** Extra seconds per step if the host copy were fp16 (upcast per upload), extrapolated. */
+  fp16Extra: number;
+  bytes: number;
+}
+
+/** The per-step cost of streaming `m`'s weights: each weight uploaded and freed once. */
+export function measureUpload(m: Module): UploadCost {
+  let bytes = 0;
+  const t0 = performance.now();
+  for (const [, p] of m.namedParams()) {
+    const t = tf.tensor(p.values(), p.shape as number[], 'float32');
+    bytes += t.size * 4;
+    t.dispose();
+  }
+  const fp32 = (performance.now() - t0) / 1000;
+  // fp16 → fp32 upcast throughput on 16 Mi values, scaled to the parameter count.
+  const half = new Uint16Array(1 << 24);
+  for (let i = 0; i < half.length; i++) half[i] = PATTERN_F16[i & 4095];
+  const out = new Float32Array(half.length);
+  f16ToF32(half.subarray(0, 1 << 20), out); // warm-up (JIT)
+  let best = Infinity;
+  for (let r = 0; r < 2; r++) {
+    const t1 = performance.now();
+    f16ToF32(half, out);
+    best = Math.min(best, performance.now() - t1);
+  }
+  const perValue = best / 1000 / half.length;
+  return { fp32, fp16Extra: perValue * (bytes / 4), bytes };
+}

@@ -1,0 +1,194 @@
+/**
+ * The fused attention kernel as tfjs ops, registered as kernels for the wasm and cpu backends:
+ *  - `flashAttention`: softmax(QKᵀ·scale + mask)·V per head without materialising the scores;
+ *  - `attentionProbs` + `applyAttentionProbs`: the same in two steps with the probabilities
+ *    [batch·heads, queries, keys] (row b·heads + h) in between, for attention controllers.
+ * Inputs are read in place from the backend's memory and copied into the kernel's memory.
+ * On other backends (or without wasm SIMD) `fusedAttentionSupported` is false.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { AttentionKernel, type AttentionDims, type KernelMask } from './attention-kernel.js';
+
+/** What the ops need from a kernel; the Node set-up may install a multi-threaded one. */
+export interface AttentionKernelLike {
+  flash(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void;
+  probs(q: Float32Array, k: Float32Array, probs: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void;
+  applyProbs(probs: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims): void;
+}
+
+export const FLASH_ATTENTION = 'PtpFlashAttention';
+export const ATTENTION_PROBS = 'PtpAttentionProbs';
+export const APPLY_ATTENTION_PROBS = 'PtpApplyAttentionProbs';
+const BACKENDS = ['wasm', 'cpu'] as const;
+
+let kernel: AttentionKernelLike | undefined;
+let kernelTried = false;
+
+function getKernel(): AttentionKernelLike {
+  if (!kernelTried) {
+    kernelTried = true;
+    kernel ??= AttentionKernel.create();
+  }
+  if (!kernel) throw new Error('fused attention: the wasm SIMD kernel could not be instantiated');
+  return kernel;
+}
+
+/** Replaces the kernel implementation (e.g. a multi-threaded one); undefined restores the default. */
+export function setAttentionKernel(k: AttentionKernelLike | undefined): void {
+  kernel = k;
+  kernelTried = k !== undefined;
+}
+
+/** Whether the fused ops run on the active backend for heads of size `dim`. */
+export function fusedAttentionSupported(dim: number): boolean {
+  if (!(BACKENDS as readonly string[]).includes(tf.getBackend()) || dim % 4 !== 0) return false;
+  try {
+    getKernel();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---- backend data access -------------------------------------------------------------
+
+interface WasmBackendIO {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
+}
+interface CpuBackendIO {
+  readSync(dataId: object): tf.TypedArray;
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.TypedArray): tf.TensorInfo;
+}
+
+/**
+ * Allocates the output, then hands float32 views of the inputs and the output to `compute`
+ * (wasm: views into the heap, taken after the allocation that may grow it).
+ */
+function withIO(backendName: string, backend: unknown, inputs: (tf.TensorInfo | undefined)[], outShape: number[],
+  compute: (ins: (Float32Array | undefined)[], out: Float32Array) => void): tf.TensorInfo {
+  for (const t of inputs) {
+    if (t && t.dtype !== 'float32') throw new Error(`fused attention: inputs must be float32, got ${t.dtype}`);
+  }
+  if (backendName === 'wasm') {
+    const b = backend as WasmBackendIO;
+    const out = b.makeOutput(outShape, 'float32');
+    const ins = inputs.map((t) => (t ? (b.typedArrayFromHeap(t) as Float32Array) : undefined));
+    compute(ins, b.typedArrayFromHeap(out) as Float32Array);
+    return out;
+  }
+  const b = backend as CpuBackendIO;
+  const ins = inputs.map((t) => (t ? (b.readSync(t.dataId) as Float32Array) : undefined));
+  const out = new Float32Array(tf.util.sizeFromShape(outShape));
+  compute(ins, out);
+  return b.makeTensorInfo(outShape, 'float32', out);
+}
+
+function dimsOf(q: tf.TensorInfo, k: tf.TensorInfo, heads: number): AttentionDims {
+  const [batch, queries, inner] = q.shape;
+  return { batch, queries, keys: k.shape[1], heads, dim: inner / heads };
+}
+
+function maskOf(values: Float32Array | undefined, info: tf.TensorInfo | undefined): KernelMask | undefined {
+  if (!values || !info) return undefined;
+  return { values, rowStride: info.shape[0] === 1 ? 0 : info.shape[1] };
+}
+
+// ---- kernels -----------------------------------------------------------------------------
+
+type Args = { inputs: { [name: string]: tf.TensorInfo }; attrs?: tf.NamedAttrMap; backend: unknown };
+
+function registerAll(): void {
+  for (const backendName of BACKENDS) {
+    const flash = ({ inputs, attrs, backend }: Args) => {
+      const { q, k, v } = inputs;
+      const mask = inputs.mask as tf.TensorInfo | undefined;
+      const d = dimsOf(q, k, attrs!.heads as number);
+      return withIO(backendName, backend, [q, k, v, mask], q.shape, ([qv, kv, vv, mv], out) =>
+        getKernel().flash(qv!, kv!, vv!, out, d, attrs!.scale as number, maskOf(mv, mask)));
+    };
+    const probs = ({ inputs, attrs, backend }: Args) => {
+      const { q, k } = inputs;
+      const mask = inputs.mask as tf.TensorInfo | undefined;
+      const d = dimsOf(q, k, attrs!.heads as number);
+      return withIO(backendName, backend, [q, k, mask], [d.batch * d.heads, d.queries, d.keys], ([qv, kv, mv], out) =>
+        getKernel().probs(qv!, kv!, out, d, attrs!.scale as number, maskOf(mv, mask)));
+    };
+    const apply = ({ inputs, attrs, backend }: Args) => {
+      const { probs: p, v } = inputs;
+      const heads = attrs!.heads as number;
+      const [bh, queries, keys] = p.shape;
+      const [batch, , inner] = v.shape;
+      const d: AttentionDims = { batch, queries, keys, heads, dim: inner / heads };
+      if (bh !== batch * heads) throw new Error(`applyAttentionProbs: probs [${p.shape}] do not fit v [${v.shape}] with ${heads} heads`);
+      return withIO(backendName, backend, [p, v], [batch, queries, inner], ([pv, vv], out) => getKernel().applyProbs(pv!, vv!, out, d));
+    };
+    for (const [kernelName, kernelFunc] of [[FLASH_ATTENTION, flash], [ATTENTION_PROBS, probs], [APPLY_ATTENTION_PROBS, apply]] as const) {
+      if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    }
+  }
+}
+registerAll();
+
+// ---- ops ---------------------------------------------------------------------------------
+
+export interface FusedAttentionOptions {
+  heads: number;
+  /** Multiplier of QKᵀ; default 1/√dim. */
+  scale?: number;
+  /** Additive mask broadcastable to [queries, keys]. */
+  mask?: tf.Tensor;
+}
+
+function check(q: tf.Tensor3D, k: tf.Tensor3D, heads: number): number {
+  const [b, , inner] = q.shape;
+  if (inner % heads !== 0) throw new Error(`fused attention: ${inner} channels do not split into ${heads} heads`);
+  if (k.shape[0] !== b || k.shape[2] !== inner) throw new Error(`fused attention: q [${q.shape}] and k [${k.shape}] do not match`);
+  return inner / heads;
+}
+
+/** The mask as [1 or queries, keys] float32 (reshaped, or broadcast when it must be). */
+function mask2d(mask: tf.Tensor, n: number, m: number): tf.Tensor2D {
+  const s = mask.shape;
+  const lead = s.slice(0, -2);
+  if (lead.some((x) => x !== 1)) throw new Error(`attention mask [${s}] does not broadcast to [${n}, ${m}]`);
+  const rows = s.length >= 2 ? s[s.length - 2] : 1;
+  const cols = s.length >= 1 ? s[s.length - 1] : 1;
+  if ((rows !== 1 && rows !== n) || (cols !== 1 && cols !== m)) throw new Error(`attention mask [${s}] does not broadcast to [${n}, ${m}]`);
+  let m2 = tf.reshape(tf.cast(mask, 'float32'), [rows, cols]) as tf.Tensor2D;
+  if (cols !== m) m2 = tf.broadcastTo(m2, [rows, m]);
+  return m2;
+}
+
+function maskInputs(opts: FusedAttentionOptions, n: number, m: number): { mask?: tf.Tensor2D } {
+  return opts.mask ? { mask: mask2d(opts.mask, n, m) } : {};
+}
+
+/** softmax(q·kᵀ·scale + mask)·v per head: q [B, N, H·d], k/v [B, M, H·d] → [B, N, H·d]. */
+export function flashAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: FusedAttentionOptions): tf.Tensor3D {
+  const dim = check(q, k, opts.heads);
+  if (v.shape[0] !== k.shape[0] || v.shape[1] !== k.shape[1] || v.shape[2] !== k.shape[2]) {
+    throw new Error(`fused attention: k [${k.shape}] and v [${v.shape}] do not match`);
+  }
+  return tf.tidy(() => {
+    const inputs = { q, k, v, ...maskInputs(opts, q.shape[1], k.shape[1]) } as unknown as tf.NamedTensorMap;
+    const attrs = { heads: opts.heads, scale: opts.scale ?? 1 / Math.sqrt(dim) };
+    return tf.engine().runKernel(FLASH_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+  });
+}
+
+/** Probabilities [B·H, N, M] (row b·H + h) = softmax(q·kᵀ·scale + mask). */
+export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, opts: FusedAttentionOptions): tf.Tensor3D {
+  const dim = check(q, k, opts.heads);
+  return tf.tidy(() => {
+    const inputs = { q, k, ...maskInputs(opts, q.shape[1], k.shape[1]) } as unknown as tf.NamedTensorMap;
+    const attrs = { heads: opts.heads, scale: opts.scale ?? 1 / Math.sqrt(dim) };
+    return tf.engine().runKernel(ATTENTION_PROBS, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+  });
+}
+
+/** probs [B·H, N, M] · v [B, M, H·d] per head → [B, N, H·d]. */
+export function applyAttentionProbs(probs: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
+  const attrs = { heads };
+  return tf.engine().runKernel(APPLY_ATTENTION_PROBS, { probs, v } as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+}
