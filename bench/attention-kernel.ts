@@ -36,14 +36,14 @@ for (const [B, N, M, H, D, useMask] of [[1, 5, 3, 1, 4, 0], [2, 77, 77, 3, 8, 1]
   const scale = 1 / Math.sqrt(D) * 3;
   const exp = ref(q, k, v, B, N, M, H, D, scale, mask, M);
   const out = new Float32Array(B * N * C);
-  kern.flash(q, k, v, out, { batch: B, queries: N, keys: M, heads: H, dim: D }, scale, mask ? { values: mask, rowStride: M } : undefined);
+  kern.fused(q, k, v, out, { batch: B, queries: N, keys: M, heads: H, dim: D }, scale, mask ? { values: mask, rowStride: M } : undefined);
   let md = 0; for (let i = 0; i < out.length; i++) md = Math.max(md, Math.abs(out[i] - exp[i]) || (Number.isNaN(out[i]) ? Infinity : 0));
   const probs = new Float32Array(B * H * N * M);
   kern.probs(q, k, probs, { batch: B, queries: N, keys: M, heads: H, dim: D }, scale, mask ? { values: mask, rowStride: M } : undefined);
   const out2 = new Float32Array(B * N * C);
   kern.applyProbs(probs, v, out2, { batch: B, queries: N, keys: M, heads: H, dim: D });
   let md2 = 0; for (let i = 0; i < out.length; i++) md2 = Math.max(md2, Math.abs(out2[i] - exp[i]) || (Number.isNaN(out2[i]) ? Infinity : 0));
-  console.log(B, N, M, H, D, useMask, 'flash maxdiff', md.toExponential(2), 'probs+apply maxdiff', md2.toExponential(2));
+  console.log(B, N, M, H, D, useMask, 'fused maxdiff', md.toExponential(2), 'probs+apply maxdiff', md2.toExponential(2));
 }
 // timing
 for (const [B, N, M, H, D] of [[2, 4096, 4096, 8, 40], [2, 4096, 77, 8, 40], [4, 4096, 4096, 8, 4], [2, 1024, 1024, 8, 80], [1, 4096, 4096, 1, 512]] as const) {
@@ -52,8 +52,8 @@ for (const [B, N, M, H, D] of [[2, 4096, 4096, 8, 40], [2, 4096, 77, 8, 40], [4,
   const out = new Float32Array(B * N * C);
   const dims = { batch: B, queries: N, keys: M, heads: H, dim: D };
   const ts: number[] = [];
-  for (let r = 0; r < 3; r++) { const t0 = performance.now(); kern.flash(q, k, v, out, dims, 1 / Math.sqrt(D)); ts.push(performance.now() - t0); }
+  for (let r = 0; r < 3; r++) { const t0 = performance.now(); kern.fused(q, k, v, out, dims, 1 / Math.sqrt(D)); ts.push(performance.now() - t0); }
   ts.sort((a, b) => a - b);
   const flop = 4 * B * H * N * M * D;
-  console.log(`flash [${B},${N},${C}]x[${M}] h${H} d${D}: ${ts[1].toFixed(1)} ms, ${(flop / ts[1] / 1e6).toFixed(1)} GFLOP/s, ${(ts[1] * 1e6 / (B * H * N * M)).toFixed(3)} ns/score`);
+  console.log(`fused [${B},${N},${C}]x[${M}] h${H} d${D}: ${ts[1].toFixed(1)} ms, ${(flop / ts[1] / 1e6).toFixed(1)} GFLOP/s, ${(ts[1] * 1e6 / (B * H * N * M)).toFixed(3)} ns/score`);
 }

@@ -38,7 +38,7 @@ function classify(name: string, inputs: number[][], outputs: number[][]): { type
       const out = outputs[0];
       return { type: 'matmul', flop: 2 * size(inputs[0]) * out[out.length - 1] };
     }
-    case 'PtpFlashAttention': {
+    case 'PtpFusedAttention': {
       const [b, n, c] = inputs[0];
       return { type: 'attention', flop: 4 * b * n * inputs[1][1] * c };
     }

@@ -1,11 +1,11 @@
 // Fused scaled-dot-product attention for a range of query rows of one (batch item, head),
 // wasm SIMD (AssemblyScript). Threads may run disjoint ranges at once, each with its own scratch.
 //
-// Flash-attention style: for a tile of queries, stream the keys in blocks, compute a
-// 4-query × block score strip (QKᵀ micro-kernel), update a running max / sum per query
-// (online softmax in base 2), and accumulate P·V into a per-query accumulator. The
-// [queries, keys] score matrix is never stored. Two more unit kinds materialise the
-// probabilities (for attention controllers) and multiply given probabilities by V.
+// Four query rows at a time: a 4 × keys score strip (QKᵀ micro-kernel), softmax in base 2 in
+// place, then P·V into a 4-row accumulator. The [queries, keys] score matrix is never stored.
+// Two more unit kinds materialise the probabilities (for attention controllers) and multiply
+// given probabilities by V, with the same strip kernels in the same order, so the fused path and
+// probs → apply give identical bits.
 //
 // All tensors are float32 in the caller's layout: q [B, N, H·d], k/v [B, M, H·d],
 // out [B, N, H·d]; the optional additive mask is [N or 1, M] with a row stride in floats
@@ -13,8 +13,8 @@
 // job), then shared by all threads. Memory is imported; the caller lays out every buffer.
 // Build: `npm run build:kernels` (kernels/build.ts) embeds the binary in src/backend/kernels/.
 
-const BR: i32 = 64; // queries per tile (multiple of 4)
-const BC: i32 = 512; // keys per block (multiple of 8); 128–512 measured within 5%
+const RG: i32 = 16; // query rows per group in the fused path (multiple of 4)
+const BC: i32 = 512; // keys per block in the fused path (multiple of 8)
 const LOG2E: f32 = 1.4426950408889634;
 const NEG_INF: f32 = -Infinity;
 
@@ -38,11 +38,6 @@ const NEG_INF: f32 = -Infinity;
 }
 
 // @ts-ignore: decorator
-@inline function exp2s(x: f32): f32 {
-  return f32x4.extract_lane(exp2v(f32x4.splat(x)), 0);
-}
-
-// @ts-ignore: decorator
 @inline function hmax(a: v128): f32 {
   const b = f32x4.pmax(a, v128.shuffle<f32>(a, a, 2, 3, 0, 1));
   return max(f32x4.extract_lane(b, 0), f32x4.extract_lane(b, 1));
@@ -58,8 +53,8 @@ const NEG_INF: f32 = -Infinity;
 export function scratchBytes(n: i32, m: i32, d: i32): usize {
   const np = (n + 3) & ~3;
   const mp = (m + 7) & ~7;
-  // Qp [np, d] + S [4, max(BC, mp)] + m, l [BR] + Oacc [BR, d]
-  return <usize>(np * d + 4 * max(BC, mp) + 2 * BR + BR * d) * 4 + 64;
+  // Qp [np, d] + S [RG, mp] + Oacc [RG, d]
+  return <usize>(np * d + RG * mp + RG * d) * 4 + 64;
 }
 
 /** Bytes of one head's packed keys (or values). */
@@ -72,8 +67,6 @@ let qp: usize = 0;
 let kt: usize = 0;
 let vp: usize = 0;
 let sb: usize = 0;
-let ms: usize = 0;
-let ls: usize = 0;
 let oa: usize = 0;
 let sStride: usize = 0; // bytes between score rows
 
@@ -82,10 +75,8 @@ function layout(scratch: usize, n: i32, m: i32, d: i32): void {
   const mp = (m + 7) & ~7;
   qp = (scratch + 15) & ~15;
   sb = qp + <usize>(np * d) * 4;
-  sStride = <usize>max(BC, mp) * 4;
-  ms = sb + 4 * sStride;
-  ls = ms + <usize>BR * 4;
-  oa = ls + <usize>BR * 4;
+  sStride = <usize>mp * 4;
+  oa = sb + <usize>RG * sStride;
 }
 
 /** Qp = q rows [r0, r0+rows) · (scale·log2e) as [pad4(rows), d] (zero rows past the end). */
@@ -142,14 +133,15 @@ function packV(vp: usize, v: usize, b: i32, h: i32, m: i32, heads: i32, d: i32):
   }
 }
 
-/** S[0..4, 0..cols) = Qp[i..i+4] · Kᵀ[:, j0..j0+cols), cols and j0 multiples of 8. */
-function qkStrip(i: i32, j0: i32, cols: i32, d: i32): void {
+/** S[0..4, j0..j0+cols) = Qp[i..i+4] · Kᵀ[:, j0..j0+cols) (S rows from `dst`), cols and j0 multiples of 8. */
+function qkStrip(dst: usize, i: i32, j0: i32, cols: i32, d: i32): void {
   const qRow = <usize>d * 4;
   const q0 = qp + <usize>i * qRow;
   const q1 = q0 + qRow;
   const q2 = q1 + qRow;
   const q3 = q2 + qRow;
-  const s1 = sb + sStride;
+  const s0 = dst;
+  const s1 = s0 + sStride;
   const s2 = s1 + sStride;
   const s3 = s2 + sStride;
   let kp = kt + <usize>(j0 * d) * 4;
@@ -175,9 +167,9 @@ function qkStrip(i: i32, j0: i32, cols: i32, d: i32): void {
       a31 = f32x4.add(a31, f32x4.mul(x3, k1));
       kp += 32;
     }
-    const o = <usize>j * 4;
-    v128.store(sb + o, a00);
-    v128.store(sb + o, a01, 16);
+    const o = <usize>(j0 + j) * 4;
+    v128.store(s0 + o, a00);
+    v128.store(s0 + o, a01, 16);
     v128.store(s1 + o, a10);
     v128.store(s1 + o, a11, 16);
     v128.store(s2 + o, a20);
@@ -187,11 +179,11 @@ function qkStrip(i: i32, j0: i32, cols: i32, d: i32): void {
   }
 }
 
-/** Adds mask·log2e to the strip (mask rows i..i+4, clamped to n−1) and sets keys ≥ m to −∞. */
-function maskStrip(i: i32, j0: i32, cols: i32, n: i32, m: i32, mask: usize, maskStride: i32, hasMask: bool): void {
+/** Adds mask·log2e to the strip at `dst` (mask rows i..i+4, clamped to n−1) and sets keys ≥ m to −∞. */
+function maskStrip(dst: usize, i: i32, j0: i32, cols: i32, n: i32, m: i32, mask: usize, maskStride: i32, hasMask: bool): void {
   const valid = min(cols, m - j0);
   for (let r = 0; r < 4; r++) {
-    const s = sb + <usize>r * sStride;
+    const s = dst + <usize>r * sStride;
     if (hasMask) {
       const row = min(i + r, n - 1);
       const mrow = mask + (<usize>row * <usize>maskStride + <usize>j0) * 4;
@@ -201,43 +193,6 @@ function maskStrip(i: i32, j0: i32, cols: i32, n: i32, m: i32, mask: usize, mask
       }
     }
     for (let j = valid; j < cols; j++) store<f32>(s + <usize>j * 4, NEG_INF);
-  }
-}
-
-/**
- * Online-softmax update of rows t..t+4 of the tile (state index t) for one strip: new running
- * max, P = 2^(S − max) in place, running sum, and rescales the rows' accumulators.
- */
-function softmaxStrip(t: i32, cols: i32, d: i32): void {
-  for (let r = 0; r < 4; r++) {
-    const s = sb + <usize>r * sStride;
-    let mx = f32x4.splat(NEG_INF);
-    for (let j = 0; j < cols; j += 4) mx = f32x4.pmax(mx, v128.load(s + <usize>j * 4));
-    const mOld = load<f32>(ms + <usize>(t + r) * 4);
-    const mNew = max(mOld, hmax(mx));
-    if (mNew == NEG_INF) {
-      // Every key so far is masked out: contribute nothing.
-      memory.fill(s, 0, <usize>cols * 4);
-      continue;
-    }
-    const mv = f32x4.splat(mNew);
-    let sum = f32x4.splat(0);
-    for (let j = 0; j < cols; j += 4) {
-      const p = exp2v(f32x4.sub(v128.load(s + <usize>j * 4), mv));
-      v128.store(s + <usize>j * 4, p);
-      sum = f32x4.add(sum, p);
-    }
-    const lp = ls + <usize>(t + r) * 4;
-    if (mNew > mOld) {
-      const alpha = mOld == NEG_INF ? <f32>0 : exp2s(mOld - mNew);
-      store<f32>(lp, load<f32>(lp) * alpha + hsum(sum));
-      const av = f32x4.splat(alpha);
-      const o = oa + <usize>((t + r) * d) * 4;
-      for (let c = 0; c < d; c += 4) v128.store(o + <usize>c * 4, f32x4.mul(v128.load(o + <usize>c * 4), av));
-      store<f32>(ms + <usize>(t + r) * 4, mNew);
-    } else {
-      store<f32>(lp, load<f32>(lp) + hsum(sum));
-    }
   }
 }
 
@@ -308,21 +263,43 @@ function pvStrip(p: usize, pStride: usize, j0: i32, cols: i32, mp: i32, o: usize
   }
 }
 
-/** Writes tile rows [0, rows) (query r0 + i0 + t) divided by their sums to out. */
-function writeRows(out: usize, b: i32, h: i32, n: i32, heads: i32, d: i32, first: i32, rows: i32): void {
-  for (let t = 0; t < rows; t++) {
-    const inv = f32x4.splat(<f32>1 / load<f32>(ls + <usize>t * 4));
-    const o = oa + <usize>(t * d) * 4;
-    const dst = out + (<usize>(b * n + first + t) * <usize>(heads * d) + <usize>(h * d)) * 4;
-    for (let c = 0; c < d; c += 4) v128.store(dst + <usize>c * 4, f32x4.mul(v128.load(o + <usize>c * 4), inv));
+/**
+ * One row of the score strip → probabilities in place: p[j] = 2^(s[j] − max) / Σ (keys past m
+ * were set to −∞ by maskStrip and become 0). probsRows and fusedRows share it, so the fused path's
+ * probabilities are bit-identical to the ones a controller sees.
+ */
+function softmaxRow(s: usize, m: i32, mp: i32): void {
+  let mx = f32x4.splat(NEG_INF);
+  for (let j = 0; j < mp; j += 4) mx = f32x4.pmax(mx, v128.load(s + <usize>j * 4));
+  const mv = f32x4.splat(hmax(mx));
+  let sum = f32x4.splat(0);
+  for (let j = 0; j < mp; j += 4) {
+    const p = exp2v(f32x4.sub(v128.load(s + <usize>j * 4), mv));
+    v128.store(s + <usize>j * 4, p);
+    sum = f32x4.add(sum, p);
+  }
+  // Keys past m hold 2^−∞ = 0 and stay 0.
+  const inv = f32x4.splat(<f32>1 / hsum(sum));
+  for (let j = 0; j < mp; j += 4) v128.store(s + <usize>j * 4, f32x4.mul(v128.load(s + <usize>j * 4), inv));
+}
+
+/** Copies the first `valid` accumulator rows to out rows [first, first + valid) of head h. */
+function writeRows(out: usize, b: i32, h: i32, n: i32, heads: i32, d: i32, first: i32, valid: i32): void {
+  for (let r = 0; r < valid; r++) {
+    memory.copy(out + (<usize>(b * n + first + r) * <usize>(heads * d) + <usize>(h * d)) * 4, oa + <usize>(r * d) * 4, <usize>d * 4);
   }
 }
 
 /**
  * out[b, r0..r0+rows, h·d:(h+1)·d] = softmax(q_h·k_hᵀ·scale + mask)·v_h for the query rows
- * [r0, r0+rows), without storing the scores.
+ * [r0, r0+rows), RG rows at a time: their scores over all keys (RG·m floats; keys in blocks of
+ * BC so a block of K, and later of V, serves every row of the group from cache) are turned into
+ * probabilities and multiplied by V; the [queries, keys] matrix is never stored. Every score and
+ * every output element is computed with exactly the operations, in exactly the order, of
+ * probsRows followed by applyRows (same strip kernels; a sum over keys only continues in the next
+ * block), so a controller that returns the probabilities unchanged gives the same bits.
  */
-function flashRows(
+function fusedRows(
   q: usize, out: usize, mask: usize, maskStride: i32, hasMask: bool,
   b: i32, h: i32, n: i32, m: i32, heads: i32, d: i32, scale: f32, scratch: usize, r0: i32, rows: i32,
 ): void {
@@ -330,23 +307,20 @@ function flashRows(
   const np = (rows + 3) & ~3;
   const mp = (m + 7) & ~7;
   packQ(q, b, h, n, heads, d, scale, r0, rows);
-  for (let i0 = 0; i0 < np; i0 += BR) {
-    const tile = min(BR, np - i0);
-    for (let t = 0; t < tile; t++) {
-      store<f32>(ms + <usize>t * 4, NEG_INF);
-      store<f32>(ls + <usize>t * 4, 0);
-    }
-    memory.fill(oa, 0, <usize>(tile * d) * 4);
+  for (let i0 = 0; i0 < np; i0 += RG) {
+    const g = min(RG, np - i0);
     for (let j0 = 0; j0 < mp; j0 += BC) {
       const cols = min(BC, mp - j0);
-      for (let t = 0; t < tile; t += 4) {
-        qkStrip(i0 + t, j0, cols, d);
-        if (hasMask || j0 + cols > m) maskStrip(r0 + i0 + t, j0, cols, n, m, mask, maskStride, hasMask);
-        softmaxStrip(t, cols, d);
-        pvStrip(sb, sStride, j0, cols, mp, oa + <usize>(t * d) * 4, d);
-      }
+      for (let t = 0; t < g; t += 4) qkStrip(sb + <usize>t * sStride, i0 + t, j0, cols, d);
     }
-    writeRows(out, b, h, n, heads, d, r0 + i0, min(tile, rows - i0));
+    for (let t = 0; t < g; t += 4) maskStrip(sb + <usize>t * sStride, r0 + i0 + t, 0, mp, n, m, mask, maskStride, hasMask);
+    for (let r = 0; r < g; r++) softmaxRow(sb + <usize>r * sStride, m, mp);
+    memory.fill(oa, 0, <usize>(g * d) * 4);
+    for (let j0 = 0; j0 < m; j0 += BC) {
+      const cols = min(BC, m - j0);
+      for (let t = 0; t < g; t += 4) pvStrip(sb + <usize>t * sStride + <usize>j0 * 4, sStride, j0, cols, mp, oa + <usize>(t * d) * 4, d);
+    }
+    writeRows(out, b, h, n, heads, d, r0 + i0, min(g, rows - i0));
   }
 }
 
@@ -363,22 +337,12 @@ function probsRows(
   const mp = (m + 7) & ~7;
   packQ(q, b, h, n, heads, d, scale, r0, rows);
   for (let i = 0; i < np; i += 4) {
-    qkStrip(i, 0, mp, d);
-    maskStrip(r0 + i, 0, mp, n, m, mask, maskStride, hasMask);
+    qkStrip(sb, i, 0, mp, d);
+    maskStrip(sb, r0 + i, 0, mp, n, m, mask, maskStride, hasMask);
     for (let r = 0; r < 4 && i + r < rows; r++) {
       const s = sb + <usize>r * sStride;
-      let mx = f32x4.splat(NEG_INF);
-      for (let j = 0; j < mp; j += 4) mx = f32x4.pmax(mx, v128.load(s + <usize>j * 4));
-      const mv = f32x4.splat(hmax(mx));
-      let sum = f32x4.splat(0);
-      for (let j = 0; j < mp; j += 4) {
-        const p = exp2v(f32x4.sub(v128.load(s + <usize>j * 4), mv));
-        v128.store(s + <usize>j * 4, p);
-        sum = f32x4.add(sum, p);
-      }
-      const inv: f32 = <f32>1 / hsum(sum);
-      const dst = probs + <usize>((r0 + i + r) * m) * 4;
-      for (let j = 0; j < m; j++) store<f32>(dst + <usize>j * 4, load<f32>(s + <usize>j * 4) * inv);
+      softmaxRow(s, m, mp);
+      memory.copy(probs + <usize>((r0 + i + r) * m) * 4, s, <usize>m * 4);
     }
   }
 }
@@ -410,14 +374,14 @@ function applyRows(
 
 // ---- work units ------------------------------------------------------------------------------
 // A job is one kind of unit run over the heads [HEAD_START, HEAD_START + count) of a call: pack
-// (units = count·2: keys or values of one head into the packed buffers), or flash / probs /
+// (units = count·2: keys or values of one head into the packed buffers), or fused / probs /
 // apply (units = count·CHUNKS: one chunk of query rows of one head). Its description sits in a
 // control block of i32 fields in memory (written by the caller); every thread claims units with
 // an atomic counter and runs them with its own scratch region.
 
 // 0: SEQ (job sequence number waited on by worker threads; negative = stop), 1: NEXT (next
 // unclaimed unit), 2: DONE (units finished), 3: FAILED (set by the JS side) — used from JS only.
-const KIND = 4; // 0 flash, 1 probs, 2 apply, 3 pack
+const KIND = 4; // 0 fused, 1 probs, 2 apply, 3 pack
 const CHUNKS = 6; // row chunks per head
 const CHUNK_ROWS = 7;
 const HEAD_START = 8; // first (b·heads + h) of the job
@@ -481,7 +445,7 @@ export function runUnit(ctrl: usize, u: i32, thread: i32): void {
   const maskStride = field(ctrl, MASK_STRIDE);
   const hasMask = field(ctrl, HAS_MASK) != 0;
   if (kind == 0) {
-    flashRows(field(ctrl, Q), field(ctrl, OUT), mask, maskStride, hasMask, b, h, n, m, heads, d, scale, scratch, r0, rows);
+    fusedRows(field(ctrl, Q), field(ctrl, OUT), mask, maskStride, hasMask, b, h, n, m, heads, d, scale, scratch, r0, rows);
   } else if (kind == 1) {
     probsRows(field(ctrl, Q), mask, maskStride, hasMask, probs, b, h, n, m, heads, d, scale, scratch, r0, rows);
   } else {

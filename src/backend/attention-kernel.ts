@@ -41,7 +41,7 @@ export const CTRL = {
 const CTRL_BYTES = 256;
 /** NEXT while a job is being written: any claim then is past the end. */
 const CLOSED = 1 << 30;
-const KIND = { flash: 0, probs: 1, apply: 2, pack: 3 } as const;
+const KIND = { fused: 0, probs: 1, apply: 2, pack: 3 } as const;
 /** Pointers of one call's buffers in kernel memory. */
 type Layout = ReturnType<AttentionKernel['layout']>;
 /** Most probabilities kept in kernel memory at once (heads are processed in groups). */
@@ -268,7 +268,7 @@ export class AttentionKernel {
   }
 
   /** out = softmax(q·kᵀ·scale + mask)·v per head, without storing the scores. */
-  flash(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void {
+  fused(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void {
     this.check(d);
     const L = this.layout(d, d.batch * d.heads, { q: true, k: true, v: true, mask: mask?.values.length ?? 0 });
     const f = this.f32();
@@ -276,7 +276,7 @@ export class AttentionKernel {
     f.set(k, L.k / 4);
     f.set(v, L.v / 4);
     if (mask) f.set(mask.values, L.mask / 4);
-    this.run('flash', d, 0, d.batch * d.heads, L, 3, scale, mask);
+    this.run('fused', d, 0, d.batch * d.heads, L, 3, scale, mask);
     out.set(this.f32().subarray(L.out / 4, L.out / 4 + out.length));
   }
 

@@ -1,6 +1,6 @@
 /**
  * The fused attention kernel as tfjs ops, registered as kernels for the wasm and cpu backends:
- *  - `flashAttention`: softmax(QKᵀ·scale + mask)·V per head without materialising the scores;
+ *  - `fusedAttention`: softmax(QKᵀ·scale + mask)·V per head without materialising the scores;
  *  - `attentionProbs` + `applyAttentionProbs`: the same in two steps with the probabilities
  *    [batch·heads, queries, keys] (row b·heads + h) in between, for attention controllers.
  * Inputs are read in place from the backend's memory and copied into the kernel's memory.
@@ -11,12 +11,12 @@ import { AttentionKernel, type AttentionDims, type KernelMask } from './attentio
 
 /** What the ops need from a kernel; the Node set-up may install a multi-threaded one. */
 export interface AttentionKernelLike {
-  flash(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void;
+  fused(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void;
   probs(q: Float32Array, k: Float32Array, probs: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void;
   applyProbs(probs: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims): void;
 }
 
-export const FLASH_ATTENTION = 'PtpFlashAttention';
+export const FUSED_ATTENTION = 'PtpFusedAttention';
 export const ATTENTION_PROBS = 'PtpAttentionProbs';
 export const APPLY_ATTENTION_PROBS = 'PtpApplyAttentionProbs';
 const BACKENDS = ['wasm', 'cpu'] as const;
@@ -100,12 +100,12 @@ type Args = { inputs: { [name: string]: tf.TensorInfo }; attrs?: tf.NamedAttrMap
 
 function registerAll(): void {
   for (const backendName of BACKENDS) {
-    const flash = ({ inputs, attrs, backend }: Args) => {
+    const fused = ({ inputs, attrs, backend }: Args) => {
       const { q, k, v } = inputs;
       const mask = inputs.mask as tf.TensorInfo | undefined;
       const d = dimsOf(q, k, attrs!.heads as number);
       return withIO(backendName, backend, [q, k, v, mask], q.shape, ([qv, kv, vv, mv], out) =>
-        getKernel().flash(qv!, kv!, vv!, out, d, attrs!.scale as number, maskOf(mv, mask)));
+        getKernel().fused(qv!, kv!, vv!, out, d, attrs!.scale as number, maskOf(mv, mask)));
     };
     const probs = ({ inputs, attrs, backend }: Args) => {
       const { q, k } = inputs;
@@ -123,7 +123,7 @@ function registerAll(): void {
       if (bh !== batch * heads) throw new Error(`applyAttentionProbs: probs [${p.shape}] do not fit v [${v.shape}] with ${heads} heads`);
       return withIO(backendName, backend, [p, v], [batch, queries, inner], ([pv, vv], out) => getKernel().applyProbs(pv!, vv!, out, d));
     };
-    for (const [kernelName, kernelFunc] of [[FLASH_ATTENTION, flash], [ATTENTION_PROBS, probs], [APPLY_ATTENTION_PROBS, apply]] as const) {
+    for (const [kernelName, kernelFunc] of [[FUSED_ATTENTION, fused], [ATTENTION_PROBS, probs], [APPLY_ATTENTION_PROBS, apply]] as const) {
       if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
     }
   }
@@ -165,7 +165,7 @@ function maskInputs(opts: FusedAttentionOptions, n: number, m: number): { mask?:
 }
 
 /** softmax(q·kᵀ·scale + mask)·v per head: q [B, N, H·d], k/v [B, M, H·d] → [B, N, H·d]. */
-export function flashAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: FusedAttentionOptions): tf.Tensor3D {
+export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: FusedAttentionOptions): tf.Tensor3D {
   const dim = check(q, k, opts.heads);
   if (v.shape[0] !== k.shape[0] || v.shape[1] !== k.shape[1] || v.shape[2] !== k.shape[2]) {
     throw new Error(`fused attention: k [${k.shape}] and v [${v.shape}] do not match`);
@@ -173,7 +173,7 @@ export function flashAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o
   return tf.tidy(() => {
     const inputs = { q, k, v, ...maskInputs(opts, q.shape[1], k.shape[1]) } as unknown as tf.NamedTensorMap;
     const attrs = { heads: opts.heads, scale: opts.scale ?? 1 / Math.sqrt(dim) };
-    return tf.engine().runKernel(FLASH_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+    return tf.engine().runKernel(FUSED_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
   });
 }
 

@@ -2,9 +2,10 @@
  * Scaled dot-product attention over [batch, tokens, heads·dim] tensors with the controller seam.
  *
  * Three strategies compute the same thing:
- *  - 'fused' (wasm and cpu backends): a wasm SIMD flash-attention kernel (src/backend/
- *    attention-ops.ts) that never stores the scores; when a controller wants the
- *    probabilities, one kernel materialises them and a second multiplies them by V.
+ *  - 'fused' (wasm and cpu backends): a wasm SIMD kernel (src/backend/attention-ops.ts) that
+ *    never stores the score matrix; when a controller wants the probabilities, one kernel
+ *    materialises them and a second multiplies them by V — with the same arithmetic, so an
+ *    identity controller leaves the output bit-identical.
  *  - 'batched': heads folded into the batch, one batched matmul each for QKᵀ and P·V. Right
  *    for backends with fast batched matmul (webgl, webgpu, tfjs-node).
  *  - 'per-head': a 2-D matmul per (batch item, head), K transposed once per item, optional
@@ -16,7 +17,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionContext, AttentionController } from './attention-control.js';
-import { applyAttentionProbs, attentionProbs, flashAttention, fusedAttentionSupported } from '../backend/attention-ops.js';
+import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionSupported } from '../backend/attention-ops.js';
 
 export type AttentionStrategy = 'fused' | 'batched' | 'per-head';
 
@@ -74,7 +75,7 @@ export function attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
 
 function attendFused(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions, wants: boolean): tf.Tensor3D {
   const o = { heads: opts.heads, scale: opts.scale, mask: opts.mask };
-  if (!wants) return flashAttention(q, k, v, o);
+  if (!wants) return fusedAttention(q, k, v, o);
   return tf.tidy(() => applyAttentionProbs(applyController(attentionProbs(q, k, o), opts), v, opts.heads));
 }
 
