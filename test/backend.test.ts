@@ -83,6 +83,14 @@ describe('backend selection', function () {
     expect(msg).to.equal('unknown backend "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, wasm, cpu');
   });
 
+  it('initialising again (any module copy, auto or the active name) reuses the active backend', async () => {
+    const { initNodeBackend } = await import('../src/node/backend.js');
+    const first = await initNodeBackend();
+    expect(await initNodeBackend()).to.equal(first);
+    expect(await initNodeBackend(first.name)).to.equal(first);
+    expect(tf.getBackend()).to.equal(first.tfName);
+  });
+
   it('the CLI --backend choices are the Node candidates plus auto', () => {
     expect(BACKEND_CHOICES).to.deep.equal(['auto', ...nodeBackendCandidates.map((c) => c.name)]);
   });

@@ -27,11 +27,16 @@ export interface SelectedBackend {
   skipped: { name: string; reason: string }[];
 }
 
-let selected: SelectedBackend | undefined;
+/**
+ * The selection lives on globalThis (like tfjs' own engine), so a second copy of this module
+ * (e.g. loaded once through require and once through import) sees the same active backend.
+ */
+const SELECTED = Symbol.for('tfjs-prompt-to-prompt.selected-backend');
+const slot = globalThis as unknown as { [SELECTED]?: SelectedBackend };
 
 /** The backend chosen by the last selectBackend call, if any. */
 export function currentBackend(): SelectedBackend | undefined {
-  return selected;
+  return slot[SELECTED];
 }
 
 function firstLine(e: unknown): string {
@@ -51,6 +56,9 @@ export async function selectBackend(candidates: readonly BackendCandidate[], pre
       throw new Error(`unknown backend "${preferred}"; choose one of: auto, ${candidates.map((c) => c.name).join(', ')}`);
     }
   }
+  // Already active (a repeated initialisation): keep it rather than set the backend up twice.
+  const active = currentBackend();
+  if (active && tf.getBackend() === active.tfName && (!want || list.some((c) => c.name === active.name))) return active;
   const skipped: { name: string; reason: string }[] = [];
   for (const c of list) {
     try {
@@ -59,7 +67,8 @@ export async function selectBackend(candidates: readonly BackendCandidate[], pre
       if (!ok) throw new Error(`tf.setBackend('${tfName}') failed`);
       await tf.ready();
       const extra = (await c.afterInit?.()) || tfName;
-      selected = { name: c.name, tfName, description: extra, skipped };
+      const selected: SelectedBackend = { name: c.name, tfName, description: extra, skipped };
+      slot[SELECTED] = selected;
       for (const s of skipped) log.debug(`backend ${s.name} unavailable: ${s.reason}`);
       log.info(`backend: ${extra}${skipped.length ? ` (skipped ${skipped.map((s) => s.name).join(', ')})` : ''}`);
       return selected;
