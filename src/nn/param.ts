@@ -7,7 +7,7 @@
  * used it finishes: the backend holds one block's weights at a time.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f16ToF32 } from '../io/dtypes.js';
+import { f16ToF32, f32ToF16 } from '../io/dtypes.js';
 
 /** How a PyTorch weight is rearranged for tfjs. */
 export type Layout =
@@ -91,6 +91,21 @@ export class Param {
   values(): Float32Array {
     if (!this.host) throw new Error('weight not loaded');
     return this.host instanceof Float32Array ? this.host : f16ToF32(this.host);
+  }
+
+  /**
+   * Converts the host copy to float16 bits (half the host memory; values rounded to fp16, as an
+   * fp16 weights file holds them) or back to float32. Resident tensors are refreshed.
+   */
+  setHostPrecision(precision: 'float16' | 'float32'): void {
+    if (!this.host) return;
+    const isHalf = this.host instanceof Uint16Array;
+    if ((precision === 'float16') === isHalf) return;
+    this.host = precision === 'float16' ? f32ToF16(this.host) : f16ToF32(this.host as Uint16Array);
+    if (this.resident) {
+      this.dropBackend();
+      this.upload();
+    }
   }
 
   /** Switches between resident and streamed storage. */
