@@ -4,12 +4,16 @@
  * PyTorch CPU and onnxruntime-node figures of ../shared/reference/bench.json; ends with one
  * JSON line of all figures.
  *
- *   npm run bench [-- --only=ops,attention,text,unet,vae,tiny] [--reps=N] [--unet-reps=N]
+ *   npm run bench [-- --only=ops,attention,text,unet,vae,tiny,p2p] [--reps=N] [--unet-reps=N]
+ *
+ * `p2p` runs bench/p2p.ts (the SD-1.5-sized 512×512 two-prompt edit, 2 steps) in a child process,
+ * so its peak RSS is its own.
  *
  * Environment: PTP_BACKEND (default wasm), PTP_WASM_THREADS, PTP_REFERENCE_DIR.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initNodeBackend, wasmThreadsInUse } from '../src/node/backend.js';
@@ -24,7 +28,7 @@ import { tracker } from './timing.js';
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', process.argv[1]?.includes('/dist/') ? '..' : '');
 const refDir = process.env.PTP_REFERENCE_DIR ?? resolve(root, '..', 'shared', 'reference');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const only = new Set((arg('only') ?? 'ops,attention,text,unet,vae,tiny').split(','));
+const only = new Set((arg('only') ?? 'ops,attention,text,unet,vae,tiny,p2p').split(','));
 const reps = Number(arg('reps') ?? 3);
 const bigReps = Number(arg('unet-reps') ?? 2);
 
@@ -181,6 +185,20 @@ async function main(): Promise<void> {
     for (const t of ['conv', 'matmul', 'attention'] as LayerType[]) {
       if (m.r.breakdown.types[t].calls) out[`${name}_${t}_gflops`] = +typeGflops(m.r.breakdown, t).toFixed(2);
     }
+  }
+  if (only.has('p2p')) {
+    console.log('\n## SD-1.5-sized Prompt-to-Prompt edit, 512×512, 2 prompts, 2 steps (child process)');
+    // The sibling script, compiled (dist/bench/p2p.js) or run through tsx (bench/p2p.ts).
+    const script = fileURLToPath(import.meta.url).replace(/bench\.(js|ts)$/, 'p2p.$1');
+    const child = spawnSync(process.execPath, [...process.execArgv, '--max-old-space-size=16384', script, '--steps=2'], {
+      encoding: 'utf8',
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const lines = child.stdout.trim().split('\n');
+    lines.slice(0, -1).forEach((l) => console.log(`  ${l}`));
+    if (child.status !== 0) throw new Error(`bench/p2p exited with status ${child.status}`);
+    Object.assign(out, JSON.parse(lines[lines.length - 1]));
   }
   tracker.sample();
   out.peak_rss_mb = mb(tracker.peakRssBytes());

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { UNet2DConditionModel } from '../unet/unet.js';
 import { DDIMScheduler, type Scheduler } from '../schedulers/index.js';
-import type { StepInfo } from './sampler.js';
+import { stepInfo, type StepInfo } from './sampler.js';
 
 export interface DdimInvertOptions {
   unet: UNet2DConditionModel;
@@ -47,8 +47,7 @@ export function ddimInvert(o: DdimInvertOptions): DdimInvertResult {
       x.dispose();
       x = tf.keep(next);
       trajectory.push(x.dataSync() as Float32Array);
-      const elapsedMs = Date.now() - start;
-      o.onStep?.({ step: i, steps: timesteps.length, timestep: t, elapsedMs, itPerSec: (i + 1) / Math.max(elapsedMs / 1000, 1e-9) });
+      o.onStep?.(stepInfo(i, timesteps.length, t, start));
     }
   } catch (e) {
     x.dispose();

@@ -18,6 +18,12 @@ export interface StepInfo {
   itPerSec: number;
 }
 
+/** Progress of step `i` of `steps` in a loop that started at `startMs` (Date.now()). */
+export function stepInfo(i: number, steps: number, timestep: number, startMs: number): StepInfo {
+  const elapsedMs = Date.now() - startMs;
+  return { step: i, steps, timestep, elapsedMs, itPerSec: (i + 1) / Math.max(elapsedMs / 1000, 1e-9) };
+}
+
 export interface SampleOptions {
   unet: UNet2DConditionModel;
   scheduler: Scheduler;
@@ -74,8 +80,7 @@ export function sample(o: SampleOptions): SampleResult {
       x.dispose();
       x = tf.keep(next);
       perStep?.push(x.dataSync() as Float32Array);
-      const elapsedMs = Date.now() - start;
-      o.onStep?.({ step: i, steps: timesteps.length, timestep: t, elapsedMs, itPerSec: (i + 1) / Math.max(elapsedMs / 1000, 1e-9) });
+      o.onStep?.(stepInfo(i, timesteps.length, t, start));
     });
   } catch (e) {
     x.dispose();
