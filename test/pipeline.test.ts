@@ -22,6 +22,38 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)
     expect([r.images[0].width, r.images[0].height]).to.deep.equal([128, 128]);
   });
 
+  it('bad input is a clear error: latents shape, image size, prompt counts, steps', async () => {
+    const fails = async (p: Promise<unknown>, msg: RegExp) => {
+      let err: Error | undefined;
+      try {
+        await p;
+      } catch (e) {
+        err = e as Error;
+      }
+      expect(err?.message, 'expected an error').to.match(msg);
+    };
+    const latents = { shape: [1, 4, 16, 8], data: new Float32Array(512) };
+    await fails(pipe.generate({ prompts: ['a cat'], latents, height: 128, width: 128 }), /latents have shape \[1, 4, 16, 8\], expected NCHW \[1, 4, 16, 16\]/);
+    await fails(pipe.generate({ prompts: ['a cat'], height: 100, width: 128 }), /height 100 must be a positive multiple of 64/);
+    await fails(pipe.generate({ prompts: ['a cat', 'a dog'], negativePrompts: ['x'], height: 64, width: 64 }), /1 negative prompts for 2 prompts/);
+    await fails(pipe.generate({ prompts: ['a cat'], steps: 0, height: 64, width: 64 }), /steps must be a positive integer, got 0/);
+    await fails(pipe.generate({ prompts: [] }), /at least one prompt/);
+  });
+
+  it('a prompt over 77 tokens is truncated with a warning naming it, as CLIP does', async () => {
+    const long = Array.from({ length: 90 }, (_, i) => `word${i}`).join(' ');
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => void warned.push(a.join(' '));
+    try {
+      const r = await pipe.generate({ prompts: [long], steps: 1, height: 64, width: 64, decode: false });
+      expect(r.latents.shape).to.deep.equal([1, 4, 8, 8]);
+    } finally {
+      console.warn = warn;
+    }
+    expect(warned.join('\n')).to.match(/needs 262 tokens but CLIP takes 77: 185 tokens were dropped/).and.to.include('word0');
+  });
+
   for (const [name, scheduler, steps] of [['pipeline_ddim50', 'ddim', 50], ['pipeline_pndm20', 'pndm', 20]] as const) {
     it(`${name}: embeddings, every step's latents, final latents and image`, async () => {
       const meta = readJson('cases/index.json').cases[name];

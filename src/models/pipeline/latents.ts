@@ -21,7 +21,7 @@ export function initialLatents(spec: LatentSpec, src: { latents?: HostTensor | t
   const { batch, channels, height, width } = spec;
   if (src.latents) {
     const shape = [...src.latents.shape];
-    const want = `[${batch} or 1, ${channels}, ${height}, ${width}]`;
+    const want = `[${batch === 1 ? '1' : `${batch} or 1`}, ${channels}, ${height}, ${width}]`;
     if (shape.length !== 4 || shape[1] !== channels || shape[2] !== height || shape[3] !== width || (shape[0] !== batch && shape[0] !== 1)) {
       throw new Error(`latents have shape [${shape.join(', ')}], expected NCHW ${want}`);
     }
