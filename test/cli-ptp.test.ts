@@ -1,48 +1,16 @@
 /** `ptp edit` and `ptp attention` on tiny-sd at small sizes: output images, modes and one-line errors. */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from '../src/cli/args.js';
-import { runCli } from '../src/cli/cli.js';
 import { parseCross, parseWordFactors } from '../src/cli/edit-args.js';
 import { decodePng } from '../src/node/png.js';
 import { readLatentsFile } from '../src/node/latents-file.js';
 import type { RgbImage } from '../src/ptp/font.js';
-import { getLogLevel, setLogLevel } from '../src/util/log.js';
 import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
+import { lines, ptp, spawnPtp } from './helpers/cli.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * Runs src/cli/main.ts in a child process, as the `ptp` bin. (In-process, the CLI's dynamic import of
- * src/node/backend.ts is a second module instance under mocha, which cannot re-initialise the
- * threaded wasm backend and falls back to cpu; see the report of issue 5.)
- */
-function spawnPtp(...argv: string[]): Run {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...argv], { cwd: repoRoot, encoding: 'utf8', timeout: 240000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Runs the CLI in-process (for errors raised before any backend is needed). */
-async function ptp(...argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const level = getLogLevel();
-  try {
-    const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-    return { code, stdout, stderr };
-  } finally {
-    setLogLevel(level);
-  }
-}
-
-const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 const png = (path: string): RgbImage => decodePng(readFileSync(path));
 
 /** Pixels of columns [x0, x0 + w) of an image. */

@@ -1,42 +1,15 @@
 /** The `ptp` CLI: argument parsing, help, exit codes, one-line errors, and its sub-commands. */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, UsageError, type OptionSpec } from '../src/cli/args.js';
-import { runCli } from '../src/cli/cli.js';
 import { commands } from '../src/cli/commands/index.js';
-import { getLogLevel, setLogLevel } from '../src/util/log.js';
 import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
 import { linkCopy, removeFiles } from './helpers/model-copy.js';
 import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
+import { lines, ptp, spawnPtp } from './helpers/cli.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-/** Runs the CLI in-process with captured output. */
-async function ptp(...argv: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const level = getLogLevel();
-  try {
-    const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
-    return { code, stdout, stderr };
-  } finally {
-    setLogLevel(level);
-  }
-}
-
-/** Runs src/cli/main.ts in a child process (as the `ptp` bin does). */
-function spawnPtp(...argv: string[]): Run {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...argv], { cwd: repoRoot, encoding: 'utf8', timeout: 120000 });
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-const lines = (s: string) => s.split('\n').filter((l) => l !== '');
 
 describe('cli: argument parser', () => {
   const opts: OptionSpec[] = [
