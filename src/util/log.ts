@@ -1,7 +1,8 @@
 /** Minimal leveled logger; the CLI raises the level with --verbose. Writes to console (stderr). */
 export type LogLevel = 'silent' | 'warn' | 'info' | 'debug';
 const ORDER: Record<LogLevel, number> = { silent: 0, warn: 1, info: 2, debug: 3 };
-let level: LogLevel = 'warn';
+/** Default 'info': the chosen backend and the weight residency are reported once; the CLI lowers it to 'warn'. */
+let level: LogLevel = 'info';
 
 export function setLogLevel(l: LogLevel): void {
   level = l;
