@@ -14,6 +14,7 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
   { name: 'height', type: 'number', valueName: '<px>', description: 'image height (default: the model sample size × 8)' },
   { name: 'width', type: 'number', valueName: '<px>', description: 'image width' },
   { name: 'residency', type: 'string', valueName: '<mode>', choices: ['auto', 'resident', 'stream'], description: 'weights on the backend: auto|resident|stream (stream = per block, for wasm)' },
+  { name: 'attention-slice', type: 'number', valueName: '<n>', description: 'queries per attention chunk on the batched/per-head paths (default: automatic)' },
   { name: 'save-latents', type: 'string', valueName: '<file>', description: 'write the initial and final latents (NCHW safetensors)' },
 ];
 
@@ -28,6 +29,7 @@ export interface ModelRunOptions {
   height?: number;
   width?: number;
   residency?: 'auto' | 'resident' | 'stream';
+  attentionSlice?: number;
   saveLatents?: string;
 }
 
@@ -54,6 +56,7 @@ export function modelRunOptions(args: ParsedArgs): ModelRunOptions {
     height: positiveInt(o.height, 'height'),
     width: positiveInt(o.width, 'width'),
     residency: o.residency as ModelRunOptions['residency'],
+    attentionSlice: positiveInt(o['attention-slice'], 'attention-slice'),
     saveLatents: o['save-latents'] as string | undefined,
   };
 }

@@ -22,17 +22,25 @@ import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionSupp
 export type AttentionStrategy = 'fused' | 'batched' | 'per-head';
 
 let forcedStrategy: AttentionStrategy | undefined;
-let querySliceSize = 4096;
+/** Explicit queries per chunk; undefined = from the score budget. */
+let querySliceSize: number | undefined;
+/** Bytes of scores one chunk may hold when no explicit slice size is set (the 'batched' path). */
+const SCORE_BUDGET_BYTES = 256 * 2 ** 20;
 
 /** Forces a strategy (undefined = choose by backend). */
 export function setAttentionStrategy(s: AttentionStrategy | undefined): void {
   forcedStrategy = s;
 }
 
-/** Maximum queries per chunk on the per-head path when no controller needs the full probabilities. */
-export function setAttentionSliceSize(n: number): void {
-  if (!(n >= 1)) throw new Error(`attention slice size must be ≥ 1, got ${n}`);
-  querySliceSize = Math.floor(n);
+/**
+ * Sliced attention: queries per chunk on the 'batched' and 'per-head' paths when no controller
+ * needs the full probabilities (undefined = automatic: per-head chunks of 4096 queries, batched
+ * chunks holding at most 256 MiB of scores, e.g. 1024 queries for SD-1.5's 64×64 self-attention
+ * at batch 2 · 8 heads). The fused kernel never stores the score matrix and ignores it.
+ */
+export function setAttentionSliceSize(n: number | undefined): void {
+  if (n !== undefined && !(n >= 1)) throw new Error(`attention slice size must be ≥ 1, got ${n}`);
+  querySliceSize = n === undefined ? undefined : Math.floor(n);
 }
 
 /**
@@ -95,11 +103,23 @@ function attendBatched(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
     const d = inner / h;
     const scale = opts.scale ?? 1 / Math.sqrt(d);
     const split = (x: tf.Tensor3D, len: number) => tf.reshape(tf.transpose(tf.reshape(x, [b, len, h, d]), [0, 2, 1, 3]), [b * h, len, d]) as tf.Tensor3D;
-    let scores = tf.mul(tf.matMul(split(q, n), split(k, m), false, true), scale) as tf.Tensor3D;
-    if (opts.mask) scores = tf.add(scores, opts.mask);
-    let probs = tf.softmax(scores) as tf.Tensor3D;
-    if (wants) probs = applyController(probs, opts);
-    const out = tf.matMul(probs, split(v, m));
+    const qs = split(q, n);
+    const ks = split(k, m);
+    const vs = split(v, m);
+    const mask = opts.mask && tf.reshape(opts.mask, [-1, m]);
+    // Rows [r0, r0 + rows) of every head: scores, softmax, (controller), P·V.
+    const rowsOut = (r0: number, rows: number): tf.Tensor3D => tf.tidy(() => {
+      const qc = rows === n ? qs : tf.slice(qs, [0, r0, 0], [b * h, rows, d]);
+      let scores = tf.mul(tf.matMul(qc, ks, false, true), scale) as tf.Tensor3D;
+      if (mask) scores = tf.add(scores, mask.shape[0] === 1 || rows === n ? mask : tf.slice(mask, [r0, 0], [rows, m]));
+      let probs = tf.softmax(scores) as tf.Tensor3D;
+      if (wants) probs = applyController(probs, opts);
+      return tf.matMul(probs, vs);
+    });
+    const chunk = wants ? n : Math.min(n, querySliceSize ?? Math.max(1, Math.floor(SCORE_BUDGET_BYTES / (b * h * m * 4))));
+    const parts: tf.Tensor3D[] = [];
+    for (let r0 = 0; r0 < n; r0 += chunk) parts.push(rowsOut(r0, Math.min(chunk, n - r0)));
+    const out = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
     return tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, d]), [0, 2, 1, 3]), [b, n, inner]) as tf.Tensor3D;
   });
 }
@@ -138,7 +158,7 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
         outs.push(tf.concat(heads, 1));
       }
     } else {
-      const chunk = mask ? n : Math.min(n, querySliceSize);
+      const chunk = mask ? n : Math.min(n, querySliceSize ?? 4096);
       for (let i = 0; i < b; i++) {
         const heads: tf.Tensor2D[] = [];
         for (let j = 0; j < h; j++) {
