@@ -58,3 +58,11 @@ export class ResnetBlock2D extends Module {
     });
   }
 }
+
+/**
+ * `count` ResnetBlock2Ds in sequence, as diffusers' blocks build them: the first maps inChannels →
+ * outChannels, the others keep outChannels.
+ */
+export function resnetChain(count: number, o: ResnetBlock2DOptions & { outChannels: number }): ResnetBlock2D[] {
+  return Array.from({ length: count }, (_, i) => new ResnetBlock2D({ ...o, inChannels: i === 0 ? o.inChannels : o.outChannels }));
+}

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
-import { ResnetBlock2D } from '../../nn/resnet.js';
+import { ResnetBlock2D, resnetChain } from '../../nn/resnet.js';
 import { Transformer2DModel } from '../../nn/transformer.js';
 import { Downsample2D, Upsample2D } from '../../nn/sampling.js';
 import type { AttentionCall } from '../../nn/attention-control.js';
@@ -72,12 +72,7 @@ export class UNetDownBlock extends Module {
     // diffusers registers attentions before resnets (state_dict order).
     const a = opts.attention;
     this.attentions = a ? this.addModules('attentions', Array.from({ length: numLayers }, () => transformer(outChannels, r.groups, a))) : [];
-    this.resnets = this.addModules(
-      'resnets',
-      Array.from({ length: numLayers }, (_, i) =>
-        new ResnetBlock2D({ inChannels: i === 0 ? inChannels : outChannels, outChannels, tembChannels: r.tembChannels, groups: r.groups, eps: r.eps, act: r.act }),
-      ),
-    );
+    this.resnets = this.addModules('resnets', resnetChain(numLayers, { inChannels, outChannels, tembChannels: r.tembChannels, groups: r.groups, eps: r.eps, act: r.act }));
     if (opts.addDownsample) this.downsampler = this.addModule('downsamplers.0', new Downsample2D(outChannels, outChannels, opts.downsamplePadding));
   }
 

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
-import { ResnetBlock2D } from '../../nn/resnet.js';
+import { resnetChain, type ResnetBlock2D } from '../../nn/resnet.js';
 import { Downsample2D } from '../../nn/sampling.js';
 import { runStages } from './stages.js';
 
@@ -22,16 +22,7 @@ export class DownEncoderBlock2D extends Module {
 
   constructor(o: DownEncoderBlockOptions) {
     super();
-    this.resnets = this.addModules(
-      'resnets',
-      Array.from({ length: o.numLayers }, (_, i) => new ResnetBlock2D({
-        inChannels: i === 0 ? o.inChannels : o.outChannels,
-        outChannels: o.outChannels,
-        groups: o.groups,
-        eps: o.eps,
-        act: o.act,
-      })),
-    );
+    this.resnets = this.addModules('resnets', resnetChain(o.numLayers, { inChannels: o.inChannels, outChannels: o.outChannels, groups: o.groups, eps: o.eps, act: o.act }));
     this.downsamplers = this.addModules('downsamplers', o.downsample ? [new Downsample2D(o.outChannels, o.outChannels, 0)] : []);
   }
 

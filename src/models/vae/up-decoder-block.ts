@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
-import { ResnetBlock2D } from '../../nn/resnet.js';
+import { resnetChain, type ResnetBlock2D } from '../../nn/resnet.js';
 import { Upsample2D } from '../../nn/sampling.js';
 import { runStages } from './stages.js';
 
@@ -23,16 +23,7 @@ export class UpDecoderBlock2D extends Module {
 
   constructor(o: UpDecoderBlockOptions) {
     super();
-    this.resnets = this.addModules(
-      'resnets',
-      Array.from({ length: o.numLayers }, (_, i) => new ResnetBlock2D({
-        inChannels: i === 0 ? o.inChannels : o.outChannels,
-        outChannels: o.outChannels,
-        groups: o.groups,
-        eps: o.eps,
-        act: o.act,
-      })),
-    );
+    this.resnets = this.addModules('resnets', resnetChain(o.numLayers, { inChannels: o.inChannels, outChannels: o.outChannels, groups: o.groups, eps: o.eps, act: o.act }));
     this.upsamplers = this.addModules('upsamplers', o.upsample ? [new Upsample2D(o.outChannels)] : []);
   }
 
