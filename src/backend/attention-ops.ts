@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AttentionKernel, type AttentionDims, type KernelMask } from './attention-kernel.js';
+import { HOST_BACKENDS, withHostIO } from './host-io.js';
 import { applyAttentionProbsBackward, attentionProbsBackward, fusedAttentionBackward } from './gradients/attention.js';
 
 /** What the ops need from a kernel; the Node set-up may install a multi-threaded one. */
@@ -21,7 +22,7 @@ export interface AttentionKernelLike {
 export const FUSED_ATTENTION = 'PtpFusedAttention';
 export const ATTENTION_PROBS = 'PtpAttentionProbs';
 export const APPLY_ATTENTION_PROBS = 'PtpApplyAttentionProbs';
-const BACKENDS = ['wasm', 'cpu'] as const;
+const BACKENDS = HOST_BACKENDS;
 
 let kernel: AttentionKernelLike | undefined;
 let kernelTried = false;
@@ -52,38 +53,10 @@ export function fusedAttentionSupported(dim: number): boolean {
   }
 }
 
-// ---- backend data access -------------------------------------------------------------
-
-interface WasmBackendIO {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
-}
-interface CpuBackendIO {
-  readSync(dataId: object): tf.TypedArray;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.TypedArray): tf.TensorInfo;
-}
-
-/**
- * Allocates the output, then hands float32 views of the inputs and the output to `compute`
- * (wasm: views into the heap, taken after the allocation that may grow it).
- */
+/** One-output form of withHostIO. */
 function withIO(backendName: string, backend: unknown, inputs: (tf.TensorInfo | undefined)[], outShape: number[],
   compute: (ins: (Float32Array | undefined)[], out: Float32Array) => void): tf.TensorInfo {
-  for (const t of inputs) {
-    if (t && t.dtype !== 'float32') throw new Error(`fused attention: inputs must be float32, got ${t.dtype}`);
-  }
-  if (backendName === 'wasm') {
-    const b = backend as WasmBackendIO;
-    const out = b.makeOutput(outShape, 'float32');
-    const ins = inputs.map((t) => (t ? (b.typedArrayFromHeap(t) as Float32Array) : undefined));
-    compute(ins, b.typedArrayFromHeap(out) as Float32Array);
-    return out;
-  }
-  const b = backend as CpuBackendIO;
-  const ins = inputs.map((t) => (t ? (b.readSync(t.dataId) as Float32Array) : undefined));
-  const out = new Float32Array(tf.util.sizeFromShape(outShape));
-  compute(ins, out);
-  return b.makeTensorInfo(outShape, 'float32', out);
+  return withHostIO('fused attention', backendName, backend, inputs, [outShape], (ins, [out]) => compute(ins, out))[0];
 }
 
 function dimsOf(q: tf.TensorInfo, k: tf.TensorInfo, heads: number): AttentionDims {

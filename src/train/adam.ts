@@ -4,6 +4,7 @@
  * `weightDecay` is decoupled (AdamW: p ← p·(1 − lr·wd) first).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { adamUpdate } from '../backend/adam-kernel.js';
 
 export interface AdamOptions {
   lr: number;
@@ -53,18 +54,13 @@ export class Adam {
   update(grads: readonly (tf.Tensor | undefined)[]): void {
     if (grads.length !== this.params.length) throw new Error(`Adam: ${grads.length} gradients for ${this.params.length} parameters`);
     this.t++;
-    const { beta1: b1, beta2: b2 } = this;
-    const stepSize = this.lr / (1 - b1 ** this.t);
-    const bc2Sqrt = Math.sqrt(1 - b2 ** this.t);
+    const { beta1, beta2, eps } = this;
+    const c = { beta1, beta2, eps, stepSize: this.lr / (1 - beta1 ** this.t), bc2Sqrt: Math.sqrt(1 - beta2 ** this.t), decay: 1 - this.lr * this.weightDecay };
     tf.tidy(() => {
       grads.forEach((g, i) => {
         if (!g) return;
-        const p = this.params[i];
-        const m = tf.add(tf.mul(this.m[i], b1), tf.mul(g, 1 - b1));
-        const v = tf.add(tf.mul(this.v[i], b2), tf.mul(tf.mul(g, g), 1 - b2));
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.eps);
-        const decayed = this.weightDecay > 0 ? tf.mul(p, 1 - this.lr * this.weightDecay) : p;
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)));
+        const [p, m, v] = adamUpdate(this.params[i], this.m[i], this.v[i], g, c);
+        this.params[i].assign(p);
         this.m[i].assign(m);
         this.v[i].assign(v);
       });

@@ -18,7 +18,7 @@ export const reduceGradients: GradConfig[] = [
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {
       const axis = (attrs as Attrs).axis as number[];
-      return { x: () => tf.div(expandReduced(dy as tf.Tensor, x.shape, axis), reducedSize(x.shape, axis)) };
+      return { x: () => expandReduced(tf.div(dy as tf.Tensor, reducedSize(x.shape, axis)), x.shape, axis) };
     },
   },
   {
