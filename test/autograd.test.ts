@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { gradientConfigs, registerGradients } from '../src/backend/gradients/index.js';
 import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { fusedAttention, attentionProbs, applyAttentionProbs } from '../src/backend/attention-ops.js';
-import { GroupNorm } from '../src/nn/norm.js';
+import { GroupNorm, groupNormOp } from '../src/nn/norm.js';
+import { fusedGroupNorm, groupNormKernelAvailable } from '../src/backend/group-norm-kernel.js';
 import { expectClose } from './helpers/close.js';
 
 /** Deterministic values in [-1, 1) (a fixed LCG: independent of the backend's RNG). */
@@ -157,6 +158,20 @@ describe('autograd: our gradients for the kernels the models run', () => {
     }
     tf.dispose(Object.values(grads));
     checkGrads('groupnorm without affine', (t) => new GroupNorm(3, 6, 1e-6, false).forward(t), [x]);
+    checkGrads('groupnorm + silu', (t) => gn.forward(t, { silu: true }), [x]);
+    // The tf-op form (other backends) and the fused kernels agree, values and gradients.
+    const w = tf.tensor1d(values(6, 41).map((v) => 1 + 0.3 * v));
+    const b = tf.tensor1d(values(6, 42));
+    checkGrads('groupnorm as tf ops', (t, ww, bb) => groupNormOp(2, 1e-5)(t, ww, bb), [x, w, b]);
+    if (groupNormKernelAvailable()) {
+      expectClose(fusedGroupNorm(x, w, b, { groups: 2, eps: 1e-5, silu: false }), groupNormOp(2, 1e-5)(x, w, b), { atol: 2e-6, rtol: 1e-5 }, 'fused vs ops');
+      const r = rnd([2, 3, 3, 6], 45);
+      const gk = tf.grads((t, ww, bb) => tf.sum(tf.mul(fusedGroupNorm(t, ww, bb, { groups: 2, eps: 1e-5, silu: false }), r)))([x, w, b]);
+      const go = tf.grads((t, ww, bb) => tf.sum(tf.mul(groupNormOp(2, 1e-5)(t, ww, bb), r)))([x, w, b]);
+      gk.forEach((g, i) => expectClose(g, go[i], { atol: 2e-5, rtol: 1e-4 }, `gradient ${i}: fused vs ops`));
+      tf.dispose([...gk, ...go, r]);
+    }
+    tf.dispose([w, b]);
     gn.dispose();
     x.dispose();
   });
