@@ -33,43 +33,66 @@ function dims(shape: readonly number[], groups: number): Dims {
   return { b, n, c, g: groups, cg: c / groups };
 }
 
-const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+/** Per-channel copies of per-group values (so the element loops index by channel only). */
+function perChannel(v: Float64Array, c: number, cg: number): Float64Array {
+  const out = new Float64Array(c);
+  for (let ch = 0; ch < c; ch++) out[ch] = v[(ch / cg) | 0];
+  return out;
+}
 
-function forward(x: Float32Array, gamma: Float32Array | undefined, beta: Float32Array | undefined, y: Float32Array, stats: Float32Array, d: Dims, a: GroupNormAttrs): void {
+/** Per (item, group) mean and 1/std (float64, two passes) → stats. */
+function statistics(x: Float32Array, stats: Float32Array, d: Dims, eps: number): void {
   const { b, n, c, g, cg } = d;
-  const sum = new Float64Array(c);
+  const acc = new Float64Array(c);
   for (let bi = 0; bi < b; bi++) {
     const base = bi * n * c;
-    sum.fill(0);
-    for (let i = 0; i < n; i++) {
-      const o = base + i * c;
-      for (let ch = 0; ch < c; ch++) sum[ch] += x[o + ch];
-    }
+    acc.fill(0);
+    for (let o = base, end = base + n * c; o < end; o += c) for (let ch = 0; ch < c; ch++) acc[ch] += x[o + ch];
     const mean = new Float64Array(g);
-    for (let ch = 0; ch < c; ch++) mean[(ch / cg) | 0] += sum[ch];
+    for (let ch = 0; ch < c; ch++) mean[(ch / cg) | 0] += acc[ch];
     for (let gi = 0; gi < g; gi++) mean[gi] /= n * cg;
-    sum.fill(0);
-    for (let i = 0; i < n; i++) {
-      const o = base + i * c;
+    const meanC = perChannel(mean, c, cg);
+    acc.fill(0);
+    for (let o = base, end = base + n * c; o < end; o += c) {
       for (let ch = 0; ch < c; ch++) {
-        const dv = x[o + ch] - mean[(ch / cg) | 0];
-        sum[ch] += dv * dv;
+        const dv = x[o + ch] - meanC[ch];
+        acc[ch] += dv * dv;
       }
     }
-    const rstd = new Float64Array(g);
-    for (let ch = 0; ch < c; ch++) rstd[(ch / cg) | 0] += sum[ch];
+    const v = new Float64Array(g);
+    for (let ch = 0; ch < c; ch++) v[(ch / cg) | 0] += acc[ch];
     for (let gi = 0; gi < g; gi++) {
-      rstd[gi] = 1 / Math.sqrt(rstd[gi] / (n * cg) + a.eps);
       stats[(bi * g + gi) * 2] = mean[gi];
-      stats[(bi * g + gi) * 2 + 1] = rstd[gi];
+      stats[(bi * g + gi) * 2 + 1] = 1 / Math.sqrt(v[gi] / (n * cg) + eps);
     }
-    for (let i = 0; i < n; i++) {
-      const o = base + i * c;
+  }
+}
+
+/** Mean and rstd of item `bi` per channel, from the stats. */
+function itemStats(stats: Float32Array, bi: number, d: Dims): [Float64Array, Float64Array] {
+  const mean = new Float64Array(d.g);
+  const rstd = new Float64Array(d.g);
+  for (let gi = 0; gi < d.g; gi++) {
+    mean[gi] = stats[(bi * d.g + gi) * 2];
+    rstd[gi] = stats[(bi * d.g + gi) * 2 + 1];
+  }
+  return [perChannel(mean, d.c, d.cg), perChannel(rstd, d.c, d.cg)];
+}
+
+function forward(x: Float32Array, gamma: Float32Array | undefined, beta: Float32Array | undefined, y: Float32Array, stats: Float32Array, d: Dims, a: GroupNormAttrs): void {
+  const { b, n, c } = d;
+  statistics(x, stats, d, a.eps);
+  const one = new Float32Array(c).fill(1);
+  const zero = new Float32Array(c);
+  const gm = gamma ?? one;
+  const bt = beta ?? zero;
+  for (let bi = 0; bi < b; bi++) {
+    const [mean, rstd] = itemStats(stats, bi, d);
+    const base = bi * n * c;
+    for (let o = base, end = base + n * c; o < end; o += c) {
       for (let ch = 0; ch < c; ch++) {
-        const gi = (ch / cg) | 0;
-        let z = Math.fround((x[o + ch] - mean[gi]) * rstd[gi]);
-        if (gamma) z = Math.fround(Math.fround(z * gamma[ch]) + beta![ch]);
-        y[o + ch] = a.silu ? z * sigmoid(z) : z;
+        const z = Math.fround(Math.fround(Math.fround((x[o + ch] - mean[ch]) * rstd[ch]) * gm[ch]) + bt[ch]);
+        y[o + ch] = a.silu ? z / (1 + Math.exp(-z)) : z;
       }
     }
   }
@@ -80,43 +103,45 @@ function backward(dy: Float32Array, x: Float32Array, stats: Float32Array, gamma:
   const { b, n, c, g, cg } = d;
   const dgam = new Float64Array(c);
   const dbet = new Float64Array(c);
-  const dz = new Float64Array(n * c);
+  const gm = gamma ?? new Float32Array(c).fill(1);
+  const bt = beta ?? new Float32Array(c);
+  const dz = new Float32Array(n * c);
   for (let bi = 0; bi < b; bi++) {
     const base = bi * n * c;
-    const sumD = new Float64Array(g);
-    const sumDX = new Float64Array(g);
-    // dz (gradient at the affine output, through the SiLU), dγ, dβ, and per group Σdx̂, Σdx̂·x̂.
-    for (let i = 0; i < n; i++) {
-      const o = base + i * c;
+    const [mean, rstd] = itemStats(stats, bi, d);
+    const sumD = new Float64Array(c);
+    const sumDX = new Float64Array(c);
+    // dz (gradient at the affine output, through the SiLU), dγ, dβ, and per channel Σdx̂, Σdx̂·x̂.
+    for (let i = 0, o = base; i < n; i++, o += c) {
       for (let ch = 0; ch < c; ch++) {
-        const gi = (ch / cg) | 0;
-        const mean = stats[(bi * g + gi) * 2];
-        const rstd = stats[(bi * g + gi) * 2 + 1];
-        const xh = (x[o + ch] - mean) * rstd;
+        const xh = (x[o + ch] - mean[ch]) * rstd[ch];
         let grad = dy[o + ch];
         if (a.silu) {
-          const z = gamma ? xh * gamma[ch] + beta![ch] : xh;
-          const s = sigmoid(z);
+          const z = xh * gm[ch] + bt[ch];
+          const s = 1 / (1 + Math.exp(-z));
           grad *= s * (1 + z * (1 - s));
         }
         dz[i * c + ch] = grad;
         dgam[ch] += grad * xh;
         dbet[ch] += grad;
-        const dxh = gamma ? grad * gamma[ch] : grad;
-        sumD[gi] += dxh;
-        sumDX[gi] += dxh * xh;
+        const dxh = grad * gm[ch];
+        sumD[ch] += dxh;
+        sumDX[ch] += dxh * xh;
       }
     }
+    const gD = new Float64Array(g);
+    const gDX = new Float64Array(g);
+    for (let ch = 0; ch < c; ch++) {
+      gD[(ch / cg) | 0] += sumD[ch];
+      gDX[(ch / cg) | 0] += sumDX[ch];
+    }
     const m = n * cg;
-    for (let i = 0; i < n; i++) {
-      const o = base + i * c;
+    const cD = perChannel(gD, c, cg).map((v) => v / m);
+    const cDX = perChannel(gDX, c, cg).map((v) => v / m);
+    for (let i = 0, o = base; i < n; i++, o += c) {
       for (let ch = 0; ch < c; ch++) {
-        const gi = (ch / cg) | 0;
-        const mean = stats[(bi * g + gi) * 2];
-        const rstd = stats[(bi * g + gi) * 2 + 1];
-        const xh = (x[o + ch] - mean) * rstd;
-        const dxh = gamma ? dz[i * c + ch] * gamma[ch] : dz[i * c + ch];
-        dx[o + ch] = rstd * (dxh - sumD[gi] / m - (xh * sumDX[gi]) / m);
+        const xh = (x[o + ch] - mean[ch]) * rstd[ch];
+        dx[o + ch] = rstd[ch] * (dz[i * c + ch] * gm[ch] - cD[ch] - xh * cDX[ch]);
       }
     }
   }
