@@ -12,7 +12,7 @@ import { lrAt } from '../../train/lr.js';
 import { optimiseStep } from '../../train/step.js';
 import { vaeLoss } from '../../train/vae-objective.js';
 import { SHAPES_IMAGE_SIZE, shapesVaeConfig } from '../../train/shapes/configs.js';
-import { shapesBatch, stepSeed } from '../../train/shapes/data.js';
+import { randomCrops, shapesBatch, stepSeed } from '../../train/shapes/data.js';
 import { StageRun, type StageProgress } from './run.js';
 import { imageGrid, toRgbImages } from './grid.js';
 import { writePng } from '../png.js';
@@ -24,6 +24,8 @@ export interface VaeStageOptions {
   lr: number;
   seed: number;
   klWeight: number;
+  /** Train on random windows of this size (default: whole images). */
+  crop?: number;
   checkpointEvery: number;
   onProgress?: (p: StageProgress) => void;
   /** Stop after this many steps in this sitting (the run resumes later). */
@@ -43,13 +45,13 @@ export async function trainVaeStage(o: VaeStageOptions): Promise<TrainedVae> {
   const params = vae.trainableParams();
   const opt = new Adam(params.map(([, p]) => p.trainableVariable!), { lr: o.lr });
   const run = new StageRun(o.dir, 'vae', o.steps, params, opt);
-  const size = SHAPES_IMAGE_SIZE;
+  const size = Math.min(o.crop ?? SHAPES_IMAGE_SIZE, SHAPES_IMAGE_SIZE);
   let step = await run.resume();
   const stopAt = Math.min(o.steps, step + (o.maxStepsNow ?? Infinity));
   try {
     for (; step < stopAt; step++) {
       opt.lr = lrAt(step, { base: o.lr, warmup: Math.min(100, o.steps / 10), total: o.steps });
-      const data = shapesBatch(o.seed, step, o.batch, size);
+      const data = randomCrops(shapesBatch(o.seed, step, o.batch, SHAPES_IMAGE_SIZE), size, o.seed, step);
       const r = optimiseStep(() => {
         const images = tf.tensor4d(data.pixels, [o.batch, size, size, 3]);
         const noise = tf.randomNormal([o.batch, size / 4, size / 4, 4], 0, 1, 'float32', stepSeed(o.seed, step, 1));

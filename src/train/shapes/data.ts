@@ -35,6 +35,26 @@ export function shapesBatch(seed: number, step: number, n: number, size: number)
   return { pixels, captions, size, n };
 }
 
+/**
+ * Random `crop`×`crop` windows of a batch (one per image, positions from the step's seed): the
+ * convolutional autoencoder trains on windows 4× cheaper than whole images.
+ */
+export function randomCrops(batch: ShapesBatch, crop: number, seed: number, step: number): ShapesBatch {
+  if (crop >= batch.size) return batch;
+  const rng = new Rng(stepSeed(seed, step, 2));
+  const { size, n } = batch;
+  const pixels = new Float32Array(n * crop * crop * 3);
+  for (let i = 0; i < n; i++) {
+    const x0 = rng.int(0, size - crop);
+    const y0 = rng.int(0, size - crop);
+    for (let y = 0; y < crop; y++) {
+      const src = ((i * size + y0 + y) * size + x0) * 3;
+      pixels.set(batch.pixels.subarray(src, src + crop * 3), (i * crop + y) * crop * 3);
+    }
+  }
+  return { pixels, captions: batch.captions, size: crop, n };
+}
+
 /** Every word the caption grammar uses. */
 export function grammarWords(): string[] {
   return ['a', 'an', 'small', 'big', 'and', 'on', 'background', ...COLOURS, ...SHAPES];
