@@ -27,14 +27,33 @@ export class Ema {
 
   /** Runs `fn` with the averaged weights in the parameters, then restores the trained ones. */
   withAveraged<T>(fn: () => T): T {
-    const saved = this.params.map((p) => p.clone());
-    tf.tidy(() => this.params.forEach((p, i) => p.assign(this.shadow[i])));
+    const saved = this.swapIn();
     try {
       return fn();
     } finally {
-      tf.tidy(() => this.params.forEach((p, i) => p.assign(saved[i])));
-      tf.dispose(saved);
+      this.restore(saved);
     }
+  }
+
+  /** withAveraged for asynchronous work: the trained weights come back when `fn` settles. */
+  async withAveragedAsync<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = this.swapIn();
+    try {
+      return await fn();
+    } finally {
+      this.restore(saved);
+    }
+  }
+
+  private swapIn(): tf.Tensor[] {
+    const saved = this.params.map((p) => p.clone());
+    tf.tidy(() => this.params.forEach((p, i) => p.assign(this.shadow[i])));
+    return saved;
+  }
+
+  private restore(saved: tf.Tensor[]): void {
+    tf.tidy(() => this.params.forEach((p, i) => p.assign(saved[i])));
+    tf.dispose(saved);
   }
 
   /** Host copies of the averaged weights (same order as `params`). */

@@ -30,7 +30,12 @@ export const shapesUnetConfig = {
   up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'],
 };
 
-/** `scaling_factor` is set from the trained encoder's latents (1 / their standard deviation). */
+/**
+ * `scaling_factor` is set from the trained encoder's latents (1 / their standard deviation).
+ * Four channels per group at least: a group norm over a flat colour region keeps only the
+ * direction of each group's channel vector, and with two channels per group (SD's 32 groups on
+ * these small widths) the colour of a uniform background could not get through at all.
+ */
 export const shapesVaeConfig = {
   _class_name: 'AutoencoderKL',
   _diffusers_version: '0.25.0',
@@ -40,7 +45,7 @@ export const shapesVaeConfig = {
   in_channels: 3,
   latent_channels: 4,
   layers_per_block: 1,
-  norm_num_groups: 8,
+  norm_num_groups: 4,
   out_channels: 3,
   sample_size: SHAPES_IMAGE_SIZE,
   scaling_factor: 1,
