@@ -90,13 +90,48 @@ export function morph(mask: Mask, r: number): Mask {
 /** The mask with its holes (unset regions not 4-connected to the image border) set. */
 export function fillHoles(mask: Mask): Mask {
   const { width: w, height: h, data } = mask;
-  const inverse = new Uint8Array(w * h);
-  for (let p = 0; p < inverse.length; p++) inverse[p] = data[p] ? 0 : 1;
-  const outside = connectedComponents({ width: w, height: h, data: inverse }, 4);
-  const touches = new Uint8Array(outside.areas.length + 1);
-  for (let x = 0; x < w; x++) touches[outside.labels[x]] = touches[outside.labels[(h - 1) * w + x]] = 1;
-  for (let y = 0; y < h; y++) touches[outside.labels[y * w]] = touches[outside.labels[y * w + w - 1]] = 1;
+  // holes lie inside the bounding box: label the unset pixels of the box grown by one pixel
+  let x0 = w, x1 = -1, y0 = h, y1 = -1;
+  for (let p = 0; p < data.length; p++) {
+    if (!data[p]) continue;
+    const x = p % w, y = (p - x) / w;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+    if (y < y0) y0 = y;
+    if (y > y1) y1 = y;
+  }
+  const out = data.slice();
+  if (x1 < 0) return { width: w, height: h, data: out };
+  x0 = Math.max(0, x0 - 1);
+  y0 = Math.max(0, y0 - 1);
+  x1 = Math.min(w - 1, x1 + 1);
+  y1 = Math.min(h - 1, y1 + 1);
+  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const inverse = new Uint8Array(bw * bh);
+  for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) inverse[y * bw + x] = data[(y + y0) * w + x + x0] ? 0 : 1;
+  const c = connectedComponents({ width: bw, height: bh, data: inverse }, 4);
+  // a region touching the grown box's edge reaches the image border (or is the border itself)
+  const open = new Uint8Array(c.areas.length + 1);
+  for (let x = 0; x < bw; x++) open[c.labels[x]] = open[c.labels[(bh - 1) * bw + x]] = 1;
+  for (let y = 0; y < bh; y++) open[c.labels[y * bw]] = open[c.labels[y * bw + bw - 1]] = 1;
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      const k = c.labels[y * bw + x];
+      if (k && !open[k]) out[(y + y0) * w + x + x0] = 1;
+    }
+  }
+  return { width: w, height: h, data: out };
+}
+
+/** Erosion by a 3×3 cross: pixels set with all four 4-neighbours set (removes lines up to 2 px wide). */
+export function erodeCross(mask: Mask): Mask {
+  const { width: w, height: h, data } = mask;
   const out = new Uint8Array(w * h);
-  for (let p = 0; p < out.length; p++) out[p] = data[p] || !touches[outside.labels[p]] ? 1 : 0;
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const p = y * w + x;
+      if (data[p] && data[p - 1] && data[p + 1] && data[p - w] && data[p + w]) out[p] = 1;
+    }
+  }
   return { width: w, height: h, data: out };
 }

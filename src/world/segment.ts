@@ -2,12 +2,12 @@
  * Segmentation of shapes-world images (renders or generations) by nearest palette colour.
  *
  * `objectMasks` finds each object a caption names: the 4-connected components of the pixels nearest
- * to its colour, keeping only components with a solid core (pixels whose 3×3 neighbourhood is all
+ * to its colour, keeping only components with a solid core (pixels whose four neighbours are all
  * that colour: anti-aliasing fringes, one or two pixels wide, have none) and at least `minArea`
  * pixels. The chosen component is then refined to the pixels at least half-way from the measured
  * background colour to the measured object colour, which recovers anti-aliased or blurred edges.
  */
-import { componentMask, connectedComponents, morph } from './components.js';
+import { componentMask, connectedComponents, erodeCross, morph } from './components.js';
 import { checkImage, type Mask, type RgbImage } from './image.js';
 import { COLOURS, PALETTE, type ColourName, type ShapeName } from './palette.js';
 import { parseCaption } from './caption.js';
@@ -73,7 +73,7 @@ export interface SegmentOptions {
 export function colourComponents(image: RgbImage, labels: Uint8Array, colour: ColourName, opts: SegmentOptions = {}): Mask[] {
   const { width: w, height: h } = image;
   const mask = colourMask(labels, w, h, colour);
-  const core = morph(mask, -1);
+  const core = erodeCross(mask);
   const comps = connectedComponents(mask, 4);
   const cores = new Array<number>(comps.areas.length).fill(0);
   for (let p = 0; p < core.data.length; p++) if (core.data[p]) cores[comps.labels[p] - 1]++;
@@ -83,6 +83,13 @@ export function colourComponents(image: RgbImage, labels: Uint8Array, colour: Co
     .filter(({ k, area }) => cores[k - 1] > 0 && area >= minArea)
     .sort((a, b) => b.area - a.area)
     .map(({ k }) => componentMask(comps, k, w, h));
+}
+
+/** Indices of a mask's set pixels. */
+function setPixels(mask: Mask): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < mask.data.length; p++) if (mask.data[p]) out.push(p);
+  return out;
 }
 
 /** Mean colour of the image over a list of pixel indices (or `fallback` when the list is empty). */
@@ -100,9 +107,9 @@ function meanColour(image: RgbImage, pixels: number[], fallback: readonly number
  */
 function refine(image: RgbImage, component: Mask, bg: number[]): Mask {
   const { width: w, height: h, data } = image;
-  const core = morph(component, -1);
-  const corePixels: number[] = [];
-  for (let p = 0; p < core.data.length; p++) if (core.data[p]) corePixels.push(p);
+  // the colour is measured away from the edges: the 3×3 core, or the cross core of thin objects
+  let corePixels = setPixels(morph(component, -1));
+  if (corePixels.length === 0) corePixels = setPixels(erodeCross(component));
   const obj = meanColour(image, corePixels, bg);
   const d0 = obj[0] - bg[0], d1 = obj[1] - bg[1], d2 = obj[2] - bg[2];
   const len2 = d0 * d0 + d1 * d1 + d2 * d2;
