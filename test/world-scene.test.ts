@@ -90,6 +90,8 @@ describe('world: scenes', () => {
     expect(() => placeScene({ background: 'red', objects: [] }, rng)).to.throw(/1 or 2 objects, got 0/);
     expect(() => placeScene({ background: 'red', objects: [{ colour: 'blue', shape: 'star' }] }, rng, { jitter: 9 })).to.throw(/jitter must be an integer in 0–8, got 9/);
     expect(() => sampleScene(rng, { colours: ['red'] })).to.throw(/at least 2 colours/);
+    expect(() => placeScene({ background: 'red', objects: [{ colour: 'blue', shape: 'hexagon' as 'star' }] }, rng)).to.throw(/unknown shape "hexagon"/);
+    expect(() => placeScene({ background: 'pink' as 'red', objects: [{ colour: 'blue', shape: 'star' }] }, rng)).to.throw(/unknown background colour "pink"/);
     expect(() => sampleScene(rng, { colours: ['red', 'blue'], shapes: ['star'], twoObjects: 1 })).to.throw(/two objects need two colour.shape pairs/);
   });
 });

@@ -14,7 +14,7 @@
  * `GAP` (0.04) apart along x or y, so two big objects still fit side by side (2·0.46 + 0.04 + 2·0.01 ≤ 1).
  */
 import type { Rng } from './rng.js';
-import { COLOURS, PALETTE, SHAPES, type ColourName, type Rgb, type ShapeName, type SizeName } from './palette.js';
+import { COLOURS, PALETTE, SHAPES, isColour, isShape, isSize, type ColourName, type Rgb, type ShapeName, type SizeName } from './palette.js';
 
 /** What a caption says about one object. */
 export interface ObjectDescription {
@@ -106,7 +106,11 @@ export function sampleScene(rng: Rng, options: SceneOptions = {}): Scene {
 export function placeScene(description: SceneDescription, rng: Rng, options: PlacementOptions = {}): Scene {
   const { objects, background } = description;
   if (objects.length < 1 || objects.length > 2) throw new Error(`placeScene: a scene has 1 or 2 objects, got ${objects.length}`);
+  if (!isColour(background)) throw new Error(`placeScene: unknown background colour "${background}" (${COLOURS.join(', ')})`);
   for (const o of objects) {
+    if (!isColour(o.colour)) throw new Error(`placeScene: unknown colour "${o.colour}" (${COLOURS.join(', ')})`);
+    if (!isShape(o.shape)) throw new Error(`placeScene: unknown shape "${o.shape}" (${SHAPES.join(', ')})`);
+    if (o.size !== undefined && !isSize(o.size)) throw new Error(`placeScene: unknown size "${o.size}" (small, big)`);
     if (o.colour === background) throw new Error(`placeScene: a ${o.colour} ${o.shape} on a ${background} background would be invisible`);
   }
   const jitter = options.jitter ?? MAX_JITTER;

@@ -103,9 +103,9 @@ function meanColour(image: RgbImage, pixels: number[], fallback: readonly number
 /**
  * A component grown (by up to 2 px) or trimmed to the pixels at least half-way from the background
  * colour `bg` to the object's own mean colour (measured on its core), along the bg→object line and
- * not far off it.
+ * not far off it; pixels of `other` (another object of the same colour) are left out.
  */
-function refine(image: RgbImage, component: Mask, bg: number[]): Mask {
+function refine(image: RgbImage, component: Mask, bg: number[], other: Mask | null): Mask {
   const { width: w, height: h, data } = image;
   // the colour is measured away from the edges: the 3×3 core, or the cross core of thin objects
   let corePixels = setPixels(morph(component, -1));
@@ -117,7 +117,7 @@ function refine(image: RgbImage, component: Mask, bg: number[]): Mask {
   const reach = morph(component, 2);
   const out = new Uint8Array(w * h);
   for (let p = 0; p < out.length; p++) {
-    if (!reach.data[p]) continue;
+    if (!reach.data[p] || other?.data[p]) continue;
     const v0 = data[3 * p] - bg[0], v1 = data[3 * p + 1] - bg[1], v2 = data[3 * p + 2] - bg[2];
     const t = (v0 * d0 + v1 * d1 + v2 * d2) / len2;
     const off2 = (v0 - t * d0) ** 2 + (v1 - t * d1) ** 2 + (v2 - t * d2) ** 2;
@@ -143,19 +143,20 @@ export function objectMasks(image: RgbImage, caption: string | SceneDescription,
     const found = colourComponents(image, labels, colour, opts).slice(0, indices.length);
     const order = matchShapes(found, indices.map((i) => desc.objects[i].shape));
     order.forEach((c, j) => {
-      if (c !== null) out[indices[j]] = refine(image, found[c], bg);
+      if (c !== null) out[indices[j]] = refine(image, found[c], bg, found.length > 1 ? found[1 - c] : null);
     });
   }
   return out;
 }
 
-/** For each wanted shape, the index of the component given to it (best total template score), or null. */
+/**
+ * For each wanted shape, the index of the component given to it, or null: the assignment where the
+ * shape test names more of the wanted shapes, ties broken by the total template score.
+ */
 function matchShapes(components: Mask[], shapes: ShapeName[]): (number | null)[] {
   if (shapes.length === 1 || components.length === 0) return shapes.map((_, j) => (j < components.length ? j : null));
-  if (components.length === 1) {
-    const s = shapeScores(components[0]).scores;
-    return s[shapes[0]] >= s[shapes[1]] ? [0, null] : [null, 0];
-  }
-  const [a, b] = components.map((c) => shapeScores(c).scores);
-  return a[shapes[0]] + b[shapes[1]] >= a[shapes[1]] + b[shapes[0]] ? [0, 1] : [1, 0];
+  const scored = components.map((c) => shapeScores(c));
+  const fit = (k: number, shape: ShapeName) => (scored[k].best === shape ? 10 : 0) + scored[k].scores[shape];
+  if (components.length === 1) return fit(0, shapes[0]) >= fit(0, shapes[1]) ? [0, null] : [null, 0];
+  return fit(0, shapes[0]) + fit(1, shapes[1]) >= fit(0, shapes[1]) + fit(1, shapes[0]) ? [0, 1] : [1, 0];
 }
