@@ -34,7 +34,7 @@ export function parseCaption(text: string): SceneDescription {
   const words = text.trim().toLowerCase().split(/\s+/).filter((w) => w.length > 0);
   let i = 0;
   const fail = (why: string): never => {
-    throw new Error(`caption "${text}": ${why}`);
+    throw new Error(`caption ${JSON.stringify(text)}: ${why}`);
   };
   const at = (k: number) => (k < words.length ? `"${words[k]}" (word ${k + 1})` : 'the end of the caption');
   const expectWord = (wanted: string) => {
