@@ -9,7 +9,7 @@ import type { Module } from '../../nn/module.js';
 import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 import { floatTensor, writeSafetensors, type TensorToWrite } from '../../io/safetensors.js';
 import { TorchGenerator } from '../../models/random.js';
-import { shapesModelIndex, shapesSchedulerConfig, shapesTextConfig, shapesUnetConfig, shapesVaeConfig } from '../../train/shapes/configs.js';
+import { shapesModelIndex, shapesSchedulerConfig } from '../../train/shapes/configs.js';
 import type { UnetStageModels } from './unet-stage.js';
 import { FileByteSink } from '../file-source.js';
 import { bundledTokenizerDir } from '../package-files.js';
@@ -46,19 +46,20 @@ export async function exportShapesModel(outDir: string, input: ExportInput): Pro
     for (const d of ['unet', 'vae', 'text_encoder', 'scheduler']) await mkdir(join(tmp, d), { recursive: true });
     await cp(bundledTokenizerDir(), join(tmp, 'tokenizer'), { recursive: true });
     await writeFile(join(tmp, 'model_index.json'), json(shapesModelIndex));
-    await writeFile(join(tmp, 'unet', 'config.json'), json(shapesUnetConfig));
-    await writeFile(join(tmp, 'vae', 'config.json'), json({ ...shapesVaeConfig, scaling_factor: input.scalingFactor }));
-    await writeFile(join(tmp, 'text_encoder', 'config.json'), json(shapesTextConfig));
+    const { unet, text, vocab, recipe } = input.models;
+    await writeFile(join(tmp, 'unet', 'config.json'), json(recipe.unet));
+    await writeFile(join(tmp, 'vae', 'config.json'), json({ ...recipe.vae, scaling_factor: input.scalingFactor }));
+    await writeFile(join(tmp, 'text_encoder', 'config.json'), json(recipe.text));
     await writeFile(join(tmp, 'scheduler', 'scheduler_config.json'), json(shapesSchedulerConfig));
     await writeWeights(join(tmp, 'vae', 'diffusion_pytorch_model.safetensors'), moduleTensors(input.vae));
-    const { unet, text, vocab } = input.models;
     await input.models.withAveraged(async () => {
       await writeWeights(join(tmp, 'unet', 'diffusion_pytorch_model.safetensors'), moduleTensors(unet));
       // The full-vocabulary token table: trained rows where the grammar's tokens are, the others as initialised.
-      const d = shapesTextConfig.hidden_size;
-      const full = new TorchGenerator(input.seed).randn([shapesTextConfig.vocab_size, d]).map((v) => v * 0.02);
+      const d = text.config.hiddenSize;
+      const vocabSize = Number(recipe.text.vocab_size);
+      const full = new TorchGenerator(input.seed).randn([vocabSize, d]).map((v) => v * 0.02);
       const table = vocab.scatter(text.textModel.embeddings.tokenEmbedding.weight.torchValues(), full, d);
-      const override = new Map([[TOKEN_EMBEDDING, { shape: [shapesTextConfig.vocab_size, d], data: table }]]);
+      const override = new Map([[TOKEN_EMBEDDING, { shape: [vocabSize, d], data: table }]]);
       await writeWeights(join(tmp, 'text_encoder', 'model.safetensors'), moduleTensors(text, override));
     });
     await rm(outDir, { recursive: true, force: true });

@@ -38,6 +38,11 @@ export interface StageProgress {
   wallSeconds: number;
 }
 
+/** Whether `deadline` (ms since the epoch) is set and has passed. */
+export function pastDeadline(deadline: number | undefined): boolean {
+  return deadline !== undefined && Date.now() >= deadline;
+}
+
 export class StageRun {
   state: StageState;
   private sittingStart = Date.now();

@@ -20,10 +20,10 @@ import { lrAt } from '../../train/lr.js';
 import { optimiseStep } from '../../train/step.js';
 import { diffusionLoss } from '../../train/diffusion.js';
 import { CompactVocab } from '../../train/vocab.js';
-import { SHAPES_IMAGE_SIZE, shapesSchedulerConfig, shapesTextConfig, shapesUnetConfig } from '../../train/shapes/configs.js';
+import { SHAPES_RECIPE, shapesSchedulerConfig, type ShapesRecipe } from '../../train/shapes/configs.js';
 import { grammarTokenIds, shapesBatch, stepSeed } from '../../train/shapes/data.js';
 import { Rng } from '../../world/index.js';
-import { StageRun, type StageProgress } from './run.js';
+import { StageRun, pastDeadline, type StageProgress } from './run.js';
 import { imageGrid, toRgbImages } from './grid.js';
 import { writePng } from '../png.js';
 
@@ -37,7 +37,10 @@ export interface UnetStageOptions {
   /** Probability of training on the empty caption. Default 0.1. */
   dropCaption?: number;
   onProgress?: (p: StageProgress) => void;
-  maxStepsNow?: number;
+  /** Stop (after a checkpoint) once this time (ms since the epoch) has passed; the run resumes later. */
+  deadline?: number;
+  /** Default: the shipped model's. */
+  recipe?: ShapesRecipe;
   /** Captions of the sample grid written at each checkpoint. */
   sampleCaptions: readonly string[];
 }
@@ -49,6 +52,7 @@ export interface UnetStageModels {
   vocab: CompactVocab;
   tokenizer: ClipTokenizer;
   run: StageRun;
+  recipe: ShapesRecipe;
   /** Runs `fn` with the averaged (EMA) weights loaded. */
   withAveraged<T>(fn: () => T): T;
   dispose(): void;
@@ -66,9 +70,10 @@ export function compactPromptEncoder(tokenizer: ClipTokenizer, text: ClipTextMod
 export const UNET_ZERO_INIT = (k: string) => /resnets\.\d+\.conv2\.weight$|proj_out\.weight$|^conv_out\.weight$/.test(k);
 
 export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, tokenizer: ClipTokenizer): Promise<UnetStageModels> {
+  const recipe = o.recipe ?? SHAPES_RECIPE;
   const vocab = new CompactVocab(grammarTokenIds(tokenizer));
-  const text = new ClipTextModel(parseClipTextConfig({ ...shapesTextConfig, vocab_size: vocab.size }));
-  const unet = new UNet2DConditionModel(shapesUnetConfig);
+  const text = new ClipTextModel(parseClipTextConfig({ ...recipe.text, vocab_size: vocab.size }));
+  const unet = new UNet2DConditionModel(recipe.unet);
   initWeights(text, { seed: o.seed + 1 });
   initWeights(unet, { seed: o.seed + 2, zeroInit: UNET_ZERO_INIT });
   text.setTrainable(true, 'text.');
@@ -80,19 +85,18 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
   const run = new StageRun(o.dir, 'unet', o.steps, params, opt, ema);
   const abar = alphasCumprod(makeBetas({ betaStart: shapesSchedulerConfig.beta_start, betaEnd: shapesSchedulerConfig.beta_end, betaSchedule: 'scaled_linear', numTrainTimesteps: 1000, trainedBetas: null }));
   const encoder = compactPromptEncoder(tokenizer, text, vocab);
-  const size = SHAPES_IMAGE_SIZE;
+  const size = recipe.imageSize;
   const lat = size / vae.downscale;
   let step = await run.resume();
-  const stopAt = Math.min(o.steps, step + (o.maxStepsNow ?? Infinity));
   try {
-    for (; step < stopAt; step++) {
+    for (; step < o.steps; step++) {
       opt.lr = lrAt(step, { base: o.lr, warmup: Math.min(200, o.steps / 10), total: o.steps });
       const data = shapesBatch(o.seed, step, o.batch, size);
       const rng = new Rng(stepSeed(o.seed, step, 3));
       const captions = data.captions.map((c) => (rng.chance(o.dropCaption ?? 0.1) ? '' : c));
       const timesteps = captions.map(() => rng.int(0, 999));
       const latents = tf.tidy(() => vae.encodeLatents(tf.tensor4d(data.pixels, [o.batch, size, size, 3])));
-      const noise = tf.randomNormal([o.batch, lat, lat, 4], 0, 1, 'float32', stepSeed(o.seed, step, 4)) as tf.Tensor4D;
+      const noise = tf.randomNormal([o.batch, lat, lat, unet.config.inChannels], 0, 1, 'float32', stepSeed(o.seed, step, 4)) as tf.Tensor4D;
       try {
         const r = optimiseStep(() => diffusionLoss(unet, { latents, noise, timesteps, context: encoder.encode(captions) }, abar, 5), opt, 1);
         ema.update();
@@ -100,16 +104,17 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
       } finally {
         tf.dispose([latents, noise]);
       }
-      if ((step + 1) % o.checkpointEvery === 0 || step + 1 === stopAt) {
+      if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps || pastDeadline(o.deadline)) {
         await run.checkpoint();
         await writeSamples(join(o.dir, `unet-samples-${String(step + 1).padStart(6, '0')}.png`), o.sampleCaptions, ema, unet, vae, encoder);
       }
+      if (pastDeadline(o.deadline)) break;
     }
   } finally {
     opt.dispose();
   }
   return {
-    unet, text, vocab, tokenizer, run,
+    unet, text, vocab, tokenizer, run, recipe,
     withAveraged: (fn) => ema.withAveraged(fn),
     dispose: () => {
       ema.dispose();

@@ -103,3 +103,13 @@ export const shapesModelIndex = {
   unet: ['diffusers', 'UNet2DConditionModel'],
   vae: ['diffusers', 'AutoencoderKL'],
 };
+
+/** Everything that defines the demo model's architecture (tests train tiny variants). */
+export interface ShapesRecipe {
+  imageSize: number;
+  vae: Record<string, unknown>;
+  unet: Record<string, unknown>;
+  text: Record<string, unknown>;
+}
+
+export const SHAPES_RECIPE: ShapesRecipe = { imageSize: SHAPES_IMAGE_SIZE, vae: shapesVaeConfig, unet: shapesUnetConfig, text: shapesTextConfig };
