@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { parseUNetConfig } from '../src/models/unet/config.js';
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
-import { loadWeights } from '../src/io/weights.js';
+import { loadWeights } from '../src/nn/load-weights.js';
 import { openWeightFiles } from '../src/node/weights.js';
 import { caseTolerance, describeRef, fixtureNhwc, fixtureTensor, fixtureTf, readJson, tinySdDir } from './helpers/reference.js';
 import { compare, expectClose } from './helpers/close.js';

@@ -12,7 +12,8 @@ import { getEqualizer } from '../ptp/equalizer.js';
 import { LocalBlend } from '../ptp/local-blend.js';
 import type { AttentionEdit } from '../ptp/edit.js';
 import type { CrossReplaceSteps } from '../ptp/schedule.js';
-import { splitWords, wordTokenIndices, type PromptTokenizer } from '../ptp/tokens.js';
+import { splitWords, wordTokenIndices } from '../ptp/tokens.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export type EditMode = 'replace' | 'refine' | 'reweight';
 

@@ -1,8 +1,8 @@
 /** Loading the model and latents for the model-running commands, and saving latents after a run. */
 import type { CommandContext } from './command.js';
 import type { ModelRunOptions } from './model-options.js';
-import type { HostTensor } from '../models/pipeline/host-tensor.js';
-import type { GenerateResult, StableDiffusionPipeline } from '../models/pipeline/pipeline.js';
+import type { HostTensor } from '../pipeline/host-tensor.js';
+import type { GenerateResult, StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { loadPipelineFromDirectory } from '../node/pipeline.js';
 import { setAttentionSliceSize } from '../nn/attention-core.js';
 import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';

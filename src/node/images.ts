@@ -1,5 +1,5 @@
 /** Writing decoded images as PNG: one image, or several side by side. */
-import { imageToUint8, type FloatImage } from '../models/pipeline/host-tensor.js';
+import { imageToUint8, type FloatImage } from '../util/image.js';
 import { writePng } from './png.js';
 
 /** Images of equal height placed left to right, separated by `gap` white pixels. */

@@ -1,6 +1,6 @@
 /** Loading a StableDiffusionPipeline from a diffusers directory on disk. */
-import { loadPipeline, type LoadPipelineOptions } from '../models/pipeline/load.js';
-import type { StableDiffusionPipeline } from '../models/pipeline/pipeline.js';
+import { loadPipeline, type LoadPipelineOptions } from '../pipeline/load.js';
+import type { StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { openModelDirectory } from './model-dir.js';
 
 export interface LoadFromDirectoryOptions extends LoadPipelineOptions {

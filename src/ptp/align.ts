@@ -3,7 +3,8 @@
  * the refinement mapper (global alignment of token ids) for AttentionRefine and the replacement
  * mapper (word-by-word) for AttentionReplace.
  */
-import { encodePrompt, MAX_TOKENS, splitWords, wordTokenIndices, type PromptTokenizer } from './tokens.js';
+import { encodePrompt, splitWords, wordTokenIndices } from './tokens.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface AlignScore {
   gap: number;

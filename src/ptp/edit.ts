@@ -11,7 +11,7 @@ import type { LocalBlend } from './local-blend.js';
 import { selfReplaceMaxKeys, storeMaxQueries, type MapSize } from './resolution.js';
 import { selfReplaceWindow, timeWordAlpha, type CrossReplaceSteps, type StepBounds, type TimeWordAlpha } from './schedule.js';
 import { AttentionStore } from './store.js';
-import { MAX_TOKENS, type PromptTokenizer } from './tokens.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface EditOptions {
   /** Source prompt first, then the edited prompts (at least one). */

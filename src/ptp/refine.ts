@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { refinementMappers, type RefinementMap } from './align.js';
 import { AttentionEdit, type EditOptions } from './edit.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS } from './tokens.js';
+import { MAX_TOKENS } from '../models/clip/tokenizer.js';
 
 /**
  * Official `AttentionRefine`: edited[b, h, p, j] = source[h, p, mapper_b[j]]·α_b[j] +

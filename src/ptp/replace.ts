@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { replacementMappers } from './align.js';
 import { AttentionEdit, type EditOptions } from './edit.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS } from './tokens.js';
+import { MAX_TOKENS } from '../models/clip/tokenizer.js';
 
 /**
  * Official `AttentionReplace`: edited[b, h, p, n] = Σ_w source[h, p, w]·M_b[w, n] with the

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttentionEdit, type EditOptions } from './edit.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS } from './tokens.js';
+import { MAX_TOKENS } from '../models/clip/tokenizer.js';
 
 export interface ReweightOptions extends EditOptions {
   /** Token factors [77] for every edited prompt, or one row per edited prompt (see getEqualizer). */

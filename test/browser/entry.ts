@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBrowserBackend } from '../../src/browser/backend.js';
 import { HttpFileStore } from '../../src/io/http-file-store.js';
 import { openModelDir } from '../../src/io/model-dir.js';
-import { loadPipeline } from '../../src/models/pipeline/load.js';
+import { loadPipeline } from '../../src/pipeline/load.js';
 import { AttentionStore } from '../../src/ptp/store.js';
 
 export interface SmokeRequest {

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
 import { LayerNorm } from '../../nn/norm.js';
-import { loadWeights, type LoadWeightsOptions, type WeightSource } from '../../io/weights.js';
+import type { WeightSource } from '../../io/weights.js';
+import { loadWeights, type LoadWeightsOptions } from '../../nn/load-weights.js';
 import { parseClipTextConfig, type ClipTextConfig } from './config.js';
 import { ClipTextEmbeddings } from './text-embeddings.js';
 import { ClipEncoderLayer } from './text-layers.js';

@@ -1,4 +1,5 @@
-import { loadWeights, type LoadWeightsOptions, type WeightSource } from '../../io/weights.js';
+import type { WeightSource } from '../../io/weights.js';
+import { loadWeights, type LoadWeightsOptions } from '../../nn/load-weights.js';
 import type { AutoencoderKL } from './autoencoder-kl.js';
 import { LegacyVaeAttentionSource } from './legacy-keys.js';
 

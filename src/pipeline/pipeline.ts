@@ -6,13 +6,14 @@
  *   controller.onStepEnd ─▶ vae.decode(x / scaling_factor) ─▶ images
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttentionController } from '../../nn/attention-control.js';
-import type { UNet2DConditionModel } from '../unet/unet.js';
-import type { AutoencoderKL } from '../vae/autoencoder-kl.js';
-import type { PromptTokenizer } from '../../ptp/tokens.js';
-import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../schedulers/index.js';
-import { hostFromTensor, nhwcToNchwHost, type HostTensor, type FloatImage } from './host-tensor.js';
-import { imageToModelInput, type Uint8Image } from './image-input.js';
+import type { AttentionController } from '../nn/attention-control.js';
+import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
+import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
+import { hostFromTensor, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
+import type { FloatImage, RgbImage } from '../util/image.js';
+import { imageToModelInput } from './image-input.js';
 import { initialLatents } from './latents.js';
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
@@ -78,7 +79,7 @@ export interface EditOptions extends Omit<GenerateOptions, 'sharedLatents'> {
 
 export interface InvertOptions {
   /** The image: 8-bit RGB (scaled v/127.5 − 1 as the null-text notebook) or float RGB in [0, 1]. */
-  image: FloatImage | Uint8Image;
+  image: FloatImage | RgbImage;
   /** A prompt describing the image; its embedding conditions the inversion (no guidance). */
   prompt: string;
   /** Default 50. */

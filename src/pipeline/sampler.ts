@@ -3,9 +3,9 @@
  * controller on every UNet call, and the controller's step callback after every scheduler step.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttentionController } from '../../nn/attention-control.js';
-import type { UNet2DConditionModel } from '../unet/unet.js';
-import type { Scheduler } from '../schedulers/index.js';
+import type { AttentionController } from '../nn/attention-control.js';
+import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { Scheduler } from '../models/schedulers/index.js';
 
 /** Progress of one denoising step. */
 export interface StepInfo {

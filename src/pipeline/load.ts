@@ -10,18 +10,18 @@
  * `streamAboveBytes`, and keeps everything resident elsewhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelDir } from '../../io/model-dir.js';
-import { loadWeights } from '../../io/weights.js';
-import type { Residency } from '../../nn/param.js';
-import { ClipTokenizer, type TruncationHandler } from '../clip/tokenizer.js';
-import { ClipTextModel, isUnusedClipTextKey } from '../clip/text-model.js';
-import { parseClipTextConfig } from '../clip/config.js';
-import { ClipPromptEncoder } from '../clip/prompt-encoder.js';
-import { UNet2DConditionModel } from '../unet/unet.js';
-import { AutoencoderKL } from '../vae/autoencoder-kl.js';
-import { loadVaeWeights } from '../vae/load.js';
+import type { ModelDir } from '../io/model-dir.js';
+import { loadWeights } from '../nn/load-weights.js';
+import type { Residency } from '../nn/param.js';
+import { ClipTokenizer, type TruncationHandler } from '../models/clip/tokenizer.js';
+import { ClipTextModel, isUnusedClipTextKey } from '../models/clip/text-model.js';
+import { parseClipTextConfig } from '../models/clip/config.js';
+import { ClipPromptEncoder } from '../models/clip/prompt-encoder.js';
+import { UNet2DConditionModel } from '../models/unet/unet.js';
+import { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
+import { loadVaeWeights } from '../models/vae/load.js';
 import { StableDiffusionPipeline } from './pipeline.js';
-import { log } from '../../util/log.js';
+import { log } from '../util/log.js';
 
 export interface LoadPipelineOptions {
   /** Default 'auto'. */

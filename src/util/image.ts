@@ -1,0 +1,27 @@
+/** The library's images: 8-bit RGB (PNG files, attention maps, images to invert) and float RGB (decoded images). */
+
+/** An 8-bit RGB image, row-major from the top, 3 bytes per pixel (HWC). */
+export interface RgbImage {
+  readonly width: number;
+  readonly height: number;
+  /** width·height·3 bytes (a browser `ImageData`'s RGBA data must be converted first). */
+  readonly data: Uint8Array | Uint8ClampedArray;
+}
+
+/** A decoded RGB image, rows top to bottom, float values in [0, 1]. */
+export interface FloatImage {
+  readonly width: number;
+  readonly height: number;
+  /** HWC, 3 channels. */
+  readonly data: Float32Array;
+}
+
+/** Image in [0,1] → 8-bit RGB. 'round' as diffusers' numpy_to_pil, 'floor' as prompt-to-prompt's astype(uint8). */
+export function imageToUint8(img: FloatImage, mode: 'round' | 'floor' = 'round'): Uint8Array {
+  const out = new Uint8Array(img.data.length);
+  for (let i = 0; i < out.length; i++) {
+    const v = Math.min(1, Math.max(0, img.data[i])) * 255;
+    out[i] = mode === 'round' ? Math.round(v) : Math.floor(v);
+  }
+  return out;
+}
