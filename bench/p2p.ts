@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.description}; weights: random, host ${fp16 ? 'float16' : 'float32'}, streamed per block`);
   const tokenizer = ClipTokenizer.fromFiles(readFileSync(join(sd, 'tokenizer/vocab.json'), 'utf8'), readFileSync(join(sd, 'tokenizer/merges.txt'), 'utf8'));
   const text = prepare(ClipTextModel.fromConfig(json('text_encoder')));
-  const unet = prepare(new UNet2DConditionModel(json('unet')));
-  const vae = prepare(AutoencoderKL.fromConfigJson(json('vae'), { encoder: false }));
+  const unet = prepare(UNet2DConditionModel.fromConfig(json('unet')));
+  const vae = prepare(AutoencoderKL.fromConfig(json('vae'), { encoder: false }));
   const pipe = new StableDiffusionPipeline({ text: new ClipPromptEncoder(tokenizer, text), unet, vae, schedulerConfig: json('scheduler', 'scheduler_config.json') });
   const prompts = ['a cat riding a bicycle', 'a dog riding a bicycle'];
   const controller = new AttentionReplace({

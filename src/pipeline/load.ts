@@ -1,6 +1,6 @@
 /**
- * Builds a StableDiffusionPipeline from an opened diffusers model directory (platform-neutral;
- * see src/node for opening a directory on disk).
+ * Builds a StableDiffusionPipeline from a diffusers model directory (platform-neutral: any
+ * FileStore; `loadPipelineFromDirectory` in src/node opens one on disk).
  *
  * Memory strategy: weights always live on the host (Float32Array, or float16 bits for fp16
  * files). With 'resident' residency every weight is also uploaded to the backend once; with
@@ -10,16 +10,15 @@
  * `streamAboveBytes`, and keeps everything resident elsewhere.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { ModelDir } from '../io/model-dir.js';
+import type { FileStore } from '../io/file-store.js';
+import { CONFIG_FILES, ModelDir, openModelDir, type ModelDirOptions } from '../io/model-dir.js';
 import { loadWeights } from '../nn/load-weights.js';
 import type { Residency } from '../nn/param.js';
 import { ClipTokenizer, type TruncationHandler } from '../models/clip/tokenizer.js';
-import { ClipTextModel, isUnusedClipTextKey } from '../models/clip/text-model.js';
-import { parseClipTextConfig } from '../models/clip/config.js';
+import { ClipTextModel } from '../models/clip/text-model.js';
 import { ClipPromptEncoder } from '../models/clip/prompt-encoder.js';
 import { UNet2DConditionModel } from '../models/unet/unet.js';
 import { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
-import { loadVaeWeights } from '../models/vae/load.js';
 import { StableDiffusionPipeline } from './pipeline.js';
 import { log } from '../util/log.js';
 
@@ -34,6 +33,8 @@ export interface LoadPipelineOptions {
   keepFloat16?: boolean;
   /** Called when a prompt is longer than 77 tokens (default: a logged warning). */
   onTruncate?: TruncationHandler;
+  /** Weights variant to prefer when opening a FileStore, e.g. "fp16" (see `openModelDir`). */
+  variant?: string;
 }
 
 /** Bytes the weights of `dir` take in float32. */
@@ -53,20 +54,36 @@ export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Resid
   return tf.getBackend() === 'wasm' && big ? 'stream' : 'resident';
 }
 
-/** Loads tokenizer, text encoder, UNet, VAE and the scheduler config of a model directory. */
-export async function loadPipeline(dir: ModelDir, opts: LoadPipelineOptions = {}): Promise<StableDiffusionPipeline> {
+/**
+ * Loads tokenizer, text encoder, UNet, VAE and the scheduler config of a diffusers model: an
+ * opened `ModelDir`, or a `FileStore` (a directory, a URL prefix, memory), which is opened
+ * (with `variant`) and closed again.
+ */
+export async function loadPipeline(source: FileStore | ModelDir, opts: LoadPipelineOptions = {}): Promise<StableDiffusionPipeline> {
+  if (source instanceof ModelDir) return loadFromDir(source, opts);
+  const dirOpts: ModelDirOptions = { variant: opts.variant };
+  const dir = await openModelDir(source, dirOpts);
+  try {
+    return await loadFromDir(dir, opts);
+  } finally {
+    await dir.close();
+  }
+}
+
+async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<StableDiffusionPipeline> {
   const residency = chooseResidency(dir, opts);
   log.info(`weights: ${residency === 'stream' ? 'streamed per block from host memory' : 'resident on the backend'}`);
   const common = { residency, keepFloat16: opts.keepFloat16 };
   const tokFiles = dir.tokenizer;
   if (!tokFiles) throw new Error(`${dir.name}: the tokenizer was not loaded`);
   const tokenizer = ClipTokenizer.fromVocab(tokFiles.vocab, tokFiles.merges, { onTruncate: opts.onTruncate });
-  const text = new ClipTextModel(parseClipTextConfig(dir.config('text_encoder')));
-  await loadWeights(text, dir.weights('text_encoder'), { ...common, ignore: isUnusedClipTextKey });
-  const unet = new UNet2DConditionModel(dir.config('unet'));
+  const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
+  const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
+  await loadWeights(text, dir.weights('text_encoder'), common);
+  const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));
   await loadWeights(unet, dir.weights('unet'), common);
-  const vae = AutoencoderKL.fromConfigJson(dir.config('vae'), { encoder: opts.vaeEncoder ?? false });
-  await loadVaeWeights(vae, dir.weights('vae'), common);
+  const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
+  await loadWeights(vae, dir.weights('vae'), common);
   return new StableDiffusionPipeline({
     text: new ClipPromptEncoder(tokenizer, text),
     unet,

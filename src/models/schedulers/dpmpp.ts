@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, sqrt32 } from '../float32.js';
 import { BaseScheduler, StepIndex } from './common.js';
-import { ConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
+import { SchedulerConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
 import { TensorHistory } from './history.js';
 import { interpOnIndexGrid, trainSigmas } from './sigmas.js';
 import { checkStepCount, npLinspace, roundHalfEven, spacedTimesteps } from './timesteps.js';
@@ -43,7 +43,7 @@ export class DPMSolverMultistepScheduler extends BaseScheduler {
 
   /** @param config a diffusers scheduler config (DPMSolverMultistepScheduler defaults for absent fields). */
   constructor(config: Json) {
-    const r = new ConfigReader(config, 'DPMSolverMultistepScheduler config');
+    const r = new SchedulerConfigReader(config, 'DPMSolverMultistepScheduler config');
     super(r, 'DPMSolverMultistepScheduler');
     this.solverOrder = r.int('solver_order', 2, 1);
     if (this.solverOrder > 2) r.fail('solver_order', `= ${this.solverOrder} is not supported (supported: 1, 2)`);
@@ -65,6 +65,7 @@ export class DPMSolverMultistepScheduler extends BaseScheduler {
     const clip = config.lambda_min_clipped;
     if (clip !== undefined && clip !== null && clip !== -Infinity) r.fail('lambda_min_clipped', `= ${JSON.stringify(clip)} is not supported; only -inf/null`);
     this.modelOutputs = new TensorHistory(this.solverOrder);
+    r.done();
   }
 
   setTimesteps(n: number): void {
