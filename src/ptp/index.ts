@@ -5,10 +5,10 @@
  * ```ts
  * const prompts = ['a cat riding a bicycle', 'a dog riding a bicycle'];
  * const controller = new AttentionReplace({
- *   tokenizer, prompts, numSteps: 50, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4,
+ *   tokenizer, prompts, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4,
  *   localBlend: new LocalBlend(tokenizer, prompts, ['cat', 'dog']),
  * });
- * controller.reset();
+ * controller.reset(50); // the pipeline's sampler does this with the run's step count
  * for (let step = 0; step < 50; step++) {
  *   // batch [uncond × 2, cond × 2]; every attention layer calls the controller with ctx.step = step
  *   const noise = unet.forward(latentsTwice, t, context, { controller, step });
