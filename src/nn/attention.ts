@@ -2,8 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
 import { GroupNorm } from './norm.js';
-import { attend } from './attention-core.js';
+import { attend, checkSliceSize, type SliceableAttention } from './attention-core.js';
 import type { AttentionCall, AttentionContext, Place } from './attention-control.js';
+
+/**
+ * Sliced attention as an option of a model: queries per chunk for every attention layer of
+ * `model` (undefined = automatic; see `AttendOptions.sliceSize`).
+ */
+export function setAttentionSlice(model: Module, n: number | undefined): void {
+  checkSliceSize(n);
+  for (const [, m] of model.namedModules()) if ('attentionSlice' in m) (m as Module & SliceableAttention).attentionSlice = n;
+}
 
 /** Where an Attention layer sits in its model; assigned by the model after construction. */
 export interface AttentionPlacement {
@@ -30,7 +39,7 @@ export interface AttentionOptions {
  * diffusers `Attention` (keys group_norm when configured, to_q, to_k, to_v, to_out.0) with the
  * controller seam: the probabilities of every call go through `call.controller` when one is given.
  */
-export class Attention extends Module {
+export class Attention extends Module implements SliceableAttention {
   readonly groupNorm?: GroupNorm;
   readonly toQ: Linear;
   readonly toK: Linear;
@@ -38,6 +47,7 @@ export class Attention extends Module {
   readonly toOut: Linear;
   readonly heads: number;
   placement: AttentionPlacement = { place: 'down', blockIndex: 0, layerIndex: 0, numLayers: 1, name: 'attn' };
+  attentionSlice: number | undefined = undefined;
 
   constructor(readonly opts: AttentionOptions) {
     super();
@@ -83,6 +93,7 @@ export class Attention extends Module {
         heads: this.heads,
         controller: call.controller,
         ctx,
+        sliceSize: this.attentionSlice,
       });
       return this.toOut.forward(out);
     });

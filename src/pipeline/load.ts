@@ -13,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { FileStore } from '../io/file-store.js';
 import { CONFIG_FILES, ModelDir, openModelDir, type ModelDirOptions } from '../io/model-dir.js';
 import { loadWeights } from '../nn/load-weights.js';
+import { checkSliceSize } from '../nn/attention-core.js';
 import type { Residency } from '../nn/param.js';
 import { ClipTokenizer, type TruncationHandler } from '../models/clip/tokenizer.js';
 import { ClipTextModel } from '../models/clip/text-model.js';
@@ -35,6 +36,8 @@ export interface LoadPipelineOptions {
   onTruncate?: TruncationHandler;
   /** Weights variant to prefer when opening a FileStore, e.g. "fp16" (see `openModelDir`). */
   variant?: string;
+  /** Queries per attention chunk (see `StableDiffusionPipeline.setAttentionSlice`); default automatic. */
+  attentionSlice?: number;
 }
 
 /** Bytes the weights of `dir` take in float32. */
@@ -60,6 +63,7 @@ export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Resid
  * (with `variant`) and closed again.
  */
 export async function loadPipeline(source: FileStore | ModelDir, opts: LoadPipelineOptions = {}): Promise<StableDiffusionPipeline> {
+  checkSliceSize(opts.attentionSlice);
   if (source instanceof ModelDir) return loadFromDir(source, opts);
   const dirOpts: ModelDirOptions = { variant: opts.variant };
   const dir = await openModelDir(source, dirOpts);
@@ -84,10 +88,12 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   await loadWeights(unet, dir.weights('unet'), common);
   const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
   await loadWeights(vae, dir.weights('vae'), common);
-  return new StableDiffusionPipeline({
+  const pipe = new StableDiffusionPipeline({
     text: new ClipPromptEncoder(tokenizer, text),
     unet,
     vae,
     schedulerConfig: dir.config('scheduler'),
   });
+  pipe.setAttentionSlice(opts.attentionSlice);
+  return pipe;
 }

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionController } from '../nn/attention-control.js';
+import { setAttentionSlice } from '../nn/attention.js';
 import type { UNet2DConditionModel } from '../models/unet/unet.js';
 import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
 import type { PromptTokenizer } from '../models/clip/tokenizer.js';
@@ -24,6 +25,8 @@ export interface PromptEncoder {
   encode(prompts: readonly string[]): tf.Tensor3D;
   /** The tokenizer (Prompt-to-Prompt controllers locate words with it). */
   readonly tokenizer?: PromptTokenizer;
+  /** Queries per attention chunk of the text encoder (see `StableDiffusionPipeline.setAttentionSlice`). */
+  setAttentionSlice?(n: number | undefined): void;
   dispose?(): void;
 }
 
@@ -229,6 +232,18 @@ export class StableDiffusionPipeline {
       img.dispose();
     }
     return images;
+  }
+
+  /**
+   * Sliced attention: queries per attention chunk in the UNet, VAE and text encoder on the batched
+   * and per-head paths (undefined = automatic, a score budget of 256 MiB per chunk); the fused wasm
+   * kernel never stores the scores and ignores it. Layers whose probabilities a controller reads
+   * are never sliced.
+   */
+  setAttentionSlice(n: number | undefined): void {
+    setAttentionSlice(this.components.unet, n);
+    setAttentionSlice(this.components.vae, n);
+    this.components.text.setAttentionSlice?.(n);
   }
 
   /** Frees every weight of the pipeline. */
