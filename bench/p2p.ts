@@ -20,7 +20,7 @@ import { ClipPromptEncoder } from '../src/models/clip/prompt-encoder.js';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
 import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
-import { AttentionReplace, LocalBlend } from '../src/ptp/index.js';
+import { AttentionReplace, LocalBlend } from '../src/index.js';
 import type { Module } from '../src/nn/module.js';
 import { randomizeWeights } from './models.js';
 import { tracker } from './timing.js';

@@ -13,7 +13,7 @@ import { selfReplaceWindow, timeWordAlpha, type CrossReplaceSteps, type StepBoun
 import { AttentionStore } from './store.js';
 import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
-export interface EditOptions {
+export interface AttentionEditOptions {
   /** Source prompt first, then the edited prompts (at least one). */
   prompts: readonly string[];
   tokenizer: PromptTokenizer;
@@ -53,7 +53,7 @@ export abstract class AttentionEdit extends AttentionStore {
   private readonly selfReplaceSteps: StepBounds;
   private plan?: { numSteps: number; crossAlpha: TimeWordAlpha; selfWindow: [number, number] };
 
-  constructor(opts: EditOptions) {
+  constructor(opts: AttentionEditOptions) {
     super({ numPrompts: opts.prompts.length, latentSize: opts.latentSize });
     if (opts.prompts.length < 2) throw new Error(`an edit needs a source and at least one edited prompt, got ${opts.prompts.length} prompt(s)`);
     this.prompts = [...opts.prompts];
