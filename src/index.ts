@@ -47,27 +47,51 @@ export { loadWeights, type CheckpointAdapter, type LoadWeightsOptions } from './
 export { Attention, setAttentionSlice, type AttentionOptions, type AttentionPlacement } from './nn/attention.js';
 export { attentionStrategy, setAttentionStrategy, type AttentionStrategy, type SliceableAttention } from './nn/attention-core.js';
 export type { AttentionCall, AttentionContext, AttentionController, Place } from './nn/attention-control.js';
+export { Linear } from './nn/linear.js';
+export { Conv2d } from './nn/conv2d.js';
+export { GroupNorm, LayerNorm } from './nn/norm.js';
+export { activation, gelu, silu, type ActivationName } from './nn/activations.js';
+export { Timesteps, TimestepEmbedding, timestepEmbedding, type SinusoidalOptions } from './nn/embeddings.js';
+export { ResnetBlock2D, type ResnetBlock2DOptions } from './nn/resnet.js';
+export { Downsample2D, Upsample2D } from './nn/sampling.js';
+export { FeedForward, GEGLU } from './nn/feed-forward.js';
+export { BasicTransformerBlock, type BasicTransformerBlockOptions } from './nn/transformer-block.js';
+export { Transformer2DModel, type Transformer2DOptions } from './nn/transformer.js';
 
 // Models
 export { ClipTokenizer, MAX_TOKENS, type ClipTokenizerOptions, type PromptTokenizer, type TruncationHandler, type TruncationInfo, type ClipCallOptions, type ClipEncoding } from './models/clip/tokenizer.js';
-export { ClipTextModel, type ClipTextForwardOptions, type ClipTextOutput } from './models/clip/text-model.js';
+export { ClipTextModel, ClipTextTransformer, type ClipTextForwardOptions, type ClipTextOutput } from './models/clip/text-model.js';
+export { ClipAttention, ClipEncoderLayer, ClipMlp } from './models/clip/text-layers.js';
+export { ClipTextEmbeddings, Embedding } from './models/clip/text-embeddings.js';
 export { parseClipTextConfig, type ClipTextConfig } from './models/clip/config.js';
 export { ClipPromptEncoder } from './models/clip/prompt-encoder.js';
 export { UNet2DConditionModel, type TimestepInput, type UNetForwardOptions, type UNetForwardResult } from './models/unet/unet.js';
-export { parseUNetConfig, type UNetConfig } from './models/unet/config.js';
+export { parseUNetConfig, type DownBlockType, type MidBlockType, type UNetConfig, type UpBlockType } from './models/unet/config.js';
+export {
+  CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetDownBlock, UNetMidBlock2DCrossAttn, UNetUpBlock, UpBlock2D,
+  type BlockInputs, type CrossAttnSettings, type DownBlockOptions, type MidBlockOptions, type ResnetSettings, type UpBlockOptions,
+} from './models/unet/blocks.js';
 export { AutoencoderKL, DiagonalGaussian, type AutoencoderKLOptions, type NoiseSource } from './models/vae/autoencoder-kl.js';
 export { DEFAULT_VAE_SCALING_FACTOR, parseVaeConfig, type VaeConfig } from './models/vae/config.js';
+export {
+  DownEncoderBlock2D, UpDecoderBlock2D, VaeDecoder, VaeEncoder, VaeMidBlock,
+  type DownEncoderBlockOptions, type UpDecoderBlockOptions, type VaeMidBlockOptions,
+} from './models/vae/blocks.js';
 export { TorchGenerator } from './models/random.js';
 export {
   createScheduler, DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LMSDiscreteScheduler, PNDMScheduler,
   SCHEDULER_CLASSES, SCHEDULER_NAMES, type Scheduler, type SchedulerConfigJson, type SchedulerName,
 } from './models/schedulers/index.js';
+export { BaseScheduler } from './models/schedulers/common.js';
+export { SchedulerConfigReader, type BetaConfig, type BetaSchedule, type PredictionType, type TimestepSpacing } from './models/schedulers/config.js';
+export type { DpmAlgorithm, DpmSolverType } from './models/schedulers/dpmpp.js';
 
 // Prompt-to-Prompt
 export { AttentionStore, STORE_KEYS, type AttentionStoreOptions, type StoredMap, type StoreKey } from './ptp/store.js';
 export { AttentionEdit, type AttentionEditOptions } from './ptp/edit.js';
 export { AttentionReplace } from './ptp/replace.js';
 export { AttentionRefine } from './ptp/refine.js';
+export type { RefinementMap } from './ptp/align.js';
 export { AttentionReweight, type ReweightOptions } from './ptp/reweight.js';
 export { getEqualizer, type EqualizerOptions } from './ptp/equalizer.js';
 export { LocalBlend, type LocalBlendOptions } from './ptp/local-blend.js';

@@ -14,7 +14,7 @@ import { ClipEncoderLayer } from './text-layers.js';
 export interface ClipTextOutput {
   /** [B, T, D] after the final LayerNorm (what the UNet's cross-attention reads). */
   lastHiddenState: tf.Tensor3D;
-  /** [B, D]: lastHiddenState at each row's end-of-text position. */
+  /** Pooled output [B, D]: lastHiddenState at each row's end-of-text position. */
   poolerOutput: tf.Tensor2D;
   /** With `outputHiddenStates`: the embeddings, then each layer's output (before the final LayerNorm). */
   hiddenStates?: tf.Tensor3D[];

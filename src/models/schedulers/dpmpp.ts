@@ -12,8 +12,8 @@ import { TensorHistory } from './history.js';
 import { interpOnIndexGrid, trainSigmas } from './sigmas.js';
 import { checkStepCount, npLinspace, roundHalfEven, spacedTimesteps } from './timesteps.js';
 
-type Algorithm = 'dpmsolver++' | 'dpmsolver';
-type SolverType = 'midpoint' | 'heun';
+export type DpmAlgorithm = 'dpmsolver++' | 'dpmsolver';
+export type DpmSolverType = 'midpoint' | 'heun';
 
 const log32 = (x: number) => f32(Math.log(x));
 const exp32 = (x: number) => f32(Math.exp(x));
@@ -28,8 +28,8 @@ function alphaSigmaLambda(sigma: number): { alpha: number; sigma: number; lambda
 export class DPMSolverMultistepScheduler extends BaseScheduler {
   readonly name = 'dpmpp' as const;
   readonly solverOrder: number;
-  readonly algorithm: Algorithm;
-  readonly solverType: SolverType;
+  readonly algorithm: DpmAlgorithm;
+  readonly solverType: DpmSolverType;
   readonly predictionType: PredictionType;
   readonly lowerOrderFinal: boolean;
   readonly eulerAtFinal: boolean;
