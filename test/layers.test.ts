@@ -2,15 +2,18 @@
  * Imports run one way. Every module of src/ belongs to a layer, and may import only from its own
  * layer or the layers below it:
  *
- *   util < io < backend < nn < models < ptp < pipeline < index (src/index.ts) < node | browser < cli
+ *   util < world < io < backend < nn < models < ptp < pipeline < train < index (src/index.ts)
+ *     < node | browser < cli
  *
  *   util      logging, image types                 src/util
+ *   world     the procedural shapes world (self-contained)  src/world
  *   io        files, safetensors, model dirs, configs  src/io
  *   backend   backend selection, wasm kernels      src/backend
  *   nn        layers, weights, the attention seam  src/nn
  *   models    CLIP, UNet, VAE, schedulers, random  src/models
  *   ptp       Prompt-to-Prompt controllers         src/ptp
  *   pipeline  sampling, the SD pipeline, loading   src/pipeline
+ *   train     training objectives, optimiser, recipes (platform-neutral)  src/train
  *   index     the platform-neutral entry point     src/index.ts
  *   node, browser  the platform edges (siblings: neither imports the other)  src/node, src/browser
  *   cli       the `ptp` command (may also use weights-tools/)  src/cli
@@ -26,10 +29,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { repoRoot } from './helpers/reference.js';
 
-const LAYERS = ['util', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'index', 'node', 'browser', 'cli'] as const;
+const LAYERS = ['util', 'world', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'train', 'index', 'node', 'browser', 'cli'] as const;
 type Layer = (typeof LAYERS)[number];
 /** Rank of each layer; node and browser share one (siblings). */
-const RANK: Record<Layer, number> = { util: 0, io: 1, backend: 2, nn: 3, models: 4, ptp: 5, pipeline: 6, index: 7, node: 8, browser: 8, cli: 9 };
+const RANK: Record<Layer, number> = { util: 0, world: 1, io: 2, backend: 3, nn: 4, models: 5, ptp: 6, pipeline: 7, train: 8, index: 9, node: 10, browser: 10, cli: 11 };
 const NODE_ONLY_PACKAGES = ['pngjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 const NODE_LAYERS: readonly Layer[] = ['node', 'cli'];
 
@@ -120,6 +123,6 @@ describe('layering: imports run one way', () => {
       'node/x.ts (node) imports ../browser/backend.js from its sibling layer browser',
     ]);
     expect(layerViolations([{ path: 'ptp/x.ts', imports: ['pngjs', 'fs', '../../weights-tools/convert.js'] }])).to.have.length(3);
-    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, io, backend, nn, models, ptp, pipeline, index, node, browser, cli)']);
+    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, world, io, backend, nn, models, ptp, pipeline, train, index, node, browser, cli)']);
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
 import type { Param } from './param.js';
+import { fusedGroupNorm, groupNormKernelAvailable } from '../backend/group-norm-kernel.js';
 
 /**
  * Mean over axes 1 and 3 of [b, n, g, c/g], kept as [b, 1, g, 1], in two levels (chunks of about
@@ -17,7 +18,7 @@ function groupMean(x: tf.Tensor4D): tf.Tensor {
   return tf.reshape(tf.mean(chunks, 1, true), [b, 1, g, 1]);
 }
 
-/** torch.nn.GroupNorm on NHWC activations. */
+/** torch.nn.GroupNorm on NHWC activations (fused kernels on wasm/cpu, tf ops elsewhere). */
 export class GroupNorm extends Module {
   readonly weight?: Param;
   readonly bias?: Param;
@@ -33,21 +34,53 @@ export class GroupNorm extends Module {
     }
   }
 
-  /** x [B, H, W, C] (or [B, N, C]) → same shape. */
-  forward<T extends tf.Tensor>(x: T): T {
+  /**
+   * x [B, H, W, C] (or [B, N, C]) → same shape; `silu` applies SiLU to the result (fused into
+   * one kernel on the wasm and cpu backends).
+   */
+  forward<T extends tf.Tensor>(x: T, opts: { silu?: boolean } = {}): T {
     return tf.tidy(() => {
-      const shape = x.shape;
-      const b = shape[0];
-      const c = shape[shape.length - 1];
-      const g = this.numGroups;
-      const grouped = tf.reshape(x, [b, -1, g, c / g]) as tf.Tensor4D;
-      const dev = tf.sub(grouped, groupMean(grouped)) as tf.Tensor4D;
-      const variance = groupMean(tf.square(dev));
-      let y = tf.reshape(tf.mul(dev, tf.rsqrt(tf.add(variance, this.eps))), shape);
-      if (this.weight) y = tf.add(tf.mul(y, this.weight.tensor()), this.bias!.tensor());
-      return y as T;
+      const w = this.weight?.tensor();
+      const b = this.bias?.tensor();
+      const silu = opts.silu ?? false;
+      if (groupNormKernelAvailable()) return fusedGroupNorm(x, w, b, { groups: this.numGroups, eps: this.eps, silu }) as T;
+      const y = groupNormOp(this.numGroups, this.eps)(x, ...(w ? [w, b!] : []));
+      return (silu ? tf.mul(y, tf.sigmoid(y)) : y) as T;
     });
   }
+}
+
+/**
+ * Group normalisation of x (+ affine) as one differentiable op: the forward is the plain
+ * (two-level mean) arithmetic; the backward is the closed form
+ * dx = rstd·(dx̂ − mean_g(dx̂) − x̂·mean_g(dx̂·x̂)), dx̂ = dy·γ, dγ = Σ dy·x̂, dβ = Σ dy,
+ * a handful of ops where autograd through the forward would run about twenty-five. Used where the
+ * fused kernels do not run (webgl, webgpu, tfjs-node).
+ */
+export function groupNormOp(g: number, eps: number): (x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor) => tf.Tensor {
+  const f = (...args: unknown[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [x, weight, bias] = args as tf.Tensor[];
+    const shape = x.shape;
+    const c = shape[shape.length - 1];
+    const grouped = tf.reshape(x, [shape[0], -1, g, c / g]) as tf.Tensor4D;
+    const dev = tf.sub(grouped, groupMean(grouped)) as tf.Tensor4D;
+    const rstd = tf.rsqrt(tf.add(groupMean(tf.square(dev)), eps));
+    const xhat = tf.mul(dev, rstd);
+    const normed = tf.reshape(xhat, shape);
+    save([xhat, rstd, ...(weight ? [weight] : [])]);
+    const value = weight ? tf.add(tf.mul(normed, weight), bias) : normed;
+    const gradFunc = (dy: tf.Tensor, [xh, rs, w]: tf.Tensor[]) => {
+      const lead = dy.shape.slice(0, -1).map((_, i) => i);
+      const dxhat = tf.reshape(w ? tf.mul(dy, w) : dy, xh.shape);
+      const proj = tf.mean(tf.mul(dxhat, xh), [1, 3], true);
+      const dx = tf.reshape(tf.mul(tf.sub(tf.sub(dxhat, tf.mean(dxhat, [1, 3], true)), tf.mul(xh, proj)), rs), dy.shape);
+      if (!w) return [dx];
+      return [dx, tf.sum(tf.mul(dy, tf.reshape(xh, dy.shape)), lead), tf.sum(dy, lead)];
+    };
+    return { value, gradFunc };
+  };
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor) => tf.Tensor;
 }
 
 /** torch.nn.LayerNorm over the last axis. */

@@ -27,6 +27,8 @@ export class ResnetBlock2D extends Module {
   readonly conv2: Conv2d;
   readonly convShortcut?: Conv2d;
   private readonly act: <T extends tf.Tensor>(x: T) => T;
+  /** SiLU is fused into the group norms before the convolutions. */
+  private readonly fuseSilu: boolean;
   private readonly outputScaleFactor: number;
 
   constructor(o: ResnetBlock2DOptions) {
@@ -39,19 +41,21 @@ export class ResnetBlock2D extends Module {
     this.conv2 = this.addModule('conv2', new Conv2d(out, out, 3, 1, 1));
     if (o.inChannels !== out) this.convShortcut = this.addModule('conv_shortcut', new Conv2d(o.inChannels, out, 1));
     this.act = activation(o.act ?? 'silu');
+    this.fuseSilu = ['silu', 'swish'].includes(o.act ?? 'silu');
     this.outputScaleFactor = o.outputScaleFactor ?? 1;
   }
 
   /** x [B, H, W, in], temb [B, tembChannels] → [B, H, W, out]. */
   forward(x: tf.Tensor4D, temb?: tf.Tensor2D): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = this.conv1.forward(this.act(this.norm1.forward(x)));
+      const normAct = (n: GroupNorm, t: tf.Tensor4D) => (this.fuseSilu ? n.forward(t, { silu: true }) : this.act(n.forward(t)));
+      let h = this.conv1.forward(normAct(this.norm1, x));
       if (this.timeEmbProj) {
         if (!temb) throw new Error('ResnetBlock2D: this block needs a time embedding');
         const t = this.timeEmbProj.forward(this.act(temb));
         h = tf.add(h, tf.reshape(t, [t.shape[0], 1, 1, t.shape[1]]));
       }
-      h = this.conv2.forward(this.act(this.norm2.forward(h)));
+      h = this.conv2.forward(normAct(this.norm2, h));
       const skip = this.convShortcut ? this.convShortcut.forward(x) : x;
       const y = tf.add(skip, h);
       return (this.outputScaleFactor === 1 ? y : tf.div(y, this.outputScaleFactor)) as tf.Tensor4D;

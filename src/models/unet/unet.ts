@@ -204,7 +204,10 @@ export class UNet2DConditionModel extends Module {
         const size: [number, number] | undefined = block.upsampler && next ? [next.shape[1], next.shape[2]] : undefined;
         x = rec(`up_blocks.${i}.out`, block.forward(x, own, inp, size));
       });
-      x = tf.tidy(() => this.convOut.forward(this.act(this.convNormOut.forward(x))));
+      x = tf.tidy(() => {
+        const silu = ['silu', 'swish'].includes(this.config.actFn);
+        return this.convOut.forward(silu ? this.convNormOut.forward(x, { silu }) : this.act(this.convNormOut.forward(x)));
+      });
       rec('conv_out_out', x);
       return opts.returnIntermediates ? { sample: x, intermediates: inter } : x;
     });

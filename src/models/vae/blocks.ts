@@ -7,7 +7,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
 import { Conv2d } from '../../nn/conv2d.js';
 import { GroupNorm } from '../../nn/norm.js';
-import { silu } from '../../nn/activations.js';
 import { Attention } from '../../nn/attention.js';
 import { ResnetBlock2D, resnetChain } from '../../nn/resnet.js';
 import { Downsample2D, Upsample2D } from '../../nn/sampling.js';
@@ -170,7 +169,7 @@ export class VaeEncoder extends Module {
       (t) => this.convIn.forward(t),
       ...this.downBlocks.map((b) => (t: tf.Tensor4D) => b.forward(t)),
       (t) => this.midBlock.forward(t),
-      (t) => tf.tidy(() => this.convOut.forward(silu(this.convNormOut.forward(t)))),
+      (t) => tf.tidy(() => this.convOut.forward(this.convNormOut.forward(t, { silu: true }))),
     ]);
   }
 }
@@ -218,7 +217,7 @@ export class VaeDecoder extends Module {
       (t) => this.convIn.forward(t),
       (t) => this.midBlock.forward(t),
       ...this.upBlocks.map((b) => (t: tf.Tensor4D) => b.forward(t)),
-      (t) => tf.tidy(() => this.convOut.forward(silu(this.convNormOut.forward(t)))),
+      (t) => tf.tidy(() => this.convOut.forward(this.convNormOut.forward(t, { silu: true }))),
     ]);
   }
 }
