@@ -13,7 +13,7 @@ import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { trainShapesModel } from '../src/node/train/shapes.js';
 import { loadCheckpoint } from '../src/node/train/checkpoint.js';
 import { openModelDirectory } from '../src/node/model-dir.js';
-import { loadPipeline } from '../src/models/pipeline/load.js';
+import { loadPipeline } from '../src/pipeline/load.js';
 import { TINY_RECIPE } from './helpers/tiny-recipe.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 

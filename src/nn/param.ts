@@ -8,7 +8,9 @@
  * weight in a `tf.Variable` that optimisers update in place (gradients flow to it).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f16ToF32, f32ToF16 } from '../io/dtypes.js';
+import { f16ToF32, f32ToF16, type HostValues } from '../io/dtypes.js';
+
+export type { HostValues } from '../io/dtypes.js';
 
 /** How a PyTorch weight is rearranged for tfjs. */
 export type Layout =
@@ -19,8 +21,6 @@ export type Layout =
   | 'conv2d'
   /** torch 1×1 Conv2d [out, in, 1, 1] stored as a Linear [in, out]. */
   | 'conv1x1-as-linear';
-
-export type HostValues = Float32Array | Uint16Array;
 
 export type Residency = 'resident' | 'stream';
 

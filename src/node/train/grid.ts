@@ -1,6 +1,7 @@
 /** Images tiled in a grid with a caption under each (training samples, reconstructions). */
 import { blankImage } from '../../ptp/render.js';
-import { drawText, type RgbImage } from '../../ptp/font.js';
+import { drawText } from '../../ptp/font.js';
+import type { RgbImage } from '../../util/image.js';
 
 /** Tiles equally sized images `cols` per row; `labels[i]` is drawn under image i (cut to fit). */
 export function imageGrid(images: readonly RgbImage[], cols: number, labels: readonly string[] = [], gap = 4): RgbImage {

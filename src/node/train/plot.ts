@@ -1,6 +1,7 @@
 /** A loss curve as an RGB image (log-scale y axis, the raw values and their running mean). */
 import { blankImage } from '../../ptp/render.js';
-import { drawText, type RgbImage } from '../../ptp/font.js';
+import { drawText } from '../../ptp/font.js';
+import type { RgbImage } from '../../util/image.js';
 
 export interface Series {
   label: string;

@@ -9,10 +9,9 @@ import { join } from 'node:path';
 import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 import { UNet2DConditionModel } from '../../models/unet/unet.js';
 import { ClipTextModel } from '../../models/clip/text-model.js';
-import { parseClipTextConfig } from '../../models/clip/config.js';
 import type { ClipTokenizer } from '../../models/clip/tokenizer.js';
 import { alphasCumprod, makeBetas } from '../../models/schedulers/betas.js';
-import { StableDiffusionPipeline, type PromptEncoder } from '../../models/pipeline/pipeline.js';
+import { StableDiffusionPipeline, type PromptEncoder } from '../../pipeline/pipeline.js';
 import { Adam } from '../../train/adam.js';
 import { Ema } from '../../train/ema.js';
 import { initWeights } from '../../train/init.js';
@@ -72,8 +71,8 @@ export const UNET_ZERO_INIT = (k: string) => /resnets\.\d+\.conv2\.weight$|proj_
 export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, tokenizer: ClipTokenizer): Promise<UnetStageModels> {
   const recipe = o.recipe ?? SHAPES_RECIPE;
   const vocab = new CompactVocab(grammarTokenIds(tokenizer));
-  const text = new ClipTextModel(parseClipTextConfig({ ...recipe.text, vocab_size: vocab.size }));
-  const unet = new UNet2DConditionModel(recipe.unet);
+  const text = ClipTextModel.fromConfig({ ...recipe.text, vocab_size: vocab.size });
+  const unet = UNet2DConditionModel.fromConfig(recipe.unet);
   initWeights(text, { seed: o.seed + 1 });
   initWeights(unet, { seed: o.seed + 2, zeroInit: UNET_ZERO_INIT });
   text.setTrainable(true, 'text.');

@@ -43,7 +43,7 @@ export interface TrainedVae {
 export async function trainVaeStage(o: VaeStageOptions): Promise<TrainedVae> {
   const recipe = o.recipe ?? SHAPES_RECIPE;
   const full = recipe.imageSize;
-  const vae = AutoencoderKL.fromConfigJson(recipe.vae);
+  const vae = AutoencoderKL.fromConfig(recipe.vae);
   initWeights(vae, { seed: o.seed });
   vae.setTrainable(true, 'vae.');
   const params = vae.trainableParams();

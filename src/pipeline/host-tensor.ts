@@ -7,14 +7,6 @@ export interface HostTensor {
   data: Float32Array;
 }
 
-/** A decoded RGB image, rows top to bottom, float values in [0, 1]. */
-export interface FloatImage {
-  width: number;
-  height: number;
-  /** HWC, 3 channels. */
-  data: Float32Array;
-}
-
 export function hostFromTensor(t: tf.Tensor): HostTensor {
   return { shape: [...t.shape], data: t.dataSync() as Float32Array };
 }
@@ -33,14 +25,4 @@ export function nhwcToNchwHost(x: tf.Tensor4D): HostTensor {
   const h = hostFromTensor(t);
   t.dispose();
   return h;
-}
-
-/** Image in [0,1] → 8-bit RGB. 'round' as diffusers' numpy_to_pil, 'floor' as prompt-to-prompt's astype(uint8). */
-export function imageToUint8(img: FloatImage, mode: 'round' | 'floor' = 'round'): Uint8Array {
-  const out = new Uint8Array(img.data.length);
-  for (let i = 0; i < out.length; i++) {
-    const v = Math.min(1, Math.max(0, img.data[i])) * 255;
-    out[i] = mode === 'round' ? Math.round(v) : Math.floor(v);
-  }
-  return out;
 }

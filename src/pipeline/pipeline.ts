@@ -6,13 +6,15 @@
  *   controller.onStepEnd ─▶ vae.decode(x / scaling_factor) ─▶ images
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttentionController } from '../../nn/attention-control.js';
-import type { UNet2DConditionModel } from '../unet/unet.js';
-import type { AutoencoderKL } from '../vae/autoencoder-kl.js';
-import type { PromptTokenizer } from '../../ptp/tokens.js';
-import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../schedulers/index.js';
-import { hostFromTensor, nhwcToNchwHost, type HostTensor, type FloatImage } from './host-tensor.js';
-import { imageToModelInput, type Uint8Image } from './image-input.js';
+import type { AttentionController } from '../nn/attention-control.js';
+import { setAttentionSlice } from '../nn/attention.js';
+import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
+import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
+import { hostFromTensor, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
+import type { FloatImage, RgbImage } from '../util/image.js';
+import { imageToModelInput } from './image-input.js';
 import { initialLatents } from './latents.js';
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
@@ -23,6 +25,8 @@ export interface PromptEncoder {
   encode(prompts: readonly string[]): tf.Tensor3D;
   /** The tokenizer (Prompt-to-Prompt controllers locate words with it). */
   readonly tokenizer?: PromptTokenizer;
+  /** Queries per attention chunk of the text encoder (see `StableDiffusionPipeline.setAttentionSlice`). */
+  setAttentionSlice?(n: number | undefined): void;
   dispose?(): void;
 }
 
@@ -78,7 +82,7 @@ export interface EditOptions extends Omit<GenerateOptions, 'sharedLatents'> {
 
 export interface InvertOptions {
   /** The image: 8-bit RGB (scaled v/127.5 − 1 as the null-text notebook) or float RGB in [0, 1]. */
-  image: FloatImage | Uint8Image;
+  image: FloatImage | RgbImage;
   /** A prompt describing the image; its embedding conditions the inversion (no guidance). */
   prompt: string;
   /** Default 50. */
@@ -228,6 +232,18 @@ export class StableDiffusionPipeline {
       img.dispose();
     }
     return images;
+  }
+
+  /**
+   * Sliced attention: queries per attention chunk in the UNet, VAE and text encoder on the batched
+   * and per-head paths (undefined = automatic, a score budget of 256 MiB per chunk); the fused wasm
+   * kernel never stores the scores and ignores it. Layers whose probabilities a controller reads
+   * are never sliced.
+   */
+  setAttentionSlice(n: number | undefined): void {
+    setAttentionSlice(this.components.unet, n);
+    setAttentionSlice(this.components.vae, n);
+    this.components.text.setAttentionSlice?.(n);
   }
 
   /** Frees every weight of the pipeline. */

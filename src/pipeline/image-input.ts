@@ -1,19 +1,12 @@
 /** Images going into the VAE encoder: 8-bit or float RGB → NHWC in [−1, 1]. */
 import * as tf from '@tensorflow/tfjs-core';
-import type { FloatImage } from './host-tensor.js';
-
-/** An 8-bit RGB image, HWC, rows top to bottom (e.g. a decoded PNG). */
-export interface Uint8Image {
-  width: number;
-  height: number;
-  data: Uint8Array | Uint8ClampedArray;
-}
+import type { FloatImage, RgbImage } from '../util/image.js';
 
 /**
  * Image → [1, H, W, 3] in [−1, 1]: 8-bit values as v / 127.5 − 1 in float32 (the null-text
  * notebook's `image2latent`), float values in [0, 1] as 2v − 1.
  */
-export function imageToModelInput(img: FloatImage | Uint8Image): tf.Tensor4D {
+export function imageToModelInput(img: FloatImage | RgbImage): tf.Tensor4D {
   const { width, height, data } = img;
   if (data.length !== width * height * 3) throw new Error(`image: ${data.length} values for a ${width}×${height} RGB image`);
   return tf.tidy(() => {

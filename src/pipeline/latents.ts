@@ -1,6 +1,6 @@
 /** Initial latents: seeded like PyTorch's CPU generator, or given by the caller, validated. */
 import * as tf from '@tensorflow/tfjs-core';
-import { TorchGenerator } from '../random.js';
+import { TorchGenerator } from '../models/random.js';
 import { nchwToNhwc, type HostTensor } from './host-tensor.js';
 
 export interface LatentSpec {

@@ -4,8 +4,8 @@
  * visiting the sampling timesteps in reverse and applying `DDIMScheduler.invertStep` (`next_step`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { UNet2DConditionModel } from '../unet/unet.js';
-import { DDIMScheduler, type Scheduler } from '../schedulers/index.js';
+import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import { DDIMScheduler, type Scheduler } from '../models/schedulers/index.js';
 import { stepInfo, type StepInfo } from './sampler.js';
 
 export interface DdimInvertOptions {

@@ -3,9 +3,9 @@
  * controller on every UNet call, and the controller's step callback after every scheduler step.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AttentionController } from '../../nn/attention-control.js';
-import type { UNet2DConditionModel } from '../unet/unet.js';
-import type { Scheduler } from '../schedulers/index.js';
+import type { AttentionController } from '../nn/attention-control.js';
+import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { Scheduler } from '../models/schedulers/index.js';
 
 /** Progress of one denoising step. */
 export interface StepInfo {
@@ -57,8 +57,8 @@ export function sample(o: SampleOptions): SampleResult {
   if (o.cond.shape[0] !== b) throw new Error(`${o.cond.shape[0]} prompt embeddings for a batch of ${b} latents`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${o.steps}`);
   o.scheduler.setTimesteps(o.steps);
-  o.controller?.reset?.();
   const timesteps = [...o.scheduler.timesteps];
+  o.controller?.reset?.(timesteps.length);
   const context = tf.keep(cfg ? tf.concat([o.uncond!, o.cond], 0) : o.cond.clone());
   let x = tf.keep(tf.mul(o.latents, o.scheduler.initNoiseSigma) as tf.Tensor4D);
   const perStep: Float32Array[] | undefined = o.keepLatentsPerStep ? [] : undefined;
