@@ -1,0 +1,25 @@
+// The kernels the addon exports. Tensors are float32 at byte offsets into the tensor memory
+// (`Heap`); an offset of -1 is an absent optional input.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "args.h"
+
+namespace ptp {
+
+using Offsets = std::vector<int64_t>;
+
+// offsets [x, filter, bias, y]; shape: see ConvShape in conv.cc.
+void conv2d(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape, const std::string& act, float alpha);
+// offsets [dy, filter, dx].
+void conv2d_backprop_input(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape);
+// offsets [x, dy, dfilter].
+void conv2d_backprop_filter(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape);
+
+// offsets [a, b, bias, c]; dims [batchA, batchB, M, K, N, transposeA, transposeB]:
+// c[batch, M, N] = op(a)·op(b) (+ bias[N]) then the activation; a batch of 1 broadcasts.
+void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, const std::string& act, float alpha);
+
+}  // namespace ptp
