@@ -75,6 +75,33 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   });
 }
 
+// attentionProbs(heap, [q, k, mask|-1, probs], dims, scale)
+napi_value AttentionProbs(napi_env env, napi_callback_info info) {
+  return guard(env, "attentionProbs", [&] {
+    Args a(env, info);
+    attention_probs(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
+// attentionApply(heap, [probs, v, out], dims)
+napi_value AttentionApply(napi_env env, napi_callback_info info) {
+  return guard(env, "attentionApply", [&] {
+    Args a(env, info);
+    attention_apply(a.heap(0), a.ints(1), a.ints(2));
+    return undefined(env);
+  });
+}
+
+// attentionFused(heap, [q, k, v, mask|-1, out], dims, scale)
+napi_value AttentionFused(napi_env env, napi_callback_info info) {
+  return guard(env, "attentionFused", [&] {
+    Args a(env, info);
+    attention_fused(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -84,6 +111,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attentionProbs", nullptr, AttentionProbs, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attentionApply", nullptr, AttentionApply, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"attentionFused", nullptr, AttentionFused, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
   return exports;

@@ -22,4 +22,11 @@ void conv2d_backprop_filter(const Heap& heap, const Offsets& o, const std::vecto
 // c[batch, M, N] = op(a)·op(b) (+ bias[N]) then the activation; a batch of 1 broadcasts.
 void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, const std::string& act, float alpha);
 
+// Attention per head on q [B, N, H·d], k/v [B, M, H·d]; dims [B, N, M, H, d, maskRowStride]
+// (mask [1 or N, M], row stride 0 or M). probs: offsets [q, k, mask, probs [B·H, N, M]];
+// apply: [probs, v, out [B, N, H·d]]; fused: [q, k, v, mask, out].
+void attention_probs(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale);
+void attention_apply(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims);
+void attention_fused(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale);
+
 }  // namespace ptp

@@ -134,7 +134,7 @@ export function createNodeBackendCandidates(opts: NodeBackendOptions = {}): read
         return 'tensorflow';
       },
     },
-    nativeCandidate(() => loadWasm(opts, wasm), () => wasmAfterInit(true)),
+    nativeCandidate(() => loadWasm(opts, wasm), () => wasmAfterInit(false)),
     {
       name: 'wasm',
       load: () => loadWasm(opts, wasm),

@@ -21,6 +21,9 @@ export interface NativeAddon {
   conv2dBackpropInput(heap: Heap, offsets: number[], shape: number[]): void;
   conv2dBackpropFilter(heap: Heap, offsets: number[], shape: number[]): void;
   matmul(heap: Heap, offsets: number[], dims: number[], activation: string, leakyAlpha: number): void;
+  attentionProbs(heap: Heap, offsets: number[], dims: number[], scale: number): void;
+  attentionApply(heap: Heap, offsets: number[], dims: number[]): void;
+  attentionFused(heap: Heap, offsets: number[], dims: number[], scale: number): void;
 }
 
 export type NativePrecision = 'fp32' | 'bf16';

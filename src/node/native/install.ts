@@ -14,6 +14,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import { convBackpropFilter, convBackpropInput, convForward, type Kernel } from './conv-kernels.js';
 import { matMul } from './matmul-kernels.js';
+import { applyAttentionProbs, attentionProbs, fusedAttention } from './attention-kernels.js';
+import { APPLY_ATTENTION_PROBS, ATTENTION_PROBS, FUSED_ATTENTION } from '../../backend/attention-ops.js';
 
 const BACKEND = 'wasm';
 /** Kernels replaced (or added) by install, with what was registered before (undefined: none). */
@@ -27,6 +29,9 @@ function nativeKernels(addon: NativeAddon, orig: (name: string) => Kernel | unde
     Conv2DBackpropFilter: convBackpropFilter(addon),
     BatchMatMul: matMul(addon, orig('BatchMatMul')),
     _FusedMatMul: matMul(addon, orig('_FusedMatMul')),
+    [FUSED_ATTENTION]: fusedAttention(addon),
+    [ATTENTION_PROBS]: attentionProbs(addon),
+    [APPLY_ATTENTION_PROBS]: applyAttentionProbs(addon),
   };
 }
 
