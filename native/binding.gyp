@@ -12,7 +12,9 @@
         "src/conv.cc",
         "src/matmul.cc",
         "src/activation.cc",
-        "src/attention.cc"
+        "src/attention.cc",
+        "src/norm.cc",
+        "src/gelu.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-ffp-contract=fast", "-fopenmp", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],

@@ -67,6 +67,7 @@ function main() {
     rmSync(addon, { force: true });
     return skip(`the built addon does not load: ${firstError(check.stderr)}`);
   }
+  rmSync(join(here, 'build.log'), { force: true });
   say(`native kernels built (${check.stdout.trim()})`);
 }
 

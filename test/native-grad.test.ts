@@ -12,6 +12,8 @@ import { reluGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Relu_grad.j
 import { reshapeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Reshape_grad.js';
 import { squareGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Square_grad.js';
 import { sumGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Sum_grad.js';
+import { expect } from 'chai';
+import { fusedGelu, fusedGroupNorm } from '../src/backend/fused-ops.js';
 import { expectClose } from './helpers/close.js';
 import { describeNative, maxAbs, randomValues, useNativeBackend } from './helpers/native.js';
 
@@ -56,6 +58,19 @@ describeNative('tf.grad through the native kernels', function () {
     const got = gradients();
     const names = ['loss', 'dx', 'dconv1', 'dbias1', 'dconv2', 'ddense'];
     got.forEach((g, i) => expectClose(g, ref[i], { atol: 1e-5 * Math.max(1, maxAbs(ref[i])), rtol: 1e-5 }, names[i]));
+  });
+
+  it('the fused norm/GELU kernels (no gradient functions) stand aside while gradients are recorded', () => {
+    const x = tf.tensor([1, 2, 3, 4], [1, 1, 1, 4]);
+    const outside = [fusedGroupNorm(x, 2, 1e-5), fusedGelu(x)];
+    expect(outside.every((t) => t instanceof tf.Tensor)).to.equal(true);
+    const seen: (tf.Tensor | undefined)[] = [];
+    const g = tf.grad((t: tf.Tensor) => {
+      seen.push(fusedGroupNorm(t, 2, 1e-5), fusedGelu(t));
+      return tf.sum(t);
+    })(x);
+    expect(seen).to.deep.equal([undefined, undefined]);
+    tf.dispose([x, g, ...outside]);
   });
 
   it('is bit-for-bit deterministic run to run', () => {

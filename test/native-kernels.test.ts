@@ -2,12 +2,14 @@
  * Native kernels (oneDNN over the wasm heap) against the cpu backend on random shapes, odd sizes
  * included: Conv2D / FusedConv2D (strides, dilations, paddings, 1×1, bias and activations), the
  * two convolution gradients, MatMul / BatchMatMul / _FusedMatMul with transposes and batch
- * broadcasting; run-to-run bit-identity; the wasm kernel for cases the addon does not take.
+ * broadcasting; GroupNorm(+SiLU), LayerNorm, GELU; run-to-run bit-identity; the wasm kernel for
+ * cases the addon does not take.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { expectClose } from './helpers/close.js';
 import { describeNative, maxAbs, onActive, onCpu, randomValues, useNativeBackend } from './helpers/native.js';
+import { fusedGelu, fusedGroupNorm, fusedLayerNorm } from '../src/backend/fused-ops.js';
 
 /** fp32 sums in a different order: error grows with the reduction length and the magnitude. */
 function tol(ref: Float32Array, reduction: number) {
@@ -126,6 +128,52 @@ describeNative('native kernels vs the cpu backend', function () {
         expectClose(onActive([a, b, bias], run), ref, tol(ref, 24), `fused matmul ${activation}`);
       });
     }
+  });
+
+  describe('GroupNorm (+SiLU), LayerNorm, GELU', () => {
+    /** The tfjs-op formulas (what the library runs without the fused kernels). */
+    const groupNormRef = (x: tf.Tensor, g: tf.Tensor | undefined, b: tf.Tensor | undefined, groups: number, eps: number, silu: boolean) => {
+      const c = x.shape[x.shape.length - 1];
+      const xg = tf.reshape(x, [x.shape[0], -1, groups, c / groups]);
+      const { mean, variance } = tf.moments(xg, [1, 3], true);
+      let y = tf.reshape(tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, eps))), x.shape);
+      if (g) y = tf.add(tf.mul(y, g), b!);
+      return silu ? tf.mul(y, tf.sigmoid(y)) : y;
+    };
+    const cases = [
+      { x: [2, 9, 7, 12], groups: 4, affine: true, silu: false },
+      { x: [1, 5, 5, 6], groups: 3, affine: false, silu: true },
+      { x: [3, 11, 40], groups: 8, affine: true, silu: true },
+      { x: [1, 64, 64, 32], groups: 32, affine: true, silu: false },
+    ];
+    cases.forEach((c, i) => {
+      it(`GroupNorm x [${c.x}] ${c.groups} groups${c.affine ? ' affine' : ''}${c.silu ? ' + SiLU' : ''}`, async () => {
+        const ch = c.x[c.x.length - 1];
+        const x = randomValues(c.x, 200 + i);
+        x.values.forEach((v, k) => (x.values[k] = 3 + 2 * v)); // an offset mean
+        const g = randomValues([ch], 210 + i);
+        const b = randomValues([ch], 220 + i);
+        const ref = await onCpu([x, g, b], (xx, gg, bb) => groupNormRef(xx, c.affine ? gg : undefined, c.affine ? bb : undefined, c.groups, 1e-5, c.silu));
+        const got = onActive([x, g, b], (xx, gg, bb) => fusedGroupNorm(xx, c.groups, 1e-5, c.affine ? gg : undefined, c.affine ? bb : undefined, c.silu)!);
+        expectClose(got, ref, { atol: 2e-5, rtol: 1e-5 }, 'group norm');
+      });
+    });
+    it('LayerNorm over the last axis, odd width', async () => {
+      const x = randomValues([3, 7, 45], 230);
+      const g = randomValues([45], 231);
+      const b = randomValues([45], 232);
+      const ref = await onCpu([x, g, b], (xx, gg, bb) => {
+        const { mean, variance } = tf.moments(xx, -1, true);
+        return tf.add(tf.mul(tf.mul(tf.sub(xx, mean), tf.rsqrt(tf.add(variance, 1e-5))), gg), bb);
+      });
+      expectClose(onActive([x, g, b], (xx, gg, bb) => fusedLayerNorm(xx, gg, bb, 1e-5)!), ref, { atol: 2e-5, rtol: 1e-5 }, 'layer norm');
+    });
+    it('GELU (exact, erf) over [-12, 12], odd length', async () => {
+      const n = 4099;
+      const x = { shape: [n], values: Float32Array.from({ length: n }, (_, i) => -12 + (24 * i) / (n - 1)) };
+      const ref = await onCpu([x], (xx) => tf.mul(tf.mul(xx, tf.add(tf.erf(tf.mul(xx, Math.SQRT1_2)), 1)), 0.5));
+      expectClose(onActive([x], (xx) => fusedGelu(xx)!), ref, { atol: 1e-6, rtol: 2e-6 }, 'gelu');
+    });
   });
 
   it('is bit-for-bit deterministic run to run', () => {

@@ -102,6 +102,33 @@ napi_value AttentionFused(napi_env env, napi_callback_info info) {
   });
 }
 
+// groupNorm(heap, [x, gamma|-1, beta|-1, y], [B, pixels, C, G], eps, silu)
+napi_value GroupNorm(napi_env env, napi_callback_info info) {
+  return guard(env, "groupNorm", [&] {
+    Args a(env, info);
+    group_norm(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)), a.i64(4) != 0);
+    return undefined(env);
+  });
+}
+
+// layerNorm(heap, [x, gamma, beta, y], [rows, C], eps)
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  return guard(env, "layerNorm", [&] {
+    Args a(env, info);
+    layer_norm(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
+// gelu(heap, [x, y], n)
+napi_value Gelu(napi_env env, napi_callback_info info) {
+  return guard(env, "gelu", [&] {
+    Args a(env, info);
+    gelu(a.heap(0), a.ints(1), a.i64(2));
+    return undefined(env);
+  });
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -114,6 +141,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attentionProbs", nullptr, AttentionProbs, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionApply", nullptr, AttentionApply, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"attentionFused", nullptr, AttentionFused, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
   return exports;

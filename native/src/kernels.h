@@ -29,4 +29,11 @@ void attention_probs(const Heap& heap, const Offsets& o, const std::vector<int64
 void attention_apply(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims);
 void attention_fused(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale);
 
+// GroupNorm (+ SiLU) on [B, pixels, C] in groups of C/G channels: offsets [x, gamma|-1,
+// beta|-1, y], dims [B, pixels, C, G]. LayerNorm over the last axis: [x, gamma, beta, y],
+// dims [rows, C]. Exact GELU elementwise: [x, y].
+void group_norm(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float eps, bool silu);
+void layer_norm(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float eps);
+void gelu(const Heap& heap, const Offsets& o, int64_t n);
+
 }  // namespace ptp

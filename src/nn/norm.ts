@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedGroupNorm, fusedLayerNorm } from '../backend/fused-ops.js';
 import { Module } from './module.js';
 import type { Param } from './param.js';
 
@@ -33,9 +34,11 @@ export class GroupNorm extends Module {
     }
   }
 
-  /** x [B, H, W, C] (or [B, N, C]) → same shape. */
-  forward<T extends tf.Tensor>(x: T): T {
+  /** x [B, H, W, C] (or [B, N, C]) → same shape; `silu` applies SiLU to the result. */
+  forward<T extends tf.Tensor>(x: T, silu = false): T {
     return tf.tidy(() => {
+      const fused = fusedGroupNorm(x, this.numGroups, this.eps, this.weight?.tensor(), this.bias?.tensor(), silu);
+      if (fused) return fused;
       const shape = x.shape;
       const b = shape[0];
       const c = shape[shape.length - 1];
@@ -45,7 +48,7 @@ export class GroupNorm extends Module {
       const variance = groupMean(tf.square(dev));
       let y = tf.reshape(tf.mul(dev, tf.rsqrt(tf.add(variance, this.eps))), shape);
       if (this.weight) y = tf.add(tf.mul(y, this.weight.tensor()), this.bias!.tensor());
-      return y as T;
+      return (silu ? tf.mul(y, tf.sigmoid(y)) : y) as T;
     });
   }
 }
@@ -63,6 +66,8 @@ export class LayerNorm extends Module {
 
   forward<T extends tf.Tensor>(x: T): T {
     return tf.tidy(() => {
+      const fused = fusedLayerNorm(x, this.weight.tensor(), this.bias.tensor(), this.eps);
+      if (fused) return fused;
       const { mean, variance } = tf.moments(x, -1, true);
       const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
       return tf.add(tf.mul(y, this.weight.tensor()), this.bias.tensor()) as T;

@@ -3,7 +3,7 @@ import { Module } from './module.js';
 import { Conv2d } from './conv2d.js';
 import { GroupNorm } from './norm.js';
 import { Linear } from './linear.js';
-import { activation } from './activations.js';
+import { activation, silu } from './activations.js';
 
 export interface ResnetBlock2DOptions {
   inChannels: number;
@@ -45,13 +45,15 @@ export class ResnetBlock2D extends Module {
   /** x [B, H, W, in], temb [B, tembChannels] → [B, H, W, out]. */
   forward(x: tf.Tensor4D, temb?: tf.Tensor2D): tf.Tensor4D {
     return tf.tidy(() => {
-      let h = this.conv1.forward(this.act(this.norm1.forward(x)));
+      // GroupNorm + SiLU run as one kernel where the backend has it.
+      const normAct = (n: GroupNorm, t: tf.Tensor4D) => (this.act === silu ? n.forward(t, true) : this.act(n.forward(t)));
+      let h = this.conv1.forward(normAct(this.norm1, x));
       if (this.timeEmbProj) {
         if (!temb) throw new Error('ResnetBlock2D: this block needs a time embedding');
         const t = this.timeEmbProj.forward(this.act(temb));
         h = tf.add(h, tf.reshape(t, [t.shape[0], 1, 1, t.shape[1]]));
       }
-      h = this.conv2.forward(this.act(this.norm2.forward(h)));
+      h = this.conv2.forward(normAct(this.norm2, h));
       const skip = this.convShortcut ? this.convShortcut.forward(x) : x;
       const y = tf.add(skip, h);
       return (this.outputScaleFactor === 1 ? y : tf.div(y, this.outputScaleFactor)) as tf.Tensor4D;

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
 import { Conv2d } from '../../nn/conv2d.js';
 import { GroupNorm } from '../../nn/norm.js';
-import { silu } from '../../nn/activations.js';
 import { VAE_EPS, type VaeConfig } from './config.js';
 import { UpDecoderBlock2D } from './up-decoder-block.js';
 import { VaeMidBlock } from './mid-block.js';
@@ -51,7 +50,7 @@ export class VaeDecoder extends Module {
       (t) => this.convIn.forward(t),
       (t) => this.midBlock.forward(t),
       ...this.upBlocks.map((b) => (t: tf.Tensor4D) => b.forward(t)),
-      (t) => tf.tidy(() => this.convOut.forward(silu(this.convNormOut.forward(t)))),
+      (t) => tf.tidy(() => this.convOut.forward(this.convNormOut.forward(t, true))),
     ]);
   }
 }

@@ -24,6 +24,9 @@ export interface NativeAddon {
   attentionProbs(heap: Heap, offsets: number[], dims: number[], scale: number): void;
   attentionApply(heap: Heap, offsets: number[], dims: number[]): void;
   attentionFused(heap: Heap, offsets: number[], dims: number[], scale: number): void;
+  groupNorm(heap: Heap, offsets: number[], dims: number[], eps: number, silu: number): void;
+  layerNorm(heap: Heap, offsets: number[], dims: number[], eps: number): void;
+  gelu(heap: Heap, offsets: number[], n: number): void;
 }
 
 export type NativePrecision = 'fp32' | 'bf16';

@@ -16,6 +16,8 @@ import { convBackpropFilter, convBackpropInput, convForward, type Kernel } from 
 import { matMul } from './matmul-kernels.js';
 import { applyAttentionProbs, attentionProbs, fusedAttention } from './attention-kernels.js';
 import { APPLY_ATTENTION_PROBS, ATTENTION_PROBS, FUSED_ATTENTION } from '../../backend/attention-ops.js';
+import { GELU, GROUP_NORM, LAYER_NORM } from '../../backend/fused-ops.js';
+import { gelu, groupNorm, layerNorm } from './norm-kernels.js';
 
 const BACKEND = 'wasm';
 /** Kernels replaced (or added) by install, with what was registered before (undefined: none). */
@@ -32,6 +34,9 @@ function nativeKernels(addon: NativeAddon, orig: (name: string) => Kernel | unde
     [FUSED_ATTENTION]: fusedAttention(addon),
     [ATTENTION_PROBS]: attentionProbs(addon),
     [APPLY_ATTENTION_PROBS]: applyAttentionProbs(addon),
+    [GROUP_NORM]: groupNorm(addon),
+    [LAYER_NORM]: layerNorm(addon),
+    [GELU]: gelu(addon),
   };
 }
 
