@@ -65,11 +65,15 @@ export interface ModuleBench {
   params: number;
 }
 
+/** `reps` timed runs after `warmup`, then one profiled run; with reps 0 the profiled run is the timing. */
 async function benchModule(name: string, m: Module, run: () => tf.Tensor | tf.Tensor[], reps: number, warmup: number): Promise<ModuleBench> {
   const timing = await timeIt(run, reps, warmup);
+  const t0 = performance.now();
   const breakdown = await profileBreakdown(run);
+  const profiled = (performance.now() - t0) / 1000;
   tracker.sample();
-  return { name, seconds: timing.median, runs: timing.runs, breakdown, rssBytes: tracker.peakRssBytes(), params: m.numParams() };
+  const runs = reps > 0 ? timing.runs : [profiled];
+  return { name, seconds: reps > 0 ? timing.median : profiled, runs, breakdown, rssBytes: tracker.peakRssBytes(), params: m.numParams() };
 }
 
 /** CLIP text encoder forward, batch 2 × 77 tokens. */

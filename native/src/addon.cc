@@ -15,6 +15,9 @@ napi_value Info(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, o, "library", string(env, library_info()));
     napi_set_named_property(env, o, "threads", number(env, threads()));
     napi_set_named_property(env, o, "precision", string(env, precision() == Precision::bf16 ? "bf16" : "fp32"));
+    napi_value native;
+    napi_get_boolean(env, bf16_native(), &native);
+    napi_set_named_property(env, o, "bf16Native", native);
     return o;
   });
 }

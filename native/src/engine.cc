@@ -45,6 +45,11 @@ std::string library_info() {
          " (" + isa_name(dnnl::get_effective_cpu_isa()) + ")";
 }
 
+bool bf16_native() {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
 void copy(const dnnl::memory& from, const dnnl::memory& to) {
   dnnl::reorder(from, to).execute(stream(), const_cast<dnnl::memory&>(from), const_cast<dnnl::memory&>(to));
 }

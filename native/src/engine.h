@@ -21,6 +21,8 @@ void set_threads(int n);
 
 // "oneDNN 2.6.3 (avx512_core)": the library and the instruction set it dispatches to.
 std::string library_info();
+// Whether the CPU computes bf16 natively (AVX512-BF16 or AMX); oneDNN emulates it otherwise.
+bool bf16_native();
 
 // `m` itself when it already has layout/type `want`, else a reordered copy in new memory.
 dnnl::memory convert(const dnnl::memory& m, const dnnl::memory::desc& want);

@@ -14,7 +14,8 @@ type Heap = Uint8Array;
 
 /** The addon's exports (native/src/addon.cc). */
 export interface NativeAddon {
-  info(): { library: string; threads: number; precision: 'fp32' | 'bf16' };
+  /** bf16Native: the CPU has AVX512-BF16 or AMX (else oneDNN emulates bf16, slower than fp32). */
+  info(): { library: string; threads: number; precision: 'fp32' | 'bf16'; bf16Native: boolean };
   setThreads(n: number): void;
   setPrecision(p: NativePrecision): void;
   conv2d(heap: Heap, offsets: number[], shape: number[], activation: string, leakyAlpha: number): void;
@@ -58,6 +59,12 @@ export function wantedNativeThreads(): number {
 
 let loaded: NativeAddon | undefined;
 
+/** Why the addon cannot be loaded (it is not built), or undefined when it is there. Loads nothing. */
+export function nativeUnavailableReason(): string | undefined {
+  const path = nativeAddonPath();
+  return existsSync(path) ? undefined : `native addon not built (${path} is missing; npm install builds it when a C++ compiler, libdnnl-dev and node headers are present)`;
+}
+
 /**
  * Loads the addon once (throws, naming the path, when it was not built). Its OpenMP threads
  * wait passively between kernels (OMP_WAIT_POLICY, read when the library loads, unless set),
@@ -65,10 +72,9 @@ let loaded: NativeAddon | undefined;
  */
 export function loadNativeAddon(): NativeAddon {
   if (loaded) return loaded;
+  const missing = nativeUnavailableReason();
+  if (missing) throw new Error(missing);
   const path = nativeAddonPath();
-  if (!existsSync(path)) {
-    throw new Error(`native addon not built (${path} is missing; npm install builds it when a C++ compiler, libdnnl-dev and node headers are present)`);
-  }
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   const addon = createRequire(import.meta.url)(path) as NativeAddon;
   addon.setThreads(wantedNativeThreads());

@@ -44,7 +44,8 @@ export function nativeCandidate(loadWasm: () => Promise<string>, wasmAfterInit: 
       const wasmDescription = await wasmAfterInit();
       installNativeKernels(active!);
       const i = active!.info();
-      return `native (${i.library}, ${i.threads} thread${i.threads === 1 ? '' : 's'}, ${i.precision}) over ${wasmDescription}`;
+      const precision = i.precision === 'bf16' && !i.bf16Native ? 'bf16 emulated: no AVX512-BF16/AMX on this CPU' : i.precision;
+      return `native (${i.library}, ${i.threads} thread${i.threads === 1 ? '' : 's'}, ${precision}) over ${wasmDescription}`;
     },
   };
 }
