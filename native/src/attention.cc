@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "args.h"
@@ -16,7 +17,7 @@
 namespace ptp {
 namespace {
 
-constexpr int kRows = 48;  // query rows per unit (a multiple of the 6-row tile)
+constexpr int kRows = 48;  // query rows per unit (a multiple of the 8-row tile)
 
 struct Dims {
   int64_t b, n, m, h, d;
@@ -94,17 +95,16 @@ void softmax_row(float* s, int64_t m, int64_t mp, const float* mask) {
   if (mask) {
     for (int64_t j = 0; j < m; j++) s[j] += mask[j];
   }
-  for (int64_t j = m; j < mp; j++) s[j] = -3.0e38f;
-  v16 mx = splat(-3.0e38f);
+  for (int64_t j = m; j < mp; j++) s[j] = -INFINITY;  // exp gives exactly 0
+  v16 mx = splat(-INFINITY);
   for (int64_t j = 0; j < mp; j += 16) mx = vmax(mx, load(s + j));
   const v16 top = splat(hmax(mx));
   v16 sum = {};
   for (int64_t j = 0; j < mp; j += 16) {
-    v16 e = vexp(load(s + j) - top);
+    const v16 e = vexp(load(s + j) - top);
     store(s + j, e);
+    sum += e;
   }
-  for (int64_t j = m; j < mp; j++) s[j] = 0.f;
-  for (int64_t j = 0; j < mp; j += 16) sum += load(s + j);
   const v16 inv = splat(1.f / hsum(sum));
   for (int64_t j = 0; j < mp; j += 16) store(s + j, load(s + j) * inv);
 }
@@ -135,7 +135,8 @@ void pv_tile(const float* const* p, int64_t m, const float* vp, int64_t dp, int6
 template <int R>
 void pv_rows(const float* const* p, int64_t m, const float* vp, int64_t dp, int64_t dim, float* const* out) {
   for (int64_t c0 = 0; c0 < dp;) {
-    switch (std::min<int64_t>((dp - c0) / 16, 4)) {
+    // At most R·CV ≤ 24 accumulators: 32 vector registers in all.
+    switch (std::min<int64_t>((dp - c0) / 16, R >= 8 ? 3 : 4)) {
       case 4: pv_tile<R, 4>(p, m, vp, dp, c0, dim, out); c0 += 64; break;
       case 3: pv_tile<R, 3>(p, m, vp, dp, c0, dim, out); c0 += 48; break;
       case 2: pv_tile<R, 2>(p, m, vp, dp, c0, dim, out); c0 += 32; break;
@@ -188,10 +189,10 @@ void rows(const Job& j, Kind kind, int64_t b, int64_t h, int64_t i, std::vector<
   pv_rows<R>(p, d.m, j.vp + s * d.m * d.dp(), d.dp(), d.d, o);
 }
 
-// One unit: rows [r0, r1) of head h of batch item b, six at a time.
+// One unit: rows [r0, r1) of head h of batch item b, eight at a time.
 void run_unit(const Job& j, Kind kind, int64_t b, int64_t h, int64_t r0, int64_t r1, std::vector<float>& scratch) {
   int64_t i = r0;
-  for (; i + 6 <= r1; i += 6) rows<6>(j, kind, b, h, i, scratch);
+  for (; i + 8 <= r1; i += 8) rows<8>(j, kind, b, h, i, scratch);
   for (; i < r1; i++) rows<1>(j, kind, b, h, i, scratch);
 }
 

@@ -15,7 +15,7 @@ inline v16 load(const float* p) {
   return v;
 }
 inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
-inline v16 splat(float x) { return v16{} + x; }
+inline v16 splat(float x) { return v16{x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
 inline v16 vmax(v16 a, v16 b) { return a > b ? a : b; }
 inline v16 vmin(v16 a, v16 b) { return a < b ? a : b; }
 
@@ -31,10 +31,10 @@ inline float hmax(v16 v) {
   return m;
 }
 
-// e^x to about 1 ulp for x in [-87.3, 88.7] (clamped outside): x = n·ln2 + r, |r| ≤ ln2/2,
-// e^r by its degree-7 Taylor polynomial, 2^n through the exponent bits.
-inline v16 vexp(v16 x) {
-  x = vmin(vmax(x, splat(-87.33654f)), splat(88.72283f));
+// e^x to about 1 ulp for x in [-87.3, 88.7] (0 below, clamped above): x = n·ln2 + r,
+// |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial, 2^n through the exponent bits.
+inline v16 vexp(v16 x_in) {
+  const v16 x = vmin(vmax(x_in, splat(-87.33654f)), splat(88.72283f));
   const v16 magic = splat(12582912.f);  // 1.5·2^23: adding it rounds to an integer
   v16 n = x * 1.44269504f + magic;
   n = n - magic;
@@ -51,7 +51,7 @@ inline v16 vexp(v16 x) {
   vi16 bits = (__builtin_convertvector(n, vi16) + 127) << 23;
   v16 scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  return x_in < -87.33654f ? v16{} : p * scale;
 }
 
 }  // namespace ptp
