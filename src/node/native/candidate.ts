@@ -11,7 +11,7 @@ let active: NativeAddon | undefined;
 
 /** The precision asked for: setNativePrecision's, else PTP_PRECISION, else fp32. */
 export function wantedPrecision(): NativePrecision {
-  const p = (preferred ?? process.env.PTP_PRECISION ?? 'fp32').toLowerCase();
+  const p = (preferred ?? (process.env.PTP_PRECISION || 'fp32')).toLowerCase();
   if (p !== 'fp32' && p !== 'bf16') throw new Error(`precision must be fp32 or bf16, got "${p}" (--precision / PTP_PRECISION)`);
   return p;
 }
