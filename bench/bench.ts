@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     const r = await fn();
     const peak = Math.max(wasmPeakBytes(), r.breakdown.peakBytes);
     modules.push({ key, label, r: { ...r, breakdown: { ...r.breakdown, peakBytes: peak } }, ref: reference(key) });
-    console.log(`  ${label}: ${f(r.seconds, 3)} s (runs ${r.runs.map((x) => x.toFixed(2)).join(', ')}), peak backend ${mb(peak)} MiB, RSS high-water ${mb(r.rssBytes)} MiB`);
+    console.log(`  ${label}: ${f(r.seconds, 3)} s (runs ${r.runs.map((x) => x.toFixed(2)).join(', ')}; ${f(r.cpuSeconds, 2)} CPU s), peak backend ${mb(peak)} MiB, RSS high-water ${mb(r.rssBytes)} MiB`);
     return r;
   };
 
@@ -185,6 +185,7 @@ async function main(): Promise<void> {
     const b = unet.r.breakdown;
     Object.assign(out, {
       unet_step_s: +unet.r.seconds.toFixed(3),
+      unet_cpu_s: +unet.r.cpuSeconds.toFixed(3),
       torch_unet_step_s: unet.ref.torch,
       ratio_vs_torch: unet.ref.torch ? +(unet.r.seconds / unet.ref.torch).toFixed(3) : null,
       ort_unet_step_s: unet.ref.ort,
@@ -201,6 +202,7 @@ async function main(): Promise<void> {
     const m = get(key);
     if (!m) continue;
     out[`${name}_s`] = +m.r.seconds.toFixed(4);
+    out[`${name}_cpu_s`] = +m.r.cpuSeconds.toFixed(3);
     out[`torch_${name}_s`] = m.ref.torch;
     out[`ort_${name}_s`] = m.ref.ort;
     out[`${name}_gflops`] = +(totalFlop(m.r.breakdown) / m.r.seconds / 1e9).toFixed(2);

@@ -74,13 +74,14 @@ export async function compareBackends(script: string, names: string[], only: str
   const modules = [['unet_step_s', 'ort_unet_step_s', 'torch_unet_step_s', 'SD-1.5 UNet step (batch 2, 64²)'],
     ['vae_decode_s', 'ort_vae_decode_s', 'torch_vae_decode_s', 'SD-1.5 VAE decode 64²→512²'],
     ['text_encoder_s', 'ort_text_encoder_s', 'torch_text_encoder_s', 'SD-1.5 text encoder']] as const;
-  const rows = [['module', ...runs.map((r) => `${r.name} s`), 'torch s', 'ORT s', ...runs.map((r) => `${r.name}/ORT`), ...runs.map((r) => `${r.name}/torch`)]];
+  const rows = [['module', ...runs.map((r) => `${r.name} s (CPU s)`), 'torch s', 'ORT s', ...runs.map((r) => `${r.name}/ORT`), ...runs.map((r) => `${r.name}/torch`)]];
   for (const [key, ortKey, torchKey, label] of modules) {
     const secs = runs.map((r) => num(results[r.name][key]));
     if (secs.every((s) => s === undefined)) continue;
     const ort = runs.map((r) => num(results[r.name][ortKey])).find((x) => x !== undefined);
     const torch = runs.map((r) => num(results[r.name][torchKey])).find((x) => x !== undefined);
-    rows.push([label, ...secs.map((s) => fmt(s, 2)), fmt(torch, 2), fmt(ort, 2), ...secs.map((s) => fmt(ort && s && s / ort, 2)), ...secs.map((s) => fmt(torch && s && s / torch, 2))]);
+    const cpu = runs.map((r) => num(results[r.name][key.replace(/_s$/, '_cpu_s')]));
+    rows.push([label, ...secs.map((s, i) => `${fmt(s, 2)} (${fmt(cpu[i], 1)})`), fmt(torch, 2), fmt(ort, 2), ...secs.map((s) => fmt(ort && s && s / ort, 2)), ...secs.map((s) => fmt(torch && s && s / torch, 2))]);
   }
   const gemm = [['GEMM peak (matMul 1024³) GFLOP/s', ...runs.map((r) => fmt(num(results[r.name].matmul_gflops), 1))]];
   for (const [t, label] of [['conv', 'UNet conv'], ['matmul', 'UNet matmul'], ['attention', 'UNet attention']] as const) {
@@ -90,7 +91,7 @@ export async function compareBackends(script: string, names: string[], only: str
       return g === undefined ? '–' : `${g.toFixed(1)} (${peak ? ((100 * g) / peak).toFixed(0) : '–'} %)`;
     })]);
   }
-  console.log('\n## Backends side by side (one run; ratio = ours / theirs, lower is better)');
+  console.log('\n## Backends side by side (one run; ratio = ours / theirs, lower is better; CPU s = process CPU time of all threads, which load does not inflate)');
   printTable(rows);
   console.log('');
   printTable([['rate', ...runs.map((r) => r.name)], ...gemm]);
