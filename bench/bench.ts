@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     const b = unet.r.breakdown;
     Object.assign(out, {
       unet_step_s: +unet.r.seconds.toFixed(3),
-      unet_cpu_s: +unet.r.cpuSeconds.toFixed(3),
+      unet_step_cpu_s: +unet.r.cpuSeconds.toFixed(3),
       torch_unet_step_s: unet.ref.torch,
       ratio_vs_torch: unet.ref.torch ? +(unet.r.seconds / unet.ref.torch).toFixed(3) : null,
       ort_unet_step_s: unet.ref.ort,
