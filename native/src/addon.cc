@@ -132,21 +132,24 @@ napi_value Gelu(napi_env env, napi_callback_info info) {
   });
 }
 
+// Plain writable, enumerable properties (a profiler may wrap them).
+constexpr napi_property_attributes kMethod = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor fns[] = {
-      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"attentionProbs", nullptr, AttentionProbs, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"attentionApply", nullptr, AttentionApply, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"attentionFused", nullptr, AttentionFused, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"attentionProbs", nullptr, AttentionProbs, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"attentionApply", nullptr, AttentionApply, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"attentionFused", nullptr, AttentionFused, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, kMethod, nullptr},
   };
   napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
   return exports;

@@ -9,6 +9,7 @@
 
 #include "args.h"
 #include "kernels.h"
+#include "simd.h"
 
 namespace ptp {
 namespace {
@@ -73,13 +74,18 @@ void group_norm(const Heap& heap, const Offsets& o, const std::vector<int64_t>& 
       shift[size_t(c)] = beta ? beta[c] : 0.f;
     }
     const float *sc = scale.data(), *sh = shift.data();
+    const int64_t full = channels / 16 * 16;
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < pixels; p++) {
       const float* in = xb + p * channels;
       float* out = yb + p * channels;
-      for (int64_t c = 0; c < channels; c++) out[c] = (in[c] - m[c]) * sc[c] + sh[c];
-      if (silu) {
-        for (int64_t c = 0; c < channels; c++) out[c] = out[c] / (1.f + std::exp(-out[c]));
+      for (int64_t c = 0; c < full; c += 16) {
+        const v16 v = (load(in + c) - load(m + c)) * load(sc + c) + load(sh + c);
+        store(out + c, silu ? v / (1.f + vexp(-v)) : v);
+      }
+      for (int64_t c = full; c < channels; c++) {
+        const float v = (in[c] - m[c]) * sc[c] + sh[c];
+        out[c] = silu ? v / (1.f + std::exp(-v)) : v;
       }
     }
   }
