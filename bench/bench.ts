@@ -4,12 +4,19 @@
  * PyTorch CPU and onnxruntime-node figures of ../shared/reference/bench.json; ends with one
  * JSON line of all figures.
  *
- *   npm run bench [-- --only=ops,attention,text,unet,vae,tiny,p2p] [--reps=N] [--unet-reps=N]
+ *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p]
+ *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N]
+ *
+ * With several backends (the default when the native addon is built: native fp32, native bf16
+ * and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
+ * sections, the others the `--others` sections with one profiled run each, then one table
+ * compares them. `--reps=0`/`--unet-reps=0`: the profiled run is the timing.
  *
  * `p2p` runs bench/p2p.ts (the SD-1.5-sized 512×512 two-prompt edit, 2 steps) in a child process,
  * so its peak RSS is its own.
  *
- * Environment: PTP_BACKEND (default wasm), PTP_WASM_THREADS, PTP_REFERENCE_DIR.
+ * Environment: PTP_BACKEND (one backend, when --backends is not given), PTP_PRECISION,
+ * PTP_THREADS, PTP_WASM_THREADS, PTP_REFERENCE_DIR.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
@@ -24,11 +31,17 @@ import { benchOps } from './ops.js';
 import { benchTextEncoder, benchUNet, benchVae, type ModuleBench } from './models.js';
 import type { Breakdown, LayerType } from './profile.js';
 import { tracker } from './timing.js';
+import { compareBackends } from './compare.js';
+import { nativeUnavailableReason } from '../src/node/native/addon.js';
+import { setNativePrecision } from '../src/node/native/candidate.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', process.argv[1]?.includes('/dist/') ? '..' : '');
 const refDir = process.env.PTP_REFERENCE_DIR ?? resolve(root, '..', 'shared', 'reference');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const only = new Set((arg('only') ?? 'ops,attention,text,unet,vae,tiny,p2p').split(','));
+const onlyArg = arg('only') ?? 'ops,attention,text,unet,vae,tiny,p2p';
+const only = new Set(onlyArg.split(','));
+/** Backends to compare: --backends, else PTP_BACKEND alone, else native fp32 + bf16 + wasm when built. */
+const backends = (arg('backends') ?? (process.env.PTP_BACKEND || (nativeUnavailableReason() ? 'wasm' : 'native,native-bf16,wasm'))).split(',');
 const reps = Number(arg('reps') ?? 3);
 const bigReps = Number(arg('unet-reps') ?? 2);
 
@@ -72,7 +85,16 @@ function totalFlop(b: Breakdown): number {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  const backend = await initNodeBackend(process.env.PTP_BACKEND ?? 'wasm');
+  if (backends.length > 1) {
+    const pass = process.argv.slice(2).filter((a) => /^--(reps|unet-reps)=/.test(a));
+    const out = await compareBackends(fileURLToPath(import.meta.url), backends, onlyArg, arg('others') ?? 'ops,unet,vae', pass);
+    out.bench_s = +((performance.now() - t0) / 1000).toFixed(1);
+    console.log(`\nfinished in ${f((performance.now() - t0) / 1000, 0)} s`);
+    console.log(JSON.stringify(out));
+    return;
+  }
+  if (backends[0] === 'native-bf16') setNativePrecision('bf16');
+  const backend = await initNodeBackend(backends[0] === 'native-bf16' ? 'native' : backends[0]);
   tracker.start();
   console.log(`backend: ${backend.description}; attention strategy: ${attentionStrategy(40)}; node ${process.version}`);
   const out: Record<string, unknown> = {
@@ -112,7 +134,7 @@ async function main(): Promise<void> {
     const r = await fn();
     const peak = Math.max(wasmPeakBytes(), r.breakdown.peakBytes);
     modules.push({ key, label, r: { ...r, breakdown: { ...r.breakdown, peakBytes: peak } }, ref: reference(key) });
-    console.log(`  ${label}: ${f(r.seconds, 3)} s (runs ${r.runs.map((x) => x.toFixed(2)).join(', ')}), peak backend ${mb(peak)} MiB, RSS high-water ${mb(r.rssBytes)} MiB`);
+    console.log(`  ${label}: ${f(r.seconds, 3)} s (runs ${r.runs.map((x) => x.toFixed(2)).join(', ')}; ${f(r.cpuSeconds, 2)} CPU s), peak backend ${mb(peak)} MiB, RSS high-water ${mb(r.rssBytes)} MiB`);
     return r;
   };
 
@@ -163,6 +185,7 @@ async function main(): Promise<void> {
     const b = unet.r.breakdown;
     Object.assign(out, {
       unet_step_s: +unet.r.seconds.toFixed(3),
+      unet_step_cpu_s: +unet.r.cpuSeconds.toFixed(3),
       torch_unet_step_s: unet.ref.torch,
       ratio_vs_torch: unet.ref.torch ? +(unet.r.seconds / unet.ref.torch).toFixed(3) : null,
       ort_unet_step_s: unet.ref.ort,
@@ -179,6 +202,7 @@ async function main(): Promise<void> {
     const m = get(key);
     if (!m) continue;
     out[`${name}_s`] = +m.r.seconds.toFixed(4);
+    out[`${name}_cpu_s`] = +m.r.cpuSeconds.toFixed(3);
     out[`torch_${name}_s`] = m.ref.torch;
     out[`ort_${name}_s`] = m.ref.ort;
     out[`${name}_gflops`] = +(totalFlop(m.r.breakdown) / m.r.seconds / 1e9).toFixed(2);

@@ -59,17 +59,26 @@ export interface ModuleBench {
   name: string;
   seconds: number;
   runs: number[];
+  /** Process CPU seconds (all threads) of a run. */
+  cpuSeconds: number;
   breakdown: Breakdown;
   /** Process high-water RSS (bytes) after this module's runs. */
   rssBytes: number;
   params: number;
 }
 
+/** `reps` timed runs after `warmup`, then one profiled run; with reps 0 the profiled run is the timing. */
 async function benchModule(name: string, m: Module, run: () => tf.Tensor | tf.Tensor[], reps: number, warmup: number): Promise<ModuleBench> {
   const timing = await timeIt(run, reps, warmup);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
   const breakdown = await profileBreakdown(run);
+  const profiled = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
   tracker.sample();
-  return { name, seconds: timing.median, runs: timing.runs, breakdown, rssBytes: tracker.peakRssBytes(), params: m.numParams() };
+  const runs = reps > 0 ? timing.runs : [profiled];
+  const cpuSeconds = reps > 0 ? timing.cpuMedian : (c.user + c.system) / 1e6;
+  return { name, seconds: reps > 0 ? timing.median : profiled, runs, cpuSeconds, breakdown, rssBytes: tracker.peakRssBytes(), params: m.numParams() };
 }
 
 /** CLIP text encoder forward, batch 2 × 77 tokens. */

@@ -6,6 +6,8 @@ export interface Timing {
   median: number;
   /** All timed runs in seconds. */
   runs: number[];
+  /** Median process CPU seconds (all threads) of the timed runs: a load-independent figure. */
+  cpuMedian: number;
 }
 
 function medianOf(xs: number[]): number {
@@ -21,7 +23,9 @@ function medianOf(xs: number[]): number {
  */
 export async function timeIt(f: () => tf.Tensor | tf.Tensor[] | void | Promise<unknown>, reps: number, warmup = 1): Promise<Timing> {
   const runs: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < warmup + reps; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const out = await f();
     if (out instanceof tf.Tensor || Array.isArray(out)) {
@@ -30,10 +34,14 @@ export async function timeIt(f: () => tf.Tensor | tf.Tensor[] | void | Promise<u
       tf.dispose(list);
     }
     const t = (performance.now() - t0) / 1000;
-    if (r >= warmup) runs.push(t);
+    const c = process.cpuUsage(c0);
+    if (r >= warmup) {
+      runs.push(t);
+      cpu.push((c.user + c.system) / 1e6);
+    }
     tracker.sample();
   }
-  return { median: medianOf(runs), runs };
+  return { median: runs.length ? medianOf(runs) : NaN, runs, cpuMedian: cpu.length ? medianOf(cpu) : NaN };
 }
 
 /** Peak process RSS and peak live backend bytes, sampled between runs and on a timer. */

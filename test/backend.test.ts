@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { selectBackend } from '../src/backend/select.js';
 import { BACKEND_CHOICES } from '../src/cli/globals.js';
 import { nodeBackendCandidates } from '../src/node/backend.js';
+import { nativeUnavailable } from './helpers/native.js';
 import { repoRoot } from './helpers/reference.js';
 
 interface ChildResult {
@@ -39,16 +40,19 @@ function child(arg: string | undefined, env: Record<string, string | undefined> 
 describe('backend selection', function () {
   this.timeout(180000);
 
-  it('auto skips the unavailable tfjs-node backends with reasons, picks wasm and logs it once', () => {
+  it('auto skips the unavailable tfjs-node backends with reasons, picks native (when built) or wasm and logs it once', () => {
     const r = child(undefined, { PTP_BACKEND: undefined });
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.json).to.include({ name: 'wasm', tfName: 'wasm', active: 'wasm' });
-    expect(r.json.skipped!.map((s) => s.name)).to.deep.equal(['tensorflow-gpu', 'tensorflow']);
-    for (const s of r.json.skipped!) expect(s.reason, s.name).to.match(/Cannot find (package|module) '@tensorflow\/tfjs-node(-gpu)?'/);
+    const native = nativeUnavailable() === undefined;
+    expect(r.json).to.include({ name: native ? 'native' : 'wasm', tfName: 'wasm', active: 'wasm' });
+    expect(r.json.skipped!.map((s) => s.name)).to.deep.equal(native ? ['tensorflow-gpu', 'tensorflow'] : ['tensorflow-gpu', 'tensorflow', 'native']);
+    for (const s of r.json.skipped!.slice(0, 2)) expect(s.reason, s.name).to.match(/Cannot find (package|module) '@tensorflow\/tfjs-node(-gpu)?'/);
     const lines = r.stderr.split('\n').filter((l) => l.includes('backend: '));
     expect(lines).to.have.length(1);
-    expect(lines[0]).to.match(/\[ptp\] backend: wasm \((simd|no simd), \d+ threads?[;)].* \(skipped tensorflow-gpu, tensorflow\)$/);
-    expect(r.json.description).to.match(/^wasm \((simd|no simd), \d+ threads?[;)]/);
+    const wasm = String.raw`wasm \((simd|no simd), \d+ threads?[;)]`;
+    const lib = String.raw`native \(oneDNN \d+\.\d+\.\d+ \(\w+\), \d+ threads?, fp32\) over `;
+    expect(lines[0]).to.match(new RegExp(String.raw`\[ptp\] backend: ${native ? lib : ''}${wasm}.* \(skipped tensorflow-gpu, tensorflow${native ? '' : ', native'}\)$`));
+    expect(r.json.description).to.match(new RegExp(`^${native ? lib : ''}${wasm}`));
   });
 
   it('PTP_BACKEND overrides the automatic order; an explicit option overrides PTP_BACKEND', () => {
@@ -58,7 +62,7 @@ describe('backend selection', function () {
     const wasm = child('wasm', { PTP_BACKEND: 'cpu' });
     expect(wasm.json).to.include({ name: 'wasm', active: 'wasm' });
     const auto = child(undefined, { PTP_BACKEND: 'auto' });
-    expect(auto.json).to.include({ name: 'wasm' });
+    expect(auto.json).to.include({ name: nativeUnavailable() === undefined ? 'native' : 'wasm' });
   });
 
   it('an unusable PTP_BACKEND is an error naming it', () => {
@@ -80,7 +84,7 @@ describe('backend selection', function () {
   it('an unknown name throws listing the choices', async () => {
     let msg = '';
     await selectBackend(nodeBackendCandidates, 'tpu').catch((e: Error) => (msg = e.message));
-    expect(msg).to.equal('unknown backend "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, wasm, cpu');
+    expect(msg).to.equal('unknown backend "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, native, wasm, cpu');
   });
 
   it('initialising again (any module copy, auto or the active name) reuses the active backend', async () => {

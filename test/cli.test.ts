@@ -74,7 +74,7 @@ describe('cli: help and usage errors', () => {
       [['inspect'], "ptp inspect: missing argument <path> (see 'ptp inspect --help')"],
       [['inspect', 'a', 'b'], `ptp inspect: unexpected argument "b" (see 'ptp inspect --help')`],
       [['convert', 'in.safetensors', 'out', '--fp32'], "ptp convert: unknown option --fp32 (see 'ptp convert --help')"],
-      [['--backend', 'tpu', 'inspect', 'x'], `ptp: --backend: unknown value "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, wasm, cpu (see 'ptp --help')`],
+      [['--backend', 'tpu', 'inspect', 'x'], `ptp: --backend: unknown value "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, native, wasm, cpu (see 'ptp --help')`],
       [['inspect', 'x', '--backend'], "ptp inspect: --backend needs a value <name> (see 'ptp inspect --help')"],
     ];
     for (const [argv, msg] of cases) {

@@ -61,6 +61,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
     verbose = options.verbose === true;
     setLogLevel(verbose ? 'debug' : 'warn');
     const backend = options.backend as string | undefined;
+    const precision = options.precision as 'fp32' | 'bf16' | undefined;
     const ctx: CommandContext = {
       out,
       err,
@@ -68,7 +69,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
       interactive: io.isTTY === true,
       async initBackend() {
         const { initNodeBackend } = await import('../node/backend.js');
-        return initNodeBackend(backend);
+        return initNodeBackend(backend, { precision });
       },
     };
     await cmd.run({ positionals: args.positionals, options }, ctx);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedGelu } from '../backend/fused-ops.js';
 
 export type ActivationName = 'silu' | 'swish' | 'gelu' | 'gelu_tanh' | 'quick_gelu' | 'relu';
 
@@ -8,7 +9,7 @@ export function silu<T extends tf.Tensor>(x: T): T {
 
 /** Exact GELU: x·Φ(x) = x/2·(1 + erf(x/√2)) (PyTorch default). */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.mul(tf.mul(x, tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)), 0.5) as T);
+  return tf.tidy(() => fusedGelu(x) ?? (tf.mul(tf.mul(x, tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)), 0.5) as T));
 }
 
 /** GELU, tanh approximation (PyTorch approximate="tanh", HF "gelu_new"). */

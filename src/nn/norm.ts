@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedGroupNorm as nativeGroupNorm, fusedLayerNorm } from '../backend/fused-ops.js';
 import { Module } from './module.js';
 import type { Param } from './param.js';
 import { fusedGroupNorm, groupNormKernelAvailable } from '../backend/group-norm-kernel.js';
@@ -35,14 +36,17 @@ export class GroupNorm extends Module {
   }
 
   /**
-   * x [B, H, W, C] (or [B, N, C]) → same shape; `silu` applies SiLU to the result (fused into
-   * one kernel on the wasm and cpu backends).
+   * x [B, H, W, C] (or [B, N, C]) → same shape; `silu` applies SiLU to the result. One kernel
+   * where the backend has it: the native one (inference), else the JS kernels of wasm/cpu
+   * (differentiable), else tf ops.
    */
   forward<T extends tf.Tensor>(x: T, opts: { silu?: boolean } = {}): T {
     return tf.tidy(() => {
       const w = this.weight?.tensor();
       const b = this.bias?.tensor();
       const silu = opts.silu ?? false;
+      const native = nativeGroupNorm(x, this.numGroups, this.eps, w, b, silu);
+      if (native) return native;
       if (groupNormKernelAvailable()) return fusedGroupNorm(x, w, b, { groups: this.numGroups, eps: this.eps, silu }) as T;
       const y = groupNormOp(this.numGroups, this.eps)(x, ...(w ? [w, b!] : []));
       return (silu ? tf.mul(y, tf.sigmoid(y)) : y) as T;
@@ -96,6 +100,8 @@ export class LayerNorm extends Module {
 
   forward<T extends tf.Tensor>(x: T): T {
     return tf.tidy(() => {
+      const fused = fusedLayerNorm(x, this.weight.tensor(), this.bias.tensor(), this.eps);
+      if (fused) return fused;
       const { mean, variance } = tf.moments(x, -1, true);
       const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
       return tf.add(tf.mul(y, this.weight.tensor()), this.bias.tensor()) as T;

@@ -48,6 +48,7 @@ export class ResnetBlock2D extends Module {
   /** x [B, H, W, in], temb [B, tembChannels] → [B, H, W, out]. */
   forward(x: tf.Tensor4D, temb?: tf.Tensor2D): tf.Tensor4D {
     return tf.tidy(() => {
+      // GroupNorm + SiLU run as one kernel where the backend has it.
       const normAct = (n: GroupNorm, t: tf.Tensor4D) => (this.fuseSilu ? n.forward(t, { silu: true }) : this.act(n.forward(t)));
       let h = this.conv1.forward(normAct(this.norm1, x));
       if (this.timeEmbProj) {

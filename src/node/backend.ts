@@ -1,4 +1,4 @@
-/** Node backend candidates: tfjs-node-gpu → tfjs-node → wasm → cpu. */
+/** Node backend candidates: tfjs-node-gpu → tfjs-node → native (over wasm) → wasm → cpu. */
 import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
 import { selectBackend, type BackendCandidate, type SelectedBackend } from '../backend/select.js';
@@ -7,6 +7,9 @@ import { log } from '../util/log.js';
 import { setAttentionKernel } from '../backend/attention-ops.js';
 import { startAttentionWorkers, type AttentionWorkers } from './attention-workers.js';
 import { loadThreadedWasmBundle, type ThreadedBundleOptions, type WasmPackage } from './wasm-threads.js';
+import { nativeCandidate, setNativePrecision } from './native/candidate.js';
+import { uninstallNativeKernels } from './native/install.js';
+import type { NativePrecision } from './native/addon.js';
 
 /** Dynamic import that type-checks without the optional packages installed. */
 async function importOptional(name: string): Promise<unknown> {
@@ -105,6 +108,15 @@ async function loadWasm(opts: NodeBackendOptions, state: WasmState): Promise<str
 /** The Node candidates; `opts` tunes the wasm set-up. */
 export function createNodeBackendCandidates(opts: NodeBackendOptions = {}): readonly BackendCandidate[] {
   const wasm: WasmState = {};
+  /** Patches and threads of the wasm backend; returns its description. */
+  const wasmAfterInit = async (attentionThreads: boolean) => {
+    installWasmKernelPatches();
+    const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+    const n = wasm.pkg!.getThreadsCount();
+    const att = attentionThreads ? await startAttentionThreads(wantedWasmThreads(opts), wasm) : 0;
+    const plural = (k: number) => `${k} thread${k === 1 ? '' : 's'}`;
+    return `wasm (${simd ? 'simd' : 'no simd'}, ${plural(n)}${wasm.fallback ? '; threads unavailable' : ''}${att ? `; attention kernel ${plural(att)}` : ''})`;
+  };
   return [
     {
       name: 'tensorflow-gpu',
@@ -122,16 +134,13 @@ export function createNodeBackendCandidates(opts: NodeBackendOptions = {}): read
         return 'tensorflow';
       },
     },
+    nativeCandidate(() => loadWasm(opts, wasm), () => wasmAfterInit(false)),
     {
       name: 'wasm',
       load: () => loadWasm(opts, wasm),
       async afterInit() {
-        installWasmKernelPatches();
-        const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-        const n = wasm.pkg!.getThreadsCount();
-        const att = await startAttentionThreads(wantedWasmThreads(opts), wasm);
-        const plural = (k: number) => `${k} thread${k === 1 ? '' : 's'}`;
-        return `wasm (${simd ? 'simd' : 'no simd'}, ${plural(n)}${wasm.fallback ? '; threads unavailable' : ''}; attention kernel ${plural(att)})`;
+        uninstallNativeKernels();
+        return wasmAfterInit(true);
       },
     },
     {
@@ -148,9 +157,11 @@ export const nodeBackendCandidates: readonly BackendCandidate[] = createNodeBack
 
 /**
  * Picks and activates the backend: `preferred` (option) overrides the PTP_BACKEND environment
- * variable, which overrides the automatic order. Idempotent for the same choice.
+ * variable, which overrides the automatic order. Idempotent for the same choice. `precision`
+ * (default PTP_PRECISION, else fp32) applies to the native convolutions and matmuls.
  */
-export async function initNodeBackend(preferred?: string): Promise<SelectedBackend> {
+export async function initNodeBackend(preferred?: string, opts: { precision?: NativePrecision } = {}): Promise<SelectedBackend> {
+  if (opts.precision) setNativePrecision(opts.precision);
   return selectBackend(nodeBackendCandidates, preferred ?? process.env.PTP_BACKEND);
 }
 

@@ -1,0 +1,161 @@
+// The N-API module: argument decoding for each kernel (kernels.h) plus set-up functions.
+#include <node_api.h>
+
+#include "args.h"
+#include "engine.h"
+#include "kernels.h"
+
+namespace ptp {
+namespace {
+
+napi_value Info(napi_env env, napi_callback_info info) {
+  return guard(env, "info", [&] {
+    napi_value o;
+    napi_create_object(env, &o);
+    napi_set_named_property(env, o, "library", string(env, library_info()));
+    napi_set_named_property(env, o, "threads", number(env, threads()));
+    napi_set_named_property(env, o, "precision", string(env, precision() == Precision::bf16 ? "bf16" : "fp32"));
+    napi_value native;
+    napi_get_boolean(env, bf16_native(), &native);
+    napi_set_named_property(env, o, "bf16Native", native);
+    return o;
+  });
+}
+
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  return guard(env, "setThreads", [&] {
+    Args a(env, info);
+    const int64_t n = a.i64(0);
+    if (n < 1) throw Error("thread count must be ≥ 1");
+    set_threads(int(n));
+    return undefined(env);
+  });
+}
+
+napi_value SetPrecision(napi_env env, napi_callback_info info) {
+  return guard(env, "setPrecision", [&] {
+    Args a(env, info);
+    const std::string p = a.str(0);
+    if (p != "fp32" && p != "bf16") throw Error("precision must be fp32 or bf16, got " + p);
+    set_precision(p == "bf16" ? Precision::bf16 : Precision::f32);
+    return undefined(env);
+  });
+}
+
+// conv2d(heap, [x, filter, bias|-1, y], shape[17], activation, leakyAlpha)
+napi_value Conv2d(napi_env env, napi_callback_info info) {
+  return guard(env, "conv2d", [&] {
+    Args a(env, info);
+    conv2d(a.heap(0), a.ints(1), a.ints(2), a.str(3), float(a.f64(4)));
+    return undefined(env);
+  });
+}
+
+// conv2dBackpropInput(heap, [dy, filter, dx], shape[17])
+napi_value Conv2dBackpropInput(napi_env env, napi_callback_info info) {
+  return guard(env, "conv2dBackpropInput", [&] {
+    Args a(env, info);
+    conv2d_backprop_input(a.heap(0), a.ints(1), a.ints(2));
+    return undefined(env);
+  });
+}
+
+// conv2dBackpropFilter(heap, [x, dy, dfilter], shape[17])
+napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
+  return guard(env, "conv2dBackpropFilter", [&] {
+    Args a(env, info);
+    conv2d_backprop_filter(a.heap(0), a.ints(1), a.ints(2));
+    return undefined(env);
+  });
+}
+
+// matmul(heap, [a, b, bias|-1, c], [batchA, batchB, M, K, N, transposeA, transposeB], activation, leakyAlpha)
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  return guard(env, "matmul", [&] {
+    Args a(env, info);
+    matmul(a.heap(0), a.ints(1), a.ints(2), a.str(3), float(a.f64(4)));
+    return undefined(env);
+  });
+}
+
+// attentionProbs(heap, [q, k, mask|-1, probs], dims, scale)
+napi_value AttentionProbs(napi_env env, napi_callback_info info) {
+  return guard(env, "attentionProbs", [&] {
+    Args a(env, info);
+    attention_probs(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
+// attentionApply(heap, [probs, v, out], dims)
+napi_value AttentionApply(napi_env env, napi_callback_info info) {
+  return guard(env, "attentionApply", [&] {
+    Args a(env, info);
+    attention_apply(a.heap(0), a.ints(1), a.ints(2));
+    return undefined(env);
+  });
+}
+
+// attentionFused(heap, [q, k, v, mask|-1, out], dims, scale)
+napi_value AttentionFused(napi_env env, napi_callback_info info) {
+  return guard(env, "attentionFused", [&] {
+    Args a(env, info);
+    attention_fused(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
+// groupNorm(heap, [x, gamma|-1, beta|-1, y], [B, pixels, C, G], eps, silu)
+napi_value GroupNorm(napi_env env, napi_callback_info info) {
+  return guard(env, "groupNorm", [&] {
+    Args a(env, info);
+    group_norm(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)), a.i64(4) != 0);
+    return undefined(env);
+  });
+}
+
+// layerNorm(heap, [x, gamma, beta, y], [rows, C], eps)
+napi_value LayerNorm(napi_env env, napi_callback_info info) {
+  return guard(env, "layerNorm", [&] {
+    Args a(env, info);
+    layer_norm(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
+// gelu(heap, [x, y], n)
+napi_value Gelu(napi_env env, napi_callback_info info) {
+  return guard(env, "gelu", [&] {
+    Args a(env, info);
+    gelu(a.heap(0), a.ints(1), a.i64(2));
+    return undefined(env);
+  });
+}
+
+// Plain writable, enumerable properties (a profiler may wrap them).
+constexpr napi_property_attributes kMethod = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor fns[] = {
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"conv2d", nullptr, Conv2d, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"conv2dBackpropInput", nullptr, Conv2dBackpropInput, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"conv2dBackpropFilter", nullptr, Conv2dBackpropFilter, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"attentionProbs", nullptr, AttentionProbs, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"attentionApply", nullptr, AttentionApply, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"attentionFused", nullptr, AttentionFused, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, kMethod, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
+  return exports;
+}
+
+}  // namespace
+}  // namespace ptp
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, ptp::Init)

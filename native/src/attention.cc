@@ -1,0 +1,263 @@
+// Attention per head on [batch, tokens, heads·dim] tensors: the probabilities
+// softmax(q·kᵀ·scale + mask), their product with v, and both fused without storing the
+// probabilities. Work units are (batch, head, block of query rows), spread over the OpenMP
+// threads; each unit is computed by one thread in a fixed order, so results do not depend on
+// the thread count or schedule. The fused path runs the very same row kernels on the same
+// values as probs → apply, so the two agree bit for bit (attention controllers rely on it).
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "args.h"
+#include "kernels.h"
+#include "simd.h"
+
+namespace ptp {
+namespace {
+
+constexpr int kRows = 48;  // query rows per unit (a multiple of the 8-row tile)
+
+struct Dims {
+  int64_t b, n, m, h, d;
+  int64_t c() const { return h * d; }
+  int64_t mp() const { return (m + 31) / 32 * 32; }  // keys padded to the 32-column tile
+  int64_t dp() const { return (d + 15) / 16 * 16; }  // head dim padded to whole vectors
+  int64_t blocks() const { return (n + kRows - 1) / kRows; }
+  int64_t units() const { return b * h * blocks(); }
+};
+
+Dims dims_of(const std::vector<int64_t>& s) {
+  if (s.size() < 5) throw Error("attention dims must be [batch, queries, keys, heads, dim, ...]");
+  Dims d{s[0], s[1], s[2], s[3], s[4]};
+  if (d.b < 1 || d.n < 1 || d.m < 1 || d.h < 1 || d.d < 1) throw Error("attention dims must be positive");
+  return d;
+}
+
+// Per call: keys transposed per head in panels of 32 keys [b·h][mp/32][d][32] (a panel is
+// contiguous: rows 16 KB apart would all fall in one L1 set), values per head [b·h][m][dp];
+// zero-padded.
+struct Packed {
+  std::vector<float> kt, vp;
+};
+
+void pack_keys(const Dims& d, const float* k, std::vector<float>& kt) {
+  const int64_t mp = d.mp(), c = d.c();
+  kt.assign(size_t(d.b * d.h * d.d * mp), 0.f);
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < d.b * d.h; s++) {
+    const int64_t b = s / d.h, h = s % d.h;
+    float* dst = kt.data() + s * d.d * mp;
+    for (int64_t j = 0; j < d.m; j++) {
+      const float* src = k + (b * d.m + j) * c + h * d.d;
+      float* panel = dst + (j / 32) * d.d * 32 + j % 32;
+      for (int64_t e = 0; e < d.d; e++) panel[e * 32] = src[e];
+    }
+  }
+}
+
+void pack_values(const Dims& d, const float* v, std::vector<float>& vp) {
+  const int64_t dp = d.dp(), c = d.c();
+  vp.assign(size_t(d.b * d.h * d.m * dp), 0.f);
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < d.b * d.h; s++) {
+    const int64_t b = s / d.h, h = s % d.h;
+    for (int64_t j = 0; j < d.m; j++) {
+      std::copy_n(v + (b * d.m + j) * c + h * d.d, d.d, vp.data() + (s * d.m + j) * dp);
+    }
+  }
+}
+
+// srow[r][0, mp) = scale · q_r · kᵀ for R query rows.
+template <int R>
+void score_tile(const float* const* q, const float* kt, int64_t dim, int64_t mp, float scale, float* const* srow) {
+  for (int64_t j = 0; j < mp; j += 32) {
+    const float* panel = kt + j * dim;
+    v16 acc[R][2] = {};
+    for (int64_t e = 0; e < dim; e++) {
+      const v16 k0 = load(panel + e * 32), k1 = load(panel + e * 32 + 16);
+      for (int r = 0; r < R; r++) {
+        const v16 qv = splat(q[r][e]);
+        acc[r][0] += qv * k0;
+        acc[r][1] += qv * k1;
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      store(srow[r] + j, acc[r][0] * scale);
+      store(srow[r] + j + 16, acc[r][1] * scale);
+    }
+  }
+}
+
+// In place over a row of mp ≥ m scores: + mask, softmax over the first m, zeros after.
+void softmax_row(float* s, int64_t m, int64_t mp, const float* mask) {
+  if (mask) {
+    for (int64_t j = 0; j < m; j++) s[j] += mask[j];
+  }
+  for (int64_t j = m; j < mp; j++) s[j] = -INFINITY;  // exp gives exactly 0
+  v16 mx = splat(-INFINITY);
+  for (int64_t j = 0; j < mp; j += 16) mx = vmax(mx, load(s + j));
+  const v16 top = splat(hmax(mx));
+  v16 sum = {};
+  for (int64_t j = 0; j < mp; j += 16) {
+    const v16 e = vexp(load(s + j) - top);
+    store(s + j, e);
+    sum += e;
+  }
+  const v16 inv = splat(1.f / hsum(sum));
+  for (int64_t j = 0; j < mp; j += 16) store(s + j, load(s + j) * inv);
+}
+
+// out_r[c0, c0 + 16·CV) ∩ [0, dim) = p_r · v for R rows of probabilities (m columns).
+template <int R, int CV>
+void pv_tile(const float* const* p, int64_t m, const float* vp, int64_t dp, int64_t c0, int64_t dim, float* const* out) {
+  v16 acc[R][CV] = {};
+  for (int64_t j = 0; j < m; j++) {
+    const float* vr = vp + j * dp + c0;
+    v16 vv[CV];
+    for (int cv = 0; cv < CV; cv++) vv[cv] = load(vr + 16 * cv);
+    for (int r = 0; r < R; r++) {
+      const v16 pr = splat(p[r][j]);
+      for (int cv = 0; cv < CV; cv++) acc[r][cv] += pr * vv[cv];
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    for (int cv = 0; cv < CV; cv++) {
+      const int64_t at = c0 + 16 * cv;
+      float tmp[16];
+      store(tmp, acc[r][cv]);
+      std::copy_n(tmp, std::min<int64_t>(16, dim - at), out[r] + at);
+    }
+  }
+}
+
+template <int R>
+void pv_rows(const float* const* p, int64_t m, const float* vp, int64_t dp, int64_t dim, float* const* out) {
+  for (int64_t c0 = 0; c0 < dp;) {
+    // At most R·CV ≤ 24 accumulators: 32 vector registers in all.
+    switch (std::min<int64_t>((dp - c0) / 16, R >= 8 ? 3 : 4)) {
+      case 4: pv_tile<R, 4>(p, m, vp, dp, c0, dim, out); c0 += 64; break;
+      case 3: pv_tile<R, 3>(p, m, vp, dp, c0, dim, out); c0 += 48; break;
+      case 2: pv_tile<R, 2>(p, m, vp, dp, c0, dim, out); c0 += 32; break;
+      default: pv_tile<R, 1>(p, m, vp, dp, c0, dim, out); c0 += 16; break;
+    }
+  }
+}
+
+enum class Kind { probs, apply, fused };
+
+struct Job {
+  Dims d;
+  const float* q = nullptr;
+  const float* mask = nullptr;
+  int64_t mask_stride = 0;
+  float scale = 1;
+  float* probs = nullptr;  // [b·h, n, m]
+  float* out = nullptr;    // [b, n, h·d]
+  const float* kt = nullptr;
+  const float* vp = nullptr;
+};
+
+// Rows [i, i + R) of head h of batch item b: scores and softmax (into the probabilities or
+// scratch), then, unless only the probabilities are wanted, their product with the values.
+template <int R>
+void rows(const Job& j, Kind kind, int64_t b, int64_t h, int64_t i, std::vector<float>& scratch) {
+  const Dims& d = j.d;
+  const int64_t mp = d.mp(), c = d.c(), s = b * d.h + h;
+  const float* p[R];
+  float* o[R];
+  if (kind == Kind::apply) {
+    for (int r = 0; r < R; r++) p[r] = j.probs + (s * d.n + i + r) * d.m;
+  } else {
+    scratch.resize(size_t(R * mp));
+    const float* q[R];
+    float* srow[R];
+    for (int r = 0; r < R; r++) {
+      q[r] = j.q + (b * d.n + i + r) * c + h * d.d;
+      srow[r] = scratch.data() + r * mp;
+      p[r] = srow[r];
+    }
+    score_tile<R>(q, j.kt + s * d.d * mp, d.d, mp, j.scale, srow);
+    for (int r = 0; r < R; r++) softmax_row(srow[r], d.m, mp, j.mask ? j.mask + (i + r) * j.mask_stride : nullptr);
+    if (kind == Kind::probs) {
+      for (int r = 0; r < R; r++) std::copy_n(srow[r], d.m, j.probs + (s * d.n + i + r) * d.m);
+      return;
+    }
+  }
+  for (int r = 0; r < R; r++) o[r] = j.out + (b * d.n + i + r) * c + h * d.d;
+  pv_rows<R>(p, d.m, j.vp + s * d.m * d.dp(), d.dp(), d.d, o);
+}
+
+// One unit: rows [r0, r1) of head h of batch item b, eight at a time.
+void run_unit(const Job& j, Kind kind, int64_t b, int64_t h, int64_t r0, int64_t r1, std::vector<float>& scratch) {
+  int64_t i = r0;
+  for (; i + 8 <= r1; i += 8) rows<8>(j, kind, b, h, i, scratch);
+  for (; i < r1; i++) rows<1>(j, kind, b, h, i, scratch);
+}
+
+void run(const Job& j, Kind kind) {
+  const Dims& d = j.d;
+  const int64_t blocks = d.blocks();
+#pragma omp parallel
+  {
+    thread_local std::vector<float> scratch;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t u = 0; u < d.units(); u++) {
+      const int64_t s = u / blocks, blk = u % blocks;
+      const int64_t r0 = blk * kRows, r1 = std::min(d.n, r0 + kRows);
+      run_unit(j, kind, s / d.h, s % d.h, r0, r1, scratch);
+    }
+  }
+}
+
+Packed& packed() {
+  static Packed p;
+  return p;
+}
+
+}  // namespace
+
+void attention_probs(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale) {
+  const Dims d = dims_of(dims);
+  Job j{d};
+  j.q = heap.f32(o[0], d.b * d.n * d.c(), "attention q");
+  const float* k = heap.f32(o[1], d.b * d.m * d.c(), "attention k");
+  j.mask_stride = dims.size() > 5 ? dims[5] : 0;
+  if (o[2] >= 0) j.mask = heap.f32(o[2], (j.mask_stride ? d.n : 1) * d.m, "attention mask");
+  j.probs = heap.f32(o[3], d.b * d.h * d.n * d.m, "attention probs");
+  j.scale = scale;
+  pack_keys(d, k, packed().kt);
+  j.kt = packed().kt.data();
+  run(j, Kind::probs);
+}
+
+void attention_apply(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims) {
+  const Dims d = dims_of(dims);
+  Job j{d};
+  j.probs = heap.f32(o[0], d.b * d.h * d.n * d.m, "attention probs");
+  const float* v = heap.f32(o[1], d.b * d.m * d.c(), "attention v");
+  j.out = heap.f32(o[2], d.b * d.n * d.c(), "attention out");
+  pack_values(d, v, packed().vp);
+  j.vp = packed().vp.data();
+  run(j, Kind::apply);
+}
+
+void attention_fused(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale) {
+  const Dims d = dims_of(dims);
+  Job j{d};
+  j.q = heap.f32(o[0], d.b * d.n * d.c(), "attention q");
+  const float* k = heap.f32(o[1], d.b * d.m * d.c(), "attention k");
+  const float* v = heap.f32(o[2], d.b * d.m * d.c(), "attention v");
+  j.mask_stride = dims.size() > 5 ? dims[5] : 0;
+  if (o[3] >= 0) j.mask = heap.f32(o[3], (j.mask_stride ? d.n : 1) * d.m, "attention mask");
+  j.out = heap.f32(o[4], d.b * d.n * d.c(), "attention out");
+  j.scale = scale;
+  pack_keys(d, k, packed().kt);
+  pack_values(d, v, packed().vp);
+  j.kt = packed().kt.data();
+  j.vp = packed().vp.data();
+  run(j, Kind::fused);
+}
+
+}  // namespace ptp

@@ -1,0 +1,70 @@
+/**
+ * Registers the native kernels over the wasm backend (kernels keep the name 'wasm': the rest of
+ * the library, the heap guard and weight streaming see the wasm backend they know) and restores
+ * the replaced wasm kernels on uninstall.
+ *
+ * Why over wasm rather than a backend of its own on tfjs-backend-cpu's storage: every kernel
+ * without a native version (norms, elementwise ops, slicing, the attention glue) would then run
+ * as plain JavaScript, measured in docs/native.md at 5–40× slower than wasm, and each tensor
+ * handed between the two would need a copy. Over wasm there is one copy of every tensor and
+ * only the hot kernels change; the price is wasm's 4 GiB heap, which the library already
+ * manages (weight streaming, sliced attention, the allocation guard).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { NativeAddon } from './addon.js';
+import { convBackpropFilter, convBackpropInput, convForward, type Kernel } from './conv-kernels.js';
+import { matMul } from './matmul-kernels.js';
+import { applyAttentionProbs, attentionProbs, fusedAttention } from './attention-kernels.js';
+import { APPLY_ATTENTION_PROBS, ATTENTION_PROBS, FUSED_ATTENTION } from '../../backend/attention-ops.js';
+import { GELU, GROUP_NORM, LAYER_NORM } from '../../backend/fused-ops.js';
+import { gelu, groupNorm, layerNorm } from './norm-kernels.js';
+
+const BACKEND = 'wasm';
+/** Kernels replaced (or added) by install, with what was registered before (undefined: none). */
+let replaced: Map<string, tf.KernelConfig | undefined> | undefined;
+
+function nativeKernels(addon: NativeAddon, orig: (name: string) => Kernel | undefined): Record<string, Kernel> {
+  return {
+    Conv2D: convForward(addon, orig('Conv2D')),
+    FusedConv2D: convForward(addon, orig('FusedConv2D')),
+    Conv2DBackpropInput: convBackpropInput(addon, orig('Conv2DBackpropInput')),
+    Conv2DBackpropFilter: convBackpropFilter(addon),
+    BatchMatMul: matMul(addon, orig('BatchMatMul')),
+    _FusedMatMul: matMul(addon, orig('_FusedMatMul')),
+    [FUSED_ATTENTION]: fusedAttention(addon),
+    [ATTENTION_PROBS]: attentionProbs(addon),
+    [APPLY_ATTENTION_PROBS]: applyAttentionProbs(addon),
+    [GROUP_NORM]: groupNorm(addon),
+    [LAYER_NORM]: layerNorm(addon),
+    [GELU]: gelu(addon),
+  };
+}
+
+/** Whether the native kernels are registered. */
+export function nativeKernelsInstalled(): boolean {
+  return replaced !== undefined;
+}
+
+/** Registers the native kernels for the wasm backend (idempotent). */
+export function installNativeKernels(addon: NativeAddon): void {
+  if (replaced) return;
+  const before = new Map<string, tf.KernelConfig | undefined>();
+  const orig = (name: string) => tf.getKernel(name, BACKEND)?.kernelFunc as unknown as Kernel | undefined;
+  for (const [kernelName, fn] of Object.entries(nativeKernels(addon, orig))) {
+    const prev = tf.getKernel(kernelName, BACKEND);
+    before.set(kernelName, prev);
+    if (prev) tf.unregisterKernel(kernelName, BACKEND);
+    tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: fn as unknown as tf.KernelFunc });
+  }
+  replaced = before;
+}
+
+/** Restores the wasm kernels that install replaced (idempotent). */
+export function uninstallNativeKernels(): void {
+  if (!replaced) return;
+  for (const [kernelName, prev] of replaced) {
+    tf.unregisterKernel(kernelName, BACKEND);
+    if (prev) tf.registerKernel(prev);
+  }
+  replaced = undefined;
+}

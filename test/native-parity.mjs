@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Second half of `npm test`: the numeric parity suites again, on the native backend, when the
+// addon is built (a loud skip otherwise; an error under PTP_REQUIRE_NATIVE, as in CI).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const addon = process.env.PTP_NATIVE_ADDON || join(root, 'native', 'build', 'Release', 'ptp_native.node');
+const suites = [
+  'attention', 'attention-fused', 'attention-slicing', 'embeddings', 'resnet', 'transformer', 'unet', 'vae', 'text-encoder',
+  'schedulers', 'pipeline', 'ptp-attention-layer', 'ptp-controllers', 'ptp-blend', 'ptp-store', 'ptp-aggregate', 'ptp-invert', 'ptp-pipeline',
+].map((s) => `test/${s}.test.ts`);
+
+if (!existsSync(addon)) {
+  const msg = `native addon not built (${addon}): the parity suites did not run on the native backend`;
+  if (process.env.PTP_REQUIRE_NATIVE) {
+    console.error(`ERROR: ${msg} (PTP_REQUIRE_NATIVE is set)`);
+    process.exit(1);
+  }
+  console.warn(`\n!!! SKIPPED: ${msg} !!!\n`);
+  process.exit(0);
+}
+console.log(`\nParity suites on the native backend (${suites.length} files)`);
+const r = spawnSync(process.execPath, [join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...suites], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, PTP_BACKEND: 'native' },
+});
+process.exit(r.status ?? 1);
