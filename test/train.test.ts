@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { CompactVocab } from '../src/train/vocab.js';
 import { lrAt } from '../src/train/lr.js';
-import { Adam } from '../src/train/adam.js';
+import { Adam, gradNorm } from '../src/train/adam.js';
 import { Ema } from '../src/train/ema.js';
 import { optimiseStep } from '../src/train/step.js';
 import { minSnrWeights } from '../src/train/diffusion.js';
@@ -43,6 +43,13 @@ describe('training: optimiser, schedules, averages', () => {
       opt.dispose();
       v.dispose();
     }
+  });
+
+  it('gradNorm is the global L2 norm', () => {
+    const a = tf.tensor1d([3, 4]);
+    const b = tf.tensor2d([[1, 2], [2, 0]]);
+    expect(gradNorm([a, b])).to.be.closeTo(Math.sqrt(9 + 16 + 1 + 4 + 4), 1e-6);
+    tf.dispose([a, b]);
   });
 
   it('Adam refuses bad settings and mismatched gradients', () => {

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { HOST_BACKENDS, withHostIO } from './host-io.js';
 
 export const ADAM_UPDATE = 'PtpAdamUpdate';
+export const SUM_OF_SQUARES = 'PtpSumOfSquares';
 
 export interface AdamCoefficients {
   beta1: number;
@@ -57,6 +58,28 @@ for (const backendName of HOST_BACKENDS) {
         update(pv!, mv!, vv!, gv!, po, mo, vo, attrs));
     }) as unknown as tf.KernelFunc,
   });
+}
+
+for (const backendName of HOST_BACKENDS) {
+  if (tf.getKernel(SUM_OF_SQUARES, backendName)) continue;
+  tf.registerKernel({
+    kernelName: SUM_OF_SQUARES,
+    backendName,
+    kernelFunc: (({ inputs, backend }: { inputs: Record<string, tf.TensorInfo>; backend: unknown }) =>
+      withHostIO('sum of squares', backendName, backend, [inputs.x], [[]], ([x], [out]) => {
+        let s = 0;
+        for (let i = 0; i < x!.length; i++) s += x![i] * x![i];
+        out[0] = s;
+      })[0]) as unknown as tf.KernelFunc,
+  });
+}
+
+/** Σx² as a scalar (one pass, float64 accumulation on wasm/cpu; the gradient-norm of clipping). */
+export function sumOfSquares(x: tf.Tensor): tf.Scalar {
+  if ((HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) {
+    return tf.engine().runKernel(SUM_OF_SQUARES, { x } as unknown as tf.NamedTensorMap) as tf.Scalar;
+  }
+  return tf.sum(tf.square(x));
 }
 
 /** [p', m', v'] after one Adam step with gradient g. */
