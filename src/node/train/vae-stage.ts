@@ -65,8 +65,10 @@ export async function trainVaeStage(o: VaeStageOptions): Promise<TrainedVae> {
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps || pastDeadline(o.deadline)) await saveVaeCheckpoint(vae, run, o.dir, o.seed, full);
       if (pastDeadline(o.deadline)) break;
     }
-    if (run.state.step >= o.steps && run.state.extra.scalingFactor === undefined) {
+    // Measured on the final weights (again when a finished run is continued to more steps).
+    if (run.state.step >= o.steps && run.state.extra.scalingFactorAt !== run.state.step) {
       run.state.extra.scalingFactor = latentScalingFactor(vae, o.seed, full);
+      run.state.extra.scalingFactorAt = run.state.step;
       await run.checkpoint();
     }
   } finally {
