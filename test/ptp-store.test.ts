@@ -27,7 +27,7 @@ function sd1Layers(s: number, heads: number, batch: number): AttentionContext[] 
         out.push({
           isCross, place, blockIndex, layerIndex: out.length, numLayers: 32, step: 0,
           name: `${place}_blocks.${blockIndex}.attentions.${a}.attn${isCross ? 2 : 1}`,
-          height: side, width: side, queries: side * side, keys: isCross ? 77 : side * side, heads, batch,
+          height: side, width: side, latent: { height: s, width: s }, queries: side * side, keys: isCross ? 77 : side * side, heads, batch,
         });
       }
     }
