@@ -4,6 +4,7 @@ import { gradientConfigs, registerGradients } from '../src/backend/gradients/ind
 import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { fusedAttention, attentionProbs, applyAttentionProbs } from '../src/backend/attention-ops.js';
 import { GroupNorm, groupNormOp, layerNormOp } from '../src/nn/norm.js';
+import { gelu } from '../src/nn/activations.js';
 import { fusedGroupNorm, groupNormKernelAvailable } from '../src/backend/group-norm-kernel.js';
 import { expectClose } from './helpers/close.js';
 
@@ -174,6 +175,10 @@ describe('autograd: our gradients for the kernels the models run', () => {
     tf.dispose([w, b]);
     gn.dispose();
     x.dispose();
+  });
+
+  it('GELU’s closed-form backward matches finite differences', () => {
+    checkGrads('gelu', (t) => gelu(t), [rnd([3, 7], 49, 3)]);
   });
 
   it('LayerNorm’s closed-form backward matches finite differences', () => {
