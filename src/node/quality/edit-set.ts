@@ -30,11 +30,14 @@ export interface EditSetSizes {
 
 export const DEFAULT_EDIT_SET: EditSetSizes = { colourSingle: 30, colourPair: 15, shapePair: 15 };
 
+/**
+ * A random scene of one or two objects. Two objects differ in colour (each is found by its
+ * colour) and in shape (so a shape word names one object for LocalBlend).
+ */
 function scene(rng: Rng, objects: 1 | 2): SceneDescription {
   for (;;) {
     const s = sampleScene(rng, { twoObjects: objects === 2 ? 1 : 0 });
-    // Two objects of one colour cannot be told apart by colour: skip those scenes.
-    if (objects === 2 && s.objects[0].colour === s.objects[1].colour) continue;
+    if (objects === 2 && (s.objects[0].colour === s.objects[1].colour || s.objects[0].shape === s.objects[1].shape)) continue;
     return { background: s.background, objects: s.objects.map(({ colour, shape, size }) => ({ colour, shape, ...(size ? { size } : {}) })) };
   }
 }
@@ -59,20 +62,11 @@ export function qualityEdits(sizes: EditSetSizes = DEFAULT_EDIT_SET, seed = 2024
   for (let n = 0; n < sizes.colourPair; n++) {
     const d = scene(rng, 2);
     const i = rng.int(0, 1);
-    // The two objects must differ in shape so the blend word names one of them.
-    if (d.objects[0].shape === d.objects[1].shape) {
-      n--;
-      continue;
-    }
     out.push({ kind: 'colour', source: captionOf(d), target: captionOf(colourSwap(d, i)), object: i, blend: [d.objects[i].shape], seed: rng.int(0, 1e6) });
   }
   for (let n = 0; n < sizes.shapePair; n++) {
     const d = scene(rng, 2);
     const i = rng.int(0, 1);
-    if (d.objects[0].shape === d.objects[1].shape) {
-      n--;
-      continue;
-    }
     const taken = new Set(d.objects.map((o) => o.shape));
     const free = SHAPES.filter((s) => !taken.has(s));
     const shape = rng.pick(free);
