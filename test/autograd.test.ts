@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { gradientConfigs, registerGradients } from '../src/backend/gradients/index.js';
-import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { fusedAttention, attentionProbs, applyAttentionProbs } from '../src/backend/attention-ops.js';
 import { GroupNorm, groupNormOp, layerNormOp } from '../src/nn/norm.js';
 import { gelu } from '../src/nn/activations.js';
@@ -56,9 +55,11 @@ function checkGrads(name: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: 
 }
 
 describe('autograd: our gradients for the kernels the models run', () => {
-  before(() => {
-    registerGradients();
-    installWasmGradKernels();
+  before(() => registerGradients());
+
+  it('the wasm backend comes with its backward kernels (no set-up call needed)', function () {
+    if (tf.getBackend() !== 'wasm') this.skip();
+    for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput']) expect(tf.getKernel(k, 'wasm'), k).to.not.equal(undefined);
   });
 
   it('registers a gradient for every kernel listed, once', () => {

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendCandidate, type SelectedBackend } from '../backend/select.js';
 import { installWasmKernelPatches } from '../backend/wasm-patches.js';
+import { installWasmGradKernels } from '../backend/wasm-grad-kernels.js';
 
 export interface BrowserBackendOptions {
   /** URL prefix of the tfjs-backend-wasm .wasm files (default: tfjs' own lookup next to the script). */
@@ -67,6 +68,7 @@ export function browserBackendCandidates(opts: BrowserBackendOptions = {}, auto 
       },
       async afterInit() {
         installWasmKernelPatches();
+        installWasmGradKernels();
         const wasm = await import('@tensorflow/tfjs-backend-wasm');
         const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
         return `wasm (${simd ? 'simd' : 'no simd'}, ${wasm.getThreadsCount()} thread(s))`;

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
 import { selectBackend, type BackendCandidate, type SelectedBackend } from '../backend/select.js';
 import { installWasmKernelPatches } from '../backend/wasm-patches.js';
+import { installWasmGradKernels } from '../backend/wasm-grad-kernels.js';
 import { log } from '../util/log.js';
 import { setAttentionKernel } from '../backend/attention-ops.js';
 import { startAttentionWorkers, type AttentionWorkers } from './attention-workers.js';
@@ -111,6 +112,7 @@ export function createNodeBackendCandidates(opts: NodeBackendOptions = {}): read
   /** Patches and threads of the wasm backend; returns its description. */
   const wasmAfterInit = async (attentionThreads: boolean) => {
     installWasmKernelPatches();
+    installWasmGradKernels();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     const n = wasm.pkg!.getThreadsCount();
     const att = attentionThreads ? await startAttentionThreads(wantedWasmThreads(opts), wasm) : 0;

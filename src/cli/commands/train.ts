@@ -63,8 +63,6 @@ export const trainCommand: Command = {
   async run(args, ctx) {
     const opts = readOptions(args);
     const b = await ctx.initBackend();
-    const { installWasmGradKernels } = await import('../../backend/wasm-grad-kernels.js');
-    installWasmGradKernels();
     ctx.err(`training on ${b.description}; run folder ${opts.dir}`);
     let last = 0;
     const onProgress = (p: StageProgress) => {
