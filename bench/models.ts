@@ -100,7 +100,7 @@ export async function benchTextEncoder(dir: string, reps: number): Promise<Modul
 /** One UNet step at latent `size`×`size` with CFG (batch 2), with the given weight residency. */
 export async function benchUNet(dir: string, reps: number, residency: Residency, size = 64): Promise<ModuleBench & { upload: UploadCost }> {
   const cfg = json(dir, 'unet');
-  const m = new UNet2DConditionModel(cfg);
+  const m = UNet2DConditionModel.fromConfig(cfg);
   m.setResidency(residency);
   randomizeWeights(m);
   const ctxDim = m.config.crossAttentionDim[0];
@@ -117,7 +117,7 @@ export async function benchUNet(dir: string, reps: number, residency: Residency,
 
 /** VAE decode of [1, size, size, 4] latents (to 8·size pixels). */
 export async function benchVae(dir: string, reps: number, size = 64): Promise<ModuleBench> {
-  const m = AutoencoderKL.fromConfigJson(json(dir, 'vae'), { encoder: false });
+  const m = AutoencoderKL.fromConfig(json(dir, 'vae'), { encoder: false });
   randomizeWeights(m);
   const z = tf.randomNormal([1, size, size, m.config.latentChannels], 0, 1, 'float32', 3) as tf.Tensor4D;
   try {

@@ -19,8 +19,8 @@ import { ClipTextModel } from '../src/models/clip/text-model.js';
 import { ClipPromptEncoder } from '../src/models/clip/prompt-encoder.js';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
-import { StableDiffusionPipeline } from '../src/models/pipeline/pipeline.js';
-import { AttentionReplace, LocalBlend } from '../src/ptp/index.js';
+import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
+import { AttentionReplace, LocalBlend } from '../src/index.js';
 import type { Module } from '../src/nn/module.js';
 import { randomizeWeights } from './models.js';
 import { tracker } from './timing.js';
@@ -47,8 +47,8 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.description}; weights: random, host ${fp16 ? 'float16' : 'float32'}, streamed per block`);
   const tokenizer = ClipTokenizer.fromFiles(readFileSync(join(sd, 'tokenizer/vocab.json'), 'utf8'), readFileSync(join(sd, 'tokenizer/merges.txt'), 'utf8'));
   const text = prepare(ClipTextModel.fromConfig(json('text_encoder')));
-  const unet = prepare(new UNet2DConditionModel(json('unet')));
-  const vae = prepare(AutoencoderKL.fromConfigJson(json('vae'), { encoder: false }));
+  const unet = prepare(UNet2DConditionModel.fromConfig(json('unet')));
+  const vae = prepare(AutoencoderKL.fromConfig(json('vae'), { encoder: false }));
   const pipe = new StableDiffusionPipeline({ text: new ClipPromptEncoder(tokenizer, text), unet, vae, schedulerConfig: json('scheduler', 'scheduler_config.json') });
   const prompts = ['a cat riding a bicycle', 'a dog riding a bicycle'];
   const controller = new AttentionReplace({

@@ -6,7 +6,7 @@ import { parseArgs } from '../src/cli/args.js';
 import { parseCross, parseWordFactors } from '../src/cli/edit-args.js';
 import { decodePng } from '../src/node/png.js';
 import { readLatentsFile } from '../src/node/latents-file.js';
-import type { RgbImage } from '../src/ptp/font.js';
+import type { RgbImage } from '../src/util/image.js';
 import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 import { lines, ptp, spawnPtp } from './helpers/cli.js';

@@ -2,7 +2,8 @@
 import { expect } from 'chai';
 import { MemoryByteSource } from '../src/io/byte-source.js';
 import { floatTensor, SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
-import { loadWeights, SafetensorsWeightSource } from '../src/io/weights.js';
+import { SafetensorsWeightSource, type WeightSource } from '../src/io/weights.js';
+import { loadWeights } from '../src/nn/load-weights.js';
 import { MemoryByteSink } from '../src/io/byte-source.js';
 import { Module } from '../src/nn/module.js';
 import type { Param } from '../src/nn/param.js';
@@ -76,14 +77,25 @@ describe('loadWeights', () => {
     expect(await loadError(new Net(), nested)).to.match(/\nhint: file keys carry the prefix "unet\." \(wrong component, or wrap the source in PrefixedWeightSource\)$/);
   });
 
-  it('ignore and rename options', async () => {
-    const net = new Net();
-    const src = await source([t('proj.weight', [3, 2]), t('proj.bias', [3]), t('out.weight', [1, 3]), t('out.bias', [1]), t('position_ids', [4])]);
-    await loadWeights(net, src, {
-      residency: 'stream',
-      rename: (k) => (k.startsWith('out.') ? k.replace('out.', 'out.0.') : undefined),
-      ignore: (k) => k === 'position_ids',
-    });
+  it('ignore option and a model\'s checkpoint adapter (key renaming, unused keys)', async () => {
+    /** Reads `out.*` from the file as `out.0.*` (a legacy name) and never uses `position_ids`. */
+    class LegacyNet extends Net {
+      checkpointView(src: WeightSource): WeightSource {
+        const fileKey = (k: string) => (k.startsWith('out.0.') ? k.replace('out.0.', 'out.') : k);
+        return {
+          name: src.name,
+          keys: () => src.keys().map((k) => (k.startsWith('out.') ? k.replace('out.', 'out.0.') : k)),
+          info: (k) => src.info(fileKey(k)),
+          read: (k, f32) => src.read(fileKey(k), f32),
+        };
+      }
+      isUnusedKey(k: string): boolean {
+        return k === 'position_ids';
+      }
+    }
+    const net = new LegacyNet();
+    const src = await source([t('proj.weight', [3, 2]), t('proj.bias', [3]), t('out.weight', [1, 3]), t('out.bias', [1]), t('position_ids', [4]), t('extra', [1])]);
+    await loadWeights(net, src, { residency: 'stream', ignore: (k) => k === 'extra' });
     expect([...net.out.weight.values()]).to.deep.equal([1, 2, 3]);
   });
 });

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { setNativePrecision } from '../src/node/native/candidate.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
-import type { StableDiffusionPipeline } from '../src/models/pipeline/pipeline.js';
+import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { compare } from './helpers/close.js';
 import { describeNative, onActive, randomValues, useNativeBackend } from './helpers/native.js';
 import { describeRef, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';

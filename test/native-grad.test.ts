@@ -1,25 +1,17 @@
 /**
  * tf.grad through the native kernels: the gradients of a small conv + matmul net (two convs, the
  * second strided, a bias, relu, a dense layer; conv gradients use Conv2DBackpropInput/Filter,
- * the dense one transposed matmuls) match the cpu backend. tfjs-core alone registers no
- * gradients in Node; the test registers tfjs-core's own configs for the ops it uses.
+ * the dense one transposed matmuls) match the cpu backend, with the library's own gradients
+ * (src/backend/gradients).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { addGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Add_grad.js';
-import { batchMatMulGradConfig } from '@tensorflow/tfjs-core/dist/gradients/BatchMatMul_grad.js';
-import { conv2DGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Conv2D_grad.js';
-import { reluGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Relu_grad.js';
-import { reshapeGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Reshape_grad.js';
-import { squareGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Square_grad.js';
-import { sumGradConfig } from '@tensorflow/tfjs-core/dist/gradients/Sum_grad.js';
 import { expect } from 'chai';
+import { registerGradients } from '../src/backend/gradients/index.js';
 import { fusedGelu, fusedGroupNorm } from '../src/backend/fused-ops.js';
 import { expectClose } from './helpers/close.js';
 import { describeNative, maxAbs, randomValues, useNativeBackend } from './helpers/native.js';
 
-for (const g of [addGradConfig, batchMatMulGradConfig, conv2DGradConfig, reluGradConfig, reshapeGradConfig, squareGradConfig, sumGradConfig]) {
-  tf.registerGradient(g as tf.GradConfig);
-}
+registerGradients();
 
 const inputs = [
   randomValues([4, 10, 10, 3], 1), // x

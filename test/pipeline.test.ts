@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
-import type { StableDiffusionPipeline } from '../src/models/pipeline/pipeline.js';
+import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { caseTolerance, describeRef, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 

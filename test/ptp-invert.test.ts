@@ -5,8 +5,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
-import type { StableDiffusionPipeline } from '../src/models/pipeline/pipeline.js';
-import { imageToUint8, nchwToNhwc } from '../src/models/pipeline/host-tensor.js';
+import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
+import { nchwToNhwc } from '../src/pipeline/host-tensor.js';
+import { imageToUint8 } from '../src/util/image.js';
 import { createScheduler, DDIMScheduler } from '../src/models/schedulers/index.js';
 import { describeRef, fixture, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { maxDiff } from './helpers/p2p-cases.js';

@@ -6,8 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
-import type { StableDiffusionPipeline } from '../src/models/pipeline/pipeline.js';
-import { imageToUint8 } from '../src/models/pipeline/host-tensor.js';
+import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
+import { imageToUint8 } from '../src/util/image.js';
 import type { ClipPromptEncoder } from '../src/models/clip/prompt-encoder.js';
 import type { AttentionController } from '../src/nn/attention-control.js';
 import { attentionStrategy, setAttentionStrategy } from '../src/nn/attention-core.js';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { principalComponents } from '../src/ptp/components.js';
 import { drawText, GLYPH_ADVANCE, glyphPixel, textWidth } from '../src/ptp/font.js';
-import { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels, type RgbImage } from '../src/ptp/render.js';
+import { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels } from '../src/ptp/render.js';
+import type { RgbImage } from '../src/util/image.js';
 import { decodePng, encodePng } from '../src/node/png.js';
 import { clipTokenizer } from './helpers/ptp.js';
 import { describeRef } from './helpers/reference.js';

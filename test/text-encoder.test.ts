@@ -1,3 +1,4 @@
+import { loadWeights } from '../src/nn/load-weights.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ const CASE = 'cases/text_encoder.safetensors';
 async function tinyModel(residency: Residency = 'resident'): Promise<ClipTextModel> {
   const model = ClipTextModel.fromConfig(readJson('tiny-sd/text_encoder/config.json'), 'tiny-sd/text_encoder/config.json');
   const src = await openWeightFiles(join(tinySdDir, 'text_encoder', 'model.safetensors'));
-  await model.load(src, { residency });
+  await loadWeights(model, src, { residency });
   await src.close();
   return model;
 }
@@ -83,7 +84,7 @@ describeRef('CLIPTextModel (tiny-sd) vs transformers', () => {
     const cfg = { ...readJson('tiny-sd/text_encoder/config.json'), eos_token_id: 49407 };
     const m2 = ClipTextModel.fromConfig(cfg);
     const src = await openWeightFiles(join(tinySdDir, 'text_encoder', 'model.safetensors'));
-    await m2.load(src);
+    await loadWeights(m2, src);
     await src.close();
     const out = m2.forward(ids);
     expectClose(out.poolerOutput, await fixtureTf(CASE, 'pooler_output'), caseTolerance('text_encoder', 'pooler_output'), 'pooler_output');

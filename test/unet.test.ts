@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { parseUNetConfig } from '../src/models/unet/config.js';
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
-import { loadWeights } from '../src/io/weights.js';
+import { loadWeights } from '../src/nn/load-weights.js';
 import { openWeightFiles } from '../src/node/weights.js';
 import { caseTolerance, describeRef, fixtureNhwc, fixtureTensor, fixtureTf, readJson, tinySdDir } from './helpers/reference.js';
 import { compare, expectClose } from './helpers/close.js';
@@ -23,7 +23,7 @@ const bitEqual = (a: tf.Tensor, b: tf.Tensor) => {
 };
 
 async function loadTiny(file = 'diffusion_pytorch_model.safetensors'): Promise<UNet2DConditionModel> {
-  const unet = new UNet2DConditionModel(tinyConfig());
+  const unet = UNet2DConditionModel.fromConfig(tinyConfig());
   const src = await openWeightFiles(join(UNET_DIR, file));
   await loadWeights(unet, src);
   await src.close();
@@ -199,7 +199,7 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
 describeRef('UNet2DConditionModel structure from configs', () => {
   it('SD-1.5 config: exactly the keys, shapes and order of sd15-manifest.json (686 tensors, 859,520,964 params)', () => {
     const manifest = readJson('sd15-manifest.json').unet;
-    const unet = new UNet2DConditionModel(readJson('sd15-config/unet/config.json'));
+    const unet = UNet2DConditionModel.fromConfig(readJson('sd15-config/unet/config.json'));
     const ours = [...unet.namedParams()].map(([k, p]) => [k, p.torchShape]);
     const theirs = Object.entries(manifest.state_dict as Record<string, { shape: number[] }>).map(([k, v]) => [k, v.shape]);
     expect(ours).to.deep.equal(theirs);
@@ -220,7 +220,7 @@ describeRef('UNet2DConditionModel structure from configs', () => {
       upcast_attention: true,
       sample_size: 96,
     };
-    const unet = new UNet2DConditionModel(sd21);
+    const unet = UNet2DConditionModel.fromConfig(sd21);
     const shapes = new Map([...unet.namedParams()].map(([k, p]) => [k, p.torchShape]));
     expect(shapes.get('down_blocks.0.attentions.0.proj_in.weight')).to.deep.equal([320, 320]);
     expect(shapes.get('up_blocks.3.attentions.2.proj_out.weight')).to.deep.equal([320, 320]);
@@ -248,7 +248,7 @@ describeRef('UNet2DConditionModel structure from configs', () => {
   });
 
   it('bad inputs give clear errors (before touching any weight)', () => {
-    const unet = new UNet2DConditionModel(tinyConfig());
+    const unet = UNet2DConditionModel.fromConfig(tinyConfig());
     tf.tidy(() => {
       const ctx = tf.zeros([1, 77, 32]) as tf.Tensor3D;
       const ok = tf.zeros([1, 16, 16, 4]) as tf.Tensor4D;

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
 import { parseVaeConfig, DEFAULT_VAE_SCALING_FACTOR } from '../src/models/vae/config.js';
-import { loadVaeWeights } from '../src/models/vae/load.js';
-import { renameLegacyVaeKey } from '../src/models/vae/legacy-keys.js';
+import { renameLegacyVaeKey } from '../src/models/vae/load.js';
+import { loadWeights } from '../src/nn/load-weights.js';
 import { SafetensorsFile, floatTensor, writeSafetensors } from '../src/io/safetensors.js';
 import { MemoryByteSink, MemoryByteSource } from '../src/io/byte-source.js';
 import { SafetensorsWeightSource, type WeightSource } from '../src/io/weights.js';
@@ -32,7 +32,7 @@ function tolerance(caseName: string, output: string): Tol {
 async function loadTiny(opts: { encoder?: boolean } = {}, residency?: 'resident' | 'stream'): Promise<{ vae: AutoencoderKL; src: SafetensorsWeightSource }> {
   const src = await openWeightFiles(join(tinySdDir, 'vae', 'diffusion_pytorch_model.safetensors'));
   const vae = new AutoencoderKL(tinyConfig(), opts);
-  await loadVaeWeights(vae, src, { residency });
+  await loadWeights(vae, src, { residency });
   return { vae, src };
 }
 
@@ -140,7 +140,7 @@ describeRef('AutoencoderKL (VAE) vs reference', () => {
       expect(legacy.keys()).to.include('decoder.mid_block.attentions.0.proj_attn.weight');
       expect(legacy.info('encoder.mid_block.attentions.0.q.weight')!.shape).to.deep.equal([64, 64, 1, 1]);
       const other = new AutoencoderKL(tinyConfig());
-      await loadVaeWeights(other, legacy);
+      await loadWeights(other, legacy);
       const mine = new Map(vae.namedParams());
       for (const [key, p] of other.namedParams()) {
         expect([...p.values()], key).to.deep.equal([...mine.get(key)!.values()]);
@@ -157,7 +157,7 @@ describeRef('AutoencoderKL (VAE) vs reference', () => {
 
     it('decoder-only model ignores the encoder weights, decodes the same, and streams the same', async () => {
       const dec = new AutoencoderKL(tinyConfig(), { encoder: false });
-      await loadVaeWeights(dec, src);
+      await loadWeights(dec, src);
       expect([...dec.namedParams()].some(([k]) => k.startsWith('encoder.') || k.startsWith('quant_conv.'))).to.equal(false);
       const img = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
       expect(() => dec.encode(img)).to.throw(/without the encoder/);
@@ -184,7 +184,7 @@ describeRef('AutoencoderKL (VAE) vs reference', () => {
         read: (k, f) => src.read(k, f),
       };
       let err: Error | undefined;
-      await loadVaeWeights(dec, onlyEncoder).catch((e: Error) => (err = e));
+      await loadWeights(dec, onlyEncoder).catch((e: Error) => (err = e));
       expect(err?.message).to.match(/missing: decoder\.conv_in\.weight \[64, 4, 3, 3\]/);
       expect(err?.message).to.match(/0 unexpected/);
       expect(err?.message).not.to.match(/unexpected: encoder/);

@@ -4,10 +4,13 @@
  *  - `attentionProbs` + `applyAttentionProbs`: the same in two steps with the probabilities
  *    [batch·heads, queries, keys] (row b·heads + h) in between, for attention controllers.
  * Inputs are read in place from the backend's memory and copied into the kernel's memory.
+ * The ops are differentiable (tf.customGrad; the probabilities are recomputed for the backward).
  * On other backends (or without wasm SIMD) `fusedAttentionSupported` is false.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AttentionKernel, type AttentionDims, type KernelMask } from './attention-kernel.js';
+import { HOST_BACKENDS, withHostIO } from './host-io.js';
+import { applyAttentionProbsBackward, attentionProbsBackward, fusedAttentionBackward } from './gradients/attention.js';
 
 /** What the ops need from a kernel; the Node set-up may install a multi-threaded one. */
 export interface AttentionKernelLike {
@@ -19,7 +22,7 @@ export interface AttentionKernelLike {
 export const FUSED_ATTENTION = 'PtpFusedAttention';
 export const ATTENTION_PROBS = 'PtpAttentionProbs';
 export const APPLY_ATTENTION_PROBS = 'PtpApplyAttentionProbs';
-const BACKENDS = ['wasm', 'cpu'] as const;
+const BACKENDS = HOST_BACKENDS;
 
 let kernel: AttentionKernelLike | undefined;
 let kernelTried = false;
@@ -50,38 +53,10 @@ export function fusedAttentionSupported(dim: number): boolean {
   }
 }
 
-// ---- backend data access -------------------------------------------------------------
-
-interface WasmBackendIO {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): tf.TypedArray;
-}
-interface CpuBackendIO {
-  readSync(dataId: object): tf.TypedArray;
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values: tf.TypedArray): tf.TensorInfo;
-}
-
-/**
- * Allocates the output, then hands float32 views of the inputs and the output to `compute`
- * (wasm: views into the heap, taken after the allocation that may grow it).
- */
+/** One-output form of withHostIO. */
 function withIO(backendName: string, backend: unknown, inputs: (tf.TensorInfo | undefined)[], outShape: number[],
   compute: (ins: (Float32Array | undefined)[], out: Float32Array) => void): tf.TensorInfo {
-  for (const t of inputs) {
-    if (t && t.dtype !== 'float32') throw new Error(`fused attention: inputs must be float32, got ${t.dtype}`);
-  }
-  if (backendName === 'wasm') {
-    const b = backend as WasmBackendIO;
-    const out = b.makeOutput(outShape, 'float32');
-    const ins = inputs.map((t) => (t ? (b.typedArrayFromHeap(t) as Float32Array) : undefined));
-    compute(ins, b.typedArrayFromHeap(out) as Float32Array);
-    return out;
-  }
-  const b = backend as CpuBackendIO;
-  const ins = inputs.map((t) => (t ? (b.readSync(t.dataId) as Float32Array) : undefined));
-  const out = new Float32Array(tf.util.sizeFromShape(outShape));
-  compute(ins, out);
-  return b.makeTensorInfo(outShape, 'float32', out);
+  return withHostIO('fused attention', backendName, backend, inputs, [outShape], (ins, [out]) => compute(ins, out))[0];
 }
 
 function dimsOf(q: tf.TensorInfo, k: tf.TensorInfo, heads: number): AttentionDims {
@@ -164,6 +139,21 @@ function maskInputs(opts: FusedAttentionOptions, n: number, m: number): { mask?:
   return opts.mask ? { mask: mask2d(opts.mask, n, m) } : {};
 }
 
+type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+/** tf.customGrad with the inputs typed as tensors (tfjs types them as tensor-or-save-function). */
+function customOp(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor3D; gradFunc: GradFn }): (...inputs: tf.Tensor[]) => tf.Tensor3D {
+  const g = (...args: unknown[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    return f(args as tf.Tensor[], save);
+  };
+  return tf.customGrad(g as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor3D;
+}
+
+function runKernel(name: string, inputs: Record<string, tf.Tensor | undefined>, attrs: object): tf.Tensor3D {
+  const clean = Object.fromEntries(Object.entries(inputs).filter(([, t]) => t !== undefined));
+  return tf.engine().runKernel(name, clean as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+}
+
 /** softmax(q·kᵀ·scale + mask)·v per head: q [B, N, H·d], k/v [B, M, H·d] → [B, N, H·d]. */
 export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: FusedAttentionOptions): tf.Tensor3D {
   const dim = check(q, k, opts.heads);
@@ -171,9 +161,20 @@ export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o
     throw new Error(`fused attention: k [${k.shape}] and v [${v.shape}] do not match`);
   }
   return tf.tidy(() => {
-    const inputs = { q, k, v, ...maskInputs(opts, q.shape[1], k.shape[1]) } as unknown as tf.NamedTensorMap;
+    const { mask } = maskInputs(opts, q.shape[1], k.shape[1]);
     const attrs = { heads: opts.heads, scale: opts.scale ?? 1 / Math.sqrt(dim) };
-    return tf.engine().runKernel(FUSED_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+    // The mask is an input too, so that it lives until the backward pass (its gradient is 0).
+    const op = customOp(([q, k, v, mask], save) => {
+      save([q, k, v, ...(mask ? [mask] : [])]);
+      return {
+        value: runKernel(FUSED_ATTENTION, { q, k, v, mask }, attrs),
+        gradFunc: (dy, [qs, ks, vs, ms]) => [
+          ...fusedAttentionBackward(dy, runKernel(ATTENTION_PROBS, { q: qs, k: ks, mask: ms }, attrs), qs, ks, vs, attrs),
+          ...(ms ? [tf.zerosLike(ms)] : []),
+        ],
+      };
+    });
+    return mask ? op(q, k, v, mask) : op(q, k, v);
   });
 }
 
@@ -181,14 +182,28 @@ export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o
 export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, opts: FusedAttentionOptions): tf.Tensor3D {
   const dim = check(q, k, opts.heads);
   return tf.tidy(() => {
-    const inputs = { q, k, ...maskInputs(opts, q.shape[1], k.shape[1]) } as unknown as tf.NamedTensorMap;
+    const { mask } = maskInputs(opts, q.shape[1], k.shape[1]);
     const attrs = { heads: opts.heads, scale: opts.scale ?? 1 / Math.sqrt(dim) };
-    return tf.engine().runKernel(ATTENTION_PROBS, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+    const op = customOp(([q, k, mask], save) => {
+      const p = runKernel(ATTENTION_PROBS, { q, k, mask }, attrs);
+      save([q, k, p, ...(mask ? [mask] : [])]);
+      return {
+        value: p,
+        gradFunc: (dp, [qs, ks, ps, ms]) => [...attentionProbsBackward(dp, ps, qs, ks, attrs), ...(ms ? [tf.zerosLike(ms)] : [])],
+      };
+    });
+    return mask ? op(q, k, mask) : op(q, k);
   });
 }
 
 /** probs [B·H, N, M] · v [B, M, H·d] per head → [B, N, H·d]. */
 export function applyAttentionProbs(probs: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D {
-  const attrs = { heads };
-  return tf.engine().runKernel(APPLY_ATTENTION_PROBS, { probs, v } as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor3D;
+  const op = customOp(([p, v], save) => {
+    save([p, v]);
+    return {
+      value: runKernel(APPLY_ATTENTION_PROBS, { probs: p, v }, { heads }),
+      gradFunc: (dy: tf.Tensor, [ps, vs]: tf.Tensor[]) => applyAttentionProbsBackward(dy, ps, vs, heads),
+    };
+  });
+  return op(probs, v);
 }

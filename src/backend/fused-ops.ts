@@ -1,13 +1,14 @@
 /**
  * Optional fused kernels for normalisation and GELU: when the active backend registers one
  * (the native backend does), the op runs it in one pass; otherwise, and while gradients are
- * being recorded (these kernels have no gradient functions), the callers use their tfjs ops.
+ * being recorded (these kernels have no gradient functions), the callers use their other paths
+ * (group norm: the JS kernels with a backward of src/backend/group-norm-kernel.ts on wasm/cpu).
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-export const GROUP_NORM = 'PtpGroupNorm';
-export const LAYER_NORM = 'PtpLayerNorm';
-export const GELU = 'PtpGelu';
+export const GROUP_NORM = 'PtpNativeGroupNorm';
+export const LAYER_NORM = 'PtpNativeLayerNorm';
+export const GELU = 'PtpNativeGelu';
 
 function usable(kernel: string, ...xs: (tf.Tensor | undefined)[]): boolean {
   if (!tf.getKernel(kernel, tf.getBackend())) return false;

@@ -12,7 +12,8 @@ import { getEqualizer } from '../ptp/equalizer.js';
 import { LocalBlend } from '../ptp/local-blend.js';
 import type { AttentionEdit } from '../ptp/edit.js';
 import type { CrossReplaceSteps } from '../ptp/schedule.js';
-import { splitWords, wordTokenIndices, type PromptTokenizer } from '../ptp/tokens.js';
+import { splitWords, wordTokenIndices } from '../ptp/tokens.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export type EditMode = 'replace' | 'refine' | 'reweight';
 
@@ -28,8 +29,6 @@ export interface EditSpec {
   blend?: readonly string[];
   blendThreshold?: number;
   reweight?: readonly WordFactor[];
-  /** Denoising steps (UNet calls) of the run. */
-  numSteps: number;
 }
 
 export interface BuiltEdit {
@@ -42,7 +41,7 @@ export interface BuiltEdit {
 
 const wordCount = (p: string) => splitWords(p).length;
 
-/** Builds the controller; `note` receives the automatic mode choice. */
+/** Builds the controller (it learns the step count when the run starts); `note` receives the automatic mode choice. */
 export function buildEditController(tokenizer: PromptTokenizer, spec: EditSpec, note: (text: string) => void): BuiltEdit {
   const { source, targets, mode } = spec;
   if (mode === 'reweight' && !spec.reweight) throw new UsageError('--mode reweight needs --reweight word=factor');
@@ -63,7 +62,7 @@ export function buildEditController(tokenizer: PromptTokenizer, spec: EditSpec, 
   }
   try {
     const localBlend = spec.blend ? makeBlend(tokenizer, prompts, spec.blend, spec.blendThreshold) : undefined;
-    const common = { tokenizer, prompts, numSteps: spec.numSteps, crossReplaceSteps: spec.cross, selfReplaceSteps: spec.self, localBlend };
+    const common = { tokenizer, prompts, crossReplaceSteps: spec.cross, selfReplaceSteps: spec.self, localBlend };
     const edit = base === 'replace' ? new AttentionReplace(common) : base === 'refine' ? new AttentionRefine(common) : undefined;
     if (!reweight) return { controller: edit!, prompts, description: base! };
     const edited = prompts.slice(1);

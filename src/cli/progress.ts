@@ -1,5 +1,5 @@
 /** Step progress for long runs: a rewritten line on a terminal, plain lines with --verbose elsewhere. */
-import type { StepInfo } from '../models/pipeline/sampler.js';
+import type { StepInfo } from '../pipeline/sampler.js';
 import type { CommandContext } from './command.js';
 
 export function progressPrinter(ctx: CommandContext, label = 'sampling'): (s: StepInfo) => void {

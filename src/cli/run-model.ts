@@ -1,20 +1,18 @@
 /** Loading the model and latents for the model-running commands, and saving latents after a run. */
 import type { CommandContext } from './command.js';
 import type { ModelRunOptions } from './model-options.js';
-import type { HostTensor } from '../models/pipeline/host-tensor.js';
-import type { GenerateResult, StableDiffusionPipeline } from '../models/pipeline/pipeline.js';
+import type { HostTensor } from '../pipeline/host-tensor.js';
+import type { GenerateResult, StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { loadPipelineFromDirectory } from '../node/pipeline.js';
-import { setAttentionSliceSize } from '../nn/attention-core.js';
 import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
 
 /** Activates the backend (printing it) and loads the pipeline and any given latents. */
 export async function loadModel(o: ModelRunOptions, ctx: CommandContext): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
   const backend = await ctx.initBackend();
-  if (o.attentionSlice !== undefined) setAttentionSliceSize(o.attentionSlice);
   ctx.err(`backend: ${backend.description}`);
   const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
   const t0 = Date.now();
-  const pipe = await loadPipelineFromDirectory(o.model, { variant: o.variant, residency: o.residency });
+  const pipe = await loadPipelineFromDirectory(o.model, { variant: o.variant, residency: o.residency, attentionSlice: o.attentionSlice });
   ctx.err(`model: ${o.model} loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { pipe, latents };
 }

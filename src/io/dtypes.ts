@@ -2,6 +2,9 @@
 
 export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
 
+/** Host copy of a float tensor: float32 values, or float16 bits kept as Uint16Array (half the memory). */
+export type HostValues = Float32Array | Uint16Array;
+
 export const DTYPE_BYTES: Readonly<Record<StDtype, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
 };

@@ -11,6 +11,7 @@
  * `openModelDir` checks everything up front (every file, every safetensors header, shard maps) and
  * reports all problems in one error. Platform-neutral: files come through a FileStore.
  */
+import type { JsonObject } from './config.js';
 import type { FileStore } from './file-store.js';
 import { SafetensorsFile } from './safetensors.js';
 import { findWeightFiles, type WeightFiles } from './weight-files.js';
@@ -24,8 +25,7 @@ export type ModelComponent = (typeof MODEL_COMPONENTS)[number];
 export type WeightComponent = 'unet' | 'vae' | 'text_encoder';
 const WEIGHT_COMPONENTS: readonly WeightComponent[] = ['unet', 'vae', 'text_encoder'];
 
-/** A parsed JSON object (config files). */
-export type JsonObject = Record<string, unknown>;
+export type { JsonObject } from './config.js';
 
 /** Config file of each component, relative to the model root. */
 export const CONFIG_FILES: Readonly<Record<Exclude<ModelComponent, 'tokenizer'>, string>> = {

@@ -50,6 +50,14 @@ export class TorchGenerator {
     return out;
   }
 
+  /** `n` float32 values uniform in [lo, hi) from the generator's 24-bit uniform stream. */
+  rand(n: number, lo = 0, hi = 1): Float32Array {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`rand: count must be a non-negative integer, got ${n}`);
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * this.uniformFloat();
+    return out;
+  }
+
   private uniformFloat(): number {
     return (this.engine.next() & 0xffffff) / TWO_POW_24;
   }

@@ -50,8 +50,11 @@ export interface AttentionController {
   onAttention(probs: tf.Tensor3D, ctx: AttentionContext): tf.Tensor3D;
   /** After each scheduler step with the new latents (NHWC [batch, h, w, 4], as inside the pipeline); may return replacements. */
   onStepEnd?(latents: tf.Tensor4D, step: number): tf.Tensor4D;
-  /** Before a sampling run. */
-  reset?(): void;
+  /**
+   * Before a sampling run, with its number of denoising steps (the sampler calls it once the
+   * scheduler's timesteps are set), so controllers need not be told the step count in advance.
+   */
+  reset?(numSteps?: number): void;
 }
 
 /** Per-call controller state handed down through the model's forward. */

@@ -22,8 +22,6 @@ import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionSupp
 export type AttentionStrategy = 'fused' | 'batched' | 'per-head';
 
 let forcedStrategy: AttentionStrategy | undefined;
-/** Explicit queries per chunk; undefined = from the score budget. */
-let querySliceSize: number | undefined;
 /** Bytes of scores one chunk may hold when no explicit slice size is set (the 'batched' path). */
 const SCORE_BUDGET_BYTES = 256 * 2 ** 20;
 
@@ -32,15 +30,15 @@ export function setAttentionStrategy(s: AttentionStrategy | undefined): void {
   forcedStrategy = s;
 }
 
-/**
- * Sliced attention: queries per chunk on the 'batched' and 'per-head' paths when no controller
- * needs the full probabilities (undefined = automatic: per-head chunks of 4096 queries, batched
- * chunks holding at most 256 MiB of scores, e.g. 1024 queries for SD-1.5's 64×64 self-attention
- * at batch 2 · 8 heads). The fused kernel never stores the score matrix and ignores it.
- */
-export function setAttentionSliceSize(n: number | undefined): void {
+/** A layer that runs attend() with a query slice size of its own (see `setAttentionSlice`). */
+export interface SliceableAttention {
+  /** Queries per chunk (`AttendOptions.sliceSize`); undefined = automatic. */
+  attentionSlice: number | undefined;
+}
+
+/** Validates a query slice size (see `AttendOptions.sliceSize`). */
+export function checkSliceSize(n: number | undefined): void {
   if (n !== undefined && !(n >= 1)) throw new Error(`attention slice size must be ≥ 1, got ${n}`);
-  querySliceSize = n === undefined ? undefined : Math.floor(n);
 }
 
 /**
@@ -65,6 +63,13 @@ export interface AttendOptions {
   controller?: AttentionController;
   /** Required with a controller. */
   ctx?: AttentionContext;
+  /**
+   * Sliced attention: queries per chunk on the 'batched' and 'per-head' paths when no controller
+   * needs the full probabilities (undefined = automatic: per-head chunks of 4096 queries, batched
+   * chunks holding at most 256 MiB of scores, e.g. 1024 queries for SD-1.5's 64×64 self-attention
+   * at batch 2 · 8 heads). The fused kernel never stores the score matrix and ignores it.
+   */
+  sliceSize?: number;
 }
 
 /** q [B, N, H·d], k/v [B, M, H·d] → [B, N, H·d]. */
@@ -75,6 +80,7 @@ export function attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
   if (k.shape[0] !== b || v.shape[0] !== b || k.shape[1] !== v.shape[1]) {
     throw new Error(`attention: q [${q.shape}] k [${k.shape}] v [${v.shape}] do not match`);
   }
+  checkSliceSize(opts.sliceSize);
   const wants = !!opts.controller && (opts.controller.wantsProbs?.(opts.ctx!) ?? true);
   const strategy = attentionStrategy(inner / heads);
   const fn = strategy === 'fused' ? attendFused : strategy === 'batched' ? attendBatched : attendPerHead;
@@ -116,7 +122,7 @@ function attendBatched(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
       if (wants) probs = applyController(probs, opts);
       return tf.matMul(probs, vs);
     });
-    const chunk = wants ? n : Math.min(n, querySliceSize ?? Math.max(1, Math.floor(SCORE_BUDGET_BYTES / (b * h * m * 4))));
+    const chunk = wants ? n : Math.min(n, (opts.sliceSize === undefined ? Math.max(1, Math.floor(SCORE_BUDGET_BYTES / (b * h * m * 4))) : Math.floor(opts.sliceSize)));
     const parts: tf.Tensor3D[] = [];
     for (let r0 = 0; r0 < n; r0 += chunk) parts.push(rowsOut(r0, Math.min(chunk, n - r0)));
     const out = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
@@ -158,7 +164,7 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
         outs.push(tf.concat(heads, 1));
       }
     } else {
-      const chunk = mask ? n : Math.min(n, querySliceSize ?? 4096);
+      const chunk = mask ? n : Math.min(n, opts.sliceSize === undefined ? 4096 : Math.floor(opts.sliceSize));
       for (let i = 0; i < b; i++) {
         const heads: tf.Tensor2D[] = [];
         for (let j = 0; j < h; j++) {

@@ -1,8 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
 import { Linear } from './linear.js';
-import { attend } from './attention-core.js';
+import { GroupNorm } from './norm.js';
+import { attend, checkSliceSize, type SliceableAttention } from './attention-core.js';
 import type { AttentionCall, AttentionContext, Place } from './attention-control.js';
+
+/**
+ * Sliced attention as an option of a model: queries per chunk for every attention layer of
+ * `model` (undefined = automatic; see `AttendOptions.sliceSize`).
+ */
+export function setAttentionSlice(model: Module, n: number | undefined): void {
+  checkSliceSize(n);
+  for (const [, m] of model.namedModules()) if ('attentionSlice' in m) (m as Module & SliceableAttention).attentionSlice = n;
+}
 
 /** Where an Attention layer sits in its model; assigned by the model after construction. */
 export interface AttentionPlacement {
@@ -21,19 +31,23 @@ export interface AttentionOptions {
   dimHead: number;
   /** Bias on to_q/to_k/to_v (false in the UNet, true in the VAE). */
   qkvBias?: boolean;
+  /** A GroupNorm (key `group_norm`) applied to the input of `forwardImage` (the VAE mid-block attention). */
+  groupNorm?: { groups: number; eps: number };
 }
 
 /**
- * diffusers `Attention` (keys to_q, to_k, to_v, to_out.0) with the controller seam: the
- * probabilities of every call go through `call.controller` when one is given.
+ * diffusers `Attention` (keys group_norm when configured, to_q, to_k, to_v, to_out.0) with the
+ * controller seam: the probabilities of every call go through `call.controller` when one is given.
  */
-export class Attention extends Module {
+export class Attention extends Module implements SliceableAttention {
+  readonly groupNorm?: GroupNorm;
   readonly toQ: Linear;
   readonly toK: Linear;
   readonly toV: Linear;
   readonly toOut: Linear;
   readonly heads: number;
   placement: AttentionPlacement = { place: 'down', blockIndex: 0, layerIndex: 0, numLayers: 1, name: 'attn' };
+  attentionSlice: number | undefined = undefined;
 
   constructor(readonly opts: AttentionOptions) {
     super();
@@ -41,6 +55,8 @@ export class Attention extends Module {
     const kvDim = opts.crossAttentionDim ?? opts.queryDim;
     const bias = opts.qkvBias ?? false;
     this.heads = opts.heads;
+    // diffusers registers group_norm first (state-dict order).
+    if (opts.groupNorm) this.groupNorm = this.addModule('group_norm', new GroupNorm(opts.groupNorm.groups, opts.queryDim, opts.groupNorm.eps));
     this.toQ = this.addModule('to_q', new Linear(opts.queryDim, inner, bias));
     this.toK = this.addModule('to_k', new Linear(kvDim, inner, bias));
     this.toV = this.addModule('to_v', new Linear(kvDim, inner, bias));
@@ -77,8 +93,22 @@ export class Attention extends Module {
         heads: this.heads,
         controller: call.controller,
         ctx,
+        sliceSize: this.attentionSlice,
       });
       return this.toOut.forward(out);
+    });
+  }
+
+  /**
+   * diffusers' 4-D path (the VAE mid-block attention): x [B, H, W, C] → group norm (when
+   * configured) → self-attention over the H·W positions → + x.
+   */
+  forwardImage(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [b, h, w, c] = x.shape;
+      const normed = this.groupNorm ? this.groupNorm.forward(x) : x;
+      const attended = this.forward(tf.reshape(normed, [b, h * w, c]) as tf.Tensor3D, undefined, {}, { height: h, width: w });
+      return tf.add(tf.reshape(attended, [b, h, w, c]), x) as tf.Tensor4D;
     });
   }
 }

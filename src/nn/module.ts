@@ -47,6 +47,19 @@ export abstract class Module {
     return n;
   }
 
+  /**
+   * Makes every weight a trainable variable (named by its state-dict key plus `namePrefix`,
+   * which must make the names unique among live variables) or turns them back into host copies.
+   */
+  setTrainable(on: boolean, namePrefix = ''): void {
+    for (const [k, p] of this.namedParams()) p.setTrainable(on, on && namePrefix ? `${namePrefix}${k}` : undefined);
+  }
+
+  /** The trainable weights with their keys. */
+  trainableParams(): [string, Param][] {
+    return [...this.namedParams()].filter(([, p]) => p.trainable);
+  }
+
   setResidency(r: Residency): void {
     for (const [, p] of this.namedParams()) p.setResidency(r);
   }

@@ -4,10 +4,13 @@
  *
  * Resident mode uploads every weight once. Streaming mode uploads a weight each time
  * `tensor()` is called, inside the caller's `tf.tidy`, so it is freed when the block that
- * used it finishes: the backend holds one block's weights at a time.
+ * used it finishes: the backend holds one block's weights at a time. Trainable mode holds the
+ * weight in a `tf.Variable` that optimisers update in place (gradients flow to it).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f16ToF32, f32ToF16 } from '../io/dtypes.js';
+import { f16ToF32, f32ToF16, type HostValues } from '../io/dtypes.js';
+
+export type { HostValues } from '../io/dtypes.js';
 
 /** How a PyTorch weight is rearranged for tfjs. */
 export type Layout =
@@ -19,8 +22,6 @@ export type Layout =
   /** torch 1×1 Conv2d [out, in, 1, 1] stored as a Linear [in, out]. */
   | 'conv1x1-as-linear';
 
-export type HostValues = Float32Array | Uint16Array;
-
 export type Residency = 'resident' | 'stream';
 
 function transposeHost<T extends HostValues>(src: T, rows: number, cols: number): T {
@@ -29,6 +30,16 @@ function transposeHost<T extends HostValues>(src: T, rows: number, cols: number)
     const base = r * cols;
     for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c];
   }
+  return out;
+}
+
+/** [kh, kw, I, O] → torch [O, I, kh, kw]. */
+function hwioToConv<T extends HostValues>(src: T, o: number, i: number, kh: number, kw: number): T {
+  const out = new (src.constructor as new (n: number) => T)(src.length);
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < i; b++)
+      for (let y = 0; y < kh; y++)
+        for (let x = 0; x < kw; x++) out[((a * i + b) * kh + y) * kw + x] = src[((y * kw + x) * i + b) * o + a];
   return out;
 }
 
@@ -51,9 +62,12 @@ export function tfShapeOf(torchShape: readonly number[], layout: Layout): number
   }
 }
 
+let variableCounter = 0;
+
 export class Param {
   private host?: HostValues;
   private resident?: tf.Tensor;
+  private variable?: tf.Variable;
   private residency: Residency = 'resident';
   private derivedCache = new Map<string, tf.Tensor>();
   /** Shape in the tfjs layout. */
@@ -69,7 +83,38 @@ export class Param {
   }
 
   get isLoaded(): boolean {
-    return this.host !== undefined || this.resident !== undefined;
+    return this.host !== undefined || this.resident !== undefined || this.variable !== undefined;
+  }
+
+  /** Whether the weight is a trainable variable (see `setTrainable`). */
+  get trainable(): boolean {
+    return this.variable !== undefined;
+  }
+
+  /** The variable of a trainable weight (optimisers update it in place). */
+  get trainableVariable(): tf.Variable | undefined {
+    return this.variable;
+  }
+
+  /**
+   * Makes the weight a float32 `tf.Variable` (resident; gradients flow to it and `tensor()`
+   * returns it) or turns it back into a host copy holding the trained values. `name` must be
+   * unique among live variables (default: a fresh one).
+   */
+  setTrainable(on: boolean, name?: string): void {
+    if (on === this.trainable) return;
+    if (on) {
+      const init = this.values();
+      this.dropBackend();
+      this.host = undefined;
+      this.variable = tf.variable(tf.tensor(init, this.shape as number[], 'float32'), true, name ?? `ptp_param_${variableCounter++}`);
+      return;
+    }
+    const values = this.variable!.dataSync() as Float32Array;
+    this.variable!.dispose();
+    this.variable = undefined;
+    this.host = Float32Array.from(values);
+    if (this.residency === 'resident') this.upload();
   }
 
   /** Sets the values from PyTorch-layout data (float32 values or float16 bits). */
@@ -82,15 +127,31 @@ export class Param {
     if (this.layout === 'linear') v = transposeHost(values, s[0], s[1]);
     else if (this.layout === 'conv2d') v = convToHwio(values, s[0], s[1], s[2], s[3]);
     else if (this.layout === 'conv1x1-as-linear') v = transposeHost(values, s[0], s[1]);
+    if (this.variable) {
+      const t = tf.tensor(v instanceof Float32Array ? v : f16ToF32(v), this.shape as number[], 'float32');
+      this.variable.assign(t);
+      t.dispose();
+      return;
+    }
     this.dropBackend();
     this.host = v;
     if (this.residency === 'resident') this.upload();
   }
 
-  /** Float32 values in the tfjs layout (host copy; upcast from float16 when needed). */
+  /** Float32 values in the tfjs layout (host copy, upcast from float16 when needed, or the variable's). */
   values(): Float32Array {
+    if (this.variable) return this.variable.dataSync() as Float32Array;
     if (!this.host) throw new Error('weight not loaded');
     return this.host instanceof Float32Array ? this.host : f16ToF32(this.host);
+  }
+
+  /** Float32 values in the PyTorch layout of the checkpoint (for saving). */
+  torchValues(): Float32Array {
+    const v = this.values();
+    const s = this.torchShape;
+    if (this.layout === 'linear' || this.layout === 'conv1x1-as-linear') return transposeHost(v, s[1], s[0]);
+    if (this.layout === 'conv2d') return hwioToConv(v, s[0], s[1], s[2], s[3]);
+    return v;
   }
 
   /**
@@ -108,9 +169,10 @@ export class Param {
     }
   }
 
-  /** Switches between resident and streamed storage. */
+  /** Switches between resident and streamed storage (trainable weights stay variables). */
   setResidency(r: Residency): void {
     this.residency = r;
+    if (this.variable) return;
     if (r === 'resident') {
       if (this.host) this.upload();
     } else {
@@ -135,6 +197,7 @@ export class Param {
    * fresh upload owned by the caller's tidy scope.
    */
   tensor(): tf.Tensor {
+    if (this.variable) return this.variable;
     if (this.resident) return this.resident;
     if (!this.host) throw new Error('weight not loaded');
     return tf.tensor(this.values(), this.shape as number[], 'float32');
@@ -145,7 +208,7 @@ export class Param {
    * recomputed per call while streaming.
    */
   derived(key: string, make: (w: tf.Tensor) => tf.Tensor): tf.Tensor {
-    if (!this.resident) return make(this.tensor());
+    if (!this.resident || this.variable) return make(this.tensor());
     let t = this.derivedCache.get(key);
     if (!t) {
       t = tf.keep(tf.tidy(() => make(this.resident!)));
@@ -157,6 +220,8 @@ export class Param {
   /** Frees backend and host memory. */
   dispose(): void {
     this.dropBackend();
+    this.variable?.dispose();
+    this.variable = undefined;
     this.host = undefined;
   }
 }

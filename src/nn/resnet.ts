@@ -3,7 +3,7 @@ import { Module } from './module.js';
 import { Conv2d } from './conv2d.js';
 import { GroupNorm } from './norm.js';
 import { Linear } from './linear.js';
-import { activation, silu } from './activations.js';
+import { activation } from './activations.js';
 
 export interface ResnetBlock2DOptions {
   inChannels: number;
@@ -27,6 +27,8 @@ export class ResnetBlock2D extends Module {
   readonly conv2: Conv2d;
   readonly convShortcut?: Conv2d;
   private readonly act: <T extends tf.Tensor>(x: T) => T;
+  /** SiLU is fused into the group norms before the convolutions. */
+  private readonly fuseSilu: boolean;
   private readonly outputScaleFactor: number;
 
   constructor(o: ResnetBlock2DOptions) {
@@ -39,6 +41,7 @@ export class ResnetBlock2D extends Module {
     this.conv2 = this.addModule('conv2', new Conv2d(out, out, 3, 1, 1));
     if (o.inChannels !== out) this.convShortcut = this.addModule('conv_shortcut', new Conv2d(o.inChannels, out, 1));
     this.act = activation(o.act ?? 'silu');
+    this.fuseSilu = ['silu', 'swish'].includes(o.act ?? 'silu');
     this.outputScaleFactor = o.outputScaleFactor ?? 1;
   }
 
@@ -46,7 +49,7 @@ export class ResnetBlock2D extends Module {
   forward(x: tf.Tensor4D, temb?: tf.Tensor2D): tf.Tensor4D {
     return tf.tidy(() => {
       // GroupNorm + SiLU run as one kernel where the backend has it.
-      const normAct = (n: GroupNorm, t: tf.Tensor4D) => (this.act === silu ? n.forward(t, true) : this.act(n.forward(t)));
+      const normAct = (n: GroupNorm, t: tf.Tensor4D) => (this.fuseSilu ? n.forward(t, { silu: true }) : this.act(n.forward(t)));
       let h = this.conv1.forward(normAct(this.norm1, x));
       if (this.timeEmbProj) {
         if (!temb) throw new Error('ResnetBlock2D: this block needs a time embedding');

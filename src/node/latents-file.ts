@@ -1,5 +1,5 @@
 /** Latents as safetensors files (PyTorch NCHW layout, so files from diffusers scripts work both ways). */
-import type { HostTensor } from '../models/pipeline/host-tensor.js';
+import type { HostTensor } from '../pipeline/host-tensor.js';
 import { floatTensor, writeSafetensors } from '../io/safetensors.js';
 import { FileByteSink } from './file-source.js';
 import { openSafetensors } from './weights.js';

@@ -1,7 +1,7 @@
 /** PNG encoding of RGB images (attention grids, decoded images) with pngjs. */
 import { writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
-import type { RgbImage } from '../ptp/font.js';
+import type { RgbImage } from '../util/image.js';
 
 /** RGB image → PNG bytes. */
 export function encodePng(img: RgbImage): Buffer {

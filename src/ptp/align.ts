@@ -3,7 +3,8 @@
  * the refinement mapper (global alignment of token ids) for AttentionRefine and the replacement
  * mapper (word-by-word) for AttentionReplace.
  */
-import { encodePrompt, MAX_TOKENS, splitWords, wordTokenIndices, type PromptTokenizer } from './tokens.js';
+import { encodePrompt, splitWords, wordTokenIndices } from './tokens.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface AlignScore {
   gap: number;
@@ -83,9 +84,9 @@ export function alignTargetToSource(x: readonly number[], y: readonly number[], 
 
 /** Refinement mapping of one edited prompt: source token index per target position, and alphas. */
 export interface RefinementMap {
-  /** [maxLen]: source token index for each target token, −1 for inserted tokens (alpha 0). */
+  /** Source token index for each target token ([maxLen]), −1 for inserted tokens (alpha 0). */
   mapper: Int32Array;
-  /** [maxLen]: 1 where the target token takes the source's attention, 0 for inserted tokens. */
+  /** Per target token ([maxLen]): 1 where it takes the source's attention, 0 for inserted tokens. */
   alphas: Float32Array;
 }
 

@@ -11,14 +11,17 @@ import type { LocalBlend } from './local-blend.js';
 import { selfReplaceMaxKeys, storeMaxQueries, type MapSize } from './resolution.js';
 import { selfReplaceWindow, timeWordAlpha, type CrossReplaceSteps, type StepBounds, type TimeWordAlpha } from './schedule.js';
 import { AttentionStore } from './store.js';
-import { MAX_TOKENS, type PromptTokenizer } from './tokens.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
-export interface EditOptions {
+export interface AttentionEditOptions {
   /** Source prompt first, then the edited prompts (at least one). */
   prompts: readonly string[];
   tokenizer: PromptTokenizer;
-  /** Number of denoising steps of the run (the schedules are fractions of it). */
-  numSteps: number;
+  /**
+   * Number of denoising steps of the run (the schedules are fractions of it). Optional: the
+   * sampler tells the controller the step count of each run (`reset(numSteps)`).
+   */
+  numSteps?: number;
   /** Cross-attention replacement: fraction, [start, end], or per word `{ default_: 1, dog: 0.2 }`. */
   crossReplaceSteps: CrossReplaceSteps;
   /** Self-attention replacement: fraction or [start, end]. */
@@ -43,21 +46,23 @@ export interface EditOptions {
  */
 export abstract class AttentionEdit extends AttentionStore {
   readonly prompts: readonly string[];
-  readonly numSteps: number;
-  /** Cross-attention weights per step [numSteps+1, edits, 77] (official `cross_replace_alpha`). */
-  readonly crossAlpha: TimeWordAlpha;
-  /** Steps [start, end) of self-attention replacement (official `num_self_replace`). */
-  readonly selfWindow: [number, number];
   readonly localBlend?: LocalBlend;
   readonly storeMaps: boolean;
+  private readonly tokenizer: PromptTokenizer;
+  private readonly crossReplaceSteps: CrossReplaceSteps;
+  private readonly selfReplaceSteps: StepBounds;
+  private plan?: { numSteps: number; crossAlpha: TimeWordAlpha; selfWindow: [number, number] };
 
-  constructor(opts: EditOptions) {
+  constructor(opts: AttentionEditOptions) {
     super({ numPrompts: opts.prompts.length, latentSize: opts.latentSize });
     if (opts.prompts.length < 2) throw new Error(`an edit needs a source and at least one edited prompt, got ${opts.prompts.length} prompt(s)`);
     this.prompts = [...opts.prompts];
-    this.numSteps = opts.numSteps;
-    this.crossAlpha = timeWordAlpha(opts.tokenizer, opts.prompts, opts.numSteps, opts.crossReplaceSteps);
-    this.selfWindow = selfReplaceWindow(opts.numSteps, opts.selfReplaceSteps);
+    this.tokenizer = opts.tokenizer;
+    this.crossReplaceSteps = opts.crossReplaceSteps;
+    this.selfReplaceSteps = opts.selfReplaceSteps;
+    // Words and bounds are checked now, whether or not the step count is known yet.
+    if (opts.numSteps !== undefined) this.plan = this.makePlan(opts.numSteps);
+    else this.makePlan(1);
     this.storeMaps = opts.storeMaps ?? true;
     if (opts.localBlend) {
       const lb = opts.localBlend.prompts;
@@ -66,6 +71,40 @@ export abstract class AttentionEdit extends AttentionStore {
       }
       this.localBlend = opts.localBlend;
     }
+  }
+
+  private makePlan(numSteps: number): NonNullable<AttentionEdit['plan']> {
+    return {
+      numSteps,
+      crossAlpha: timeWordAlpha(this.tokenizer, this.prompts, numSteps, this.crossReplaceSteps),
+      selfWindow: selfReplaceWindow(numSteps, this.selfReplaceSteps),
+    };
+  }
+
+  private requirePlan(): NonNullable<AttentionEdit['plan']> {
+    if (!this.plan) throw new Error('the number of denoising steps is not known yet: pass numSteps, or run the controller through the pipeline (reset(numSteps))');
+    return this.plan;
+  }
+
+  /** Number of denoising steps of the run: `numSteps`, or the step count of the last `reset(numSteps)`. */
+  get numSteps(): number {
+    return this.requirePlan().numSteps;
+  }
+
+  /** Cross-attention weights per step [numSteps+1, edits, 77] (official `cross_replace_alpha`). */
+  get crossAlpha(): TimeWordAlpha {
+    return this.requirePlan().crossAlpha;
+  }
+
+  /** Steps [start, end) of self-attention replacement (official `num_self_replace`). */
+  get selfWindow(): [number, number] {
+    return this.requirePlan().selfWindow;
+  }
+
+  /** Starts a run: stored maps are freed and, given a new step count, the schedules are rebuilt for it. */
+  override reset(numSteps?: number): void {
+    super.reset();
+    if (numSteps !== undefined && numSteps !== this.plan?.numSteps) this.plan = this.makePlan(numSteps);
   }
 
   /** Number of edited prompts (prompts − 1). */

@@ -1,5 +1,6 @@
 /** Reweighting vectors for AttentionReweight: a factor per text token (official `get_equalizer`). */
-import { MAX_TOKENS, requireWordTokens, wordTokenIndices, type PromptTokenizer, type WordRef } from './tokens.js';
+import { requireWordTokens, wordTokenIndices, type WordRef } from './tokens.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface EqualizerOptions {
   /**

@@ -2,6 +2,7 @@
  * A 5×7 bitmap font for printable ASCII (32–126), for labels under attention maps. Each glyph is
  * five column bytes, bit 0 = top row. Characters outside the range are drawn as '?'.
  */
+import type { RgbImage } from '../util/image.js';
 
 const GLYPHS = [
   0x00, 0x00, 0x00, 0x00, 0x00, /*   */ 0x00, 0x00, 0x5f, 0x00, 0x00, /* ! */ 0x00, 0x07, 0x00, 0x07, 0x00, /* " */
@@ -53,13 +54,6 @@ export function glyphPixel(ch: string, x: number, y: number): boolean {
 /** Width in pixels of `text` at `scale` (no trailing spacing). */
 export function textWidth(text: string, scale = 1): number {
   return text.length === 0 ? 0 : (text.length * GLYPH_ADVANCE - 1) * scale;
-}
-
-/** An RGB image, row-major, 3 bytes per pixel. */
-export interface RgbImage {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array;
 }
 
 /** Draws `text` with its top-left corner at (x, y); pixels outside the image are skipped. */

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { blendMapSize, type MapSize } from './resolution.js';
 import type { StoredMap } from './store.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS, requireWordTokens, type PromptTokenizer, type WordRef } from './tokens.js';
+import { requireWordTokens, type WordRef } from './tokens.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface LocalBlendOptions {
   /** Threshold on the max-normalised mask (official default 0.3). */

@@ -1,9 +1,9 @@
 /** AttentionRefine (words added or removed): aligned tokens take the source's attention, new tokens keep their own. */
 import * as tf from '@tensorflow/tfjs-core';
 import { refinementMappers, type RefinementMap } from './align.js';
-import { AttentionEdit, type EditOptions } from './edit.js';
+import { AttentionEdit, type AttentionEditOptions } from './edit.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS } from './tokens.js';
+import { MAX_TOKENS } from '../models/clip/tokenizer.js';
 
 /**
  * Official `AttentionRefine`: edited[b, h, p, j] = source[h, p, mapper_b[j]]·α_b[j] +
@@ -13,7 +13,7 @@ export class AttentionRefine extends AttentionEdit {
   /** Per edited prompt: mapper and alphas (official `mapper`, `alphas`). */
   readonly maps: RefinementMap[];
 
-  constructor(opts: EditOptions) {
+  constructor(opts: AttentionEditOptions) {
     super(opts);
     this.maps = refinementMappers(opts.tokenizer, opts.prompts);
   }

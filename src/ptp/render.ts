@@ -4,10 +4,9 @@
  * components of self-attention (official `show_self_attention_comp`).
  */
 import { principalComponents } from './components.js';
-import { drawText, GLYPH_HEIGHT, textWidth, type RgbImage } from './font.js';
-import type { PromptTokenizer } from './tokens.js';
-
-export type { RgbImage } from './font.js';
+import { drawText, GLYPH_HEIGHT, textWidth } from './font.js';
+import type { RgbImage } from '../util/image.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 /** Maps in HWC layout, e.g. `await aggregateAttention(...).data()` with its shape. */
 export interface MapStack {

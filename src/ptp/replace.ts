@@ -1,9 +1,9 @@
 /** AttentionReplace (word swap): the edited prompts attend to their tokens where the source attended to the swapped ones. */
 import * as tf from '@tensorflow/tfjs-core';
 import { replacementMappers } from './align.js';
-import { AttentionEdit, type EditOptions } from './edit.js';
+import { AttentionEdit, type AttentionEditOptions } from './edit.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS } from './tokens.js';
+import { MAX_TOKENS } from '../models/clip/tokenizer.js';
 
 /**
  * Official `AttentionReplace`: edited[b, h, p, n] = Σ_w source[h, p, w]·M_b[w, n] with the
@@ -14,7 +14,7 @@ export class AttentionReplace extends AttentionEdit {
   /** [edits][77·77] replacement mappers (official `mapper`). */
   readonly mappers: Float32Array[];
 
-  constructor(opts: EditOptions) {
+  constructor(opts: AttentionEditOptions) {
     super(opts);
     this.mappers = replacementMappers(opts.tokenizer, opts.prompts);
   }

@@ -1,10 +1,10 @@
 /** AttentionReweight: scale the attention to chosen tokens (paper §3.2 "attention re-weighting"). */
 import * as tf from '@tensorflow/tfjs-core';
-import { AttentionEdit, type EditOptions } from './edit.js';
+import { AttentionEdit, type AttentionEditOptions } from './edit.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS } from './tokens.js';
+import { MAX_TOKENS } from '../models/clip/tokenizer.js';
 
-export interface ReweightOptions extends EditOptions {
+export interface ReweightOptions extends AttentionEditOptions {
   /** Token factors [77] for every edited prompt, or one row per edited prompt (see getEqualizer). */
   equalizer: Float32Array | readonly Float32Array[];
   /**

@@ -2,7 +2,8 @@
  * Step schedules of the edit controllers: which denoising steps replace cross-attention (per token,
  * `ptp_utils.get_time_words_attention_alpha`) and which replace self-attention.
  */
-import { MAX_TOKENS, wordTokenIndices, type PromptTokenizer } from './tokens.js';
+import { wordTokenIndices } from './tokens.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
 /** A fraction f of the sampling (= [0, f]) or a [start, end] range of fractions, each in [0, 1]. */
 export type StepBounds = number | readonly [number, number];

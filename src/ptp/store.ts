@@ -100,8 +100,8 @@ export class AttentionStore implements AttentionController {
     return latents;
   }
 
-  /** Frees every stored map and restarts the step count. */
-  reset(): void {
+  /** Frees every stored map and restarts the step count (`numSteps`, given by the sampler, is not needed here). */
+  reset(_numSteps?: number): void {
     for (const m of [this.current, this.sums]) {
       for (const list of m.values()) tf.dispose(list.map((e) => e.probs));
       m.clear();

@@ -2,17 +2,7 @@
  * Words → token positions (the official `ptp_utils.get_word_inds`), over any tokenizer that
  * encodes a prompt to BOS + ids + EOS and decodes a single id to that token's text.
  */
-
-/** Length of the text encoder's token sequence (CLIP: 77). */
-export const MAX_TOKENS = 77;
-
-/** The two tokenizer calls Prompt-to-Prompt needs (HF `CLIPTokenizer` semantics). */
-export interface PromptTokenizer {
-  /** BOS + token ids + EOS, unpadded. */
-  encode(text: string): number[];
-  /** Text of the given ids; for a single id, that token's text without the end-of-word marker. */
-  decode(ids: number[]): string;
-}
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 
 /** A word of a prompt: its text (every occurrence) or its index among the space-separated words. */
 export type WordRef = string | number;

@@ -1,13 +1,10 @@
 /**
- * Browser bundle for test/browser.test.ts: the library's own modules (no Node APIs) loading the
+ * Browser bundle for test/browser.test.ts: the library's public entry points (no Node APIs) loading the
  * tiny model over HTTP range requests and generating on the requested backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBrowserBackend } from '../../src/browser/backend.js';
-import { HttpFileStore } from '../../src/io/http-file-store.js';
-import { openModelDir } from '../../src/io/model-dir.js';
-import { loadPipeline } from '../../src/models/pipeline/load.js';
-import { AttentionStore } from '../../src/ptp/store.js';
+import { initBrowserBackend } from '../../src/browser/index.js';
+import { AttentionStore, HttpFileStore, loadPipeline, openModelDir } from '../../src/index.js';
 
 export interface SmokeRequest {
   backend: string;

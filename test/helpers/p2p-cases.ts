@@ -7,7 +7,7 @@ import { AttentionReweight } from '../../src/ptp/reweight.js';
 import { LocalBlend } from '../../src/ptp/local-blend.js';
 import { getEqualizer } from '../../src/ptp/equalizer.js';
 import type { CrossReplaceSteps, StepBounds } from '../../src/ptp/schedule.js';
-import type { PromptTokenizer } from '../../src/ptp/tokens.js';
+import type { PromptTokenizer } from '../../src/models/clip/tokenizer.js';
 import { readJson } from './reference.js';
 
 /** A controller as index.json records it (official constructor arguments). */

@@ -7,8 +7,10 @@ import { progressPrinter } from '../progress.js';
 import { loadModel, saveRunLatents } from '../run-model.js';
 import { parseCross, parseFraction, parseWordFactors, parseWords } from '../edit-args.js';
 import { buildEditController, type EditMode } from '../edit-controller.js';
-import { sideBySide, writeImagePng } from '../../node/images.js';
+import { writeImagePng } from '../../node/images.js';
+import { sideBySide } from '../../util/image.js';
 import { loadClipTokenizer } from '../../node/clip-tokenizer.js';
+import type { PromptTokenizer } from '../../models/clip/tokenizer.js';
 import { join } from 'node:path';
 
 export const editCommand: Command = {
@@ -58,25 +60,29 @@ export const editCommand: Command = {
     if (blendThreshold !== undefined && !blend) throw new UsageError('--blend-threshold needs --blend <words>');
     const reweight = opt.reweight === undefined ? undefined : parseWordFactors(String(opt.reweight), 'reweight');
     const o = modelRunOptions(args);
-    const steps = o.steps ?? 50;
-    const spec = { source, targets, mode: opt.mode as EditMode | undefined, cross, self, blend, blendThreshold, reweight, numSteps: steps };
-    // Check the words against the model's tokenizer before loading the weights (when it can be read;
-    // otherwise loading the model reports what is wrong with the directory).
-    const tokenizer = await loadClipTokenizer(join(o.model, 'tokenizer')).catch(() => undefined);
-    if (tokenizer) buildEditController(tokenizer, spec, () => {}).controller.dispose();
+    const spec = { source, targets, mode: opt.mode as EditMode | undefined, cross, self, blend, blendThreshold, reweight };
+    // The controller is built once: before the weights load, with the model's tokenizer files, so
+    // bad words are reported first; when those cannot be read, loading the model reports what is
+    // wrong with the directory, or the controller is built with the loaded pipeline's tokenizer.
+    const notes: string[] = [];
+    const build = (tokenizer: PromptTokenizer) => {
+      const built = buildEditController(tokenizer, spec, (n) => notes.push(n));
+      for (const n of notes.splice(0)) ctx.err(n);
+      return built;
+    };
+    const fileTokenizer = await loadClipTokenizer(join(o.model, 'tokenizer')).catch(() => undefined);
+    let edit = fileTokenizer && build(fileTokenizer);
 
     const { pipe, latents } = await loadModel(o, ctx);
     try {
-      const scheduler = pipe.scheduler(o.scheduler ?? 'ddim');
-      scheduler.setTimesteps(steps);
-      const edit = buildEditController(pipe.tokenizer, { ...spec, numSteps: scheduler.timesteps.length }, ctx.err);
+      edit ??= build(pipe.tokenizer);
       const r = await pipe.edit({
         prompts: edit.prompts,
-        steps,
+        steps: o.steps ?? 50,
         guidance: o.guidance,
         seed: o.seed,
         latents,
-        scheduler,
+        scheduler: o.scheduler ?? 'ddim',
         height: o.height,
         width: o.width,
         controller: edit.controller,

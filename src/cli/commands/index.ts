@@ -12,5 +12,6 @@ import { convertCommand } from './convert.js';
 import { editCommand } from './edit.js';
 import { generateCommand } from './generate.js';
 import { inspectCommand } from './inspect.js';
+import { trainCommand } from './train.js';
 
-export const commands: readonly Command[] = [generateCommand, editCommand, attentionCommand, inspectCommand, convertCommand];
+export const commands: readonly Command[] = [generateCommand, editCommand, attentionCommand, inspectCommand, convertCommand, trainCommand];

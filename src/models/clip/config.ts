@@ -1,4 +1,5 @@
 /** CLIPTextModel configuration (transformers `CLIPTextConfig`, text_encoder/config.json). */
+import { ConfigReader } from '../../io/config.js';
 
 export interface ClipTextConfig {
   vocabSize: number;
@@ -18,54 +19,38 @@ export interface ClipTextConfig {
   eosTokenId?: number;
 }
 
-const REQUIRED = [
-  ['vocab_size', 'vocabSize'],
-  ['hidden_size', 'hiddenSize'],
-  ['intermediate_size', 'intermediateSize'],
-  ['num_hidden_layers', 'numHiddenLayers'],
-  ['num_attention_heads', 'numAttentionHeads'],
-  ['max_position_embeddings', 'maxPositionEmbeddings'],
-] as const;
-
 const ACTIVATIONS = ['quick_gelu', 'gelu'];
 
+/** transformers fields without effect here (not warned about). */
+const NO_EFFECT = [
+  'architectures', 'attention_dropout', 'bos_token_id', 'dropout', 'initializer_factor', 'initializer_range', 'model_type',
+  'pad_token_id', 'projection_dim', 'torch_dtype', 'transformers_version',
+];
+
 /**
- * Reads a text_encoder/config.json object. The sizes are required (an error names each missing
- * or invalid field and `source`); `hidden_act` and `layer_norm_eps` default to transformers'
- * values ("quick_gelu", 1e-5).
+ * Reads a text_encoder/config.json object. The sizes are required; every problem (missing fields
+ * listed together) is reported in one error naming `source`, unknown fields are warned about.
+ * `hidden_act` and `layer_norm_eps` default to transformers' values ("quick_gelu", 1e-5).
  */
-export function parseClipTextConfig(json: Readonly<Record<string, unknown>>, source = 'text_encoder/config.json'): ClipTextConfig {
-  const problems: string[] = [];
-  const ints: Partial<Record<(typeof REQUIRED)[number][1], number>> = {};
-  for (const [key, field] of REQUIRED) {
-    const v = json[key];
-    if (v === undefined) problems.push(`missing required field "${key}"`);
-    else if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) problems.push(`"${key}" must be a positive integer, got ${JSON.stringify(v)}`);
-    else ints[field] = v;
-  }
-  const hiddenAct = json.hidden_act ?? 'quick_gelu';
-  if (typeof hiddenAct !== 'string' || !ACTIVATIONS.includes(hiddenAct)) {
-    problems.push(`"hidden_act" must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(hiddenAct)}`);
-  }
-  const eps = json.layer_norm_eps ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) problems.push(`"layer_norm_eps" must be a positive number, got ${JSON.stringify(eps)}`);
-  const eos = json.eos_token_id;
-  if (eos !== undefined && eos !== null && (typeof eos !== 'number' || !Number.isInteger(eos))) {
-    problems.push(`"eos_token_id" must be an integer, got ${JSON.stringify(eos)}`);
-  }
-  if (ints.hiddenSize !== undefined && ints.numAttentionHeads !== undefined && ints.hiddenSize % ints.numAttentionHeads !== 0) {
-    problems.push(`hidden_size ${ints.hiddenSize} is not divisible by num_attention_heads ${ints.numAttentionHeads}`);
-  }
-  if (problems.length) throw new Error(`${source}: invalid CLIPTextModel config:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  return {
-    vocabSize: ints.vocabSize!,
-    hiddenSize: ints.hiddenSize!,
-    intermediateSize: ints.intermediateSize!,
-    numHiddenLayers: ints.numHiddenLayers!,
-    numAttentionHeads: ints.numAttentionHeads!,
-    maxPositionEmbeddings: ints.maxPositionEmbeddings!,
-    hiddenAct: hiddenAct as string,
-    layerNormEps: eps as number,
-    eosTokenId: typeof eos === 'number' && eos !== 2 ? eos : undefined,
+export function parseClipTextConfig(json: unknown, source = 'text_encoder/config.json'): ClipTextConfig {
+  const r = new ConfigReader(json, source);
+  const config: ClipTextConfig = {
+    vocabSize: r.int('vocab_size', undefined, 1),
+    hiddenSize: r.int('hidden_size', undefined, 1),
+    intermediateSize: r.int('intermediate_size', undefined, 1),
+    numHiddenLayers: r.int('num_hidden_layers', undefined, 1),
+    numAttentionHeads: r.int('num_attention_heads', undefined, 1),
+    maxPositionEmbeddings: r.int('max_position_embeddings', undefined, 1),
+    hiddenAct: r.oneOf('hidden_act', 'quick_gelu', ACTIVATIONS),
+    layerNormEps: r.num('layer_norm_eps', 1e-5),
+    eosTokenId: undefined,
   };
+  if (!(config.layerNormEps > 0)) r.fail('layer_norm_eps', `must be a positive number, got ${config.layerNormEps}`);
+  const eos = r.has('eos_token_id') ? r.int('eos_token_id', undefined, -(2 ** 31)) : undefined;
+  // transformers' legacy configs (eos_token_id 2) pool at argmax(input_ids).
+  if (eos !== undefined && eos !== 2 && Number.isInteger(eos)) config.eosTokenId = eos;
+  const { hiddenSize: d, numAttentionHeads: h } = config;
+  if (d > 0 && h > 0 && d % h !== 0) r.problem(`hidden_size ${d} is not divisible by num_attention_heads ${h}`);
+  r.done(NO_EFFECT);
+  return config;
 }

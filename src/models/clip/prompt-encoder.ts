@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ClipTokenizer } from './tokenizer.js';
 import type { ClipTextModel } from './text-model.js';
+import { setAttentionSlice } from '../../nn/attention.js';
 
 /** Prompts → CLIP text embeddings [P, 77, D] (tokenizer padding/truncation, last hidden state). */
 export class ClipPromptEncoder {
@@ -11,6 +12,11 @@ export class ClipPromptEncoder {
     const out = this.model.forward(inputIds);
     out.poolerOutput.dispose();
     return out.lastHiddenState;
+  }
+
+  /** Queries per attention chunk of the text encoder (undefined = automatic). */
+  setAttentionSlice(n: number | undefined): void {
+    setAttentionSlice(this.model, n);
   }
 
   dispose(): void {

@@ -7,15 +7,16 @@ import { Module } from '../../nn/module.js';
 import { Linear } from '../../nn/linear.js';
 import { LayerNorm } from '../../nn/norm.js';
 import { activation } from '../../nn/activations.js';
-import { attend } from '../../nn/attention-core.js';
+import { attend, type SliceableAttention } from '../../nn/attention-core.js';
 import type { ClipTextConfig } from './config.js';
 
 /** Multi-head self-attention with q/k/v/out projections (all with bias). */
-export class ClipAttention extends Module {
+export class ClipAttention extends Module implements SliceableAttention {
   readonly kProj: Linear;
   readonly vProj: Linear;
   readonly qProj: Linear;
   readonly outProj: Linear;
+  attentionSlice: number | undefined = undefined;
 
   constructor(readonly dim: number, readonly heads: number) {
     super();
@@ -28,7 +29,7 @@ export class ClipAttention extends Module {
   /** x [B, T, D], additive mask [T, T] → [B, T, D]. */
   forward(x: tf.Tensor3D, mask?: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => {
-      const out = attend(this.qProj.forward(x), this.kProj.forward(x), this.vProj.forward(x), { heads: this.heads, mask });
+      const out = attend(this.qProj.forward(x), this.kProj.forward(x), this.vProj.forward(x), { heads: this.heads, mask, sliceSize: this.attentionSlice });
       return this.outProj.forward(out);
     });
   }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
 import { LayerNorm } from '../../nn/norm.js';
-import { loadWeights, type LoadWeightsOptions, type WeightSource } from '../../io/weights.js';
+import type { CheckpointAdapter } from '../../nn/load-weights.js';
 import { parseClipTextConfig, type ClipTextConfig } from './config.js';
 import { ClipTextEmbeddings } from './text-embeddings.js';
 import { ClipEncoderLayer } from './text-layers.js';
@@ -14,7 +14,7 @@ import { ClipEncoderLayer } from './text-layers.js';
 export interface ClipTextOutput {
   /** [B, T, D] after the final LayerNorm (what the UNet's cross-attention reads). */
   lastHiddenState: tf.Tensor3D;
-  /** [B, D]: lastHiddenState at each row's end-of-text position. */
+  /** Pooled output [B, D]: lastHiddenState at each row's end-of-text position. */
   poolerOutput: tf.Tensor2D;
   /** With `outputHiddenStates`: the embeddings, then each layer's output (before the final LayerNorm). */
   hiddenStates?: tf.Tensor3D[];
@@ -48,12 +48,11 @@ export class ClipTextTransformer extends Module {
   }
 }
 
-/** Keys some checkpoints carry that the model does not use (the `position_ids` buffer). */
-export function isUnusedClipTextKey(key: string): boolean {
-  return key.endsWith('embeddings.position_ids');
-}
-
-export class ClipTextModel extends Module {
+/**
+ * transformers `CLIPTextModel`. Build with `ClipTextModel.fromConfig(json)`, then
+ * `loadWeights(model, source)` (e.g. text_encoder/model.safetensors).
+ */
+export class ClipTextModel extends Module implements CheckpointAdapter {
   readonly textModel: ClipTextTransformer;
 
   /** Builds the module tree; weights stay unallocated until loaded. */
@@ -63,14 +62,13 @@ export class ClipTextModel extends Module {
   }
 
   /** From a parsed text_encoder/config.json (errors name `source` and the field at fault). */
-  static fromConfig(json: Readonly<Record<string, unknown>>, source?: string): ClipTextModel {
+  static fromConfig(json: unknown, source?: string): ClipTextModel {
     return new ClipTextModel(parseClipTextConfig(json, source));
   }
 
-  /** Loads a transformers state dict (e.g. text_encoder/model.safetensors), ignoring `position_ids`. */
-  async load(src: WeightSource, opts: LoadWeightsOptions = {}): Promise<void> {
-    const ignore = opts.ignore;
-    await loadWeights(this, src, { ...opts, ignore: (k) => isUnusedClipTextKey(k) || (ignore?.(k) ?? false) });
+  /** Checkpoints may carry the `position_ids` buffer, which the model does not use. */
+  isUnusedKey(key: string): boolean {
+    return key.endsWith('embeddings.position_ids');
   }
 
   /** Row-wise pooling positions: the first argmax(ids) (legacy configs) or the first `eosTokenId` (else 0). */

@@ -10,6 +10,17 @@ import { byteSymbolsToText, textToByteSymbols } from './byte-encoder.js';
 import { END_OF_TEXT, splitSpecialTokens, splitWords, START_OF_TEXT } from './pretokenize.js';
 import { cleanText, pythonStrip } from './text-clean.js';
 
+/** Length of the text encoder's token sequence (CLIP: 77). */
+export const MAX_TOKENS = 77;
+
+/** The two tokenizer calls Prompt-to-Prompt needs (HF `CLIPTokenizer` semantics). */
+export interface PromptTokenizer {
+  /** BOS + token ids + EOS, unpadded. */
+  encode(text: string): number[];
+  /** Text of the given ids; for a single id, that token's text without the end-of-word marker. */
+  decode(ids: number[]): string;
+}
+
 /** What was cut from one prompt by truncation. */
 export interface TruncationInfo {
   /** Index of the prompt in the batch. */
@@ -27,7 +38,7 @@ export interface TruncationInfo {
 export type TruncationHandler = (info: TruncationInfo) => void;
 
 export interface ClipTokenizerOptions {
-  /** Sequence length of the text model (default 77). */
+  /** Sequence length of the text model (default MAX_TOKENS, 77). */
   modelMaxLength?: number;
   /** Called for each truncated prompt; default: a warning through the library log. */
   onTruncate?: TruncationHandler;
@@ -61,7 +72,7 @@ const warnTruncated: TruncationHandler = (t) =>
       `${t.dropped} token${t.dropped === 1 ? ' was' : 's were'} dropped: "${abbreviate(t.droppedText, 200)}"`,
   );
 
-export class ClipTokenizer {
+export class ClipTokenizer implements PromptTokenizer {
   readonly bosTokenId: number;
   readonly eosTokenId: number;
   /** CLIP pads with `<|endoftext|>`. */
@@ -106,7 +117,7 @@ export class ClipTokenizer {
     this.eosTokenId = special(END_OF_TEXT);
     this.padTokenId = this.eosTokenId;
     this.unkTokenId = this.eosTokenId;
-    this.modelMaxLength = opts.modelMaxLength ?? 77;
+    this.modelMaxLength = opts.modelMaxLength ?? MAX_TOKENS;
     this.onTruncate = opts.onTruncate ?? warnTruncated;
     this.bpe = new Bpe(merges);
   }

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { alphasCumprod, makeBetas } from './betas.js';
-import type { ConfigReader } from './config.js';
+import type { JsonObject } from '../../io/config.js';
+import type { SchedulerConfigReader } from './config.js';
 
 export type SchedulerName = 'ddim' | 'pndm' | 'euler' | 'lms' | 'dpmpp';
 
@@ -56,7 +57,12 @@ export abstract class BaseScheduler implements Scheduler {
   protected numInferenceSteps: number | null = null;
   private current: number[] = frozen([]);
 
-  protected constructor(config: ConfigReader, className: string) {
+  /** Builds this scheduler type from a diffusers scheduler config (`createScheduler` picks the type by `_class_name`). */
+  static fromConfig<T extends BaseScheduler>(this: new (config: JsonObject) => T, config: JsonObject): T {
+    return new this(config);
+  }
+
+  protected constructor(config: SchedulerConfigReader, className: string) {
     this.where = className;
     const beta = config.betas();
     this.numTrainTimesteps = beta.numTrainTimesteps;

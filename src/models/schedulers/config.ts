@@ -2,8 +2,9 @@
  * Reading a diffusers `scheduler_config.json`: typed access with diffusers' defaults (`null` means
  * "use the default", as in diffusers), and clear errors for values this library does not support.
  */
+import { ConfigReader, type JsonObject } from '../../io/config.js';
 
-export type Json = Record<string, unknown>;
+export type Json = JsonObject;
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type TimestepSpacing = 'leading' | 'linspace' | 'trailing';
@@ -19,58 +20,36 @@ export interface BetaConfig {
   trainedBetas: number[] | null;
 }
 
-/** Typed, validating access to one scheduler config. */
-export class ConfigReader {
-  constructor(
-    private readonly raw: Json,
-    /** Names the scheduler in messages, e.g. "DDIMScheduler config". */
-    readonly where: string,
-  ) {
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: expected a JSON object`);
-  }
+/**
+ * Every field of the diffusers scheduler configs this library knows: read by one of its schedulers,
+ * or without effect here. A scheduler config is shared between scheduler types (diffusers'
+ * `from_config`), so a field only another type reads is not "unknown".
+ */
+export const SCHEDULER_CONFIG_KEYS: readonly string[] = [
+  'num_train_timesteps', 'beta_start', 'beta_end', 'beta_schedule', 'trained_betas', 'rescale_betas_zero_snr',
+  'timestep_spacing', 'steps_offset', 'prediction_type', 'clip_sample', 'clip_sample_range', 'set_alpha_to_one',
+  'skip_prk_steps', 'thresholding', 'dynamic_thresholding_ratio', 'sample_max_value', 'interpolation_type',
+  'timestep_type', 'use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas', 'use_lu_lambdas', 'solver_order',
+  'algorithm_type', 'solver_type', 'lower_order_final', 'euler_at_final', 'final_sigmas_type', 'lambda_min_clipped',
+  'variance_type', 'sigma_min', 'sigma_max',
+];
 
-  private value(key: string): unknown {
-    const v = this.raw[key];
-    return v === null ? undefined : v;
-  }
-
-  fail(key: string, msg: string): never {
-    throw new Error(`${this.where}: "${key}" ${msg}`);
-  }
-
-  num(key: string, dflt: number): number {
-    const v = this.value(key) ?? dflt;
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `must be a finite number, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  int(key: string, dflt: number, min = 0): number {
+/** The shared ConfigReader with the fields every scheduler reads (beta schedule, spacing, prediction). */
+export class SchedulerConfigReader extends ConfigReader {
+  /** Schedulers read integers as numbers first ("must be a finite number"), as diffusers configs hold them. */
+  override int(key: string, dflt?: number, min = 0): number {
     const v = this.num(key, dflt);
-    if (!Number.isInteger(v) || v < min) this.fail(key, `must be an integer ≥ ${min}, got ${v}`);
+    if (Number.isNaN(v)) return dflt ?? NaN;
+    if (!Number.isInteger(v) || v < min) {
+      this.fail(key, `must be an integer ≥ ${min}, got ${v}`);
+      return dflt ?? NaN;
+    }
     return v;
   }
 
-  bool(key: string, dflt: boolean): boolean {
-    const v = this.value(key) ?? dflt;
-    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  /** A string that must be one of `allowed`. */
-  oneOf<T extends string>(key: string, dflt: T, allowed: readonly T[]): T {
-    const v = this.value(key) ?? dflt;
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-      this.fail(key, `value ${JSON.stringify(v)} is not supported (supported: ${allowed.join(', ')})`);
-    }
-    return v as T;
-  }
-
-  /** Rejects a field whose value is set to anything but `supported` (null/absent count as the default). */
-  only(key: string, supported: unknown, why = ''): void {
-    const v = this.value(key);
-    if (v !== undefined && v !== supported) {
-      this.fail(key, `= ${JSON.stringify(v)} is not supported${why ? ` (${why})` : ''}; only ${JSON.stringify(supported)}`);
-    }
+  /** Throws on any problem; warns about fields no scheduler knows. */
+  override done(): void {
+    super.done(SCHEDULER_CONFIG_KEYS);
   }
 
   betas(): BetaConfig {
@@ -79,8 +58,9 @@ export class ConfigReader {
     if (trained !== undefined) {
       if (!Array.isArray(trained) || trained.length === 0 || !trained.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
         this.fail('trained_betas', 'must be a non-empty list of numbers in [0, 1)');
+      } else {
+        trainedBetas = trained as number[];
       }
-      trainedBetas = trained as number[];
     }
     let numTrainTimesteps = this.int('num_train_timesteps', 1000, 1);
     if (trainedBetas) {

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, sqrt32 } from '../float32.js';
 import { BaseScheduler } from './common.js';
-import { ConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
+import { SchedulerConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
 import { checkStepCount, spacedTimesteps } from './timesteps.js';
 
 export class DDIMScheduler extends BaseScheduler {
@@ -21,7 +21,7 @@ export class DDIMScheduler extends BaseScheduler {
 
   /** @param config a diffusers scheduler config (DDIMScheduler defaults for absent fields). */
   constructor(config: Json) {
-    const r = new ConfigReader(config, 'DDIMScheduler config');
+    const r = new SchedulerConfigReader(config, 'DDIMScheduler config');
     super(r, 'DDIMScheduler');
     this.timestepSpacing = r.spacing('leading');
     this.stepsOffset = r.int('steps_offset', 0);
@@ -29,6 +29,7 @@ export class DDIMScheduler extends BaseScheduler {
     this.clipRange = r.bool('clip_sample', true) ? r.num('clip_sample_range', 1) : null;
     r.only('thresholding', false);
     this.finalAlphaCumprod = r.bool('set_alpha_to_one', true) ? 1 : this.alphasCumprod[0];
+    r.done();
   }
 
   setTimesteps(n: number): void {

@@ -7,13 +7,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, sqrt32 } from '../float32.js';
 import { BaseScheduler, StepIndex } from './common.js';
-import { ConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
+import { SchedulerConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
 import { TensorHistory } from './history.js';
 import { interpOnIndexGrid, trainSigmas } from './sigmas.js';
 import { checkStepCount, npLinspace, roundHalfEven, spacedTimesteps } from './timesteps.js';
 
-type Algorithm = 'dpmsolver++' | 'dpmsolver';
-type SolverType = 'midpoint' | 'heun';
+export type DpmAlgorithm = 'dpmsolver++' | 'dpmsolver';
+export type DpmSolverType = 'midpoint' | 'heun';
 
 const log32 = (x: number) => f32(Math.log(x));
 const exp32 = (x: number) => f32(Math.exp(x));
@@ -28,8 +28,8 @@ function alphaSigmaLambda(sigma: number): { alpha: number; sigma: number; lambda
 export class DPMSolverMultistepScheduler extends BaseScheduler {
   readonly name = 'dpmpp' as const;
   readonly solverOrder: number;
-  readonly algorithm: Algorithm;
-  readonly solverType: SolverType;
+  readonly algorithm: DpmAlgorithm;
+  readonly solverType: DpmSolverType;
   readonly predictionType: PredictionType;
   readonly lowerOrderFinal: boolean;
   readonly eulerAtFinal: boolean;
@@ -43,7 +43,7 @@ export class DPMSolverMultistepScheduler extends BaseScheduler {
 
   /** @param config a diffusers scheduler config (DPMSolverMultistepScheduler defaults for absent fields). */
   constructor(config: Json) {
-    const r = new ConfigReader(config, 'DPMSolverMultistepScheduler config');
+    const r = new SchedulerConfigReader(config, 'DPMSolverMultistepScheduler config');
     super(r, 'DPMSolverMultistepScheduler');
     this.solverOrder = r.int('solver_order', 2, 1);
     if (this.solverOrder > 2) r.fail('solver_order', `= ${this.solverOrder} is not supported (supported: 1, 2)`);
@@ -65,6 +65,7 @@ export class DPMSolverMultistepScheduler extends BaseScheduler {
     const clip = config.lambda_min_clipped;
     if (clip !== undefined && clip !== null && clip !== -Infinity) r.fail('lambda_min_clipped', `= ${JSON.stringify(clip)} is not supported; only -inf/null`);
     this.modelOutputs = new TensorHistory(this.solverOrder);
+    r.done();
   }
 
   setTimesteps(n: number): void {

@@ -1,7 +1,7 @@
 /** EulerDiscreteScheduler (deterministic: s_churn = 0): x ← x + (x − x̂₀)/σ · (σ_next − σ). */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32 } from '../float32.js';
-import { ConfigReader, type Json } from './config.js';
+import { SchedulerConfigReader, type Json } from './config.js';
 import { SigmaScheduler } from './sigma-scheduler.js';
 
 export class EulerDiscreteScheduler extends SigmaScheduler {
@@ -9,13 +9,14 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
 
   /** @param config a diffusers scheduler config (EulerDiscreteScheduler defaults for absent fields). */
   constructor(config: Json) {
-    const r = new ConfigReader(config, 'EulerDiscreteScheduler config');
+    const r = new SchedulerConfigReader(config, 'EulerDiscreteScheduler config');
     super(r, 'EulerDiscreteScheduler');
     r.oneOf('interpolation_type', 'linear', ['linear']);
     const type = r.oneOf('timestep_type', 'discrete', ['discrete', 'continuous']);
     if (type === 'continuous' && this.predictionType === 'v_prediction') {
       r.fail('timestep_type', '= "continuous" with v_prediction is not supported');
     }
+    r.done();
   }
 
   step(modelOutput: tf.Tensor, t: number, sample: tf.Tensor): tf.Tensor {

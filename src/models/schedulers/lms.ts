@@ -1,6 +1,6 @@
 /** LMSDiscreteScheduler: linear multistep (order 4) over the last derivatives (x − x̂₀)/σ. */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigReader, type Json } from './config.js';
+import { SchedulerConfigReader, type Json } from './config.js';
 import { TensorHistory } from './history.js';
 import { lmsCoefficient } from './lms-coefficients.js';
 import { SigmaScheduler } from './sigma-scheduler.js';
@@ -13,8 +13,9 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
 
   /** @param config a diffusers scheduler config (LMSDiscreteScheduler defaults for absent fields). */
   constructor(config: Json) {
-    const r = new ConfigReader(config, 'LMSDiscreteScheduler config');
+    const r = new SchedulerConfigReader(config, 'LMSDiscreteScheduler config');
     super(r, 'LMSDiscreteScheduler');
+    r.done();
   }
 
   override reset(): void {

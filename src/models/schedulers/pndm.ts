@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, sqrt32 } from '../float32.js';
 import { BaseScheduler } from './common.js';
-import { ConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
+import { SchedulerConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
 import { TensorHistory } from './history.js';
 import { checkStepCount, spacedTimesteps } from './timesteps.js';
 
@@ -24,7 +24,7 @@ export class PNDMScheduler extends BaseScheduler {
 
   /** @param config a diffusers scheduler config (PNDMScheduler defaults; skip_prk_steps must be true). */
   constructor(config: Json) {
-    const r = new ConfigReader(config, 'PNDMScheduler config');
+    const r = new SchedulerConfigReader(config, 'PNDMScheduler config');
     super(r, 'PNDMScheduler');
     if (!r.bool('skip_prk_steps', false)) {
       r.fail('skip_prk_steps', '= false (Runge–Kutta warm-up steps) is not supported; set skip_prk_steps: true as Stable Diffusion configs do');
@@ -33,6 +33,7 @@ export class PNDMScheduler extends BaseScheduler {
     this.stepsOffset = r.int('steps_offset', 0);
     this.predictionType = r.prediction(['epsilon', 'v_prediction']);
     this.finalAlphaCumprod = r.bool('set_alpha_to_one', false) ? 1 : this.alphasCumprod[0];
+    r.done();
   }
 
   setTimesteps(n: number): void {

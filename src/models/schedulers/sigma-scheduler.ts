@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, sqrt32 } from '../float32.js';
 import { BaseScheduler, StepIndex } from './common.js';
-import type { ConfigReader, PredictionType, TimestepSpacing } from './config.js';
+import type { SchedulerConfigReader, PredictionType, TimestepSpacing } from './config.js';
 import { interpOnIndexGrid, trainSigmas } from './sigmas.js';
 import { checkStepCount, spacedTimesteps } from './timesteps.js';
 
@@ -18,7 +18,7 @@ export abstract class SigmaScheduler extends BaseScheduler {
   sigmas: Float32Array = new Float32Array(0);
   protected readonly stepIndex: StepIndex;
 
-  protected constructor(r: ConfigReader, className: string) {
+  protected constructor(r: SchedulerConfigReader, className: string) {
     super(r, className);
     this.stepIndex = new StepIndex(className);
     this.timestepSpacing = r.spacing('linspace');

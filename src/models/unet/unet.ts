@@ -46,10 +46,10 @@ export class UNet2DConditionModel extends Module {
   private readonly act: <T extends tf.Tensor>(x: T) => T;
   private readonly attention: Attention[];
 
-  /** Builds the model (no weights allocated) from a parsed config or a raw config.json object. */
-  constructor(config: UNetConfig | Record<string, unknown>) {
+  /** Builds the model from a parsed config; weights stay unallocated until loaded. */
+  constructor(config: UNetConfig) {
     super();
-    const c = (this.config = 'downBlockTypes' in config ? (config as UNetConfig) : parseUNetConfig(config));
+    const c = (this.config = config);
     const boc = c.blockOutChannels;
     const n = boc.length;
     const resnet: ResnetSettings = { tembChannels: c.timeEmbedDim, groups: c.normNumGroups, eps: c.normEps, act: c.actFn };
@@ -108,6 +108,11 @@ export class UNet2DConditionModel extends Module {
     this.act = activation(c.actFn);
     this.convOut = this.addModule('conv_out', new Conv2d(boc[0], c.outChannels, c.convOutKernel, 1, (c.convOutKernel - 1) >> 1));
     this.attention = this.placeAttention();
+  }
+
+  /** From a parsed unet/config.json (`source` names it in errors). Load the weights with `loadWeights(unet, source)`. */
+  static fromConfig(json: unknown, source?: string): UNet2DConditionModel {
+    return new UNet2DConditionModel(parseUNetConfig(json, source));
   }
 
   /** Gives every Attention its place, block index, forward-order layer index and module name. */
@@ -199,7 +204,10 @@ export class UNet2DConditionModel extends Module {
         const size: [number, number] | undefined = block.upsampler && next ? [next.shape[1], next.shape[2]] : undefined;
         x = rec(`up_blocks.${i}.out`, block.forward(x, own, inp, size));
       });
-      x = tf.tidy(() => this.convOut.forward(this.act(this.convNormOut.forward(x))));
+      x = tf.tidy(() => {
+        const silu = ['silu', 'swish'].includes(this.config.actFn);
+        return this.convOut.forward(silu ? this.convNormOut.forward(x, { silu }) : this.act(this.convNormOut.forward(x)));
+      });
       rec('conv_out_out', x);
       return opts.returnIntermediates ? { sample: x, intermediates: inter } : x;
     });

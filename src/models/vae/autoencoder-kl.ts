@@ -1,16 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
 import { Conv2d } from '../../nn/conv2d.js';
+import type { WeightSource } from '../../io/weights.js';
+import type { CheckpointAdapter } from '../../nn/load-weights.js';
 import { parseVaeConfig, type VaeConfig } from './config.js';
-import { VaeEncoder } from './encoder.js';
-import { VaeDecoder } from './decoder.js';
-import { DiagonalGaussian, type NoiseSource } from './distribution.js';
-import { runStages } from './stages.js';
+import { runStages, VaeDecoder, VaeEncoder } from './blocks.js';
+import { isEncoderKey, LegacyVaeAttentionSource } from './load.js';
 
 export interface AutoencoderKLOptions {
   /**
    * Build the encoder and quant_conv (default true). Generation only needs the decoder; without
-   * the encoder its weights are never read (`loadVaeWeights` ignores them) and `encode` throws.
+   * the encoder its weights are never read (`loadWeights` ignores them) and `encode` throws.
    */
   encoder?: boolean;
 }
@@ -19,8 +19,10 @@ export interface AutoencoderKLOptions {
  * diffusers AutoencoderKL (keys encoder.*, decoder.*, quant_conv.*, post_quant_conv.*).
  * All tensors are NHWC. As in diffusers, `decode` takes z = latents / scaling_factor and returns
  * the raw decoder output; `decodeLatents` takes UNet latents and returns images in [0, 1].
+ * Build with `AutoencoderKL.fromConfig(json)`, then `loadWeights(vae, source)`: legacy attention
+ * key names (query/key/value/proj_attn, q/k/v/proj_out/norm, 1×1 conv weights) are accepted.
  */
-export class AutoencoderKL extends Module {
+export class AutoencoderKL extends Module implements CheckpointAdapter {
   readonly encoder?: VaeEncoder;
   readonly decoder: VaeDecoder;
   readonly quantConv?: Conv2d;
@@ -39,9 +41,19 @@ export class AutoencoderKL extends Module {
     }
   }
 
-  /** Builds from a parsed `vae/config.json` (`source` names it in errors). */
-  static fromConfigJson(json: unknown, opts: AutoencoderKLOptions = {}, source?: string): AutoencoderKL {
+  /** Builds from a parsed `vae/config.json` (`source` names it in errors); weights stay unallocated until loaded. */
+  static fromConfig(json: unknown, opts: AutoencoderKLOptions = {}, source?: string): AutoencoderKL {
     return new AutoencoderKL(parseVaeConfig(json, source), opts);
+  }
+
+  /** Checkpoints are read with current key names (legacy attention names renamed). */
+  checkpointView(src: WeightSource): WeightSource {
+    return new LegacyVaeAttentionSource(src);
+  }
+
+  /** Without the encoder, its keys (and quant_conv's) are not used. */
+  isUnusedKey(key: string): boolean {
+    return !this.hasEncoder && isEncoderKey(key);
   }
 
   get scalingFactor(): number {
@@ -109,5 +121,56 @@ export class AutoencoderKL extends Module {
     if (z.rank !== 4 || z.shape[3] !== this.config.latentChannels) {
       throw new Error(`AutoencoderKL.${what}: expected NHWC latents [B, h, w, ${this.config.latentChannels}], got [${z.shape.join(', ')}]`);
     }
+  }
+}
+
+/** Standard-normal noise for sampling: a tensor of the mean's shape, or a maker given that (NHWC) shape. */
+export type NoiseSource = tf.Tensor | ((shape: number[]) => tf.Tensor);
+
+/**
+ * diffusers DiagonalGaussianDistribution over NHWC latents: moments split on the channel axis
+ * into mean and log-variance, log-variance clamped to [−30, 20], std = exp(logvar / 2).
+ * Owns its tensors: call `dispose()`.
+ */
+export class DiagonalGaussian {
+  private constructor(
+    /** The encoder's quant_conv output [B, h, w, 2·latent] = [mean | logvar] (unclamped). */
+    readonly moments: tf.Tensor4D,
+    readonly mean: tf.Tensor4D,
+    readonly logvar: tf.Tensor4D,
+    readonly std: tf.Tensor4D,
+  ) {}
+
+  /** Takes ownership of `moments`. */
+  static fromMoments(moments: tf.Tensor4D): DiagonalGaussian {
+    const c = moments.shape[3];
+    if (c % 2 !== 0) throw new Error(`DiagonalGaussian: moments need an even channel count, got [${moments.shape.join(', ')}]`);
+    const [mean, logvar, std] = tf.tidy(() => {
+      const [m, lv] = tf.split(moments, 2, 3) as [tf.Tensor4D, tf.Tensor4D];
+      const logvar = tf.clipByValue(lv, -30, 20);
+      return [m, logvar, tf.exp(tf.mul(logvar, 0.5))] as tf.Tensor4D[];
+    });
+    return new DiagonalGaussian(moments, mean, logvar, std);
+  }
+
+  /** mean + std·ε; ε from `noise` (default tf.randomNormal). */
+  sample(noise?: NoiseSource): tf.Tensor4D {
+    return tf.tidy(() => {
+      const shape = [...this.mean.shape];
+      const eps = noise === undefined ? tf.randomNormal(shape) : typeof noise === 'function' ? noise(shape) : noise;
+      if (eps.shape.length !== 4 || eps.shape.some((d, i) => d !== shape[i])) {
+        throw new Error(`DiagonalGaussian.sample: noise shape [${eps.shape.join(', ')}] differs from the latents [${shape.join(', ')}] (NHWC)`);
+      }
+      return tf.add(this.mean, tf.mul(this.std, eps)) as tf.Tensor4D;
+    });
+  }
+
+  /** The mode (= mean), as a new tensor owned by the caller. */
+  mode(): tf.Tensor4D {
+    return tf.clone(this.mean);
+  }
+
+  dispose(): void {
+    tf.dispose([this.moments, this.mean, this.logvar, this.std]);
   }
 }

@@ -1,4 +1,5 @@
 /** AutoencoderKL configuration, parsed from a diffusers `vae/config.json`. */
+import { ConfigReader } from '../../io/config.js';
 
 /** Default latent scaling factor of SD-1.x VAEs (diffusers' default when the key is absent). */
 export const DEFAULT_VAE_SCALING_FACTOR = 0.18215;
@@ -28,90 +29,61 @@ export interface VaeConfig {
   readonly midBlockAddAttention: boolean;
 }
 
-const SUPPORTED_DOWN = 'DownEncoderBlock2D';
-const SUPPORTED_UP = 'UpDecoderBlock2D';
+/** diffusers fields without effect here (not warned about). */
+const NO_EFFECT = ['force_upcast', 'latents_mean', 'latents_std'];
 
 /**
- * Validates a parsed `vae/config.json`. `source` names the file in error messages. A missing or
- * ill-typed field throws an error naming the field; only `scaling_factor` (0.18215),
- * `use_quant_conv`, `use_post_quant_conv` and `mid_block_add_attention` (true) have defaults.
+ * Validates a parsed `vae/config.json`. `source` names the file in error messages; every problem
+ * (missing fields listed together) is reported in one error, unknown fields are warned about.
+ * Only `scaling_factor` (0.18215), `use_quant_conv`, `use_post_quant_conv` and
+ * `mid_block_add_attention` (true) have defaults.
  */
 export function parseVaeConfig(json: unknown, source = 'vae/config.json'): VaeConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new Error(`${source}: VAE config is not a JSON object`);
-  }
-  const o = json as Record<string, unknown>;
-  const fail = (msg: string): never => {
-    throw new Error(`${source}: ${msg}`);
-  };
-  const has = (k: string) => o[k] !== undefined && o[k] !== null;
-  const need = (k: string) => {
-    if (!has(k)) fail(`missing required field "${k}"`);
-    return o[k];
-  };
-  const posInt = (k: string, v: unknown = need(k)): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) fail(`field "${k}" must be a positive integer, got ${JSON.stringify(v)}`);
-    return v as number;
-  };
-  const intList = (k: string): number[] => {
-    const v = need(k);
-    if (!Array.isArray(v) || v.length === 0) fail(`field "${k}" must be a non-empty list of integers, got ${JSON.stringify(v)}`);
-    return (v as unknown[]).map((x, i) => posInt(`${k}[${i}]`, x));
-  };
-  const strList = (k: string, allowed: string): string[] => {
-    const v = need(k);
-    if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string')) {
-      fail(`field "${k}" must be a non-empty list of block type names, got ${JSON.stringify(v)}`);
-    }
-    (v as string[]).forEach((t, i) => {
-      if (t !== allowed) fail(`${k}[${i}] is "${t}"; only "${allowed}" is supported`);
+  const r = new ConfigReader(json, source);
+  const blockTypes = (k: string, allowed: string): string[] => {
+    const list = r.strList(k, 'block type names');
+    list.forEach((t, i) => {
+      if (t !== allowed) r.problem(`${k}[${i}] is "${t}"; only "${allowed}" is supported`);
     });
-    return v as string[];
+    return list;
   };
-  const bool = (k: string, dflt: boolean): boolean => {
-    if (!has(k)) return dflt;
-    if (typeof o[k] !== 'boolean') fail(`field "${k}" must be a boolean, got ${JSON.stringify(o[k])}`);
-    return o[k] as boolean;
-  };
-
-  const blockOutChannels = intList('block_out_channels');
-  const downBlockTypes = strList('down_block_types', SUPPORTED_DOWN);
-  const upBlockTypes = strList('up_block_types', SUPPORTED_UP);
-  if (downBlockTypes.length !== blockOutChannels.length || upBlockTypes.length !== blockOutChannels.length) {
-    fail(`down_block_types (${downBlockTypes.length}), up_block_types (${upBlockTypes.length}) and block_out_channels (${blockOutChannels.length}) must have the same length`);
+  const blockOutChannels = r.intList('block_out_channels', 1);
+  const downBlockTypes = blockTypes('down_block_types', 'DownEncoderBlock2D');
+  const upBlockTypes = blockTypes('up_block_types', 'UpDecoderBlock2D');
+  const lengths = [downBlockTypes.length, upBlockTypes.length, blockOutChannels.length];
+  if (lengths.every((n) => n > 0) && lengths.some((n) => n !== lengths[0])) {
+    r.problem(`down_block_types (${lengths[0]}), up_block_types (${lengths[1]}) and block_out_channels (${lengths[2]}) must have the same length`);
   }
-  const normNumGroups = posInt('norm_num_groups');
-  blockOutChannels.forEach((c, i) => {
-    if (c % normNumGroups !== 0) fail(`block_out_channels[${i}] = ${c} is not divisible by norm_num_groups = ${normNumGroups}`);
-  });
-  const actFn = need('act_fn');
-  if (typeof actFn !== 'string') fail(`field "act_fn" must be a string, got ${JSON.stringify(actFn)}`);
-  const sampleSize = need('sample_size');
-  if (typeof sampleSize === 'number') posInt('sample_size', sampleSize);
-  else if (Array.isArray(sampleSize)) sampleSize.forEach((x, i) => posInt(`sample_size[${i}]`, x));
-  else fail(`field "sample_size" must be an integer or a list, got ${JSON.stringify(sampleSize)}`);
-  let scalingFactor = DEFAULT_VAE_SCALING_FACTOR;
-  if (has('scaling_factor')) {
-    const s = o.scaling_factor;
-    if (typeof s !== 'number' || !(s > 0)) fail(`field "scaling_factor" must be a positive number, got ${JSON.stringify(s)}`);
-    scalingFactor = s as number;
+  const normNumGroups = r.int('norm_num_groups', undefined, 1);
+  if (normNumGroups > 0) {
+    blockOutChannels.forEach((c, i) => {
+      if (c > 0 && c % normNumGroups !== 0) r.problem(`block_out_channels[${i}] = ${c} is not divisible by norm_num_groups = ${normNumGroups}`);
+    });
   }
-  if (has('shift_factor')) fail(`field "shift_factor" is not supported (SD-1.x VAEs have none)`);
+  const actFn = r.str('act_fn');
+  const sampleSize = r.required('sample_size');
+  if (Array.isArray(sampleSize)) sampleSize.forEach((x, i) => r.checkInt(`sample_size[${i}]`, x, 1));
+  else if (sampleSize !== undefined) r.checkInt('sample_size', sampleSize, 1);
+  const scalingFactor = r.num('scaling_factor', DEFAULT_VAE_SCALING_FACTOR);
+  if (!(scalingFactor > 0)) r.fail('scaling_factor', `must be a positive number, got ${scalingFactor}`);
+  if (r.has('shift_factor')) r.fail('shift_factor', 'is not supported (SD-1.x VAEs have none)');
 
-  return {
-    inChannels: posInt('in_channels'),
-    outChannels: posInt('out_channels'),
+  const config: VaeConfig = {
+    inChannels: r.int('in_channels', undefined, 1),
+    outChannels: r.int('out_channels', undefined, 1),
     downBlockTypes,
     upBlockTypes,
     blockOutChannels,
-    layersPerBlock: posInt('layers_per_block'),
-    actFn: actFn as string,
-    latentChannels: posInt('latent_channels'),
+    layersPerBlock: r.int('layers_per_block', undefined, 1),
+    actFn,
+    latentChannels: r.int('latent_channels', undefined, 1),
     normNumGroups,
     scalingFactor,
     sampleSize: sampleSize as number | number[],
-    useQuantConv: bool('use_quant_conv', true),
-    usePostQuantConv: bool('use_post_quant_conv', true),
-    midBlockAddAttention: bool('mid_block_add_attention', true),
+    useQuantConv: r.bool('use_quant_conv', true),
+    usePostQuantConv: r.bool('use_post_quant_conv', true),
+    midBlockAddAttention: r.bool('mid_block_add_attention', true),
   };
+  r.done(NO_EFFECT);
+  return config;
 }

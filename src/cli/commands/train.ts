@@ -1,0 +1,83 @@
+/** `ptp train`: trains the shapes-world demo model from scratch (resumable), then exports it. */
+import { join } from 'node:path';
+import type { Command } from '../command.js';
+import { UsageError, type ParsedArgs } from '../args.js';
+import { trainShapesModel, type ShapesTrainingOptions } from '../../node/train/shapes.js';
+import type { StageProgress } from '../../node/train/run.js';
+
+/** The recipe of the shipped model (models/shapes). */
+export const TRAIN_DEFAULTS = {
+  seed: 1, vaeSteps: 800, vaeBatch: 8, vaeCrop: 64, vaeLr: 1e-3, unetSteps: 4000, unetBatch: 16, unetLr: 5e-4, checkpointEvery: 100,
+} as const;
+
+const NUMERIC: [key: keyof typeof TRAIN_DEFAULTS, flag: string, text: string, integer: boolean][] = [
+  ['seed', 'seed', 'seed of the data, the initial weights and the noise', true],
+  ['vaeSteps', 'vae-steps', 'autoencoder steps', true],
+  ['vaeBatch', 'vae-batch', 'autoencoder batch', true],
+  ['vaeCrop', 'vae-crop', 'autoencoder training window (px)', true],
+  ['vaeLr', 'vae-lr', 'autoencoder learning rate', false],
+  ['unetSteps', 'unet-steps', 'UNet + text encoder steps', true],
+  ['unetBatch', 'unet-batch', 'UNet batch', true],
+  ['unetLr', 'unet-lr', 'UNet + text encoder learning rate', false],
+  ['checkpointEvery', 'checkpoint-every', 'steps between checkpoints (and sample grids)', true],
+];
+
+function duration(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h}h${String(m).padStart(2, '0')}m` : `${m}m${String(Math.floor(s % 60)).padStart(2, '0')}s`;
+}
+
+function readOptions(args: ParsedArgs): Omit<ShapesTrainingOptions, 'onProgress' | 'onNote'> {
+  const o = args.options;
+  const dir = typeof o.out === 'string' ? o.out : 'runs/shapes';
+  const values = { ...TRAIN_DEFAULTS } as Record<keyof typeof TRAIN_DEFAULTS, number>;
+  for (const [key, flag, , integer] of NUMERIC) {
+    const v = o[flag];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v))) throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+    values[key] = v;
+  }
+  const maxMinutes = o['max-minutes'];
+  if (maxMinutes !== undefined && !(typeof maxMinutes === 'number' && maxMinutes > 0)) throw new UsageError(`--max-minutes must be positive, got ${maxMinutes}`);
+  return { dir, exportTo: typeof o.export === 'string' ? o.export : join(dir, 'model'), maxMinutes: maxMinutes as number | undefined, ...values };
+}
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train the shapes-world demo model from scratch (resumable)',
+  description:
+    'Trains the small SD-1.x-architecture model of models/shapes on procedurally rendered scenes:\n' +
+    'first the autoencoder, then the UNet with the text encoder; then writes the model as a diffusers\n' +
+    'directory with float16 weights. Checkpoints, loss curves (<stage>-loss.png) and sample grids go to\n' +
+    '--out; running the same command again resumes from the last checkpoint.',
+  positionals: [],
+  options: [
+    { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'run folder (default runs/shapes)' },
+    { name: 'export', type: 'string', valueName: '<dir>', description: 'where the finished model goes (default <out>/model)' },
+    { name: 'max-minutes', type: 'number', valueName: '<n>', description: 'stop after this many minutes, at a checkpoint (resume later)' },
+    ...NUMERIC.map(([key, flag, text]) => ({ name: flag, type: 'number' as const, valueName: '<n>', description: `${text} (default ${TRAIN_DEFAULTS[key]})` })),
+  ],
+  examples: ['ptp train --out runs/shapes --export models/shapes', 'ptp train --out runs/shapes --max-minutes 30'],
+  async run(args, ctx) {
+    const opts = readOptions(args);
+    const b = await ctx.initBackend();
+    const { installWasmGradKernels } = await import('../../backend/wasm-grad-kernels.js');
+    installWasmGradKernels();
+    ctx.err(`training on ${b.description}; run folder ${opts.dir}`);
+    let last = 0;
+    const onProgress = (p: StageProgress) => {
+      const eta = (p.totalSteps - p.step) / Math.max(p.itPerSec, 1e-9);
+      const line = `${p.stage}: step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (mean ${p.smoothLoss.toFixed(4)}) ${p.itPerSec.toFixed(2)} it/s, ${duration(p.wallSeconds)} spent, ${duration(eta)} left`;
+      if (ctx.interactive) process.stderr.write(`\r${line}\x1b[K${p.step === p.totalSteps ? '\n' : ''}`);
+      else if (ctx.verbose || p.step === p.totalSteps || Date.now() - last > 30_000) {
+        last = Date.now();
+        ctx.err(line);
+      }
+    };
+    const r = await trainShapesModel({ ...opts, onProgress, onNote: (l) => ctx.err(l) });
+    if (ctx.interactive) process.stderr.write('\n');
+    ctx.out(r.finished ? `model written to ${opts.exportTo}` : `stopped at a checkpoint in ${opts.dir}; run the same command to resume`);
+  },
+};

@@ -1,0 +1,99 @@
+/**
+ * Builds a StableDiffusionPipeline from a diffusers model directory (platform-neutral: any
+ * FileStore; `loadPipelineFromDirectory` in src/node opens one on disk).
+ *
+ * Memory strategy: weights always live on the host (Float32Array, or float16 bits for fp16
+ * files). With 'resident' residency every weight is also uploaded to the backend once; with
+ * 'stream' a block's weights are uploaded when the block runs and freed when it ends, so the
+ * backend holds one block's weights at a time (needed on wasm, whose single heap is < 4 GiB
+ * while SD-1.5 is ~4.2 GB in fp32). 'auto' streams on wasm when the weights exceed
+ * `streamAboveBytes`, and keeps everything resident elsewhere.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { FileStore } from '../io/file-store.js';
+import { CONFIG_FILES, ModelDir, openModelDir, type ModelDirOptions } from '../io/model-dir.js';
+import { loadWeights } from '../nn/load-weights.js';
+import { checkSliceSize } from '../nn/attention-core.js';
+import type { Residency } from '../nn/param.js';
+import { ClipTokenizer, type TruncationHandler } from '../models/clip/tokenizer.js';
+import { ClipTextModel } from '../models/clip/text-model.js';
+import { ClipPromptEncoder } from '../models/clip/prompt-encoder.js';
+import { UNet2DConditionModel } from '../models/unet/unet.js';
+import { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
+import { StableDiffusionPipeline } from './pipeline.js';
+import { log } from '../util/log.js';
+
+export interface LoadPipelineOptions {
+  /** Default 'auto'. */
+  residency?: Residency | 'auto';
+  /** With 'auto' on wasm: stream when the float32 weights exceed this (default 1.5 GiB). */
+  streamAboveBytes?: number;
+  /** Also load the VAE encoder (needed for real-image editing). Default false. */
+  vaeEncoder?: boolean;
+  /** Keep float16 weights as float16 on the host. Default true. */
+  keepFloat16?: boolean;
+  /** Called when a prompt is longer than 77 tokens (default: a logged warning). */
+  onTruncate?: TruncationHandler;
+  /** Weights variant to prefer when opening a FileStore, e.g. "fp16" (see `openModelDir`). */
+  variant?: string;
+  /** Queries per attention chunk (see `StableDiffusionPipeline.setAttentionSlice`); default automatic. */
+  attentionSlice?: number;
+}
+
+/** Bytes the weights of `dir` take in float32. */
+function float32Bytes(dir: ModelDir): number {
+  let n = 0;
+  for (const c of dir.weightComponents()) {
+    const src = dir.weights(c);
+    for (const k of src.keys()) n += (src.info(k)!.shape as number[]).reduce((a, b) => a * b, 1) * 4;
+  }
+  return n;
+}
+
+export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Residency {
+  const r = opts.residency ?? 'auto';
+  if (r !== 'auto') return r;
+  const big = float32Bytes(dir) > (opts.streamAboveBytes ?? 1.5 * 2 ** 30);
+  return tf.getBackend() === 'wasm' && big ? 'stream' : 'resident';
+}
+
+/**
+ * Loads tokenizer, text encoder, UNet, VAE and the scheduler config of a diffusers model: an
+ * opened `ModelDir`, or a `FileStore` (a directory, a URL prefix, memory), which is opened
+ * (with `variant`) and closed again.
+ */
+export async function loadPipeline(source: FileStore | ModelDir, opts: LoadPipelineOptions = {}): Promise<StableDiffusionPipeline> {
+  checkSliceSize(opts.attentionSlice);
+  if (source instanceof ModelDir) return loadFromDir(source, opts);
+  const dirOpts: ModelDirOptions = { variant: opts.variant };
+  const dir = await openModelDir(source, dirOpts);
+  try {
+    return await loadFromDir(dir, opts);
+  } finally {
+    await dir.close();
+  }
+}
+
+async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<StableDiffusionPipeline> {
+  const residency = chooseResidency(dir, opts);
+  log.info(`weights: ${residency === 'stream' ? 'streamed per block from host memory' : 'resident on the backend'}`);
+  const common = { residency, keepFloat16: opts.keepFloat16 };
+  const tokFiles = dir.tokenizer;
+  if (!tokFiles) throw new Error(`${dir.name}: the tokenizer was not loaded`);
+  const tokenizer = ClipTokenizer.fromVocab(tokFiles.vocab, tokFiles.merges, { onTruncate: opts.onTruncate });
+  const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
+  const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
+  await loadWeights(text, dir.weights('text_encoder'), common);
+  const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));
+  await loadWeights(unet, dir.weights('unet'), common);
+  const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
+  await loadWeights(vae, dir.weights('vae'), common);
+  const pipe = new StableDiffusionPipeline({
+    text: new ClipPromptEncoder(tokenizer, text),
+    unet,
+    vae,
+    schedulerConfig: dir.config('scheduler'),
+  });
+  pipe.setAttentionSlice(opts.attentionSlice);
+  return pipe;
+}

@@ -1,0 +1,93 @@
+/**
+ * The denoising loop: classifier-free guidance over a [uncond..., cond...] batch, the attention
+ * controller on every UNet call, and the controller's step callback after every scheduler step.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { AttentionController } from '../nn/attention-control.js';
+import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { Scheduler } from '../models/schedulers/index.js';
+
+/** Progress of one denoising step. */
+export interface StepInfo {
+  /** 0-based step index. */
+  step: number;
+  steps: number;
+  timestep: number;
+  /** Time since the loop started and steps per second so far. */
+  elapsedMs: number;
+  itPerSec: number;
+}
+
+/** Progress of step `i` of `steps` in a loop that started at `startMs` (Date.now()). */
+export function stepInfo(i: number, steps: number, timestep: number, startMs: number): StepInfo {
+  const elapsedMs = Date.now() - startMs;
+  return { step: i, steps, timestep, elapsedMs, itPerSec: (i + 1) / Math.max(elapsedMs / 1000, 1e-9) };
+}
+
+export interface SampleOptions {
+  unet: UNet2DConditionModel;
+  scheduler: Scheduler;
+  /** Conditional text embeddings [B, 77, D]. */
+  cond: tf.Tensor3D;
+  /** Unconditional embeddings [B, 77, D]; required when guidance > 1. */
+  uncond?: tf.Tensor3D;
+  /** Unit-variance initial latents NHWC [B, h, w, c] (scaled by initNoiseSigma here). */
+  latents: tf.Tensor4D;
+  steps: number;
+  guidance: number;
+  controller?: AttentionController;
+  onStep?: (info: StepInfo) => void;
+  /** Keep a host copy of the latents after every step (NHWC). */
+  keepLatentsPerStep?: boolean;
+}
+
+export interface SampleResult {
+  /** Final latents NHWC (owned by the caller). */
+  latents: tf.Tensor4D;
+  timesteps: number[];
+  /** Latents after each step (NHWC, host). */
+  latentsPerStep?: Float32Array[];
+}
+
+/** Runs the sampling loop. Tensors passed in are not disposed. */
+export function sample(o: SampleOptions): SampleResult {
+  const cfg = o.guidance > 1;
+  if (cfg && !o.uncond) throw new Error('classifier-free guidance needs unconditional embeddings');
+  const b = o.latents.shape[0];
+  if (o.cond.shape[0] !== b) throw new Error(`${o.cond.shape[0]} prompt embeddings for a batch of ${b} latents`);
+  if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${o.steps}`);
+  o.scheduler.setTimesteps(o.steps);
+  const timesteps = [...o.scheduler.timesteps];
+  o.controller?.reset?.(timesteps.length);
+  const context = tf.keep(cfg ? tf.concat([o.uncond!, o.cond], 0) : o.cond.clone());
+  let x = tf.keep(tf.mul(o.latents, o.scheduler.initNoiseSigma) as tf.Tensor4D);
+  const perStep: Float32Array[] | undefined = o.keepLatentsPerStep ? [] : undefined;
+  const start = Date.now();
+  try {
+    timesteps.forEach((t, i) => {
+      const next = tf.tidy(() => {
+        const input = cfg ? tf.concat([x, x], 0) : x;
+        const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, context, { controller: o.controller, step: i });
+        let guided: tf.Tensor4D = eps;
+        if (cfg) {
+          const [u, c] = tf.split(eps, 2, 0);
+          guided = tf.add(u, tf.mul(tf.sub(c, u), o.guidance));
+        }
+        let nx = o.scheduler.step(guided, t, x) as tf.Tensor4D;
+        if (o.controller?.onStepEnd) nx = o.controller.onStepEnd(nx, i);
+        return nx;
+      });
+      x.dispose();
+      x = tf.keep(next);
+      perStep?.push(x.dataSync() as Float32Array);
+      o.onStep?.(stepInfo(i, timesteps.length, t, start));
+    });
+  } catch (e) {
+    x.dispose();
+    throw e;
+  } finally {
+    context.dispose();
+    o.scheduler.reset();
+  }
+  return { latents: x, timesteps, latentsPerStep: perStep };
+}

@@ -1,0 +1,128 @@
+/**
+ * Imports run one way. Every module of src/ belongs to a layer, and may import only from its own
+ * layer or the layers below it:
+ *
+ *   util < world < io < backend < nn < models < ptp < pipeline < train < index (src/index.ts)
+ *     < node | browser < cli
+ *
+ *   util      logging, image types                 src/util
+ *   world     the procedural shapes world (self-contained)  src/world
+ *   io        files, safetensors, model dirs, configs  src/io
+ *   backend   backend selection, wasm kernels      src/backend
+ *   nn        layers, weights, the attention seam  src/nn
+ *   models    CLIP, UNet, VAE, schedulers, random  src/models
+ *   ptp       Prompt-to-Prompt controllers         src/ptp
+ *   pipeline  sampling, the SD pipeline, loading   src/pipeline
+ *   train     training objectives, optimiser, recipes (platform-neutral)  src/train
+ *   index     the platform-neutral entry point     src/index.ts
+ *   node, browser  the platform edges (siblings: neither imports the other)  src/node, src/browser
+ *   cli       the `ptp` command (may also use weights-tools/)  src/cli
+ *
+ * Also: only src/node and src/cli import Node built-ins (`node:*`, `fs`, ...) or Node-only packages.
+ * Imports are read with TypeScript's own pre-processor (static, re-exports, side-effect and dynamic
+ * imports; comments ignored).
+ */
+import { expect } from 'chai';
+import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
+import { repoRoot } from './helpers/reference.js';
+
+const LAYERS = ['util', 'world', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'train', 'index', 'node', 'browser', 'cli'] as const;
+type Layer = (typeof LAYERS)[number];
+/** Rank of each layer; node and browser share one (siblings). */
+const RANK: Record<Layer, number> = { util: 0, world: 1, io: 2, backend: 3, nn: 4, models: 5, ptp: 6, pipeline: 7, train: 8, index: 9, node: 10, browser: 10, cli: 11 };
+const NODE_ONLY_PACKAGES = ['pngjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+const NODE_LAYERS: readonly Layer[] = ['node', 'cli'];
+
+/** The layer of a path relative to src/ (posix), or undefined. */
+function layerOf(rel: string): Layer | undefined {
+  if (rel === 'index.ts') return 'index';
+  const top = rel.split('/')[0];
+  return (LAYERS as readonly string[]).includes(top) && top !== 'index' ? (top as Layer) : undefined;
+}
+
+interface SourceFile {
+  /** Path relative to src/, posix separators. */
+  path: string;
+  imports: string[];
+}
+
+/** Every rule violation of `files`, one line each. */
+function layerViolations(files: readonly SourceFile[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    const from = layerOf(f.path);
+    if (!from) {
+      out.push(`${f.path}: not in any layer (${LAYERS.join(', ')})`);
+      continue;
+    }
+    for (const spec of f.imports) {
+      if (spec.startsWith('.')) {
+        const target = join(dirname(f.path), spec).split('\\').join('/');
+        if (target.startsWith('..')) {
+          if (from !== 'cli') out.push(`${f.path}: imports ${spec}, outside src/ (only the cli may use weights-tools/)`);
+          continue;
+        }
+        const to = layerOf(target);
+        if (!to) out.push(`${f.path}: imports ${spec}, which is in no layer`);
+        else if (RANK[to] > RANK[from]) out.push(`${f.path} (${from}) imports ${spec} from the layer above it (${to})`);
+        else if (RANK[to] === RANK[from] && to !== from) out.push(`${f.path} (${from}) imports ${spec} from its sibling layer ${to}`);
+        continue;
+      }
+      const bare = spec.replace(/^node:/, '');
+      const nodeOnly = spec.startsWith('node:') || builtinModules.includes(bare.split('/')[0]) || NODE_ONLY_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`));
+      if (nodeOnly && !NODE_LAYERS.includes(from)) out.push(`${f.path} (${from}) imports the Node-only module ${spec}`);
+    }
+  }
+  return out;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? sourceFiles(p) : e.name.endsWith('.ts') ? [p] : [];
+  });
+}
+
+function readSources(): SourceFile[] {
+  const src = resolve(repoRoot, 'src');
+  return sourceFiles(src).map((p) => ({
+    path: relative(src, p).split('\\').join('/'),
+    imports: ts.preProcessFile(readFileSync(p, 'utf8'), true, true).importedFiles.map((i) => i.fileName),
+  }));
+}
+
+describe('layering: imports run one way', () => {
+  it('no module of src/ imports from a layer above it, a sibling platform, or Node outside src/node and src/cli', () => {
+    const files = readSources();
+    expect(files.length).to.be.greaterThan(100);
+    expect(files.reduce((n, f) => n + f.imports.length, 0)).to.be.greaterThan(400);
+    expect(layerViolations(files)).to.deep.equal([]);
+  });
+
+  it('the rules catch upward, sibling, outside and Node-only imports (multi-line, re-exports, dynamic)', () => {
+    const text = [
+      "import {\n  a,\n  b,\n} from '../ptp/store.js';",
+      "export { c } from '../pipeline/load.js';",
+      "import '../browser/backend.js';",
+      "const m = await import('node:fs');",
+      "// import { x } from '../cli/cli.js'; (a comment)",
+      "import { y } from './norm.js';",
+    ].join('\n');
+    const imports = ts.preProcessFile(text, true, true).importedFiles.map((i) => i.fileName);
+    expect(imports).to.deep.equal(['../ptp/store.js', '../pipeline/load.js', '../browser/backend.js', 'node:fs', './norm.js']);
+    expect(layerViolations([{ path: 'nn/x.ts', imports }])).to.deep.equal([
+      'nn/x.ts (nn) imports ../ptp/store.js from the layer above it (ptp)',
+      'nn/x.ts (nn) imports ../pipeline/load.js from the layer above it (pipeline)',
+      'nn/x.ts (nn) imports ../browser/backend.js from the layer above it (browser)',
+      'nn/x.ts (nn) imports the Node-only module node:fs',
+    ]);
+    expect(layerViolations([{ path: 'node/x.ts', imports: ['../browser/backend.js', 'node:fs', 'pngjs'] }])).to.deep.equal([
+      'node/x.ts (node) imports ../browser/backend.js from its sibling layer browser',
+    ]);
+    expect(layerViolations([{ path: 'ptp/x.ts', imports: ['pngjs', 'fs', '../../weights-tools/convert.js'] }])).to.have.length(3);
+    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, world, io, backend, nn, models, ptp, pipeline, train, index, node, browser, cli)']);
+  });
+});

@@ -1,0 +1,54 @@
+/** Controllers learn the run's step count when sampling starts (the sampler's reset(numSteps)). */
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'chai';
+import type { PromptTokenizer } from '../src/models/clip/tokenizer.js';
+import type { UNet2DConditionModel } from '../src/models/unet/unet.js';
+import { createScheduler } from '../src/models/schedulers/index.js';
+import type { AttentionController } from '../src/nn/attention-control.js';
+import { sample } from '../src/pipeline/sampler.js';
+import { AttentionReplace } from '../src/ptp/replace.js';
+
+/** One token per space-separated word (ids 1.., BOS 0, EOS 999): enough for word lookups. */
+function wordTokenizer(): PromptTokenizer {
+  const words: string[] = [];
+  const id = (w: string) => (words.includes(w) ? words.indexOf(w) : words.push(w) - 1) + 1;
+  return {
+    encode: (text) => [0, ...text.split(' ').map(id), 999],
+    decode: (ids) => ids.map((i) => words[i - 1] ?? '').join(' '),
+  };
+}
+
+const PNDM_CONFIG = { _class_name: 'PNDMScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', skip_prk_steps: true, steps_offset: 1 };
+
+describe('controller step count', () => {
+  const prompts = ['a cat riding a bicycle', 'a dog riding a bicycle'];
+
+  it('an edit built without numSteps takes it from reset(numSteps), and rebuilds its schedules for another count', () => {
+    const tokenizer = wordTokenizer();
+    const opts = { tokenizer, prompts, crossReplaceSteps: { default_: 0.8, dog: 0.3 }, selfReplaceSteps: 0.4 };
+    const c = new AttentionReplace(opts);
+    expect(() => c.numSteps).to.throw(/number of denoising steps is not known yet/);
+    c.reset(10);
+    const fixed = new AttentionReplace({ ...opts, numSteps: 10 });
+    expect(c.numSteps).to.equal(10);
+    expect([...c.crossAlpha.data]).to.deep.equal([...fixed.crossAlpha.data]);
+    expect(c.selfWindow).to.deep.equal(fixed.selfWindow);
+    c.reset(21);
+    expect(c.crossAlpha.rows).to.equal(22);
+    expect(c.selfWindow).to.deep.equal([0, 8]);
+    // Words are still checked when the controller is built.
+    expect(() => new AttentionReplace({ ...opts, crossReplaceSteps: { horse: 0.5 } })).to.throw(/word "horse" is in none of the edited prompts/);
+  });
+
+  it('the sampler resets the controller with the number of UNet calls (PNDM: steps + 1)', () => {
+    const calls: (number | undefined)[] = [];
+    const spy: AttentionController = { onAttention: (p) => p, reset: (n) => void calls.push(n) };
+    const unet = { forward: (x: tf.Tensor4D) => tf.zerosLike(x) } as unknown as UNet2DConditionModel;
+    const latents = tf.zeros([1, 2, 2, 4]) as tf.Tensor4D;
+    const cond = tf.zeros([1, 77, 8]) as tf.Tensor3D;
+    const r = sample({ unet, scheduler: createScheduler(PNDM_CONFIG), cond, latents, steps: 5, guidance: 1, controller: spy });
+    expect(r.timesteps).to.have.length(6);
+    expect(calls).to.deep.equal([6]);
+    tf.dispose([latents, cond, r.latents]);
+  });
+});
