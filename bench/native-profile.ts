@@ -61,14 +61,14 @@ async function main(): Promise<void> {
   const json = (sub: string) => JSON.parse(readFileSync(join(sd, sub, 'config.json'), 'utf8')) as Record<string, unknown>;
   let run: () => tf.Tensor;
   if (which === 'unet') {
-    const m = new UNet2DConditionModel(json('unet'));
+    const m = UNet2DConditionModel.fromConfig(json('unet'));
     m.setResidency('stream');
     randomizeWeights(m);
     const x = tf.randomNormal([2, 64, 64, 4]) as tf.Tensor4D;
     const c = tf.randomNormal([2, 77, 768]) as tf.Tensor3D;
     run = () => m.forward(x, 999, c);
   } else {
-    const m = AutoencoderKL.fromConfigJson(json('vae'), { encoder: false });
+    const m = AutoencoderKL.fromConfig(json('vae'), { encoder: false });
     randomizeWeights(m);
     const z = tf.randomNormal([1, 64, 64, 4]) as tf.Tensor4D;
     run = () => m.decode(z);
