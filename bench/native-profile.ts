@@ -1,11 +1,12 @@
 /**
- * CPU time per native kernel in one SD-1.5 UNet step (batch 2, 64², weights streamed) or VAE
- * decode (64² → 512²), random weights: process CPU seconds (all threads) around every addon call,
- * summed per kernel, and per convolution shape with its GFLOP per CPU-second. CPU time is what
- * the work costs whatever else runs on the machine; on an idle machine the wall time is about
+ * CPU time per native kernel in one SD-1.5 UNet step (batch 2, 64², weights streamed), VAE
+ * decode (64² → 512²), or training step of the demo UNet (src/train/shapes, batch 16 at 32²,
+ * Adam), random weights: process CPU seconds (all threads) around every addon call, summed per
+ * kernel, and per convolution shape with its GFLOP per CPU-second. CPU time is what the work
+ * costs whatever else runs on the machine; on an idle machine the wall time is about
  * (native CPU s) / threads + (the rest). Ends with one JSON line.
  *
- *   node --import tsx bench/native-profile.ts [unet|vae]
+ *   node --import tsx bench/native-profile.ts [unet|vae|train]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
@@ -16,6 +17,11 @@ import { initNodeBackend } from '../src/node/backend.js';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
 import { randomizeWeights } from './models.js';
+import { shapesUnetConfig } from '../src/train/shapes/configs.js';
+import { initWeights } from '../src/train/init.js';
+import { Adam } from '../src/train/adam.js';
+import { optimiseStep } from '../src/train/step.js';
+import { diffusionLoss } from '../src/train/diffusion.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', process.argv[1]?.includes('/dist/') ? '..' : '');
 const sd = join(process.env.PTP_REFERENCE_DIR ?? resolve(root, '..', 'shared', 'reference'), 'sd15-config');
@@ -67,6 +73,22 @@ async function main(): Promise<void> {
     const x = tf.randomNormal([2, 64, 64, 4]) as tf.Tensor4D;
     const c = tf.randomNormal([2, 77, 768]) as tf.Tensor3D;
     run = () => m.forward(x, 999, c);
+  } else if (which === 'train') {
+    const m = UNet2DConditionModel.fromConfig(shapesUnetConfig as unknown as Record<string, unknown>);
+    initWeights(m, { seed: 1 });
+    m.setTrainable(true, 'profile.');
+    const opt = new Adam(m.trainableParams().map(([, p]) => p.trainableVariable!), { lr: 1e-4 });
+    const b = 16;
+    const alphas = new Float32Array(1000).map((_, i) => Math.cos(((i / 1000 + 0.008) / 1.008) * Math.PI / 2) ** 2);
+    run = () => {
+      const batch = {
+        latents: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D, noise: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D,
+        context: tf.randomNormal([b, 77, 64]) as tf.Tensor3D, timesteps: Array.from({ length: b }, (_, i) => (i * 61) % 1000),
+      };
+      optimiseStep(() => diffusionLoss(m, batch, alphas), opt, 1);
+      tf.dispose([batch.latents, batch.noise, batch.context]);
+      return tf.scalar(0);
+    };
   } else {
     const m = AutoencoderKL.fromConfig(json('vae'), { encoder: false });
     randomizeWeights(m);
