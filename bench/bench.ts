@@ -8,7 +8,7 @@
  *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N]
  *
  * With several backends (the default when the native addon is built: native fp32, native bf16
- * and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
+ * where the CPU has AVX512-BF16/AMX, and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
  * sections, the others the `--others` sections with one profiled run each, then one table
  * compares them. `--reps=0`/`--unet-reps=0`: the profiled run is the timing.
  *
@@ -32,7 +32,7 @@ import { benchTextEncoder, benchUNet, benchVae, type ModuleBench } from './model
 import type { Breakdown, LayerType } from './profile.js';
 import { tracker } from './timing.js';
 import { compareBackends } from './compare.js';
-import { nativeUnavailableReason } from '../src/node/native/addon.js';
+import { loadNativeAddon, nativeUnavailableReason } from '../src/node/native/addon.js';
 import { setNativePrecision } from '../src/node/native/candidate.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', process.argv[1]?.includes('/dist/') ? '..' : '');
@@ -40,8 +40,18 @@ const refDir = process.env.PTP_REFERENCE_DIR ?? resolve(root, '..', 'shared', 'r
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const onlyArg = arg('only') ?? 'ops,attention,text,unet,vae,tiny,p2p';
 const only = new Set(onlyArg.split(','));
-/** Backends to compare: --backends, else PTP_BACKEND alone, else native fp32 + bf16 + wasm when built. */
-const backends = (arg('backends') ?? (process.env.PTP_BACKEND || (nativeUnavailableReason() ? 'wasm' : 'native,native-bf16,wasm'))).split(',');
+/**
+ * Backends to compare: --backends, else PTP_BACKEND alone, else native fp32 + wasm when the addon
+ * is built, + native bf16 where the CPU computes bf16 (AVX512-BF16/AMX; emulated it runs 5×
+ * slower than fp32 and would not fit the bench's time).
+ */
+function defaultBackends(): { list: string; note?: string } {
+  if (nativeUnavailableReason()) return { list: 'wasm' };
+  if (loadNativeAddon().info().bf16Native) return { list: 'native,native-bf16,wasm' };
+  return { list: 'native,wasm', note: 'native bf16 skipped: this CPU has no AVX512-BF16/AMX, oneDNN would emulate it (about 5× slower than fp32); --backends=native,native-bf16,wasm runs it anyway' };
+}
+const defaults = arg('backends') || process.env.PTP_BACKEND ? undefined : defaultBackends();
+const backends = (arg('backends') ?? process.env.PTP_BACKEND ?? defaults!.list).split(',');
 const reps = Number(arg('reps') ?? 3);
 const bigReps = Number(arg('unet-reps') ?? 2);
 
@@ -85,9 +95,11 @@ function totalFlop(b: Breakdown): number {
 
 async function main(): Promise<void> {
   const t0 = performance.now();
+  if (defaults?.note) console.log(defaults.note);
   if (backends.length > 1) {
     const pass = process.argv.slice(2).filter((a) => /^--(reps|unet-reps)=/.test(a));
     const out = await compareBackends(fileURLToPath(import.meta.url), backends, onlyArg, arg('others') ?? 'ops,unet,vae', pass);
+    if (defaults?.note) out.native_bf16_skipped = defaults.note;
     out.bench_s = +((performance.now() - t0) / 1000).toFixed(1);
     console.log(`\nfinished in ${f((performance.now() - t0) / 1000, 0)} s`);
     console.log(JSON.stringify(out));

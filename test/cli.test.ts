@@ -51,7 +51,7 @@ describe('cli: help and usage errors', () => {
     const r = await ptp('--help');
     expect(r.code).to.equal(0);
     for (const c of commands) expect(r.stdout).to.match(new RegExp(`\\n  ${c.name}\\s+${c.summary.slice(0, 20)}`));
-    expect(r.stdout).to.contain('--backend <name>').and.contain('auto|tensorflow-gpu|tensorflow|wasm|cpu').and.contain('--verbose');
+    expect(r.stdout).to.contain('--backend <name>').and.contain('auto|tensorflow-gpu|tensorflow|native|wasm|cpu').and.contain('--precision <p>').and.contain('--verbose');
     expect((await ptp('-h')).stdout).to.equal(r.stdout);
   });
 

@@ -105,11 +105,20 @@ napi_value AttentionFused(napi_env env, napi_callback_info info) {
   });
 }
 
-// groupNorm(heap, [x, gamma|-1, beta|-1, y], [B, pixels, C, G], eps, silu)
+// groupNorm(heap, [x, gamma|-1, beta|-1, y, stats|-1], [B, pixels, C, G], eps, silu)
 napi_value GroupNorm(napi_env env, napi_callback_info info) {
   return guard(env, "groupNorm", [&] {
     Args a(env, info);
     group_norm(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)), a.i64(4) != 0);
+    return undefined(env);
+  });
+}
+
+// groupNormGrad(heap, [dy, x, stats, gamma|-1, beta|-1, dx, dgamma, dbeta], [B, pixels, C, G], silu)
+napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
+  return guard(env, "groupNormGrad", [&] {
+    Args a(env, info);
+    group_norm_grad(a.heap(0), a.ints(1), a.ints(2), a.i64(3) != 0);
     return undefined(env);
   });
 }
@@ -148,6 +157,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attentionApply", nullptr, AttentionApply, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"attentionFused", nullptr, AttentionFused, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"groupNormGrad", nullptr, GroupNormGrad, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, kMethod, nullptr},
   };

@@ -30,9 +30,11 @@ void attention_apply(const Heap& heap, const Offsets& o, const std::vector<int64
 void attention_fused(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale);
 
 // GroupNorm (+ SiLU) on [B, pixels, C] in groups of C/G channels: offsets [x, gamma|-1,
-// beta|-1, y], dims [B, pixels, C, G]. LayerNorm over the last axis: [x, gamma, beta, y],
-// dims [rows, C]. Exact GELU elementwise: [x, y].
+// beta|-1, y, stats|-1 ([B, G, 2]: mean, 1/std)], dims [B, pixels, C, G]; its gradient:
+// [dy, x, stats, gamma|-1, beta|-1, dx, dgamma, dbeta]. LayerNorm over the last axis:
+// [x, gamma, beta, y], dims [rows, C]. Exact GELU elementwise: [x, y].
 void group_norm(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float eps, bool silu);
+void group_norm_grad(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, bool silu);
 void layer_norm(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float eps);
 void gelu(const Heap& heap, const Offsets& o, int64_t n);
 

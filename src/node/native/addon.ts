@@ -26,6 +26,7 @@ export interface NativeAddon {
   attentionApply(heap: Heap, offsets: number[], dims: number[]): void;
   attentionFused(heap: Heap, offsets: number[], dims: number[], scale: number): void;
   groupNorm(heap: Heap, offsets: number[], dims: number[], eps: number, silu: number): void;
+  groupNormGrad(heap: Heap, offsets: number[], dims: number[], silu: number): void;
   layerNorm(heap: Heap, offsets: number[], dims: number[], eps: number): void;
   gelu(heap: Heap, offsets: number[], n: number): void;
 }

@@ -5,7 +5,7 @@
  *
  * Why over wasm rather than a backend of its own on tfjs-backend-cpu's storage: every kernel
  * without a native version (norms, elementwise ops, slicing, the attention glue) would then run
- * as plain JavaScript, measured in docs/native.md at 5–40× slower than wasm, and each tensor
+ * as plain JavaScript (44× slower than wasm on a UNet block's glue ops: bench/storage-choice.ts), and each tensor
  * handed between the two would need a copy. Over wasm there is one copy of every tensor and
  * only the hot kernels change; the price is wasm's 4 GiB heap, which the library already
  * manages (weight streaming, sliced attention, the allocation guard).
@@ -17,7 +17,8 @@ import { matMul } from './matmul-kernels.js';
 import { applyAttentionProbs, attentionProbs, fusedAttention } from './attention-kernels.js';
 import { APPLY_ATTENTION_PROBS, ATTENTION_PROBS, FUSED_ATTENTION } from '../../backend/attention-ops.js';
 import { GELU, GROUP_NORM, LAYER_NORM } from '../../backend/fused-ops.js';
-import { gelu, groupNorm, layerNorm } from './norm-kernels.js';
+import { GROUP_NORM as GROUP_NORM_TRAIN, GROUP_NORM_GRAD } from '../../backend/group-norm-kernel.js';
+import { gelu, groupNorm, groupNormGrad, layerNorm } from './norm-kernels.js';
 
 const BACKEND = 'wasm';
 /** Kernels replaced (or added) by install, with what was registered before (undefined: none). */
@@ -35,14 +36,24 @@ function nativeKernels(addon: NativeAddon, orig: (name: string) => Kernel | unde
     [ATTENTION_PROBS]: attentionProbs(addon),
     [APPLY_ATTENTION_PROBS]: applyAttentionProbs(addon),
     [GROUP_NORM]: groupNorm(addon),
+    [GROUP_NORM_TRAIN]: groupNorm(addon, true),
+    [GROUP_NORM_GRAD]: groupNormGrad(addon),
     [LAYER_NORM]: layerNorm(addon),
     [GELU]: gelu(addon),
   };
 }
 
+/** The kernel functions install registered. */
+const ours = new Set<unknown>();
+
 /** Whether the native kernels are registered. */
 export function nativeKernelsInstalled(): boolean {
   return replaced !== undefined;
+}
+
+/** Whether `kernelName` currently runs a native kernel on the wasm backend. */
+export function nativeKernelActive(kernelName: string): boolean {
+  return ours.has(tf.getKernel(kernelName, BACKEND)?.kernelFunc);
 }
 
 /** Registers the native kernels for the wasm backend (idempotent). */
@@ -55,6 +66,7 @@ export function installNativeKernels(addon: NativeAddon): void {
     before.set(kernelName, prev);
     if (prev) tf.unregisterKernel(kernelName, BACKEND);
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: fn as unknown as tf.KernelFunc });
+    ours.add(fn);
   }
   replaced = before;
 }
@@ -66,5 +78,6 @@ export function uninstallNativeKernels(): void {
     tf.unregisterKernel(kernelName, BACKEND);
     if (prev) tf.registerKernel(prev);
   }
+  ours.clear();
   replaced = undefined;
 }
