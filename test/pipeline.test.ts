@@ -4,6 +4,7 @@ import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { caseTolerance, describeRef, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
+import { expectNoLeak } from './helpers/leaks.js';
 
 describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)', () => {
   let pipe: StableDiffusionPipeline;
@@ -14,10 +15,7 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)
 
   it('leaks no tensors across a 5-step sampling loop (after a warm-up call)', async () => {
     const opts = { prompts: ['a cat', 'a dog'], steps: 5, seed: 1, height: 128, width: 128, scheduler: 'ddim' };
-    await pipe.generate(opts);
-    const before = tf.memory().numTensors;
-    const r = await pipe.generate(opts);
-    expect(tf.memory().numTensors, 'tensors leaked by generate').to.equal(before);
+    const r = await expectNoLeak('generate', () => pipe.generate(opts));
     expect(r.images).to.have.length(2);
     expect([r.images[0].width, r.images[0].height]).to.deep.equal([128, 128]);
   });
