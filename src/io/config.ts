@@ -12,6 +12,8 @@ export type JsonObject = Record<string, unknown>;
 const show = (v: unknown) => JSON.stringify(v);
 
 /** Typed, validating, problem-collecting access to one config object. Call `done()` at the end. */
+const warned = new Set<string>();
+
 export class ConfigReader {
   private readonly raw: JsonObject;
   private readonly problems: string[] = [];
@@ -168,6 +170,11 @@ export class ConfigReader {
     if (all.length) throw new Error(`${this.where}: ${all.join('; ')}`);
     const known = new Set(alsoKnown);
     const unknown = Object.keys(this.raw).filter((k) => !this.seen.has(k) && !known.has(k) && !k.startsWith('_'));
-    if (unknown.length) log.warn(`${this.where}: ignoring unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}`);
+    const note = `${this.where}: ignoring unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}`;
+    // Once per process: a config may be parsed again (the CLI checks a run before loading).
+    if (unknown.length && !warned.has(note)) {
+      warned.add(note);
+      log.warn(note);
+    }
   }
 }
