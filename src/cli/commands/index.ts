@@ -13,5 +13,7 @@ import { editCommand } from './edit.js';
 import { generateCommand } from './generate.js';
 import { inspectCommand } from './inspect.js';
 import { trainCommand } from './train.js';
+import { qualityCommand } from './quality.js';
+import { demoCommand } from './demo.js';
 
-export const commands: readonly Command[] = [generateCommand, editCommand, attentionCommand, inspectCommand, convertCommand, trainCommand];
+export const commands: readonly Command[] = [demoCommand, generateCommand, editCommand, attentionCommand, inspectCommand, convertCommand, trainCommand, qualityCommand];

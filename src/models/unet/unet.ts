@@ -187,7 +187,7 @@ export class UNet2DConditionModel extends Module {
       };
       const tEmb = rec('time_proj_out', this.timeProj.forward(timesteps));
       const temb = rec('time_embedding_out', this.timeEmbedding.forward(tEmb));
-      const inp: BlockInputs = { temb, context: encoderHiddenStates, call };
+      const inp: BlockInputs = { temb, context: encoderHiddenStates, call: { ...call, latent: { height: sample.shape[1], width: sample.shape[2] } } };
 
       let x = this.config.centerInputSample ? (tf.sub(tf.mul(sample, 2), 1) as tf.Tensor4D) : sample;
       x = rec('conv_in_out', this.convIn.forward(x));
