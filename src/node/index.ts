@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 export { initNodeBackend, wasmThreadsInUse } from './backend.js';
+export type { NativePrecision } from './native/addon.js';
 export { loadPipelineFromDirectory } from './pipeline.js';
 export { openModelDirectory } from './model-dir.js';
 export { NodeFileStore } from './file-store.js';
