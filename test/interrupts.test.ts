@@ -106,6 +106,13 @@ describeRef('interrupted and refused runs (tiny-sd)', function () {
     }
   });
 
+  it('more steps than the scheduler has timesteps is refused before the weights load', async () => {
+    const r = await ptp('generate', ...model, '--prompt', 'a cat', '--steps', '5000', '--out', join(tmp(), 'steps.png'));
+    expect(r.code).to.equal(1);
+    expect(lines(r.stderr).pop()).to.equal('ptp generate: PNDMScheduler: 5000 inference steps exceed num_train_timesteps (1000)');
+    expect(r.stderr).to.not.include('loaded in');
+  });
+
   it('the memory estimate is a lower estimate of what the tiny model really uses (UNet call, VAE decode)', async function () {
     if (tf.getBackend() !== 'wasm') this.skip();
     const pipe = await loadPipelineFromDirectory(tinySdDir);

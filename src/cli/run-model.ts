@@ -7,6 +7,7 @@ import { loadPipeline } from '../pipeline/load.js';
 import { checkRunMemory, estimateRunMemory, resolveImageSize } from '../pipeline/run-plan.js';
 import { parseUNetConfig } from '../models/unet/config.js';
 import { parseVaeConfig } from '../models/vae/config.js';
+import { createScheduler } from '../models/schedulers/index.js';
 import { backendMemoryBudget } from '../backend/wasm-patches.js';
 import type { ModelDir } from '../io/model-dir.js';
 import { openModelDirectory } from '../node/model-dir.js';
@@ -14,8 +15,8 @@ import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
 
 /**
  * Activates the backend (printing it), reads any given latents, opens the model directory and
- * checks the run against its configs (image size, memory: `prompts` images at once) before
- * loading any weight; then loads the pipeline. Ctrl-C (ctx.signal) stops loading, and later
+ * checks the run against its configs (image size, steps, memory: `prompts` images at once)
+ * before loading any weight; then loads the pipeline. Ctrl-C (ctx.signal) stops loading, and later
  * sampling, before the next step.
  */
 export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { prompts?: number } = {}): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
@@ -36,7 +37,7 @@ export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { 
   }
 }
 
-/** The image size and the memory of a run, from the model's configs (see src/pipeline/run-plan.ts). */
+/** The image size, steps and memory of a run, from the model's configs (see src/pipeline/run-plan.ts). */
 function checkRun(dir: ModelDir, o: ModelRunOptions, latents: HostTensor | undefined, prompts: number): void {
   const unet = parseUNetConfig(dir.config('unet'), `${dir.name}/unet/config.json`);
   const vae = parseVaeConfig(dir.config('vae'), `${dir.name}/vae/config.json`);
@@ -45,6 +46,8 @@ function checkRun(dir: ModelDir, o: ModelRunOptions, latents: HostTensor | undef
     { height: o.height, width: o.width, latentsShape: latents?.shape },
     { sampleSize: unet.sampleSize, vaeFactor, unetFactor: 2 ** (unet.downBlockTypes.length - 1) },
   );
+  // The step count against the scheduler (e.g. more steps than training timesteps).
+  if (o.steps !== undefined) createScheduler(dir.config('scheduler'), o.scheduler ? { type: o.scheduler } : {}).setTimesteps(o.steps);
   const batch = prompts * ((o.guidance ?? 7.5) > 1 ? 2 : 1);
   checkRunMemory(estimateRunMemory({ unet: unet.blockOutChannels, vae: vae.blockOutChannels }, { ...size, vaeFactor, batch }), 0, backendMemoryBudget(), size);
 }
