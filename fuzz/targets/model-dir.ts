@@ -7,7 +7,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MemoryFileStore } from '../../src/io/file-store.js';
+import { MemoryFileStore, type FileStore } from '../../src/io/file-store.js';
+import type { ByteSource } from '../../src/io/byte-source.js';
+import { CheckedSource } from './safetensors.js';
 import { MemoryByteSink } from '../../src/io/byte-source.js';
 import { openModelDir } from '../../src/io/model-dir.js';
 import { floatTensor, writeSafetensors, type TensorToWrite } from '../../src/io/safetensors.js';
@@ -221,6 +223,17 @@ async function mutate(rng: Rng, base: ModelDirBase): Promise<Record<string, Uint
   return files;
 }
 
+/** The store with every weight file read through a CheckedSource (a read outside a file is a violation). */
+function checked(store: FileStore): FileStore {
+  return {
+    name: store.name,
+    readText: (p) => store.readText(p),
+    exists: (p) => store.exists(p),
+    list: (d) => store.list(d),
+    openBytes: async (p): Promise<ByteSource> => new CheckedSource(await store.openBytes(p)),
+  };
+}
+
 export const modelDirTarget: FuzzTarget<ModelDirBase> = {
   name: 'model-dir',
   share: 0.15,
@@ -229,7 +242,7 @@ export const modelDirTarget: FuzzTarget<ModelDirBase> = {
     return fuzzModelFiles(rngFor('model-dir base'));
   },
   async run(base, rng) {
-    const store = new MemoryFileStore(rng.chance(0.1) ? base.files : await mutate(rng, base), 'fuzz-model');
+    const store = checked(new MemoryFileStore(rng.chance(0.1) ? base.files : await mutate(rng, base), 'fuzz-model'));
     const dir = await openModelDir(store, { variant: rng.chance(0.2) ? 'fp16' : undefined, onNote: () => undefined });
     try {
       if (!rng.chance(0.35)) return;

@@ -15,13 +15,16 @@ import type { FuzzTarget } from './target.js';
 const DTYPES = Object.keys(DTYPE_BYTES) as StDtype[];
 
 /** A ByteSource that reports any read outside [0, size) as a violation before delegating. */
-class CheckedSource implements ByteSource {
+export class CheckedSource implements ByteSource {
   readonly size: number;
   constructor(private readonly inner: ByteSource) {
     this.size = inner.size;
   }
   get name(): string {
     return this.inner.name;
+  }
+  close(): Promise<void> {
+    return this.inner.close?.() ?? Promise.resolve();
   }
   read(offset: number, length: number): Promise<Uint8Array> {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
