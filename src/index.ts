@@ -26,7 +26,7 @@ export { getLogLevel, setLogLevel, type LogLevel } from './util/log.js';
 // Files, safetensors, model directories, configs
 export { MemoryByteSink, MemoryByteSource, type ByteSink, type ByteSource } from './io/byte-source.js';
 export { checkRelative, joinPath, MemoryFileStore, type FileStore } from './io/file-store.js';
-export { HttpByteSource, HttpFileStore } from './io/http-file-store.js';
+export { HttpByteSource, HttpFileStore, type HttpRetryOptions } from './io/http-file-store.js';
 export { floatTensor, SafetensorsError, SafetensorsFile, writeSafetensors, type TensorInfo, type TensorToWrite } from './io/safetensors.js';
 export type { HostValues, StDtype } from './io/dtypes.js';
 export { PrefixedWeightSource, SafetensorsWeightSource, type WeightInfo, type WeightSource } from './io/weights.js';

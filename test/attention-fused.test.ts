@@ -6,20 +6,23 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { attend, attentionStrategy, setAttentionStrategy, type AttendOptions } from '../src/nn/attention-core.js';
+import { attend, attentionStats, attentionStrategy, resetAttentionStats, setAttentionStrategy, type AttendOptions } from '../src/nn/attention-core.js';
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
-import { fusedAttentionSupported } from '../src/backend/attention-ops.js';
+import { fusedAttentionUnavailable } from '../src/backend/attention-ops.js';
 import { expectClose } from './helpers/close.js';
 
 const TOL = { atol: 2e-6, rtol: 2e-5 };
 const PROBS_TOL = { atol: 1e-7, rtol: 2e-5 };
 
+/** attend() with a forced strategy, checking that this strategy (not a fallback) ran. */
 function run(strategy: 'fused' | 'batched', q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions): tf.Tensor3D {
   setAttentionStrategy(strategy);
+  resetAttentionStats();
   try {
     return attend(q, k, v, opts);
   } finally {
     setAttentionStrategy(undefined);
+    expect(attentionStats().calls, `attend() forced to '${strategy}'`).to.deep.include({ [strategy]: 1 });
   }
 }
 
@@ -56,12 +59,22 @@ const ctx = (b: number, heads: number, n: number, m: number): AttentionContext =
 
 describe('fused attention kernel vs the tfjs reference path', function () {
   before(function () {
-    if (!fusedAttentionSupported(4)) this.skip();
+    // The kernel is this library's attention on wasm and cpu: there, a kernel that cannot load is
+    // a failure (attention would silently fall back to the slow per-head path), not a skip.
+    if (!['wasm', 'cpu'].includes(tf.getBackend())) this.skip();
+    const why = fusedAttentionUnavailable();
+    if (why) throw new Error(`the fused attention kernel is broken on ${tf.getBackend()}: ${why}`);
   });
 
-  it('is the default strategy on this backend', () => {
+  it('is the default strategy on this backend, and the one that runs', () => {
     expect(attentionStrategy(40)).to.equal('fused');
     expect(attentionStrategy(6)).to.not.equal('fused');
+    const { q, k, v } = inputs(1, 8, 8, 2 * 8);
+    resetAttentionStats();
+    // Head size 6 (not a multiple of 4): the per-head path.
+    tf.tidy(() => [attend(q, k, v, { heads: 2 }), attend(...[q, k, v].map((t) => tf.slice(t, [0, 0, 0], [1, 8, 12])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D], { heads: 2 })]).forEach((t) => t.dispose());
+    expect(attentionStats().calls).to.deep.equal({ fused: 1, 'per-head': 1, batched: 0 });
+    tf.dispose([q, k, v]);
   });
 
   const shapes = [
@@ -122,6 +135,7 @@ describe('fused attention kernel vs the tfjs reference path', function () {
     const { q, k, v } = inputs(b, n, m, h * 40);
     const fused = new Editor();
     const ref = new Editor();
+    resetAttentionStats();
     setAttentionStrategy('fused');
     const got = attend(q, k, v, { heads: h, controller: fused, ctx: ctx(b, h, n, m) });
     setAttentionStrategy('batched');
@@ -130,6 +144,7 @@ describe('fused attention kernel vs the tfjs reference path', function () {
     expect(fused.seen[0].shape).to.deep.equal([b * h, n, m]);
     expectClose(fused.seen[0], ref.seen[0], PROBS_TOL, 'probs');
     expectClose(got, exp, TOL, 'edited output');
+    expect(attentionStats().calls).to.deep.equal({ fused: 1, batched: 1, 'per-head': 0 });
     tf.dispose([q, k, v, got, exp, ...fused.seen, ...ref.seen]);
   });
 
@@ -138,6 +153,7 @@ describe('fused attention kernel vs the tfjs reference path', function () {
     const mask = tf.tensor2d(Array.from({ length: 20 * 700 }, (_, i) => ((i % 700) > 350 + (i / 700 | 0) ? -Infinity : 0)), [20, 700]);
     const fused = new Editor();
     const ref = new Editor();
+    resetAttentionStats();
     setAttentionStrategy('fused');
     const got = attend(q, k, v, { heads: 2, mask, controller: fused, ctx: ctx(1, 2, 20, 700) });
     setAttentionStrategy('batched');
@@ -145,6 +161,7 @@ describe('fused attention kernel vs the tfjs reference path', function () {
     setAttentionStrategy(undefined);
     expectClose(fused.seen[0], ref.seen[0], PROBS_TOL, 'masked probs');
     expectClose(got, exp, TOL, 'masked edited output');
+    expect(attentionStats().calls).to.deep.equal({ fused: 1, batched: 1, 'per-head': 0 });
     tf.dispose([q, k, v, mask, got, exp, ...fused.seen, ...ref.seen]);
   });
 

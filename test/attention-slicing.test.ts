@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { attend, setAttentionStrategy, type AttentionStrategy } from '../src/nn/attention-core.js';
+import { attend, attentionStats, resetAttentionStats, setAttentionStrategy, type AttentionStrategy } from '../src/nn/attention-core.js';
 import { Attention, setAttentionSlice } from '../src/nn/attention.js';
 import { Module } from '../src/nn/module.js';
 import { ClipAttention } from '../src/models/clip/text-layers.js';
@@ -21,9 +21,14 @@ describe('attention: query slicing', () => {
       const causal = tf.tensor2d(Array.from({ length: 900 }, (_, i) => (i % 30 > Math.floor(i / 30) ? -1e9 : 0)), [30, 30]);
       const cases: [tf.Tensor3D, tf.Tensor | undefined][] = [[kv, undefined], [ctx, undefined], [kv, causal]];
       for (const [k, mask] of cases) {
+        resetAttentionStats();
         const whole = attend(q, k, k, { heads: 4, mask });
+        expect(attentionStats(), 'unsliced: one chunk').to.deep.equal({ calls: { fused: 0, batched: 0, 'per-head': 0, [strategy]: 1 }, queryChunks: 1 });
         const before = tf.memory().numTensors;
+        resetAttentionStats();
         const sliced = attend(q, k, k, { heads: 4, mask, sliceSize: 7 });
+        // 30 queries in chunks of 7: 7, 7, 7, 7, 2.
+        expect(attentionStats(), `sliced${mask ? ' with a mask' : ''}`).to.deep.equal({ calls: { fused: 0, batched: 0, 'per-head': 0, [strategy]: 1 }, queryChunks: 5 });
         expect(tf.memory().numTensors).to.equal(before + 1);
         expectClose(sliced, whole, { atol: 1e-6, rtol: 1e-6 }, `${strategy} sliced vs whole`);
         tf.dispose([whole, sliced]);
@@ -48,6 +53,16 @@ describe('attention: query slicing', () => {
     const other = new Attention({ queryDim: 8, heads: 2, dimHead: 4 });
     setAttentionSlice(net, 7);
     expect([net.a.attentionSlice, net.b[0].attentionSlice, other.attentionSlice]).to.deep.equal([7, 7, undefined]);
+    // ... and the layers run in chunks of 7 queries (30 queries: 5 chunks), the other layer unsliced.
+    for (const m of [net, other]) for (const [, p] of m.namedParams()) p.setTorchValues(Float32Array.from({ length: p.size }, (_, i) => Math.sin(i) * 0.3));
+    setAttentionStrategy('batched');
+    const x = tf.randomNormal([1, 30, 8], 0, 1, 'float32', 4) as tf.Tensor3D;
+    for (const [layer, chunks] of [[net.a, 5], [net.b[0], 5], [other, 1]] as const) {
+      resetAttentionStats();
+      tf.dispose(layer.forward(x));
+      expect(attentionStats().queryChunks, layer === other ? 'other layer' : 'layer of net').to.equal(chunks);
+    }
+    x.dispose();
     setAttentionSlice(net, undefined);
     expect([net.a.attentionSlice, net.b[0].attentionSlice]).to.deep.equal([undefined, undefined]);
   });

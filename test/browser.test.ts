@@ -12,7 +12,8 @@ import * as esbuild from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { AttentionStore } from '../src/ptp/store.js';
-import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
+import { referenceMissing, repoRoot, tinySdDir } from './helpers/reference.js';
+import { describeNeeding } from './helpers/requirement.js';
 import { serveStatic } from './helpers/static-server.js';
 import type { SmokeRequest, SmokeResult } from './browser/entry.js';
 
@@ -29,7 +30,13 @@ function maxRelDiff(a: readonly number[], b: ArrayLike<number>): number {
   return d / m;
 }
 
-describeRef('browser (chromium): the library bundled for the web', function () {
+/** What this suite lacks: chromium (PTP_REQUIRE_BROWSER makes that a failure) or the fixtures. */
+const chromiumMissing = existsSync(CHROMIUM) ? undefined : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
+const lacks = ([[chromiumMissing, 'PTP_REQUIRE_BROWSER'], [referenceMissing, 'PTP_REQUIRE_REFERENCE']] as const).filter(([m]) => m !== undefined);
+// A requirement that is set wins (a failure), else the first thing missing (a loud skip).
+const [missing, requireVar] = lacks.find(([, v]) => process.env[v]) ?? lacks[0] ?? [undefined, 'PTP_REQUIRE_BROWSER'];
+
+describeNeeding('browser (chromium): the library bundled for the web', missing, requireVar, function () {
   let dir: string;
   let server: Server;
   let browser: Browser;
@@ -37,9 +44,6 @@ describeRef('browser (chromium): the library bundled for the web', function () {
   let reference: { latents: Float32Array; crossMaps: Float32Array };
 
   before(async function () {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`chromium not found at ${CHROMIUM}: install it (apt-get install chromium; .ci/run does) or set PTP_CHROMIUM`);
-    }
     dir = mkdtempSync(join(tmpdir(), 'ptp-browser-'));
     await esbuild.build({
       entryPoints: [join(repoRoot, 'test/browser/entry.ts')],

@@ -7,6 +7,7 @@ import { parseClipTextConfig } from '../src/models/clip/config.js';
 import { createScheduler } from '../src/models/schedulers/index.js';
 import { getLogLevel, setLogLevel } from '../src/util/log.js';
 import { describeRef, readJson } from './helpers/reference.js';
+import { shapesVaeConfig } from '../src/train/shapes/configs.js';
 
 /** Runs `f` and returns what the library logged as warnings. */
 function warnings(f: () => void): string[] {
@@ -34,6 +35,15 @@ describe('config reader', () => {
     expect(() => r.done()).to.throw(
       'my/config.json: missing required fields "a", "d"; "b" must be a non-negative integer, got "x"; "c" must be a positive integer, got 1.5',
     );
+  });
+
+  it('refuses integers beyond any real config (sizes above 2^20, more than 1000 layers), naming the field', () => {
+    const r = new ConfigReader({ n: 2 ** 20 + 1, m: 2 ** 20, big: Number.MAX_SAFE_INTEGER }, 'x.json');
+    r.int('n');
+    r.int('m');
+    r.int('big', undefined, 1, 1000);
+    expect(() => r.done()).to.throw('x.json: "n" must be at most 1048576, got 1048577; "big" must be at most 1000, got 9007199254740991');
+    expect(() => parseVaeConfig({ ...shapesVaeConfig, layers_per_block: 1e9 }, 'vae.json')).to.throw('"layers_per_block" must be at most 1000, got 1000000000');
   });
 
   it('warns once about unknown fields (not "_" metadata, not fields known to have no effect)', () => {

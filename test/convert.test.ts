@@ -4,7 +4,8 @@
  * directory, checked key by key against sd15-manifest.json and loaded back through openModelDir.
  */
 import { expect } from 'chai';
-import { open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StDtype } from '../src/io/dtypes.js';
 import { castFloatBytes, f16ToF32, f32ToF16 } from '../src/io/dtypes.js';
@@ -14,6 +15,7 @@ import { convertCheckpoint } from '../weights-tools/convert.js';
 import type { Sd1Component } from '../weights-tools/sd1-keymap.js';
 import { describeRef, readJson } from './helpers/reference.js';
 import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
+import { ptp } from './helpers/cli.js';
 
 interface FakeTensor {
   name: string;
@@ -285,12 +287,43 @@ describe('convert: small checkpoints and errors', () => {
     );
   });
 
-  it('refuses a non-empty output directory and a missing input', async () => {
+  it('refuses a non-empty output directory unless forced (ptp convert --force), and a missing input', async () => {
     const input = `${next()}.safetensors`;
     await writeSparse(input, small('F16'), new Set());
     const out = next();
     await convertCheckpoint(input, out);
-    expect(await convertError(input, out)).to.equal(`${out}: output directory exists and is not empty; choose a new or empty directory`);
+    await writeFile(join(out, 'mine.txt'), 'keep me');
+    expect(await convertError(input, out)).to.equal(`${out}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`);
+    expect(await readFile(join(out, 'mine.txt'), 'utf8')).to.equal('keep me');
+    const cli = await ptp('convert', input, out);
+    expect([cli.code, cli.stderr.trim()]).to.deep.equal([1, `ptp convert: ${out}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`]);
+    const forced = await ptp('convert', input, out, '--force');
+    expect(forced.code, forced.stderr).to.equal(0);
+    expect((await readdir(out)).sort()).to.deep.equal(['model_index.json', 'scheduler', 'text_encoder', 'tokenizer', 'unet', 'vae']);
+    expect(await readdir(tmp())).to.satisfy((names: string[]) => names.every((f) => !f.startsWith('.')), 'no temporary folder left');
+    // An empty folder is fine without --force.
+    const empty = next();
+    await mkdir(empty);
+    await convertCheckpoint(input, empty);
     expect(await convertError(join(tmp(), 'nope.safetensors'))).to.match(/nope\.safetensors: cannot open \(ENOENT\)$/);
+  });
+
+  it('an interrupted conversion leaves no output folder (and no temporary one), and keeps a replaced one intact', async () => {
+    const input = `${next()}.safetensors`;
+    await writeSparse(input, small('F16'), new Set());
+    const stopAfter = (n: number) => ({ onProgress: (done: number) => {
+      if (done === n) throw new Error('interrupted');
+    } });
+    for (const n of [1, 3, 5]) {
+      const out = next();
+      await convertCheckpoint(input, out, stopAfter(n)).then(() => expect.fail('should stop'), (e: Error) => expect(e.message).to.equal('interrupted'));
+      expect(existsSync(out), `after ${n} tensors`).to.equal(false);
+    }
+    const out = next();
+    await convertCheckpoint(input, out);
+    const before = await readFile(join(out, 'unet/diffusion_pytorch_model.safetensors'));
+    await convertCheckpoint(input, out, { ...stopAfter(4), fp16: true, force: true }).catch(() => undefined);
+    expect((await readFile(join(out, 'unet/diffusion_pytorch_model.safetensors'))).equals(before), 'previous output untouched').to.equal(true);
+    expect((await readdir(tmp())).filter((f) => f.startsWith('.'))).to.deep.equal([]);
   });
 });

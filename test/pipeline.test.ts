@@ -4,6 +4,9 @@ import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { caseTolerance, describeRef, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
+import { nchwToNhwc } from '../src/pipeline/host-tensor.js';
+import { attentionStats, resetAttentionStats, setAttentionStrategy } from '../src/nn/attention-core.js';
+import { expectNoLeak } from './helpers/leaks.js';
 
 describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)', () => {
   let pipe: StableDiffusionPipeline;
@@ -14,12 +17,34 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)
 
   it('leaks no tensors across a 5-step sampling loop (after a warm-up call)', async () => {
     const opts = { prompts: ['a cat', 'a dog'], steps: 5, seed: 1, height: 128, width: 128, scheduler: 'ddim' };
-    await pipe.generate(opts);
-    const before = tf.memory().numTensors;
-    const r = await pipe.generate(opts);
-    expect(tf.memory().numTensors, 'tensors leaked by generate').to.equal(before);
+    const r = await expectNoLeak('generate', () => pipe.generate(opts));
     expect(r.images).to.have.length(2);
     expect([r.images[0].width, r.images[0].height]).to.deep.equal([128, 128]);
+  });
+
+  it('setAttentionSlice slices the UNet, VAE and text encoder attention (batched path) with unchanged results', async () => {
+    const opts = { prompts: ['a cat'], steps: 2, seed: 3, height: 64, width: 64, scheduler: 'ddim' };
+    setAttentionStrategy('batched');
+    try {
+      const run = async (slice: number | undefined) => {
+        pipe.setAttentionSlice(slice);
+        resetAttentionStats();
+        const r = await pipe.generate(opts);
+        return { r, stats: attentionStats() };
+      };
+      const whole = await run(undefined);
+      const sliced = await run(16);
+      // Unsliced: one chunk per call. Sliced: the 8×8 latent layers (64 queries), the VAE mid-block
+      // (64) and the text encoder (77) run in chunks of 16.
+      expect(whole.stats.queryChunks).to.equal(whole.stats.calls.batched);
+      expect(sliced.stats.calls).to.deep.equal(whole.stats.calls);
+      expect(sliced.stats.queryChunks).to.be.above(whole.stats.queryChunks + 3 * 6);
+      expectClose(sliced.r.latents.data, whole.r.latents.data, { atol: 1e-5, rtol: 1e-5 }, 'sliced vs whole latents');
+      expectClose(sliced.r.images[0].data, whole.r.images[0].data, { atol: 1e-5 }, 'sliced vs whole image');
+    } finally {
+      pipe.setAttentionSlice(undefined);
+      setAttentionStrategy(undefined);
+    }
   });
 
   it('bad input is a clear error: latents shape, image size, prompt counts, steps', async () => {
@@ -79,6 +104,13 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)
       expectClose(r.latents.data, (await fixtureTensor(file, 'final_latents')).data, caseTolerance(name, 'final_latents'), 'final_latents');
       const image = new Float32Array(r.images.flatMap((im) => Array.from(im.data)));
       expectClose(image, (await fixtureTensor(file, 'image')).data, caseTolerance(name, 'image'), 'image');
+      // The decoder output before [0, 1] clamping (values outside it are compared too): NCHW.
+      const { vae } = pipe.components;
+      const raw = tf.tidy(() => tf.transpose(vae.decode(tf.div(nchwToNhwc(r.latents), vae.scalingFactor) as tf.Tensor4D), [0, 3, 1, 2]));
+      const refRaw = await fixtureTensor(file, 'image_raw');
+      expect(raw.shape).to.deep.equal(refRaw.shape);
+      expectClose(raw, refRaw.data, caseTolerance(name, 'image_raw'), 'image_raw');
+      raw.dispose();
     });
   }
 });

@@ -2,7 +2,6 @@
  * DDIM inversion of a real image (pipeline.invert) vs the null-text notebook's `ddim_inversion`
  * (case h_nulltext: 512×512 image = case a's image_u8[0], 5 steps, DDIM with steps_offset 0).
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
@@ -11,6 +10,7 @@ import { imageToUint8 } from '../src/util/image.js';
 import { createScheduler, DDIMScheduler } from '../src/models/schedulers/index.js';
 import { describeRef, fixture, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { maxDiff } from './helpers/p2p-cases.js';
+import { expectNoLeak } from './helpers/leaks.js';
 
 const FILE = 'p2p/p2p_h_nulltext.safetensors';
 
@@ -65,12 +65,10 @@ describeRef('ptp invert: DDIM inversion vs the null-text notebook (h_nulltext)',
     expect(worst, 'image_rec_u8 max |Δ|').to.be.at.most(readJson('p2p/index.json').cases.b_replace.tolerance.image_u8.max_abs);
   });
 
-  it('leaks no tensors (64×64, 2 steps, after the run above)', async () => {
+  it('leaks no tensors (64×64, 2 steps)', async () => {
     const image = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(90) };
-    const before = tf.memory().numTensors;
-    const r = await pipe.invert({ image, prompt: 'a cat', steps: 2 });
+    const r = await expectNoLeak('invert', () => pipe.invert({ image, prompt: 'a cat', steps: 2 }));
     expect(r.trajectory.shape).to.deep.equal([3, 1, 4, 8, 8]);
-    expect(tf.memory().numTensors).to.equal(before);
   });
 
   it('invert needs the VAE encoder and a DDIM scheduler; image sizes must fit the UNet', async () => {

@@ -40,13 +40,13 @@ describe('controller step count', () => {
     expect(() => new AttentionReplace({ ...opts, crossReplaceSteps: { horse: 0.5 } })).to.throw(/word "horse" is in none of the edited prompts/);
   });
 
-  it('the sampler resets the controller with the number of UNet calls (PNDM: steps + 1)', () => {
+  it('the sampler resets the controller with the number of UNet calls (PNDM: steps + 1)', async () => {
     const calls: (number | undefined)[] = [];
     const spy: AttentionController = { onAttention: (p) => p, reset: (n) => void calls.push(n) };
     const unet = { forward: (x: tf.Tensor4D) => tf.zerosLike(x) } as unknown as UNet2DConditionModel;
     const latents = tf.zeros([1, 2, 2, 4]) as tf.Tensor4D;
     const cond = tf.zeros([1, 77, 8]) as tf.Tensor3D;
-    const r = sample({ unet, scheduler: createScheduler(PNDM_CONFIG), cond, latents, steps: 5, guidance: 1, controller: spy });
+    const r = await sample({ unet, scheduler: createScheduler(PNDM_CONFIG), cond, latents, steps: 5, guidance: 1, controller: spy });
     expect(r.timesteps).to.have.length(6);
     expect(calls).to.deep.equal([6]);
     tf.dispose([latents, cond, r.latents]);

@@ -200,6 +200,12 @@ describe('safetensors: malformed input (errors name the file and the tensor)', (
     await expectOpenError(rawSafetensors({ w: { dtype: 'F8_E4M3', shape: [2], data_offsets: [0, 2] } }, new Uint8Array(2)), /tensor "w": unknown dtype "F8_E4M3"/);
   });
 
+  it('a missing field is named as missing', async () => {
+    await expectOpenError(rawSafetensors({ w: { shape: [1], data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor "w": "dtype" is missing$/);
+    await expectOpenError(rawSafetensors({ w: { dtype: 'F32', data_offsets: [0, 4] } }, new Uint8Array(4)), /tensor "w": "shape" is missing$/);
+    await expectOpenError(rawSafetensors({ w: { dtype: 'F32', shape: [1] } }, new Uint8Array(4)), /tensor "w": "data_offsets" is missing$/);
+  });
+
   it('shape × dtype size different from the byte span', async () => {
     await expectOpenError(
       rawSafetensors({ w: { dtype: 'F32', shape: [2, 3], data_offsets: [0, 20] } }, new Uint8Array(24)),

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { parseUNetConfig } from '../src/models/unet/config.js';
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
+import { attentionStats, resetAttentionStats } from '../src/nn/attention-core.js';
 import { loadWeights } from '../src/nn/load-weights.js';
 import { openWeightFiles } from '../src/node/weights.js';
 import { caseTolerance, describeRef, fixtureNhwc, fixtureTensor, fixtureTf, readJson, tinySdDir } from './helpers/reference.js';
 import { compare, expectClose } from './helpers/close.js';
+import { expectNoLeak, memoryNow } from './helpers/leaks.js';
 
 const UNET_DIR = join(tinySdDir, 'unet');
 const tinyConfig = () => readJson('tiny-sd/unet/config.json');
@@ -68,25 +70,17 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
     let sample: tf.Tensor4D;
     let ctx: tf.Tensor3D;
     const out: Record<string, tf.Tensor4D> = {};
-    const leaked: number[] = [];
+    let tPer: tf.Tensor1D;
     before(async () => {
       sample = await fixtureNhwc(F, 'sample');
       ctx = (await fixtureTf(F, 'encoder_hidden_states')) as tf.Tensor3D;
       const perSample = Array.from((await fixtureTensor(F, 'timesteps_per_sample')).data);
-      const tPer = tf.tensor1d(perSample);
-      const calls: [string, () => tf.Tensor4D][] = [
-        ['noise_pred_t981', () => unet.forward(sample, 981, ctx)],
-        ['noise_pred_t1', () => unet.forward(sample, [1], ctx)],
-        ['noise_pred_t_per_sample', () => unet.forward(sample, tPer, ctx)],
-      ];
-      for (const [name, run] of calls) {
-        const before = tf.memory().numTensors;
-        out[name] = run();
-        leaked.push(tf.memory().numTensors - before - 1);
-      }
-      tPer.dispose();
+      tPer = tf.tensor1d(perSample);
+      out.noise_pred_t981 = unet.forward(sample, 981, ctx);
+      out.noise_pred_t1 = unet.forward(sample, [1], ctx);
+      out.noise_pred_t_per_sample = unet.forward(sample, tPer, ctx);
     });
-    after(() => tf.dispose([sample, ctx, ...Object.values(out)]));
+    after(() => tf.dispose([sample, ctx, tPer, ...Object.values(out)]));
 
     for (const name of ['noise_pred_t981', 'noise_pred_t1', 'noise_pred_t_per_sample']) {
       it(name, async () => {
@@ -96,8 +90,11 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
       });
     }
 
-    it('a forward leaves tf.memory().numTensors unchanged (besides its output)', () => {
-      expect(leaked).to.deep.equal([0, 0, 0]);
+    it('a forward leaves live tensors and backend bytes unchanged (besides its output)', async () => {
+      // 16×16 latents: what a call caches does not depend on the size.
+      const small = tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 5) as tf.Tensor4D;
+      await expectNoLeak('unet.forward', () => [unet.forward(small, 981, ctx), unet.forward(small, tPer, ctx)]);
+      small.dispose();
     });
 
     it('streaming residency gives exactly the same numbers, holding no weights between calls', () => {
@@ -177,8 +174,12 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
         },
       };
       const [sample, ctx] = tf.tidy(() => [tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 1) as tf.Tensor4D, tf.randomNormal([2, 77, 32], 0, 1, 'float32', 2) as tf.Tensor3D]);
+      resetAttentionStats();
       const out = unet.forward(sample, 500, ctx, { controller: probe, step: 4 });
       expect(seen.map((c) => c.name)).to.deep.equal(expectedNames);
+      // Every layer ran the backend's attention path: the fused kernel on wasm/cpu (head sizes 4 and 8), batched matmuls elsewhere.
+      const path = ['wasm', 'cpu'].includes(tf.getBackend()) ? 'fused' : 'batched';
+      expect(attentionStats().calls, 'attention calls per strategy').to.deep.equal({ fused: 0, batched: 0, 'per-head': 0, [path]: 32 });
       seen.forEach((c, i) => {
         const { place, block } = whereOf(c.name);
         // 16×16 latents: down_blocks.b at 16/2^b, mid at 2, up_blocks.b at 16/2^(3-b).
@@ -187,10 +188,10 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
         expect(c, c.name).to.deep.include({ layerIndex: i, numLayers: 32, place, blockIndex: block, isCross: cross, height: r, width: r, queries: r * r, keys: cross ? 77 : r * r, heads: 8, batch: 2, step: 4 });
         expect(shapes[i]).to.deep.equal([16, r * r, cross ? 77 : r * r]);
       });
-      // With a controller too, a call leaves nothing behind but its output.
-      const before = tf.memory().numTensors;
+      // With a controller too, a call leaves nothing behind but its output (the call above warmed up).
+      const before = memoryNow();
       tf.dispose(unet.forward(sample, 500, ctx, { controller: probe, step: 5 }));
-      expect(tf.memory().numTensors).to.equal(before);
+      expect(memoryNow()).to.deep.equal(before);
       tf.dispose([sample, ctx, out]);
     });
   });

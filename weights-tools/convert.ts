@@ -9,12 +9,13 @@
  * Streams tensor by tensor (the multi-GB checkpoint is never held in memory). Pickle checkpoints
  * (.ckpt) are refused with a clear message.
  */
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { castFloatBytes } from '../src/io/dtypes.js';
 import { isPickleName, pickleError } from '../src/io/pickle.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
 import { FileByteSink, FileByteSource } from '../src/node/file-source.js';
+import { checkDirTarget, writeDirAtomic } from '../src/node/atomic-write.js';
 import { sd1LayoutFromConfigs, type Sd1Component } from './sd1-keymap.js';
 import { planSd1Conversion, type PlanEntry } from './sd1-plan.js';
 import { readSd15Config, readSd15Json, SD15_CONFIG_FILES } from './sd15-config.js';
@@ -22,6 +23,8 @@ import { readSd15Config, readSd15Json, SD15_CONFIG_FILES } from './sd15-config.j
 export interface ConvertOptions {
   /** Write float16 weights (half the size); default float32. */
   fp16?: boolean;
+  /** Replace an existing non-empty output folder (default: refuse). */
+  force?: boolean;
   /** Called after each tensor is read and re-encoded. */
   onProgress?: (done: number, total: number, key: string) => void;
 }
@@ -81,28 +84,10 @@ function checkAnchors(entries: readonly PlanEntry[], cfg: { unet: Json; vae: Jso
   return problems;
 }
 
-async function prepareOutDir(outDir: string): Promise<void> {
-  let entries: string[] = [];
-  try {
-    entries = await readdir(outDir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`${outDir}: cannot use as output (${(e as NodeJS.ErrnoException).code})`);
-  }
-  if (entries.length) throw new Error(`${outDir}: output directory exists and is not empty; choose a new or empty directory`);
-  await mkdir(outDir, { recursive: true });
-}
-
-/** Writes one component's tensors to `path` via a `.partial` file renamed on success. */
+/** Writes one component's tensors to `path`. */
 async function writeComponent(path: string, tensors: TensorToWrite[]): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const partial = `${path}.partial`;
-  try {
-    await writeSafetensors(await FileByteSink.create(partial), tensors, { format: 'pt' });
-    await rename(partial, path);
-  } catch (e) {
-    await rm(partial, { force: true });
-    throw e;
-  }
+  await writeSafetensors(await FileByteSink.create(path), tensors, { format: 'pt' });
 }
 
 async function writeConfigs(outDir: string, unetConfig: Json): Promise<void> {
@@ -121,7 +106,11 @@ async function writeConfigs(outDir: string, unetConfig: Json): Promise<void> {
   }
 }
 
-/** Converts the single-file checkpoint `input` into the diffusers directory `outDir` (new or empty). */
+/**
+ * Converts the single-file checkpoint `input` into the diffusers directory `outDir` (new or empty,
+ * or any folder with `force`). The directory is written under a temporary name beside `outDir`
+ * and renamed when complete, so an interrupted conversion leaves no folder that looks complete.
+ */
 export async function convertCheckpoint(input: string, outDir: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
   if (isPickleName(input)) throw pickleError(input);
   const file = await SafetensorsFile.open(await FileByteSource.open(input));
@@ -137,30 +126,32 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
     if (problems.length) {
       throw new Error(`${input}: cannot convert (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     }
-    await prepareOutDir(outDir);
+    await checkDirTarget(outDir, opts.force);
+    await mkdir(dirname(outDir), { recursive: true });
     const dtype = opts.fp16 ? 'F16' : 'F32';
     const bytesPer = dtype === 'F16' ? 2 : 4;
     const total = plan.entries.length;
     let done = 0;
     const components: ConvertedComponent[] = [];
-    for (const component of ['unet', 'vae', 'text_encoder'] as const) {
-      const entries = plan.entries.filter((e) => e.component === component);
-      const tensors: TensorToWrite[] = entries.map((e) => ({
-        name: e.dst,
-        dtype,
-        shape: e.dstShape,
-        data: async () => {
-          const bytes = castFloatBytes(await file.readBytes(e.src), file.info(e.src).dtype, dtype, `${input}: tensor "${e.src}"`);
-          opts.onProgress?.(++done, total, e.src);
-          return bytes;
-        },
-      }));
-      const path = join(outDir, WEIGHT_FILE[component]);
-      await writeComponent(path, tensors);
-      const params = entries.reduce((s, e) => s + e.dstShape.reduce((a, b) => a * b, 1), 0);
-      components.push({ component, file: path, tensors: entries.length, params, bytes: params * bytesPer });
-    }
-    await writeConfigs(outDir, cfg.unet);
+    await writeDirAtomic(outDir, async (tmp) => {
+      for (const component of ['unet', 'vae', 'text_encoder'] as const) {
+        const entries = plan.entries.filter((e) => e.component === component);
+        const tensors: TensorToWrite[] = entries.map((e) => ({
+          name: e.dst,
+          dtype,
+          shape: e.dstShape,
+          data: async () => {
+            const bytes = castFloatBytes(await file.readBytes(e.src), file.info(e.src).dtype, dtype, `${input}: tensor "${e.src}"`);
+            opts.onProgress?.(++done, total, e.src);
+            return bytes;
+          },
+        }));
+        await writeComponent(join(tmp, WEIGHT_FILE[component]), tensors);
+        const params = entries.reduce((s, e) => s + e.dstShape.reduce((a, b) => a * b, 1), 0);
+        components.push({ component, file: join(outDir, WEIGHT_FILE[component]), tensors: entries.length, params, bytes: params * bytesPer });
+      }
+      await writeConfigs(tmp, cfg.unet);
+    }, { replace: opts.force });
     return { input, outDir, dtype, components, ignored: [...plan.ignored], notes };
   } finally {
     await file.close();

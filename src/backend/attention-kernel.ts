@@ -101,14 +101,18 @@ export class AttentionKernel {
     this.views();
   }
 
-  /** Instantiates the kernel synchronously (5 KB module), or undefined without wasm SIMD. */
-  static create(opts: { shared?: boolean } = {}): AttentionKernel | undefined {
+  /**
+   * Instantiates the kernel synchronously (5 KB module), or undefined without wasm SIMD (with
+   * `throwOnFailure`, the instantiation error instead).
+   */
+  static create(opts: { shared?: boolean; throwOnFailure?: boolean } = {}): AttentionKernel | undefined {
     try {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: !!opts.shared });
       const module = new WebAssembly.Module(decodeBase64(opts.shared ? ATTENTION_WASM_SHARED : ATTENTION_WASM_PLAIN) as BufferSource);
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       return new AttentionKernel(module, memory, instance.exports as unknown as AttentionExports);
-    } catch {
+    } catch (e) {
+      if (opts.throwOnFailure) throw e;
       return undefined;
     }
   }

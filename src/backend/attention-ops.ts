@@ -26,13 +26,18 @@ const BACKENDS = HOST_BACKENDS;
 
 let kernel: AttentionKernelLike | undefined;
 let kernelTried = false;
+let kernelError: string | undefined;
 
 function getKernel(): AttentionKernelLike {
   if (!kernelTried) {
     kernelTried = true;
-    kernel ??= AttentionKernel.create();
+    try {
+      kernel ??= AttentionKernel.create({ throwOnFailure: true });
+    } catch (e) {
+      kernelError = (e as Error).message;
+    }
   }
-  if (!kernel) throw new Error('fused attention: the wasm SIMD kernel could not be instantiated');
+  if (!kernel) throw new Error(`fused attention: the wasm SIMD kernel could not be instantiated (${kernelError ?? 'unknown reason'})`);
   return kernel;
 }
 
@@ -40,6 +45,16 @@ function getKernel(): AttentionKernelLike {
 export function setAttentionKernel(k: AttentionKernelLike | undefined): void {
   kernel = k;
   kernelTried = k !== undefined;
+}
+
+/** Why the fused kernel cannot be instantiated here (e.g. no wasm SIMD), or undefined when it can. */
+export function fusedAttentionUnavailable(): string | undefined {
+  try {
+    getKernel();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** Whether the fused ops run on the active backend for heads of size `dim`. */

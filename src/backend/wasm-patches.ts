@@ -43,6 +43,11 @@ export function getWasmHeapLimit(): number {
   return heapLimitBytes;
 }
 
+/** The live-tensor budget of the active backend where it has one (wasm: the guard's limit), else undefined. */
+export function backendMemoryBudget(): { bytes: number; name: string } | undefined {
+  return tf.getBackend() === 'wasm' ? { bytes: heapLimitBytes, name: 'wasm heap budget (PTP_WASM_HEAP_LIMIT_MB)' } : undefined;
+}
+
 function sliceKernel(args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }): WasmTensorInfo {
   const x = args.inputs.x as unknown as WasmTensorInfo;
   const backend = args.backend as WasmBackendLike;

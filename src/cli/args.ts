@@ -18,6 +18,8 @@ export interface OptionSpec {
   readonly choices?: readonly string[];
   /** A string option that may be given several times; its value is the list, in order. */
   readonly multiple?: boolean;
+  /** A file the command writes: checked to be writable before the command runs. */
+  readonly output?: boolean;
 }
 
 export interface PositionalSpec {

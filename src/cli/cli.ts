@@ -4,6 +4,7 @@
  * only with --verbose). `runCli` is the in-process entry used by main.ts and the tests.
  */
 import { setLogLevel } from '../util/log.js';
+import { checkWritableFile } from '../node/atomic-write.js';
 import { parseArgs, UsageError } from './args.js';
 import type { Command, CommandContext } from './command.js';
 import { commands as defaultCommands } from './commands/index.js';
@@ -15,6 +16,18 @@ export interface CliIo {
   stderr(text: string): void;
   /** stderr is a terminal. */
   isTTY?: boolean;
+  /** Aborted to interrupt the command (main.ts: on SIGINT); it then exits with status 130. */
+  signal?: AbortSignal;
+  /** Called when the command starts checking `signal` (main.ts then catches SIGINT). */
+  onInterruptible?: () => void;
+}
+
+/** The reason the CLI's signal is aborted with on Ctrl-C. */
+export class Interrupted extends Error {
+  constructor(readonly signalName: string) {
+    super(`interrupted (${signalName})`);
+    this.name = 'Interrupted';
+  }
 }
 
 /** Writes to the process streams. */
@@ -35,6 +48,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
   const out = line(io.stdout);
   const err = line(io.stderr);
   let verbose = argv.includes('--verbose') || argv.includes('-v');
+  const signal = io.signal ?? new AbortController().signal;
   let cmd: Command | undefined;
   try {
     const head = parseArgs(argv, GLOBAL_OPTIONS, [], true);
@@ -59,6 +73,15 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
     const args = parseArgs(rest, [...GLOBAL_OPTIONS, ...cmd.options], cmd.positionals);
     const options = { ...head.options, ...args.options };
     verbose = options.verbose === true;
+    // Files the command will write: refused now, not after minutes of work.
+    for (const spec of cmd.options) {
+      const value = options[spec.name];
+      if (spec.output && typeof value === 'string') {
+        await checkWritableFile(value, `--${spec.name}`).catch((e: Error) => {
+          throw new UsageError(e.message);
+        });
+      }
+    }
     setLogLevel(verbose ? 'debug' : 'warn');
     const backend = options.backend as string | undefined;
     const precision = options.precision as 'fp32' | 'bf16' | undefined;
@@ -67,6 +90,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
       err,
       verbose,
       interactive: io.isTTY === true,
+      interruptible() {
+        io.onInterruptible?.();
+        return signal;
+      },
       async initBackend() {
         const { initNodeBackend } = await import('../node/backend.js');
         return initNodeBackend(backend, { precision });
@@ -76,6 +103,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
     return 0;
   } catch (e) {
     const where = cmd ? `ptp ${cmd.name}` : 'ptp';
+    if (signal.aborted && e === signal.reason) {
+      err(`${io.isTTY ? '\n' : ''}${where}: ${e instanceof Error ? e.message : String(e)}`);
+      return 130;
+    }
     const msg = e instanceof Error ? e.message : String(e);
     if (e instanceof UsageError) {
       err(`${where}: ${msg} (see '${where} --help')`);

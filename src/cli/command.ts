@@ -13,6 +13,12 @@ export interface CommandContext {
   /** True when stderr is a terminal (progress lines may use \r). */
   readonly interactive: boolean;
   /**
+   * Makes Ctrl-C (SIGINT) stop this command cooperatively from now on and returns the signal it
+   * aborts: long work checks it between steps and stops (the pipelines of `loadModel` do); the
+   * CLI then exits with status 130 and one line. Without this call Ctrl-C ends the process at once.
+   */
+  interruptible(): AbortSignal;
+  /**
    * Activates the tfjs backend chosen with --backend / PTP_BACKEND (default: automatic order).
    * Only commands that compute call it; inspect/convert never load tfjs.
    */

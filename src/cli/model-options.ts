@@ -16,7 +16,7 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
   { name: 'width', type: 'number', valueName: '<px>', description: 'image width' },
   { name: 'residency', type: 'string', valueName: '<mode>', choices: ['auto', 'resident', 'stream'], description: 'weights on the backend: auto|resident|stream (stream = per block, for wasm)' },
   { name: 'attention-slice', type: 'number', valueName: '<n>', description: 'queries per attention chunk on the batched/per-head paths (default: automatic)' },
-  { name: 'save-latents', type: 'string', valueName: '<file>', description: 'write the initial and final latents (NCHW safetensors)' },
+  { name: 'save-latents', type: 'string', valueName: '<file>', output: true, description: 'write the initial and final latents (NCHW safetensors)' },
 ];
 
 export interface ModelRunOptions {

@@ -12,6 +12,14 @@ export type JsonObject = Record<string, unknown>;
 const show = (v: unknown) => JSON.stringify(v);
 
 /** Typed, validating, problem-collecting access to one config object. Call `done()` at the end. */
+const warned = new Set<string>();
+
+/** Largest integer a config field may hold (see `ConfigReader.checkInt`). */
+export const MAX_CONFIG_INT = 2 ** 20;
+
+/** Largest layer count per block or model accepted from a config (real ones have 1–32). */
+export const MAX_CONFIG_LAYERS = 1000;
+
 export class ConfigReader {
   private readonly raw: JsonObject;
   private readonly problems: string[] = [];
@@ -77,17 +85,25 @@ export class ConfigReader {
     return v;
   }
 
-  /** An integer ≥ `min` (NaN when missing or invalid). */
-  int(key: string, dflt?: number, min = 0): number {
-    return this.checkInt(key, this.get(key, dflt), min, dflt);
+  /** An integer in [min, max] (NaN when missing or invalid). */
+  int(key: string, dflt?: number, min = 0, max = MAX_CONFIG_INT): number {
+    return this.checkInt(key, this.get(key, dflt), min, dflt, max);
   }
 
-  /** `v` as an integer ≥ min, named `key` in messages (for list entries). */
-  checkInt(key: string, v: unknown, min = 0, dflt?: number): number {
+  /**
+   * `v` as an integer in [min, max], named `key` in messages (for list entries). The default
+   * `max` (2^20) is far above any real size or count and keeps a hostile config from asking for
+   * arrays or models that cannot be built.
+   */
+  checkInt(key: string, v: unknown, min = 0, dflt?: number, max = MAX_CONFIG_INT): number {
     if (v === undefined) return NaN;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
       const what = min === 1 ? 'a positive integer' : min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`;
       this.fail(key, `must be ${what}, got ${show(v)}`);
+      return dflt ?? NaN;
+    }
+    if (v > max) {
+      this.fail(key, `must be at most ${max}, got ${show(v)}`);
       return dflt ?? NaN;
     }
     return v;
@@ -168,6 +184,11 @@ export class ConfigReader {
     if (all.length) throw new Error(`${this.where}: ${all.join('; ')}`);
     const known = new Set(alsoKnown);
     const unknown = Object.keys(this.raw).filter((k) => !this.seen.has(k) && !known.has(k) && !k.startsWith('_'));
-    if (unknown.length) log.warn(`${this.where}: ignoring unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}`);
+    const note = `${this.where}: ignoring unknown field${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => `"${k}"`).join(', ')}`;
+    // Once per process: a config may be parsed again (the CLI checks a run before loading).
+    if (unknown.length && !warned.has(note)) {
+      warned.add(note);
+      log.warn(note);
+    }
   }
 }

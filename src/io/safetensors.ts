@@ -105,6 +105,9 @@ export class SafetensorsFile {
       const at = `tensor "${name}"`;
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${at}: entry is not an object`);
       const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
+      for (const [field, v] of [['dtype', dtype], ['shape', shape], ['data_offsets', offsets]] as const) {
+        if (v === undefined) fail(`${at}: "${field}" is missing`);
+      }
       if (!isStDtype(dtype)) fail(`${at}: unknown dtype ${JSON.stringify(dtype)}`);
       if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
         fail(`${at}: shape ${JSON.stringify(shape)} is not a list of non-negative integers`);

@@ -17,9 +17,31 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionContext, AttentionController } from './attention-control.js';
-import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionSupported } from '../backend/attention-ops.js';
+import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionSupported, fusedAttentionUnavailable } from '../backend/attention-ops.js';
+import { log } from '../util/log.js';
 
 export type AttentionStrategy = 'fused' | 'batched' | 'per-head';
+
+/** What attend() ran since the last `resetAttentionStats` (to check which path and how much slicing). */
+export interface AttentionStats {
+  /** Calls per strategy. */
+  calls: Record<AttentionStrategy, number>;
+  /** Query chunks the 'batched' and 'per-head' paths ran, summed over calls (one per unsliced call). */
+  queryChunks: number;
+}
+
+const stats: AttentionStats = { calls: { fused: 0, batched: 0, 'per-head': 0 }, queryChunks: 0 };
+
+/** A copy of the counters since the last reset. */
+export function attentionStats(): AttentionStats {
+  return { calls: { ...stats.calls }, queryChunks: stats.queryChunks };
+}
+
+/** Zeroes the counters of `attentionStats`. */
+export function resetAttentionStats(): void {
+  stats.calls = { fused: 0, batched: 0, 'per-head': 0 };
+  stats.queryChunks = 0;
+}
 
 let forcedStrategy: AttentionStrategy | undefined;
 /** Bytes of scores one chunk may hold when no explicit slice size is set (the 'batched' path). */
@@ -50,9 +72,17 @@ export function attentionStrategy(dim = 4): AttentionStrategy {
   const b = tf.getBackend();
   const cpuLike = b === 'wasm' || b === 'cpu';
   const s = forcedStrategy ?? (cpuLike ? 'fused' : 'batched');
-  if (s === 'fused' && !fusedAttentionSupported(dim)) return cpuLike ? 'per-head' : 'batched';
+  if (s === 'fused' && !fusedAttentionSupported(dim)) {
+    const why = cpuLike && dim % 4 === 0 ? fusedAttentionUnavailable() : undefined;
+    if (why && !warnedUnavailable) {
+      warnedUnavailable = true;
+      log.warn(`fused attention kernel unavailable on ${b} (${why}): attention runs per head, several times slower`);
+    }
+    return cpuLike ? 'per-head' : 'batched';
+  }
   return s;
 }
+let warnedUnavailable = false;
 
 export interface AttendOptions {
   heads: number;
@@ -84,6 +114,7 @@ export function attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
   const wants = !!opts.controller && (opts.controller.wantsProbs?.(opts.ctx!) ?? true);
   const strategy = attentionStrategy(inner / heads);
   const fn = strategy === 'fused' ? attendFused : strategy === 'batched' ? attendBatched : attendPerHead;
+  stats.calls[strategy]++;
   return fn(q, k, v, opts, wants);
 }
 
@@ -125,6 +156,7 @@ function attendBatched(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
     const chunk = wants ? n : Math.min(n, (opts.sliceSize === undefined ? Math.max(1, Math.floor(SCORE_BUDGET_BYTES / (b * h * m * 4))) : Math.floor(opts.sliceSize)));
     const parts: tf.Tensor3D[] = [];
     for (let r0 = 0; r0 < n; r0 += chunk) parts.push(rowsOut(r0, Math.min(chunk, n - r0)));
+    stats.queryChunks += parts.length;
     const out = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
     return tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, d]), [0, 2, 1, 3]), [b, n, inner]) as tf.Tensor3D;
   });
@@ -148,10 +180,16 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
     const headQ = (i: number, j: number, r0 = 0, rows = n) => tf.slice(items[i].q, [r0, j * d], [rows, d]);
     const headKT = (i: number, j: number) => tf.slice(items[i].kT, [j * d, 0], [d, m]);
     const headV = (i: number, j: number) => tf.slice(items[i].v, [0, j * d], [m, d]);
-    const scoresToProbs = (s: tf.Tensor2D) => tf.softmax(mask ? tf.add(s, mask) : s) as tf.Tensor2D;
+    // The mask rows of queries [r0, r0 + rows) (a single row applies to every query).
+    const maskRows = (r0: number, rows: number) => (!mask || mask.shape[0] === 1 || rows === n ? mask : tf.slice(mask, [r0, 0], [rows, m]));
+    const scoresToProbs = (s: tf.Tensor2D, r0 = 0) => {
+      const rowsMask = maskRows(r0, s.shape[0]);
+      return tf.softmax(rowsMask ? tf.add(s, rowsMask) : s) as tf.Tensor2D;
+    };
 
     const outs: tf.Tensor2D[] = [];
     if (wants) {
+      stats.queryChunks++;
       const probs = tf.stack(
         items.flatMap((_, i) => Array.from({ length: h }, (_, j) => tf.tidy(() => scoresToProbs(tf.matMul(headQ(i, j), headKT(i, j)))))),
       ) as tf.Tensor3D;
@@ -164,7 +202,8 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
         outs.push(tf.concat(heads, 1));
       }
     } else {
-      const chunk = mask ? n : Math.min(n, opts.sliceSize === undefined ? 4096 : Math.floor(opts.sliceSize));
+      const chunk = Math.min(n, opts.sliceSize === undefined ? 4096 : Math.floor(opts.sliceSize));
+      stats.queryChunks += Math.ceil(n / chunk);
       for (let i = 0; i < b; i++) {
         const heads: tf.Tensor2D[] = [];
         for (let j = 0; j < h; j++) {
@@ -174,7 +213,7 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
             const parts: tf.Tensor2D[] = [];
             for (let r = 0; r < n; r += chunk) {
               const rows = Math.min(chunk, n - r);
-              parts.push(tf.tidy(() => tf.matMul(scoresToProbs(tf.matMul(headQ(i, j, r, rows), kT)), vh)));
+              parts.push(tf.tidy(() => tf.matMul(scoresToProbs(tf.matMul(headQ(i, j, r, rows), kT), r), vh)));
             }
             return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
           }));

@@ -3,6 +3,7 @@ import type { HostTensor } from '../pipeline/host-tensor.js';
 import { floatTensor, writeSafetensors } from '../io/safetensors.js';
 import { FileByteSink } from './file-source.js';
 import { openSafetensors } from './weights.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 /**
  * Reads latents from a safetensors file: the tensor named `name` (default: "latents", else the
@@ -24,8 +25,8 @@ export async function readLatentsFile(path: string, name?: string): Promise<Host
   }
 }
 
-/** Writes named float32 tensors (e.g. {latents, initial_latents}) to a safetensors file. */
+/** Writes named float32 tensors (e.g. {latents, initial_latents}) to a safetensors file (atomically). */
 export async function writeLatentsFile(path: string, tensors: Record<string, HostTensor>, metadata?: Record<string, string>): Promise<void> {
   const list = Object.entries(tensors).map(([k, t]) => floatTensor(k, t.shape, t.data));
-  await writeSafetensors(await FileByteSink.create(path), list, metadata);
+  await writeFileAtomic(path, async (tmp) => writeSafetensors(await FileByteSink.create(tmp), list, metadata));
 }

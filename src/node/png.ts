@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { PNG } from 'pngjs';
 import type { RgbImage } from '../util/image.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 /** RGB image → PNG bytes. */
 export function encodePng(img: RgbImage): Buffer {
@@ -13,9 +14,10 @@ export function encodePng(img: RgbImage): Buffer {
   return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
 }
 
-/** Writes an RGB image as a PNG file. */
+/** Writes an RGB image as a PNG file (atomically: a complete file or none). */
 export async function writePng(path: string, img: RgbImage): Promise<void> {
-  await writeFile(path, encodePng(img));
+  const bytes = encodePng(img);
+  await writeFileAtomic(path, (tmp) => writeFile(tmp, bytes));
 }
 
 /** PNG bytes → RGB image (alpha dropped). */

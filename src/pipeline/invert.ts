@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { UNet2DConditionModel } from '../models/unet/unet.js';
 import { DDIMScheduler, type Scheduler } from '../models/schedulers/index.js';
-import { stepInfo, type StepInfo } from './sampler.js';
+import { betweenSteps, stepInfo, type StepInfo } from './sampler.js';
 
 export interface DdimInvertOptions {
   unet: UNet2DConditionModel;
@@ -18,6 +18,8 @@ export interface DdimInvertOptions {
   latents: tf.Tensor4D;
   steps: number;
   onStep?: (info: StepInfo) => void;
+  /** Checked before every step (see `SampleOptions.signal`). */
+  signal?: AbortSignal;
 }
 
 export interface DdimInvertResult {
@@ -30,7 +32,7 @@ export interface DdimInvertResult {
 }
 
 /** Runs the inversion loop. Tensors passed in are not disposed. */
-export function ddimInvert(o: DdimInvertOptions): DdimInvertResult {
+export async function ddimInvert(o: DdimInvertOptions): Promise<DdimInvertResult> {
   if (!(o.scheduler instanceof DDIMScheduler)) throw new Error(`DDIM inversion needs the DDIM scheduler, got '${o.scheduler.name}'`);
   const scheduler = o.scheduler;
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${o.steps}`);
@@ -42,6 +44,7 @@ export function ddimInvert(o: DdimInvertOptions): DdimInvertResult {
   const start = Date.now();
   try {
     for (let i = 0; i < timesteps.length; i++) {
+      await betweenSteps(o.signal);
       const t = timesteps[timesteps.length - 1 - i];
       const next = tf.tidy(() => scheduler.invertStep(o.unet.forward(x, t, o.cond), t, x) as tf.Tensor4D);
       x.dispose();

@@ -38,6 +38,8 @@ export interface LoadPipelineOptions {
   variant?: string;
   /** Queries per attention chunk (see `StableDiffusionPipeline.setAttentionSlice`); default automatic. */
   attentionSlice?: number;
+  /** Stops loading between components once aborted, and becomes the pipeline's `signal`. */
+  signal?: AbortSignal;
 }
 
 /** Bytes the weights of `dir` take in float32. */
@@ -83,11 +85,17 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   const tokenizer = ClipTokenizer.fromVocab(tokFiles.vocab, tokFiles.merges, { onTruncate: opts.onTruncate });
   const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
   const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
-  await loadWeights(text, dir.weights('text_encoder'), common);
   const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));
-  await loadWeights(unet, dir.weights('unet'), common);
   const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
-  await loadWeights(vae, dir.weights('vae'), common);
+  try {
+    for (const [model, component] of [[text, 'text_encoder'], [unet, 'unet'], [vae, 'vae']] as const) {
+      opts.signal?.throwIfAborted();
+      await loadWeights(model, dir.weights(component), common);
+    }
+  } catch (e) {
+    for (const model of [text, unet, vae]) model.dispose();
+    throw e;
+  }
   const pipe = new StableDiffusionPipeline({
     text: new ClipPromptEncoder(tokenizer, text),
     unet,
@@ -95,5 +103,6 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
     schedulerConfig: dir.config('scheduler'),
   });
   pipe.setAttentionSlice(opts.attentionSlice);
+  pipe.signal = opts.signal;
   return pipe;
 }

@@ -18,6 +18,8 @@ import { imageToModelInput } from './image-input.js';
 import { initialLatents } from './latents.js';
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
+import { checkRunMemory, estimateRunMemory, resolveImageSize } from './run-plan.js';
+import { backendMemoryBudget } from '../backend/wasm-patches.js';
 
 /** Tokenizer + text model: prompts → embeddings [P, 77, D]. */
 export interface PromptEncoder {
@@ -61,6 +63,8 @@ export interface GenerateOptions {
   keepLatentsPerStep?: boolean;
   /** One initial latent shared by all prompts (Prompt-to-Prompt). Default false for generate. */
   sharedLatents?: boolean;
+  /** Stops the run before its next step once aborted (default: the pipeline's `signal`). */
+  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
@@ -90,6 +94,8 @@ export interface InvertOptions {
   /** A DDIM scheduler; default: the model's scheduler config as DDIM. Edit with the same settings. */
   scheduler?: Scheduler;
   onStep?: (info: StepInfo) => void;
+  /** Stops the inversion before its next step once aborted (default: the pipeline's `signal`). */
+  signal?: AbortSignal;
 }
 
 export interface InversionResult {
@@ -104,6 +110,12 @@ export interface InversionResult {
 }
 
 export class StableDiffusionPipeline {
+  /**
+   * Aborts this pipeline's runs: each stops before its next step (and before decoding) with the
+   * signal's reason, e.g. the CLI's Ctrl-C. A run's own `signal` option takes precedence.
+   */
+  signal: AbortSignal | undefined;
+
   constructor(readonly components: PipelineComponents) {}
 
   /** Pixels per latent pixel (8 for SD). */
@@ -144,6 +156,8 @@ export class StableDiffusionPipeline {
     }
     const { height, width } = this.imageSize(opts);
     const f = this.vaeScaleFactor;
+    this.checkMemory({ height, width }, prompts.length * (guidance > 1 ? 2 : 1));
+    const signal = opts.signal ?? this.signal;
     const scheduler = typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler);
     const cond = this.encodePrompts(prompts);
     const uncond = guidance > 1 ? this.encodePrompts(negatives) : undefined;
@@ -153,7 +167,8 @@ export class StableDiffusionPipeline {
     );
     let final: tf.Tensor4D | undefined;
     try {
-      const r = sample({
+      const r = await sample({
+        signal,
         unet: this.components.unet,
         scheduler,
         cond,
@@ -166,6 +181,7 @@ export class StableDiffusionPipeline {
         keepLatentsPerStep: opts.keepLatentsPerStep,
       });
       final = r.latents;
+      signal?.throwIfAborted();
       const images = opts.decode === false ? [] : this.decode(final);
       const [b, h, w, c] = final.shape;
       return {
@@ -206,7 +222,7 @@ export class StableDiffusionPipeline {
     const x0 = tf.tidy(() => vae.encodeLatents(imageToModelInput(opts.image)));
     const cond = this.encodePrompts([opts.prompt]);
     try {
-      const r = ddimInvert({ unet, scheduler, cond, latents: x0, steps: opts.steps ?? 50, onStep: opts.onStep });
+      const r = await ddimInvert({ unet, scheduler, cond, latents: x0, steps: opts.steps ?? 50, onStep: opts.onStep, signal: opts.signal ?? this.signal });
       try {
         return {
           latents: nhwcToNchwHost(r.latents),
@@ -254,17 +270,18 @@ export class StableDiffusionPipeline {
   }
 
   private imageSize(opts: GenerateOptions): { height: number; width: number } {
-    const f = this.vaeScaleFactor;
-    const shape = opts.latents?.shape;
-    const height = opts.height ?? (shape ? shape[2] * f : this.defaultSize);
-    const width = opts.width ?? (shape ? shape[3] * f : this.defaultSize);
-    const unit = f * this.components.unet.sizeFactor;
-    for (const [name, v] of [['height', height], ['width', width]] as const) {
-      if (!Number.isInteger(v) || v <= 0 || v % unit !== 0) {
-        throw new Error(`${name} ${v} must be a positive multiple of ${unit} (VAE factor ${f} × UNet factor ${this.components.unet.sizeFactor})`);
-      }
-    }
-    return { height, width };
+    const { unet } = this.components;
+    return resolveImageSize(
+      { height: opts.height, width: opts.width, latentsShape: opts.latents?.shape },
+      { sampleSize: unet.config.sampleSize, vaeFactor: this.vaeScaleFactor, unetFactor: unet.sizeFactor },
+    );
+  }
+
+  /** Refuses, before any step, a run whose activations cannot fit the backend's memory budget. */
+  private checkMemory(size: { height: number; width: number }, batch: number): void {
+    const { unet, vae } = this.components;
+    const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
+    checkRunMemory(mem, tf.memory().numBytes, backendMemoryBudget(), size);
   }
 }
 

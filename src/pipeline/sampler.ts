@@ -39,6 +39,8 @@ export interface SampleOptions {
   onStep?: (info: StepInfo) => void;
   /** Keep a host copy of the latents after every step (NHWC). */
   keepLatentsPerStep?: boolean;
+  /** Checked before every step: once aborted, the loop stops with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface SampleResult {
@@ -49,8 +51,17 @@ export interface SampleResult {
   latentsPerStep?: Float32Array[];
 }
 
+/**
+ * Lets the event loop run between steps (a signal handler such as Ctrl-C, progress output, a
+ * browser's UI), then stops with the signal's reason when it was aborted.
+ */
+export async function betweenSteps(signal: AbortSignal | undefined): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  signal?.throwIfAborted();
+}
+
 /** Runs the sampling loop. Tensors passed in are not disposed. */
-export function sample(o: SampleOptions): SampleResult {
+export async function sample(o: SampleOptions): Promise<SampleResult> {
   const cfg = o.guidance > 1;
   if (cfg && !o.uncond) throw new Error('classifier-free guidance needs unconditional embeddings');
   const b = o.latents.shape[0];
@@ -64,7 +75,8 @@ export function sample(o: SampleOptions): SampleResult {
   const perStep: Float32Array[] | undefined = o.keepLatentsPerStep ? [] : undefined;
   const start = Date.now();
   try {
-    timesteps.forEach((t, i) => {
+    for (const [i, t] of timesteps.entries()) {
+      await betweenSteps(o.signal);
       const next = tf.tidy(() => {
         const input = cfg ? tf.concat([x, x], 0) : x;
         const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, context, { controller: o.controller, step: i });
@@ -81,7 +93,7 @@ export function sample(o: SampleOptions): SampleResult {
       x = tf.keep(next);
       perStep?.push(x.dataSync() as Float32Array);
       o.onStep?.(stepInfo(i, timesteps.length, t, start));
-    });
+    }
   } catch (e) {
     x.dispose();
     throw e;

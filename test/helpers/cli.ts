@@ -12,12 +12,17 @@ export interface Run {
 }
 
 /** Runs the CLI in-process with captured output (the log level is restored afterwards). */
-export async function ptp(...argv: string[]): Promise<Run> {
+export function ptp(...argv: string[]): Promise<Run> {
+  return ptpWithSignal(undefined, ...argv);
+}
+
+/** `ptp` with an interrupt signal (as main.ts passes on Ctrl-C). */
+export async function ptpWithSignal(signal: AbortSignal | undefined, ...argv: string[]): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const level = getLogLevel();
   try {
-    const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), signal });
     return { code, stdout, stderr };
   } finally {
     setLogLevel(level);

@@ -8,6 +8,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { currentBackend } from '../../src/backend/select.js';
 import { initNodeBackend } from '../../src/node/backend.js';
 import { loadNativeAddon } from '../../src/node/native/addon.js';
+import { describeNeeding } from './requirement.js';
 
 /** Why the addon cannot load, or undefined when it can. */
 export function nativeUnavailable(): string | undefined {
@@ -21,19 +22,7 @@ export function nativeUnavailable(): string | undefined {
 
 /** `describe` when the addon loads, else a loud skip (an error under PTP_REQUIRE_NATIVE). */
 export function describeNative(title: string, body: (this: Mocha.Suite) => void): void {
-  const why = nativeUnavailable();
-  if (!why) {
-    describe(title, body);
-    return;
-  }
-  if (process.env.PTP_REQUIRE_NATIVE) {
-    describe(title, () => it('needs the native addon (PTP_REQUIRE_NATIVE is set)', () => {
-      throw new Error(why);
-    }));
-    return;
-  }
-  console.warn(`    [SKIPPED: ${title}: ${why}]`);
-  describe.skip(title, body);
+  describeNeeding(title, nativeUnavailable(), 'PTP_REQUIRE_NATIVE', body);
 }
 
 /** Activates the native backend for the suite and restores the previous one after it. */

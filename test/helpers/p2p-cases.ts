@@ -8,6 +8,8 @@ import { LocalBlend } from '../../src/ptp/local-blend.js';
 import { getEqualizer } from '../../src/ptp/equalizer.js';
 import type { CrossReplaceSteps, StepBounds } from '../../src/ptp/schedule.js';
 import type { PromptTokenizer } from '../../src/models/clip/tokenizer.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { currentBackend } from '../../src/backend/select.js';
 import { readJson } from './reference.js';
 
 /** A controller as index.json records it (official constructor arguments). */
@@ -109,6 +111,26 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbs: n
     maxRef = Math.max(maxRef, Math.abs(b[i]));
   }
   return { maxAbs, maxRef };
+}
+
+/** max|a − b| / max|b| of each of `steps` equal parts (e.g. the steps of `latents_per_step`). */
+export function perStepRel(a: ArrayLike<number>, b: ArrayLike<number>, steps: number): { maxAbs: number; maxRef: number; rel: number }[] {
+  if (a.length !== b.length || b.length % steps !== 0) throw new Error(`length ${a.length} vs reference ${b.length} in ${steps} steps`);
+  const per = b.length / steps;
+  return Array.from({ length: steps }, (_, s) => {
+    const d = maxDiff(Array.prototype.slice.call(a, s * per, (s + 1) * per), Array.prototype.slice.call(b, s * per, (s + 1) * per));
+    return { ...d, rel: d.maxAbs / d.maxRef };
+  });
+}
+
+/**
+ * The latents tolerance for the active backend: the README's CPU level (1e-4 of the max) on the
+ * fp32 CPU backends (wasm, cpu, native fp32), the fixture's `fixtureRel` (WebGL-level) elsewhere.
+ */
+export function cpuLatentsRel(fixtureRel: number): number {
+  const b = currentBackend();
+  const cpu = ['wasm', 'cpu'].includes(tf.getBackend()) && !/bf16/.test(b?.description ?? '');
+  return cpu ? Math.min(fixtureRel, 1e-4) : fixtureRel;
 }
 
 /** Per-image HWC float images → one NCHW array (the fixture `image` layout). */

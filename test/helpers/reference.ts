@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { SafetensorsFile } from '../../src/io/safetensors.js';
 import { FileByteSource } from '../../src/node/file-source.js';
+import { describeNeeding } from './requirement.js';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The reference folder: PTP_REFERENCE_DIR or ../shared/reference beside the repo. */
@@ -12,19 +13,15 @@ export const referenceDir = process.env.PTP_REFERENCE_DIR ?? resolve(repoRoot, '
 export const hasReference = existsSync(join(referenceDir, 'README.md'));
 export const tinySdDir = join(referenceDir, 'tiny-sd');
 
-let warned = false;
-/** `describe` that skips (loudly, once) when the reference folder is missing. */
+/** Why the reference fixtures cannot be used, or undefined when they can. */
+export const referenceMissing = hasReference ? undefined : `the reference fixtures (${referenceDir}/README.md not found)`;
+
+/**
+ * `describe` for suites that read the reference fixtures: skipped loudly when they are missing,
+ * a failure instead when PTP_REQUIRE_REFERENCE is set (as in CI).
+ */
 export function describeRef(title: string, fn: (this: Mocha.Suite) => void): void {
-  if (!hasReference) {
-    if (!warned) {
-      console.warn(`\n!!! REFERENCE FIXTURES NOT FOUND at ${referenceDir}: parity tests are SKIPPED !!!\n`);
-      warned = true;
-    }
-    // The suite body is not run: it may read fixtures while defining its tests.
-    describe.skip(title, () => it(`needs the reference fixtures in ${referenceDir}`));
-    return;
-  }
-  describe(title, fn);
+  describeNeeding(title, referenceMissing, 'PTP_REQUIRE_REFERENCE', fn);
 }
 
 export function readJson<T = any>(rel: string): T {

@@ -45,10 +45,10 @@ export const attentionCommand: Command = {
     { name: 'res', type: 'number', valueName: '<n>', description: 'map resolution (default latent/4: 16 at 512×512)' },
     { name: 'from', type: 'string', valueName: '<places>', description: 'UNet places to average: up,down,mid (default up,down)' },
     { name: 'self-components', type: 'number', valueName: '<n>', description: 'also write n self-attention principal components' },
-    { name: 'self-out', type: 'string', valueName: '<file.png>', description: 'file of the self-attention components (default <out>-self.png)' },
-    { name: 'image', type: 'string', valueName: '<file.png>', description: 'also write the generated image' },
+    { name: 'self-out', type: 'string', valueName: '<file.png>', output: true, description: 'file of the self-attention components (default <out>-self.png)' },
+    { name: 'image', type: 'string', valueName: '<file.png>', output: true, description: 'also write the generated image' },
     ...ptpModelOptions(),
-    { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', description: 'output image of the token maps (required)' },
+    { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', output: true, description: 'output image of the token maps (required)' },
   ],
   examples: [
     'ptp attention --model ./sd-v1-5 --prompt "a cat riding a bicycle" --seed 8888 --out maps.png',

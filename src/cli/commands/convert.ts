@@ -13,17 +13,23 @@ export const convertCommand: Command = {
     'EMA weights and training buffers are left out. Pickle checkpoints (.ckpt) are not supported.',
   positionals: [
     { name: 'in.safetensors', description: 'single-file SD-1.x checkpoint in safetensors format' },
-    { name: 'out-dir', description: 'new (or empty) output directory' },
+    { name: 'out-dir', description: 'new (or empty) output directory; written under a temporary name and renamed when complete' },
   ],
-  options: [{ name: 'fp16', type: 'boolean', description: 'write float16 weights (half the size); default float32' }],
+  options: [
+    { name: 'fp16', type: 'boolean', description: 'write float16 weights (half the size); default float32' },
+    { name: 'force', type: 'boolean', description: 'replace <out-dir> when it exists and is not empty (once the new one is complete)' },
+  ],
   examples: ['ptp convert v1-5-pruned-emaonly.safetensors ./sd15', 'ptp convert model.safetensors ./sd15-fp16 --fp16'],
   async run(args, ctx) {
     const input = args.positionals['in.safetensors'];
     const outDir = args.positionals['out-dir'];
     let shown = -1;
+    const signal = ctx.interruptible();
     const r = await convertCheckpoint(input, outDir, {
       fp16: args.options.fp16 === true,
+      force: args.options.force === true,
       onProgress: (done, total) => {
+        signal.throwIfAborted();
         const tenth = Math.floor((10 * done) / total);
         if (!(ctx.interactive || ctx.verbose) || tenth === shown) return;
         shown = tenth;

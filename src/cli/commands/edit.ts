@@ -38,7 +38,7 @@ export const editCommand: Command = {
     { name: 'blend-threshold', type: 'string', valueName: '<t>', description: 'local blend mask threshold in [0, 1] (default 0.3)' },
     { name: 'reweight', type: 'string', valueName: '<w=c,...>', description: 'attention factors per word, e.g. bicycle=2 or bicycle=-1,cat=3' },
     ...ptpModelOptions(),
-    { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', description: 'output image: source | edited ... (required)' },
+    { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', output: true, description: 'output image: source | edited ... (required)' },
   ],
   examples: [
     'ptp edit --model ./sd-v1-5 --source "a cat riding a bicycle" --target "a dog riding a bicycle" --seed 8888 --out cat-dog.png',
@@ -73,7 +73,7 @@ export const editCommand: Command = {
     const fileTokenizer = await loadClipTokenizer(join(o.model, 'tokenizer')).catch(() => undefined);
     let edit = fileTokenizer && build(fileTokenizer);
 
-    const { pipe, latents } = await loadModel(o, ctx);
+    const { pipe, latents } = await loadModel(o, ctx, { prompts: edit?.prompts.length });
     try {
       edit ??= build(pipe.tokenizer);
       const r = await pipe.edit({

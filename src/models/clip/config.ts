@@ -1,5 +1,5 @@
 /** CLIPTextModel configuration (transformers `CLIPTextConfig`, text_encoder/config.json). */
-import { ConfigReader } from '../../io/config.js';
+import { ConfigReader, MAX_CONFIG_LAYERS } from '../../io/config.js';
 
 export interface ClipTextConfig {
   vocabSize: number;
@@ -38,7 +38,7 @@ export function parseClipTextConfig(json: unknown, source = 'text_encoder/config
     vocabSize: r.int('vocab_size', undefined, 1),
     hiddenSize: r.int('hidden_size', undefined, 1),
     intermediateSize: r.int('intermediate_size', undefined, 1),
-    numHiddenLayers: r.int('num_hidden_layers', undefined, 1),
+    numHiddenLayers: r.int('num_hidden_layers', undefined, 1, MAX_CONFIG_LAYERS),
     numAttentionHeads: r.int('num_attention_heads', undefined, 1),
     maxPositionEmbeddings: r.int('max_position_embeddings', undefined, 1),
     hiddenAct: r.oneOf('hidden_act', 'quick_gelu', ACTIVATIONS),

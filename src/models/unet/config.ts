@@ -3,7 +3,7 @@
  * settings, applying diffusers' defaults and rules (in particular: `attention_head_dim` is the
  * number of heads for SD-1.x and SD-2.x configs alike, unless `num_attention_heads` is set).
  */
-import { ConfigReader } from '../../io/config.js';
+import { ConfigReader, MAX_CONFIG_LAYERS } from '../../io/config.js';
 
 export type DownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
 export type UpBlockType = 'CrossAttnUpBlock2D' | 'UpBlock2D';
@@ -77,17 +77,17 @@ function blockTypes<T extends string>(r: ConfigReader, key: string, allowed: rea
   });
 }
 
-/** An int (replicated) or a list of `n` ints. */
-function perBlock(r: ConfigReader, key: string, v: unknown, n: number): number[] {
+/** An int (replicated) or a list of `n` ints, each at most `max`. */
+function perBlock(r: ConfigReader, key: string, v: unknown, n: number, max?: number): number[] {
   if (v === undefined || n === 0) return [];
   if (Array.isArray(v)) {
     if (v.length !== n) {
       r.fail(key, `has ${v.length} entries for ${n} down blocks`);
       return [];
     }
-    return v.map((x, i) => r.checkInt(`${key}[${i}]`, x));
+    return v.map((x, i) => r.checkInt(`${key}[${i}]`, x, 0, undefined, max));
   }
-  return new Array<number>(n).fill(r.checkInt(key, v));
+  return new Array<number>(n).fill(r.checkInt(key, v, 0, undefined, max));
 }
 
 /**
@@ -139,8 +139,8 @@ export function parseUNetConfig(raw: unknown, source = 'unet/config.json'): UNet
     upBlockTypes,
     midBlockType: mid as MidBlockType | null,
     blockOutChannels,
-    layersPerBlock: perBlock(r, 'layers_per_block', r.required('layers_per_block'), n),
-    transformerLayersPerBlock: perBlock(r, 'transformer_layers_per_block', r.value('transformer_layers_per_block') ?? 1, n),
+    layersPerBlock: perBlock(r, 'layers_per_block', r.required('layers_per_block'), n, MAX_CONFIG_LAYERS),
+    transformerLayersPerBlock: perBlock(r, 'transformer_layers_per_block', r.value('transformer_layers_per_block') ?? 1, n, MAX_CONFIG_LAYERS),
     attentionHeads,
     crossAttentionDim: perBlock(r, 'cross_attention_dim', r.required('cross_attention_dim'), n),
     onlyCrossAttention,

@@ -1,5 +1,5 @@
 /** AutoencoderKL configuration, parsed from a diffusers `vae/config.json`. */
-import { ConfigReader } from '../../io/config.js';
+import { ConfigReader, MAX_CONFIG_LAYERS } from '../../io/config.js';
 
 /** Default latent scaling factor of SD-1.x VAEs (diffusers' default when the key is absent). */
 export const DEFAULT_VAE_SCALING_FACTOR = 0.18215;
@@ -74,7 +74,7 @@ export function parseVaeConfig(json: unknown, source = 'vae/config.json'): VaeCo
     downBlockTypes,
     upBlockTypes,
     blockOutChannels,
-    layersPerBlock: r.int('layers_per_block', undefined, 1),
+    layersPerBlock: r.int('layers_per_block', undefined, 1, MAX_CONFIG_LAYERS),
     actFn,
     latentChannels: r.int('latent_channels', undefined, 1),
     normNumGroups,

@@ -1,11 +1,11 @@
 /**
  * Training checkpoints: named float32 tensors plus a JSON state in one safetensors file, written
- * to a temporary file and renamed, so an interrupted write never leaves a broken checkpoint.
+ * atomically (writeFileAtomic), so an interrupted write never leaves a broken checkpoint.
  */
-import { rename, rm } from 'node:fs/promises';
 import { floatTensor, writeSafetensors } from '../../io/safetensors.js';
 import { FileByteSink } from '../file-source.js';
 import { openSafetensors } from '../weights.js';
+import { writeFileAtomic } from '../atomic-write.js';
 
 export interface HostArray {
   shape: readonly number[];
@@ -20,15 +20,8 @@ export interface Checkpoint<S> {
 const STATE_KEY = 'ptp_train_state';
 
 export async function saveCheckpoint<S>(path: string, ck: Checkpoint<S>): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    const list = [...ck.tensors].map(([k, t]) => floatTensor(k, t.shape, t.data));
-    await writeSafetensors(await FileByteSink.create(tmp), list, { [STATE_KEY]: JSON.stringify(ck.state) });
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
+  const list = [...ck.tensors].map(([k, t]) => floatTensor(k, t.shape, t.data));
+  await writeFileAtomic(path, async (tmp) => writeSafetensors(await FileByteSink.create(tmp), list, { [STATE_KEY]: JSON.stringify(ck.state) }));
 }
 
 export async function loadCheckpoint<S>(path: string): Promise<Checkpoint<S>> {

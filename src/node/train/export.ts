@@ -3,7 +3,7 @@
  * standard file names, which diffusers and transformers load): written beside the target and
  * renamed into place, so an interrupted export never leaves a directory that looks complete.
  */
-import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Module } from '../../nn/module.js';
 import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
@@ -13,6 +13,7 @@ import { shapesModelIndex, shapesSchedulerConfig } from '../../train/shapes/conf
 import type { UnetStageModels } from './unet-stage.js';
 import { FileByteSink } from '../file-source.js';
 import { bundledTokenizerDir } from '../package-files.js';
+import { writeDirAtomic } from '../atomic-write.js';
 
 const TOKEN_EMBEDDING = 'text_model.embeddings.token_embedding.weight';
 
@@ -40,9 +41,7 @@ export interface ExportInput {
 
 /** Exports the averaged weights to `outDir` (replacing it). */
 export async function exportShapesModel(outDir: string, input: ExportInput): Promise<void> {
-  const tmp = `${outDir}.tmp-${process.pid}`;
-  await rm(tmp, { recursive: true, force: true });
-  try {
+  await writeDirAtomic(outDir, async (tmp) => {
     for (const d of ['unet', 'vae', 'text_encoder', 'scheduler']) await mkdir(join(tmp, d), { recursive: true });
     await cp(bundledTokenizerDir(), join(tmp, 'tokenizer'), { recursive: true });
     await writeFile(join(tmp, 'model_index.json'), json(shapesModelIndex));
@@ -62,10 +61,5 @@ export async function exportShapesModel(outDir: string, input: ExportInput): Pro
       const override = new Map([[TOKEN_EMBEDDING, { shape: [vocabSize, d], data: table }]]);
       await writeWeights(join(tmp, 'text_encoder', 'model.safetensors'), moduleTensors(text, override));
     });
-    await rm(outDir, { recursive: true, force: true });
-    await rename(tmp, outDir);
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  }, { replace: true });
 }

@@ -1,0 +1,48 @@
+/**
+ * Suites that need the fixtures or chromium: skipped with one loud line on a machine without
+ * them, a failure when PTP_REQUIRE_REFERENCE / PTP_REQUIRE_BROWSER are set, and `.ci/run` sets both.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'chai';
+import { repoRoot } from './helpers/reference.js';
+
+/** Runs one test file in a child mocha with extra environment variables. */
+function mocha(file: string, env: Record<string, string>): { code: number; out: string } {
+  const clean = { ...process.env };
+  for (const k of ['PTP_REQUIRE_REFERENCE', 'PTP_REQUIRE_BROWSER', 'PTP_REQUIRE_NATIVE']) delete clean[k];
+  const r = spawnSync(process.execPath, [join(repoRoot, 'node_modules/mocha/bin/mocha.js'), file], {
+    cwd: repoRoot, encoding: 'utf8', timeout: 300000, env: { ...clean, PTP_BACKEND: 'cpu', ...env },
+  });
+  return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('required test resources (fixtures, chromium)', function () {
+  this.timeout(600000);
+
+  it('without chromium the browser suite is skipped with one loud line, and fails under PTP_REQUIRE_BROWSER', () => {
+    const skipped = mocha('test/browser.test.ts', { PTP_CHROMIUM: '/nonexistent/chromium' });
+    expect(skipped.code, skipped.out).to.equal(0);
+    expect(skipped.out.split('\n').filter((l) => l.includes('[SKIPPED: browser'))).to.have.length(1);
+    expect(skipped.out).to.match(/0 passing.*\n.*1 pending/);
+    const required = mocha('test/browser.test.ts', { PTP_CHROMIUM: '/nonexistent/chromium', PTP_REQUIRE_BROWSER: '1' });
+    expect(required.code, required.out).to.not.equal(0);
+    expect(required.out).to.match(/1 failing/).and.to.include('chromium at /nonexistent/chromium');
+  });
+
+  it('without the fixtures parity suites are skipped loudly, and fail under PTP_REQUIRE_REFERENCE', () => {
+    const skipped = mocha('test/attention.test.ts', { PTP_REFERENCE_DIR: '/nonexistent/reference' });
+    expect(skipped.code, skipped.out).to.equal(0);
+    expect(skipped.out).to.include('[SKIPPED: Attention layer').and.to.match(/1 pending/);
+    const required = mocha('test/attention.test.ts', { PTP_REFERENCE_DIR: '/nonexistent/reference', PTP_REQUIRE_REFERENCE: '1' });
+    expect(required.code, required.out).to.not.equal(0);
+    expect(required.out).to.include('/nonexistent/reference/README.md not found');
+  });
+
+  it('.ci/run sets every requirement variable', () => {
+    const ci = readFileSync(join(repoRoot, '.ci/run'), 'utf8');
+    const testLine = ci.split('\n').find((l) => /^[A-Z_=1 ]*npm test$/.test(l));
+    expect(testLine).to.include('PTP_REQUIRE_NATIVE=1').and.include('PTP_REQUIRE_REFERENCE=1').and.include('PTP_REQUIRE_BROWSER=1');
+  });
+});
