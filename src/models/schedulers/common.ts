@@ -69,7 +69,7 @@ export abstract class BaseScheduler implements Scheduler {
   protected constructor(config: SchedulerConfigReader, className: string, zeroSnr = false) {
     this.where = className;
     const beta = config.betas(zeroSnr);
-    this.rescaleBetasZeroSnr = beta.rescaleBetasZeroSnr;
+    this.rescaleBetasZeroSnr = beta.rescaleBetasZeroSnr ?? false;
     this.numTrainTimesteps = beta.numTrainTimesteps;
     this.betas = makeBetas(beta);
     this.alphasCumprod = alphasCumprod(this.betas);

@@ -18,8 +18,8 @@ export interface BetaConfig {
   betaSchedule: BetaSchedule;
   /** Explicit betas (overrides the schedule). */
   trainedBetas: number[] | null;
-  /** Rescale the betas to zero terminal SNR (ᾱ_{T−1} = 0), for v-prediction models trained that way. */
-  rescaleBetasZeroSnr: boolean;
+  /** Rescale the betas to zero terminal SNR (ᾱ_{T−1} = 0), for v-prediction models trained that way (default false). */
+  rescaleBetasZeroSnr?: boolean;
 }
 
 /**
