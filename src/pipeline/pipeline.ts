@@ -11,6 +11,7 @@ import { setAttentionSlice } from '../nn/attention.js';
 import type { UNet2DConditionModel } from '../models/unet/unet.js';
 import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
 import type { PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptEncodeOptions } from '../models/clip/prompt-encoder.js';
 import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
 import { hostFromTensor, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
 import type { FloatImage, RgbImage } from '../util/image.js';
@@ -22,7 +23,7 @@ import { sample, type StepInfo } from './sampler.js';
 /** Tokenizer + text model: prompts → embeddings [P, 77, D]. */
 export interface PromptEncoder {
   /** Embeds prompts (padded/truncated to the model length). */
-  encode(prompts: readonly string[]): tf.Tensor3D;
+  encode(prompts: readonly string[], opts?: PromptEncodeOptions): tf.Tensor3D;
   /** The tokenizer (Prompt-to-Prompt controllers locate words with it). */
   readonly tokenizer?: PromptTokenizer;
   /** Queries per attention chunk of the text encoder (see `StableDiffusionPipeline.setAttentionSlice`). */
@@ -54,6 +55,12 @@ export interface GenerateOptions {
   seed?: number;
   /** Scheduler short name ('ddim', 'pndm', 'euler', 'lms', 'dpmpp'), a diffusers class name, or an instance. */
   scheduler?: string | Scheduler;
+  /**
+   * Skip the last n text-encoder layers for the prompts (diffusers 0.25 `clip_skip`: the final
+   * LayerNorm of hidden_states[−(n+1)]; the negative prompts keep the last layer, as diffusers does).
+   * n = 1 is "Clip skip 2" in A1111-style UIs. Default 0.
+   */
+  clipSkip?: number;
   controller?: AttentionController;
   onStep?: (info: StepInfo) => void;
   /** Skip the VAE decode (returns latents only). */
@@ -128,9 +135,9 @@ export class StableDiffusionPipeline {
     return t;
   }
 
-  /** Text embeddings [P, 77, D] (caller disposes). */
-  encodePrompts(prompts: readonly string[]): tf.Tensor3D {
-    return this.components.text.encode(prompts);
+  /** Text embeddings [P, 77, D] (caller disposes); `clipSkip` as in `GenerateOptions`. */
+  encodePrompts(prompts: readonly string[], opts: PromptEncodeOptions = {}): tf.Tensor3D {
+    return opts.clipSkip ? this.components.text.encode(prompts, opts) : this.components.text.encode(prompts);
   }
 
   /** Text-to-image for each prompt. */
@@ -145,7 +152,7 @@ export class StableDiffusionPipeline {
     const { height, width } = this.imageSize(opts);
     const f = this.vaeScaleFactor;
     const scheduler = typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler);
-    const cond = this.encodePrompts(prompts);
+    const cond = this.encodePrompts(prompts, { clipSkip: opts.clipSkip });
     const uncond = guidance > 1 ? this.encodePrompts(negatives) : undefined;
     const x0 = initialLatents(
       { batch: prompts.length, channels: this.components.unet.config.inChannels, height: height / f, width: width / f },
