@@ -107,5 +107,6 @@ export {
   type EditOptions, type GenerateOptions, type GenerateResult, type InversionResult, type InvertOptions, type PipelineComponents, type PromptEncoder,
 } from './pipeline/pipeline.js';
 export { loadPipeline, type LoadPipelineOptions } from './pipeline/load.js';
+export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
 export { nchwToNhwc, nhwcToNchwHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

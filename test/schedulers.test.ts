@@ -266,6 +266,36 @@ describe('DDIM inversion step (null-text notebook next_step)', () => {
   }
 });
 
+describe('DDIM inversion step with v_prediction and sample (diffusers DDIMInverseScheduler.step)', () => {
+  for (const prediction_type of ['v_prediction', 'sample']) {
+    it(`${prediction_type}: converts the model output with ᾱ of the sample's level (t − stride), then moves to ᾱ_t`, () => {
+      const s = new DDIMScheduler({ ...P2P_DDIM, prediction_type });
+      s.setTimesteps(5);
+      const ac = s.alphasCumprod;
+      const x = tf.randomNormal([1, 4, 3, 3], 0, 1, 'float32', 21);
+      const out = tf.randomNormal([1, 4, 3, 3], 0, 1, 'float32', 22);
+      const xs = x.dataSync();
+      const os = out.dataSync();
+      for (const t of [...s.timesteps].reverse()) {
+        const from = t - 200;
+        const a = from >= 0 ? ac[from] : ac[0];
+        const an = ac[t];
+        const want = Float32Array.from(xs, (xv, k) => {
+          const [x0, eps] =
+            prediction_type === 'v_prediction'
+              ? [Math.sqrt(a) * xv - Math.sqrt(1 - a) * os[k], Math.sqrt(a) * os[k] + Math.sqrt(1 - a) * xv]
+              : [os[k], (xv - Math.sqrt(a) * os[k]) / Math.sqrt(1 - a)];
+          return Math.sqrt(an) * x0 + Math.sqrt(1 - an) * eps;
+        });
+        const up = s.invertStep(out, t, x);
+        expectClose(up, want, { atol: 1e-5, rtol: 1e-5 }, `invertStep at t=${t}`);
+        up.dispose();
+      }
+      tf.dispose([x, out]);
+    });
+  }
+});
+
 describe('scheduler config errors', () => {
   const bad: [string, Record<string, unknown>, { type?: string }, RegExp][] = [
     ['unknown short name', SD15, { type: 'heun' }, /unknown scheduler type "heun"; supported: ddim, pndm, euler, lms, dpmpp/],

@@ -17,6 +17,7 @@ import { hostFromTensor, nhwcToNchwHost, type HostTensor } from './host-tensor.j
 import type { FloatImage, RgbImage } from '../util/image.js';
 import { imageToModelInput } from './image-input.js';
 import { initialLatents } from './latents.js';
+import { checkImageDimension, defaultImageSize, type ImageSizeRule } from './image-size.js';
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
 
@@ -118,9 +119,14 @@ export class StableDiffusionPipeline {
     return this.components.vae.downscale;
   }
 
-  /** Default image size: sample_size × VAE factor. */
+  /** What fixes the accepted image sizes (VAE and UNet factors, sample_size). */
+  get imageSizeRule(): ImageSizeRule {
+    return { vaeFactor: this.vaeScaleFactor, unetFactor: this.components.unet.sizeFactor, sampleSize: this.components.unet.config.sampleSize };
+  }
+
+  /** Default image size: sample_size × VAE factor (512 for SD-1.x and SD-2.1-base, 768 for SD-2.1). */
   get defaultSize(): number {
-    return this.components.unet.config.sampleSize * this.vaeScaleFactor;
+    return defaultImageSize(this.imageSizeRule);
   }
 
   /** A scheduler from the model's config, optionally of another type. */
@@ -265,12 +271,8 @@ export class StableDiffusionPipeline {
     const shape = opts.latents?.shape;
     const height = opts.height ?? (shape ? shape[2] * f : this.defaultSize);
     const width = opts.width ?? (shape ? shape[3] * f : this.defaultSize);
-    const unit = f * this.components.unet.sizeFactor;
-    for (const [name, v] of [['height', height], ['width', width]] as const) {
-      if (!Number.isInteger(v) || v <= 0 || v % unit !== 0) {
-        throw new Error(`${name} ${v} must be a positive multiple of ${unit} (VAE factor ${f} × UNet factor ${this.components.unet.sizeFactor})`);
-      }
-    }
+    checkImageDimension('height', height, this.imageSizeRule);
+    checkImageDimension('width', width, this.imageSizeRule);
     return { height, width };
   }
 }
