@@ -18,7 +18,7 @@ import { sd1LayoutFromConfigs, type Sd1Component } from '../weights-tools/sd1-ke
 import { planSd1Conversion, type SourceTensor } from '../weights-tools/sd1-plan.js';
 import { describeRef, readJson, referenceDir, repoRoot } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
-import { ends, numel, pattern, writeSparse, type FakeTensor } from './helpers/sparse-checkpoint.js';
+import { convertMeasured, ends, numel, pattern, writeSparse, type FakeTensor } from './helpers/sparse-checkpoint.js';
 import { lines, ptp } from './helpers/cli.js';
 
 interface MappingEntry {
@@ -201,23 +201,14 @@ describeRef('convert: full-size SD-2.1 single-file checkpoint (sparse) → diffu
   let out = '';
   let dir: ModelDir;
   let result: Awaited<ReturnType<typeof convertCheckpoint>>;
-  let peakRss = 0;
-  let rss0 = 0;
-  let seconds = 0;
+  let measured: Awaited<ReturnType<typeof convertMeasured>>;
 
   before(async function () {
     const input = join(tmp(), 'v2-1_768-fake.safetensors');
     await writeSparse(input, tensors, marked, rowStarts);
     out = join(tmp(), 'sd21');
-    rss0 = process.memoryUsage().rss;
-    const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-    const t0 = Date.now();
-    try {
-      result = await convertCheckpoint(input, out, { fp16: true, predictionType: 'v_prediction' });
-    } finally {
-      clearInterval(timer);
-    }
-    seconds = (Date.now() - t0) / 1000;
+    measured = await convertMeasured(input, out, { fp16: true, predictionType: 'v_prediction' });
+    result = measured.result;
     dir = await openModelDirectory(out);
   });
   after(async () => dir?.close());
@@ -288,7 +279,7 @@ describeRef('convert: full-size SD-2.1 single-file checkpoint (sparse) → diffu
   });
 
   it('streams: memory stays far below the 5.2 GB checkpoint', () => {
-    console.log(`      [convert SD-2.1: ${seconds.toFixed(1)} s, peak RSS +${((peakRss - rss0) / 2 ** 20).toFixed(0)} MiB]`);
-    expect(peakRss - rss0).to.be.lessThan(1.5 * 2 ** 30);
+    console.log(`      [convert SD-2.1: ${measured.seconds.toFixed(1)} s, peak RSS +${(measured.peakRssGrowth / 2 ** 20).toFixed(0)} MiB]`);
+    expect(measured.peakRssGrowth).to.be.lessThan(1.5 * 2 ** 30);
   });
 });

@@ -14,7 +14,7 @@ import { convertCheckpoint } from '../weights-tools/convert.js';
 import type { Sd1Component } from '../weights-tools/sd1-keymap.js';
 import { describeRef, readJson } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
-import { encode, ends, numel, pattern, writeSparse, type FakeTensor } from './helpers/sparse-checkpoint.js';
+import { convertMeasured, encode, ends, numel, pattern, writeSparse, type FakeTensor } from './helpers/sparse-checkpoint.js';
 
 interface MappingEntry {
   original: string;
@@ -44,23 +44,14 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
   let out = '';
   let dir: ModelDir;
   let result: Awaited<ReturnType<typeof convertCheckpoint>>;
-  let peakRss = 0;
-  let rss0 = 0;
-  let seconds = 0;
+  let measured: Awaited<ReturnType<typeof convertMeasured>>;
 
   before(async function () {
     const input = join(tmp(), 'v1-5-fake.safetensors');
     await writeSparse(input, tensors, marked);
     out = join(tmp(), 'sd15');
-    rss0 = process.memoryUsage().rss;
-    const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-    const t0 = Date.now();
-    try {
-      result = await convertCheckpoint(input, out, { fp16: true });
-    } finally {
-      clearInterval(timer);
-    }
-    seconds = (Date.now() - t0) / 1000;
+    measured = await convertMeasured(input, out, { fp16: true });
+    result = measured.result;
     dir = await openModelDirectory(out);
   });
   after(async () => dir?.close());
@@ -119,8 +110,8 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
   });
 
   it('streams: memory stays far below the 4.3 GB checkpoint', () => {
-    console.log(`      [convert: ${seconds.toFixed(1)} s, peak RSS +${((peakRss - rss0) / 2 ** 20).toFixed(0)} MiB]`);
-    expect(peakRss - rss0).to.be.lessThan(1.5 * 2 ** 30);
+    console.log(`      [convert: ${measured.seconds.toFixed(1)} s, peak RSS +${(measured.peakRssGrowth / 2 ** 20).toFixed(0)} MiB]`);
+    expect(measured.peakRssGrowth).to.be.lessThan(1.5 * 2 ** 30);
   });
 });
 

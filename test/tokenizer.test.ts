@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { ClipTokenizer, type TruncationInfo } from '../src/models/clip/tokenizer.js';
+import { ClipTokenizer, type ClipEncoding, type TruncationInfo } from '../src/models/clip/tokenizer.js';
 import { loadClipTokenizer } from '../src/node/clip-tokenizer.js';
 import { tokenizerOptionsFromFiles } from '../src/models/clip/tokenizer-config.js';
 import { describeRef, readJson, referenceDir, tinySdDir } from './helpers/reference.js';
@@ -14,6 +14,16 @@ interface TokenizerCase {
   tokens: string[];
   input_ids_without_ftfy: number[];
   differs_without_ftfy: boolean;
+}
+
+/** encode, tokens, input_ids and attention_mask of one fixture prompt; returns the padded encoding. */
+function expectCase(tok: ClipTokenizer, c: TokenizerCase): ClipEncoding {
+  expect(tok.encode(c.prompt), 'encode').to.deep.equal(c.ids_no_padding_no_truncation);
+  expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)], 'tokens').to.deep.equal(c.tokens);
+  const one = tok.call([c.prompt]);
+  expect(one.inputIds[0], 'input_ids').to.deep.equal(c.input_ids);
+  expect(one.attentionMask[0], 'attention_mask').to.deep.equal(c.attention_mask);
+  return one;
 }
 
 describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', () => {
@@ -43,11 +53,7 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
   describe('the 20 fixture prompts', () => {
     for (const [i, c] of (readJson('cases/index.json').tokenizer.cases as TokenizerCase[]).entries()) {
       it(`#${i} ${JSON.stringify(c.prompt).slice(0, 70)}`, () => {
-        expect(tok.encode(c.prompt), 'encode').to.deep.equal(c.ids_no_padding_no_truncation);
-        expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)], 'tokens').to.deep.equal(c.tokens);
-        const one = tok.call([c.prompt]);
-        expect(one.inputIds[0], 'input_ids').to.deep.equal(c.input_ids);
-        expect(one.attentionMask[0], 'attention_mask').to.deep.equal(c.attention_mask);
+        const one = expectCase(tok, c);
         // The fixture's ids are those of the ftfy path; the CJK prompt is the one where transformers'
         // no-ftfy fallback differs, and we match the ftfy ids there too.
         if (c.differs_without_ftfy) expect(one.inputIds[0]).to.not.deep.equal(c.input_ids_without_ftfy);
@@ -209,11 +215,7 @@ describeRef('SD-2 CLIP tokenizer (pad "!") vs transformers (cases: tokenizer_sd2
   describe(`the ${cases.length} fixture prompts (ids, tokens, mask; SD-1.5 ids differ where the fixture says)`, () => {
     for (const [i, c] of (readJson('cases/index.json').tokenizer_sd2.cases as Sd2TokenizerCase[]).entries()) {
       it(`#${i} ${JSON.stringify(c.prompt).slice(0, 70)}`, () => {
-        expect(tok.encode(c.prompt), 'encode').to.deep.equal(c.ids_no_padding_no_truncation);
-        expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)], 'tokens').to.deep.equal(c.tokens);
-        const one = tok.call([c.prompt]);
-        expect(one.inputIds[0], 'input_ids').to.deep.equal(c.input_ids);
-        expect(one.attentionMask[0], 'attention_mask').to.deep.equal(c.attention_mask);
+        expectCase(tok, c);
         const old = sd15.call([c.prompt]).inputIds[0];
         expect(old, 'input_ids_sd15').to.deep.equal(c.input_ids_sd15);
         expect(sd15.encode(c.prompt).join() !== c.ids_no_padding_no_truncation.join(), 'differs before padding').to.equal(c.differs_from_sd15_before_padding);

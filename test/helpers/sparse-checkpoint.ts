@@ -4,6 +4,7 @@ import type { StDtype } from '../../src/io/dtypes.js';
 import { f16ToF32, f32ToF16 } from '../../src/io/dtypes.js';
 import type { ModelDir } from '../../src/io/model-dir.js';
 import { rawSafetensors } from './tmp.js';
+import { convertCheckpoint, type ConvertOptions, type ConvertResult } from '../../weights-tools/convert.js';
 
 export interface FakeTensor {
   name: string;
@@ -81,4 +82,18 @@ export async function ends(dir: ModelDir, c: string, key: string): Promise<{ hea
   const dec = (bytes: Uint8Array) => [...(b === 2 ? f16ToF32(new Uint16Array(bytes.slice().buffer)) : new Float32Array(bytes.slice().buffer))];
   const k = Math.min(4, n);
   return { head: dec(await file.source.read(info.start, k * b)), tail: n >= 8 ? dec(await file.source.read(info.start + (n - 4) * b, 4 * b)) : [] };
+}
+
+/** `convertCheckpoint` with its wall time and the growth of the process RSS high-water mark (sampled every 20 ms). */
+export async function convertMeasured(input: string, out: string, opts: ConvertOptions): Promise<{ result: ConvertResult; seconds: number; peakRssGrowth: number }> {
+  const rss0 = process.memoryUsage().rss;
+  let peak = rss0;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const t0 = Date.now();
+  try {
+    const result = await convertCheckpoint(input, out, opts);
+    return { result, seconds: (Date.now() - t0) / 1000, peakRssGrowth: peak - rss0 };
+  } finally {
+    clearInterval(timer);
+  }
 }
