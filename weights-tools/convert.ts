@@ -9,9 +9,9 @@
  * The family comes from the text encoder keys: `cond_stage_model.transformer.*` (CLIP ViT-L, SD-1.x)
  * or `cond_stage_model.model.*` (OpenCLIP ViT-H, SD-2.x: fused q/k/v split, last block dropped).
  * An SD-2.x file does not say whether it is 2.x-base (512, epsilon) or 2.x-v (768, v_prediction):
- * the two have the same keys and shapes, and diffusers' guess from `global_step` (absent from
- * safetensors files) takes 2.1-base for a v model. So it is never guessed: `predictionType` (or
- * `imageSize` 512/768) must say it.
+ * the two have the same keys and shapes, and diffusers assumes v-prediction at 768 unless
+ * `global_step` is 875000 — safetensors files carry no `global_step`, so it converts 2.1-base as a
+ * 768 v model. Here it is never guessed: `predictionType` (or `imageSize` 512/768) must say it.
  *
  * Streams tensor by tensor (the multi-GB checkpoint is never held in memory). Pickle checkpoints
  * (.ckpt) are refused with a clear message.
