@@ -4,8 +4,12 @@
  * PyTorch CPU and onnxruntime-node figures of ../shared/reference/bench.json; ends with one
  * JSON line of all figures.
  *
- *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p]
+ *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21]
  *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N]
+ *
+ * `sd21` (not in the default set: a 768² step takes minutes on wasm) times the SD-2.1-sized modules
+ * (configs from weights-tools/sd21-config) at 768×768: the OpenCLIP-H text encoder, one UNet step
+ * on 96² latents with CFG (weights streamed) and the VAE decode 96² → 768².
  *
  * With several backends (the default when the native addon is built: native fp32, native bf16
  * where the CPU has AVX512-BF16/AMX, and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
@@ -161,6 +165,12 @@ async function main(): Promise<void> {
     out.unet_weight_mb = mb(up.bytes);
     console.log(`  UNet weight streaming: uploading all ${mb(up.bytes)} MiB once costs ${f(up.fp32, 2)} s per step from fp32 host memory; an fp16 host copy would add ~${f(up.fp16Extra, 2)} s of upcasting`);
   }
+  if (only.has('sd21')) {
+    const sd21 = join(root, 'weights-tools', 'sd21-config');
+    await runModule('sd21:text_encoder', 'SD-2.1 text encoder (OpenCLIP-H, batch 2×77)', () => benchTextEncoder(sd21, reps));
+    await runModule('sd21:unet', 'SD-2.1 UNet step 96² (768×768), CFG batch 2 (weights streamed)', () => benchUNet(sd21, bigReps, 'stream', 96));
+    await runModule('sd21:vae', 'SD-2.1 VAE decode 96²→768²', () => benchVae(sd21, bigReps, 96));
+  }
   if (only.has('tiny')) {
     await runModule('tiny:text_encoder', 'tiny text encoder (batch 2×77)', () => benchTextEncoder(tiny, reps));
     await runModule('tiny:unet', 'tiny UNet step 64², CFG batch 2', () => benchUNet(tiny, reps, 'resident'));
@@ -210,7 +220,10 @@ async function main(): Promise<void> {
       unet_other_s: +(b.types.other.ms / 1000).toFixed(3),
     });
   }
-  for (const [key, name] of [['sd15:text_encoder', 'text_encoder'], ['sd15:vae', 'vae_decode'], ['tiny:text_encoder', 'tiny_text_encoder'], ['tiny:unet', 'tiny_unet_step'], ['tiny:vae', 'tiny_vae_decode']]) {
+  for (const [key, name] of [
+    ['sd15:text_encoder', 'text_encoder'], ['sd15:vae', 'vae_decode'], ['tiny:text_encoder', 'tiny_text_encoder'], ['tiny:unet', 'tiny_unet_step'], ['tiny:vae', 'tiny_vae_decode'],
+    ['sd21:text_encoder', 'sd21_text_encoder'], ['sd21:unet', 'sd21_unet_step_768'], ['sd21:vae', 'sd21_vae_decode_768'],
+  ]) {
     const m = get(key);
     if (!m) continue;
     out[`${name}_s`] = +m.r.seconds.toFixed(4);
@@ -218,6 +231,8 @@ async function main(): Promise<void> {
     out[`torch_${name}_s`] = m.ref.torch;
     out[`ort_${name}_s`] = m.ref.ort;
     out[`${name}_gflops`] = +(totalFlop(m.r.breakdown) / m.r.seconds / 1e9).toFixed(2);
+    out[`${name}_peak_backend_mb`] = mb(m.r.breakdown.peakBytes);
+    out[`${name}_rss_mb`] = mb(m.r.rssBytes);
     for (const t of ['conv', 'matmul', 'attention'] as LayerType[]) {
       if (m.r.breakdown.types[t].calls) out[`${name}_${t}_gflops`] = +typeGflops(m.r.breakdown, t).toFixed(2);
     }

@@ -64,7 +64,8 @@ export { ClipTextModel, ClipTextTransformer, type ClipTextForwardOptions, type C
 export { ClipAttention, ClipEncoderLayer, ClipMlp } from './models/clip/text-layers.js';
 export { ClipTextEmbeddings, Embedding } from './models/clip/text-embeddings.js';
 export { parseClipTextConfig, type ClipTextConfig } from './models/clip/config.js';
-export { ClipPromptEncoder } from './models/clip/prompt-encoder.js';
+export { ClipPromptEncoder, type PromptEncodeOptions } from './models/clip/prompt-encoder.js';
+export { tokenizerOptionsFromFiles } from './models/clip/tokenizer-config.js';
 export { UNet2DConditionModel, type TimestepInput, type UNetForwardOptions, type UNetForwardResult } from './models/unet/unet.js';
 export { parseUNetConfig, type DownBlockType, type MidBlockType, type UNetConfig, type UpBlockType } from './models/unet/config.js';
 export {
@@ -106,5 +107,6 @@ export {
   type EditOptions, type GenerateOptions, type GenerateResult, type InversionResult, type InvertOptions, type PipelineComponents, type PromptEncoder,
 } from './pipeline/pipeline.js';
 export { loadPipeline, type LoadPipelineOptions } from './pipeline/load.js';
+export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
 export { nchwToNhwc, nhwcToNchwHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

@@ -148,7 +148,7 @@ describe('cli: inspect and convert', function () {
     const out = join(tmp(), 'converted');
     const r = await ptp('convert', input, out, '--fp16');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.contain(`converted ${input} → ${out} (F16)`);
+    expect(r.stdout).to.contain(`converted ${input} → ${out} (SD-1.x, F16, epsilon, 512×512)`);
     expect(r.stdout).to.match(/ {2}unet\s+1 tensors\s+4 parameters\s+8 B\s+.*unet\/diffusion_pytorch_model\.safetensors/);
     expect(r.stdout).to.contain('left out 1 keys: 1 × DDPM schedule buffer');
     const again = await ptp('inspect', out);

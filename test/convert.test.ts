@@ -8,81 +8,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StDtype } from '../src/io/dtypes.js';
-import { castFloatBytes, f16ToF32, f32ToF16 } from '../src/io/dtypes.js';
-import { ModelDir } from '../src/io/model-dir.js';
+import { castFloatBytes } from '../src/io/dtypes.js';
+import type { ModelDir } from '../src/io/model-dir.js';
 import { openModelDirectory } from '../src/node/model-dir.js';
 import { convertCheckpoint } from '../weights-tools/convert.js';
 import type { Sd1Component } from '../weights-tools/sd1-keymap.js';
 import { describeRef, readJson } from './helpers/reference.js';
 import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
 import { ptp } from './helpers/cli.js';
-
-interface FakeTensor {
-  name: string;
-  shape: number[];
-  dtype: StDtype;
-}
-
-const numel = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-const BYTES: Partial<Record<StDtype, number>> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
-
-/** Values written at the head and tail of tensor number `i` (all exact in float16). */
-function pattern(i: number): { head: number[]; tail: number[] } {
-  return { head: [(i % 500) + 0.5, -((i % 300) + 0.25), 0.125 * ((i % 7) + 1), 1000 + (i % 900)], tail: [-(i % 97) - 0.75, 3, (i % 11) * 0.0625, -2048] };
-}
-
-function encode(values: number[], dtype: StDtype): Uint8Array {
-  if (dtype === 'F32') return new Uint8Array(Float32Array.from(values).buffer);
-  if (dtype === 'F16') return new Uint8Array(f32ToF16(values).buffer);
-  if (dtype === 'BF16') return new Uint8Array(Uint16Array.from(new Uint32Array(Float32Array.from(values).buffer), (u) => u >>> 16).buffer);
-  throw new Error(dtype);
-}
-
-/**
- * Writes a sparse safetensors file: header, then ftruncate to full size (zeros), then the head/tail
- * patterns of the tensors whose index is in `marked`.
- */
-async function writeSparse(path: string, tensors: FakeTensor[], marked: Set<number>): Promise<void> {
-  const header: Record<string, unknown> = {};
-  let off = 0;
-  for (const t of tensors) {
-    const len = numel(t.shape) * BYTES[t.dtype]!;
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + len] };
-    off += len;
-  }
-  const head = rawSafetensors(header);
-  const fh = await open(path, 'w');
-  try {
-    await fh.write(head, 0, head.length, 0);
-    await fh.truncate(head.length + off);
-    for (const [i, t] of tensors.entries()) {
-      if (!marked.has(i) || t.dtype === 'I64') continue;
-      const start = head.length + (header[t.name] as { data_offsets: number[] }).data_offsets[0];
-      const n = numel(t.shape);
-      const p = pattern(i);
-      const b = BYTES[t.dtype]!;
-      const h = encode(p.head.slice(0, n), t.dtype);
-      await fh.write(h, 0, h.length, start);
-      if (n >= 8) {
-        const tl = encode(p.tail, t.dtype);
-        await fh.write(tl, 0, tl.length, start + (n - 4) * b);
-      }
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-/** First and last 4 values of a converted tensor, read by offset (not the whole tensor). */
-async function ends(dir: ModelDir, c: Sd1Component, key: string): Promise<{ head: number[]; tail: number[] }> {
-  const file = dir.weights(c).files.find((f) => f.has(key))!;
-  const info = file.info(key);
-  const b = info.dtype === 'F16' ? 2 : 4;
-  const n = info.byteLength / b;
-  const dec = (bytes: Uint8Array) => [...(b === 2 ? f16ToF32(new Uint16Array(bytes.slice().buffer)) : new Float32Array(bytes.slice().buffer))];
-  const k = Math.min(4, n);
-  return { head: dec(await file.source.read(info.start, k * b)), tail: n >= 8 ? dec(await file.source.read(info.start + (n - 4) * b, 4 * b)) : [] };
-}
+import { convertMeasured, encode, ends, numel, pattern, writeSparse, type FakeTensor } from './helpers/sparse-checkpoint.js';
 
 interface MappingEntry {
   original: string;
@@ -112,23 +46,14 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
   let out = '';
   let dir: ModelDir;
   let result: Awaited<ReturnType<typeof convertCheckpoint>>;
-  let peakRss = 0;
-  let rss0 = 0;
-  let seconds = 0;
+  let measured: Awaited<ReturnType<typeof convertMeasured>>;
 
   before(async function () {
     const input = join(tmp(), 'v1-5-fake.safetensors');
     await writeSparse(input, tensors, marked);
     out = join(tmp(), 'sd15');
-    rss0 = process.memoryUsage().rss;
-    const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
-    const t0 = Date.now();
-    try {
-      result = await convertCheckpoint(input, out, { fp16: true });
-    } finally {
-      clearInterval(timer);
-    }
-    seconds = (Date.now() - t0) / 1000;
+    measured = await convertMeasured(input, out, { fp16: true });
+    result = measured.result;
     dir = await openModelDirectory(out);
   });
   after(async () => dir?.close());
@@ -187,8 +112,8 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
   });
 
   it('streams: memory stays far below the 4.3 GB checkpoint', () => {
-    console.log(`      [convert: ${seconds.toFixed(1)} s, peak RSS +${((peakRss - rss0) / 2 ** 20).toFixed(0)} MiB]`);
-    expect(peakRss - rss0).to.be.lessThan(1.5 * 2 ** 30);
+    console.log(`      [convert: ${measured.seconds.toFixed(1)} s, peak RSS +${(measured.peakRssGrowth / 2 ** 20).toFixed(0)} MiB]`);
+    expect(measured.peakRssGrowth).to.be.lessThan(1.5 * 2 ** 30);
   });
 });
 
@@ -273,7 +198,7 @@ describe('convert: small checkpoints and errors', () => {
     const msg = await convertError(input);
     expect(msg.split('\n')).to.deep.equal([
       `${input}: cannot convert (3 problems):`,
-      '  - 1 key like "cond_stage_model.model.transformer.resblocks.0.ln_1.weight": OpenCLIP text encoder: a Stable Diffusion 2.x checkpoint (only SD-1.x is supported)',
+      '  - 1 key like "cond_stage_model.model.transformer.resblocks.0.ln_1.weight": OpenCLIP text encoder (SD-2.x) keys in an SD-1.x checkpoint',
       '  - no rule maps "model.diffusion_model.input_blocks.1.0.in_layers.1.weight" [320]',
       '  - no rule maps "first_stage_model.encoder.mid.attn_2.q.weight" [512, 512, 1, 1]',
     ]);

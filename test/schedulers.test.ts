@@ -47,41 +47,68 @@ function bitExact(got: ArrayLike<number>, want: ArrayLike<number>, what: string)
   expect(bad, `${what}: not bit-identical`).to.deep.equal([]);
 }
 
+/** How each fixture case was configured (cases/index.json → "call"): the base config and its overrides. */
+interface SchedulerCase {
+  type: SchedulerName;
+  /** Key of the case in index.json → scheduler_timesteps. */
+  kind: string;
+  steps: number;
+  config: Record<string, unknown>;
+}
+
+/**
+ * `scheduler_<kind>[_vpred|_sample][_zsnr_trailing]_<steps>`: the SD-1 cases use SD-1.5's config; the
+ * SD-2 cases use sd21-config's (v_prediction), with prediction_type "sample" or rescale_betas_zero_snr +
+ * trailing spacing on top, as the fixture generator does.
+ */
+function parseCase(caseName: string): SchedulerCase {
+  const m = /^scheduler_(ddim|pndm|euler|lms|dpmpp2m)(?:_(vpred|sample))?(_zsnr_trailing)?_(\d+)$/.exec(caseName);
+  if (!m) throw new Error(`unrecognised scheduler case name ${caseName}`);
+  const [, kind, prediction, zsnr, steps] = m;
+  let config = SD15;
+  if (prediction) {
+    config = { ...readJson('sd21-config/scheduler/scheduler_config.json') };
+    if (prediction === 'sample') config.prediction_type = 'sample';
+    if (zsnr) Object.assign(config, { rescale_betas_zero_snr: true, timestep_spacing: 'trailing' });
+  }
+  return { type: CASE_TYPES[kind], kind: caseName.slice('scheduler_'.length), steps: Number(steps), config };
+}
+
 describeRef('schedulers vs diffusers (cases/scheduler_*)', () => {
   // (describe.skip still runs this body when the fixtures are missing)
   const index = hasReference ? readJson('cases/index.json') : { cases: {} };
   const caseNames = Object.keys(index.cases).filter((k) => k.startsWith('scheduler_'));
 
   it('covers every scheduler case of the fixtures; SD15 above is the reference scheduler_config.json', () => {
-    expect(caseNames).to.have.length(10);
+    expect(caseNames.length).to.be.at.least(21);
+    for (const name of index.sd2.cases.filter((c: string) => c.startsWith('scheduler_'))) expect(caseNames).to.include(name);
     expect(readJson('sd15-config/scheduler/scheduler_config.json')).to.deep.equal(SD15);
   });
 
   for (const caseName of caseNames) {
-    const [, kind, stepsStr] = /^scheduler_(\w+?)_(\d+)$/.exec(caseName)!;
-    const type = CASE_TYPES[kind];
-    const steps = Number(stepsStr);
+    const { type, kind, steps, config } = parseCase(caseName);
     const file = `cases/${caseName}.safetensors`;
 
     describe(`${caseName} (${CLASS_NAMES[type]}, ${steps} steps)`, () => {
       const meta = index.cases[caseName];
 
-      it('is built from the SD-1.5 config with the effective settings of the reference', () => {
+      it('is built from the config with the effective settings of the reference', () => {
         expect(meta.scheduler_class).to.equal(CLASS_NAMES[type]);
-        const s = createScheduler(SD15, { type: meta.scheduler_class }) as unknown as Record<string, unknown>;
+        const s = createScheduler(config, { type: meta.scheduler_class }) as unknown as Record<string, unknown>;
         expect(s.name).to.equal(type);
         const eff = meta.effective_config;
         if ('timestepSpacing' in s) expect(s.timestepSpacing).to.equal(eff.timestep_spacing);
         if ('stepsOffset' in s) expect(s.stepsOffset).to.equal(eff.steps_offset);
         expect(s.predictionType).to.equal(eff.prediction_type);
+        expect(s.rescaleBetasZeroSnr ?? false).to.equal(eff.rescale_betas_zero_snr ?? false);
       });
 
       it('timesteps (exact), alphas_cumprod (bit-identical), sigmas and init_noise_sigma', async () => {
-        const s = createScheduler(SD15, { type });
+        const s = createScheduler(config, { type });
         s.setTimesteps(steps);
         const want = await values(file, 'timesteps');
         expect(s.timesteps).to.deep.equal(want);
-        expect(s.timesteps).to.deep.equal(index.scheduler_timesteps[`${kind}_${steps}`]);
+        expect(s.timesteps).to.deep.equal(index.scheduler_timesteps[kind]);
         bitExact((s as DDIMScheduler).alphasCumprod, (await fixtureTensor(file, 'alphas_cumprod')).data, 'alphas_cumprod');
         if ((await fixture(file)).tensors.has('sigmas')) {
           bitExact((s as unknown as { sigmas: Float32Array }).sigmas, (await fixtureTensor(file, 'sigmas')).data, 'sigmas');
@@ -99,7 +126,7 @@ describeRef('schedulers vs diffusers (cases/scheduler_*)', () => {
         const outs = await fixtureTensor(file, 'model_outputs');
         const scaledWant = await fixtureTensor(file, 'scaled_model_inputs');
         const prevWant = await fixtureTensor(file, 'prev_samples');
-        const s = createScheduler(SD15, { type });
+        const s = createScheduler(config, { type });
         s.setTimesteps(steps);
         const before = tf.memory().numTensors;
         let sample = tf.tidy(() => tf.mul(tf.tensor(init.data, init.shape), s.initNoiseSigma));
@@ -239,6 +266,36 @@ describe('DDIM inversion step (null-text notebook next_step)', () => {
   }
 });
 
+describe('DDIM inversion step with v_prediction and sample (diffusers DDIMInverseScheduler.step)', () => {
+  for (const prediction_type of ['v_prediction', 'sample']) {
+    it(`${prediction_type}: converts the model output with ᾱ of the sample's level (t − stride), then moves to ᾱ_t`, () => {
+      const s = new DDIMScheduler({ ...P2P_DDIM, prediction_type });
+      s.setTimesteps(5);
+      const ac = s.alphasCumprod;
+      const x = tf.randomNormal([1, 4, 3, 3], 0, 1, 'float32', 21);
+      const out = tf.randomNormal([1, 4, 3, 3], 0, 1, 'float32', 22);
+      const xs = x.dataSync();
+      const os = out.dataSync();
+      for (const t of [...s.timesteps].reverse()) {
+        const from = t - 200;
+        const a = from >= 0 ? ac[from] : ac[0];
+        const an = ac[t];
+        const want = Float32Array.from(xs, (xv, k) => {
+          const [x0, eps] =
+            prediction_type === 'v_prediction'
+              ? [Math.sqrt(a) * xv - Math.sqrt(1 - a) * os[k], Math.sqrt(a) * os[k] + Math.sqrt(1 - a) * xv]
+              : [os[k], (xv - Math.sqrt(a) * os[k]) / Math.sqrt(1 - a)];
+          return Math.sqrt(an) * x0 + Math.sqrt(1 - an) * eps;
+        });
+        const up = s.invertStep(out, t, x);
+        expectClose(up, want, { atol: 1e-5, rtol: 1e-5 }, `invertStep at t=${t}`);
+        up.dispose();
+      }
+      tf.dispose([x, out]);
+    });
+  }
+});
+
 describe('scheduler config errors', () => {
   const bad: [string, Record<string, unknown>, { type?: string }, RegExp][] = [
     ['unknown short name', SD15, { type: 'heun' }, /unknown scheduler type "heun"; supported: ddim, pndm, euler, lms, dpmpp/],
@@ -253,7 +310,9 @@ describe('scheduler config errors', () => {
     ['karras sigmas', { ...SD15, use_karras_sigmas: true }, { type: 'lms' }, /"use_karras_sigmas" = true is not supported/],
     ['solver order 3', { ...SD15, solver_order: 3 }, { type: 'dpmpp' }, /"solver_order" = 3 is not supported/],
     ['SDE solver', { ...SD15, algorithm_type: 'sde-dpmsolver++' }, { type: 'dpmpp' }, /"algorithm_type" value "sde-dpmsolver\+\+" is not supported/],
-    ['zero SNR', { ...SD15, rescale_betas_zero_snr: true }, { type: 'ddim' }, /"rescale_betas_zero_snr" = true is not supported/],
+    ['zero SNR outside DDIM/Euler', { ...SD15, rescale_betas_zero_snr: true }, { type: 'lms' }, /LMSDiscreteScheduler config: "rescale_betas_zero_snr" = true is not supported \(diffusers has it only in DDIMScheduler and EulerDiscreteScheduler\)/],
+    ['zero SNR in PNDM', { ...SD15, rescale_betas_zero_snr: true }, {}, /PNDMScheduler config: "rescale_betas_zero_snr" = true is not supported/],
+    ['zero SNR not a boolean', { ...SD15, rescale_betas_zero_snr: 'yes' }, { type: 'ddim' }, /"rescale_betas_zero_snr" must be true or false/],
     ['wrong type', { ...SD15, steps_offset: '1' }, {}, /"steps_offset" must be a finite number, got "1"/],
     ['interpolation', { ...SD15, interpolation_type: 'log_linear' }, { type: 'euler' }, /"interpolation_type" value "log_linear"/],
   ];

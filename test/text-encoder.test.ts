@@ -7,7 +7,7 @@ import { parseClipTextConfig } from '../src/models/clip/config.js';
 import { loadClipTokenizer } from '../src/node/clip-tokenizer.js';
 import { openWeightFiles } from '../src/node/weights.js';
 import type { Residency } from '../src/nn/param.js';
-import { caseTolerance, describeRef, fixture, fixtureTf, readJson, tinySdDir } from './helpers/reference.js';
+import { caseTolerance, describeRef, fixture, fixtureTf, readJson, referenceDir, tinySdDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 import { expectNoLeak } from './helpers/leaks.js';
 
@@ -21,8 +21,8 @@ async function tinyModel(residency: Residency = 'resident'): Promise<ClipTextMod
   return model;
 }
 
-async function fixtureIds(): Promise<number[][]> {
-  const f = await fixture(CASE);
+async function fixtureIds(file = CASE): Promise<number[][]> {
+  const f = await fixture(file);
   const flat = Array.from(await f.readInt32('input_ids'));
   const [b, t] = f.info('input_ids').shape;
   return Array.from({ length: b }, (_, i) => flat.slice(i * t, (i + 1) * t));
@@ -129,5 +129,50 @@ describeRef('CLIPTextModel from the SD-1.5 config', () => {
     expect(() => ClipTextModel.fromConfig({ ...cfg, num_attention_heads: 5 })).to.throw(/not divisible/);
     expect(() => ClipTextModel.fromConfig({ ...cfg, hidden_act: 'swish' })).to.throw(/hidden_act/);
     expect(parseClipTextConfig({ ...cfg, hidden_act: 'gelu', eos_token_id: 49407 })).to.include({ hiddenAct: 'gelu', eosTokenId: 49407 });
+  });
+});
+
+describeRef('CLIPTextModel (tiny-sd2: gelu, pad-"!" tokenizer) vs transformers (case text_encoder_sd2)', () => {
+  const SD2 = 'cases/text_encoder_sd2.safetensors';
+  const sd2Dir = join(referenceDir, 'tiny-sd2');
+  const tol = (name: string) => caseTolerance('text_encoder_sd2', name);
+  let model: ClipTextModel;
+  let ids: number[][];
+  before(async () => {
+    model = ClipTextModel.fromConfig(readJson('tiny-sd2/text_encoder/config.json'));
+    const src = await openWeightFiles(join(sd2Dir, 'text_encoder', 'model.safetensors'));
+    await loadWeights(model, src);
+    await src.close();
+    ids = await fixtureIds(SD2);
+  });
+  after(() => model.dispose());
+
+  it('the SD-2 tokenizer gives the fixture’s input ids (pad 0, the "!" inside prompt 0 too)', async () => {
+    const tok = await loadClipTokenizer(join(sd2Dir, 'tokenizer'));
+    const prompts: string[] = readJson('cases/index.json').cases.text_encoder_sd2.prompts;
+    expect(tok.call(prompts).inputIds).to.deep.equal(ids);
+    expect(model.config.hiddenAct).to.equal('gelu');
+  });
+
+  it('last_hidden_state, pooler_output, embeddings and every layer output match', async () => {
+    const out = model.forward(ids, { outputHiddenStates: true });
+    expectClose(out.lastHiddenState, await fixtureTf(SD2, 'last_hidden_state'), tol('last_hidden_state'), 'last_hidden_state');
+    expectClose(out.poolerOutput, await fixtureTf(SD2, 'pooler_output'), tol('pooler_output'), 'pooler_output');
+    // embeddings_out has no tolerance of its own: held to that of the first layer's output.
+    expectClose(out.hiddenStates![0], await fixtureTf(SD2, 'embeddings_out'), tol('hidden_states.1'), 'embeddings_out');
+    for (const k of [1, 2, 3]) expectClose(out.hiddenStates![k], await fixtureTf(SD2, `hidden_states.${k}`), tol(`hidden_states.${k}`), `hidden_states.${k}`);
+    tf.dispose([out.lastHiddenState, out.poolerOutput, ...out.hiddenStates!]);
+  });
+
+  it('clip skip 1 gives penultimate_normed (diffusers encode_prompt(clip_skip=1)) and runs one layer less', async () => {
+    const out = model.forward(ids, { clipSkip: 1, outputHiddenStates: true });
+    expectClose(out.lastHiddenState, await fixtureTf(SD2, 'penultimate_normed'), tol('penultimate_normed'), 'penultimate_normed');
+    expect(out.hiddenStates).to.have.length(3);
+    tf.dispose([out.lastHiddenState, out.poolerOutput, ...out.hiddenStates!]);
+    const before = tf.memory().numTensors;
+    tf.dispose(Object.values(model.forward(ids, { clipSkip: 2 })));
+    expect(tf.memory().numTensors).to.equal(before);
+    expect(() => model.forward(ids, { clipSkip: 3 })).to.throw(/clip skip must be an integer in 0\.\.2 \(the text encoder has 3 layers\), got 3/);
+    expect(() => model.forward(ids, { clipSkip: -1 })).to.throw(/clip skip/);
   });
 });

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { ClipTokenizer, type TruncationInfo } from '../src/models/clip/tokenizer.js';
+import { ClipTokenizer, type ClipEncoding, type TruncationInfo } from '../src/models/clip/tokenizer.js';
 import { loadClipTokenizer } from '../src/node/clip-tokenizer.js';
+import { tokenizerOptionsFromFiles } from '../src/models/clip/tokenizer-config.js';
 import { describeRef, readJson, referenceDir, tinySdDir } from './helpers/reference.js';
 
 interface TokenizerCase {
@@ -13,6 +14,16 @@ interface TokenizerCase {
   tokens: string[];
   input_ids_without_ftfy: number[];
   differs_without_ftfy: boolean;
+}
+
+/** encode, tokens, input_ids and attention_mask of one fixture prompt; returns the padded encoding. */
+function expectCase(tok: ClipTokenizer, c: TokenizerCase): ClipEncoding {
+  expect(tok.encode(c.prompt), 'encode').to.deep.equal(c.ids_no_padding_no_truncation);
+  expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)], 'tokens').to.deep.equal(c.tokens);
+  const one = tok.call([c.prompt]);
+  expect(one.inputIds[0], 'input_ids').to.deep.equal(c.input_ids);
+  expect(one.attentionMask[0], 'attention_mask').to.deep.equal(c.attention_mask);
+  return one;
 }
 
 describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', () => {
@@ -42,11 +53,7 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
   describe('the 20 fixture prompts', () => {
     for (const [i, c] of (readJson('cases/index.json').tokenizer.cases as TokenizerCase[]).entries()) {
       it(`#${i} ${JSON.stringify(c.prompt).slice(0, 70)}`, () => {
-        expect(tok.encode(c.prompt), 'encode').to.deep.equal(c.ids_no_padding_no_truncation);
-        expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)], 'tokens').to.deep.equal(c.tokens);
-        const one = tok.call([c.prompt]);
-        expect(one.inputIds[0], 'input_ids').to.deep.equal(c.input_ids);
-        expect(one.attentionMask[0], 'attention_mask').to.deep.equal(c.attention_mask);
+        const one = expectCase(tok, c);
         // The fixture's ids are those of the ftfy path; the CJK prompt is the one where transformers'
         // no-ftfy fallback differs, and we match the ftfy ids there too.
         if (c.differs_without_ftfy) expect(one.inputIds[0]).to.not.deep.equal(c.input_ids_without_ftfy);
@@ -156,5 +163,75 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
       expect(tok.encode('a!<|endoftext|>b')).to.deep.equal([49406, ...tok.encode('a!').slice(1, -1), 49407, ...tok.encode('b').slice(1, -1), 49407]);
       expect(tok.encode('<|ENDOFTEXT|>x')).to.deep.equal([49406, 49407, ...tok.encode('x').slice(1, -1), 49407]);
     });
+  });
+});
+
+interface Sd2TokenizerCase extends TokenizerCase {
+  input_ids_sd15: number[];
+  differs_from_sd15_before_padding: boolean;
+}
+
+describeRef('SD-2 CLIP tokenizer (pad "!") vs transformers (cases: tokenizer_sd2)', () => {
+  const ref = readJson('cases/index.json').tokenizer_sd2;
+  const cases: Sd2TokenizerCase[] = ref.cases;
+  const dir = join(referenceDir, 'sd21-config', 'tokenizer');
+  let tok: ClipTokenizer;
+  let sd15: ClipTokenizer;
+  const noWarn = () => {};
+
+  before(async () => {
+    tok = await loadClipTokenizer(dir, { onTruncate: noWarn });
+    sd15 = await loadClipTokenizer(join(tinySdDir, 'tokenizer'), { onTruncate: noWarn });
+  });
+
+  it('pads with "!" (id 0): special_tokens_map.json overrides tokenizer_config.json', () => {
+    expect(readJson('sd21-config/tokenizer/tokenizer_config.json').pad_token).to.equal('<|endoftext|>');
+    expect(tok.padToken).to.equal(ref.pad_token);
+    expect(tok.padTokenId).to.equal(ref.pad_token_id);
+    expect(tok.bosTokenId).to.equal(ref.bos_token_id);
+    expect(tok.eosTokenId).to.equal(ref.eos_token_id);
+    expect(tok.modelMaxLength).to.equal(ref.model_max_length);
+  });
+
+  it('resolves the pad token from the two files as transformers does (the four combinations of the fixture)', () => {
+    const cfg = readJson('sd21-config/tokenizer/tokenizer_config.json');
+    const map = readJson('sd21-config/tokenizer/special_tokens_map.json');
+    const id = (t: string | undefined) => (t === '!' ? 0 : 49407);
+    const combos: [string, Record<string, unknown>, Record<string, unknown> | undefined][] = [
+      ["sd21 files (config '<|endoftext|>', map '!')", cfg, map],
+      ["swapped (config '!', map '<|endoftext|>')", { ...cfg, pad_token: '!' }, { ...map, pad_token: '<|endoftext|>' }],
+      ["no special_tokens_map.json (config '<|endoftext|>')", cfg, undefined],
+      ["no special_tokens_map.json (config '!')", { ...cfg, pad_token: '!' }, undefined],
+    ];
+    for (const [name, c, m] of combos) {
+      const want = ref.pad_token_source[name];
+      const got = tokenizerOptionsFromFiles(c, m).padToken;
+      expect(got, name).to.equal(want['resolved pad_token']);
+      expect(id(got), name).to.equal(want.pad_token_id);
+    }
+    expect(() => tokenizerOptionsFromFiles(cfg, { pad_token: 5 })).to.throw(/special_tokens_map\.json: "pad_token" must be a string/);
+  });
+
+  describe(`the ${cases.length} fixture prompts (ids, tokens, mask; SD-1.5 ids differ where the fixture says)`, () => {
+    for (const [i, c] of (readJson('cases/index.json').tokenizer_sd2.cases as Sd2TokenizerCase[]).entries()) {
+      it(`#${i} ${JSON.stringify(c.prompt).slice(0, 70)}`, () => {
+        expectCase(tok, c);
+        const old = sd15.call([c.prompt]).inputIds[0];
+        expect(old, 'input_ids_sd15').to.deep.equal(c.input_ids_sd15);
+        expect(sd15.encode(c.prompt).join() !== c.ids_no_padding_no_truncation.join(), 'differs before padding').to.equal(c.differs_from_sd15_before_padding);
+      });
+    }
+  });
+
+  it('decodes the pad token as "!" and drops it with skipSpecialTokens', () => {
+    const ids = tok.encode('hello!world');
+    expect(tok.decode([0])).to.equal('!');
+    expect(tok.decode(ids, { skipSpecialTokens: true })).to.equal('hello world');
+  });
+
+  it('a pad token missing from the vocabulary is a clear error', () => {
+    const vocab = readFileSync(join(dir, 'vocab.json'), 'utf8');
+    const merges = readFileSync(join(dir, 'merges.txt'), 'utf8');
+    expect(() => ClipTokenizer.fromFiles(vocab, merges, { padToken: '<pad>' })).to.throw(/vocab\.json has no "<pad>" token/);
   });
 });

@@ -1,30 +1,51 @@
 /**
- * `convert`: a Stable Diffusion 1.x single-file `.safetensors` checkpoint (CompVis key names) → a
- * complete diffusers model directory:
+ * `convert`: a Stable Diffusion 1.x or 2.x single-file `.safetensors` checkpoint (original ldm key
+ * names) → a complete diffusers model directory:
  *
  *   unet/diffusion_pytorch_model.safetensors, vae/diffusion_pytorch_model.safetensors,
  *   text_encoder/model.safetensors, plus model_index.json, every component's config and the
- *   tokenizer files from the bundled SD-1.5 config set (weights-tools/sd15-config).
+ *   tokenizer files from a bundled config set (weights-tools/sd15-config, sd21-base-config, sd21-config).
+ *
+ * The family comes from the text encoder keys: `cond_stage_model.transformer.*` (CLIP ViT-L, SD-1.x)
+ * or `cond_stage_model.model.*` (OpenCLIP ViT-H, SD-2.x: fused q/k/v split, last block dropped).
+ * An SD-2.x file does not say whether it is 2.x-base (512, epsilon) or 2.x-v (768, v_prediction):
+ * the two have the same keys and shapes, and diffusers assumes v-prediction at 768 unless
+ * `global_step` is 875000 — safetensors files carry no `global_step`, so it converts 2.1-base as a
+ * 768 v model. Here it is never guessed: `predictionType` (or `imageSize` 512/768) must say it.
  *
  * Streams tensor by tensor (the multi-GB checkpoint is never held in memory). Pickle checkpoints
  * (.ckpt) are refused with a clear message.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { castFloatBytes } from '../src/io/dtypes.js';
+import { castFloatBytes, DTYPE_BYTES } from '../src/io/dtypes.js';
 import { isPickleName, pickleError } from '../src/io/pickle.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
 import { FileByteSink, FileByteSource } from '../src/node/file-source.js';
 import { checkDirTarget, writeDirAtomic } from '../src/node/atomic-write.js';
-import { sd1LayoutFromConfigs, type Sd1Component } from './sd1-keymap.js';
+import { OPENCLIP_PREFIX } from './openclip-keymap.js';
+import { SD1_PREFIXES, sd1LayoutFromConfigs, type Sd1Component } from './sd1-keymap.js';
 import { planSd1Conversion, type PlanEntry } from './sd1-plan.js';
-import { readSd15Config, readSd15Json, SD15_CONFIG_FILES } from './sd15-config.js';
+import { CONFIG_SET_FILES, readConfigSetFile, readConfigSetJson, type ConfigSet } from './config-sets.js';
+
+/** What the UNet predicts (the scheduler config's prediction_type). */
+export type PredictionType = 'epsilon' | 'v_prediction';
+
+/** The model families `convert` reads. */
+export type ModelFamily = 'sd1' | 'sd2';
 
 export interface ConvertOptions {
   /** Write float16 weights (half the size); default float32. */
   fp16?: boolean;
   /** Replace an existing non-empty output folder (default: refuse). */
   force?: boolean;
+  /**
+   * What the UNet predicts. Required for SD-2.x unless `imageSize` is 512 (→ epsilon, 2.x-base) or
+   * 768 (→ v_prediction, 2.x 768-v); picks the SD-2.1-base or SD-2.1 config set. SD-1.x: default epsilon.
+   */
+  predictionType?: PredictionType;
+  /** The image size the model was trained at (unet sample_size = size / 8); default that of the config set. */
+  imageSize?: number;
   /** Called after each tensor is read and re-encoded. */
   onProgress?: (done: number, total: number, key: string) => void;
 }
@@ -42,6 +63,11 @@ export interface ConvertResult {
   input: string;
   outDir: string;
   dtype: 'F32' | 'F16';
+  family: ModelFamily;
+  /** The bundled config set written. */
+  configSet: ConfigSet;
+  predictionType: PredictionType;
+  imageSize: number;
   components: ConvertedComponent[];
   /** Checkpoint keys left out on purpose (EMA copy, schedule buffers, ...). */
   ignored: { key: string; reason: string }[];
@@ -58,16 +84,60 @@ export const WEIGHT_FILE: Readonly<Record<Sd1Component, string>> = {
 
 type Json = Record<string, unknown>;
 
+interface Configs {
+  unet: Json;
+  vae: Json;
+  text_encoder: Json;
+  scheduler: Json;
+}
+
+const FAMILY_NAME: Readonly<Record<ModelFamily, string>> = { sd1: 'SD-1.x', sd2: 'SD-2.x' };
+const SET_NAME: Readonly<Record<ConfigSet, string>> = { sd15: 'SD-1.5', 'sd21-base': 'SD-2.1-base', sd21: 'SD-2.1' };
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/** A conversion option that is missing or invalid for this checkpoint (the CLI reports it as a usage error). */
+export class ConvertOptionError extends Error {
+  override name = 'ConvertOptionError';
+}
+
+/** SD-2.x when the text encoder is OpenCLIP (and no SD-1 CLIP keys are present). */
+export function detectFamily(keys: readonly string[]): ModelFamily {
+  const openClip = keys.some((k) => k.startsWith(OPENCLIP_PREFIX));
+  const clip = keys.some((k) => k.startsWith(SD1_PREFIXES.text_encoder));
+  return openClip && !clip ? 'sd2' : 'sd1';
+}
+
+/** The config set, prediction type and image size of a conversion (an error when SD-2.x is ambiguous). */
+export function chooseConfigSet(family: ModelFamily, opts: Pick<ConvertOptions, 'predictionType' | 'imageSize'>): { set: ConfigSet; predictionType: PredictionType; imageSize: number } {
+  const size = opts.imageSize;
+  if (size !== undefined && !(Number.isInteger(size) && size > 0 && size % 64 === 0)) {
+    throw new ConvertOptionError(`image size ${size} must be a positive multiple of 64 (the UNet's sample_size is size / 8)`);
+  }
+  if (family === 'sd1') return { set: 'sd15', predictionType: opts.predictionType ?? 'epsilon', imageSize: size ?? 512 };
+  const predictionType = opts.predictionType ?? (size === 768 ? 'v_prediction' : size === 512 ? 'epsilon' : undefined);
+  if (!predictionType) {
+    throw new ConvertOptionError(
+      'an SD-2.x checkpoint: its keys and shapes do not say whether it is a 2.x-base model (512×512, predicts epsilon) or a ' +
+        '768-v model (768×768, predicts v). Say which: --prediction-type epsilon for stable-diffusion-2(-1)-base, ' +
+        '--prediction-type v_prediction for stable-diffusion-2(-1) (768); --image-size 512/768 alone implies the same',
+    );
+  }
+  const set: ConfigSet = predictionType === 'v_prediction' ? 'sd21' : 'sd21-base';
+  return { set, predictionType, imageSize: size ?? (set === 'sd21' ? 768 : 512) };
+}
+
 /**
- * Compares a few anchor shapes with the SD-1.5 configs: a checkpoint of another family fails here
- * with a clear reason; a different UNet input width (inpainting: 9) is carried into the config.
+ * Compares a few anchor shapes with the configs: a checkpoint of another family fails here with a
+ * clear reason; a different UNet input width (inpainting: 9) and the checkpoint's attention
+ * projection kind (Linear [C, C] or 1×1 conv [C, C, 1, 1]) are carried into the unet config.
  */
-function checkAnchors(entries: readonly PlanEntry[], cfg: { unet: Json; vae: Json; text_encoder: Json }, notes: string[]): string[] {
+function checkAnchors(entries: readonly PlanEntry[], cfg: Configs, family: ModelFamily, setName: string, notes: string[]): string[] {
   const shape = (c: Sd1Component, k: string) => entries.find((e) => e.component === c && e.dst === k)?.dstShape;
   const problems: string[] = [];
+  const name = FAMILY_NAME[family];
   const expectDim = (c: Sd1Component, key: string, dim: number, want: unknown, what: string) => {
     const s = shape(c, key);
-    if (s && s[dim] !== want) problems.push(`${c} ${key} has ${what} ${s[dim]}, SD-1.x has ${want}: not a Stable Diffusion 1.x checkpoint`);
+    if (s && s[dim] !== want) problems.push(`${c} ${key} has ${what} ${s[dim]}, ${name} has ${want}: not a Stable Diffusion ${name.slice(3)} checkpoint`);
   };
   const unetWidths = cfg.unet.block_out_channels as number[];
   expectDim('unet', 'conv_in.weight', 0, unetWidths[0], 'width');
@@ -78,8 +148,19 @@ function checkAnchors(entries: readonly PlanEntry[], cfg: { unet: Json; vae: Jso
   expectDim('text_encoder', 'text_model.embeddings.token_embedding.weight', 1, cfg.text_encoder.hidden_size, 'hidden size');
   const inCh = shape('unet', 'conv_in.weight')?.[1];
   if (inCh !== undefined && inCh !== cfg.unet.in_channels) {
-    notes.push(`unet conv_in takes ${inCh} channels (SD-1.5: ${cfg.unet.in_channels}); unet/config.json in_channels set to ${inCh}`);
+    notes.push(`unet conv_in takes ${inCh} channels (${setName}: ${cfg.unet.in_channels}); unet/config.json in_channels set to ${inCh}`);
     cfg.unet.in_channels = inCh;
+  }
+  const proj = entries.filter((e) => e.component === 'unet' && /attentions\.\d+\.proj_(?:in|out)\.weight$/.test(e.dst));
+  const ranks = new Set(proj.map((e) => e.srcShape.length));
+  if (ranks.size > 1) {
+    problems.push(`unet proj_in/proj_out weights mix Linear [C, C] and 1×1 conv [C, C, 1, 1] shapes (e.g. ${proj.map((e) => `${e.src} ${fmt(e.srcShape)}`).slice(0, 2).join(', ')})`);
+  } else if (ranks.size === 1) {
+    const linear = ranks.has(2);
+    if (linear !== (cfg.unet.use_linear_projection === true)) {
+      notes.push(`unet attention projections are ${linear ? 'Linear [C, C]' : '1×1 convs [C, C, 1, 1]'} (${setName}: ${linear ? 'convs' : 'Linear'}); unet/config.json use_linear_projection set to ${linear}`);
+      cfg.unet.use_linear_projection = linear;
+    }
   }
   return problems;
 }
@@ -90,20 +171,32 @@ async function writeComponent(path: string, tensors: TensorToWrite[]): Promise<v
   await writeSafetensors(await FileByteSink.create(path), tensors, { format: 'pt' });
 }
 
-async function writeConfigs(outDir: string, unetConfig: Json): Promise<void> {
-  for (const rel of SD15_CONFIG_FILES) {
-    let text = await readSd15Config(rel);
+const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+
+async function writeConfigs(outDir: string, set: ConfigSet, cfg: Configs): Promise<void> {
+  for (const rel of CONFIG_SET_FILES) {
+    let text = await readConfigSetFile(set, rel);
     if (rel === 'model_index.json') {
       // No safety checker weights are produced: mark the optional components absent.
       const index = JSON.parse(text) as Json;
       Object.assign(index, { safety_checker: [null, null], feature_extractor: [null, null], requires_safety_checker: false });
-      text = `${JSON.stringify(index, null, 2)}\n`;
+      text = json(index);
     } else if (rel === 'unet/config.json') {
-      text = `${JSON.stringify(unetConfig, null, 2)}\n`;
+      text = json(cfg.unet);
+    } else if (rel === 'scheduler/scheduler_config.json') {
+      text = json(cfg.scheduler);
     }
     await mkdir(join(outDir, dirname(rel)), { recursive: true });
     await writeFile(join(outDir, rel), text);
   }
+}
+
+/** The bytes of a plan entry: the whole source tensor, or its rows [start, stop) (a part of a fused q/k/v tensor). */
+async function sourceBytes(file: SafetensorsFile, e: PlanEntry): Promise<Uint8Array> {
+  if (!e.rows) return file.readBytes(e.src);
+  const info = file.info(e.src);
+  const rowBytes = (info.shape.slice(1).reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype]);
+  return file.source.read(info.start + e.rows[0] * rowBytes, (e.rows[1] - e.rows[0]) * rowBytes);
 }
 
 /**
@@ -115,16 +208,36 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
   if (isPickleName(input)) throw pickleError(input);
   const file = await SafetensorsFile.open(await FileByteSource.open(input));
   try {
-    const cfg = {
-      unet: await readSd15Json('unet/config.json'),
-      vae: await readSd15Json('vae/config.json'),
-      text_encoder: await readSd15Json('text_encoder/config.json'),
+    const family = detectFamily(file.keys());
+    let choice: ReturnType<typeof chooseConfigSet>;
+    try {
+      choice = chooseConfigSet(family, opts);
+    } catch (e) {
+      throw new ConvertOptionError(`${input}: ${(e as Error).message}`);
+    }
+    const { set, predictionType, imageSize } = choice;
+    const cfg: Configs = {
+      unet: await readConfigSetJson(set, 'unet/config.json'),
+      vae: await readConfigSetJson(set, 'vae/config.json'),
+      text_encoder: await readConfigSetJson(set, 'text_encoder/config.json'),
+      scheduler: await readConfigSetJson(set, 'scheduler/scheduler_config.json'),
     };
-    const plan = planSd1Conversion(file.keys().map((k) => file.info(k)), sd1LayoutFromConfigs(cfg.unet, cfg.vae));
+    const layout = sd1LayoutFromConfigs(cfg.unet, cfg.vae);
+    if (family === 'sd2') layout.openClipLayers = cfg.text_encoder.num_hidden_layers as number;
+    const plan = planSd1Conversion(file.keys().map((k) => file.info(k)), layout);
     const notes: string[] = [];
-    const problems = [...plan.problems, ...checkAnchors(plan.entries, cfg, notes)];
+    const problems = [...plan.problems, ...checkAnchors(plan.entries, cfg, family, SET_NAME[set], notes)];
     if (problems.length) {
       throw new Error(`${input}: cannot convert (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    }
+    const bundledPrediction = cfg.scheduler.prediction_type ?? 'epsilon';
+    if (bundledPrediction !== predictionType) {
+      notes.push(`scheduler prediction_type set to ${predictionType} (${SET_NAME[set]}: ${String(bundledPrediction)})`);
+      cfg.scheduler.prediction_type = predictionType;
+    }
+    if ((cfg.unet.sample_size as number) * 8 !== imageSize) {
+      notes.push(`unet sample_size set to ${imageSize / 8} for ${imageSize}×${imageSize} images (${SET_NAME[set]}: ${cfg.unet.sample_size})`);
+      cfg.unet.sample_size = imageSize / 8;
     }
     await checkDirTarget(outDir, opts.force);
     await mkdir(dirname(outDir), { recursive: true });
@@ -141,7 +254,7 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
           dtype,
           shape: e.dstShape,
           data: async () => {
-            const bytes = castFloatBytes(await file.readBytes(e.src), file.info(e.src).dtype, dtype, `${input}: tensor "${e.src}"`);
+            const bytes = castFloatBytes(await sourceBytes(file, e), file.info(e.src).dtype, dtype, `${input}: tensor "${e.src}"`);
             opts.onProgress?.(++done, total, e.src);
             return bytes;
           },
@@ -150,9 +263,9 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
         const params = entries.reduce((s, e) => s + e.dstShape.reduce((a, b) => a * b, 1), 0);
         components.push({ component, file: join(outDir, WEIGHT_FILE[component]), tensors: entries.length, params, bytes: params * bytesPer });
       }
-      await writeConfigs(tmp, cfg.unet);
+      await writeConfigs(tmp, set, cfg);
     }, { replace: opts.force });
-    return { input, outDir, dtype, components, ignored: [...plan.ignored], notes };
+    return { input, outDir, dtype, family, configSet: set, predictionType, imageSize, components, ignored: [...plan.ignored], notes };
   } finally {
     await file.close();
   }

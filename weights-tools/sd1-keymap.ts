@@ -10,7 +10,11 @@
  * skip_connection → conv_shortcut. VAE: `down.i`/`up.i` blocks (decoder `up` numbered from the
  * bottom, diffusers from the top), `mid.block_1/2`, `mid.attn_1` whose 1×1 conv q/k/v/proj_out
  * become linear to_q/to_k/to_v/to_out.0 (weights [C, C, 1, 1] → [C, C]). CLIP: prefix removed.
+ *
+ * SD-2.x checkpoints share the UNet and VAE rules; their OpenCLIP text tower
+ * (`cond_stage_model.model.*`, see openclip-keymap.ts) is read when the layout says so.
  */
+import { OPENCLIP_PREFIX, openClipKey, type OpenClipTarget } from './openclip-keymap.js';
 
 export type Sd1Component = 'unet' | 'vae' | 'text_encoder';
 
@@ -22,9 +26,14 @@ export interface Sd1Layout {
   unetBlocks: number;
   /** VAE blocks (`block_out_channels.length`). */
   vaeBlocks: number;
+  /**
+   * SD-2.x: the text encoder is OpenCLIP (`cond_stage_model.model.*`) with this many layers kept
+   * (text config num_hidden_layers). Absent: SD-1.x's CLIP (`cond_stage_model.transformer.*`).
+   */
+  openClipLayers?: number;
 }
 
-/** Prefix of each component's keys in a single-file checkpoint. */
+/** Prefix of each component's keys in a single-file SD-1.x checkpoint (SD-2.x: text encoder under OPENCLIP_PREFIX). */
 export const SD1_PREFIXES: Readonly<Record<Sd1Component, string>> = {
   unet: 'model.diffusion_model.',
   vae: 'first_stage_model.',
@@ -34,6 +43,8 @@ export const SD1_PREFIXES: Readonly<Record<Sd1Component, string>> = {
 export type Sd1KeyMapping =
   /** Goes to `key` of `component`; `squeeze` drops trailing 1×1 dims (conv 1×1 → linear). */
   | { kind: 'map'; component: Sd1Component; key: string; squeeze?: boolean }
+  /** One fused tensor split into parts along dim 0 (OpenCLIP's q/k/v `in_proj`). */
+  | { kind: 'split'; component: Sd1Component; parts: OpenClipTarget[] }
   /** Not needed for inference (training buffers, EMA copy, ...). */
   | { kind: 'ignore'; reason: string }
   /** Belongs to a model family this converter does not handle. */
@@ -162,7 +173,16 @@ export function clipKey(rest: string): string | undefined {
 export function mapSd1Key(key: string, layout: Sd1Layout): Sd1KeyMapping {
   if (SCHEDULE_BUFFERS.has(key)) return { kind: 'ignore', reason: 'DDPM schedule buffer (the scheduler config has it)' };
   if (key.startsWith('model_ema.')) return { kind: 'ignore', reason: 'EMA copy of the UNet (the non-EMA weights are used)' };
-  if (key.startsWith('cond_stage_model.model.')) return { kind: 'unsupported', reason: 'OpenCLIP text encoder: a Stable Diffusion 2.x checkpoint (only SD-1.x is supported)' };
+  if (layout.openClipLayers !== undefined) {
+    if (key.startsWith(OPENCLIP_PREFIX)) {
+      const m = openClipKey(key.slice(OPENCLIP_PREFIX.length), layout.openClipLayers);
+      if (m.kind !== 'map') return m;
+      const [t, ...more] = m.targets;
+      return more.length || t.part !== undefined ? { kind: 'split', component: 'text_encoder', parts: m.targets } : { kind: 'map', component: 'text_encoder', key: t.key };
+    }
+    if (key.startsWith(SD1_PREFIXES.text_encoder)) return { kind: 'unsupported', reason: 'SD-1.x CLIP text encoder keys in an SD-2.x (OpenCLIP) checkpoint' };
+  }
+  if (key.startsWith(OPENCLIP_PREFIX)) return { kind: 'unsupported', reason: 'OpenCLIP text encoder (SD-2.x) keys in an SD-1.x checkpoint' };
   if (key.startsWith('conditioner.embedders.')) return { kind: 'unsupported', reason: 'SDXL conditioner (only SD-1.x is supported)' };
   if (key.startsWith(SD1_PREFIXES.unet)) {
     const k = unetKey(key.slice(SD1_PREFIXES.unet.length), layout);
@@ -180,7 +200,7 @@ export function mapSd1Key(key: string, layout: Sd1Layout): Sd1KeyMapping {
     return k ? { kind: 'map', component: 'text_encoder', key: k } : { kind: 'unknown' };
   }
   if (key.startsWith('cond_stage_model.')) return { kind: 'unknown' };
-  return { kind: 'ignore', reason: 'not part of a Stable Diffusion 1.x pipeline' };
+  return { kind: 'ignore', reason: 'not part of a Stable Diffusion pipeline' };
 }
 
 /** Layout from the diffusers unet and vae configs. */

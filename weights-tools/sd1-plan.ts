@@ -1,5 +1,6 @@
-/** Plans a single-file SD-1.x → diffusers conversion from the checkpoint's header alone (no data read). */
+/** Plans a single-file SD-1.x/2.x → diffusers conversion from the checkpoint's header alone (no data read). */
 import type { StDtype } from '../src/io/dtypes.js';
+import { OPENCLIP_PREFIX } from './openclip-keymap.js';
 import { mapSd1Key, SD1_PREFIXES, type Sd1Component, type Sd1Layout } from './sd1-keymap.js';
 
 /** A tensor as described by the checkpoint header. */
@@ -17,6 +18,8 @@ export interface PlanEntry {
   readonly srcShape: readonly number[];
   readonly dstShape: readonly number[];
   readonly dtype?: StDtype;
+  /** Rows [start, stop) of the source along dim 0 (a part of a fused tensor); absent = the whole tensor. */
+  readonly rows?: readonly [number, number];
 }
 
 export interface Sd1Plan {
@@ -51,7 +54,28 @@ export function planSd1Conversion(tensors: Iterable<SourceTensor>, layout: Sd1La
     if (m.kind === 'ignore') ignored.push({ key: t.name, reason: m.reason });
     else if (m.kind === 'unsupported') unsupported.set(m.reason, [...(unsupported.get(m.reason) ?? []), t.name]);
     else if (m.kind === 'unknown') problems.push(`no rule maps "${t.name}" ${fmt(t.shape)}`);
-    else {
+    else if (m.kind === 'split') {
+      const n = t.shape[0];
+      if (t.shape.length < 1 || t.shape.length > 2 || n % 3 !== 0) {
+        problems.push(`"${t.name}": expected a fused q/k/v tensor [3·C(, C)], got ${fmt(t.shape)}`);
+        continue;
+      }
+      if (t.dtype && !FLOAT_DTYPES.has(t.dtype)) {
+        problems.push(`"${t.name}": dtype ${t.dtype} is not a float type`);
+        continue;
+      }
+      const third = n / 3;
+      for (const p of m.parts) {
+        const rows: [number, number] = [(p.part ?? 0) * third, ((p.part ?? 0) + 1) * third];
+        const dstKey = `${m.component}/${p.key}`;
+        if (bySrc.has(dstKey)) {
+          problems.push(`"${t.name}" and "${bySrc.get(dstKey)}" both map to ${m.component} "${p.key}"`);
+          continue;
+        }
+        bySrc.set(dstKey, t.name);
+        entries.push({ src: t.name, component: m.component, dst: p.key, srcShape: t.shape, dstShape: [third, ...t.shape.slice(1)], dtype: t.dtype, rows });
+      }
+    } else {
       const dstShape = m.squeeze ? squeeze1x1(t.shape) : [...t.shape];
       const dstKey = `${m.component}/${m.key}`;
       if (!dstShape) problems.push(`"${t.name}": expected a 1×1 conv weight [C, C, 1, 1], got ${fmt(t.shape)}`);
@@ -67,7 +91,8 @@ export function planSd1Conversion(tensors: Iterable<SourceTensor>, layout: Sd1La
     problems.unshift(`${keys.length} key${keys.length === 1 ? '' : 's'} like "${keys[0]}": ${reason}`);
   }
   for (const c of COMPONENT_ORDER) {
-    if (!entries.some((e) => e.component === c)) problems.push(`no ${SD1_PREFIXES[c]}* tensors: the ${c} is missing (not a full SD-1.x checkpoint?)`);
+    const prefix = c === 'text_encoder' && layout.openClipLayers !== undefined ? OPENCLIP_PREFIX : SD1_PREFIXES[c];
+    if (!entries.some((e) => e.component === c)) problems.push(`no ${prefix}* tensors: the ${c} is missing (not a full Stable Diffusion checkpoint?)`);
   }
   entries.sort((a, b) => COMPONENT_ORDER.indexOf(a.component) - COMPONENT_ORDER.indexOf(b.component) || (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0));
   return { entries, ignored, problems };

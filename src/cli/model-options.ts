@@ -12,8 +12,9 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
   { name: 'seed', type: 'number', valueName: '<n>', description: 'seed of the initial latents (torch.randn-compatible; default random)' },
   { name: 'latents', type: 'string', valueName: '<file>', description: 'initial latents, NCHW safetensors (tensor "latents"); overrides --seed' },
   { name: 'scheduler', type: 'string', valueName: '<name>', choices: SCHEDULER_NAMES, description: `scheduler: ${SCHEDULER_NAMES.join('|')} (default: the model's)` },
-  { name: 'height', type: 'number', valueName: '<px>', description: 'image height (default: the model sample size × 8)' },
-  { name: 'width', type: 'number', valueName: '<px>', description: 'image width' },
+  { name: 'height', type: 'number', valueName: '<px>', description: "image height, a multiple of 64 (default: the model's unet sample_size × 8: 512 for SD-1.x and SD-2.1-base, 768 for SD-2.1)" },
+  { name: 'width', type: 'number', valueName: '<px>', description: 'image width (default as --height)' },
+  { name: 'clip-skip', type: 'number', valueName: '<n>', description: 'skip the last n text-encoder layers for the prompt (diffusers clip_skip; 1 = "Clip skip 2" of A1111-style UIs; default 0)' },
   { name: 'residency', type: 'string', valueName: '<mode>', choices: ['auto', 'resident', 'stream'], description: 'weights on the backend: auto|resident|stream (stream = per block, for wasm)' },
   { name: 'attention-slice', type: 'number', valueName: '<n>', description: 'queries per attention chunk on the batched/per-head paths (default: automatic)' },
   { name: 'save-latents', type: 'string', valueName: '<file>', output: true, description: 'write the initial and final latents (NCHW safetensors)' },
@@ -29,6 +30,7 @@ export interface ModelRunOptions {
   scheduler?: string;
   height?: number;
   width?: number;
+  clipSkip?: number;
   residency?: 'auto' | 'resident' | 'stream';
   attentionSlice?: number;
   saveLatents?: string;
@@ -37,6 +39,12 @@ export interface ModelRunOptions {
 function positiveInt(v: unknown, name: string): number | undefined {
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function nonNegativeInt(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new UsageError(`--${name} must be a non-negative integer, got ${v}`);
   return v;
 }
 
@@ -56,6 +64,7 @@ export function modelRunOptions(args: ParsedArgs): ModelRunOptions {
     scheduler: o.scheduler as string | undefined,
     height: positiveInt(o.height, 'height'),
     width: positiveInt(o.width, 'width'),
+    clipSkip: nonNegativeInt(o['clip-skip'], 'clip-skip'),
     residency: o.residency as ModelRunOptions['residency'],
     attentionSlice: positiveInt(o['attention-slice'], 'attention-slice'),
     saveLatents: o['save-latents'] as string | undefined,

@@ -1,10 +1,12 @@
 /** Loading the model and latents for the model-running commands, and saving latents after a run. */
 import type { CommandContext } from './command.js';
+import { UsageError } from './args.js';
+import { defaultImageSize, resolveImageSize, type ImageSizeRule } from '../pipeline/image-size.js';
 import type { ModelRunOptions } from './model-options.js';
 import type { HostTensor } from '../pipeline/host-tensor.js';
 import type { GenerateResult, StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { loadPipeline } from '../pipeline/load.js';
-import { checkRunMemory, estimateRunMemory, resolveImageSize } from '../pipeline/run-plan.js';
+import { checkRunMemory, estimateRunMemory } from '../pipeline/run-plan.js';
 import { parseUNetConfig } from '../models/unet/config.js';
 import { parseVaeConfig } from '../models/vae/config.js';
 import { createScheduler } from '../models/schedulers/index.js';
@@ -21,13 +23,13 @@ import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
  */
 export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { prompts?: number } = {}): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
   const signal = ctx.interruptible();
+  const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
   const backend = await ctx.initBackend();
   ctx.err(`backend: ${backend.description}`);
-  const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
   const t0 = Date.now();
   const dir = await openModelDirectory(o.model, { variant: o.variant });
   try {
-    checkRun(dir, o, latents, run.prompts ?? 1);
+    checkRun(dir, o, ctx, latents, run.prompts ?? 1);
     signal.throwIfAborted();
     const pipe = await loadPipeline(dir, { residency: o.residency, attentionSlice: o.attentionSlice, signal });
     ctx.err(`model: ${o.model} loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -37,19 +39,36 @@ export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { 
   }
 }
 
-/** The image size, steps and memory of a run, from the model's configs (see src/pipeline/run-plan.ts). */
-function checkRun(dir: ModelDir, o: ModelRunOptions, latents: HostTensor | undefined, prompts: number): void {
+/**
+ * The run against the model's configs (see src/pipeline/run-plan.ts): --clip-skip against the text
+ * encoder's layers, the image size (usage errors naming the multiple and the default size, and a
+ * note off the model's native size: SD-2.1 768-v gives poor images at 512), the step count against
+ * the scheduler and the memory the run needs.
+ */
+function checkRun(dir: ModelDir, o: ModelRunOptions, ctx: CommandContext, latents: HostTensor | undefined, prompts: number): void {
+  if (o.clipSkip) {
+    const layers = dir.config('text_encoder').num_hidden_layers;
+    if (typeof layers === 'number' && o.clipSkip >= layers) {
+      throw new UsageError(`--clip-skip ${o.clipSkip} leaves no layer: the text encoder has ${layers} layers (use 0..${layers - 1})`);
+    }
+  }
   const unet = parseUNetConfig(dir.config('unet'), `${dir.name}/unet/config.json`);
   const vae = parseVaeConfig(dir.config('vae'), `${dir.name}/vae/config.json`);
-  const vaeFactor = 2 ** (vae.blockOutChannels.length - 1);
-  const size = resolveImageSize(
-    { height: o.height, width: o.width, latentsShape: latents?.shape },
-    { sampleSize: unet.sampleSize, vaeFactor, unetFactor: 2 ** (unet.downBlockTypes.length - 1) },
-  );
+  const rule: ImageSizeRule = { sampleSize: unet.sampleSize, vaeFactor: 2 ** (vae.blockOutChannels.length - 1), unetFactor: 2 ** (unet.downBlockTypes.length - 1) };
+  let size: { height: number; width: number };
+  try {
+    size = resolveImageSize({ height: o.height, width: o.width, latentsShape: latents?.shape }, rule);
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/^(height|width)/, '--$1'));
+  }
+  const d = defaultImageSize(rule);
+  if (size.height !== d || size.width !== d) {
+    ctx.err(`note: ${size.width}×${size.height} is not this model's native size ${d}×${d} (unet sample_size ${rule.sampleSize} × VAE factor ${rule.vaeFactor})`);
+  }
   // The step count against the scheduler (e.g. more steps than training timesteps).
   if (o.steps !== undefined) createScheduler(dir.config('scheduler'), o.scheduler ? { type: o.scheduler } : {}).setTimesteps(o.steps);
   const batch = prompts * ((o.guidance ?? 7.5) > 1 ? 2 : 1);
-  checkRunMemory(estimateRunMemory({ unet: unet.blockOutChannels, vae: vae.blockOutChannels }, { ...size, vaeFactor, batch }), 0, backendMemoryBudget(), size);
+  checkRunMemory(estimateRunMemory({ unet: unet.blockOutChannels, vae: vae.blockOutChannels }, { ...size, vaeFactor: rule.vaeFactor, batch }), 0, backendMemoryBudget(), size);
 }
 
 /** Writes --save-latents (initial and final latents, NCHW) when asked. */

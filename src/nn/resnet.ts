@@ -45,20 +45,32 @@ export class ResnetBlock2D extends Module {
     this.outputScaleFactor = o.outputScaleFactor ?? 1;
   }
 
-  /** x [B, H, W, in], temb [B, tembChannels] → [B, H, W, out]. */
+  /**
+   * x [B, H, W, in], temb [B, tembChannels] → [B, H, W, out]. Each full-size intermediate is freed
+   * as soon as the next exists (the enclosing tidy alone would keep all of them to the end): at
+   * 768×768 a VAE activation is 288–576 MiB and the wasm heap holds < 4 GiB. Gradient tapes keep
+   * their own references, so training is unaffected.
+   */
   forward(x: tf.Tensor4D, temb?: tf.Tensor2D): tf.Tensor4D {
     return tf.tidy(() => {
       // GroupNorm + SiLU run as one kernel where the backend has it.
       const normAct = (n: GroupNorm, t: tf.Tensor4D) => (this.fuseSilu ? n.forward(t, { silu: true }) : this.act(n.forward(t)));
-      let h = this.conv1.forward(normAct(this.norm1, x));
+      /** `next`, after disposing `prev` (an intermediate of this block, never `x`). */
+      const then = <T extends tf.Tensor>(prev: tf.Tensor, next: T): T => {
+        if (prev !== x && prev !== next) prev.dispose();
+        return next;
+      };
+      const a = normAct(this.norm1, x);
+      let h = then(a, this.conv1.forward(a));
       if (this.timeEmbProj) {
         if (!temb) throw new Error('ResnetBlock2D: this block needs a time embedding');
         const t = this.timeEmbProj.forward(this.act(temb));
-        h = tf.add(h, tf.reshape(t, [t.shape[0], 1, 1, t.shape[1]]));
+        h = then(h, tf.add(h, tf.reshape(t, [t.shape[0], 1, 1, t.shape[1]])));
       }
-      h = this.conv2.forward(normAct(this.norm2, h));
+      const b = then(h, normAct(this.norm2, h));
+      h = then(b, this.conv2.forward(b));
       const skip = this.convShortcut ? this.convShortcut.forward(x) : x;
-      const y = tf.add(skip, h);
+      const y = then(skip, then(h, tf.add(skip, h)));
       return (this.outputScaleFactor === 1 ? y : tf.div(y, this.outputScaleFactor)) as tf.Tensor4D;
     });
   }

@@ -2,6 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClipTokenizer, type ClipTokenizerOptions } from '../models/clip/tokenizer.js';
+import { tokenizerOptionsFromFiles } from '../models/clip/tokenizer-config.js';
+import type { JsonObject } from '../io/config.js';
 
 async function readText(path: string): Promise<string> {
   try {
@@ -11,20 +13,37 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-/**
- * Reads `vocab.json` and `merges.txt` from `dir`; `model_max_length` of tokenizer_config.json (when
- * present and sensible) sets the sequence length unless `opts.modelMaxLength` is given.
- */
-export async function loadClipTokenizer(dir: string, opts: ClipTokenizerOptions = {}): Promise<ClipTokenizer> {
-  const [vocab, merges] = await Promise.all([readText(join(dir, 'vocab.json')), readText(join(dir, 'merges.txt'))]);
-  let modelMaxLength = opts.modelMaxLength;
-  if (modelMaxLength === undefined) {
-    const cfg = await readFile(join(dir, 'tokenizer_config.json'), 'utf8').then((t) => JSON.parse(t) as Record<string, unknown>, () => undefined);
-    const m = cfg?.model_max_length;
-    if (typeof m === 'number' && Number.isInteger(m) && m >= 2 && m <= 1_000_000) modelMaxLength = m;
+/** An optional JSON object file: undefined when absent; an error naming the file when broken. */
+async function readOptionalJson(path: string): Promise<JsonObject | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
   }
   try {
-    return ClipTokenizer.fromFiles(vocab, merges, { ...opts, modelMaxLength });
+    const v: unknown = JSON.parse(text);
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as JsonObject;
+  } catch (e) {
+    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+  }
+  throw new Error(`${path}: not a JSON object`);
+}
+
+/**
+ * Reads `vocab.json` and `merges.txt` from `dir`, and the settings of tokenizer_config.json and
+ * special_tokens_map.json when present (`model_max_length`; the pad token, `!` for SD-2);
+ * `opts` overrides them.
+ */
+export async function loadClipTokenizer(dir: string, opts: ClipTokenizerOptions = {}): Promise<ClipTokenizer> {
+  const [vocab, merges, config, special] = await Promise.all([
+    readText(join(dir, 'vocab.json')),
+    readText(join(dir, 'merges.txt')),
+    readOptionalJson(join(dir, 'tokenizer_config.json')),
+    readOptionalJson(join(dir, 'special_tokens_map.json')),
+  ]);
+  try {
+    return ClipTokenizer.fromFiles(vocab, merges, { ...tokenizerOptionsFromFiles(config, special), ...opts });
   } catch (e) {
     throw new Error(`${dir}: ${(e as Error).message}`);
   }

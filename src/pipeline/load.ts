@@ -16,6 +16,7 @@ import { loadWeights } from '../nn/load-weights.js';
 import { checkSliceSize } from '../nn/attention-core.js';
 import type { Residency } from '../nn/param.js';
 import { ClipTokenizer, type TruncationHandler } from '../models/clip/tokenizer.js';
+import { tokenizerOptionsFromFiles } from '../models/clip/tokenizer-config.js';
 import { ClipTextModel } from '../models/clip/text-model.js';
 import { ClipPromptEncoder } from '../models/clip/prompt-encoder.js';
 import { UNet2DConditionModel } from '../models/unet/unet.js';
@@ -82,7 +83,10 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   const common = { residency, keepFloat16: opts.keepFloat16 };
   const tokFiles = dir.tokenizer;
   if (!tokFiles) throw new Error(`${dir.name}: the tokenizer was not loaded`);
-  const tokenizer = ClipTokenizer.fromVocab(tokFiles.vocab, tokFiles.merges, { onTruncate: opts.onTruncate });
+  const tokenizer = ClipTokenizer.fromVocab(tokFiles.vocab, tokFiles.merges, {
+    ...tokenizerOptionsFromFiles(tokFiles.config, tokFiles.specialTokens),
+    onTruncate: opts.onTruncate,
+  });
   const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
   const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
   const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));

@@ -11,20 +11,22 @@ import { setAttentionSlice } from '../nn/attention.js';
 import type { UNet2DConditionModel } from '../models/unet/unet.js';
 import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
 import type { PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptEncodeOptions } from '../models/clip/prompt-encoder.js';
 import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
 import { hostFromTensor, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
 import type { FloatImage, RgbImage } from '../util/image.js';
 import { imageToModelInput } from './image-input.js';
 import { initialLatents } from './latents.js';
+import { defaultImageSize, resolveImageSize, type ImageSizeRule } from './image-size.js';
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
-import { checkRunMemory, estimateRunMemory, resolveImageSize } from './run-plan.js';
+import { checkRunMemory, estimateRunMemory } from './run-plan.js';
 import { backendMemoryBudget } from '../backend/wasm-patches.js';
 
 /** Tokenizer + text model: prompts → embeddings [P, 77, D]. */
 export interface PromptEncoder {
   /** Embeds prompts (padded/truncated to the model length). */
-  encode(prompts: readonly string[]): tf.Tensor3D;
+  encode(prompts: readonly string[], opts?: PromptEncodeOptions): tf.Tensor3D;
   /** The tokenizer (Prompt-to-Prompt controllers locate words with it). */
   readonly tokenizer?: PromptTokenizer;
   /** Queries per attention chunk of the text encoder (see `StableDiffusionPipeline.setAttentionSlice`). */
@@ -56,6 +58,12 @@ export interface GenerateOptions {
   seed?: number;
   /** Scheduler short name ('ddim', 'pndm', 'euler', 'lms', 'dpmpp'), a diffusers class name, or an instance. */
   scheduler?: string | Scheduler;
+  /**
+   * Skip the last n text-encoder layers for the prompts (diffusers 0.25 `clip_skip`: the final
+   * LayerNorm of hidden_states[−(n+1)]; the negative prompts keep the last layer, as diffusers does).
+   * n = 1 is "Clip skip 2" in A1111-style UIs. Default 0.
+   */
+  clipSkip?: number;
   controller?: AttentionController;
   onStep?: (info: StepInfo) => void;
   /** Skip the VAE decode (returns latents only). */
@@ -123,9 +131,14 @@ export class StableDiffusionPipeline {
     return this.components.vae.downscale;
   }
 
-  /** Default image size: sample_size × VAE factor. */
+  /** What fixes the accepted image sizes (VAE and UNet factors, sample_size). */
+  get imageSizeRule(): ImageSizeRule {
+    return { vaeFactor: this.vaeScaleFactor, unetFactor: this.components.unet.sizeFactor, sampleSize: this.components.unet.config.sampleSize };
+  }
+
+  /** Default image size: sample_size × VAE factor (512 for SD-1.x and SD-2.1-base, 768 for SD-2.1). */
   get defaultSize(): number {
-    return this.components.unet.config.sampleSize * this.vaeScaleFactor;
+    return defaultImageSize(this.imageSizeRule);
   }
 
   /** A scheduler from the model's config, optionally of another type. */
@@ -140,9 +153,9 @@ export class StableDiffusionPipeline {
     return t;
   }
 
-  /** Text embeddings [P, 77, D] (caller disposes). */
-  encodePrompts(prompts: readonly string[]): tf.Tensor3D {
-    return this.components.text.encode(prompts);
+  /** Text embeddings [P, 77, D] (caller disposes); `clipSkip` as in `GenerateOptions`. */
+  encodePrompts(prompts: readonly string[], opts: PromptEncodeOptions = {}): tf.Tensor3D {
+    return opts.clipSkip ? this.components.text.encode(prompts, opts) : this.components.text.encode(prompts);
   }
 
   /** Text-to-image for each prompt. */
@@ -159,7 +172,7 @@ export class StableDiffusionPipeline {
     this.checkMemory({ height, width }, prompts.length * (guidance > 1 ? 2 : 1));
     const signal = opts.signal ?? this.signal;
     const scheduler = typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler);
-    const cond = this.encodePrompts(prompts);
+    const cond = this.encodePrompts(prompts, { clipSkip: opts.clipSkip });
     const uncond = guidance > 1 ? this.encodePrompts(negatives) : undefined;
     const x0 = initialLatents(
       { batch: prompts.length, channels: this.components.unet.config.inChannels, height: height / f, width: width / f },
@@ -270,11 +283,7 @@ export class StableDiffusionPipeline {
   }
 
   private imageSize(opts: GenerateOptions): { height: number; width: number } {
-    const { unet } = this.components;
-    return resolveImageSize(
-      { height: opts.height, width: opts.width, latentsShape: opts.latents?.shape },
-      { sampleSize: unet.config.sampleSize, vaeFactor: this.vaeScaleFactor, unetFactor: unet.sizeFactor },
-    );
+    return resolveImageSize({ height: opts.height, width: opts.width, latentsShape: opts.latents?.shape }, this.imageSizeRule);
   }
 
   /** Refuses, before any step, a run whose activations cannot fit the backend's memory budget. */

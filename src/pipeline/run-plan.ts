@@ -1,6 +1,6 @@
 /**
- * Checks of a sampling run that need only the model's configs, so they run before any weight is
- * loaded and before any step: the image size the UNet and VAE accept, and whether the activations
+ * A check of a sampling run that needs only the model's configs, so it runs before any weight is
+ * loaded and before any step (with the image size, src/pipeline/image-size.ts): whether the activations
  * fit in the backend's memory budget (the wasm heap: a 4096×4096 image cannot be decoded in it).
  *
  * The memory estimate scales live tensor bytes measured with the allocation guard on the SD-1
@@ -10,34 +10,6 @@
  * It leaves out what a controller stores, so it is a lower estimate: only sizes that cannot fit
  * are refused.
  */
-
-/** What decides the image size: the UNet's default latent size and the downscaling factors. */
-export interface SizeRules {
-  /** UNet sample size (latent pixels); default image size = sampleSize · vaeFactor. */
-  sampleSize: number;
-  /** Pixels per latent pixel (VAE). */
-  vaeFactor: number;
-  /** Latent pixels per bottleneck pixel (UNet). */
-  unetFactor: number;
-}
-
-/**
- * The image size of a run: the asked height/width, else the given latents' size, else the
- * model's default; each must be a positive multiple of vaeFactor · unetFactor.
- */
-export function resolveImageSize(req: { height?: number; width?: number; latentsShape?: readonly number[] }, rules: SizeRules): { height: number; width: number } {
-  const f = rules.vaeFactor;
-  const shape = req.latentsShape;
-  const height = req.height ?? (shape ? shape[2] * f : rules.sampleSize * f);
-  const width = req.width ?? (shape ? shape[3] * f : rules.sampleSize * f);
-  const unit = f * rules.unetFactor;
-  for (const [name, v] of [['height', height], ['width', width]] as const) {
-    if (!Number.isInteger(v) || v <= 0 || v % unit !== 0) {
-      throw new Error(`${name} ${v} must be a positive multiple of ${unit} (VAE factor ${f} × UNet factor ${rules.unetFactor})`);
-    }
-  }
-  return { height, width };
-}
 
 /** Estimated peak live tensor bytes of a run's stages (see the module comment). */
 export interface RunMemory {

@@ -78,6 +78,7 @@ export const attentionCommand: Command = {
         scheduler: o.scheduler ?? 'ddim',
         height: o.height,
         width: o.width,
+        clipSkip: o.clipSkip,
         controller: store,
         decode: typeof opt.image === 'string',
         onStep: progressPrinter(ctx),

@@ -85,6 +85,7 @@ export const editCommand: Command = {
         scheduler: o.scheduler ?? 'ddim',
         height: o.height,
         width: o.width,
+        clipSkip: o.clipSkip,
         controller: edit.controller,
         onStep: progressPrinter(ctx, edit.description),
       });

@@ -42,6 +42,7 @@ export const generateCommand: Command = {
         scheduler: o.scheduler,
         height: o.height,
         width: o.width,
+        clipSkip: o.clipSkip,
         onStep: progressPrinter(ctx),
       });
       await writeImagePng(out, r.images[0]);

@@ -16,12 +16,19 @@ export interface ClipTextOutput {
   lastHiddenState: tf.Tensor3D;
   /** Pooled output [B, D]: lastHiddenState at each row's end-of-text position. */
   poolerOutput: tf.Tensor2D;
-  /** With `outputHiddenStates`: the embeddings, then each layer's output (before the final LayerNorm). */
+  /** With `outputHiddenStates`: the embeddings, then each layer's output (before the final LayerNorm; the layers that ran). */
   hiddenStates?: tf.Tensor3D[];
 }
 
 export interface ClipTextForwardOptions {
   outputHiddenStates?: boolean;
+  /**
+   * Clip skip (diffusers' `clip_skip`): run only the first `numHiddenLayers − clipSkip` layers, so
+   * `lastHiddenState` is the final LayerNorm of hidden_states[−(clipSkip + 1)] (and the pooled output
+   * is taken from it). 0 (default) = the whole model. diffusers' clip_skip 1 is "Clip skip 2" in
+   * A1111-style UIs, which count the last layer as 1.
+   */
+  clipSkip?: number;
 }
 
 /** transformers' causal-mask fill value: the most negative float32. */
@@ -94,10 +101,20 @@ export class ClipTextModel extends Module implements CheckpointAdapter {
     });
   }
 
+  /** Throws unless `n` is a valid clip skip for this model (0 ≤ n < numHiddenLayers). */
+  checkClipSkip(n: number): void {
+    const layers = this.config.numHiddenLayers;
+    if (!Number.isInteger(n) || n < 0 || n >= layers) {
+      throw new Error(`clip skip must be an integer in 0..${layers - 1} (the text encoder has ${layers} layers), got ${n}`);
+    }
+  }
+
   /** input ids [B, T] (T ≤ 77; usually the tokenizer's padded `inputIds`) → encoder outputs. */
   forward(inputIds: number[][] | tf.Tensor2D, opts: ClipTextForwardOptions = {}): ClipTextOutput {
     const ids = inputIds instanceof tf.Tensor ? (inputIds.arraySync() as number[][]) : inputIds;
     this.checkIds(ids);
+    const skip = opts.clipSkip ?? 0;
+    this.checkClipSkip(skip);
     const pool = this.poolPositions(ids);
     const tm = this.textModel;
     return tf.tidy(() => {
@@ -105,7 +122,7 @@ export class ClipTextModel extends Module implements CheckpointAdapter {
       const mask = causalMask(t);
       let h = tm.embeddings.forward(tf.tensor2d(ids, [b, t], 'int32'));
       const hiddenStates: tf.Tensor3D[] = [h];
-      for (const layer of tm.layers) {
+      for (const layer of tm.layers.slice(0, tm.layers.length - skip)) {
         h = layer.forward(h, mask);
         hiddenStates.push(h);
       }

@@ -7,7 +7,7 @@
 import { log } from '../../util/log.js';
 import { Bpe, parseMerges } from './bpe.js';
 import { byteSymbolsToText, textToByteSymbols } from './byte-encoder.js';
-import { END_OF_TEXT, splitSpecialTokens, splitWords, START_OF_TEXT } from './pretokenize.js';
+import { END_OF_TEXT, specialTokenPattern, splitSpecialTokens, splitWords, START_OF_TEXT } from './pretokenize.js';
 import { cleanText, pythonStrip } from './text-clean.js';
 
 /** Length of the text encoder's token sequence (CLIP: 77). */
@@ -40,6 +40,11 @@ export type TruncationHandler = (info: TruncationInfo) => void;
 export interface ClipTokenizerOptions {
   /** Sequence length of the text model (default MAX_TOKENS, 77). */
   modelMaxLength?: number;
+  /**
+   * The padding token (default `<|endoftext|>`, SD-1). SD-2 pads with `!` (id 0); a pad token that is
+   * not BOS/EOS is a special token, so each `!` in a prompt becomes that token too, as in transformers.
+   */
+  padToken?: string;
   /** Called for each truncated prompt; default: a warning through the library log. */
   onTruncate?: TruncationHandler;
 }
@@ -47,7 +52,7 @@ export interface ClipTokenizerOptions {
 export interface ClipCallOptions {
   /** Default: `modelMaxLength` (77). */
   maxLength?: number;
-  /** 'max_length' (default) pads with the pad token (`<|endoftext|>`) to `maxLength`. */
+  /** 'max_length' (default) pads with the pad token (`<|endoftext|>`, SD-2: `!`) to `maxLength`. */
   padding?: 'max_length' | 'none';
   /** Default true: cut the prompt tokens so that BOS + tokens + EOS fit in `maxLength`. */
   truncation?: boolean;
@@ -75,14 +80,18 @@ const warnTruncated: TruncationHandler = (t) =>
 export class ClipTokenizer implements PromptTokenizer {
   readonly bosTokenId: number;
   readonly eosTokenId: number;
-  /** CLIP pads with `<|endoftext|>`. */
+  /** CLIP pads with `<|endoftext|>` (SD-1); SD-2's tokenizer pads with `!` (id 0). */
   readonly padTokenId: number;
+  /** Text of the pad token. */
+  readonly padToken: string;
   /** Unknown tokens map to `<|endoftext|>` (never happens with the full byte alphabet). */
   readonly unkTokenId: number;
   readonly modelMaxLength: number;
   private readonly decoder = new Map<number, string>();
   private readonly bpe: Bpe;
   private readonly onTruncate: TruncationHandler;
+  /** Splits prompts around the special tokens (BOS, EOS, pad). */
+  private readonly specialPattern: RegExp;
 
   /** From the text of vocab.json and merges.txt. */
   static fromFiles(vocabJsonText: string, mergesText: string, opts?: ClipTokenizerOptions): ClipTokenizer {
@@ -115,8 +124,10 @@ export class ClipTokenizer implements PromptTokenizer {
     };
     this.bosTokenId = special(START_OF_TEXT);
     this.eosTokenId = special(END_OF_TEXT);
-    this.padTokenId = this.eosTokenId;
+    this.padToken = opts.padToken ?? END_OF_TEXT;
+    this.padTokenId = special(this.padToken);
     this.unkTokenId = this.eosTokenId;
+    this.specialPattern = specialTokenPattern([START_OF_TEXT, END_OF_TEXT, this.padToken]);
     this.modelMaxLength = opts.modelMaxLength ?? MAX_TOKENS;
     this.onTruncate = opts.onTruncate ?? warnTruncated;
     this.bpe = new Bpe(merges);
@@ -130,7 +141,7 @@ export class ClipTokenizer implements PromptTokenizer {
   /** The BPE pieces of a prompt (no BOS/EOS), e.g. ["a</w>", "photo</w>"]. */
   tokenize(text: string): string[] {
     const out: string[] = [];
-    for (const piece of splitSpecialTokens(text)) {
+    for (const piece of splitSpecialTokens(text, this.specialPattern)) {
       if (piece.special) {
         out.push(piece.text);
         continue;
@@ -159,13 +170,13 @@ export class ClipTokenizer implements PromptTokenizer {
 
   /**
    * Text of `ids`: the tokens' bytes joined and decoded as UTF-8 (invalid sequences → U+FFFD),
-   * `</w>` → space, stripped. Special tokens are kept unless `skipSpecialTokens`. A single id gives
+   * `</w>` → space, stripped. Special tokens (BOS, EOS, pad) are kept unless `skipSpecialTokens`. A single id gives
    * that token's text ("photo</w>" → "photo").
    */
   decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
     let symbols = '';
     for (const id of ids) {
-      if (opts.skipSpecialTokens && (id === this.bosTokenId || id === this.eosTokenId)) continue;
+      if (opts.skipSpecialTokens && (id === this.bosTokenId || id === this.eosTokenId || id === this.padTokenId)) continue;
       symbols += this.idToToken(id);
     }
     return pythonStrip(byteSymbolsToText(symbols).replaceAll('</w>', ' '));

@@ -52,8 +52,13 @@ function cosineBetas(n: number, maxBeta = 0.999): Float32Array {
   return out;
 }
 
-/** float32 betas of a schedule (diffusers' scheduler constructors). */
+/** float32 betas of a schedule (diffusers' scheduler constructors), rescaled to zero terminal SNR when asked. */
 export function makeBetas(c: BetaConfig): Float32Array {
+  const betas = scheduleBetas(c);
+  return c.rescaleBetasZeroSnr ? rescaleZeroTerminalSnr(betas) : betas;
+}
+
+function scheduleBetas(c: BetaConfig): Float32Array {
   if (c.trainedBetas) return Float32Array.from(c.trainedBetas);
   switch (c.betaSchedule) {
     case 'linear':
@@ -76,4 +81,21 @@ export function alphasCumprod(betas: Float32Array): Float32Array {
     out[i] = acc;
   }
   return out;
+}
+
+/**
+ * diffusers' `rescale_zero_terminal_snr` (Lin et al. 2023, Algorithm 1) in its float32 tensor
+ * arithmetic: shift and scale sqrt(ᾱ) so that its last value is 0 and its first unchanged, then
+ * turn the rescaled ᾱ back into betas (the last beta becomes 1).
+ */
+export function rescaleZeroTerminalSnr(betas: Float32Array): Float32Array {
+  const sqrtBar = alphasCumprod(betas).map((a) => f32(Math.sqrt(a)));
+  const first = sqrtBar[0];
+  const last = sqrtBar[sqrtBar.length - 1];
+  const scale = f32(first / f32(first - last));
+  const bar = sqrtBar.map((s) => {
+    const r = f32(f32(s - last) * scale);
+    return f32(r * r);
+  });
+  return bar.map((a, i) => f32(1 - (i === 0 ? a : f32(a / bar[i - 1]))));
 }

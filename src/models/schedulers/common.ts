@@ -62,9 +62,14 @@ export abstract class BaseScheduler implements Scheduler {
     return new this(config);
   }
 
-  protected constructor(config: SchedulerConfigReader, className: string) {
+  /** Whether the betas were rescaled to zero terminal SNR (`rescale_betas_zero_snr`). */
+  readonly rescaleBetasZeroSnr: boolean;
+
+  /** `zeroSnr`: the class accepts `rescale_betas_zero_snr` (DDIM, Euler). */
+  protected constructor(config: SchedulerConfigReader, className: string, zeroSnr = false) {
     this.where = className;
-    const beta = config.betas();
+    const beta = config.betas(zeroSnr);
+    this.rescaleBetasZeroSnr = beta.rescaleBetasZeroSnr ?? false;
     this.numTrainTimesteps = beta.numTrainTimesteps;
     this.betas = makeBetas(beta);
     this.alphasCumprod = alphasCumprod(this.betas);

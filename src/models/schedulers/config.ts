@@ -18,6 +18,8 @@ export interface BetaConfig {
   betaSchedule: BetaSchedule;
   /** Explicit betas (overrides the schedule). */
   trainedBetas: number[] | null;
+  /** Rescale the betas to zero terminal SNR (ᾱ_{T−1} = 0), for v-prediction models trained that way (default false). */
+  rescaleBetasZeroSnr?: boolean;
 }
 
 /**
@@ -52,7 +54,11 @@ export class SchedulerConfigReader extends ConfigReader {
     super.done(SCHEDULER_CONFIG_KEYS);
   }
 
-  betas(): BetaConfig {
+  /**
+   * The beta-schedule fields. `zeroSnr`: whether this scheduler class has `rescale_betas_zero_snr`
+   * (in diffusers 0.25 only DDIM and Euler do; the others would silently ignore it, so it is refused).
+   */
+  betas(zeroSnr = false): BetaConfig {
     const trained = this.value('trained_betas');
     let trainedBetas: number[] | null = null;
     if (trained !== undefined) {
@@ -69,13 +75,16 @@ export class SchedulerConfigReader extends ConfigReader {
       }
       numTrainTimesteps = trainedBetas.length;
     }
-    this.only('rescale_betas_zero_snr', false);
+    let rescaleBetasZeroSnr = false;
+    if (zeroSnr) rescaleBetasZeroSnr = this.bool('rescale_betas_zero_snr', false);
+    else this.only('rescale_betas_zero_snr', false, 'diffusers has it only in DDIMScheduler and EulerDiscreteScheduler');
     return {
       numTrainTimesteps,
       betaStart: this.num('beta_start', 0.0001),
       betaEnd: this.num('beta_end', 0.02),
       betaSchedule: this.oneOf<BetaSchedule>('beta_schedule', 'linear', ['linear', 'scaled_linear', 'squaredcos_cap_v2']),
       trainedBetas,
+      rescaleBetasZeroSnr,
     };
   }
 

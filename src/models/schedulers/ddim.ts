@@ -22,7 +22,7 @@ export class DDIMScheduler extends BaseScheduler {
   /** @param config a diffusers scheduler config (DDIMScheduler defaults for absent fields). */
   constructor(config: Json) {
     const r = new SchedulerConfigReader(config, 'DDIMScheduler config');
-    super(r, 'DDIMScheduler');
+    super(r, 'DDIMScheduler', true);
     this.timestepSpacing = r.spacing('leading');
     this.stepsOffset = r.int('steps_offset', 0);
     this.predictionType = r.prediction();
@@ -52,6 +52,8 @@ export class DDIMScheduler extends BaseScheduler {
    * DDIM inversion x_{t−stride} → x_t, given the model output at the less noisy sample and timestep
    * `t` (the target). As the null-text notebook's `next_step`: from ᾱ at min(t − stride, T−1)
    * (or the final ᾱ below 0) to ᾱ_t, without clipping. `step(eps, t, invertStep(eps, t, x)) ≈ x`.
+   * A v or x₀ prediction is converted with ᾱ of the sample's own level (t − stride), as diffusers'
+   * `DDIMInverseScheduler` does.
    */
   invertStep(modelOutput: tf.Tensor, t: number, sample: tf.Tensor): tf.Tensor {
     const from = Math.min(t - this.stride, this.numTrainTimesteps - 1);

@@ -18,8 +18,8 @@ export abstract class SigmaScheduler extends BaseScheduler {
   sigmas: Float32Array = new Float32Array(0);
   protected readonly stepIndex: StepIndex;
 
-  protected constructor(r: SchedulerConfigReader, className: string) {
-    super(r, className);
+  protected constructor(r: SchedulerConfigReader, className: string, zeroSnr = false) {
+    super(r, className, zeroSnr);
     this.stepIndex = new StepIndex(className);
     this.timestepSpacing = r.spacing('linspace');
     this.stepsOffset = r.int('steps_offset', 0);
