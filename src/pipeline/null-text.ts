@@ -92,7 +92,7 @@ export function nullTextOptimize(o: NullTextOptions): NullTextResult {
   installWasmGradKernels();
   scheduler.setTimesteps(steps);
   const timesteps = [...scheduler.timesteps];
-  const emb = tf.variable(tf.clone(o.uncond), true, `ptp_null_text_${Date.now()}_${Math.random().toString(36).slice(2)}`);
+  const emb = tf.tidy(() => tf.variable(tf.clone(o.uncond), true, `ptp_null_text_${Date.now()}_${Math.random().toString(36).slice(2)}`));
   let x = tf.keep(tf.clone(o.trajectory[steps]));
   const perStep: tf.Tensor3D[] = [];
   const losses: number[][] = [];
