@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeImage, decodeJpeg, imageFormat, readImageFile } from '../src/node/images.js';
 import { encodePng } from '../src/node/png.js';
-import { resizeBicubic, squareImage } from '../src/util/resize.js';
+import { fitImage, resizeBicubic } from '../src/util/resize.js';
 import type { RgbImage } from '../src/util/image.js';
 import { repoRoot } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
@@ -32,13 +32,16 @@ describe('photo input: decoding and load_512-style cropping', () => {
     expect(Array.from(same.data)).to.deep.equal(Array.from(pattern(6, 4).data));
   });
 
-  it('squareImage = load_512: margins cut, the longer side centre-cropped, resized', () => {
-    const out = squareImage(pattern(20, 12), 8, { left: 3, right: 1, top: 2, bottom: 0 });
+  it('fitImage to a square = load_512: margins cut, the longer side centre-cropped, resized', () => {
+    const out = fitImage(pattern(20, 12), 8, 8, { left: 3, right: 1, top: 2, bottom: 0 });
     expect([out.width, out.height]).to.deep.equal([8, 8]);
     expect(Array.from(out.data)).to.deep.equal(ref.square8);
     // Offsets are clamped so that a pixel stays; bad values are errors.
-    expect(squareImage(pattern(20, 12), 4, { left: 100, top: 100 }).width).to.equal(4);
-    expect(() => squareImage(pattern(20, 12), 4, { left: -1 })).to.throw('crop offset left must be a non-negative integer');
+    expect(fitImage(pattern(20, 12), 4, 4, { left: 100, top: 100 }).width).to.equal(4);
+    expect(() => fitImage(pattern(20, 12), 4, 4, { left: -1 })).to.throw('crop offset left must be a non-negative integer');
+    // Other aspect ratios: the centred window of that shape (here 20×10 of the 20×12 image, rows 1–10).
+    const wide = fitImage(pattern(20, 12), 20, 10);
+    expect(Array.from(wide.data)).to.deep.equal(Array.from(pattern(20, 12).data.subarray(20 * 3, 11 * 20 * 3)));
   });
 
   it('decodes JPEG (jpeg-js) within ±3 of Pillow/libjpeg, and PNG exactly; tells the format by signature', () => {

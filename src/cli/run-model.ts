@@ -7,12 +7,12 @@ import { loadPipelineFromDirectory } from '../node/pipeline.js';
 import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
 
 /** Activates the backend (printing it) and loads the pipeline and any given latents. */
-export async function loadModel(o: ModelRunOptions, ctx: CommandContext): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
+export async function loadModel(o: ModelRunOptions, ctx: CommandContext, extra: { vaeEncoder?: boolean } = {}): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
   const backend = await ctx.initBackend();
   ctx.err(`backend: ${backend.description}`);
   const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
   const t0 = Date.now();
-  const pipe = await loadPipelineFromDirectory(o.model, { variant: o.variant, residency: o.residency, attentionSlice: o.attentionSlice });
+  const pipe = await loadPipelineFromDirectory(o.model, { variant: o.variant, residency: o.residency, attentionSlice: o.attentionSlice, vaeEncoder: extra.vaeEncoder });
   ctx.err(`model: ${o.model} loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { pipe, latents };
 }

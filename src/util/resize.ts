@@ -98,11 +98,12 @@ export function cropImage(img: RgbImage, x: number, y: number, width: number, he
 }
 
 /**
- * load_512 for any size: cut the offsets (each clamped so at least one pixel stays), centre-crop
- * the longer side to a square, resize to `size`×`size`. (The notebook clamps `top` with `left`, a
- * slip that matters only for large left offsets; here each side is clamped by its own axis.)
+ * load_512 for any size: cut the offsets (each clamped so that a pixel stays), centre-crop to the
+ * target's aspect ratio (a square for a square target, as load_512), resize to width × height.
+ * (The notebook clamps `top` with `left`, a slip that matters only for large left offsets; here
+ * each side is clamped by its own axis.)
  */
-export function squareImage(img: RgbImage, size: number, offsets: CropOffsets = {}): RgbImage {
+export function fitImage(img: RgbImage, width: number, height: number, offsets: CropOffsets = {}): RgbImage {
   for (const [k, v] of Object.entries(offsets)) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new Error(`crop offset ${k} must be a non-negative integer, got ${v}`);
   }
@@ -113,9 +114,11 @@ export function squareImage(img: RgbImage, size: number, offsets: CropOffsets = 
   const bottom = Math.min(offsets.bottom ?? 0, h - top - 1);
   const cw = w - left - right;
   const ch = h - top - bottom;
-  const side = Math.min(cw, ch);
-  const x = left + (cw > ch ? Math.floor((cw - ch) / 2) : 0);
-  const y = top + (ch > cw ? Math.floor((ch - cw) / 2) : 0);
-  const square = side === w && side === h ? img : cropImage(img, x, y, side, side);
-  return resizeBicubic(square, size, size);
+  // The largest width × height-shaped window (load_512: the shorter side, centred on the longer).
+  const fitW = Math.min(cw, Math.max(1, Math.round((ch * width) / height)));
+  const fitH = Math.min(ch, Math.max(1, Math.round((cw * height) / width)));
+  const x = left + Math.floor((cw - fitW) / 2);
+  const y = top + Math.floor((ch - fitH) / 2);
+  const cropped = fitW === w && fitH === h ? img : cropImage(img, x, y, fitW, fitH);
+  return resizeBicubic(cropped, width, height);
 }

@@ -12,6 +12,7 @@ import { convertCommand } from './convert.js';
 import { editCommand } from './edit.js';
 import { generateCommand } from './generate.js';
 import { inspectCommand } from './inspect.js';
+import { invertCommand } from './invert.js';
 import { trainCommand } from './train.js';
 
-export const commands: readonly Command[] = [generateCommand, editCommand, attentionCommand, inspectCommand, convertCommand, trainCommand];
+export const commands: readonly Command[] = [generateCommand, editCommand, invertCommand, attentionCommand, inspectCommand, convertCommand, trainCommand];
