@@ -99,7 +99,7 @@ export async function modelGeometry(o: ModelRunOptions): Promise<ModelGeometry> 
 export function runSize(o: ModelRunOptions, g: ModelGeometry): { width: number; height: number } {
   const width = o.width ?? o.height ?? g.defaultSize;
   const height = o.height ?? o.width ?? g.defaultSize;
-  for (const [name, v] of [['width', width], ['height', height]] as const) {
+  for (const [name, v] of [['height', height], ['width', width]] as const) {
     if (v % g.unit !== 0) throw new UsageError(`--${name} ${v} must be a multiple of ${g.unit} for this model`);
   }
   return { width, height };
