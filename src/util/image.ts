@@ -51,7 +51,7 @@ export function psnr(a: RgbImage, b: RgbImage): number {
 }
 
 /** A float image in [0, 1] as an 8-bit RGB image (rounded). */
-export function toRgbImage(img: FloatImage): RgbImage {
+export function toRgbImage(img: FloatImage): RgbImage & { data: Uint8Array } {
   return { width: img.width, height: img.height, data: imageToUint8(img) };
 }
 

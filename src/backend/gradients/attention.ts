@@ -53,18 +53,19 @@ function scoreInputGrads(ds: tf.Tensor, q: tf.Tensor, k: tf.Tensor, a: Attrs): {
   };
 }
 
-/** Bytes of one [B·H, chunk, M] float32 tensor in the chunked backward. */
-const CHUNK_BYTES = 64 * 2 ** 20;
+/** Default bytes of one [B·H, chunk, M] float32 tensor in the chunked backward. */
+export const BACKWARD_CHUNK_BYTES = 64 * 2 ** 20;
 
 /**
  * Gradients [dq, dk, dv] of fusedAttention. `probsOf(rows)` recomputes the probabilities
- * [B·H, rows, M] of queries `rows` = [begin, end) (the caller's kernel, mask rows included).
+ * [B·H, rows, M] of queries `rows` = [begin, end) (the caller's kernel, mask rows included);
+ * `chunkBytes` bounds each chunk's [B·H, rows, M] tensors.
  */
-export function fusedAttentionBackward(dy: tf.Tensor, probsOf: (begin: number, end: number) => tf.Tensor3D, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: Attrs): tf.Tensor[] {
+export function fusedAttentionBackward(dy: tf.Tensor, probsOf: (begin: number, end: number) => tf.Tensor3D, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: Attrs, chunkBytes = BACKWARD_CHUNK_BYTES): tf.Tensor[] {
   return tf.tidy(() => {
     const [b, n] = q.shape as [number, number];
     const m = k.shape[1] as number;
-    const chunk = Math.max(1, Math.min(n, Math.floor(CHUNK_BYTES / (4 * b * a.heads * m))));
+    const chunk = Math.max(1, Math.min(n, Math.floor(chunkBytes / (4 * b * a.heads * m))));
     const vhT = tf.transpose(splitHeads(v, a.heads), [0, 2, 1]);
     const kh = splitHeads(k, a.heads);
     const dqParts: tf.Tensor[] = [];
