@@ -222,8 +222,8 @@ export class StableDiffusionPipeline {
   /**
    * DDIM inversion of a real image (null-text notebook `ddim_inversion`): VAE-encode (mean ·
    * scaling factor), then run DDIM backwards with the prompt's embedding only (guidance 1).
-   * Needs the VAE encoder (load with `vaeEncoder: true`). Null-text optimisation is not done, so
-   * editing from these latents with guidance > 1 reconstructs the image only approximately.
+   * Needs the VAE encoder (load with `vaeEncoder: true`). Sampling from these latents with
+   * guidance > 1 reconstructs the image only approximately: `invertNullText` fixes that.
    */
   async invert(opts: InvertOptions): Promise<InversionResult> {
     const { vae, unet } = this.components;
