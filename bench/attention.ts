@@ -51,7 +51,7 @@ export async function benchAttention(cases: AttentionCase[], strategies: Attenti
     const v = tf.randomNormal([c.batch, c.keys, inner]) as tf.Tensor3D;
     const ctx: AttentionContext = {
       isCross: c.keys !== c.queries, place: 'down', layerIndex: 0, numLayers: 1, blockIndex: 0, name: c.name, step: 0,
-      height: Math.sqrt(c.queries), width: Math.sqrt(c.queries), queries: c.queries, keys: c.keys, heads: c.heads, batch: c.batch,
+      height: Math.sqrt(c.queries), width: Math.sqrt(c.queries), latent: { height: Math.sqrt(c.queries), width: Math.sqrt(c.queries) }, queries: c.queries, keys: c.keys, heads: c.heads, batch: c.batch,
     };
     const opts = c.probs ? { heads: c.heads, controller: new PassThrough(), ctx } : { heads: c.heads };
     const flop = 4 * c.batch * c.heads * c.queries * c.keys * c.dim;

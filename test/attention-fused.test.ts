@@ -51,7 +51,7 @@ class Editor implements AttentionController {
 
 const ctx = (b: number, heads: number, n: number, m: number): AttentionContext => ({
   isCross: false, place: 'down', layerIndex: 0, numLayers: 1, blockIndex: 0, name: 'test', step: 0,
-  height: n, width: 1, queries: n, keys: m, heads, batch: b,
+  height: n, width: 1, latent: { height: n, width: 1 }, queries: n, keys: m, heads, batch: b,
 });
 
 describe('fused attention kernel vs the tfjs reference path', function () {

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import { gradientConfigs, registerGradients } from '../src/backend/gradients/index.js';
 import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { fusedAttention, attentionProbs, applyAttentionProbs, fusedAttentionSupported } from '../src/backend/attention-ops.js';
-import { GroupNorm, groupNormOp } from '../src/nn/norm.js';
+import { GroupNorm, groupNormOp, layerNormOp } from '../src/nn/norm.js';
+import { gelu } from '../src/nn/activations.js';
 import { fusedGroupNorm, groupNormKernelAvailable } from '../src/backend/group-norm-kernel.js';
 import { expectClose } from './helpers/close.js';
 
@@ -201,6 +202,16 @@ describe('autograd: our gradients for the kernels the models run', () => {
     }
     tf.dispose([w, b]);
     gn.dispose();
+    x.dispose();
+  });
+
+  it('GELU’s closed-form backward matches finite differences', () => {
+    checkGrads('gelu', (t) => gelu(t), [rnd([3, 7], 49, 3)]);
+  });
+
+  it('LayerNorm’s closed-form backward matches finite differences', () => {
+    const x = rnd([2, 3, 5], 46, 2, 0.3);
+    checkGrads('layernorm', (t, w, b) => layerNormOp(1e-5)(t, w, b), [x, rnd([5], 47, 0.3, 1), rnd([5], 48)]);
     x.dispose();
   });
 

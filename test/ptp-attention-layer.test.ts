@@ -118,5 +118,5 @@ describeRef('ptp controllers on an Attention layer (tiny-sd down_blocks.2)', () 
 });
 
 function ctxFor(attn: Attention): AttentionContext {
-  return { ...attn.placement, isCross: true, step: 0, height: 16, width: 16, queries: 256, keys: 77, heads: 8, batch: 4 };
+  return { ...attn.placement, isCross: true, step: 0, height: 16, width: 16, latent: { height: 64, width: 64 }, queries: 256, keys: 77, heads: 8, batch: 4 };
 }

@@ -6,6 +6,10 @@ import { AttentionReplace } from '../src/ptp/replace.js';
 import { AttentionStore } from '../src/ptp/store.js';
 import { clipTokenizer } from './helpers/ptp.js';
 import { describeRef } from './helpers/reference.js';
+import { UNet2DConditionModel } from '../src/models/unet/unet.js';
+import { initWeights } from '../src/train/init.js';
+import { blendMapSize } from '../src/ptp/resolution.js';
+import { TINY_RECIPE } from './helpers/tiny-recipe.js';
 
 const P = ['a cat riding a bicycle', 'a dog riding a bicycle'];
 
@@ -27,7 +31,7 @@ function sd1Layers(s: number, heads: number, batch: number): AttentionContext[] 
         out.push({
           isCross, place, blockIndex, layerIndex: out.length, numLayers: 32, step: 0,
           name: `${place}_blocks.${blockIndex}.attentions.${a}.attn${isCross ? 2 : 1}`,
-          height: side, width: side, queries: side * side, keys: isCross ? 77 : side * side, heads, batch,
+          height: side, width: side, latent: { height: s, width: s }, queries: side * side, keys: isCross ? 77 : side * side, heads, batch,
         });
       }
     }
@@ -89,7 +93,31 @@ describeRef('ptp AttentionStore and edit bookkeeping', () => {
     expect(want(full, 0).filter((n) => n === 's64')).to.deep.equal([]);
   });
 
-  it('latent/2 and latent/4 limits follow the image size (layer 0 gives the latent)', () => {
+  it('the latent size comes from the UNet, also when its first block has no attention (the demo model\'s layout)', () => {
+    const unet = UNet2DConditionModel.fromConfig(TINY_RECIPE.unet);
+    initWeights(unet, { seed: 1 });
+    const store = new AttentionStore({ numPrompts: 1 });
+    const seen = new Set<string>();
+    const spy: AttentionController = {
+      wantsProbs: (ctx) => store.wantsProbs(ctx),
+      onAttention: (p, ctx) => {
+        seen.add(`${ctx.height}`);
+        return store.onAttention(p, ctx);
+      },
+    };
+    tf.tidy(() => unet.forward(tf.zeros([2, 16, 16, 4]) as tf.Tensor4D, 10, tf.zeros([2, 77, 8]) as tf.Tensor3D, { controller: spy, step: 0 }));
+    store.onStepEnd(tf.zeros([1, 16, 16, 4]) as tf.Tensor4D, 0).dispose();
+    expect([...seen].sort()).to.deep.equal(['2', '4', '8']); // no attention at 16×16
+    expect(store.latentSize).to.deep.equal({ height: 16, width: 16 });
+    expect(blendMapSize(store.latentSize)).to.deep.equal({ height: 4, width: 4 });
+    const agg = store.aggregateAttention({ height: 4, width: 4 }, ['up', 'down'], true, 0);
+    expect(agg.shape).to.deep.equal([4, 4, 77]);
+    agg.dispose();
+    store.dispose();
+    unet.dispose();
+  });
+
+  it('latent/2 and latent/4 limits follow the image size (the context gives the latent)', () => {
     const tokenizer = clipTokenizer();
     const c = new AttentionReplace({ tokenizer, prompts: P, numSteps: 5, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, storeMaps: false });
     const layers = sd1Layers(96, 8, 4); // 768×768: 96, 48, 24, 12

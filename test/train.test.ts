@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { CompactVocab } from '../src/train/vocab.js';
 import { lrAt } from '../src/train/lr.js';
-import { Adam } from '../src/nn/adam.js';
+import { Adam, gradNorm } from '../src/nn/adam.js';
 import { Ema } from '../src/train/ema.js';
 import { optimiseStep } from '../src/train/step.js';
 import { minSnrWeights } from '../src/train/diffusion.js';
 import { Param } from '../src/nn/param.js';
 import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { trainShapesModel } from '../src/node/train/shapes.js';
+import { trainVaeStage } from '../src/node/train/vae-stage.js';
 import { loadCheckpoint } from '../src/node/train/checkpoint.js';
 import { openModelDirectory } from '../src/node/model-dir.js';
 import { loadPipeline } from '../src/pipeline/load.js';
@@ -43,6 +44,13 @@ describe('training: optimiser, schedules, averages', () => {
       opt.dispose();
       v.dispose();
     }
+  });
+
+  it('gradNorm is the global L2 norm', () => {
+    const a = tf.tensor1d([3, 4]);
+    const b = tf.tensor2d([[1, 2], [2, 0]]);
+    expect(gradNorm([a, b])).to.be.closeTo(Math.sqrt(9 + 16 + 1 + 4 + 4), 1e-6);
+    tf.dispose([a, b]);
   });
 
   it('Adam refuses bad settings and mismatched gradients', () => {
@@ -163,6 +171,11 @@ describe('training: the demo-model recipe end to end (tiny architecture)', funct
     }
     const vaeCfg = JSON.parse(readFileSync(join(model, 'vae/config.json'), 'utf8')) as { scaling_factor: number };
     expect(vaeCfg.scaling_factor).to.be.greaterThan(0);
+    // The UNet stage trained on latents × the same factor that the exported configuration holds.
+    const vaeStage = await trainVaeStage({ dir, steps: 3, batch: 2, crop: 16, lr: 1e-3, seed: 3, klWeight: 1e-4, checkpointEvery: 2, recipe: TINY_RECIPE });
+    expect(vaeStage.vae.scalingFactor).to.equal(vaeStage.scalingFactor);
+    expect(Math.fround(vaeStage.scalingFactor)).to.equal(Math.fround(vaeCfg.scaling_factor));
+    vaeStage.vae.dispose();
     const md = await openModelDirectory(model);
     expect(md.weights('text_encoder').info('text_model.embeddings.token_embedding.weight')).to.deep.include({ dtype: 'F16', shape: [49408, 8] });
     const pipe = await loadPipeline(md);

@@ -7,7 +7,7 @@ import { PALETTE, type ShapeName } from '../src/world/palette.js';
 import { maskArea } from '../src/world/image.js';
 
 /** FNV-1a 32-bit hash of bytes. */
-function fnv1a(data: Uint8Array): number {
+function fnv1a(data: Uint8Array | Uint8ClampedArray): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 0x01000193);
   return h >>> 0;

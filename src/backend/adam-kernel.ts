@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { HOST_BACKENDS, withHostIO } from './host-io.js';
 
 export const ADAM_UPDATE = 'PtpAdamUpdate';
+export const SUM_OF_SQUARES = 'PtpSumOfSquares';
+export const LERP = 'PtpLerp';
 
 export interface AdamCoefficients {
   beta1: number;
@@ -57,6 +59,50 @@ for (const backendName of HOST_BACKENDS) {
         update(pv!, mv!, vv!, gv!, po, mo, vo, attrs));
     }) as unknown as tf.KernelFunc,
   });
+}
+
+for (const backendName of HOST_BACKENDS) {
+  if (tf.getKernel(SUM_OF_SQUARES, backendName)) continue;
+  tf.registerKernel({
+    kernelName: SUM_OF_SQUARES,
+    backendName,
+    kernelFunc: (({ inputs, backend }: { inputs: Record<string, tf.TensorInfo>; backend: unknown }) =>
+      withHostIO('sum of squares', backendName, backend, [inputs.x], [[]], ([x], [out]) => {
+        let s = 0;
+        for (let i = 0; i < x!.length; i++) s += x![i] * x![i];
+        out[0] = s;
+      })[0]) as unknown as tf.KernelFunc,
+  });
+}
+
+for (const backendName of HOST_BACKENDS) {
+  if (tf.getKernel(LERP, backendName)) continue;
+  tf.registerKernel({
+    kernelName: LERP,
+    backendName,
+    kernelFunc: (({ inputs, attrs, backend }: { inputs: Record<string, tf.TensorInfo>; attrs: { d: number }; backend: unknown }) =>
+      withHostIO('lerp', backendName, backend, [inputs.a, inputs.b], [inputs.a.shape], ([a, b], [out]) => {
+        const d = Math.fround(attrs.d);
+        const e = Math.fround(1 - attrs.d);
+        for (let i = 0; i < out.length; i++) out[i] = Math.fround(a![i] * d) + Math.fround(b![i] * e);
+      })[0]) as unknown as tf.KernelFunc,
+  });
+}
+
+/** a·d + b·(1 − d) in one pass (the weight average's update). */
+export function lerp(a: tf.Tensor, b: tf.Tensor, d: number): tf.Tensor {
+  if ((HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) {
+    return tf.engine().runKernel(LERP, { a, b } as unknown as tf.NamedTensorMap, { d } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  }
+  return tf.add(tf.mul(a, d), tf.mul(b, 1 - d));
+}
+
+/** Σx² as a scalar (one pass, float64 accumulation on wasm/cpu; the gradient-norm of clipping). */
+export function sumOfSquares(x: tf.Tensor): tf.Scalar {
+  if ((HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) {
+    return tf.engine().runKernel(SUM_OF_SQUARES, { x } as unknown as tf.NamedTensorMap) as tf.Scalar;
+  }
+  return tf.sum(tf.square(x));
 }
 
 /** [p', m', v'] after one Adam step with gradient g. */

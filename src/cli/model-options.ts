@@ -2,9 +2,10 @@
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { UsageError } from './args.js';
 import { SCHEDULER_NAMES } from '../models/schedulers/index.js';
+import { demoModelDir } from '../node/package-files.js';
 
 export const MODEL_OPTIONS: readonly OptionSpec[] = [
-  { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'diffusers model directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)' },
+  { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'diffusers model directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/); default: the shipped shapes-world demo model' },
   { name: 'variant', type: 'string', valueName: '<name>', description: 'prefer this weights variant, e.g. fp16' },
   { name: 'steps', type: 'number', valueName: '<n>', description: 'denoising steps (default 50)' },
   { name: 'guidance', type: 'number', valueName: '<scale>', description: 'classifier-free guidance scale (default 7.5)' },
@@ -42,11 +43,11 @@ function positiveInt(v: unknown, name: string): number | undefined {
 /** Reads and checks the shared model options. */
 export function modelRunOptions(args: ParsedArgs): ModelRunOptions {
   const o = args.options;
-  if (typeof o.model !== 'string') throw new UsageError('--model <dir> is required');
+  if (o.model !== undefined && typeof o.model !== 'string') throw new UsageError('--model expects a directory');
   const seed = o.seed;
   if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
   return {
-    model: o.model,
+    model: typeof o.model === 'string' ? o.model : demoModelDir(),
     variant: o.variant as string | undefined,
     steps: positiveInt(o.steps, 'steps'),
     guidance: o.guidance as number | undefined,

@@ -4,7 +4,7 @@
  * `weightDecay` is decoupled (AdamW: p ← p·(1 − lr·wd) first).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { adamUpdate } from '../backend/adam-kernel.js';
+import { adamUpdate, sumOfSquares } from '../backend/adam-kernel.js';
 
 export interface AdamOptions {
   lr: number;
@@ -88,7 +88,7 @@ export class Adam {
 
 /** Global L2 norm of a list of gradients. */
 export function gradNorm(grads: readonly tf.Tensor[]): number {
-  const sq = tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))));
+  const sq = tf.tidy(() => tf.addN(grads.map(sumOfSquares)));
   const n = Math.sqrt(sq.dataSync()[0]);
   sq.dispose();
   return n;

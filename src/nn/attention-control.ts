@@ -25,6 +25,12 @@ export interface AttentionContext {
   /** Query map height and width (latent resolution of this layer). */
   readonly height: number;
   readonly width: number;
+  /**
+   * Size of the model's input latents (the UNet sets it; a layer used alone reports its own
+   * size). Controllers derive their resolution limits from it: the first attention layer is not
+   * at latent resolution in every UNet.
+   */
+  readonly latent: { readonly height: number; readonly width: number };
   /** Number of queries (height·width) and keys. */
   readonly queries: number;
   readonly keys: number;
@@ -62,4 +68,6 @@ export interface AttentionCall {
   readonly controller?: AttentionController;
   /** Denoising step index; -1 or omitted outside a sampling loop. */
   readonly step?: number;
+  /** Size of the model's input latents (set by the UNet). */
+  readonly latent?: { readonly height: number; readonly width: number };
 }

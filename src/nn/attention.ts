@@ -83,6 +83,7 @@ export class Attention extends Module implements SliceableAttention {
           step: call.step ?? -1,
           height,
           width,
+          latent: call.latent ?? { height, width },
           queries: n,
           keys: kv.shape[1],
           heads: this.heads,

@@ -54,22 +54,23 @@ export class GroupNorm extends Module {
   }
 }
 
+type NormOp = (x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor) => tf.Tensor;
+
 /**
- * Group normalisation of x (+ affine) as one differentiable op: the forward is the plain
- * (two-level mean) arithmetic; the backward is the closed form
- * dx = rstd·(dx̂ − mean_g(dx̂) − x̂·mean_g(dx̂·x̂)), dx̂ = dy·γ, dγ = Σ dy·x̂, dβ = Σ dy,
- * a handful of ops where autograd through the forward would run about twenty-five. Used where the
- * fused kernels do not run (webgl, webgpu, tfjs-node).
+ * Normalisation over some axes of a view of x, then an optional per-channel affine map, as one
+ * differentiable op. The forward is the plain arithmetic (x − mean)·rsqrt(var + eps) with
+ * `mean` over `axes` (kept); the backward is the closed form
+ * dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ, dγ = Σ dy·x̂, dβ = Σ dy — a handful of ops
+ * where autograd through the forward would run about twenty-five.
  */
-export function groupNormOp(g: number, eps: number): (x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor) => tf.Tensor {
+function affineNormOp(view: (shape: readonly number[]) => number[], axes: number[], mean: (t: tf.Tensor) => tf.Tensor, eps: number): NormOp {
   const f = (...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [x, weight, bias] = args as tf.Tensor[];
     const shape = x.shape;
-    const c = shape[shape.length - 1];
-    const grouped = tf.reshape(x, [shape[0], -1, g, c / g]) as tf.Tensor4D;
-    const dev = tf.sub(grouped, groupMean(grouped)) as tf.Tensor4D;
-    const rstd = tf.rsqrt(tf.add(groupMean(tf.square(dev)), eps));
+    const grouped = tf.reshape(x, view(shape));
+    const dev = tf.sub(grouped, mean(grouped));
+    const rstd = tf.rsqrt(tf.add(mean(tf.square(dev)), eps));
     const xhat = tf.mul(dev, rstd);
     const normed = tf.reshape(xhat, shape);
     save([xhat, rstd, ...(weight ? [weight] : [])]);
@@ -77,14 +78,27 @@ export function groupNormOp(g: number, eps: number): (x: tf.Tensor, weight?: tf.
     const gradFunc = (dy: tf.Tensor, [xh, rs, w]: tf.Tensor[]) => {
       const lead = dy.shape.slice(0, -1).map((_, i) => i);
       const dxhat = tf.reshape(w ? tf.mul(dy, w) : dy, xh.shape);
-      const proj = tf.mean(tf.mul(dxhat, xh), [1, 3], true);
-      const dx = tf.reshape(tf.mul(tf.sub(tf.sub(dxhat, tf.mean(dxhat, [1, 3], true)), tf.mul(xh, proj)), rs), dy.shape);
+      const proj = tf.mean(tf.mul(dxhat, xh), axes, true);
+      const dx = tf.reshape(tf.mul(tf.sub(tf.sub(dxhat, tf.mean(dxhat, axes, true)), tf.mul(xh, proj)), rs), dy.shape);
       if (!w) return [dx];
       return [dx, tf.sum(tf.mul(dy, tf.reshape(xh, dy.shape)), lead), tf.sum(dy, lead)];
     };
     return { value, gradFunc };
   };
-  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor) => tf.Tensor;
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as NormOp;
+}
+
+/**
+ * Group normalisation (+ affine) of NHWC x as tf ops (two-level means; see affineNormOp). Used
+ * where the fused kernels do not run (webgl, webgpu, tfjs-node).
+ */
+export function groupNormOp(g: number, eps: number): NormOp {
+  return affineNormOp((s) => [s[0], -1, g, s[s.length - 1] / g], [1, 3], (t) => groupMean(t as tf.Tensor4D), eps);
+}
+
+/** Layer normalisation (+ affine) over the last axis as tf ops (see affineNormOp). */
+export function layerNormOp(eps: number): NormOp {
+  return affineNormOp((s) => [-1, s[s.length - 1]], [1], (t) => tf.mean(t, 1, true), eps);
 }
 
 /** torch.nn.LayerNorm over the last axis. */
@@ -102,9 +116,7 @@ export class LayerNorm extends Module {
     return tf.tidy(() => {
       const fused = fusedLayerNorm(x, this.weight.tensor(), this.bias.tensor(), this.eps);
       if (fused) return fused;
-      const { mean, variance } = tf.moments(x, -1, true);
-      const y = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, this.eps)));
-      return tf.add(tf.mul(y, this.weight.tensor()), this.bias.tensor()) as T;
+      return layerNormOp(this.eps)(x, this.weight.tensor(), this.bias.tensor()) as T;
     });
   }
 }

@@ -10,9 +10,8 @@
  * (Absolute limits would drop whole levels at larger sizes — at 768×768 the 48×48 maps would not
  * be stored and the 24×24 self-attention never replaced — and LocalBlend's 16×16 maps would not exist.)
  *
- * The latent size is given to the controller, or taken from the first attention layer of each UNet
- * call (layerIndex 0 = down_blocks.0, at latent resolution in SD 1.x). Until one is known the
- * official 512×512 limits apply.
+ * The latent size is given to the controller, or taken from the attention context (the UNet
+ * reports its input size to every layer). Until one is known the official 512×512 limits apply.
  */
 
 export interface MapSize {

@@ -136,7 +136,7 @@ export class AttentionStore implements AttentionController {
 
   /** Layer 0 of a UNet call is at latent resolution (SD 1.x down_blocks.0). */
   protected observe(ctx: AttentionContext): void {
-    if (!this.fixedLatent && ctx.layerIndex === 0) this.seenLatent = { height: ctx.height, width: ctx.width };
+    if (!this.fixedLatent) this.seenLatent = { height: ctx.latent.height, width: ctx.latent.width };
   }
 
   private beginStep(ctx: AttentionContext): number {

@@ -4,6 +4,7 @@
  * the average follows the weights closely at the start.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { lerp } from '../backend/adam-kernel.js';
 
 export class Ema {
   private readonly shadow: tf.Variable[];
@@ -22,7 +23,7 @@ export class Ema {
   update(): void {
     this.t++;
     const d = Math.min(this.decay, (1 + this.t) / (10 + this.t));
-    tf.tidy(() => this.shadow.forEach((s, i) => s.assign(tf.add(tf.mul(s, d), tf.mul(this.params[i], 1 - d)))));
+    tf.tidy(() => this.shadow.forEach((s, i) => s.assign(lerp(s, this.params[i], d))));
   }
 
   /** Runs `fn` with the averaged weights in the parameters, then restores the trained ones. */

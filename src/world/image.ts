@@ -1,11 +1,8 @@
 /** Plain image and mask types of the shapes world (no tfjs, no Node APIs). */
+import type { RgbImage } from '../util/image.js';
 
-/** An RGB image: 3 bytes per pixel, row-major, top row first. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
+/** An RGB image: 3 bytes per pixel, row-major, top row first (the library's one image type). */
+export type { RgbImage };
 
 /** A binary mask: one byte per pixel, 1 = inside, 0 = outside, row-major. */
 export interface Mask {

@@ -63,6 +63,8 @@ export function ctxOf(p: {
   place?: Place;
   layerIndex?: number;
   numLayers?: number;
+  /** The model's latent size (default 64×64: the official 512×512 setting). */
+  latent?: { height: number; width: number };
 }): AttentionContext {
   const queries = p.height * p.width;
   return {
@@ -73,6 +75,7 @@ export function ctxOf(p: {
     blockIndex: 1,
     name: `test.${p.isCross ? 'attn2' : 'attn1'}`,
     step: p.step,
+    latent: p.latent ?? { height: 64, width: 64 },
     height: p.height,
     width: p.width,
     queries,

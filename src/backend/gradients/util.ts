@@ -16,7 +16,8 @@ export function sumToShape(dy: tf.Tensor, shape: readonly number[]): tf.Tensor {
 export function expandReduced(dy: tf.Tensor, shape: readonly number[], axis: number | number[]): tf.Tensor {
   const axes = tf.util.parseAxisParam(axis, shape as number[]);
   const kept = shape.map((d, i) => (axes.includes(i) ? 1 : d));
-  return tf.broadcastTo(tf.reshape(dy, kept), shape as number[]);
+  // A broadcasting multiply: tfjs-wasm's Tile (broadcastTo) is ~14× slower.
+  return tf.mul(tf.reshape(dy, kept), tf.ones(shape as number[]));
 }
 
 /** The size of the reduced part of `shape` over `axis`. */

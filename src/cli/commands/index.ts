@@ -14,5 +14,7 @@ import { generateCommand } from './generate.js';
 import { inspectCommand } from './inspect.js';
 import { invertCommand } from './invert.js';
 import { trainCommand } from './train.js';
+import { qualityCommand } from './quality.js';
+import { demoCommand } from './demo.js';
 
-export const commands: readonly Command[] = [generateCommand, editCommand, invertCommand, attentionCommand, inspectCommand, convertCommand, trainCommand];
+export const commands: readonly Command[] = [demoCommand, generateCommand, editCommand, invertCommand, attentionCommand, inspectCommand, convertCommand, trainCommand, qualityCommand];

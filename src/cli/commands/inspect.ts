@@ -3,6 +3,7 @@ import { formatCheck } from '../../../weights-tools/check.js';
 import { formatSummary } from '../../../weights-tools/inspect.js';
 import { inspectPath } from '../../../weights-tools/inspect-path.js';
 import type { Command } from '../command.js';
+import { demoModelDir } from '../../node/package-files.js';
 
 export const inspectCommand: Command = {
   name: 'inspect',
@@ -11,7 +12,7 @@ export const inspectCommand: Command = {
     'Opens a .safetensors file, a diffusers model directory (model_index.json, unet/, vae/, text_encoder/,\n' +
     'tokenizer/, scheduler/) or one component folder, validates it the way the pipeline loads it, and prints\n' +
     'tensors, parameters, dtypes and bytes per component. Every problem of an incomplete directory is listed.',
-  positionals: [{ name: 'path', description: '.safetensors file, model directory or component folder' }],
+  positionals: [{ name: 'path', description: '.safetensors file, model directory or component folder (default: the shipped demo model)', optional: true }],
   options: [
     { name: 'tensors', short: 't', type: 'boolean', description: 'list every tensor (key, dtype, shape, parameters)' },
     { name: 'variant', type: 'string', valueName: '<name>', description: 'prefer this weights variant, e.g. fp16 (falls back to the plain files)' },
@@ -20,7 +21,7 @@ export const inspectCommand: Command = {
   ],
   examples: ['ptp inspect ../shared/reference/tiny-sd', 'ptp inspect model.safetensors --tensors', 'ptp inspect ./sd15 --variant fp16 --check'],
   async run(args, ctx) {
-    const { summary, checks } = await inspectPath(args.positionals.path, {
+    const { summary, checks } = await inspectPath(args.positionals.path ?? demoModelDir(), {
       variant: args.options.variant as string | undefined,
       check: args.options.check === true,
     });

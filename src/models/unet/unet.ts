@@ -199,7 +199,8 @@ export class UNet2DConditionModel extends Module {
       const tEmb = rec('time_proj_out', this.timeProj.forward(timesteps));
       const temb = rec('time_embedding_out', this.timeEmbedding.forward(tEmb));
       const context = encoderHiddenStates;
-      const inputs = (t: tf.Tensor, c: tf.Tensor): BlockInputs => ({ temb: t as tf.Tensor2D, context: c as tf.Tensor3D, call });
+      const blockCall: AttentionCall = { ...call, latent: { height: sample.shape[1], width: sample.shape[2] } };
+      const inputs = (t: tf.Tensor, c: tf.Tensor): BlockInputs => ({ temb: t as tf.Tensor2D, context: c as tf.Tensor3D, call: blockCall });
 
       let x = seg([sample], ([s]) => {
         const centred = this.config.centerInputSample ? tf.sub(tf.mul(s, 2), 1) : s;

@@ -35,6 +35,7 @@ export interface VaeStageOptions {
 }
 
 export interface TrainedVae {
+  /** The trained autoencoder, its configuration holding the measured scaling factor. */
   vae: AutoencoderKL;
   scalingFactor: number;
   run: StageRun;
@@ -65,15 +66,27 @@ export async function trainVaeStage(o: VaeStageOptions): Promise<TrainedVae> {
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps || pastDeadline(o.deadline)) await saveVaeCheckpoint(vae, run, o.dir, o.seed, full);
       if (pastDeadline(o.deadline)) break;
     }
-    if (run.state.step >= o.steps && run.state.extra.scalingFactor === undefined) {
+    // Measured on the final weights (again when a finished run is continued to more steps).
+    if (run.state.step >= o.steps && run.state.extra.scalingFactorAt !== run.state.step) {
       run.state.extra.scalingFactor = latentScalingFactor(vae, o.seed, full);
+      run.state.extra.scalingFactorAt = run.state.step;
       await run.checkpoint();
     }
   } finally {
     opt.dispose();
   }
   vae.setTrainable(false);
-  return { vae, scalingFactor: Number(run.state.extra.scalingFactor ?? 1), run };
+  const scalingFactor = Number(run.state.extra.scalingFactor ?? 1);
+  return { vae: withScalingFactor(vae, recipe.vae, scalingFactor), scalingFactor, run };
+}
+
+/** The same autoencoder with `scaling_factor` in its configuration (the UNet trains on latents × it). */
+function withScalingFactor(vae: AutoencoderKL, json: Record<string, unknown>, scalingFactor: number): AutoencoderKL {
+  const out = AutoencoderKL.fromConfig({ ...json, scaling_factor: scalingFactor });
+  const weights = new Map(vae.namedParams());
+  for (const [k, p] of out.namedParams()) p.setTorchValues(weights.get(k)!.torchValues());
+  vae.dispose();
+  return out;
 }
 
 async function saveVaeCheckpoint(vae: AutoencoderKL, run: StageRun, dir: string, seed: number, size: number): Promise<void> {

@@ -1,0 +1,122 @@
+/**
+ * `ptp demo`: what the library does, on the shipped shapes-world model, in about a minute: a
+ * generation, a colour swap (Replace), a shape swap that leaves the other object alone
+ * (Replace + LocalBlend), a refinement that adds a word, a word reweighted up and down, and the
+ * per-token cross-attention maps — each written as a PNG.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Command } from '../command.js';
+import { buildEditController, type EditSpec } from '../edit-controller.js';
+import { loadPipelineFromDirectory } from '../../node/pipeline.js';
+import { demoModelDir } from '../../node/package-files.js';
+import { writePng } from '../../node/png.js';
+import { writeImagePng } from '../../node/images.js';
+import { imageToUint8, sideBySide, type FloatImage } from '../../util/image.js';
+import { imageGrid } from '../../node/train/grid.js';
+import { AttentionStore } from '../../ptp/store.js';
+import { blendMapSize } from '../../ptp/resolution.js';
+import { crossAttentionGrid, tokenLabels } from '../../ptp/render.js';
+import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
+
+const STEPS = 20;
+const GUIDANCE = 7.5;
+
+/** The demo's edits (prompts and seeds fixed, so every run draws the same pictures). */
+export const DEMO_EDITS: { file: string; what: string; seed: number; spec: Omit<EditSpec, 'cross' | 'self'> }[] = [
+  { file: 'replace-colour.png', what: 'colour swap (Replace)', seed: 11, spec: { source: 'a red circle on a white background', targets: ['a blue circle on a white background'] } },
+  {
+    file: 'blend-shape.png', what: 'shape swap of one of two objects (Replace + LocalBlend)', seed: 5,
+    spec: { source: 'a yellow circle and a blue square on a green background', targets: ['a yellow star and a blue square on a green background'], blend: ['circle', 'star'] },
+  },
+  { file: 'refine.png', what: 'a word added (Refine)', seed: 3, spec: { source: 'a red square on a white background', targets: ['a big red square on a white background'] } },
+  {
+    file: 'reweight.png', what: 'a word reweighted up and down (Reweight)', seed: 8,
+    spec: { source: 'a small purple star on an orange background', targets: [], reweight: [{ word: 'small', value: 4 }] },
+  },
+];
+
+export const DEMO_GENERATIONS = [
+  'a green triangle on a black background',
+  'a big orange circle on a blue background',
+  'a red star and a white square on a purple background',
+  'a small yellow square and a blue circle on a red background',
+];
+
+export const DEMO_ATTENTION_PROMPT = 'a yellow circle and a blue square on a green background';
+
+/** The cross-attention map of every token of `prompt` at latent/4, as an RGB grid. */
+async function attentionMaps(pipe: StableDiffusionPipeline, prompt: string, seed: number) {
+  const store = new AttentionStore({ numPrompts: 1 });
+  try {
+    await pipe.generate({ prompts: [prompt], steps: STEPS, guidance: GUIDANCE, seed, scheduler: 'ddim', controller: store, decode: false });
+    const size = blendMapSize(store.latentSize);
+    const t = store.aggregateAttention(size, ['up', 'down'], true, 0);
+    const maps = { data: t.dataSync(), height: size.height, width: size.width, channels: t.shape[2] };
+    t.dispose();
+    return crossAttentionGrid(maps, tokenLabels(pipe.tokenizer, prompt));
+  } finally {
+    store.dispose();
+  }
+}
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'show generations, Prompt-to-Prompt edits and attention maps of the shipped demo model',
+  description:
+    'Runs the shipped shapes-world model (or --model) and writes to --out: generate.png, replace-colour.png,\n' +
+    'blend-shape.png, refine.png, reweight.png (each source | edit) and attention.png.',
+  positionals: [],
+  options: [
+    { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'a shapes-world model directory (default: the shipped one)' },
+    { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'output folder (default out)' },
+  ],
+  examples: ['ptp demo', 'ptp demo --out demo-images'],
+  async run(args, ctx) {
+    const out = typeof args.options.out === 'string' ? args.options.out : 'out';
+    const model = typeof args.options.model === 'string' ? args.options.model : demoModelDir();
+    const b = await ctx.initBackend();
+    ctx.err(`backend: ${b.description}`);
+    await mkdir(out, { recursive: true });
+    const t0 = Date.now();
+    const pipe = await loadPipelineFromDirectory(model);
+    const progress = (what: string) => (s: { step: number; steps: number; itPerSec: number }) => {
+      if (ctx.interactive) process.stderr.write(`\r${what}: step ${s.step + 1}/${s.steps} ${s.itPerSec.toFixed(1)} it/s\x1b[K`);
+    };
+    const done = (file: string, what: string) => {
+      if (ctx.interactive) process.stderr.write('\r\x1b[K');
+      ctx.out(`wrote ${join(out, file)}: ${what}`);
+    };
+    try {
+      const gens: FloatImage[] = [];
+      for (const [i, prompt] of DEMO_GENERATIONS.entries()) {
+        gens.push((await pipe.generate({ prompts: [prompt], steps: STEPS, guidance: GUIDANCE, seed: i, scheduler: 'ddim', onStep: progress('generate') })).images[0]);
+      }
+      const rgb = gens.map((g) => ({ width: g.width, height: g.height, data: imageToUint8(g) }));
+      await writePng(join(out, 'generate.png'), imageGrid(rgb, gens.length, DEMO_GENERATIONS));
+      done('generate.png', 'generations of four captions');
+      for (const d of DEMO_EDITS) {
+        const built = buildEditController(pipe.tokenizer, { cross: 0.8, self: 0.4, ...d.spec }, () => {});
+        const panels: FloatImage[] = [];
+        const run = async (controller = built.controller) =>
+          (await pipe.edit({ prompts: built.prompts, controller, steps: STEPS, guidance: GUIDANCE, seed: d.seed, scheduler: 'ddim', onStep: progress(d.what) })).images;
+        const [source, edited] = await run();
+        panels.push(source, edited);
+        if (d.spec.reweight) {
+          // Reweighting down as well: the same word with the opposite factor.
+          const down = buildEditController(pipe.tokenizer, { cross: 0.8, self: 0.4, ...d.spec, reweight: d.spec.reweight.map((r) => ({ ...r, value: -r.value / 2 })) }, () => {});
+          panels.push((await run(down.controller))[1]);
+          down.controller.dispose?.();
+        }
+        built.controller.dispose?.();
+        await writeImagePng(join(out, d.file), sideBySide(panels));
+        done(d.file, `${d.what}: ${built.prompts[0]}${d.spec.targets.length ? ` → ${d.spec.targets[0]}` : ` (${d.spec.reweight!.map((r) => `${r.word} ×${r.value}, ×${-r.value / 2}`).join(', ')})`}`);
+      }
+      await writePng(join(out, 'attention.png'), await attentionMaps(pipe, DEMO_ATTENTION_PROMPT, 1));
+      done('attention.png', `cross-attention map of every token of "${DEMO_ATTENTION_PROMPT}"`);
+    } finally {
+      pipe.dispose();
+    }
+    ctx.out(`demo finished in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  },
+};
