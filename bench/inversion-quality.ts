@@ -8,7 +8,7 @@
  * scored by the world's measures: the edit shows the new caption, the rest of the image changes
  * little. PNGs (input | VAE | DDIM | null-text | edit) go to --out; ends with one JSON line.
  *
- *   npm run quality:inversion -- [--model=models/shapes] [--scenes=4] [--steps=50] [--inner-steps=10]
+ *   npm run quality:inversion -- [--model=<dir>, default the shipped models/shapes] [--scenes=4] [--steps=50] [--inner-steps=10]
  *                                [--size=N] [--seed=1] [--out=inversion-quality] [--backend=auto]
  */
 import { mkdirSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { initNodeBackend } from '../src/node/backend.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { writePng } from '../src/node/png.js';
+import { demoModelDir } from '../src/node/package-files.js';
 import { nchwToNhwc, type HostTensor } from '../src/pipeline/host-tensor.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { AttentionReplace } from '../src/ptp/replace.js';
@@ -26,7 +27,7 @@ import {
 } from '../src/world/index.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=');
-const model = arg('model') ?? 'models/shapes';
+const model = arg('model') ?? demoModelDir();
 const scenes = Number(arg('scenes') ?? 4);
 const steps = Number(arg('steps') ?? 50);
 const innerSteps = Number(arg('inner-steps') ?? 10);

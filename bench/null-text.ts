@@ -48,36 +48,50 @@ async function main(): Promise<void> {
   const uncond = tf.mul(randn([1, 77, dim], 4), 0.5) as tf.Tensor3D;
   const scheduler = createScheduler(json('scheduler', 'scheduler_config.json'), { type: 'ddim' });
 
+  /** CPU seconds of the process (all threads): steadier than wall time on a shared machine. */
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
   resetWasmPeakBytes();
   let t = performance.now();
+  let c = cpu();
   tf.dispose(unet.forward(trajectory[1], 981, cond));
   const forwardS = (performance.now() - t) / 1000;
+  const forwardCpu = cpu() - c;
   const forwardPeak = wasmPeakBytes();
-  console.log(`  UNet forward, batch 1 (no tape): ${forwardS.toFixed(1)} s, peak live backend ${mb(forwardPeak)} MiB`);
+  console.log(`  UNet forward, batch 1 (no tape): ${forwardS.toFixed(1)} s (${forwardCpu.toFixed(1)} CPU s), peak live backend ${mb(forwardPeak)} MiB`);
 
   resetWasmPeakBytes();
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   t = performance.now();
+  c = cpu();
   const r = nullTextOptimize({
     unet, scheduler, cond, uncond, trajectory, innerSteps: iterations, earlyStop: 0, guidance: 7.5,
     onIteration: (p) => {
       const now = performance.now();
+      const nowCpu = cpu();
       times.push((now - t) / 1000);
+      cpuTimes.push(nowCpu - c);
       t = now;
-      console.log(`  iteration ${p.iteration + 1}/${p.iterations}: ${times[times.length - 1].toFixed(1)} s (the first includes the conditional forward), loss ${p.loss.toExponential(2)}`);
+      c = nowCpu;
+      console.log(`  iteration ${p.iteration + 1}/${p.iterations}: ${times[times.length - 1].toFixed(1)} s, ${cpuTimes[cpuTimes.length - 1].toFixed(1)} CPU s (the first includes the conditional forward), loss ${p.loss.toExponential(2)}`);
     },
   });
   tracker.sample();
   const peak = wasmPeakBytes();
   const finite = r.uncondEmbeddings.dataSync().every(Number.isFinite);
   tf.dispose([r.uncondEmbeddings, r.latents, ...trajectory, cond, uncond]);
-  const later = times.slice(1);
-  const perIteration = later.length ? later.reduce((a, b) => a + b, 0) / later.length : times[0];
+  /** Mean over the iterations after the first (which also runs the conditional forward). */
+  const perIter = (xs: number[]) => (xs.length > 1 ? xs.slice(1).reduce((a, b) => a + b, 0) / (xs.length - 1) : xs[0]);
+  const perIteration = perIter(times);
+  const perIterationCpu = perIter(cpuTimes);
   const out = {
     nulltext_size: `${size}x${size}`,
     nulltext_iteration_s: +perIteration.toFixed(1),
     nulltext_iteration_over_forward: +(perIteration / forwardS).toFixed(2),
+    nulltext_iteration_cpu_s: +perIterationCpu.toFixed(1),
+    nulltext_iteration_over_forward_cpu: +(perIterationCpu / forwardCpu).toFixed(2),
     nulltext_unet_forward_s: +forwardS.toFixed(1),
+    nulltext_unet_forward_cpu_s: +forwardCpu.toFixed(1),
     nulltext_iterations: times.length,
     nulltext_host_weights: fp16 ? 'float16' : 'float32',
     nulltext_peak_backend_mb: mb(Math.max(peak, tracker.backend)),
@@ -87,7 +101,7 @@ async function main(): Promise<void> {
     nulltext_peak_rss_mb: mb(tracker.peakRssBytes()),
     nulltext_embeddings_finite: finite,
   };
-  console.log(`null-text: ${out.nulltext_iteration_s} s per Adam iteration (${out.nulltext_iteration_over_forward}× a batch-1 UNet forward); peak live backend ${out.nulltext_peak_backend_mb} MiB (limit ${out.nulltext_heap_limit_mb}), wasm heap ${out.nulltext_wasm_heap_mb} MiB, peak RSS ${out.nulltext_peak_rss_mb} MiB`);
+  console.log(`null-text: ${out.nulltext_iteration_s} s per Adam iteration (${out.nulltext_iteration_over_forward}× a batch-1 UNet forward; in CPU time ${out.nulltext_iteration_cpu_s} s, ${out.nulltext_iteration_over_forward_cpu}×); peak live backend ${out.nulltext_peak_backend_mb} MiB (limit ${out.nulltext_heap_limit_mb}), wasm heap ${out.nulltext_wasm_heap_mb} MiB, peak RSS ${out.nulltext_peak_rss_mb} MiB`);
   console.log(JSON.stringify(out));
   unet.dispose();
 }

@@ -11,6 +11,7 @@ import { fitImage, resizeBicubic } from '../src/util/resize.js';
 import type { RgbImage } from '../src/util/image.js';
 import { repoRoot } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
+import { expectReject } from './helpers/reject.js';
 
 const ref = JSON.parse(readFileSync(join(repoRoot, 'test', 'data', 'pillow-reference.json'), 'utf8')) as Record<string, number[] | string>;
 
@@ -71,15 +72,3 @@ describe('photo input: decoding and load_512-style cropping', () => {
     await expectReject(readImageFile(cut), `${cut}: cannot decode the JPEG data`);
   });
 });
-
-async function expectReject(p: Promise<unknown>, message: string): Promise<void> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a rejection').to.be.instanceOf(Error);
-  expect((err as Error).message).to.contain(message);
-  expect((err as Error).message).to.not.contain('\n');
-}

@@ -23,6 +23,7 @@ import type { AttentionController } from '../src/nn/attention-control.js';
 import { caseTolerance, describeRef, fixture, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { maxDiff } from './helpers/p2p-cases.js';
 import { expectClose } from './helpers/close.js';
+import { expectReject } from './helpers/reject.js';
 
 const FILE = 'p2p/p2p_h_nulltext.safetensors';
 
@@ -213,14 +214,3 @@ describeRef('null-text inversion: editing the inverted image (tiny-sd, 128×128)
     expect(tf.memory().numTensors).to.equal(before);
   });
 });
-
-async function expectReject(p: Promise<unknown>, message: string): Promise<void> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a rejection').to.be.instanceOf(Error);
-  expect((err as Error).message).to.contain(message);
-}
