@@ -6,9 +6,9 @@
  *
  * For step i (timestep t_i, from x_T down): a new Adam (lr 1e-2·(1 − i/100)) on the embedding,
  * starting from the previous step's result; at most `innerSteps` updates of
- * loss = mse(step(ε_u + g·(ε_c − ε_u), t_i, x_cur), x_{T−i−1}), stopping early once the loss (of
- * the update just made) is below `earlyStop + i·2e-5`; then x_cur ← that guided step with the
- * optimised embedding. Gradients come from the UNet block by block (SegmentTape), so only one
+ * loss = mse(step(ε_u + g·(ε_c − ε_u), t_i, x_cur), x_{T−i−1}), stopping after the first update
+ * whose loss (computed before that update, as the notebook does) is below `earlyStop + i·2e-5`;
+ * then x_cur ← that guided step with the optimised embedding. Gradients come from the UNet block by block (SegmentTape), so only one
  * block's activations and weights are alive during the backward pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
