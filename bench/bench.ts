@@ -4,8 +4,8 @@
  * PyTorch CPU and onnxruntime-node figures of ../shared/reference/bench.json; ends with one
  * JSON line of all figures.
  *
- *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21]
- *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N]
+ *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21,nulltext]
+ *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N] [--nulltext-iterations=N]
  *
  * `sd21` (not in the default set: a 768² step takes minutes on wasm) times the SD-2.1-sized modules
  * (configs from weights-tools/sd21-config) at 768×768: the OpenCLIP-H text encoder, one UNet step
@@ -16,8 +16,10 @@
  * sections, the others the `--others` sections with one profiled run each, then one table
  * compares them. `--reps=0`/`--unet-reps=0`: the profiled run is the timing.
  *
- * `p2p` runs bench/p2p.ts (the SD-1.5-sized 512×512 two-prompt edit, 2 steps) in a child process,
- * so its peak RSS is its own.
+ * `p2p` runs bench/p2p.ts (the SD-1.5-sized 512×512 two-prompt edit, 2 steps) and `nulltext`
+ * bench/null-text.ts (SD-1.5-sized null-text inversion at 512×512: seconds per Adam iteration,
+ * peak heap), each in a child process, so its peak RSS is its own. `nulltext` runs only when
+ * asked (`--only=nulltext`).
  *
  * Environment: PTP_BACKEND (one backend, when --backends is not given), PTP_PRECISION,
  * PTP_THREADS, PTP_WASM_THREADS, PTP_REFERENCE_DIR.
@@ -237,19 +239,26 @@ async function main(): Promise<void> {
       if (m.r.breakdown.types[t].calls) out[`${name}_${t}_gflops`] = +typeGflops(m.r.breakdown, t).toFixed(2);
     }
   }
-  if (only.has('p2p')) {
-    console.log('\n## SD-1.5-sized Prompt-to-Prompt edit, 512×512, 2 prompts, 2 steps (child process)');
-    // The sibling script, compiled (dist/bench/p2p.js) or run through tsx (bench/p2p.ts).
-    const script = fileURLToPath(import.meta.url).replace(/bench\.(js|ts)$/, 'p2p.$1');
-    const child = spawnSync(process.execPath, [...process.execArgv, '--max-old-space-size=16384', script, '--steps=2'], {
+  /** Runs a sibling script (compiled dist/bench/x.js or bench/x.ts through tsx) in a child process; merges its JSON line. */
+  const child = (name: string, args: string[]) => {
+    const script = fileURLToPath(import.meta.url).replace(/bench\.(js|ts)$/, `${name}.$1`);
+    const c = spawnSync(process.execPath, [...process.execArgv, '--max-old-space-size=16384', script, ...args], {
       encoding: 'utf8',
       env: process.env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const lines = child.stdout.trim().split('\n');
+    const lines = c.stdout.trim().split('\n');
     lines.slice(0, -1).forEach((l) => console.log(`  ${l}`));
-    if (child.status !== 0) throw new Error(`bench/p2p exited with status ${child.status}`);
+    if (c.status !== 0) throw new Error(`bench/${name} exited with status ${c.status}`);
     Object.assign(out, JSON.parse(lines[lines.length - 1]));
+  };
+  if (only.has('p2p')) {
+    console.log('\n## SD-1.5-sized Prompt-to-Prompt edit, 512×512, 2 prompts, 2 steps (child process)');
+    child('p2p', ['--steps=2']);
+  }
+  if (only.has('nulltext')) {
+    console.log('\n## SD-1.5-sized null-text inversion, 512×512: one step of Adam iterations (child process)');
+    child('null-text', [`--iterations=${arg('nulltext-iterations') ?? 2}`]);
   }
   tracker.sample();
   out.peak_rss_mb = mb(tracker.peakRssBytes());

@@ -19,7 +19,7 @@ import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
 import { randomizeWeights } from './models.js';
 import { shapesUnetConfig } from '../src/train/shapes/configs.js';
 import { initWeights } from '../src/train/init.js';
-import { Adam } from '../src/train/adam.js';
+import { Adam } from '../src/nn/adam.js';
 import { optimiseStep } from '../src/train/step.js';
 import { diffusionLoss } from '../src/train/diffusion.js';
 

@@ -20,7 +20,8 @@
  */
 
 // Images and logging
-export { imageToUint8, sideBySide, type FloatImage, type RgbImage } from './util/image.js';
+export { imageToUint8, psnr, sideBySide, toFloatImage, toRgbImage, type FloatImage, type RgbImage } from './util/image.js';
+export { cropImage, fitImage, resizeBicubic, type CropOffsets } from './util/resize.js';
 export { getLogLevel, setLogLevel, type LogLevel } from './util/log.js';
 
 // Files, safetensors, model directories, configs
@@ -42,6 +43,7 @@ export { currentBackend, selectBackend, type BackendCandidate, type SelectedBack
 
 // Layers, weights, the attention seam
 export { Module } from './nn/module.js';
+export { SegmentTape, type SegmentFn } from './nn/segment-tape.js';
 export { Param, type Layout, type Residency } from './nn/param.js';
 export { loadWeights, type CheckpointAdapter, type LoadWeightsOptions } from './nn/load-weights.js';
 export { Attention, setAttentionSlice, type AttentionOptions, type AttentionPlacement } from './nn/attention.js';
@@ -105,7 +107,9 @@ export { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels, t
 export {
   StableDiffusionPipeline,
   type EditOptions, type GenerateOptions, type GenerateResult, type InversionResult, type InvertOptions, type PipelineComponents, type PromptEncoder,
+  type NullTextInversionResult, type NullTextInvertOptions,
 } from './pipeline/pipeline.js';
+export { nullTextOptimize, nullTextSettings, type NullTextOptions, type NullTextProgress, type NullTextResult, type NullTextSettings } from './pipeline/null-text.js';
 export { loadPipeline, type LoadPipelineOptions } from './pipeline/load.js';
 export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
 export { nchwToNhwc, nhwcToNchwHost, type HostTensor } from './pipeline/host-tensor.js';

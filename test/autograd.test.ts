@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { gradientConfigs, registerGradients } from '../src/backend/gradients/index.js';
-import { fusedAttention, attentionProbs, applyAttentionProbs } from '../src/backend/attention-ops.js';
+import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
+import { fusedAttention, attentionProbs, applyAttentionProbs, fusedAttentionSupported } from '../src/backend/attention-ops.js';
 import { GroupNorm, groupNormOp, layerNormOp } from '../src/nn/norm.js';
 import { gelu } from '../src/nn/activations.js';
 import { fusedGroupNorm, groupNormKernelAvailable } from '../src/backend/group-norm-kernel.js';
@@ -138,6 +139,34 @@ describe('autograd: our gradients for the kernels the models run', () => {
     checkGrads('fusedAttention masked', (a, b, c) => fusedAttention(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, { heads: 2, mask }), [q, k, v]);
     checkGrads('probs → apply', (a, b, c) => applyAttentionProbs(tf.mul(attentionProbs(a as tf.Tensor3D, b as tf.Tensor3D, { heads: 2 }), 1.5) as tf.Tensor3D, c as tf.Tensor3D, 2), [q, k, v]);
     tf.dispose([q, k, v, mask]);
+  });
+
+  it('fused attention backward in query chunks (with a per-row mask sliced along) equals the unchunked one and tf ops', function () {
+    if (!fusedAttentionSupported(4)) this.skip();
+    const heads = 2;
+    const [q, k, v, r] = [rnd([2, 40, 8], 71), rnd([2, 24, 8], 72), rnd([2, 24, 8], 73), rnd([2, 40, 8], 74)];
+    // Row i may see keys up to i/2 + 3 (a per-row mask).
+    const mask = tf.tidy(() => tf.mul(tf.sub(1, tf.tensor2d(Array.from({ length: 40 * 24 }, (_, j) => (j % 24 <= Math.floor(j / 24) / 2 + 3 ? 1 : 0)), [40, 24])), -1e9));
+    const split = (x: tf.Tensor) => tf.reshape(tf.transpose(tf.reshape(x, [2, x.shape[1]!, heads, 4]), [0, 2, 1, 3]), [2 * heads, x.shape[1]!, 4]) as tf.Tensor3D;
+    const plain = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor, m?: tf.Tensor) => {
+      let s = tf.mul(tf.matMul(split(a), split(b), false, true), 0.5);
+      if (m) s = tf.add(s, m);
+      const o = tf.matMul(tf.softmax(s), split(c));
+      return tf.reshape(tf.transpose(tf.reshape(o, [2, heads, 40, 4]), [0, 2, 1, 3]), [2, 40, 8]);
+    };
+    const loss = (f: (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.Tensor) => (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a, b, c), r)) as tf.Scalar;
+    for (const m of [undefined, mask]) {
+      // 16 query rows per chunk: chunks of 16, 16 and 8 rows.
+      const chunked = tf.grads(loss((a, b, c) => fusedAttention(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, { heads, mask: m, backwardChunkBytes: 4 * 2 * heads * 24 * 16 })))([q, k, v]);
+      const whole = tf.grads(loss((a, b, c) => fusedAttention(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, { heads, mask: m })))([q, k, v]);
+      const ops = tf.grads(loss((a, b, c) => plain(a, b, c, m)))([q, k, v]);
+      chunked.forEach((g, i) => {
+        expectClose(g, whole[i], { atol: 1e-6, rtol: 1e-5 }, `${m ? 'masked ' : ''}d${'qkv'[i]}: chunked vs whole`);
+        expectClose(g, ops[i], { atol: 1e-5, rtol: 1e-4 }, `${m ? 'masked ' : ''}d${'qkv'[i]}: chunked vs tf ops`);
+      });
+      tf.dispose([...chunked, ...whole, ...ops]);
+    }
+    tf.dispose([q, k, v, r, mask]);
   });
 
   it('GroupNorm’s closed-form backward matches finite differences (with and without affine)', () => {

@@ -11,6 +11,7 @@ import { createScheduler, DDIMScheduler } from '../src/models/schedulers/index.j
 import { describeRef, fixture, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { maxDiff } from './helpers/p2p-cases.js';
 import { expectNoLeak } from './helpers/leaks.js';
+import { expectReject } from './helpers/reject.js';
 
 const FILE = 'p2p/p2p_h_nulltext.safetensors';
 
@@ -83,14 +84,3 @@ describeRef('ptp invert: DDIM inversion vs the null-text notebook (h_nulltext)',
     await expectReject(pipe.invert({ image: { width: 60, height: 64, data: new Uint8Array(60 * 64 * 3) }, prompt: 'a cat', steps: 2 }), 'width 60 must be a positive multiple of 64');
   });
 });
-
-async function expectReject(p: Promise<unknown>, message: string): Promise<void> {
-  let err: unknown;
-  try {
-    await p;
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'expected a rejection').to.be.instanceOf(Error);
-  expect((err as Error).message).to.contain(message);
-}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import { CompactVocab } from '../src/train/vocab.js';
 import { lrAt } from '../src/train/lr.js';
-import { Adam, gradNorm } from '../src/train/adam.js';
+import { Adam, gradNorm } from '../src/nn/adam.js';
 import { Ema } from '../src/train/ema.js';
 import { optimiseStep } from '../src/train/step.js';
 import { minSnrWeights } from '../src/train/diffusion.js';

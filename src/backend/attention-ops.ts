@@ -128,6 +128,8 @@ export interface FusedAttentionOptions {
   scale?: number;
   /** Additive mask broadcastable to [queries, keys]. */
   mask?: tf.Tensor;
+  /** The backward pass recomputes the probabilities in query chunks of about this many bytes (default 64 MiB). */
+  backwardChunkBytes?: number;
 }
 
 function check(q: tf.Tensor3D, k: tf.Tensor3D, heads: number): number {
@@ -183,10 +185,13 @@ export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o
       save([q, k, v, ...(mask ? [mask] : [])]);
       return {
         value: runKernel(FUSED_ATTENTION, { q, k, v, mask }, attrs),
-        gradFunc: (dy, [qs, ks, vs, ms]) => [
-          ...fusedAttentionBackward(dy, runKernel(ATTENTION_PROBS, { q: qs, k: ks, mask: ms }, attrs), qs, ks, vs, attrs),
-          ...(ms ? [tf.zerosLike(ms)] : []),
-        ],
+        gradFunc: (dy, [qs, ks, vs, ms]) => {
+          const [b, n, inner] = qs.shape as [number, number, number];
+          const rowsOf = (x: tf.Tensor, r0: number, r1: number) => (r1 - r0 === n ? x : tf.slice(x, [0, r0, 0], [b, r1 - r0, inner]));
+          const maskRows = (r0: number, r1: number) => (!ms || ms.shape[0] === 1 || r1 - r0 === n ? ms : tf.slice(ms, [r0, 0], [r1 - r0, ms.shape[1] as number]));
+          const probsOf = (r0: number, r1: number) => runKernel(ATTENTION_PROBS, { q: rowsOf(qs, r0, r1), k: ks, mask: maskRows(r0, r1) }, attrs);
+          return [...fusedAttentionBackward(dy, probsOf, qs, ks, vs, attrs, opts.backwardChunkBytes), ...(ms ? [tf.zerosLike(ms)] : [])];
+        },
       };
     });
     return mask ? op(q, k, v, mask) : op(q, k, v);

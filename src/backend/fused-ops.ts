@@ -10,9 +10,14 @@ export const GROUP_NORM = 'PtpNativeGroupNorm';
 export const LAYER_NORM = 'PtpNativeLayerNorm';
 export const GELU = 'PtpNativeGelu';
 
+/** Whether tfjs is recording operations for gradients right now (inside tf.grad and friends). */
+export function recordingGradients(): boolean {
+  return (tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn();
+}
+
 function usable(kernel: string, ...xs: (tf.Tensor | undefined)[]): boolean {
   if (!tf.getKernel(kernel, tf.getBackend())) return false;
-  if ((tf.engine() as unknown as { isTapeOn(): boolean }).isTapeOn()) return false;
+  if (recordingGradients()) return false;
   return xs.every((x) => !x || x.dtype === 'float32');
 }
 

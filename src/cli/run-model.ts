@@ -18,10 +18,10 @@ import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
 /**
  * Activates the backend (printing it), reads any given latents, opens the model directory and
  * checks the run against its configs (image size, steps, memory: `prompts` images at once)
- * before loading any weight; then loads the pipeline. Ctrl-C (ctx.signal) stops loading, and later
+ * before loading any weight; then loads the pipeline (with the VAE encoder when `run.vaeEncoder`). Ctrl-C (ctx.signal) stops loading, and later
  * sampling, before the next step.
  */
-export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { prompts?: number } = {}): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
+export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { prompts?: number; vaeEncoder?: boolean } = {}): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
   const signal = ctx.interruptible();
   const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
   const backend = await ctx.initBackend();
@@ -31,7 +31,7 @@ export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { 
   try {
     checkRun(dir, o, ctx, latents, run.prompts ?? 1);
     signal.throwIfAborted();
-    const pipe = await loadPipeline(dir, { residency: o.residency, attentionSlice: o.attentionSlice, signal });
+    const pipe = await loadPipeline(dir, { residency: o.residency, attentionSlice: o.attentionSlice, vaeEncoder: run.vaeEncoder, signal });
     ctx.err(`model: ${o.model} loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return { pipe, latents };
   } finally {

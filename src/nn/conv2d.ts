@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
 import type { Param } from './param.js';
+import { dense, unfusedForGradients } from './linear.js';
 
 /** torch.nn.Conv2d on NHWC activations (weights converted to [kh, kw, in, out] at load). */
 export class Conv2d extends Module {
@@ -29,16 +30,21 @@ export class Conv2d extends Module {
     return tf.tidy(() => {
       const filter = this.weight.tensor() as tf.Tensor4D;
       const bias = this.bias?.tensor();
+      const unfused = unfusedForGradients(this.weight, this.bias);
       if (this.kernelSize === 1 && this.stride === 1) {
         // 1×1 conv as a matmul over channels.
         const [b, h, w] = x.shape;
-        const y = tf.fused.matMul({ a: tf.reshape(x, [-1, this.inChannels]), b: tf.reshape(filter, [this.inChannels, this.outChannels]), bias });
+        const y = dense(tf.reshape(x, [-1, this.inChannels]), tf.reshape(filter, [this.inChannels, this.outChannels]), bias, unfused);
         return tf.reshape(y, [b, h, w, this.outChannels]);
       }
       const pad = this.padding;
       const input = pad > 0 && this.stride !== 1 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
       // Stride 1 with symmetric padding maps directly onto tfjs' numeric padding.
       const p = this.stride !== 1 ? 'valid' : pad;
+      if (unfused) {
+        const y = tf.conv2d(input, filter, this.stride, p);
+        return bias ? tf.add(y, bias) : y;
+      }
       return tf.fused.conv2d({ x: input, filter, strides: this.stride, pad: p, bias });
     });
   }

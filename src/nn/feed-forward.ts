@@ -1,7 +1,7 @@
 /** The transformer feed-forward of diffusers: GEGLU (key `proj`) and FeedForward (keys `net.0.proj`, `net.2`). */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
-import { Linear } from './linear.js';
+import { dense, Linear, unfusedForGradients } from './linear.js';
 import { gelu } from './activations.js';
 
 /** Gated GELU: proj(x) split in halves [h, g] along channels → h · gelu(g). */
@@ -21,12 +21,14 @@ export class GEGLU extends Module {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = tf.reshape(x, [-1, this.dimIn]) as tf.Tensor2D;
+      const unfused = unfusedForGradients(this.proj.weight, this.proj.bias);
       const half = (i: 0 | 1) =>
-        tf.fused.matMul({
-          a: x2,
-          b: this.proj.weight.derived(`geglu${i}`, (w) => tf.slice(w, [0, i * this.dimOut], [this.dimIn, this.dimOut])) as tf.Tensor2D,
-          bias: this.proj.bias!.derived(`geglu${i}`, (b) => tf.slice(b, [i * this.dimOut], [this.dimOut])),
-        });
+        dense(
+          x2,
+          this.proj.weight.derived(`geglu${i}`, (w) => tf.slice(w, [0, i * this.dimOut], [this.dimIn, this.dimOut])) as tf.Tensor2D,
+          this.proj.bias!.derived(`geglu${i}`, (b) => tf.slice(b, [i * this.dimOut], [this.dimOut])),
+          unfused,
+        );
       return tf.reshape(tf.mul(half(0), gelu(half(1))), [...lead, this.dimOut]) as T;
     });
   }

@@ -10,10 +10,11 @@ import type { AttentionController } from '../nn/attention-control.js';
 import { setAttentionSlice } from '../nn/attention.js';
 import type { UNet2DConditionModel } from '../models/unet/unet.js';
 import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
-import type { PromptTokenizer } from '../models/clip/tokenizer.js';
+import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
 import type { PromptEncodeOptions } from '../models/clip/prompt-encoder.js';
 import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
-import { hostFromTensor, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
+import { hostFromTensor, nchwToNhwc, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
+import { nullTextOptimize, nullTextSettings, type NullTextSettings } from './null-text.js';
 import type { FloatImage, RgbImage } from '../util/image.js';
 import { imageToModelInput } from './image-input.js';
 import { initialLatents } from './latents.js';
@@ -46,6 +47,12 @@ export interface GenerateOptions {
   prompts: readonly string[];
   /** One per prompt; default "" (the unconditional prompt). */
   negativePrompts?: readonly string[];
+  /**
+   * Unconditional embeddings per step, [steps, 77, D] (`uncondEmbeddings` of a null-text
+   * inversion): row i is used for every prompt at step i instead of the negative prompts'
+   * embedding. Needs guidance > 1 and exactly `steps` rows.
+   */
+  uncondEmbeddings?: HostTensor | tf.Tensor3D;
   /** Default 50. */
   steps?: number;
   /** Classifier-free guidance scale; ≤ 1 disables guidance. Default 7.5. */
@@ -117,6 +124,23 @@ export interface InversionResult {
   timesteps: number[];
 }
 
+export interface NullTextInvertOptions extends InvertOptions, Omit<NullTextSettings, 'onStep'> {
+  /** Progress of the null-text optimisation, per step (the DDIM inversion reports through `onStep`). */
+  onNullTextStep?: (info: StepInfo) => void;
+}
+
+export interface NullTextInversionResult extends InversionResult {
+  /**
+   * The optimised unconditional embedding of every step, [steps, 77, D]: pass it as
+   * `uncondEmbeddings` (with `latents`, the same scheduler, steps and guidance) to generate/edit.
+   */
+  uncondEmbeddings: HostTensor;
+  /** Guidance scale the embeddings were optimised for. */
+  guidance: number;
+  /** Loss of every Adam iteration, per step. */
+  losses: number[][];
+}
+
 export class StableDiffusionPipeline {
   /**
    * Aborts this pipeline's runs: each stops before its next step (and before decoding) with the
@@ -167,13 +191,16 @@ export class StableDiffusionPipeline {
     if (negatives.length !== prompts.length) {
       throw new Error(`${negatives.length} negative prompts for ${prompts.length} prompts`);
     }
+    const steps = opts.steps ?? 50;
+    const perStep = opts.uncondEmbeddings;
+    if (perStep) this.checkUncondEmbeddings(perStep.shape, steps, guidance, opts.negativePrompts !== undefined);
     const { height, width } = this.imageSize(opts);
     const f = this.vaeScaleFactor;
     this.checkMemory({ height, width }, prompts.length * (guidance > 1 ? 2 : 1));
     const signal = opts.signal ?? this.signal;
     const scheduler = typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler);
     const cond = this.encodePrompts(prompts, { clipSkip: opts.clipSkip });
-    const uncond = guidance > 1 ? this.encodePrompts(negatives) : undefined;
+    const uncond = guidance <= 1 ? undefined : perStep ? toTensor3d(perStep) : this.encodePrompts(negatives);
     const x0 = initialLatents(
       { batch: prompts.length, channels: this.components.unet.config.inChannels, height: height / f, width: width / f },
       { latents: opts.latents, seed: opts.seed, shared: opts.sharedLatents },
@@ -186,8 +213,9 @@ export class StableDiffusionPipeline {
         scheduler,
         cond,
         uncond,
+        uncondPerStep: perStep !== undefined,
         latents: x0,
-        steps: opts.steps ?? 50,
+        steps,
         guidance,
         controller: opts.controller,
         onStep: opts.onStep,
@@ -223,8 +251,8 @@ export class StableDiffusionPipeline {
   /**
    * DDIM inversion of a real image (null-text notebook `ddim_inversion`): VAE-encode (mean ·
    * scaling factor), then run DDIM backwards with the prompt's embedding only (guidance 1).
-   * Needs the VAE encoder (load with `vaeEncoder: true`). Null-text optimisation is not done, so
-   * editing from these latents with guidance > 1 reconstructs the image only approximately.
+   * Needs the VAE encoder (load with `vaeEncoder: true`). Sampling from these latents with
+   * guidance > 1 reconstructs the image only approximately: `invertNullText` fixes that.
    */
   async invert(opts: InvertOptions): Promise<InversionResult> {
     const { vae, unet } = this.components;
@@ -248,6 +276,36 @@ export class StableDiffusionPipeline {
       }
     } finally {
       tf.dispose([x0, cond]);
+    }
+  }
+
+  /**
+   * Null-text inversion (the null_text_w_ptp notebook): DDIM inversion (`invert`), then the
+   * per-step optimisation of the unconditional embedding so that guided sampling from the
+   * inverted latents retraces the inversion. Generate or edit with `latents`, `uncondEmbeddings`,
+   * the same scheduler settings, steps and guidance to reconstruct or edit the image.
+   */
+  async invertNullText(opts: NullTextInvertOptions): Promise<NullTextInversionResult> {
+    const settings = nullTextSettings(opts);
+    const scheduler = opts.scheduler ?? this.scheduler('ddim');
+    const inv = await this.invert({ ...opts, scheduler });
+    const [n, , c, h, w] = inv.trajectory.shape;
+    const per = c * h * w;
+    const trajectory = Array.from({ length: n }, (_, k) => nchwToNhwc({ shape: [1, c, h, w], data: inv.trajectory.data.subarray(k * per, (k + 1) * per) }));
+    const cond = this.encodePrompts([opts.prompt]);
+    const uncond = this.encodePrompts(['']);
+    try {
+      const r = nullTextOptimize({
+        unet: this.components.unet, scheduler, cond, uncond, trajectory, ...settings,
+        onStep: opts.onNullTextStep, onIteration: opts.onIteration,
+      });
+      try {
+        return { ...inv, uncondEmbeddings: hostFromTensor(r.uncondEmbeddings), guidance: settings.guidance, losses: r.losses };
+      } finally {
+        tf.dispose([r.uncondEmbeddings, r.latents]);
+      }
+    } finally {
+      tf.dispose([...trajectory, cond, uncond]);
     }
   }
 
@@ -282,6 +340,17 @@ export class StableDiffusionPipeline {
     this.components.text.dispose?.();
   }
 
+  /** Checks per-step unconditional embeddings [steps, 77, D] against a run (one-line errors). */
+  private checkUncondEmbeddings(shape: readonly number[], steps: number, guidance: number, negatives: boolean): void {
+    const d = this.components.unet.config.crossAttentionDim[0];
+    if (shape.length !== 3 || shape[1] !== MAX_TOKENS || shape[2] !== d) {
+      throw new Error(`uncondEmbeddings have shape [${shape.join(', ')}], expected [steps, ${MAX_TOKENS}, ${d}] for this model`);
+    }
+    if (shape[0] !== steps) throw new Error(`uncondEmbeddings hold ${shape[0]} steps, the run has ${steps}: sample with the inversion's step count`);
+    if (guidance <= 1) throw new Error(`uncondEmbeddings need classifier-free guidance (guidance > 1), got ${guidance}`);
+    if (negatives) throw new Error('give either negativePrompts or uncondEmbeddings, not both');
+  }
+
   private imageSize(opts: GenerateOptions): { height: number; width: number } {
     return resolveImageSize({ height: opts.height, width: opts.width, latentsShape: opts.latents?.shape }, this.imageSizeRule);
   }
@@ -292,6 +361,11 @@ export class StableDiffusionPipeline {
     const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
     checkRunMemory(mem, tf.memory().numBytes, backendMemoryBudget(), size);
   }
+}
+
+/** A new backend tensor [n, tokens, d] from a host or backend tensor. */
+function toTensor3d(x: HostTensor | tf.Tensor3D): tf.Tensor3D {
+  return x instanceof tf.Tensor ? tf.clone(x) : tf.tensor3d(x.data, x.shape as [number, number, number]);
 }
 
 function stackNhwcAsNchw(steps: Float32Array[], [b, h, w, c]: number[]): HostTensor {

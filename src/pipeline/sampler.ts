@@ -29,8 +29,13 @@ export interface SampleOptions {
   scheduler: Scheduler;
   /** Conditional text embeddings [B, 77, D]. */
   cond: tf.Tensor3D;
-  /** Unconditional embeddings [B, 77, D]; required when guidance > 1. */
+  /**
+   * Unconditional embeddings [B, 77, D], or one per step [steps, 77, D] (null-text inversion:
+   * row i serves every prompt at step i); required when guidance > 1.
+   */
   uncond?: tf.Tensor3D;
+  /** Whether `uncond` holds one embedding per step. */
+  uncondPerStep?: boolean;
   /** Unit-variance initial latents NHWC [B, h, w, c] (scaled by initNoiseSigma here). */
   latents: tf.Tensor4D;
   steps: number;
@@ -67,10 +72,21 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   const b = o.latents.shape[0];
   if (o.cond.shape[0] !== b) throw new Error(`${o.cond.shape[0]} prompt embeddings for a batch of ${b} latents`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${o.steps}`);
+  if (cfg && o.uncondPerStep && o.uncond!.shape[0] !== o.steps) {
+    throw new Error(`${o.uncond!.shape[0]} per-step unconditional embeddings for ${o.steps} steps`);
+  }
   o.scheduler.setTimesteps(o.steps);
   const timesteps = [...o.scheduler.timesteps];
   o.controller?.reset?.(timesteps.length);
-  const context = tf.keep(cfg ? tf.concat([o.uncond!, o.cond], 0) : o.cond.clone());
+  const perStepUncond = cfg && o.uncondPerStep;
+  /** The UNet's [uncond..., cond...] context of step i. */
+  const contextAt = (i: number): tf.Tensor3D => {
+    if (!perStepUncond) return context!;
+    const [, n, d] = o.uncond!.shape;
+    const u = tf.broadcastTo(tf.slice(o.uncond!, [i, 0, 0], [1, n, d]), [b, n, d]);
+    return tf.concat([u, o.cond], 0) as tf.Tensor3D;
+  };
+  const context = perStepUncond ? undefined : tf.keep(cfg ? tf.concat([o.uncond!, o.cond], 0) : o.cond.clone());
   let x = tf.keep(tf.mul(o.latents, o.scheduler.initNoiseSigma) as tf.Tensor4D);
   const perStep: Float32Array[] | undefined = o.keepLatentsPerStep ? [] : undefined;
   const start = Date.now();
@@ -79,7 +95,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
       await betweenSteps(o.signal);
       const next = tf.tidy(() => {
         const input = cfg ? tf.concat([x, x], 0) : x;
-        const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, context, { controller: o.controller, step: i });
+        const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, contextAt(i), { controller: o.controller, step: i });
         let guided: tf.Tensor4D = eps;
         if (cfg) {
           const [u, c] = tf.split(eps, 2, 0);
@@ -98,7 +114,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
     x.dispose();
     throw e;
   } finally {
-    context.dispose();
+    context?.dispose();
     o.scheduler.reset();
   }
   return { latents: x, timesteps, latentsPerStep: perStep };

@@ -1,7 +1,7 @@
 /** One optimisation step through tfjs autograd: loss → gradients of the variables → (clip) → Adam. */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients } from '../backend/gradients/index.js';
-import { gradNorm, type Adam } from './adam.js';
+import { gradNorm, type Adam } from '../nn/adam.js';
 
 export interface StepResult {
   loss: number;

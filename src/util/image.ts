@@ -40,3 +40,22 @@ export function sideBySide(images: readonly FloatImage[], gap = 8): FloatImage {
   }
   return { width, height, data };
 }
+
+/** Peak signal-to-noise ratio in dB of two 8-bit images of the same size (Infinity when equal). */
+export function psnr(a: RgbImage, b: RgbImage): number {
+  if (a.width !== b.width || a.height !== b.height) throw new Error(`psnr: ${a.width}×${a.height} vs ${b.width}×${b.height} images`);
+  let se = 0;
+  for (let i = 0; i < a.data.length; i++) se += (a.data[i] - b.data[i]) ** 2;
+  const mse = se / a.data.length;
+  return mse === 0 ? Infinity : 10 * Math.log10((255 * 255) / mse);
+}
+
+/** A float image in [0, 1] as an 8-bit RGB image (rounded). */
+export function toRgbImage(img: FloatImage): RgbImage & { data: Uint8Array } {
+  return { width: img.width, height: img.height, data: imageToUint8(img) };
+}
+
+/** An 8-bit RGB image as a float image in [0, 1]. */
+export function toFloatImage(img: RgbImage): FloatImage {
+  return { width: img.width, height: img.height, data: Float32Array.from(img.data, (v) => v / 255) };
+}

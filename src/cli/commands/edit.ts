@@ -1,10 +1,15 @@
-/** `ptp edit`: Prompt-to-Prompt editing of a generated image (source and edits side by side). */
+/** `ptp edit`: Prompt-to-Prompt editing of a generated image or of a photo (source and edits side by side). */
 import type { Command } from '../command.js';
 import { UsageError } from '../args.js';
 import { modelRunOptions } from '../model-options.js';
 import { ptpModelOptions } from '../ptp-options.js';
 import { progressPrinter } from '../progress.js';
 import { loadModel, saveRunLatents } from '../run-model.js';
+import { INVERSION_OPTIONS, invertPhoto, inversionScheduler, inversionSettings, modelGeometry, readPhoto, runSize, type InversionSettings } from '../inversion.js';
+import { readInversionFile, writeInversionFile, type InversionData } from '../../node/inversion-file.js';
+import type { ModelRunOptions } from '../model-options.js';
+import type { RgbImage } from '../../util/image.js';
+import { toFloatImage } from '../../util/image.js';
 import { parseCross, parseFraction, parseWordFactors, parseWords } from '../edit-args.js';
 import { buildEditController, type EditMode } from '../edit-controller.js';
 import { writeImagePng } from '../../node/images.js';
@@ -15,7 +20,7 @@ import { join } from 'node:path';
 
 export const editCommand: Command = {
   name: 'edit',
-  summary: 'Prompt-to-Prompt: edit a generated image by editing its prompt',
+  summary: 'Prompt-to-Prompt: edit a generated image or a photo by editing its prompt',
   description:
     'Samples the source prompt and the edited prompt(s) together from one initial latent while the\n' +
     "edited prompts' cross-attention (and early self-attention) is taken from the source, so the\n" +
@@ -26,7 +31,10 @@ export const editCommand: Command = {
     '  reweight  scale the attention to words (--reweight bicycle=2); without --target the source\n' +
     '            prompt is reweighted, with one it runs over replace/refine.\n' +
     'Without --mode: replace when every target has as many words as the source, else refine\n' +
-    '(noted on stderr); reweight when only --reweight is given.',
+    '(noted on stderr); reweight when only --reweight is given.\n' +
+    'Photos: --inversion file (from ptp invert; the source prompt, steps, guidance and size come from\n' +
+    'it) or --image photo --source "caption" (inverted first, as ptp invert) edits a real image; the\n' +
+    'output is then photo | reconstruction | edits.',
   positionals: [],
   options: [
     { name: 'source', short: 's', type: 'string', valueName: '<text>', description: 'the source prompt (required)' },
@@ -38,6 +46,10 @@ export const editCommand: Command = {
     { name: 'blend-threshold', type: 'string', valueName: '<t>', description: 'local blend mask threshold in [0, 1] (default 0.3)' },
     { name: 'reweight', type: 'string', valueName: '<w=c,...>', description: 'attention factors per word, e.g. bicycle=2 or bicycle=-1,cat=3' },
     ...ptpModelOptions(),
+    { name: 'inversion', type: 'string', valueName: '<file>', description: 'edit the photo of this null-text inversion (ptp invert --out)' },
+    { name: 'image', short: 'i', type: 'string', valueName: '<photo>', description: 'edit this photo (PNG/JPEG): null-text inversion with --source first' },
+    ...INVERSION_OPTIONS,
+    { name: 'save-inversion', type: 'string', valueName: '<file>', output: true, description: 'with --image: also write the inversion' },
     { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', output: true, description: 'output image: source | edited ... (required)' },
   ],
   examples: [
@@ -45,13 +57,21 @@ export const editCommand: Command = {
     'ptp edit --model ./sd-v1-5 --source "a cat riding a bicycle" --target "a dog riding a bicycle" --blend cat,dog --out blend.png',
     'ptp edit --model ./sd-v1-5 --source "a cat riding a bicycle" --target "a fluffy cat riding a red bicycle" --out refine.png',
     'ptp edit --model ./sd-v1-5 --source "a cat riding a bicycle" --reweight bicycle=-2 --out less-bicycle.png',
+    'ptp edit --model ./sd-v1-5 --inversion cat-inv.safetensors --target "a tiger sitting next to a mirror" --out tiger.png',
+    'ptp edit --model ./sd-v1-5 --image cat.jpg --source "a cat sitting next to a mirror" --target "a silver cat sculpture sitting next to a mirror" --out sculpture.png',
   ],
   async run(args, ctx) {
     const opt = args.options;
-    const source = opt.source;
     const out = opt.out;
-    if (typeof source !== 'string') throw new UsageError('--source <text> is required');
     if (typeof out !== 'string') throw new UsageError('--out <file.png> is required');
+    const photo = photoSource(args);
+    const inversion = photo?.kind === 'inversion' ? await readInversion(photo.path) : undefined;
+    let source = opt.source;
+    if (inversion) {
+      if (source !== undefined && source !== inversion.meta.prompt) throw new UsageError(`--source "${String(source)}" differs from the prompt the photo was inverted with ("${inversion.meta.prompt}"); leave --source out`);
+      source = inversion.meta.prompt;
+    }
+    if (typeof source !== 'string') throw new UsageError('--source <text> is required');
     const targets = (opt.target as readonly string[] | undefined) ?? [];
     const cross = parseCross(opt.cross === undefined ? '0.8' : String(opt.cross));
     const self = parseFraction(opt.self ?? 0.4, 'self');
@@ -72,30 +92,96 @@ export const editCommand: Command = {
     };
     const fileTokenizer = await loadClipTokenizer(join(o.model, 'tokenizer')).catch(() => undefined);
     let edit = fileTokenizer && build(fileTokenizer);
+    const plan = photo ? await photoPlan(o, args, photo, inversion, source) : undefined;
 
-    const { pipe, latents } = await loadModel(o, ctx, { prompts: edit?.prompts.length });
+    const { pipe, latents } = await loadModel(o, ctx, { prompts: edit?.prompts.length, vaeEncoder: plan?.invert !== undefined });
     try {
       edit ??= build(pipe.tokenizer);
+      let real: InversionData | undefined = inversion;
+      if (plan?.invert) {
+        real = (await invertPhoto(pipe, ctx, plan.invert)).data;
+        const save = opt['save-inversion'];
+        if (typeof save === 'string') {
+          await writeInversionFile(save, real);
+          ctx.err(`wrote ${save}`);
+        }
+      }
       const r = await pipe.edit({
         prompts: edit.prompts,
-        steps: o.steps ?? 50,
-        guidance: o.guidance,
+        steps: real ? real.meta.steps : o.steps ?? 50,
+        guidance: real ? real.meta.guidance : o.guidance,
         seed: o.seed,
-        latents,
-        scheduler: o.scheduler ?? 'ddim',
-        height: o.height,
-        width: o.width,
+        latents: real ? real.latents : latents,
+        uncondEmbeddings: real?.uncondEmbeddings,
+        scheduler: real ? inversionScheduler(pipe, real.meta.stepsOffset) : o.scheduler ?? 'ddim',
+        height: real ? real.image.height : o.height,
+        width: real ? real.image.width : o.width,
         clipSkip: o.clipSkip,
         controller: edit.controller,
         onStep: progressPrinter(ctx, edit.description),
       });
       edit.controller.dispose();
-      const grid = sideBySide(r.images);
+      const grid = sideBySide(real ? [toFloatImage(real.image), ...r.images] : r.images);
       await writeImagePng(out, grid);
       await saveRunLatents(o, r, { prompts: JSON.stringify(edit.prompts), edit: edit.description });
-      ctx.out(`wrote ${out} (${grid.width}×${grid.height}: ${edit.prompts.map((p) => `"${p}"`).join(' | ')}, ${edit.description})`);
+      const shown = edit.prompts.map((p) => `"${p}"`).join(' | ');
+      ctx.out(`wrote ${out} (${grid.width}×${grid.height}: ${real ? `photo | ${shown}` : shown}, ${edit.description})`);
     } finally {
       pipe.dispose();
     }
   },
 };
+
+/** A photo to edit: an inversion file or an image to invert first. */
+type PhotoSource = { kind: 'inversion' | 'image'; path: string };
+
+function photoSource(args: Parameters<Command['run']>[0]): PhotoSource | undefined {
+  const o = args.options;
+  if (o.inversion !== undefined && o.image !== undefined) throw new UsageError('give --inversion <file> or --image <photo>, not both');
+  const inversionOnly = ['inner-steps', 'early-stop', 'steps-offset', 'offsets', 'save-inversion'].filter((k) => o[k] !== undefined);
+  if (o.inversion === undefined && o.image === undefined) {
+    if (inversionOnly.length) throw new UsageError(`--${inversionOnly[0]} needs --image <photo>`);
+    return undefined;
+  }
+  for (const k of ['seed', 'latents', 'save-latents']) if (o[k] !== undefined) throw new UsageError(`--${k} does not apply to editing a photo (its latents come from the inversion)`);
+  if (o.scheduler !== undefined && o.scheduler !== 'ddim') throw new UsageError(`--scheduler ${String(o.scheduler)}: editing a photo samples with DDIM, as its inversion`);
+  if (o.inversion !== undefined) {
+    const extra = inversionOnly.filter((k) => k !== 'steps-offset');
+    if (extra.length) throw new UsageError(`--${extra[0]} applies to --image, not to --inversion`);
+    return { kind: 'inversion', path: String(o.inversion) };
+  }
+  return { kind: 'image', path: String(o.image) };
+}
+
+async function readInversion(path: string): Promise<InversionData> {
+  try {
+    return await readInversionFile(path);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** Checks a photo edit against the model before anything heavy; for --image, what to invert. */
+async function photoPlan(o: ModelRunOptions, args: Parameters<Command['run']>[0], photo: PhotoSource, inversion: InversionData | undefined, source: string) {
+  const geometry = await modelGeometry(o);
+  if (inversion) {
+    const m = inversion.meta;
+    const what = `${photo.path} was inverted`;
+    if (m.fingerprint !== geometry.fingerprint) throw new UsageError(`${what} with another model (${m.model || 'unknown'}; fingerprint ${m.fingerprint}, this model ${geometry.fingerprint})`);
+    if (o.steps !== undefined && o.steps !== m.steps) throw new UsageError(`${what} with ${m.steps} steps; --steps ${o.steps} cannot use it (leave --steps out)`);
+    if (o.guidance !== undefined && o.guidance !== m.guidance) throw new UsageError(`${what} for guidance ${m.guidance}; --guidance ${o.guidance} cannot use it (leave --guidance out)`);
+    const so = args.options['steps-offset'];
+    if (so !== undefined && so !== m.stepsOffset) throw new UsageError(`${what} with steps offset ${m.stepsOffset}; --steps-offset ${String(so)} cannot use it`);
+    const { width, height } = inversion.image;
+    if ((o.width !== undefined && o.width !== width) || (o.height !== undefined && o.height !== height)) throw new UsageError(`${what} at ${width}×${height}; leave --width/--height out`);
+    if (width % geometry.unit !== 0 || height % geometry.unit !== 0) throw new UsageError(`${what} at ${width}×${height}, which does not fit this model (multiples of ${geometry.unit})`);
+    return { invert: undefined };
+  }
+  const settings: InversionSettings = inversionSettings(args, photo.path);
+  const guidance = o.guidance ?? 7.5;
+  if (guidance <= 1) throw new UsageError(`--guidance must be above 1 to edit a photo, got ${guidance}`);
+  const image: RgbImage = await readPhoto(settings, runSize(o, geometry));
+  return {
+    invert: { image, prompt: source, steps: o.steps ?? 50, guidance, stepsOffset: settings.stepsOffset ?? geometry.stepsOffset, model: o.model, fingerprint: geometry.fingerprint, settings },
+  };
+}

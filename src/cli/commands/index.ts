@@ -12,8 +12,9 @@ import { convertCommand } from './convert.js';
 import { editCommand } from './edit.js';
 import { generateCommand } from './generate.js';
 import { inspectCommand } from './inspect.js';
+import { invertCommand } from './invert.js';
 import { trainCommand } from './train.js';
 import { qualityCommand } from './quality.js';
 import { demoCommand } from './demo.js';
 
-export const commands: readonly Command[] = [demoCommand, generateCommand, editCommand, attentionCommand, inspectCommand, convertCommand, trainCommand, qualityCommand];
+export const commands: readonly Command[] = [demoCommand, generateCommand, editCommand, invertCommand, attentionCommand, inspectCommand, convertCommand, trainCommand, qualityCommand];

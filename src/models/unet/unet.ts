@@ -10,6 +10,7 @@ import { Attention } from '../../nn/attention.js';
 import { activation } from '../../nn/activations.js';
 import { Timesteps, TimestepEmbedding } from '../../nn/embeddings.js';
 import type { AttentionCall, Place } from '../../nn/attention-control.js';
+import type { SegmentTape } from '../../nn/segment-tape.js';
 import { parseUNetConfig, type UNetConfig } from './config.js';
 import {
   CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D,
@@ -19,6 +20,12 @@ import {
 export interface UNetForwardOptions {
   /** Also return every stage's output (names as in the reference's unet_blocks case). */
   returnIntermediates?: boolean;
+  /**
+   * Run block by block on this tape (gradient checkpointing): gradients with respect to a
+   * watched `encoderHiddenStates` then come from `tape.backward`, recomputing one block at a time.
+   * No attention controller may be set (the recomputation would call it twice).
+   */
+  tape?: SegmentTape;
 }
 
 export interface UNetForwardResult {
@@ -179,6 +186,10 @@ export class UNet2DConditionModel extends Module {
   forward(sample: tf.Tensor4D, timestep: TimestepInput, encoderHiddenStates: tf.Tensor3D, call: AttentionCall = {}, opts: UNetForwardOptions = {}): tf.Tensor4D | UNetForwardResult {
     this.check(sample, encoderHiddenStates);
     const timesteps = this.timestepsFor(timestep, sample.shape[0]);
+    const tape = opts.tape;
+    if (tape && call.controller) throw new Error('UNet: an attention controller cannot run on a gradient tape (the backward pass recomputes every block)');
+    /** One block: recorded on the tape when there is one, else run directly. */
+    const seg = <T extends tf.Tensor | tf.Tensor[]>(inputs: tf.Tensor[], fn: (xs: tf.Tensor[]) => T): T => (tape ? tape.run(inputs, fn) : fn(inputs));
     return tf.tidy(() => {
       const inter: Record<string, tf.Tensor> = {};
       const rec = <T extends tf.Tensor>(name: string, t: T): T => {
@@ -187,27 +198,37 @@ export class UNet2DConditionModel extends Module {
       };
       const tEmb = rec('time_proj_out', this.timeProj.forward(timesteps));
       const temb = rec('time_embedding_out', this.timeEmbedding.forward(tEmb));
-      const inp: BlockInputs = { temb, context: encoderHiddenStates, call: { ...call, latent: { height: sample.shape[1], width: sample.shape[2] } } };
+      const context = encoderHiddenStates;
+      const blockCall: AttentionCall = { ...call, latent: { height: sample.shape[1], width: sample.shape[2] } };
+      const inputs = (t: tf.Tensor, c: tf.Tensor): BlockInputs => ({ temb: t as tf.Tensor2D, context: c as tf.Tensor3D, call: blockCall });
 
-      let x = this.config.centerInputSample ? (tf.sub(tf.mul(sample, 2), 1) as tf.Tensor4D) : sample;
-      x = rec('conv_in_out', this.convIn.forward(x));
+      let x = seg([sample], ([s]) => {
+        const centred = this.config.centerInputSample ? tf.sub(tf.mul(s, 2), 1) : s;
+        return this.convIn.forward(centred as tf.Tensor4D);
+      });
+      rec('conv_in_out', x);
       const skips: tf.Tensor4D[] = [x];
       this.downBlocks.forEach((block, i) => {
-        const states = block.forward(x, inp);
+        const states = seg([x, temb, context], ([h, t, c]) => block.forward(h as tf.Tensor4D, inputs(t, c)));
         skips.push(...states);
         x = rec(`down_blocks.${i}.out`, states[states.length - 1]);
       });
-      if (this.midBlock) x = rec('mid_block_out', this.midBlock.forward(x, inp));
+      const mid = this.midBlock;
+      if (mid) x = rec('mid_block_out', seg([x, temb, context], ([h, t, c]) => mid.forward(h as tf.Tensor4D, inputs(t, c))));
       this.upBlocks.forEach((block, i) => {
         const own = skips.splice(skips.length - block.resnets.length);
         const next = skips[skips.length - 1];
         const size: [number, number] | undefined = block.upsampler && next ? [next.shape[1], next.shape[2]] : undefined;
-        x = rec(`up_blocks.${i}.out`, block.forward(x, own, inp, size));
+        x = rec(`up_blocks.${i}.out`, seg([x, ...own, temb, context], ([h, ...rest]) => {
+          const [t, c] = rest.splice(rest.length - 2);
+          return block.forward(h as tf.Tensor4D, rest as tf.Tensor4D[], inputs(t, c), size);
+        }));
       });
-      x = tf.tidy(() => {
+      x = seg([x], ([h]) => tf.tidy(() => {
         const silu = ['silu', 'swish'].includes(this.config.actFn);
-        return this.convOut.forward(silu ? this.convNormOut.forward(x, { silu }) : this.act(this.convNormOut.forward(x)));
-      });
+        const normed = silu ? this.convNormOut.forward(h as tf.Tensor4D, { silu }) : this.act(this.convNormOut.forward(h as tf.Tensor4D));
+        return this.convOut.forward(normed);
+      }));
       rec('conv_out_out', x);
       return opts.returnIntermediates ? { sample: x, intermediates: inter } : x;
     });

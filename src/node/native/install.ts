@@ -19,6 +19,7 @@ import { APPLY_ATTENTION_PROBS, ATTENTION_PROBS, FUSED_ATTENTION } from '../../b
 import { GELU, GROUP_NORM, LAYER_NORM } from '../../backend/fused-ops.js';
 import { GROUP_NORM as GROUP_NORM_TRAIN, GROUP_NORM_GRAD } from '../../backend/group-norm-kernel.js';
 import { gelu, groupNorm, groupNormGrad, layerNorm } from './norm-kernels.js';
+import { installWasmGradKernels } from '../../backend/wasm-grad-kernels.js';
 
 const BACKEND = 'wasm';
 /** Kernels replaced (or added) by install, with what was registered before (undefined: none). */
@@ -59,6 +60,9 @@ export function nativeKernelActive(kernelName: string): boolean {
 /** Registers the native kernels for the wasm backend (idempotent). */
 export function installNativeKernels(addon: NativeAddon): void {
   if (replaced) return;
+  // The wasm backward kernels first (a later call is then a no-op): the native ones replace them,
+  // falling back to them for the cases they do not cover.
+  installWasmGradKernels();
   const before = new Map<string, tf.KernelConfig | undefined>();
   const orig = (name: string) => tf.getKernel(name, BACKEND)?.kernelFunc as unknown as Kernel | undefined;
   for (const [kernelName, fn] of Object.entries(nativeKernels(addon, orig))) {

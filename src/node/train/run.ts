@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Param } from '../../nn/param.js';
-import type { Adam } from '../../train/adam.js';
+import type { Adam } from '../../nn/adam.js';
 import type { Ema } from '../../train/ema.js';
 import { loadCheckpoint, saveCheckpoint, type HostArray } from './checkpoint.js';
 import { plotSeries, runningMean } from './plot.js';

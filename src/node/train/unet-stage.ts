@@ -12,7 +12,7 @@ import { ClipTextModel } from '../../models/clip/text-model.js';
 import type { ClipTokenizer } from '../../models/clip/tokenizer.js';
 import { alphasCumprod, makeBetas } from '../../models/schedulers/betas.js';
 import { StableDiffusionPipeline, type PromptEncoder } from '../../pipeline/pipeline.js';
-import { Adam } from '../../train/adam.js';
+import { Adam } from '../../nn/adam.js';
 import { Ema } from '../../train/ema.js';
 import { initWeights } from '../../train/init.js';
 import { lrAt } from '../../train/lr.js';

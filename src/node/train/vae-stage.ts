@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
 import { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
-import { Adam } from '../../train/adam.js';
+import { Adam } from '../../nn/adam.js';
 import { initWeights } from '../../train/init.js';
 import { lrAt } from '../../train/lr.js';
 import { optimiseStep } from '../../train/step.js';

@@ -41,8 +41,9 @@ export class Adam {
     for (const [k, x] of Object.entries({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay })) {
       if (!Number.isFinite(x) || x < 0) throw new Error(`Adam: ${k} must be a finite non-negative number, got ${x}`);
     }
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    // tf.variable keeps its own reference: the zeros it starts from are freed with the tidy.
+    this.m = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
+    this.v = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
   }
 
   /** Number of steps taken. */

@@ -1,0 +1,65 @@
+/** `ptp invert`: null-text inversion of a photo, for editing it with `ptp edit --inversion`. */
+import type { Command } from '../command.js';
+import { UsageError } from '../args.js';
+import { MODEL_OPTIONS, modelRunOptions } from '../model-options.js';
+import { INVERSION_OPTIONS, invertPhoto, inversionSettings, modelGeometry, readPhoto, runSize } from '../inversion.js';
+import { writeInversionFile } from '../../node/inversion-file.js';
+import { writePng } from '../../node/png.js';
+import { loadPipelineFromDirectory } from '../../node/pipeline.js';
+
+/** Model options that make sense for a photo: no seed, initial latents or scheduler choice (DDIM). */
+export const PHOTO_MODEL_OPTIONS = MODEL_OPTIONS.filter((o) => !['seed', 'latents', 'scheduler', 'save-latents'].includes(o.name));
+
+export const invertCommand: Command = {
+  name: 'invert',
+  summary: 'null-text inversion of a photo (then edit it with ptp edit --inversion)',
+  description:
+    'Encodes the photo (PNG or JPEG, centre-cropped and resized to the model size like the null-text\n' +
+    "notebook's load_512) with the VAE, inverts DDIM with the prompt (guidance 1), then optimises the\n" +
+    'unconditional embedding of every step (Adam, --inner-steps iterations at most) so that guided\n' +
+    'sampling from the inverted latents retraces the inversion. Writes x_T, the per-step embeddings,\n' +
+    'the timesteps, the input image and the settings to --out, and prints the PSNR of the\n' +
+    'reconstruction against the input.',
+  positionals: [],
+  options: [
+    { name: 'image', short: 'i', type: 'string', valueName: '<photo>', description: 'the photo, PNG or JPEG (required)' },
+    { name: 'prompt', short: 'p', type: 'string', valueName: '<text>', description: 'a caption of the photo (required)' },
+    ...INVERSION_OPTIONS,
+    ...PHOTO_MODEL_OPTIONS,
+    { name: 'out', short: 'o', type: 'string', valueName: '<file.safetensors>', output: true, description: 'the inversion (required)' },
+    { name: 'reconstruction', type: 'string', valueName: '<file.png>', description: 'also write the reconstructed image' },
+  ],
+  examples: [
+    'ptp invert --model ./sd15 --image cat.jpg --prompt "a cat sitting next to a mirror" --out cat-inv.safetensors --reconstruction cat-rec.png',
+    'ptp edit --model ./sd15 --inversion cat-inv.safetensors --target "a tiger sitting next to a mirror" --out tiger.png',
+  ],
+  async run(args, ctx) {
+    const opt = args.options;
+    const { image, prompt, out } = opt;
+    if (typeof image !== 'string') throw new UsageError('--image <photo> is required');
+    if (typeof prompt !== 'string') throw new UsageError('--prompt <text> is required');
+    if (typeof out !== 'string') throw new UsageError('--out <file.safetensors> is required');
+    const rec = opt.reconstruction as string | undefined;
+    const o = modelRunOptions(args);
+    const guidance = o.guidance ?? 7.5;
+    if (guidance <= 1) throw new UsageError(`--guidance must be above 1 for null-text inversion, got ${guidance}`);
+    const settings = inversionSettings(args, image);
+    const geometry = await modelGeometry(o);
+    const photo = await readPhoto(settings, runSize(o, geometry));
+    const steps = o.steps ?? 50;
+
+    const backend = await ctx.initBackend();
+    ctx.err(`backend: ${backend.description}`);
+    const pipe = await loadPipelineFromDirectory(o.model, { variant: o.variant, residency: o.residency, attentionSlice: o.attentionSlice, vaeEncoder: true });
+    try {
+      const { data, reconstruction } = await invertPhoto(pipe, ctx, {
+        image: photo, prompt, steps, guidance, stepsOffset: settings.stepsOffset ?? geometry.stepsOffset, model: o.model, fingerprint: geometry.fingerprint, settings,
+      });
+      await writeInversionFile(out, data);
+      if (rec) await writePng(rec, reconstruction);
+      ctx.out(`wrote ${out}${rec ? ` and ${rec}` : ''} (${photo.width}×${photo.height}, ${steps} steps)`);
+    } finally {
+      pipe.dispose();
+    }
+  },
+};
