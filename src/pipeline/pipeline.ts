@@ -55,7 +55,10 @@ export interface GenerateOptions {
   /** Scheduler short name ('ddim', 'pndm', 'euler', 'lms', 'dpmpp'), a diffusers class name, or an instance. */
   scheduler?: string | Scheduler;
   controller?: AttentionController;
-  onStep?: (info: StepInfo) => void;
+  /** Called after every denoising step; a returned promise is awaited before the next step. */
+  onStep?: (info: StepInfo) => unknown;
+  /** Cancels the run: checked before every step and every image decode; the run rejects with `signal.reason`. */
+  signal?: AbortSignal;
   /** Skip the VAE decode (returns latents only). */
   decode?: boolean;
   keepLatentsPerStep?: boolean;
@@ -153,7 +156,7 @@ export class StableDiffusionPipeline {
     );
     let final: tf.Tensor4D | undefined;
     try {
-      const r = sample({
+      const r = await sample({
         unet: this.components.unet,
         scheduler,
         cond,
@@ -163,10 +166,11 @@ export class StableDiffusionPipeline {
         guidance,
         controller: opts.controller,
         onStep: opts.onStep,
+        signal: opts.signal,
         keepLatentsPerStep: opts.keepLatentsPerStep,
       });
       final = r.latents;
-      const images = opts.decode === false ? [] : this.decode(final);
+      const images = opts.decode === false ? [] : this.decode(final, opts.signal);
       const [b, h, w, c] = final.shape;
       return {
         images,
@@ -222,10 +226,11 @@ export class StableDiffusionPipeline {
     }
   }
 
-  /** Latents NHWC → images in [0,1], one VAE call per image to bound memory. */
-  decode(latents: tf.Tensor4D): FloatImage[] {
+  /** Latents NHWC → images in [0,1], one VAE call per image to bound memory (`signal` is checked before each). */
+  decode(latents: tf.Tensor4D, signal?: AbortSignal): FloatImage[] {
     const images: FloatImage[] = [];
     for (let i = 0; i < latents.shape[0]; i++) {
+      signal?.throwIfAborted();
       const img = tf.tidy(() => this.components.vae.decodeLatents(tf.slice(latents, [i, 0, 0, 0], [1, -1, -1, -1])));
       const [, height, width] = img.shape;
       images.push({ width, height, data: hostFromTensor(img).data });

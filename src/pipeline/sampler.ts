@@ -36,7 +36,10 @@ export interface SampleOptions {
   steps: number;
   guidance: number;
   controller?: AttentionController;
-  onStep?: (info: StepInfo) => void;
+  /** Called after every step; when it returns a promise the next step waits for it (e.g. to wait for the GPU or let messages in). */
+  onStep?: (info: StepInfo) => unknown;
+  /** Checked before every step: once aborted, the loop stops with `signal.reason`. */
+  signal?: AbortSignal;
   /** Keep a host copy of the latents after every step (NHWC). */
   keepLatentsPerStep?: boolean;
 }
@@ -50,7 +53,7 @@ export interface SampleResult {
 }
 
 /** Runs the sampling loop. Tensors passed in are not disposed. */
-export function sample(o: SampleOptions): SampleResult {
+export async function sample(o: SampleOptions): Promise<SampleResult> {
   const cfg = o.guidance > 1;
   if (cfg && !o.uncond) throw new Error('classifier-free guidance needs unconditional embeddings');
   const b = o.latents.shape[0];
@@ -64,7 +67,8 @@ export function sample(o: SampleOptions): SampleResult {
   const perStep: Float32Array[] | undefined = o.keepLatentsPerStep ? [] : undefined;
   const start = Date.now();
   try {
-    timesteps.forEach((t, i) => {
+    for (const [i, t] of timesteps.entries()) {
+      o.signal?.throwIfAborted();
       const next = tf.tidy(() => {
         const input = cfg ? tf.concat([x, x], 0) : x;
         const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, context, { controller: o.controller, step: i });
@@ -80,8 +84,9 @@ export function sample(o: SampleOptions): SampleResult {
       x.dispose();
       x = tf.keep(next);
       perStep?.push(x.dataSync() as Float32Array);
-      o.onStep?.(stepInfo(i, timesteps.length, t, start));
-    });
+      const waiting = o.onStep?.(stepInfo(i, timesteps.length, t, start));
+      if (waiting instanceof Promise) await waiting;
+    }
   } catch (e) {
     x.dispose();
     throw e;
