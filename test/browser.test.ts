@@ -10,7 +10,7 @@ import type { Server } from 'node:http';
 import { expect } from 'chai';
 import * as esbuild from 'esbuild';
 import type { Browser } from 'playwright-core';
-import { launchChromium } from './helpers/chromium.js';
+import { launchChromium } from '../web/chromium.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { AttentionStore } from '../src/ptp/store.js';
 import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';

@@ -252,6 +252,11 @@ ui.cancel.addEventListener('click', () => {
   worker.w.postMessage({ type: 'cancel' } satisfies ToWorker);
 });
 
+/** For automation (tests): lose the worker's WebGL context, as a GPU reset would. */
+(globalThis as unknown as { ptpPage: unknown }).ptpPage = {
+  loseGpuContext: () => worker?.w.postMessage({ type: 'lose-gpu-context' } satisfies ToWorker),
+};
+
 // WebGPU only where the browser has it.
 if (!('gpu' in navigator)) {
   const opt = (field('backend') as HTMLSelectElement).querySelector<HTMLOptionElement>('option[value="webgpu"]')!;

@@ -33,7 +33,9 @@ export interface PageSettings {
 
 export type ToWorker =
   | { type: 'run'; settings: PageSettings; modelUrl: string; wasmPaths: string }
-  | { type: 'cancel' };
+  | { type: 'cancel' }
+  /** Automation: lose the WebGL context (WEBGL_lose_context) to exercise the context-lost path. */
+  | { type: 'lose-gpu-context' };
 
 /** An image for the page: a PNG made in the worker (OffscreenCanvas), or raw RGB where there is none. */
 export interface PageImage {

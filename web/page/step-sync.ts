@@ -12,6 +12,10 @@ export interface StepSync {
   readonly description: string;
   /** Resolves when the work queued so far is done; rejects with GpuLostError when the GPU is gone. */
   wait(): Promise<void>;
+  /** A GpuLostError when the GPU context/device is gone (whatever error the loss caused elsewhere). */
+  lost(): GpuLostError | undefined;
+  /** Loses the GPU context on purpose (WEBGL_lose_context; automation of the context-lost path). */
+  loseContext?(): void;
 }
 
 interface WebGLBackendView {
@@ -32,8 +36,10 @@ function webglSync(): StepSync {
   (gpgpu.gl.canvas as EventTarget).addEventListener('webglcontextlost', () => {
     lost = true;
   });
+  const isLost = () => (lost || gpgpu.gl.isContextLost() ? new GpuLostError('The WebGL context was lost (the GPU was reset or ran out of memory)') : undefined);
   const check = () => {
-    if (lost || gpgpu.gl.isContextLost()) throw new GpuLostError('The WebGL context was lost (the GPU was reset or ran out of memory)');
+    const e = isLost();
+    if (e) throw e;
   };
   return {
     description: 'WebGL fence per step',
@@ -42,6 +48,8 @@ function webglSync(): StepSync {
       await gpgpu.createAndWaitForFence();
       check();
     },
+    lost: isLost,
+    loseContext: () => gpgpu.gl.getExtension('WEBGL_lose_context')?.loseContext(),
   };
 }
 
@@ -51,8 +59,10 @@ function webgpuSync(): StepSync {
   void backend.device.lost.then((info) => {
     lost = info.message || info.reason || 'unknown reason';
   });
+  const isLost = () => (lost !== undefined ? new GpuLostError(`The WebGPU device was lost (${lost})`) : undefined);
   const check = () => {
-    if (lost !== undefined) throw new GpuLostError(`The WebGPU device was lost (${lost})`);
+    const e = isLost();
+    if (e) throw e;
   };
   return {
     description: 'WebGPU onSubmittedWorkDone per step',
@@ -62,6 +72,7 @@ function webgpuSync(): StepSync {
       await backend.device.queue.onSubmittedWorkDone();
       check();
     },
+    lost: isLost,
   };
 }
 
@@ -70,7 +81,7 @@ export function stepSync(): StepSync {
   const name = tf.getBackend();
   if (name === 'webgl') return webglSync();
   if (name === 'webgpu') return webgpuSync();
-  return { description: `synchronous ${name} kernels`, wait: yieldToEvents };
+  return { description: `synchronous ${name} kernels`, wait: yieldToEvents, lost: () => undefined };
 }
 
 /**

@@ -30,6 +30,7 @@ let current: AbortController | undefined;
 scope.onmessage = (ev) => {
   const msg = ev.data;
   if (msg.type === 'cancel') current?.abort(new CancelledError());
+  else if (msg.type === 'lose-gpu-context') backend?.sync.loseContext?.();
   else void run(msg);
 };
 
@@ -127,7 +128,9 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     if (e instanceof CancelledError) {
       post({ type: 'cancelled', stepsDone: stepEnds.length, steps });
     } else {
-      post({ type: 'error', message: describeError(e, msg.settings.backend), fatal: isFatal(e) });
+      // A lost context makes later GL calls fail in many ways: report the loss, not its symptom.
+      const cause = backend?.sync.lost() ?? e;
+      post({ type: 'error', message: describeError(cause, msg.settings.backend), fatal: isFatal(cause) });
     }
   } finally {
     controller?.dispose();

@@ -1,6 +1,6 @@
 /**
- * Debian's chromium driven by playwright-core (no browser download; `.ci/run` installs it), headless,
- * with WebGL and WebGPU on SwiftShader (no GPU here).
+ * Debian's chromium for the browser tests and bench/web.ts, driven by playwright-core (no browser
+ * download; `.ci/run` installs it), headless, with WebGL (and optionally WebGPU) on SwiftShader.
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
