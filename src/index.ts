@@ -100,7 +100,12 @@ export { getEqualizer, type EqualizerOptions } from './ptp/equalizer.js';
 export { LocalBlend, type LocalBlendOptions } from './ptp/local-blend.js';
 export { TimeWordAlpha, type CrossReplaceSteps, type StepBounds } from './ptp/schedule.js';
 export { requireWordTokens, splitWords, wordTokenIndices, type WordRef } from './ptp/tokens.js';
-export type { MapSize } from './ptp/resolution.js';
+export { blendMapSize, type MapSize } from './ptp/resolution.js';
+export {
+  buildEdit, EditSpecError, PLAIN_OPTION_NAMES,
+  type BuildEditOptions, type BuiltEdit, type EditMode, type EditOptionNames, type EditSpec, type WordFactor,
+} from './ptp/edit-spec.js';
+export { parseCross, parseFraction, parseWordFactors, parseWords } from './ptp/edit-args.js';
 export { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels, type GridOptions, type MapStack } from './ptp/render.js';
 
 // Pipeline

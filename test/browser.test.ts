@@ -9,15 +9,16 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
 import * as esbuild from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { AttentionStore } from '../src/ptp/store.js';
 import { referenceMissing, repoRoot, tinySdDir } from './helpers/reference.js';
 import { describeNeeding } from './helpers/requirement.js';
-import { serveStatic } from './helpers/static-server.js';
+import { serveStatic } from '../web/server.js';
+import { browserBundleOptions } from '../web/build.js';
 import type { SmokeRequest, SmokeResult } from './browser/entry.js';
 
-const CHROMIUM = process.env.PTP_CHROMIUM ?? '/usr/bin/chromium';
 const REQUEST = { prompt: 'a cat riding a bicycle', steps: 3, size: 64, seed: 7 };
 
 function maxRelDiff(a: readonly number[], b: ArrayLike<number>): number {
@@ -45,27 +46,14 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'ptp-browser-'));
-    await esbuild.build({
-      entryPoints: [join(repoRoot, 'test/browser/entry.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'browser',
-      target: 'es2022',
-      outfile: join(dir, 'bundle.js'),
-      logLevel: 'error',
-      // tfjs' wasm backend mentions Node built-ins on code paths the browser never takes.
-      external: ['fs', 'path', 'os', 'worker_threads', 'perf_hooks', 'crypto', 'util'],
-    });
+    await esbuild.build({ ...browserBundleOptions, entryPoints: [join(repoRoot, 'test/browser/entry.ts')], outfile: join(dir, 'bundle.js') });
     writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>');
     ({ url: base, server } = await serveStatic({
       '/model/': tinySdDir,
       '/tfjs-wasm/': join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
       '/': dir,
     }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
     // The same run in Node (the test process's backend) as the reference.
     const pipe = await loadPipelineFromDirectory(tinySdDir);
     const store = new AttentionStore({ numPrompts: 1 });

@@ -19,6 +19,8 @@
  *   cli       the `ptp` command (may also use weights-tools/)  src/cli
  *
  * Also: only src/node and src/cli import Node built-ins (`node:*`, `fs`, ...) or Node-only packages.
+ * The web page (web/page/, outside src/: the top of the stack, next to the cli) imports the library
+ * only through its browser-safe entry points src/index.ts and src/browser/index.ts.
  * Imports are read with TypeScript's own pre-processor (static, re-exports, side-effect and dynamic
  * imports; comments ignored).
  */
@@ -49,6 +51,12 @@ interface SourceFile {
   imports: string[];
 }
 
+/** Whether a bare import names a Node built-in or a Node-only package. */
+function isNodeOnly(spec: string): boolean {
+  const bare = spec.replace(/^node:/, '');
+  return spec.startsWith('node:') || builtinModules.includes(bare.split('/')[0]) || NODE_ONLY_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`));
+}
+
 /** Every rule violation of `files`, one line each. */
 function layerViolations(files: readonly SourceFile[]): string[] {
   const out: string[] = [];
@@ -71,9 +79,7 @@ function layerViolations(files: readonly SourceFile[]): string[] {
         else if (RANK[to] === RANK[from] && to !== from) out.push(`${f.path} (${from}) imports ${spec} from its sibling layer ${to}`);
         continue;
       }
-      const bare = spec.replace(/^node:/, '');
-      const nodeOnly = spec.startsWith('node:') || builtinModules.includes(bare.split('/')[0]) || NODE_ONLY_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`));
-      if (nodeOnly && !NODE_LAYERS.includes(from)) out.push(`${f.path} (${from}) imports the Node-only module ${spec}`);
+      if (isNodeOnly(spec) && !NODE_LAYERS.includes(from)) out.push(`${f.path} (${from}) imports the Node-only module ${spec}`);
     }
   }
   return out;
@@ -87,9 +93,31 @@ function sourceFiles(dir: string): string[] {
 }
 
 function readSources(): SourceFile[] {
-  const src = resolve(repoRoot, 'src');
-  return sourceFiles(src).map((p) => ({
-    path: relative(src, p).split('\\').join('/'),
+  return readSourcesOf(resolve(repoRoot, 'src'));
+}
+
+/** Violations of the web page's rule: web/page/ (browser code) uses the library only through its public browser-safe entry points. */
+function webPageViolations(files: readonly SourceFile[]): string[] {
+  const entries = ['src/index.ts', 'src/browser/index.ts'];
+  const out: string[] = [];
+  for (const f of files) {
+    for (const spec of f.imports) {
+      if (spec.startsWith('.')) {
+        const target = join('web/page', dirname(f.path), spec).split('\\').join('/').replace(/\.js$/, '.ts');
+        if (!target.startsWith('web/page/') && !entries.includes(target)) out.push(`web/page/${f.path} imports ${spec}: use the entry points ${entries.join(', ')}`);
+        continue;
+      }
+      if (isNodeOnly(spec)) {
+        out.push(`web/page/${f.path} imports the Node-only module ${spec}`);
+      }
+    }
+  }
+  return out;
+}
+
+function readSourcesOf(dir: string): SourceFile[] {
+  return sourceFiles(dir).map((p) => ({
+    path: relative(dir, p).split('\\').join('/'),
     imports: ts.preProcessFile(readFileSync(p, 'utf8'), true, true).importedFiles.map((i) => i.fileName),
   }));
 }
@@ -124,5 +152,17 @@ describe('layering: imports run one way', () => {
     ]);
     expect(layerViolations([{ path: 'ptp/x.ts', imports: ['pngjs', 'fs', '../../weights-tools/convert.js'] }])).to.have.length(3);
     expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, world, io, backend, nn, models, ptp, pipeline, train, index, node, browser, cli)']);
+  });
+
+  it('the web page (web/page) uses the library only through src/index.ts and src/browser/index.ts, and no Node module', () => {
+    const files = readSourcesOf(resolve(repoRoot, 'web/page'));
+    expect(files.length).to.be.greaterThan(5);
+    expect(webPageViolations(files)).to.deep.equal([]);
+    expect(webPageViolations([{ path: 'x.ts', imports: ['./settings.js', '../../src/index.js', '../../src/browser/index.js', '@tensorflow/tfjs-core', '../../src/ptp/store.js', '../server.js', 'node:fs', 'pngjs'] }])).to.deep.equal([
+      'web/page/x.ts imports ../../src/ptp/store.js: use the entry points src/index.ts, src/browser/index.ts',
+      'web/page/x.ts imports ../server.js: use the entry points src/index.ts, src/browser/index.ts',
+      'web/page/x.ts imports the Node-only module node:fs',
+      'web/page/x.ts imports the Node-only module pngjs',
+    ]);
   });
 });

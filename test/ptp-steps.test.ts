@@ -1,11 +1,11 @@
-/** Controllers learn the run's step count when sampling starts (the sampler's reset(numSteps)). */
+/** The sampling loop's step hooks: controllers learn the run's step count (reset(numSteps)), onStep can pause it, a signal stops it. */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import type { PromptTokenizer } from '../src/models/clip/tokenizer.js';
 import type { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { createScheduler } from '../src/models/schedulers/index.js';
 import type { AttentionController } from '../src/nn/attention-control.js';
-import { sample } from '../src/pipeline/sampler.js';
+import { sample, type StepInfo } from '../src/pipeline/sampler.js';
 import { AttentionReplace } from '../src/ptp/replace.js';
 
 /** One token per space-separated word (ids 1.., BOS 0, EOS 999): enough for word lookups. */
@@ -50,5 +50,30 @@ describe('controller step count', () => {
     expect(r.timesteps).to.have.length(6);
     expect(calls).to.deep.equal([6]);
     tf.dispose([latents, cond, r.latents]);
+  });
+
+  it('the sampler waits for a promise from onStep before the next step, and an abort stops it within one step, leak-free', async () => {
+    const order: string[] = [];
+    const unet = { forward: (x: tf.Tensor4D) => (order.push('unet'), tf.zerosLike(x)) } as unknown as UNet2DConditionModel;
+    const latents = tf.zeros([1, 2, 2, 4]) as tf.Tensor4D;
+    const cond = tf.zeros([1, 77, 8]) as tf.Tensor3D;
+    const scheduler = createScheduler(PNDM_CONFIG, { type: 'ddim' });
+    const onStep = async (i: StepInfo) => {
+      order.push(`step ${i.step} begins waiting`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      order.push(`step ${i.step} done`);
+    };
+    const r = await sample({ unet, scheduler, cond, latents, steps: 2, guidance: 1, onStep });
+    expect(order).to.deep.equal(['unet', 'step 0 begins waiting', 'step 0 done', 'unet', 'step 1 begins waiting', 'step 1 done']);
+    r.latents.dispose();
+
+    const before = tf.memory().numTensors;
+    const abort = new AbortController();
+    order.length = 0;
+    const cancelled = sample({ unet, scheduler, cond, latents, steps: 10, guidance: 1, signal: abort.signal, onStep: (i) => i.step === 2 && abort.abort(new Error('cancelled by the test')) });
+    await cancelled.then(() => expect.fail('the run should stop'), (e: Error) => expect(e.message).to.equal('cancelled by the test'));
+    expect(order.filter((o) => o === 'unet')).to.have.length(3);
+    expect(tf.memory().numTensors).to.equal(before);
+    tf.dispose([latents, cond]);
   });
 });

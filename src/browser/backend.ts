@@ -17,13 +17,16 @@ export interface BrowserBackendOptions {
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|software|softpipe|basic render/i;
 
-/** The WebGL renderer string (unmasked where the browser allows). */
+/** The WebGL renderer string (unmasked where the browser allows); in a worker through an OffscreenCanvas. */
 function webglRenderer(): string {
-  const canvas = document.createElement('canvas');
-  const gl = canvas.getContext('webgl2') ?? canvas.getContext('webgl');
+  const canvas = typeof document !== 'undefined' ? document.createElement('canvas') : typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : undefined;
+  if (!canvas) return '';
+  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | WebGL2RenderingContext | null;
   if (!gl) return '';
   const ext = gl.getExtension('WEBGL_debug_renderer_info');
-  return String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  const renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  gl.getExtension('WEBGL_lose_context')?.loseContext(); // a probe: free the context now
+  return renderer;
 }
 
 async function webgpuAdapterDescription(): Promise<string> {

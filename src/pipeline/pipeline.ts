@@ -72,14 +72,15 @@ export interface GenerateOptions {
    */
   clipSkip?: number;
   controller?: AttentionController;
-  onStep?: (info: StepInfo) => void;
+  /** Called after every denoising step; a returned promise is awaited before the next step. */
+  onStep?: (info: StepInfo) => unknown;
+  /** Cancels the run: checked before every step and every image decode (default: the pipeline's `signal`); the run rejects with `signal.reason`. */
+  signal?: AbortSignal;
   /** Skip the VAE decode (returns latents only). */
   decode?: boolean;
   keepLatentsPerStep?: boolean;
   /** One initial latent shared by all prompts (Prompt-to-Prompt). Default false for generate. */
   sharedLatents?: boolean;
-  /** Stops the run before its next step once aborted (default: the pipeline's `signal`). */
-  signal?: AbortSignal;
 }
 
 export interface GenerateResult {
@@ -222,8 +223,7 @@ export class StableDiffusionPipeline {
         keepLatentsPerStep: opts.keepLatentsPerStep,
       });
       final = r.latents;
-      signal?.throwIfAborted();
-      const images = opts.decode === false ? [] : this.decode(final);
+      const images = opts.decode === false ? [] : this.decode(final, signal);
       const [b, h, w, c] = final.shape;
       return {
         images,
@@ -309,10 +309,11 @@ export class StableDiffusionPipeline {
     }
   }
 
-  /** Latents NHWC → images in [0,1], one VAE call per image to bound memory. */
-  decode(latents: tf.Tensor4D): FloatImage[] {
+  /** Latents NHWC → images in [0,1], one VAE call per image to bound memory (`signal` is checked before each). */
+  decode(latents: tf.Tensor4D, signal?: AbortSignal): FloatImage[] {
     const images: FloatImage[] = [];
     for (let i = 0; i < latents.shape[0]; i++) {
+      signal?.throwIfAborted();
       const img = tf.tidy(() => this.components.vae.decodeLatents(tf.slice(latents, [i, 0, 0, 0], [1, -1, -1, -1])));
       const [, height, width] = img.shape;
       images.push({ width, height, data: hostFromTensor(img).data });

@@ -41,11 +41,12 @@ export interface SampleOptions {
   steps: number;
   guidance: number;
   controller?: AttentionController;
-  onStep?: (info: StepInfo) => void;
+  /** Called after every step; when it returns a promise the next step waits for it (e.g. to wait for the GPU or let messages in). */
+  onStep?: (info: StepInfo) => unknown;
+  /** Checked before every step: once aborted, the loop stops with `signal.reason`. */
+  signal?: AbortSignal;
   /** Keep a host copy of the latents after every step (NHWC). */
   keepLatentsPerStep?: boolean;
-  /** Checked before every step: once aborted, the loop stops with the signal's reason. */
-  signal?: AbortSignal;
 }
 
 export interface SampleResult {
@@ -108,7 +109,8 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
       x.dispose();
       x = tf.keep(next);
       perStep?.push(x.dataSync() as Float32Array);
-      o.onStep?.(stepInfo(i, timesteps.length, t, start));
+      const waiting = o.onStep?.(stepInfo(i, timesteps.length, t, start));
+      if (waiting instanceof Promise) await waiting;
     }
   } catch (e) {
     x.dispose();

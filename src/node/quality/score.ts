@@ -5,7 +5,7 @@
  */
 import { imageToUint8, type FloatImage, type RgbImage } from '../../util/image.js';
 import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
-import { buildEditController } from '../../cli/edit-controller.js';
+import { buildEdit } from '../../ptp/edit-spec.js';
 import {
   checkGeneration, meanAbsChangeOutside, objectHasColour, objectHasShape, objectIou, objectMasks, parseCaption, unionMask, untouchedIou,
 } from '../../world/index.js';
@@ -52,7 +52,7 @@ function objectsMask(a: RgbImage, b: RgbImage, ca: string, cb: string) {
 }
 
 export async function scoreEdit(pipe: StableDiffusionPipeline, e: QualityEdit, s: QualitySettings): Promise<EditScore> {
-  const built = buildEditController(pipe.tokenizer, { source: e.source, targets: [e.target], mode: 'replace', cross: s.crossReplace, self: s.selfReplace, blend: e.blend }, () => {});
+  const built = buildEdit(pipe.tokenizer, { source: e.source, targets: [e.target], mode: 'replace', cross: s.crossReplace, self: s.selfReplace, blend: e.blend });
   const common = { steps: s.steps, guidance: s.guidance, seed: e.seed, scheduler: 'ddim' };
   const edited = await pipe.edit({ ...common, prompts: built.prompts, controller: built.controller });
   const plainRun = await pipe.generate({ ...common, prompts: [e.target] });

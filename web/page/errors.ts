@@ -1,0 +1,55 @@
+/** Errors as one sentence for the page, and which of them leave the worker unusable. */
+
+/** The user pressed Cancel. */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+/** The GPU context or device is gone (WebGL context lost, WebGPU device lost). */
+export class GpuLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GpuLostError';
+  }
+}
+
+/** The model could not be loaded (nothing is broken: another URL may work). */
+export class ModelLoadError extends Error {
+  constructor(url: string, cause: unknown) {
+    super(`Could not load the model from ${url}: ${firstLine(cause)}`);
+    this.name = 'ModelLoadError';
+  }
+}
+
+const OUT_OF_MEMORY = /out of memory|oom\b|allocation failed|failed to allocate|cannot allocate|memory access out of bounds|array buffer allocation|heap limit|budget|exhausted|failed to create texture|unable to create webgltexture|maximum call stack/i;
+
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return (text.split('\n').find((l) => l.trim() !== '') ?? text).trim();
+}
+
+/** One sentence: the first line, capitalised, one trailing full stop, at most 400 characters. */
+export function sentence(text: string): string {
+  let s = text.replace(/\s+/g, ' ').trim();
+  if (s.length > 400) s = `${s.slice(0, 399)}…`;
+  s = s.charAt(0).toUpperCase() + s.slice(1);
+  return /[.!?…]$/.test(s) ? s : `${s}.`;
+}
+
+/** Whether the error means the backend can no longer be trusted (a fresh worker is needed). */
+export function isFatal(e: unknown): boolean {
+  if (e instanceof GpuLostError) return true;
+  if (e instanceof ModelLoadError || (e instanceof Error && e.name === 'EditSpecError')) return false;
+  return OUT_OF_MEMORY.test(firstLine(e)) || !(e instanceof Error) || e.name !== 'Error';
+}
+
+/** The page's one-sentence message for an error on `backend`. */
+export function describeError(e: unknown, backend: string): string {
+  if (e instanceof GpuLostError) return sentence(`${e.message}; run again to start a fresh ${backend} backend, or choose wasm`);
+  const line = firstLine(e);
+  if (OUT_OF_MEMORY.test(line)) return sentence(`The ${backend} backend ran out of memory (${line.replace(/[.]$/, '')}); try fewer edited prompts, or another backend`);
+  return sentence(line);
+}

@@ -1,0 +1,270 @@
+/**
+ * The page (main thread): the form and its settings in the URL, the model worker, progress and
+ * Cancel, results (images with downloads, per-token attention maps, performance) and errors.
+ * The model never runs here. `document.body.dataset.state` is idle | running | done | error.
+ */
+import { type AttentionMaps, type FromWorker, type PageBackend, type PageImage, type PageMode, type PageSettings, type RunPerf, type ToWorker } from './protocol.js';
+import { settingsFromQuery, settingsToQuery } from './settings.js';
+
+type State = 'idle' | 'running' | 'done' | 'error';
+
+const $ = <T extends Element>(role: string): T => {
+  const el = document.querySelector<T>(`[data-role="${role}"]`);
+  if (!el) throw new Error(`the page has no [data-role="${role}"]`);
+  return el;
+};
+
+const form = $<HTMLFormElement>('settings');
+const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
+const ui = {
+  generate: $<HTMLButtonElement>('generate'),
+  cancel: $<HTMLButtonElement>('cancel'),
+  status: $<HTMLElement>('status'),
+  note: $<HTMLElement>('note'),
+  progress: $<HTMLProgressElement>('progress'),
+  error: $<HTMLElement>('error'),
+  images: $<HTMLElement>('images'),
+  attention: $<HTMLElement>('attention'),
+  attentionDownload: $<HTMLAnchorElement>('download-attention'),
+  perf: $<HTMLElement>('perf'),
+};
+
+const TEXT_FIELDS = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed'] as const;
+
+function readForm(): PageSettings {
+  const s = Object.fromEntries(TEXT_FIELDS.map((k) => [k, field(k).value])) as Pick<PageSettings, (typeof TEXT_FIELDS)[number]>;
+  const targets = field('targets').value.split('\n').map((t) => t.trim()).filter((t) => t !== '');
+  return { ...s, targets, mode: field('mode').value as PageMode, backend: field('backend').value as PageBackend };
+}
+
+function fillForm(s: PageSettings): void {
+  for (const k of TEXT_FIELDS) field(k).value = s[k];
+  field('targets').value = s.targets.join('\n');
+  field('mode').value = s.mode;
+  field('backend').value = s.backend;
+}
+
+function setState(state: State): void {
+  document.body.dataset.state = state;
+  const running = state === 'running';
+  // Controls inside a disabled fieldset (the real-image one) stay disabled whatever their own flag.
+  form.querySelectorAll<HTMLInputElement>('input, textarea, select, button').forEach((el) => {
+    if (el !== ui.cancel) el.disabled = running;
+  });
+  ui.cancel.disabled = !running;
+}
+
+function showError(message: string): void {
+  ui.error.textContent = message;
+  ui.error.hidden = false;
+  ui.status.textContent = 'Stopped by an error.';
+  setState('error');
+}
+
+// --- object URLs of the shown images (revoked when replaced) ---------------------------------
+let urls: string[] = [];
+
+/** A URL for a worker image: its PNG, or (without OffscreenCanvas in the worker) PNG-encoded here. */
+async function imageUrl(img: PageImage): Promise<string> {
+  let blob = img.png;
+  if (!blob) {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const data = new ImageData(img.width, img.height);
+    for (let p = 0; p < img.width * img.height; p++) data.data.set([img.rgb![p * 3], img.rgb![p * 3 + 1], img.rgb![p * 3 + 2], 255], p * 4);
+    canvas.getContext('2d')!.putImageData(data, 0, 0);
+    blob = await new Promise<Blob>((ok, fail) => canvas.toBlob((b) => (b ? ok(b) : fail(new Error('PNG encoding failed'))), 'image/png'));
+  }
+  const url = URL.createObjectURL(blob);
+  urls.push(url);
+  return url;
+}
+
+function clearResults(): void {
+  for (const u of urls) URL.revokeObjectURL(u);
+  urls = [];
+  ui.images.replaceChildren();
+  ui.attention.replaceChildren();
+  ui.perf.replaceChildren();
+  (ui.attention.closest('section') as HTMLElement).hidden = true;
+  (ui.perf.closest('section') as HTMLElement).hidden = true;
+}
+
+const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'image';
+
+async function showImages(prompts: string[], images: PageImage[], description: string): Promise<void> {
+  const figures = await Promise.all(images.map(async (img, i) => {
+    const url = await imageUrl(img);
+    const fig = document.createElement('figure');
+    const el = document.createElement('img');
+    el.src = url;
+    el.alt = prompts[i];
+    el.dataset.role = i === 0 ? 'source' : 'edit';
+    el.width = img.width;
+    el.height = img.height;
+    const cap = document.createElement('figcaption');
+    cap.textContent = `${i === 0 ? 'source' : `edit ${i} (${description})`}: ${prompts[i]}`;
+    const a = document.createElement('a');
+    a.className = 'button';
+    a.href = url;
+    a.download = `${i === 0 ? 'source' : `edit-${i}`}-${slug(prompts[i])}.png`;
+    a.textContent = 'Download';
+    a.dataset.role = 'download';
+    fig.append(el, cap, a);
+    return fig;
+  }));
+  ui.images.replaceChildren(...figures);
+}
+
+async function showAttention(att: AttentionMaps): Promise<void> {
+  const figures = await Promise.all(att.maps.map(async (m, k) => {
+    const fig = document.createElement('figure');
+    fig.dataset.token = String(k);
+    const el = document.createElement('img');
+    el.src = await imageUrl(m);
+    el.alt = `attention to ${att.labels[k]}`;
+    const cap = document.createElement('figcaption');
+    cap.textContent = att.labels[k];
+    fig.append(el, cap);
+    return fig;
+  }));
+  ui.attention.replaceChildren(...figures);
+  ui.attention.dataset.size = att.size;
+  ui.attentionDownload.href = await imageUrl(att.grid);
+  (ui.attention.closest('section') as HTMLElement).hidden = false;
+}
+
+function showPerf(p: RunPerf, steps: number): void {
+  const s = (v: number) => `${v.toFixed(2)} s`;
+  const rows: [string, string][] = [
+    ['backend', p.backend],
+    ['model load', p.loadSeconds === undefined ? 'already loaded' : s(p.loadSeconds)],
+    ['first step (text encoder, shader set-up)', s(p.firstStepSeconds)],
+    [steps > 1 ? `seconds per step (steps 2–${steps})` : 'seconds per step', `${s(p.secondsPerStep)} (${(1 / p.secondsPerStep).toFixed(2)} it/s)`],
+    ['decode', s(p.decodeSeconds)],
+    ['total', s(p.totalSeconds)],
+    ['step timing', p.stepSync],
+    ['GPU→CPU tensor reads during sampling', String(p.readbacksDuringSteps)],
+  ];
+  ui.perf.replaceChildren(...rows.flatMap(([k, v]) => {
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = v;
+    return [dt, dd];
+  }));
+  Object.assign(ui.perf.dataset, {
+    backend: p.backend, secondsPerStep: String(p.secondsPerStep), readbacks: String(p.readbacksDuringSteps),
+  });
+  (ui.perf.closest('section') as HTMLElement).hidden = false;
+}
+
+// --- the worker ---------------------------------------------------------------------------
+let worker: { w: Worker; backend: PageBackend } | undefined;
+let steps = 0;
+
+function dropWorker(): void {
+  worker?.w.terminate();
+  worker = undefined;
+}
+
+function workerFor(backend: PageBackend): Worker {
+  if (worker && worker.backend !== backend) dropWorker();
+  if (!worker) {
+    const w = new Worker(new URL('worker.js', document.baseURI), { type: 'module' });
+    w.onmessage = (ev: MessageEvent<FromWorker>) => void onWorkerMessage(ev.data);
+    w.onerror = (ev) => {
+      ev.preventDefault();
+      dropWorker();
+      showError(`The model worker stopped: ${ev.message || 'it could not be started'}.`);
+    };
+    worker = { w, backend };
+  }
+  return worker.w;
+}
+
+async function onWorkerMessage(m: FromWorker): Promise<void> {
+  switch (m.type) {
+    case 'phase':
+      ui.status.textContent = `${m.text[0].toUpperCase()}${m.text.slice(1)}…`;
+      break;
+    case 'note':
+      ui.note.textContent = m.text;
+      break;
+    case 'step':
+      steps = m.steps;
+      ui.progress.max = m.steps;
+      ui.progress.value = m.step;
+      ui.progress.dataset.step = String(m.step);
+      ui.status.textContent = `Step ${m.step} / ${m.steps} · ${m.itPerSec.toFixed(2)} it/s · ${m.secondsPerStep.toFixed(2)} s/step`;
+      break;
+    case 'done':
+      await showImages(m.prompts, m.images, m.description);
+      await showAttention(m.attention);
+      showPerf(m.perf, steps);
+      ui.status.textContent = `Done: ${m.description}, ${m.perf.secondsPerStep.toFixed(2)} s/step on ${m.perf.backend.split(' ')[0]}.`;
+      setState('done');
+      break;
+    case 'cancelled':
+      ui.status.textContent = `Cancelled after ${m.stepsDone} of ${m.steps} steps.`;
+      setState('idle');
+      break;
+    case 'error':
+      if (m.fatal) dropWorker();
+      showError(m.message);
+      break;
+  }
+}
+
+function start(): void {
+  const settings = readForm();
+  history.replaceState(null, '', settingsToQuery(settings));
+  clearResults();
+  ui.error.hidden = true;
+  ui.note.textContent = '';
+  ui.progress.value = 0;
+  delete ui.progress.dataset.step;
+  steps = 0;
+  if (settings.backend === 'webgpu' && !('gpu' in navigator)) {
+    showError('WebGPU is not available in this browser (no navigator.gpu); choose webgl or wasm.');
+    return;
+  }
+  setState('running');
+  ui.status.textContent = 'Starting…';
+  const msg: ToWorker = {
+    type: 'run',
+    settings,
+    modelUrl: new URL(settings.model || '.', document.baseURI).href,
+    wasmPaths: new URL('tfjs-wasm/', document.baseURI).href,
+  };
+  workerFor(settings.backend).postMessage(msg);
+}
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  if (document.body.dataset.state !== 'running') start();
+});
+
+ui.cancel.addEventListener('click', () => {
+  if (!worker || document.body.dataset.state !== 'running') return;
+  ui.status.textContent = 'Cancelling at the end of this step…';
+  worker.w.postMessage({ type: 'cancel' } satisfies ToWorker);
+});
+
+/** For automation (tests): lose the worker's WebGL context, as a GPU reset would. */
+(globalThis as unknown as { ptpPage: unknown }).ptpPage = {
+  loseGpuContext: () => worker?.w.postMessage({ type: 'lose-gpu-context' } satisfies ToWorker),
+};
+
+// WebGPU only where the browser has it.
+if (!('gpu' in navigator)) {
+  const opt = (field('backend') as HTMLSelectElement).querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
+  opt.disabled = true;
+  opt.textContent = 'webgpu (not in this browser)';
+}
+
+const initial = settingsFromQuery(location.search);
+fillForm(initial.settings);
+setState('idle');
+if (initial.run) start();

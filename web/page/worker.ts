@@ -1,0 +1,139 @@
+/**
+ * The model worker: one backend and one loaded model per worker (the page starts a fresh worker
+ * for another backend or after a fatal error). Runs an edit with progress after every step (the
+ * GPU waited for with a fence, never a tensor read), stops at the next step boundary on Cancel,
+ * and sends back PNGs of the images and of the source's per-token cross-attention maps.
+ * WebGL runs here on tfjs' OffscreenCanvas (WebGL2), WebGPU and wasm run in workers as they are.
+ */
+import { initBrowserBackend } from '../../src/browser/index.js';
+import {
+  blendMapSize, buildEdit, crossAttentionGrid, HttpFileStore, imageToUint8, loadPipeline, tokenLabels,
+  type AttentionEdit, type SelectedBackend, type StableDiffusionPipeline,
+} from '../../src/index.js';
+import { checkSettings } from './edit-settings.js';
+import { CancelledError, describeError, isFatal, ModelLoadError } from './errors.js';
+import { pageImage, tokenMap } from './images.js';
+import type { AttentionMaps, FromWorker, PageBackend, RunPerf, ToWorker } from './protocol.js';
+import { readbackCounter, stepSync, type StepSync } from './step-sync.js';
+
+interface WorkerScope {
+  postMessage(message: FromWorker): void;
+  onmessage: ((ev: MessageEvent<ToWorker>) => void) | null;
+}
+const scope = self as unknown as WorkerScope;
+const post = (m: FromWorker) => scope.postMessage(m);
+
+let backend: { selected: SelectedBackend; sync: StepSync; reads: ReturnType<typeof readbackCounter> } | undefined;
+let model: { url: string; pipe: StableDiffusionPipeline } | undefined;
+let current: AbortController | undefined;
+
+scope.onmessage = (ev) => {
+  const msg = ev.data;
+  if (msg.type === 'cancel') current?.abort(new CancelledError());
+  else if (msg.type === 'lose-gpu-context') backend?.sync.loseContext?.();
+  else void run(msg);
+};
+
+async function ensureBackend(name: PageBackend, wasmPaths: string) {
+  if (backend) {
+    if (backend.selected.name !== name) throw new Error(`this worker runs ${backend.selected.name}, not ${name}`);
+    return backend;
+  }
+  post({ type: 'phase', text: `starting the ${name} backend` });
+  const selected = await initBrowserBackend(name, { wasmPaths });
+  backend = { selected, sync: stepSync(), reads: readbackCounter() };
+  return backend;
+}
+
+/** Loads the model unless it is loaded; returns the seconds it took (undefined when cached). */
+async function ensureModel(url: string): Promise<number | undefined> {
+  if (model?.url === url) return undefined;
+  model?.pipe.dispose();
+  model = undefined;
+  post({ type: 'phase', text: 'loading the model' });
+  const t = performance.now();
+  try {
+    model = { url, pipe: await loadPipeline(new HttpFileStore(url)) };
+  } catch (e) {
+    throw new ModelLoadError(url, e);
+  }
+  return (performance.now() - t) / 1000;
+}
+
+/** The source prompt's cross-attention per token, averaged over the steps and the up/down layers at latent/4 (as `ptp attention`). */
+async function attentionMaps(controller: AttentionEdit, pipe: StableDiffusionPipeline, source: string): Promise<AttentionMaps> {
+  const size = blendMapSize(controller.latentSize);
+  const t = controller.aggregateAttention(size, ['up', 'down'], true, 0);
+  const data = await t.data();
+  const channels = t.shape[2];
+  t.dispose();
+  const labels = tokenLabels(pipe.tokenizer, source);
+  const { height, width } = size;
+  const maps = await Promise.all(labels.map((_, k) => pageImage(tokenMap(data, height, width, channels, k))));
+  const grid = await pageImage(crossAttentionGrid({ data, height, width, channels }, labels));
+  return { labels, maps, grid, size: `${height}×${width}` };
+}
+
+async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
+  const abort = new AbortController();
+  current = abort;
+  let controller: AttentionEdit | undefined;
+  const started = performance.now();
+  const stepEnds: number[] = [];
+  let steps = 0;
+  try {
+    const edit = checkSettings(msg.settings);
+    const b = await ensureBackend(msg.settings.backend, msg.wasmPaths);
+    const loadSeconds = await ensureModel(msg.modelUrl);
+    abort.signal.throwIfAborted();
+    const pipe = model!.pipe;
+    const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }) });
+    controller = built.controller;
+    post({ type: 'phase', text: `sampling (${built.description})` });
+    steps = edit.steps;
+    let readsInSteps = 0;
+    b.reads.reset();
+    const t0 = performance.now();
+    const r = await pipe.edit({
+      prompts: built.prompts, steps: edit.steps, guidance: edit.guidance, seed: edit.seed, scheduler: 'ddim', controller, signal: abort.signal,
+      async onStep(info) {
+        await b.sync.wait();
+        const now = performance.now();
+        stepEnds.push(now);
+        readsInSteps = b.reads.count;
+        const n = stepEnds.length;
+        const secondsPerStep = n > 1 ? (now - stepEnds[0]) / 1000 / (n - 1) : (now - t0) / 1000;
+        post({ type: 'step', step: info.step + 1, steps: info.steps, itPerSec: n / ((now - t0) / 1000), secondsPerStep });
+        if (n === info.steps) post({ type: 'phase', text: 'decoding' });
+      },
+    });
+    const decoded = performance.now();
+    const images = await Promise.all(r.images.map((im) => pageImage({ width: im.width, height: im.height, data: imageToUint8(im) })));
+    const attention = await attentionMaps(controller, pipe, built.prompts[0]);
+    controller.dispose();
+    controller = undefined;
+    const n = stepEnds.length;
+    const perf: RunPerf = {
+      backend: b.selected.description,
+      loadSeconds,
+      firstStepSeconds: (stepEnds[0] - t0) / 1000,
+      secondsPerStep: n > 1 ? (stepEnds[n - 1] - stepEnds[0]) / 1000 / (n - 1) : (stepEnds[0] - t0) / 1000,
+      decodeSeconds: (decoded - stepEnds[n - 1]) / 1000,
+      totalSeconds: (performance.now() - started) / 1000,
+      stepSync: b.sync.description,
+      readbacksDuringSteps: readsInSteps,
+    };
+    post({ type: 'done', description: built.description, prompts: built.prompts, images, attention, perf });
+  } catch (e) {
+    if (e instanceof CancelledError) {
+      post({ type: 'cancelled', stepsDone: stepEnds.length, steps });
+    } else {
+      // A lost context makes later GL calls fail in many ways: report the loss, not its symptom.
+      const cause = backend?.sync.lost() ?? e;
+      post({ type: 'error', message: describeError(cause, msg.settings.backend), fatal: isFatal(cause) });
+    }
+  } finally {
+    controller?.dispose();
+    if (current === abort) current = undefined;
+  }
+}
