@@ -180,6 +180,17 @@ describe('training: the demo-model recipe end to end (tiny architecture)', funct
     vaeStage.vae.dispose();
     const md = await openModelDirectory(model);
     expect(md.weights('text_encoder').info('text_model.embeddings.token_embedding.weight')).to.deep.include({ dtype: 'F16', shape: [49408, 8] });
+    // The UNet and the text encoder are exported with the averaged (EMA) weights, both of them
+    // (1-D tensors: the checkpoint keeps the average in the variables' layout, the weights in torch's).
+    const ck = await loadCheckpoint(join(dir, 'unet.ckpt.safetensors'));
+    for (const [component, key] of [['unet', 'conv_in.bias'], ['text_encoder', 'text_model.final_layer_norm.weight']] as const) {
+      const got = (await md.weights(component).read(key, true)) as Float32Array;
+      const ema = ck.tensors.get(`ema/${component}/${key}`)!.data;
+      const raw = ck.tensors.get(`param/${component}/${key}`)!.data;
+      const maxDiff = (a: ArrayLike<number>) => got.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
+      expect(maxDiff(ema), `${component} ${key} vs EMA`).to.be.below(2e-3);
+      expect(maxDiff(raw), `${component} ${key} differs from the raw weights`).to.be.above(maxDiff(ema));
+    }
     const pipe = await loadPipeline(md);
     const g = await pipe.generate({ prompts: ['a blue square on a red background'], seed: 1, steps: 2 });
     expect(g.images[0].width).to.equal(32);
