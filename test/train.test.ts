@@ -7,7 +7,8 @@ import { lrAt } from '../src/train/lr.js';
 import { Adam, gradNorm } from '../src/nn/adam.js';
 import { Ema } from '../src/train/ema.js';
 import { optimiseStep } from '../src/train/step.js';
-import { minSnrWeights } from '../src/train/diffusion.js';
+import { minSnrWeights, sampleTimestep } from '../src/train/diffusion.js';
+import { Rng } from '../src/world/rng.js';
 import { Param } from '../src/nn/param.js';
 import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { trainShapesModel } from '../src/node/train/shapes.js';
@@ -115,6 +116,24 @@ describe('training: optimiser, schedules, averages', () => {
     expect(w[0]).to.be.closeTo(5 / (0.99 / 0.01), 1e-6);
     expect(w[1]).to.equal(1);
     expect(w[2]).to.equal(1);
+  });
+
+  it('training timesteps: uniform with power 0 (as an integer draw), density ∝ (t + 1)^power otherwise', () => {
+    const draw = (power: number) => {
+      const rng = new Rng(7);
+      return Array.from({ length: 20000 }, () => sampleTimestep(rng.uniform(), power));
+    };
+    const ints = new Rng(7);
+    expect(draw(0).slice(0, 100)).to.deep.equal(Array.from({ length: 100 }, () => ints.int(0, 999)));
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    const lin = draw(1);
+    expect(Math.min(...lin)).to.be.at.least(0);
+    expect(Math.max(...lin)).to.equal(999);
+    // Density ∝ t: mean 2/3 of the range, a quarter of the draws below t = 500.
+    expect(mean(lin)).to.be.closeTo(666, 8);
+    expect(lin.filter((t) => t < 500).length / lin.length).to.be.closeTo(0.25, 0.01);
+    expect(() => sampleTimestep(1, 0)).to.throw(/u must be in \[0, 1\)/);
+    expect(() => sampleTimestep(0.5, -1)).to.throw(/power must be/);
   });
 
   it('a compact vocabulary maps ids, scatters trained rows into a full table and refuses unknown ids', () => {
