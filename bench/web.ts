@@ -62,7 +62,7 @@ async function main(): Promise<void> {
           });
           Object.assign(row, {
             description: perf.backend, loadS: seconds(perf, 'model load'), firstStepS: seconds(perf, 'first step'),
-            secondsPerStep: seconds(perf, 'seconds per step'), decodeS: seconds(perf, 'decode'), readbacks: Number(perf['GPU→CPU tensor reads during sampling']),
+            secondsPerStep: seconds(perf, 'seconds per step'), decodeS: seconds(perf, 'decode'), readbacks: Number(await page.locator('[data-role="perf"]').getAttribute('data-readbacks')),
           });
           if (screenshot && i === 0) {
             await page.screenshot({ path: screenshot, fullPage: true });

@@ -16,6 +16,14 @@ export class GpuLostError extends Error {
   }
 }
 
+/** An uploaded image the page cannot use (not a PNG/JPEG, undecodable); nothing is broken. */
+export class UploadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UploadError';
+  }
+}
+
 /** The model could not be loaded (nothing is broken: another URL may work). */
 export class ModelLoadError extends Error {
   constructor(url: string, cause: unknown) {
@@ -42,7 +50,7 @@ export function sentence(text: string): string {
 /** Whether the error means the backend can no longer be trusted (a fresh worker is needed). */
 export function isFatal(e: unknown): boolean {
   if (e instanceof GpuLostError) return true;
-  if (e instanceof ModelLoadError || (e instanceof Error && e.name === 'EditSpecError')) return false;
+  if (e instanceof ModelLoadError || e instanceof UploadError || (e instanceof Error && e.name === 'EditSpecError')) return false;
   return OUT_OF_MEMORY.test(firstLine(e)) || !(e instanceof Error) || e.name !== 'Error';
 }
 
