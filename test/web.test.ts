@@ -125,11 +125,11 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  async function open(query: string): Promise<{ page: Page; errors: string[] }> {
+  async function open(query: string, at = base): Promise<{ page: Page; errors: string[] }> {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/?${query}`);
+    await page.goto(`${at}/?${query}`);
     return { page, errors };
   }
 
@@ -303,16 +303,22 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     await page.close();
   });
 
-  it('Cancel stops the null-text inversion after its current iteration; a file that is not an image is one sentence', async () => {
-    const { page, errors } = await open(new URLSearchParams({ source: PHOTO.caption, target: PHOTO.target, steps: '50', inner: '10', backend: 'wasm' }).toString());
-    expect(await page.evaluate(() => globalThis.crossOriginIsolated), 'the test server sends COOP/COEP').to.equal(true);
+  /** Uploads the photo, starts, and presses Cancel once the null-text optimisation runs. */
+  async function cancelNullText(page: Page): Promise<void> {
     await page.locator('[data-role="upload"]').setInputFiles(photoFile);
     await page.click('[data-role="generate"]');
     await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.phase === 'null-text', undefined, { timeout: 240_000, polling: 50 });
     await page.locator('[data-role="cancel"]').click();
     expect(await settle(page, 60_000)).to.equal('idle');
-    expect(await page.locator('[data-role="status"]').textContent()).to.equal('Cancelled during the Null-text inversion.');
     expect(await page.locator('[data-role="source"]').count()).to.equal(0);
+  }
+
+  it('Cancel stops the null-text inversion after its current iteration (isolated page) or by stopping the worker; a file that is not an image is one sentence', async () => {
+    const long = new URLSearchParams({ source: PHOTO.caption, target: PHOTO.target, steps: '50', inner: '10', backend: 'wasm' }).toString();
+    const { page, errors } = await open(long);
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated), 'the test server sends COOP/COEP').to.equal(true);
+    await cancelNullText(page);
+    expect(await page.locator('[data-role="status"]').textContent()).to.equal('Cancelled during the Null-text inversion.');
 
     await page.locator('[data-role="upload"]').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
     await page.click('[data-role="generate"]');
@@ -320,5 +326,25 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     expect(await page.locator('[data-role="error"]').textContent()).to.equal('Upload "notes.png": not a PNG or JPEG file.');
     expect(errors).to.deep.equal([]);
     await page.close();
+
+    // Without COOP/COEP there is no shared flag: Cancel stops the worker, and the next run starts a fresh one.
+    const plain = await serveStatic({ '/': outDir, '/models/shapes/': MODEL });
+    try {
+      const other = await open(long, plain.url);
+      expect(await other.page.evaluate(() => globalThis.crossOriginIsolated)).to.equal(false);
+      await cancelNullText(other.page);
+      expect(await other.page.locator('[data-role="status"]').textContent()).to.equal(
+        'Cancelled during the Null-text inversion (its worker was stopped; the model loads again on the next run).',
+      );
+      await other.page.fill('[data-role="steps"]', '2');
+      await other.page.fill('[data-role="inner"]', '1');
+      await other.page.click('[data-role="generate"]');
+      expect(await settle(other.page, 240_000)).to.equal('done');
+      expect(await other.page.locator('[data-role="edit"]').count()).to.equal(1);
+      expect(other.errors).to.deep.equal([]);
+      await other.page.close();
+    } finally {
+      plain.server.close();
+    }
   });
 });
