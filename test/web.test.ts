@@ -318,7 +318,7 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     const { page, errors } = await open(long);
     expect(await page.evaluate(() => globalThis.crossOriginIsolated), 'the test server sends COOP/COEP').to.equal(true);
     await cancelNullText(page);
-    expect(await page.locator('[data-role="status"]').textContent()).to.equal('Cancelled during the Null-text inversion.');
+    expect(await page.locator('[data-role="status"]').textContent()).to.equal('Cancelled during the null-text inversion.');
 
     await page.locator('[data-role="upload"]').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
     await page.click('[data-role="generate"]');
@@ -334,7 +334,7 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
       expect(await other.page.evaluate(() => globalThis.crossOriginIsolated)).to.equal(false);
       await cancelNullText(other.page);
       expect(await other.page.locator('[data-role="status"]').textContent()).to.equal(
-        'Cancelled during the Null-text inversion (its worker was stopped; the model loads again on the next run).',
+        'Cancelled during the null-text inversion (its worker was stopped; the model loads again on the next run).',
       );
       await other.page.fill('[data-role="steps"]', '2');
       await other.page.fill('[data-role="inner"]', '1');

@@ -1,7 +1,8 @@
 /**
  * The page (main thread): the form and its settings in the URL, an uploaded image to edit, the
  * model worker, progress and Cancel, results (images with downloads, per-token attention maps,
- * performance) and errors. The model never runs here. `document.body.dataset.state` is idle | running | done | error.
+ * performance) and errors. The model never runs here.
+ * `document.body.dataset.state` is idle | running | done | error.
  */
 import {
   type AttentionMaps, type FromWorker, type PageBackend, type PageImage, type PageMode, type PageSettings, type PageUpload, type RunPerf, type RunPhase, type ToWorker,
@@ -207,7 +208,8 @@ let worker: { w: Worker; backend: PageBackend; cancelFlag?: SharedArrayBuffer } 
 let steps = 0;
 let phase: RunPhase | undefined;
 
-const PHASE_NAMES: Record<RunPhase, string> = { inversion: 'DDIM inversion', 'null-text': 'Null-text inversion', sampling: 'Step' };
+const PHASE_NAMES: Record<RunPhase, string> = { inversion: 'DDIM inversion', 'null-text': 'null-text inversion', sampling: 'sampling' };
+const capitalised = (text: string) => `${text[0].toUpperCase()}${text.slice(1)}`;
 
 function dropWorker(): void {
   worker?.w.terminate();
@@ -232,7 +234,7 @@ function workerFor(backend: PageBackend): Worker {
 async function onWorkerMessage(m: FromWorker): Promise<void> {
   switch (m.type) {
     case 'phase':
-      ui.status.textContent = `${m.text[0].toUpperCase()}${m.text.slice(1)}…`;
+      ui.status.textContent = `${capitalised(m.text)}…`;
       break;
     case 'note':
       ui.note.textContent = m.text;
@@ -247,7 +249,7 @@ async function onWorkerMessage(m: FromWorker): Promise<void> {
         ui.progress.dataset.step = String(m.step);
         ui.status.textContent = `Step ${m.step} / ${m.steps} · ${m.itPerSec.toFixed(2)} it/s · ${m.secondsPerStep.toFixed(2)} s/step`;
       } else {
-        ui.status.textContent = `${PHASE_NAMES[m.phase]}: step ${m.step} / ${m.steps} · ${m.itPerSec.toFixed(2)} steps/s`;
+        ui.status.textContent = `${capitalised(PHASE_NAMES[m.phase])}: step ${m.step} / ${m.steps} · ${m.itPerSec.toFixed(2)} steps/s`;
       }
       break;
     case 'iteration':
@@ -314,7 +316,7 @@ ui.cancel.addEventListener('click', () => {
   if (phase === 'null-text' && !worker.cancelFlag) {
     // Not cross-origin isolated: the optimisation cannot be told to stop, so its worker goes.
     dropWorker();
-    ui.status.textContent = 'Cancelled during the Null-text inversion (its worker was stopped; the model loads again on the next run).';
+    ui.status.textContent = 'Cancelled during the null-text inversion (its worker was stopped; the model loads again on the next run).';
     setState('idle');
     return;
   }
