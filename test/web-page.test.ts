@@ -1,7 +1,7 @@
 /** The web page's pure parts (no browser): URL settings, checking them, and one-sentence errors. */
 import { expect } from 'chai';
 import { checkSettings } from '../web/page/edit-settings.js';
-import { CancelledError, describeError, GpuLostError, isFatal, ModelLoadError, sentence, UploadError } from '../web/page/errors.js';
+import { BackendUnusableError, CancelledError, describeError, GpuLostError, isFatal, ModelLoadError, sentence, UploadError } from '../web/page/errors.js';
 import { DEFAULTS, settingsFromQuery, settingsToQuery } from '../web/page/settings.js';
 import { EditSpecError } from '../src/index.js';
 
@@ -83,7 +83,9 @@ describe('web page: errors as one sentence', () => {
     expect(describeError(new Error('Failed to create texture\n at x'), 'webgl')).to.match(/^The webgl backend ran out of memory \(Failed to create texture\); /);
     const load = new ModelLoadError('http://h/models/x', new Error('http://h/models/x/model_index.json: HTTP 404 Not Found'));
     expect(describeError(load, 'wasm')).to.equal('Could not load the model from http://h/models/x: http://h/models/x/model_index.json: HTTP 404 Not Found.');
-    expect([lost, oom, new TypeError('x is undefined')].map(isFatal)).to.deep.equal([true, true, true]);
+    const unusable = new BackendUnusableError('WebGPU on this adapter cannot read tensors back synchronously');
+    expect(describeError(unusable, 'webgpu')).to.equal('WebGPU on this adapter cannot read tensors back synchronously.');
+    expect([lost, oom, unusable, new TypeError('x is undefined')].map(isFatal)).to.deep.equal([true, true, true, true]);
     expect([load, new EditSpecError('blend: …'), new UploadError('x.gif: not a PNG or JPEG file'), new Error('height 100 must be a positive multiple of 32')].map(isFatal))
       .to.deep.equal([false, false, false, false]);
     expect(new CancelledError().message).to.equal('cancelled');

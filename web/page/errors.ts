@@ -16,6 +16,14 @@ export class GpuLostError extends Error {
   }
 }
 
+/** The chosen backend cannot run the pipeline in this browser (the worker must be replaced). */
+export class BackendUnusableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendUnusableError';
+  }
+}
+
 /** An uploaded image the page cannot use (not a PNG/JPEG, undecodable); nothing is broken. */
 export class UploadError extends Error {
   constructor(message: string) {
@@ -49,7 +57,7 @@ export function sentence(text: string): string {
 
 /** Whether the error means the backend can no longer be trusted (a fresh worker is needed). */
 export function isFatal(e: unknown): boolean {
-  if (e instanceof GpuLostError) return true;
+  if (e instanceof GpuLostError || e instanceof BackendUnusableError) return true;
   if (e instanceof ModelLoadError || e instanceof UploadError || (e instanceof Error && e.name === 'EditSpecError')) return false;
   return OUT_OF_MEMORY.test(firstLine(e)) || !(e instanceof Error) || e.name !== 'Error';
 }

@@ -17,7 +17,7 @@ import { CancelledError, describeError, isFatal, ModelLoadError } from './errors
 import { pageImage, tokenMap } from './images.js';
 import { forgetInversion, invertUpload, type HeldInversion } from './invert-upload.js';
 import type { AttentionMaps, FromWorker, PageBackend, PageImage, RunPerf, RunPhase, ToWorker } from './protocol.js';
-import { readbackCounter, stepSync, type StepSync } from './step-sync.js';
+import { checkSyncReads, readbackCounter, stepSync, type StepSync } from './step-sync.js';
 
 interface WorkerScope {
   postMessage(message: FromWorker): void;
@@ -44,6 +44,7 @@ async function ensureBackend(name: PageBackend, wasmPaths: string) {
   }
   post({ type: 'phase', text: `starting the ${name} backend` });
   const selected = await initBrowserBackend(name, { wasmPaths });
+  checkSyncReads();
   backend = { selected, sync: stepSync(), reads: readbackCounter() };
   return backend;
 }
