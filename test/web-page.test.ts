@@ -83,6 +83,10 @@ describe('web page: errors as one sentence', () => {
     expect(describeError(new Error('Failed to create texture\n at x'), 'webgl')).to.match(/^The webgl backend ran out of memory \(Failed to create texture\); /);
     const load = new ModelLoadError('http://h/models/x', new Error('http://h/models/x/model_index.json: HTTP 404 Not Found'));
     expect(describeError(load, 'wasm')).to.equal('Could not load the model from http://h/models/x: http://h/models/x/model_index.json: HTTP 404 Not Found.');
+    const noRanges = new ModelLoadError('http://h/m/', new Error('http://h/m: cannot use this model directory (2 problems):\n  - http://h/m/unet/w.safetensors: range request for 8 bytes at 0 answered HTTP 200 (the server must support Range)\n  - …'));
+    expect(describeError(noRanges, 'wasm')).to.equal(
+      'Could not load the model from http://h/m/: http://h/m: cannot use this model directory (2 problems): http://h/m/unet/w.safetensors: range request for 8 bytes at 0 answered HTTP 200 (the server must support Range) …',
+    );
     const unusable = new BackendUnusableError('WebGPU on this adapter cannot read tensors back synchronously');
     expect(describeError(unusable, 'webgpu')).to.equal('WebGPU on this adapter cannot read tensors back synchronously.');
     expect([lost, oom, unusable, new TypeError('x is undefined')].map(isFatal)).to.deep.equal([true, true, true, true]);

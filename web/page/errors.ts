@@ -42,9 +42,12 @@ export class ModelLoadError extends Error {
 
 const OUT_OF_MEMORY = /out of memory|oom\b|allocation failed|failed to allocate|cannot allocate|memory access out of bounds|array buffer allocation|heap limit|budget|exhausted|failed to create texture|unable to create webgltexture|maximum call stack/i;
 
+/** The first line of an error; when it introduces a list ("… (3 problems):"), with the list's first item. */
 function firstLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  return (text.split('\n').find((l) => l.trim() !== '') ?? text).trim();
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const first = lines[0] ?? text.trim();
+  return first.endsWith(':') && lines.length > 1 ? `${first} ${lines[1].replace(/^[-*•]\s*/, '')}${lines.length > 2 ? ' …' : ''}` : first;
 }
 
 /** One sentence: the first line, capitalised, one trailing full stop, at most 400 characters. */
