@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
+import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { buildEdit, fitImage, imageToUint8, tokenLabels, type StableDiffusionPipeline } from '../src/index.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
@@ -313,7 +314,7 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     expect(await page.locator('[data-role="source"]').count()).to.equal(0);
   }
 
-  it('Cancel stops the null-text inversion after its current iteration (isolated page) or by stopping the worker; a file that is not an image is one sentence', async () => {
+  it('Cancel stops the null-text inversion after its current iteration (isolated page) or by stopping the worker; a file that is not an image is one sentence; a JPEG runs', async () => {
     const long = new URLSearchParams({ source: PHOTO.caption, target: PHOTO.target, steps: '50', inner: '10', backend: 'wasm' }).toString();
     const { page, errors } = await open(long);
     expect(await page.evaluate(() => globalThis.crossOriginIsolated), 'the test server sends COOP/COEP').to.equal(true);
@@ -336,11 +337,18 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
       expect(await other.page.locator('[data-role="status"]').textContent()).to.equal(
         'Cancelled during the null-text inversion (its worker was stopped; the model loads again on the next run).',
       );
+      // ... and a JPEG of the same scene, 160×120 (cropped to its centre square), runs on the fresh worker.
+      const scene = renderScene(sceneFromCaption(PHOTO.caption, new Rng(3)), 160);
+      const rgba = Buffer.alloc(160 * 120 * 4, 255);
+      for (let p = 0; p < 160 * 120; p++) rgba.set(scene.data.subarray((p + 160 * 20) * 3, (p + 160 * 20) * 3 + 3), p * 4);
+      await other.page.locator('[data-role="upload"]').setInputFiles({ name: 'scene.jpg', mimeType: 'image/jpeg', buffer: jpeg.encode({ width: 160, height: 120, data: rgba }, 90).data });
       await other.page.fill('[data-role="steps"]', '2');
       await other.page.fill('[data-role="inner"]', '1');
       await other.page.click('[data-role="generate"]');
-      expect(await settle(other.page, 240_000)).to.equal('done');
+      expect(await settle(other.page, 240_000)).to.equal('done', (await other.page.locator('[data-role="error"]').textContent()) ?? '');
       expect(await other.page.locator('[data-role="edit"]').count()).to.equal(1);
+      const input = await pixels(other.page, '[data-role="input"]');
+      expect([input.width, input.height]).to.deep.equal([128, 128]);
       expect(other.errors).to.deep.equal([]);
       await other.page.close();
     } finally {
