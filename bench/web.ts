@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   for (const r of edits) {
     if (r.error) json[`web_${r.backend}_error`] = r.error;
     if (r.secondsPerStep === undefined) continue;
-    json[`web_${r.backend}_s_per_step`] = r.secondsPerStep;
+    json[`web_${r.backend}_s_per_step`] = +r.secondsPerStep.toFixed(3);
     if (wasm && r.backend !== 'wasm') {
       json[`web_${r.backend}_vs_wasm`] = +(r.secondsPerStep / wasm).toFixed(2);
       console.log(`  ${r.backend} / wasm: ${(r.secondsPerStep / wasm).toFixed(2)}× the time per step`);
