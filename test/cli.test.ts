@@ -71,7 +71,7 @@ describe('cli: help and usage errors', () => {
   it('bad input: non-zero exit and a one-line reason on stderr', async () => {
     const cases: [string[], string][] = [
       [['frobnicate'], `ptp: unknown command "frobnicate"; commands: ${commands.map((c) => c.name).join(', ')} (see 'ptp --help')`],
-      [['inspect'], "ptp inspect: missing argument <path> (see 'ptp inspect --help')"],
+      [['convert'], "ptp convert: missing argument <in.safetensors> (see 'ptp convert --help')"],
       [['inspect', 'a', 'b'], `ptp inspect: unexpected argument "b" (see 'ptp inspect --help')`],
       [['convert', 'in.safetensors', 'out', '--fp32'], "ptp convert: unknown option --fp32 (see 'ptp convert --help')"],
       [['--backend', 'tpu', 'inspect', 'x'], `ptp: --backend: unknown value "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, native, wasm, cpu (see 'ptp --help')`],

@@ -7,7 +7,8 @@ import { lrAt } from '../src/train/lr.js';
 import { Adam, gradNorm } from '../src/nn/adam.js';
 import { Ema } from '../src/train/ema.js';
 import { optimiseStep } from '../src/train/step.js';
-import { minSnrWeights } from '../src/train/diffusion.js';
+import { minSnrWeights, sampleTimestep } from '../src/train/diffusion.js';
+import { Rng } from '../src/world/rng.js';
 import { Param } from '../src/nn/param.js';
 import { installWasmGradKernels } from '../src/backend/wasm-grad-kernels.js';
 import { trainShapesModel } from '../src/node/train/shapes.js';
@@ -117,6 +118,24 @@ describe('training: optimiser, schedules, averages', () => {
     expect(w[2]).to.equal(1);
   });
 
+  it('training timesteps: uniform with power 0 (as an integer draw), density ∝ (t + 1)^power otherwise', () => {
+    const draw = (power: number) => {
+      const rng = new Rng(7);
+      return Array.from({ length: 20000 }, () => sampleTimestep(rng.uniform(), power));
+    };
+    const ints = new Rng(7);
+    expect(draw(0).slice(0, 100)).to.deep.equal(Array.from({ length: 100 }, () => ints.int(0, 999)));
+    const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
+    const lin = draw(1);
+    expect(Math.min(...lin)).to.be.at.least(0);
+    expect(Math.max(...lin)).to.equal(999);
+    // Density ∝ t: mean 2/3 of the range, a quarter of the draws below t = 500.
+    expect(mean(lin)).to.be.closeTo(666, 8);
+    expect(lin.filter((t) => t < 500).length / lin.length).to.be.closeTo(0.25, 0.01);
+    expect(() => sampleTimestep(1, 0)).to.throw(/u must be in \[0, 1\)/);
+    expect(() => sampleTimestep(0.5, -1)).to.throw(/power must be/);
+  });
+
   it('a compact vocabulary maps ids, scatters trained rows into a full table and refuses unknown ids', () => {
     const v = new CompactVocab([49407, 320, 49406, 320, 1000]);
     expect(v.ids).to.deep.equal([320, 1000, 49406, 49407]);
@@ -180,6 +199,17 @@ describe('training: the demo-model recipe end to end (tiny architecture)', funct
     vaeStage.vae.dispose();
     const md = await openModelDirectory(model);
     expect(md.weights('text_encoder').info('text_model.embeddings.token_embedding.weight')).to.deep.include({ dtype: 'F16', shape: [49408, 8] });
+    // The UNet and the text encoder are exported with the averaged (EMA) weights, both of them
+    // (1-D tensors: the checkpoint keeps the average in the variables' layout, the weights in torch's).
+    const ck = await loadCheckpoint(join(dir, 'unet.ckpt.safetensors'));
+    for (const [component, key] of [['unet', 'conv_in.bias'], ['text_encoder', 'text_model.final_layer_norm.weight']] as const) {
+      const got = (await md.weights(component).read(key, true)) as Float32Array;
+      const ema = ck.tensors.get(`ema/${component}/${key}`)!.data;
+      const raw = ck.tensors.get(`param/${component}/${key}`)!.data;
+      const maxDiff = (a: ArrayLike<number>) => got.reduce((m, v, i) => Math.max(m, Math.abs(v - a[i])), 0);
+      expect(maxDiff(ema), `${component} ${key} vs EMA`).to.be.below(2e-3);
+      expect(maxDiff(raw), `${component} ${key} differs from the raw weights`).to.be.above(maxDiff(ema));
+    }
     const pipe = await loadPipeline(md);
     const g = await pipe.generate({ prompts: ['a blue square on a red background'], seed: 1, steps: 2 });
     expect(g.images[0].width).to.equal(32);

@@ -6,7 +6,7 @@ import type { ModelRunOptions } from './model-options.js';
 import type { HostTensor } from '../pipeline/host-tensor.js';
 import type { GenerateResult, StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { loadPipeline } from '../pipeline/load.js';
-import { checkRunMemory, estimateRunMemory } from '../pipeline/run-plan.js';
+import { checkRunMemory, estimateRunMemory, type RunMemory } from '../pipeline/run-plan.js';
 import { parseUNetConfig } from '../models/unet/config.js';
 import { parseVaeConfig } from '../models/vae/config.js';
 import { createScheduler } from '../models/schedulers/index.js';
@@ -16,21 +16,23 @@ import { openModelDirectory } from '../node/model-dir.js';
 import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
 
 /**
- * Activates the backend (printing it), reads any given latents, opens the model directory and
- * checks the run against its configs (image size, steps, memory: `prompts` images at once)
- * before loading any weight; then loads the pipeline (with the VAE encoder when `run.vaeEncoder`). Ctrl-C (ctx.signal) stops loading, and later
- * sampling, before the next step.
+ * Reads any given latents, opens the model directory and checks the run against its configs
+ * (image size, clip skip, steps) before the backend starts; then activates the backend (printing
+ * it), checks the memory the run needs (`prompts` images at once) and loads the pipeline (with the
+ * VAE encoder when `run.vaeEncoder`). Ctrl-C (ctx.signal) stops loading, and later sampling, before
+ * the next step.
  */
 export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { prompts?: number; vaeEncoder?: boolean } = {}): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
   const signal = ctx.interruptible();
   const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
-  const backend = await ctx.initBackend();
-  ctx.err(`backend: ${backend.description}`);
-  const t0 = Date.now();
   const dir = await openModelDirectory(o.model, { variant: o.variant });
   try {
-    checkRun(dir, o, ctx, latents, run.prompts ?? 1);
+    const plan = checkRun(dir, o, ctx, latents, run.prompts ?? 1);
+    const backend = await ctx.initBackend();
+    ctx.err(`backend: ${backend.description}`);
+    checkRunMemory(plan.memory, 0, backendMemoryBudget(), plan.size);
     signal.throwIfAborted();
+    const t0 = Date.now();
     const pipe = await loadPipeline(dir, { residency: o.residency, attentionSlice: o.attentionSlice, vaeEncoder: run.vaeEncoder, signal });
     ctx.err(`model: ${o.model} loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return { pipe, latents };
@@ -40,12 +42,12 @@ export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { 
 }
 
 /**
- * The run against the model's configs (see src/pipeline/run-plan.ts): --clip-skip against the text
- * encoder's layers, the image size (usage errors naming the multiple and the default size, and a
- * note off the model's native size: SD-2.1 768-v gives poor images at 512), the step count against
- * the scheduler and the memory the run needs.
+ * The run against the model's configs: --clip-skip against the text encoder's layers, the image
+ * size (usage errors naming the multiple and the default size, and a note off the model's native
+ * size: SD-2.1 768-v gives poor images at 512), the step count against the scheduler; returns the
+ * size and the memory the run needs (src/pipeline/run-plan.ts).
  */
-function checkRun(dir: ModelDir, o: ModelRunOptions, ctx: CommandContext, latents: HostTensor | undefined, prompts: number): void {
+function checkRun(dir: ModelDir, o: ModelRunOptions, ctx: CommandContext, latents: HostTensor | undefined, prompts: number): { size: { height: number; width: number }; memory: RunMemory } {
   if (o.clipSkip) {
     const layers = dir.config('text_encoder').num_hidden_layers;
     if (typeof layers === 'number' && o.clipSkip >= layers) {
@@ -68,7 +70,7 @@ function checkRun(dir: ModelDir, o: ModelRunOptions, ctx: CommandContext, latent
   // The step count against the scheduler (e.g. more steps than training timesteps).
   if (o.steps !== undefined) createScheduler(dir.config('scheduler'), o.scheduler ? { type: o.scheduler } : {}).setTimesteps(o.steps);
   const batch = prompts * ((o.guidance ?? 7.5) > 1 ? 2 : 1);
-  checkRunMemory(estimateRunMemory({ unet: unet.blockOutChannels, vae: vae.blockOutChannels }, { ...size, vaeFactor: rule.vaeFactor, batch }), 0, backendMemoryBudget(), size);
+  return { size, memory: estimateRunMemory({ unet: unet.blockOutChannels, vae: vae.blockOutChannels }, { ...size, vaeFactor: rule.vaeFactor, batch }) };
 }
 
 /** Writes --save-latents (initial and final latents, NCHW) when asked. */

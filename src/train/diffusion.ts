@@ -18,6 +18,17 @@ export interface DiffusionBatch {
   noise: tf.Tensor4D;
 }
 
+/**
+ * A training timestep from a uniform draw `u` in [0, 1): density ∝ (t + 1)^power over
+ * 0..steps−1 (power 0: uniform). power 1 draws high noise levels more often, where the caption
+ * decides what the image holds (at low noise the noisy image itself tells the model).
+ */
+export function sampleTimestep(u: number, power: number, steps = 1000): number {
+  if (!(u >= 0 && u < 1)) throw new Error(`sampleTimestep: u must be in [0, 1), got ${u}`);
+  if (!(power >= 0)) throw new Error(`sampleTimestep: power must be ≥ 0, got ${power}`);
+  return Math.min(steps - 1, Math.floor(steps * u ** (1 / (power + 1))));
+}
+
 /** Per-timestep min-SNR weights for ᾱ (γ = Infinity gives 1 everywhere). */
 export function minSnrWeights(alphasCumprod: Float32Array, timesteps: readonly number[], gamma: number): number[] {
   return timesteps.map((t) => {

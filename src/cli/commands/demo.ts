@@ -7,6 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../command.js';
+import { UsageError } from '../args.js';
 import { buildEditController, type EditSpec } from '../edit-controller.js';
 import { loadPipelineFromDirectory } from '../../node/pipeline.js';
 import { demoModelDir } from '../../node/package-files.js';
@@ -19,7 +20,8 @@ import { blendMapSize } from '../../ptp/resolution.js';
 import { crossAttentionGrid, tokenLabels } from '../../ptp/render.js';
 import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
 
-const STEPS = 20;
+/** DDIM steps of every run (the default of --steps). */
+export const DEMO_STEPS = 20;
 const GUIDANCE = 7.5;
 
 /** The demo's edits (prompts and seeds fixed, so every run draws the same pictures). */
@@ -46,10 +48,10 @@ export const DEMO_GENERATIONS = [
 export const DEMO_ATTENTION_PROMPT = 'a yellow circle and a blue square on a green background';
 
 /** The cross-attention map of every token of `prompt` at latent/4, as an RGB grid. */
-async function attentionMaps(pipe: StableDiffusionPipeline, prompt: string, seed: number) {
+async function attentionMaps(pipe: StableDiffusionPipeline, prompt: string, seed: number, steps: number) {
   const store = new AttentionStore({ numPrompts: 1 });
   try {
-    await pipe.generate({ prompts: [prompt], steps: STEPS, guidance: GUIDANCE, seed, scheduler: 'ddim', controller: store, decode: false });
+    await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed, scheduler: 'ddim', controller: store, decode: false });
     const size = blendMapSize(store.latentSize);
     const t = store.aggregateAttention(size, ['up', 'down'], true, 0);
     const maps = { data: t.dataSync(), height: size.height, width: size.width, channels: t.shape[2] };
@@ -70,11 +72,14 @@ export const demoCommand: Command = {
   options: [
     { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'a shapes-world model directory (default: the shipped one)' },
     { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'output folder (default out)' },
+    { name: 'steps', type: 'number', valueName: '<n>', description: `DDIM steps of every run (default ${DEMO_STEPS})` },
   ],
   examples: ['ptp demo', 'ptp demo --out demo-images'],
   async run(args, ctx) {
     const out = typeof args.options.out === 'string' ? args.options.out : 'out';
     const model = typeof args.options.model === 'string' ? args.options.model : demoModelDir();
+    const steps = args.options.steps ?? DEMO_STEPS;
+    if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > 1000) throw new UsageError(`--steps must be an integer from 1 to 1000, got ${String(steps)}`);
     const b = await ctx.initBackend();
     ctx.err(`backend: ${b.description}`);
     await mkdir(out, { recursive: true });
@@ -90,7 +95,7 @@ export const demoCommand: Command = {
     try {
       const gens: FloatImage[] = [];
       for (const [i, prompt] of DEMO_GENERATIONS.entries()) {
-        gens.push((await pipe.generate({ prompts: [prompt], steps: STEPS, guidance: GUIDANCE, seed: i, scheduler: 'ddim', onStep: progress('generate') })).images[0]);
+        gens.push((await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed: i, scheduler: 'ddim', onStep: progress('generate') })).images[0]);
       }
       const rgb = gens.map((g) => ({ width: g.width, height: g.height, data: imageToUint8(g) }));
       await writePng(join(out, 'generate.png'), imageGrid(rgb, gens.length, DEMO_GENERATIONS));
@@ -99,7 +104,7 @@ export const demoCommand: Command = {
         const built = buildEditController(pipe.tokenizer, { cross: 0.8, self: 0.4, ...d.spec }, () => {});
         const panels: FloatImage[] = [];
         const run = async (controller = built.controller) =>
-          (await pipe.edit({ prompts: built.prompts, controller, steps: STEPS, guidance: GUIDANCE, seed: d.seed, scheduler: 'ddim', onStep: progress(d.what) })).images;
+          (await pipe.edit({ prompts: built.prompts, controller, steps, guidance: GUIDANCE, seed: d.seed, scheduler: 'ddim', onStep: progress(d.what) })).images;
         const [source, edited] = await run();
         panels.push(source, edited);
         if (d.spec.reweight) {
@@ -112,7 +117,7 @@ export const demoCommand: Command = {
         await writeImagePng(join(out, d.file), sideBySide(panels));
         done(d.file, `${d.what}: ${built.prompts[0]}${d.spec.targets.length ? ` → ${d.spec.targets[0]}` : ` (${d.spec.reweight!.map((r) => `${r.word} ×${r.value}, ×${-r.value / 2}`).join(', ')})`}`);
       }
-      await writePng(join(out, 'attention.png'), await attentionMaps(pipe, DEMO_ATTENTION_PROMPT, 1));
+      await writePng(join(out, 'attention.png'), await attentionMaps(pipe, DEMO_ATTENTION_PROMPT, 1, steps));
       done('attention.png', `cross-attention map of every token of "${DEMO_ATTENTION_PROMPT}"`);
     } finally {
       pipe.dispose();

@@ -7,7 +7,7 @@ import type { StageProgress } from '../../node/train/run.js';
 
 /** The recipe of the shipped model (models/shapes). */
 export const TRAIN_DEFAULTS = {
-  seed: 1, vaeSteps: 800, vaeBatch: 8, vaeCrop: 64, vaeLr: 1e-3, unetSteps: 4000, unetBatch: 16, unetLr: 5e-4, checkpointEvery: 100,
+  seed: 1, vaeSteps: 1600, vaeBatch: 8, vaeCrop: 64, vaeLr: 1e-3, unetSteps: 3000, unetBatch: 16, unetLr: 5e-4, checkpointEvery: 200,
 } as const;
 
 const NUMERIC: [key: keyof typeof TRAIN_DEFAULTS, flag: string, text: string, integer: boolean][] = [

@@ -51,15 +51,17 @@ export async function exportShapesModel(outDir: string, input: ExportInput): Pro
     await writeFile(join(tmp, 'text_encoder', 'config.json'), json(recipe.text));
     await writeFile(join(tmp, 'scheduler', 'scheduler_config.json'), json(shapesSchedulerConfig));
     await writeWeights(join(tmp, 'vae', 'diffusion_pytorch_model.safetensors'), moduleTensors(input.vae));
-    await input.models.withAveraged(async () => {
-      await writeWeights(join(tmp, 'unet', 'diffusion_pytorch_model.safetensors'), moduleTensors(unet));
+    // The averaged weights are read out (synchronously) while they are swapped in, then written.
+    const averaged = input.models.withAveraged(() => {
       // The full-vocabulary token table: trained rows where the grammar's tokens are, the others as initialised.
       const d = text.config.hiddenSize;
       const vocabSize = Number(recipe.text.vocab_size);
       const full = new TorchGenerator(input.seed).randn([vocabSize, d]).map((v) => v * 0.02);
       const table = vocab.scatter(text.textModel.embeddings.tokenEmbedding.weight.torchValues(), full, d);
       const override = new Map([[TOKEN_EMBEDDING, { shape: [vocabSize, d], data: table }]]);
-      await writeWeights(join(tmp, 'text_encoder', 'model.safetensors'), moduleTensors(text, override));
+      return { unet: moduleTensors(unet), text: moduleTensors(text, override) };
     });
+    await writeWeights(join(tmp, 'unet', 'diffusion_pytorch_model.safetensors'), averaged.unet);
+    await writeWeights(join(tmp, 'text_encoder', 'model.safetensors'), averaged.text);
   }, { replace: true });
 }

@@ -17,7 +17,7 @@ import { Ema } from '../../train/ema.js';
 import { initWeights } from '../../train/init.js';
 import { lrAt } from '../../train/lr.js';
 import { optimiseStep } from '../../train/step.js';
-import { diffusionLoss } from '../../train/diffusion.js';
+import { diffusionLoss, sampleTimestep } from '../../train/diffusion.js';
 import { CompactVocab } from '../../train/vocab.js';
 import { SHAPES_RECIPE, shapesSchedulerConfig, type ShapesRecipe } from '../../train/shapes/configs.js';
 import { grammarTokenIds, shapesBatch, stepSeed } from '../../train/shapes/data.js';
@@ -93,7 +93,7 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
       const data = shapesBatch(o.seed, step, o.batch, size);
       const rng = new Rng(stepSeed(o.seed, step, 3));
       const captions = data.captions.map((c) => (rng.chance(o.dropCaption ?? 0.1) ? '' : c));
-      const timesteps = captions.map(() => rng.int(0, 999));
+      const timesteps = captions.map(() => sampleTimestep(rng.uniform(), recipe.timestepPower ?? 0));
       const latents = tf.tidy(() => vae.encodeLatents(tf.tensor4d(data.pixels, [o.batch, size, size, 3])));
       const noise = tf.randomNormal([o.batch, lat, lat, unet.config.inChannels], 0, 1, 'float32', stepSeed(o.seed, step, 4)) as tf.Tensor4D;
       try {

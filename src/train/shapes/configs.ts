@@ -110,6 +110,8 @@ export interface ShapesRecipe {
   vae: Record<string, unknown>;
   unet: Record<string, unknown>;
   text: Record<string, unknown>;
+  /** UNet training timesteps: density ∝ (t + 1)^power (see sampleTimestep); default 0 = uniform. */
+  timestepPower?: number;
 }
 
-export const SHAPES_RECIPE: ShapesRecipe = { imageSize: SHAPES_IMAGE_SIZE, vae: shapesVaeConfig, unet: shapesUnetConfig, text: shapesTextConfig };
+export const SHAPES_RECIPE: ShapesRecipe = { imageSize: SHAPES_IMAGE_SIZE, vae: shapesVaeConfig, unet: shapesUnetConfig, text: shapesTextConfig, timestepPower: 1 };
