@@ -91,7 +91,7 @@ describeRef('interrupted and refused runs (tiny-sd)', function () {
     const r = await ptp('generate', ...model, '--prompt', 'a cat', '--height', '4096', '--width', '4096', '--out', out);
     expect(r.code).to.equal(1);
     const last = lines(r.stderr).pop();
-    expect(last).to.match(/^ptp generate: 4096×4096 does not fit: it needs about [\d.]+ GiB of backend memory \(UNet call [\d.]+ GiB, VAE decode 14\.0 GiB, 0\.00 GiB in use\) but the wasm heap budget \(PTP_WASM_HEAP_LIMIT_MB\) is 3\.5 GiB; choose a smaller size$/);
+    expect(last).to.match(/^ptp generate: 4096×4096 does not fit: it needs about [\d.]+ GiB of backend memory \(UNet call [\d.]+ GiB, VAE decode 8\.0 GiB, 0\.00 GiB in use\) but the wasm heap budget \(PTP_WASM_HEAP_LIMIT_MB\) is 3\.5 GiB; choose a smaller size$/);
     expect(r.stderr, 'refused before the weights load').to.not.include('loaded in');
     expect(existsSync(out)).to.equal(false);
     // The library refuses it too, before any step.

@@ -34,6 +34,25 @@ function fakePipeline(tokenizer: ClipTokenizer, broken = false): StableDiffusion
   } as unknown as StableDiffusionPipeline;
 }
 
+/** A stand-in whose every image is one flat field of the source's first object colour. */
+function floodPipeline(tokenizer: ClipTokenizer): StableDiffusionPipeline {
+  const flat = (caption: string): FloatImage => {
+    const rgb = PALETTE[parseCaption(caption).objects[0].colour];
+    const data = new Float32Array(64 * 64 * 3);
+    for (let i = 0; i < data.length; i++) data[i] = rgb[i % 3] / 255;
+    return { width: 64, height: 64, data };
+  };
+  return {
+    tokenizer,
+    async edit(o: { prompts: readonly string[] }) {
+      return { images: [flat(o.prompts[0]), flat(o.prompts[0])] };
+    },
+    async generate(o: { prompts: readonly string[] }) {
+      return { images: [flat(o.prompts[0])] };
+    },
+  } as unknown as StableDiffusionPipeline;
+}
+
 describe('quality report: the edit set and its scoring', function () {
   this.timeout(120000);
   let tokenizer: ClipTokenizer;
@@ -64,6 +83,13 @@ describe('quality report: the edit set and its scoring', function () {
     expect(ideal.iou_plain_mean).to.be.lessThan(0.5);
     expect(ideal.untouched_iou_mean).to.be.greaterThan(0.95);
     expect(ideal.background_change_p2p).to.be.lessThan(1);
+    // A model that paints the whole image in an object's colour leaves no background to compare:
+    // that edit is left out of the background means (it does not stop the report).
+    const flooded = await scoreEdit(floodPipeline(tokenizer), edits[0], DEFAULT_QUALITY_SETTINGS);
+    expect(flooded.backgroundP2p).to.equal(undefined);
+    expect(flooded.attributeOk).to.equal(false);
+    const idealScores = await Promise.all(edits.map((e) => scoreEdit(fakePipeline(tokenizer), e, DEFAULT_QUALITY_SETTINGS)));
+    expect(summarise([...idealScores, flooded]).background_change_p2p).to.equal(summarise(idealScores).background_change_p2p);
     const broken = summarise(await Promise.all(edits.map((e) => scoreEdit(fakePipeline(tokenizer, true), e, DEFAULT_QUALITY_SETTINGS))));
     expect(broken.attribute_ok_fraction).to.equal(0);
     expect(broken.iou_p2p_mean).to.equal(0);

@@ -11,7 +11,7 @@ const ARGS = [
   '--no-sandbox', '--disable-gpu-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
 ];
-const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--disable-gpu-watchdog', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
 
 /** Launches chromium (`webgpu`: also WebGPU on SwiftShader); a missing browser is an error that says how to install it. */
 export async function launchChromium(opts: { webgpu?: boolean } = {}): Promise<Browser> {

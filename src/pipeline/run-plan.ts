@@ -6,7 +6,7 @@
  * The memory estimate scales live tensor bytes measured with the allocation guard on the SD-1
  * architecture (tiny-sd on wasm; both grow linearly with the pixel count):
  *   UNet call   ≈ 58 · B·h·w·C₀ · 4 bytes   (latents h×w, batch B incl. the CFG copy, C₀ = first block width)
- *   VAE decode  ≈  7 · H·W·max(C₀, C₁) · 4  (one image of H×W pixels, C₀/C₁ = first two block widths)
+ *   VAE decode  ≈  4 · H·W·max(C₀, C₁) · 4  (one image of H×W pixels, C₀/C₁ = first two block widths)
  * It leaves out what a controller stores, so it is a lower estimate: only sizes that cannot fit
  * are refused.
  */
@@ -28,7 +28,7 @@ export function estimateRunMemory(
   const vaeWidth = Math.max(widths.vae[0], widths.vae[1] ?? 0);
   return {
     unetBytes: 58 * run.batch * latentPixels * widths.unet[0] * 4,
-    vaeBytes: 7 * run.height * run.width * vaeWidth * 4,
+    vaeBytes: 4 * run.height * run.width * vaeWidth * 4,
   };
 }
 

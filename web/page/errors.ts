@@ -16,6 +16,22 @@ export class GpuLostError extends Error {
   }
 }
 
+/** The chosen backend cannot run the pipeline in this browser (the worker must be replaced). */
+export class BackendUnusableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendUnusableError';
+  }
+}
+
+/** An uploaded image the page cannot use (not a PNG/JPEG, undecodable); nothing is broken. */
+export class UploadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UploadError';
+  }
+}
+
 /** The model could not be loaded (nothing is broken: another URL may work). */
 export class ModelLoadError extends Error {
   constructor(url: string, cause: unknown) {
@@ -26,9 +42,12 @@ export class ModelLoadError extends Error {
 
 const OUT_OF_MEMORY = /out of memory|oom\b|allocation failed|failed to allocate|cannot allocate|memory access out of bounds|array buffer allocation|heap limit|budget|exhausted|failed to create texture|unable to create webgltexture|maximum call stack/i;
 
+/** The first line of an error; when it introduces a list ("… (3 problems):"), with the list's first item. */
 function firstLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  return (text.split('\n').find((l) => l.trim() !== '') ?? text).trim();
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const first = lines[0] ?? text.trim();
+  return first.endsWith(':') && lines.length > 1 ? `${first} ${lines[1].replace(/^[-*•]\s*/, '')}${lines.length > 2 ? ' …' : ''}` : first;
 }
 
 /** One sentence: the first line, capitalised, one trailing full stop, at most 400 characters. */
@@ -41,8 +60,8 @@ export function sentence(text: string): string {
 
 /** Whether the error means the backend can no longer be trusted (a fresh worker is needed). */
 export function isFatal(e: unknown): boolean {
-  if (e instanceof GpuLostError) return true;
-  if (e instanceof ModelLoadError || (e instanceof Error && e.name === 'EditSpecError')) return false;
+  if (e instanceof GpuLostError || e instanceof BackendUnusableError) return true;
+  if (e instanceof ModelLoadError || e instanceof UploadError || (e instanceof Error && e.name === 'EditSpecError')) return false;
   return OUT_OF_MEMORY.test(firstLine(e)) || !(e instanceof Error) || e.name !== 'Error';
 }
 

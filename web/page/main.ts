@@ -1,9 +1,12 @@
 /**
- * The page (main thread): the form and its settings in the URL, the model worker, progress and
- * Cancel, results (images with downloads, per-token attention maps, performance) and errors.
- * The model never runs here. `document.body.dataset.state` is idle | running | done | error.
+ * The page (main thread): the form and its settings in the URL, an uploaded image to edit, the
+ * model worker, progress and Cancel, results (images with downloads, per-token attention maps,
+ * performance) and errors. The model never runs here.
+ * `document.body.dataset.state` is idle | running | done | error.
  */
-import { type AttentionMaps, type FromWorker, type PageBackend, type PageImage, type PageMode, type PageSettings, type RunPerf, type ToWorker } from './protocol.js';
+import {
+  type AttentionMaps, type FromWorker, type PageBackend, type PageImage, type PageMode, type PageSettings, type PageUpload, type RunPerf, type RunPhase, type ToWorker,
+} from './protocol.js';
 import { settingsFromQuery, settingsToQuery } from './settings.js';
 
 type State = 'idle' | 'running' | 'done' | 'error';
@@ -27,9 +30,15 @@ const ui = {
   attention: $<HTMLElement>('attention'),
   attentionDownload: $<HTMLAnchorElement>('download-attention'),
   perf: $<HTMLElement>('perf'),
+  upload: $<HTMLInputElement>('upload'),
+  uploadPreview: $<HTMLElement>('upload-preview'),
+  uploadThumbnail: $<HTMLImageElement>('upload-thumbnail'),
+  uploadName: $<HTMLElement>('upload-name'),
+  clearUpload: $<HTMLButtonElement>('clear-upload'),
+  sourceLabel: $<HTMLElement>('source-label'),
 };
 
-const TEXT_FIELDS = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed'] as const;
+const TEXT_FIELDS = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed', 'inner'] as const;
 
 function readForm(): PageSettings {
   const s = Object.fromEntries(TEXT_FIELDS.map((k) => [k, field(k).value])) as Pick<PageSettings, (typeof TEXT_FIELDS)[number]>;
@@ -93,27 +102,35 @@ function clearResults(): void {
 
 const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'image';
 
-async function showImages(prompts: string[], images: PageImage[], description: string): Promise<void> {
-  const figures = await Promise.all(images.map(async (img, i) => {
-    const url = await imageUrl(img);
-    const fig = document.createElement('figure');
-    const el = document.createElement('img');
-    el.src = url;
-    el.alt = prompts[i];
-    el.dataset.role = i === 0 ? 'source' : 'edit';
-    el.width = img.width;
-    el.height = img.height;
-    const cap = document.createElement('figcaption');
-    cap.textContent = `${i === 0 ? 'source' : `edit ${i} (${description})`}: ${prompts[i]}`;
-    const a = document.createElement('a');
-    a.className = 'button';
-    a.href = url;
-    a.download = `${i === 0 ? 'source' : `edit-${i}`}-${slug(prompts[i])}.png`;
-    a.textContent = 'Download';
-    a.dataset.role = 'download';
-    fig.append(el, cap, a);
-    return fig;
+/** A figure with the image, its caption and a download button. */
+async function figure(img: PageImage, role: string, caption: string, file: string, alt: string): Promise<HTMLElement> {
+  const url = await imageUrl(img);
+  const fig = document.createElement('figure');
+  const el = document.createElement('img');
+  el.src = url;
+  el.alt = alt;
+  el.dataset.role = role;
+  el.width = img.width;
+  el.height = img.height;
+  const cap = document.createElement('figcaption');
+  cap.textContent = caption;
+  const a = document.createElement('a');
+  a.className = 'button';
+  a.href = url;
+  a.download = file;
+  a.textContent = 'Download';
+  a.dataset.role = 'download';
+  fig.append(el, cap, a);
+  return fig;
+}
+
+/** The images: an uploaded input first (as the model saw it), then the source (its reconstruction) and the edits. */
+async function showImages(prompts: string[], images: PageImage[], description: string, input?: PageImage, psnr?: number): Promise<void> {
+  const figures = await Promise.all(images.map((img, i) => {
+    const what = i > 0 ? `edit ${i} (${description})` : input ? `source: the reconstruction (PSNR ${psnr!.toFixed(1)} dB)` : 'source';
+    return figure(img, i === 0 ? 'source' : 'edit', `${what}: ${prompts[i]}`, `${i === 0 ? 'source' : `edit-${i}`}-${slug(prompts[i])}.png`, prompts[i]);
   }));
+  if (input) figures.unshift(await figure(input, 'input', `input, cropped and resized to ${input.width}×${input.height}`, 'input.png', 'the uploaded image'));
   ui.images.replaceChildren(...figures);
 }
 
@@ -145,8 +162,14 @@ function showPerf(p: RunPerf, steps: number): void {
     ['decode', s(p.decodeSeconds)],
     ['total', s(p.totalSeconds)],
     ['step timing', p.stepSync],
-    ['GPU→CPU tensor reads during sampling', String(p.readbacksDuringSteps)],
+    ['tensor reads to the CPU during sampling', `${p.readbacksDuringSteps} (${p.readbacksTotal} with decoding)`],
   ];
+  const inv = p.inversion;
+  if (inv) {
+    rows.splice(2, 0,
+      ['inversion', inv.reused ? 'reused (same image, caption and settings)' : `DDIM ${s(inv.ddimSeconds)}, null-text ${s(inv.nullTextSeconds)} (${inv.iterations} of at most ${inv.maxIterations} Adam iterations)`],
+      ['reconstruction PSNR', `${inv.psnr.toFixed(2)} dB`]);
+  }
   ui.perf.replaceChildren(...rows.flatMap(([k, v]) => {
     const dt = document.createElement('dt');
     dt.textContent = k;
@@ -155,14 +178,38 @@ function showPerf(p: RunPerf, steps: number): void {
     return [dt, dd];
   }));
   Object.assign(ui.perf.dataset, {
-    backend: p.backend, secondsPerStep: String(p.secondsPerStep), readbacks: String(p.readbacksDuringSteps),
+    backend: p.backend, secondsPerStep: String(p.secondsPerStep), readbacks: String(p.readbacksDuringSteps), readbacksTotal: String(p.readbacksTotal),
   });
   (ui.perf.closest('section') as HTMLElement).hidden = false;
 }
 
+// --- an uploaded image ----------------------------------------------------------------------
+let upload: PageUpload | undefined;
+let uploads = 0;
+
+function setUpload(file: File | undefined): void {
+  if (ui.uploadThumbnail.src) URL.revokeObjectURL(ui.uploadThumbnail.src);
+  ui.uploadThumbnail.removeAttribute('src');
+  upload = file && { id: ++uploads, name: file.name, file };
+  ui.uploadPreview.hidden = !upload;
+  ui.uploadName.textContent = upload ? upload.name : '';
+  if (file) ui.uploadThumbnail.src = URL.createObjectURL(file);
+  else ui.upload.value = '';
+  ui.sourceLabel.textContent = upload ? 'Source prompt: the caption of the image' : 'Source prompt';
+  ui.generate.textContent = upload ? 'Invert and edit' : 'Generate';
+}
+
+ui.upload.addEventListener('change', () => setUpload(ui.upload.files?.[0]));
+ui.clearUpload.addEventListener('click', () => setUpload(undefined));
+
 // --- the worker ---------------------------------------------------------------------------
-let worker: { w: Worker; backend: PageBackend } | undefined;
+/** The worker, its backend, and its cancel flag (a SharedArrayBuffer where the page is cross-origin isolated). */
+let worker: { w: Worker; backend: PageBackend; cancelFlag?: SharedArrayBuffer } | undefined;
 let steps = 0;
+let phase: RunPhase | undefined;
+
+const PHASE_NAMES: Record<RunPhase, string> = { inversion: 'DDIM inversion', 'null-text': 'null-text inversion', sampling: 'sampling' };
+const capitalised = (text: string) => `${text[0].toUpperCase()}${text.slice(1)}`;
 
 function dropWorker(): void {
   worker?.w.terminate();
@@ -179,7 +226,7 @@ function workerFor(backend: PageBackend): Worker {
       dropWorker();
       showError(`The model worker stopped: ${ev.message || 'it could not be started'}.`);
     };
-    worker = { w, backend };
+    worker = { w, backend, cancelFlag: globalThis.crossOriginIsolated ? new SharedArrayBuffer(4) : undefined };
   }
   return worker.w;
 }
@@ -187,27 +234,40 @@ function workerFor(backend: PageBackend): Worker {
 async function onWorkerMessage(m: FromWorker): Promise<void> {
   switch (m.type) {
     case 'phase':
-      ui.status.textContent = `${m.text[0].toUpperCase()}${m.text.slice(1)}…`;
+      ui.status.textContent = `${capitalised(m.text)}…`;
       break;
     case 'note':
       ui.note.textContent = m.text;
       break;
     case 'step':
-      steps = m.steps;
+      phase = m.phase;
+      ui.progress.dataset.phase = m.phase;
       ui.progress.max = m.steps;
       ui.progress.value = m.step;
-      ui.progress.dataset.step = String(m.step);
-      ui.status.textContent = `Step ${m.step} / ${m.steps} · ${m.itPerSec.toFixed(2)} it/s · ${m.secondsPerStep.toFixed(2)} s/step`;
+      if (m.phase === 'sampling') {
+        steps = m.steps;
+        ui.progress.dataset.step = String(m.step);
+        ui.status.textContent = `Step ${m.step} / ${m.steps} · ${m.itPerSec.toFixed(2)} it/s · ${m.secondsPerStep.toFixed(2)} s/step`;
+      } else {
+        ui.status.textContent = `${capitalised(PHASE_NAMES[m.phase])}: step ${m.step} / ${m.steps} · ${m.itPerSec.toFixed(2)} steps/s`;
+      }
+      break;
+    case 'iteration':
+      phase = 'null-text';
+      ui.progress.dataset.phase = phase;
+      ui.progress.max = m.steps * m.iterations;
+      ui.progress.value = m.step * m.iterations + m.iteration + 1;
+      ui.status.textContent = `Null-text inversion: step ${m.step + 1} / ${m.steps}, iteration ${m.iteration + 1} (at most ${m.iterations}) · loss ${m.loss.toExponential(2)}`;
       break;
     case 'done':
-      await showImages(m.prompts, m.images, m.description);
+      await showImages(m.prompts, m.images, m.description, m.input, m.perf.inversion?.psnr);
       await showAttention(m.attention);
       showPerf(m.perf, steps);
       ui.status.textContent = `Done: ${m.description}, ${m.perf.secondsPerStep.toFixed(2)} s/step on ${m.perf.backend.split(' ')[0]}.`;
       setState('done');
       break;
     case 'cancelled':
-      ui.status.textContent = `Cancelled after ${m.stepsDone} of ${m.steps} steps.`;
+      ui.status.textContent = m.phase === 'sampling' ? `Cancelled after ${m.stepsDone} of ${m.steps} steps.` : `Cancelled during the ${PHASE_NAMES[m.phase]}.`;
       setState('idle');
       break;
     case 'error':
@@ -225,20 +285,25 @@ function start(): void {
   ui.note.textContent = '';
   ui.progress.value = 0;
   delete ui.progress.dataset.step;
+  delete ui.progress.dataset.phase;
   steps = 0;
+  phase = undefined;
   if (settings.backend === 'webgpu' && !('gpu' in navigator)) {
     showError('WebGPU is not available in this browser (no navigator.gpu); choose webgl or wasm.');
     return;
   }
   setState('running');
   ui.status.textContent = 'Starting…';
+  const w = workerFor(settings.backend);
   const msg: ToWorker = {
     type: 'run',
     settings,
     modelUrl: new URL(settings.model || '.', document.baseURI).href,
     wasmPaths: new URL('tfjs-wasm/', document.baseURI).href,
+    upload,
+    cancelFlag: worker!.cancelFlag,
   };
-  workerFor(settings.backend).postMessage(msg);
+  w.postMessage(msg);
 }
 
 form.addEventListener('submit', (ev) => {
@@ -248,7 +313,15 @@ form.addEventListener('submit', (ev) => {
 
 ui.cancel.addEventListener('click', () => {
   if (!worker || document.body.dataset.state !== 'running') return;
-  ui.status.textContent = 'Cancelling at the end of this step…';
+  if (phase === 'null-text' && !worker.cancelFlag) {
+    // Not cross-origin isolated: the optimisation cannot be told to stop, so its worker goes.
+    dropWorker();
+    ui.status.textContent = 'Cancelled during the null-text inversion (its worker was stopped; the model loads again on the next run).';
+    setState('idle');
+    return;
+  }
+  ui.status.textContent = phase === 'null-text' ? 'Cancelling after this iteration…' : 'Cancelling at the end of this step…';
+  if (worker.cancelFlag) Atomics.store(new Int32Array(worker.cancelFlag), 0, 1);
   worker.w.postMessage({ type: 'cancel' } satisfies ToWorker);
 });
 

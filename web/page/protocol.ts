@@ -29,10 +29,28 @@ export interface PageSettings {
   steps: string;
   guidance: string;
   seed: string;
+  /** Null-text inversion of an uploaded image: Adam iterations per step at most. */
+  inner: string;
+}
+
+/** An uploaded image to edit (the source prompt is its caption); `id` changes with every upload. */
+export interface PageUpload {
+  id: number;
+  name: string;
+  file: Blob;
 }
 
 export type ToWorker =
-  | { type: 'run'; settings: PageSettings; modelUrl: string; wasmPaths: string }
+  | {
+    type: 'run'; settings: PageSettings; modelUrl: string; wasmPaths: string;
+    /** Invert this image (unless the worker holds its inversion) and edit it. */
+    upload?: PageUpload;
+    /**
+     * Int32 flag set to 1 by Cancel (cross-origin isolated pages only): the null-text optimisation
+     * runs without yielding to the worker's event loop, so it polls this instead of a message.
+     */
+    cancelFlag?: SharedArrayBuffer;
+  }
   | { type: 'cancel' }
   /** Automation: lose the WebGL context (WEBGL_lose_context) to exercise the context-lost path. */
   | { type: 'lose-gpu-context' };
@@ -59,9 +77,29 @@ export interface RunPerf {
   totalSeconds: number;
   /** How step times are taken: the GPU is waited for without reading tensors back. */
   stepSync: string;
-  /** Tensor reads from the backend to the CPU between the start of the run and the end of the last step. */
+  /** Tensor reads from the backend to the CPU between the start of sampling and the end of its last step. */
   readbacksDuringSteps: number;
+  /** Tensor reads in the whole sampling run, decoding included (> 0: the counter sees reads). */
+  readbacksTotal: number;
+  /** An uploaded image's null-text inversion (absent for generated images). */
+  inversion?: InversionPerf;
 }
+
+export interface InversionPerf {
+  /** Whether the inversion of an earlier run was reused (same image, caption, steps, guidance, iterations). */
+  reused: boolean;
+  /** DDIM inversion and null-text optimisation seconds (of the run that made it). */
+  ddimSeconds: number;
+  nullTextSeconds: number;
+  /** Adam iterations made, and the most there could be. */
+  iterations: number;
+  maxIterations: number;
+  /** PSNR of the reconstruction (the source image) against the input, dB. */
+  psnr: number;
+}
+
+/** What a progress message counts: DDIM inversion steps, null-text steps/iterations, sampling steps. */
+export type RunPhase = 'inversion' | 'null-text' | 'sampling';
 
 export interface AttentionMaps {
   /** One label per token of the source prompt (start and end tokens included). */
@@ -77,7 +115,13 @@ export interface AttentionMaps {
 export type FromWorker =
   | { type: 'phase'; text: string }
   | { type: 'note'; text: string }
-  | { type: 'step'; step: number; steps: number; itPerSec: number; secondsPerStep: number }
-  | { type: 'done'; description: string; prompts: string[]; images: PageImage[]; attention: AttentionMaps; perf: RunPerf }
-  | { type: 'cancelled'; stepsDone: number; steps: number }
+  | { type: 'step'; phase: RunPhase; step: number; steps: number; itPerSec: number; secondsPerStep: number }
+  /** One Adam iteration of the null-text optimisation (0-based step and iteration). */
+  | { type: 'iteration'; step: number; steps: number; iteration: number; iterations: number; loss: number }
+  | {
+    type: 'done'; description: string; prompts: string[]; images: PageImage[]; attention: AttentionMaps; perf: RunPerf;
+    /** The uploaded image as the model saw it (cropped and resized), when there was one. */
+    input?: PageImage;
+  }
+  | { type: 'cancelled'; phase: RunPhase; stepsDone: number; steps: number }
   | { type: 'error'; message: string; fatal: boolean };

@@ -22,10 +22,11 @@ export const DEFAULTS: PageSettings = {
   steps: '20',
   guidance: '7.5',
   seed: '1',
+  inner: '10',
 };
 
 type TextKey = Exclude<keyof PageSettings, 'targets' | 'backend' | 'mode'>;
-const TEXT_KEYS: readonly TextKey[] = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed'];
+const TEXT_KEYS: readonly TextKey[] = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed', 'inner'];
 
 /** Settings from a query string (missing or unknown values take the defaults) and whether `run=1` asks to start. */
 export function settingsFromQuery(search: string): { settings: PageSettings; run: boolean } {

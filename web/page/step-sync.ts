@@ -5,7 +5,7 @@
  * message is seen between steps. Lost GPU contexts/devices are reported here.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GpuLostError } from './errors.js';
+import { BackendUnusableError, GpuLostError } from './errors.js';
 
 export interface StepSync {
   /** What is waited for, shown with the timings. */
@@ -107,4 +107,22 @@ export function readbackCounter(): { reset(): void; readonly count: number } {
       return n;
     },
   };
+}
+
+/**
+ * The pipeline reads its results with synchronous reads (`dataSync`). tfjs-webgpu does those
+ * through a WebGPU canvas, which on some adapters returns zeros and then loses the device
+ * (Chromium 156 headless on SwiftShader). One read of a computed tensor tells; a wrong
+ * value is refused here, before any silent wrong result.
+ */
+export function checkSyncReads(): void {
+  if (tf.getBackend() !== 'webgpu') return;
+  // 1024 values: tfjs-webgpu computes tensors under 128 values on the CPU, which would prove nothing.
+  const v = tf.tidy(() => tf.add(tf.ones([1024]), 1).dataSync());
+  const wrong = v.findIndex((x) => x !== 2);
+  if (wrong >= 0) {
+    throw new BackendUnusableError(
+      `WebGPU on this adapter cannot read tensors back synchronously (tfjs-webgpu's readSync gave ${v[wrong]} instead of 2 and lost the device), which the pipeline needs; choose webgl or wasm`,
+    );
+  }
 }

@@ -2,19 +2,22 @@
  * The model worker: one backend and one loaded model per worker (the page starts a fresh worker
  * for another backend or after a fatal error). Runs an edit with progress after every step (the
  * GPU waited for with a fence, never a tensor read), stops at the next step boundary on Cancel,
- * and sends back PNGs of the images and of the source's per-token cross-attention maps.
+ * and sends back PNGs of the images and of the source's per-token cross-attention maps. An
+ * uploaded image is null-text inverted first (invert-upload.ts) and its reconstruction is the
+ * source image of the edit.
  * WebGL runs here on tfjs' OffscreenCanvas (WebGL2), WebGPU and wasm run in workers as they are.
  */
 import { initBrowserBackend } from '../../src/browser/index.js';
 import {
-  blendMapSize, buildEdit, crossAttentionGrid, HttpFileStore, imageToUint8, loadPipeline, tokenLabels,
+  blendMapSize, buildEdit, crossAttentionGrid, HttpFileStore, loadPipeline, psnr, tokenLabels, toRgbImage,
   type AttentionEdit, type SelectedBackend, type StableDiffusionPipeline,
 } from '../../src/index.js';
 import { checkSettings } from './edit-settings.js';
 import { CancelledError, describeError, isFatal, ModelLoadError } from './errors.js';
 import { pageImage, tokenMap } from './images.js';
-import type { AttentionMaps, FromWorker, PageBackend, RunPerf, ToWorker } from './protocol.js';
-import { readbackCounter, stepSync, type StepSync } from './step-sync.js';
+import { forgetInversion, invertUpload, type HeldInversion } from './invert-upload.js';
+import type { AttentionMaps, FromWorker, PageBackend, PageImage, RunPerf, RunPhase, ToWorker } from './protocol.js';
+import { checkSyncReads, readbackCounter, stepSync, type StepSync } from './step-sync.js';
 
 interface WorkerScope {
   postMessage(message: FromWorker): void;
@@ -24,7 +27,7 @@ const scope = self as unknown as WorkerScope;
 const post = (m: FromWorker) => scope.postMessage(m);
 
 let backend: { selected: SelectedBackend; sync: StepSync; reads: ReturnType<typeof readbackCounter> } | undefined;
-let model: { url: string; pipe: StableDiffusionPipeline } | undefined;
+let model: { url: string; encoder: boolean; pipe: StableDiffusionPipeline } | undefined;
 let current: AbortController | undefined;
 
 scope.onmessage = (ev) => {
@@ -41,19 +44,24 @@ async function ensureBackend(name: PageBackend, wasmPaths: string) {
   }
   post({ type: 'phase', text: `starting the ${name} backend` });
   const selected = await initBrowserBackend(name, { wasmPaths });
+  checkSyncReads();
   backend = { selected, sync: stepSync(), reads: readbackCounter() };
   return backend;
 }
 
-/** Loads the model unless it is loaded; returns the seconds it took (undefined when cached). */
-async function ensureModel(url: string): Promise<number | undefined> {
-  if (model?.url === url) return undefined;
+/**
+ * Loads the model unless it is loaded (again with the VAE encoder when `encoder`, which only
+ * uploads need); returns the seconds it took (undefined when cached).
+ */
+async function ensureModel(url: string, encoder: boolean): Promise<number | undefined> {
+  if (model?.url === url && (model.encoder || !encoder)) return undefined;
   model?.pipe.dispose();
   model = undefined;
-  post({ type: 'phase', text: 'loading the model' });
+  forgetInversion();
+  post({ type: 'phase', text: encoder ? 'loading the model (with the VAE encoder)' : 'loading the model' });
   const t = performance.now();
   try {
-    model = { url, pipe: await loadPipeline(new HttpFileStore(url)) };
+    model = { url, encoder, pipe: await loadPipeline(new HttpFileStore(url), { vaeEncoder: encoder }) };
   } catch (e) {
     throw new ModelLoadError(url, e);
   }
@@ -77,25 +85,48 @@ async function attentionMaps(controller: AttentionEdit, pipe: StableDiffusionPip
 async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const abort = new AbortController();
   current = abort;
+  const cancelFlag = msg.cancelFlag ? new Int32Array(msg.cancelFlag) : undefined;
+  // A Cancel of the last run may have landed after it ended; this run's Cancel comes after this message.
+  if (cancelFlag) Atomics.store(cancelFlag, 0, 0);
   let controller: AttentionEdit | undefined;
   const started = performance.now();
   const stepEnds: number[] = [];
   let steps = 0;
+  let phase: RunPhase = 'sampling';
   try {
-    const edit = checkSettings(msg.settings);
+    const edit = checkSettings(msg.settings, { upload: msg.upload !== undefined });
     const b = await ensureBackend(msg.settings.backend, msg.wasmPaths);
-    const loadSeconds = await ensureModel(msg.modelUrl);
+    const loadSeconds = await ensureModel(msg.modelUrl, msg.upload !== undefined);
     abort.signal.throwIfAborted();
     const pipe = model!.pipe;
     const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }) });
     controller = built.controller;
-    post({ type: 'phase', text: `sampling (${built.description})` });
     steps = edit.steps;
+    let real: { inversion: HeldInversion; reused: boolean } | undefined;
+    if (msg.upload) {
+      post({ type: 'phase', text: `inverting ${msg.upload.name} (DDIM, then null-text)` });
+      phase = 'inversion';
+      real = await invertUpload(pipe, {
+        upload: msg.upload, modelUrl: msg.modelUrl, caption: edit.spec.source, steps: edit.steps, guidance: edit.guidance, innerSteps: edit.innerSteps,
+      }, abort.signal, cancelFlag, {
+        step(p, step, n, itPerSec) {
+          phase = p;
+          post({ type: 'step', phase: p, step, steps: n, itPerSec, secondsPerStep: 1 / itPerSec });
+        },
+        iteration(step, n, iteration, iterations, loss) {
+          phase = 'null-text';
+          post({ type: 'iteration', step, steps: n, iteration, iterations, loss });
+        },
+      });
+      phase = 'sampling';
+    }
+    post({ type: 'phase', text: `sampling (${built.description})` });
     let readsInSteps = 0;
     b.reads.reset();
     const t0 = performance.now();
     const r = await pipe.edit({
       prompts: built.prompts, steps: edit.steps, guidance: edit.guidance, seed: edit.seed, scheduler: 'ddim', controller, signal: abort.signal,
+      latents: real?.inversion.latents, uncondEmbeddings: real?.inversion.uncondEmbeddings,
       async onStep(info) {
         await b.sync.wait();
         const now = performance.now();
@@ -103,12 +134,14 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
         readsInSteps = b.reads.count;
         const n = stepEnds.length;
         const secondsPerStep = n > 1 ? (now - stepEnds[0]) / 1000 / (n - 1) : (now - t0) / 1000;
-        post({ type: 'step', step: info.step + 1, steps: info.steps, itPerSec: n / ((now - t0) / 1000), secondsPerStep });
+        post({ type: 'step', phase: 'sampling', step: info.step + 1, steps: info.steps, itPerSec: n / ((now - t0) / 1000), secondsPerStep });
         if (n === info.steps) post({ type: 'phase', text: 'decoding' });
       },
     });
+    const readsTotal = b.reads.count;
     const decoded = performance.now();
-    const images = await Promise.all(r.images.map((im) => pageImage({ width: im.width, height: im.height, data: imageToUint8(im) })));
+    const rgb = r.images.map(toRgbImage);
+    const images = await Promise.all(rgb.map((im) => pageImage(im)));
     const attention = await attentionMaps(controller, pipe, built.prompts[0]);
     controller.dispose();
     controller = undefined;
@@ -122,11 +155,14 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       totalSeconds: (performance.now() - started) / 1000,
       stepSync: b.sync.description,
       readbacksDuringSteps: readsInSteps,
+      readbacksTotal: readsTotal,
+      inversion: real && { ...real.inversion.perf, reused: real.reused, psnr: psnr(rgb[0], real.inversion.input) },
     };
-    post({ type: 'done', description: built.description, prompts: built.prompts, images, attention, perf });
+    const input: PageImage | undefined = real && (await pageImage(real.inversion.input));
+    post({ type: 'done', description: built.description, prompts: built.prompts, images, attention, perf, input });
   } catch (e) {
     if (e instanceof CancelledError) {
-      post({ type: 'cancelled', stepsDone: stepEnds.length, steps });
+      post({ type: 'cancelled', phase, stepsDone: phase === 'sampling' ? stepEnds.length : 0, steps });
     } else {
       // A lost context makes later GL calls fail in many ways: report the loss, not its symptom.
       const cause = backend?.sync.lost() ?? e;
@@ -134,6 +170,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     }
   } finally {
     controller?.dispose();
+    if (cancelFlag) Atomics.store(cancelFlag, 0, 0);
     if (current === abort) current = undefined;
   }
 }

@@ -26,26 +26,26 @@ const GUIDANCE = 7.5;
 
 /** The demo's edits (prompts and seeds fixed, so every run draws the same pictures). */
 export const DEMO_EDITS: { file: string; what: string; seed: number; spec: Omit<EditSpec, 'cross' | 'self'> }[] = [
-  { file: 'replace-colour.png', what: 'colour swap (Replace)', seed: 11, spec: { source: 'a red circle on a white background', targets: ['a blue circle on a white background'] } },
+  { file: 'replace-colour.png', what: 'colour swap (Replace)', seed: 6, spec: { source: 'a red circle on a white background', targets: ['a blue circle on a white background'] } },
   {
-    file: 'blend-shape.png', what: 'shape swap of one of two objects (Replace + LocalBlend)', seed: 5,
-    spec: { source: 'a yellow circle and a blue square on a green background', targets: ['a yellow star and a blue square on a green background'], blend: ['circle', 'star'] },
+    file: 'blend-shape.png', what: 'shape swap of one of two objects (Replace + LocalBlend)', seed: 0,
+    spec: { source: 'a red circle and a blue square on a white background', targets: ['a red star and a blue square on a white background'], blend: ['circle', 'star'] },
   },
-  { file: 'refine.png', what: 'a word added (Refine)', seed: 3, spec: { source: 'a red square on a white background', targets: ['a big red square on a white background'] } },
+  { file: 'refine.png', what: 'a word added (Refine)', seed: 0, spec: { source: 'a red square on a white background', targets: ['a big red square on a white background'] } },
   {
-    file: 'reweight.png', what: 'a word reweighted up and down (Reweight)', seed: 8,
-    spec: { source: 'a small purple star on an orange background', targets: [], reweight: [{ word: 'small', value: 4 }] },
+    file: 'reweight.png', what: 'a word reweighted up and down (Reweight)', seed: 0,
+    spec: { source: 'a big orange star on a white background', targets: [], reweight: [{ word: 'big', value: 4 }] },
   },
 ];
 
 export const DEMO_GENERATIONS = [
-  'a green triangle on a black background',
-  'a big orange circle on a blue background',
-  'a red star and a white square on a purple background',
-  'a small yellow square and a blue circle on a red background',
+  'a red triangle on a white background',
+  'an orange star on a white background',
+  'a green square on a white background',
+  'a blue square on an orange background',
 ];
 
-export const DEMO_ATTENTION_PROMPT = 'a yellow circle and a blue square on a green background';
+export const DEMO_ATTENTION_PROMPT = 'a red circle and a blue square on a white background';
 
 /** The cross-attention map of every token of `prompt` at latent/4, as an RGB grid. */
 async function attentionMaps(pipe: StableDiffusionPipeline, prompt: string, seed: number, steps: number) {

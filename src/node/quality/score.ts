@@ -28,9 +28,12 @@ export interface EditScore {
   /** Colour swaps: IoU of the edited object before/after, P2P and plain regeneration. */
   iouP2p?: number;
   iouPlain?: number;
-  /** Mean absolute change (0–255) outside the objects, P2P and plain. */
-  backgroundP2p: number;
-  backgroundPlain: number;
+  /**
+   * Mean absolute change (0–255) outside the objects, P2P and plain; undefined when the objects'
+   * colours cover the whole image (a background painted in an object's colour leaves none).
+   */
+  backgroundP2p?: number;
+  backgroundPlain?: number;
   /** Two-object edits: IoU of the object that was not edited (P2P). */
   untouchedIou?: number;
   /** The source and the plain target show their captions (presence, colour, background; and with shapes). */
@@ -51,6 +54,11 @@ function objectsMask(a: RgbImage, b: RgbImage, ca: string, cb: string) {
   return unionMask(a.width, a.height, [...objectMasks(a, ca), ...objectMasks(b, cb), ...objectMasks(a, cb), ...objectMasks(b, ca)]);
 }
 
+function backgroundChange(a: RgbImage, b: RgbImage, ca: string, cb: string): number | undefined {
+  const mask = objectsMask(a, b, ca, cb);
+  return mask.data.every((v) => v) ? undefined : meanAbsChangeOutside(a, b, mask);
+}
+
 export async function scoreEdit(pipe: StableDiffusionPipeline, e: QualityEdit, s: QualitySettings): Promise<EditScore> {
   const built = buildEdit(pipe.tokenizer, { source: e.source, targets: [e.target], mode: 'replace', cross: s.crossReplace, self: s.selfReplace, blend: e.blend });
   const common = { steps: s.steps, guidance: s.guidance, seed: e.seed, scheduler: 'ddim' };
@@ -67,8 +75,8 @@ export async function scoreEdit(pipe: StableDiffusionPipeline, e: QualityEdit, s
     edit: e,
     attributeOk,
     ...(e.kind === 'colour' ? { iouP2p: objectIou(source, p2p, e.source, e.target, e.object), iouPlain: objectIou(source, plain, e.source, e.target, e.object) } : {}),
-    backgroundP2p: meanAbsChangeOutside(source, p2p, objectsMask(source, p2p, e.source, e.target)),
-    backgroundPlain: meanAbsChangeOutside(source, plain, objectsMask(source, plain, e.source, e.target)),
+    backgroundP2p: backgroundChange(source, p2p, e.source, e.target),
+    backgroundPlain: backgroundChange(source, plain, e.source, e.target),
     ...(pairs ? { untouchedIou: untouchedIou(source, p2p, e.source, e.target) } : {}),
     generation: [generationFlags(source, e.source), generationFlags(plain, e.target)],
     images: { source, p2p, plain },
@@ -88,6 +96,7 @@ export interface QualitySummary {
   untouched_iou_mean: number;
 }
 
+const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 export function summarise(scores: readonly EditScore[]): QualitySummary {
@@ -97,8 +106,8 @@ export function summarise(scores: readonly EditScore[]): QualitySummary {
     edits: scores.length,
     iou_p2p_mean: mean(colour.map((s) => s.iouP2p!)),
     iou_plain_mean: mean(colour.map((s) => s.iouPlain!)),
-    background_change_p2p: mean(scores.map((s) => s.backgroundP2p)),
-    background_change_plain: mean(scores.map((s) => s.backgroundPlain)),
+    background_change_p2p: mean(defined(scores.map((s) => s.backgroundP2p))),
+    background_change_plain: mean(defined(scores.map((s) => s.backgroundPlain))),
     attribute_ok_fraction: mean(scores.map((s) => (s.attributeOk ? 1 : 0))),
     generation_ok_fraction: mean(gens.map((g) => (g.colours ? 1 : 0))),
     generation_shape_ok_fraction: mean(gens.map((g) => (g.shapes ? 1 : 0))),
