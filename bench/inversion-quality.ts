@@ -6,7 +6,8 @@
  * is reported next to the VAE round trip (the ceiling). Then the first object's colour is swapped
  * by a Prompt-to-Prompt edit of the null-text inversion (Replace + LocalBlend on the shape word),
  * scored by the world's measures: the edit shows the new caption, the rest of the image changes
- * little. PNGs (input | VAE | DDIM | null-text | edit) go to --out; ends with one JSON line.
+ * little. PNGs (input | VAE | DDIM | null-text | edit, and the input alone) go to --out; ends with
+ * one JSON line. (examples/shapes-scene.png is input-0.png of the default run.)
  *
  *   npm run quality:inversion -- [--model=<dir>, default the shipped models/shapes] [--scenes=4] [--steps=50] [--inner-steps=10]
  *                                [--size=N] [--seed=1] [--out=inversion-quality] [--backend=auto]
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     r.seconds = (performance.now() - t1) / 1000;
     const file = join(outDir, `scene-${k}.png`);
     await writePng(file, toRgbImage(sideBySide(panels.map(toFloatImage))));
+    await writePng(join(outDir, `input-${k}.png`), image);
     results.push(r);
     console.log(`  "${caption}": PSNR VAE ${r.psnrVae.toFixed(2)} dB, DDIM inversion ${r.psnrDdim.toFixed(2)} dB, null-text ${r.psnrNullText.toFixed(2)} dB` +
       (r.edit ? `; edit → "${r.edit.target}": ${r.edit.ok ? 'shows it' : 'does not show it'}, mean change outside the object ${r.edit.changeOutside.toFixed(1)}` : '') +

@@ -101,12 +101,26 @@ describeRef('cli: ptp invert and photo edits on tiny-sd', function () {
     const other = join(tmp(), 'other-model.safetensors');
     const f = await readInversionFile(inv);
     await writeInversionFile(other, { ...f, meta: { ...f.meta, model: '/elsewhere/sd', fingerprint: '0123456789abcdef' } });
+    // Files edited by hand: each tensor off in one way.
+    const edited = async (name: string, change: Partial<typeof f>) => {
+      const path = join(tmp(), `${name}.safetensors`);
+      await writeInversionFile(path, { ...f, ...change });
+      return path;
+    };
+    const otherTimesteps = await edited('timesteps', { timesteps: [400, 0] });
+    const smallLatents = await edited('latents', { latents: { shape: [1, 4, 4, 4], data: new Float32Array(64) } });
+    const narrow = await edited('narrow', { uncondEmbeddings: { shape: [2, 77, 16], data: new Float32Array(2 * 77 * 16) } });
+    const wide = await edited('wide', { image: { width: 96, height: 64, data: new Uint8Array(96 * 64 * 3) } });
+    const threeSteps = await edited('three-steps', { meta: { ...f.meta, steps: 3 } });
     const text = join(tmp(), 'notes.txt');
     writeFileSync(text, 'not an image');
+    const cut = join(tmp(), 'cut.jpg');
+    writeFileSync(cut, readFileSync(photo).subarray(0, 300));
     const out = join(tmp(), 'never.png');
     const cases: [string[], string][] = [
       [['invert', ...model, '--image', join(tmp(), 'missing.jpg'), '--prompt', PROMPT, '--out', join(tmp(), 'x.safetensors')], 'missing.jpg: cannot read the image (no such file)'],
       [['invert', ...model, '--image', text, '--prompt', PROMPT, '--out', join(tmp(), 'x.safetensors')], `${text}: not a PNG or JPEG file`],
+      [['invert', ...model, '--image', cut, '--prompt', PROMPT, '--out', join(tmp(), 'x.safetensors')], `${cut}: cannot decode the JPEG data`],
       [['invert', ...model, '--image', photo, '--prompt', PROMPT, '--height', '100', '--out', join(tmp(), 'x.safetensors')], '--height 100 must be a multiple of 64 for this model'],
       [['invert', ...model, '--image', photo, '--prompt', PROMPT, '--inner-steps', '0', '--out', join(tmp(), 'x.safetensors')], '--inner-steps must be a positive integer, got 0'],
       [['invert', ...model, '--image', photo, '--prompt', PROMPT, '--guidance', '1', '--out', join(tmp(), 'x.safetensors')], '--guidance must be above 1 for null-text inversion, got 1'],
@@ -114,6 +128,13 @@ describeRef('cli: ptp invert and photo edits on tiny-sd', function () {
       [['edit', ...model, '--inversion', other, '--target', 'a blue circle', '--out', out], `${other} was inverted with another model (/elsewhere/sd; fingerprint 0123456789abcdef, this model `],
       [['edit', ...model, '--inversion', inv, '--target', 'a blue circle', '--steps', '5', '--out', out], `${inv} was inverted with 2 steps; --steps 5 cannot use it (leave --steps out)`],
       [['edit', ...model, '--inversion', inv, '--target', 'a blue circle', '--guidance', '5', '--out', out], `${inv} was inverted for guidance 7.5; --guidance 5 cannot use it`],
+      [['edit', ...model, '--inversion', inv, '--target', 'a blue circle', '--steps-offset', '1', '--out', out], `${inv} was inverted with steps offset 0; --steps-offset 1 cannot use it`],
+      [['edit', ...model, '--inversion', inv, '--target', 'a blue circle', '--width', '128', '--out', out], `${inv} was inverted at 64×64; leave --width/--height out`],
+      [['edit', ...model, '--inversion', wide, '--target', 'a blue circle', '--out', out], `${wide} was inverted at 96×64, which does not fit this model (multiples of 64)`],
+      [['edit', ...model, '--inversion', otherTimesteps, '--target', 'a blue circle', '--out', out], `${otherTimesteps}: timesteps 400,0 are not this model's DDIM timesteps for 2 steps with steps offset 0 (500,0)`],
+      [['edit', ...model, '--inversion', smallLatents, '--target', 'a blue circle', '--out', out], `${smallLatents}: latents [1, 4, 4, 4] do not fit its 64×64 image on this model (expected [1, 4, 8, 8])`],
+      [['edit', ...model, '--inversion', narrow, '--target', 'a blue circle', '--out', out], `${narrow}: uncond_embeddings [2, 77, 16], expected [2, 77, 32] for this model`],
+      [['edit', ...model, '--inversion', threeSteps, '--target', 'a blue circle', '--out', out], `${threeSteps}: 2 embeddings and 2 timesteps for 3 steps`],
       [['edit', ...model, '--inversion', inv, '--source', 'a cat', '--target', 'a dog', '--out', out], `--source "a cat" differs from the prompt the photo was inverted with ("${PROMPT}")`],
       [['edit', ...model, '--inversion', inv, '--target', 'a blue circle', '--seed', '3', '--out', out], '--seed does not apply to editing a photo'],
       [['edit', ...model, '--inversion', inv, '--image', photo, '--target', 'a blue circle', '--out', out], 'give --inversion <file> or --image <photo>, not both'],

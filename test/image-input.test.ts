@@ -1,6 +1,7 @@
 /**
  * Photo input: PNG and JPEG decoding, and the null-text notebook's load_512 (margins, centre
- * square, Pillow's default bicubic resize), against outputs of Pillow 9.4 (test/data).
+ * square, Pillow's default bicubic resize; for other sizes the centred window of their aspect
+ * ratio), against outputs of Pillow 9.4 (test/data).
  */
 import { expect } from 'chai';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -68,6 +68,13 @@ export interface ModelGeometry {
   fingerprint: string;
   /** steps_offset of the model's scheduler config. */
   stepsOffset: number;
+  /** Pixels per latent cell (2^(VAE blocks − 1)). */
+  vaeFactor: number;
+  latentChannels: number;
+  /** Width of the text embeddings the UNet attends to. */
+  contextDim: number;
+  /** The model's scheduler config (for the DDIM timesteps of an inversion). */
+  schedulerConfig: Record<string, unknown>;
 }
 
 /** Opens the model directory for its sizes and fingerprint (errors name what is wrong with it). */
@@ -79,16 +86,21 @@ export async function modelGeometry(o: ModelRunOptions): Promise<ModelGeometry> 
     throw new UsageError((e as Error).message.split('\n')[0]);
   }
   try {
-    const unet = dir.config('unet') as { sample_size?: number; block_out_channels?: number[] };
-    const vae = dir.config('vae') as { block_out_channels?: number[] };
+    const unet = dir.config('unet') as { sample_size?: number; block_out_channels?: number[]; cross_attention_dim?: number | number[] };
+    const vae = dir.config('vae') as { block_out_channels?: number[]; latent_channels?: number };
     const sched = dir.config('scheduler') as { steps_offset?: number };
     const vaeFactor = 2 ** ((vae.block_out_channels?.length ?? 4) - 1);
     const unetFactor = 2 ** ((unet.block_out_channels?.length ?? 4) - 1);
+    const cross = unet.cross_attention_dim ?? 1280;
     return {
       defaultSize: (unet.sample_size ?? 64) * vaeFactor,
       unit: vaeFactor * unetFactor,
       fingerprint: await modelFingerprint(dir),
       stepsOffset: sched.steps_offset ?? 0,
+      vaeFactor,
+      latentChannels: vae.latent_channels ?? 4,
+      contextDim: Array.isArray(cross) ? cross[0] : cross,
+      schedulerConfig: sched as Record<string, unknown>,
     };
   } finally {
     await dir.close();

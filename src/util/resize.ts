@@ -1,8 +1,9 @@
 /**
- * Photos into the model's square input, like the null-text notebook's `load_512`: cut the given
- * margins, centre-crop to a square, resize with Pillow's default filter (bicubic, a = −0.5, with
- * the support widened by the scale when shrinking, 8-bit fixed-point arithmetic and one
- * horizontal then one vertical pass, as Pillow's `Image.resize`).
+ * Photos into the model's input size, like the null-text notebook's `load_512`: cut the given
+ * margins, centre-crop to the target's aspect ratio (a square for a square size, as `load_512`),
+ * resize with Pillow's default filter (bicubic, a = −0.5, with the support widened by the scale
+ * when shrinking, 8-bit fixed-point arithmetic and one horizontal then one vertical pass, as
+ * Pillow's `Image.resize`).
  */
 import type { RgbImage } from './image.js';
 

@@ -5,7 +5,8 @@ import { modelRunOptions } from '../model-options.js';
 import { ptpModelOptions } from '../ptp-options.js';
 import { progressPrinter } from '../progress.js';
 import { loadModel, saveRunLatents } from '../run-model.js';
-import { INVERSION_OPTIONS, invertPhoto, inversionScheduler, inversionSettings, modelGeometry, readPhoto, runSize, type InversionSettings } from '../inversion.js';
+import { INVERSION_OPTIONS, invertPhoto, inversionScheduler, inversionSettings, modelGeometry, readPhoto, runSize, type InversionSettings, type ModelGeometry } from '../inversion.js';
+import { createScheduler } from '../../models/schedulers/index.js';
 import { readInversionFile, writeInversionFile, type InversionData } from '../../node/inversion-file.js';
 import type { ModelRunOptions } from '../model-options.js';
 import type { RgbImage } from '../../util/image.js';
@@ -175,6 +176,7 @@ async function photoPlan(o: ModelRunOptions, args: Parameters<Command['run']>[0]
     const { width, height } = inversion.image;
     if ((o.width !== undefined && o.width !== width) || (o.height !== undefined && o.height !== height)) throw new UsageError(`${what} at ${width}×${height}; leave --width/--height out`);
     if (width % geometry.unit !== 0 || height % geometry.unit !== 0) throw new UsageError(`${what} at ${width}×${height}, which does not fit this model (multiples of ${geometry.unit})`);
+    checkInversionTensors(photo.path, inversion, geometry);
     return { invert: undefined };
   }
   const settings: InversionSettings = inversionSettings(args, photo.path);
@@ -184,4 +186,18 @@ async function photoPlan(o: ModelRunOptions, args: Parameters<Command['run']>[0]
   return {
     invert: { image, prompt: source, steps: o.steps ?? 50, guidance, stepsOffset: settings.stepsOffset ?? geometry.stepsOffset, model: o.model, fingerprint: geometry.fingerprint, settings },
   };
+}
+
+/** The file's tensors against the model and its own settings (a file edited by hand or from a model with the same fingerprint but other shapes). */
+function checkInversionTensors(path: string, inv: InversionData, g: ModelGeometry): void {
+  const m = inv.meta;
+  const latents = [1, g.latentChannels, inv.image.height / g.vaeFactor, inv.image.width / g.vaeFactor];
+  const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+  if (!same(inv.latents.shape, latents)) throw new UsageError(`${path}: latents [${inv.latents.shape.join(', ')}] do not fit its ${inv.image.width}×${inv.image.height} image on this model (expected [${latents.join(', ')}])`);
+  const emb = [m.steps, 77, g.contextDim];
+  if (!same(inv.uncondEmbeddings.shape, emb)) throw new UsageError(`${path}: uncond_embeddings [${inv.uncondEmbeddings.shape.join(', ')}], expected [${emb.join(', ')}] for this model`);
+  const scheduler = createScheduler({ ...g.schedulerConfig, steps_offset: m.stepsOffset }, { type: 'ddim' });
+  scheduler.setTimesteps(m.steps);
+  const want = Array.from(scheduler.timesteps);
+  if (!same(inv.timesteps, want)) throw new UsageError(`${path}: timesteps ${inv.timesteps.join(',')} are not this model's DDIM timesteps for ${m.steps} steps with steps offset ${m.stepsOffset} (${want.join(',')})`);
 }

@@ -30,6 +30,8 @@ export const invertCommand: Command = {
     { name: 'reconstruction', type: 'string', valueName: '<file.png>', description: 'also write the reconstructed image' },
   ],
   examples: [
+    'ptp invert --image examples/shapes-scene.png --prompt "a big black square on a blue background" --out scene-inv.safetensors',
+    'ptp edit --inversion scene-inv.safetensors --target "a big red square on a blue background" --out scene-red.png',
     'ptp invert --model ./sd15 --image cat.jpg --prompt "a cat sitting next to a mirror" --out cat-inv.safetensors --reconstruction cat-rec.png',
     'ptp edit --model ./sd15 --inversion cat-inv.safetensors --target "a tiger sitting next to a mirror" --out tiger.png',
   ],
