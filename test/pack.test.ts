@@ -143,9 +143,12 @@ describeRef('the packed package, installed offline into a temp project', functio
     await sh('npm', ['ci', '--offline', '--omit=optional', '--ignore-scripts', '--no-audit', '--no-fund'], proj);
   });
 
-  it('ships only the built library, its declarations and the bundled SD-1.5 configs', () => {
+  it('ships the built library, its declarations, the bundled configs, the demo model and the native sources its install script builds', () => {
     const root = join(proj, 'node_modules', NAME);
-    expect(readdirSync(root).sort()).to.deep.equal(['README.md', 'dist', 'package.json', 'weights-tools']);
+    expect(readdirSync(root).sort()).to.deep.equal(['README.md', 'dist', 'examples', 'models', 'native', 'package.json', 'weights-tools']);
+    // `npm install` runs native/install.mjs: it and what it builds from must be in the package.
+    expect(readdirSync(join(root, 'native')).sort()).to.deep.equal(['binding.gyp', 'install.mjs', 'src']);
+    expect(statSync(join(root, 'models', 'shapes', 'model_index.json')).isFile()).to.equal(true);
     expect(readdirSync(join(root, 'dist')).sort()).to.deep.equal(['src', 'weights-tools']);
     for (const f of ['index', 'node/index', 'browser/index']) {
       expect(statSync(join(root, 'dist', 'src', `${f}.js`)).isFile(), f).to.equal(true);
