@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { UsageError } from '../args.js';
+import { progressPrinter } from '../progress.js';
 import { buildEditController, type EditSpec } from '../edit-controller.js';
 import { loadPipelineFromDirectory } from '../../node/pipeline.js';
 import { demoModelDir } from '../../node/package-files.js';
@@ -85,31 +86,28 @@ export const demoCommand: Command = {
     await mkdir(out, { recursive: true });
     const t0 = Date.now();
     const pipe = await loadPipelineFromDirectory(model);
-    const progress = (what: string) => (s: { step: number; steps: number; itPerSec: number }) => {
-      if (ctx.interactive) process.stderr.write(`\r${what}: step ${s.step + 1}/${s.steps} ${s.itPerSec.toFixed(1)} it/s\x1b[K`);
-    };
     const done = (file: string, what: string) => {
-      if (ctx.interactive) process.stderr.write('\r\x1b[K');
       ctx.out(`wrote ${join(out, file)}: ${what}`);
     };
     try {
       const gens: FloatImage[] = [];
       for (const [i, prompt] of DEMO_GENERATIONS.entries()) {
-        gens.push((await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed: i, scheduler: 'ddim', onStep: progress('generate') })).images[0]);
+        gens.push((await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed: i, scheduler: 'ddim', onStep: progressPrinter(ctx, 'generate') })).images[0]);
       }
       const rgb = gens.map((g) => ({ width: g.width, height: g.height, data: imageToUint8(g) }));
       await writePng(join(out, 'generate.png'), imageGrid(rgb, gens.length, DEMO_GENERATIONS));
       done('generate.png', 'generations of four captions');
       for (const d of DEMO_EDITS) {
-        const built = buildEditController(pipe.tokenizer, { cross: 0.8, self: 0.4, ...d.spec }, () => {});
+        const spec: EditSpec = { cross: 0.8, self: 0.4, ...d.spec };
+        const built = buildEditController(pipe.tokenizer, spec, () => {});
         const panels: FloatImage[] = [];
         const run = async (controller = built.controller) =>
-          (await pipe.edit({ prompts: built.prompts, controller, steps, guidance: GUIDANCE, seed: d.seed, scheduler: 'ddim', onStep: progress(d.what) })).images;
+          (await pipe.edit({ prompts: built.prompts, controller, steps, guidance: GUIDANCE, seed: d.seed, scheduler: 'ddim', onStep: progressPrinter(ctx, d.what) })).images;
         const [source, edited] = await run();
         panels.push(source, edited);
         if (d.spec.reweight) {
           // Reweighting down as well: the same word with the opposite factor.
-          const down = buildEditController(pipe.tokenizer, { cross: 0.8, self: 0.4, ...d.spec, reweight: d.spec.reweight.map((r) => ({ ...r, value: -r.value / 2 })) }, () => {});
+          const down = buildEditController(pipe.tokenizer, { ...spec, reweight: d.spec.reweight.map((r) => ({ ...r, value: -r.value / 2 })) }, () => {});
           panels.push((await run(down.controller))[1]);
           down.controller.dispose?.();
         }

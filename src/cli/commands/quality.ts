@@ -10,8 +10,7 @@ import { DEFAULT_EDIT_SET, qualityEdits, type EditSetSizes } from '../../node/qu
 import { DEFAULT_QUALITY_SETTINGS, scoreEdit, summarise, type EditScore } from '../../node/quality/score.js';
 import { imageGrid } from '../../node/train/grid.js';
 
-const fmt = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(3));
-const fmt1 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
+const fmt = (x: number | undefined, digits = 3) => (x === undefined ? '–' : x.toFixed(digits));
 
 export const qualityCommand: Command = {
   name: 'quality',
@@ -57,7 +56,7 @@ export const qualityCommand: Command = {
       for (const [i, e] of edits.entries()) {
         const s = await scoreEdit(pipe, e, settings);
         scores.push(s);
-        ctx.out([i, e.kind + (e.blend ? '+blend' : ''), s.attributeOk ? 'yes' : 'no', fmt(s.iouP2p), fmt(s.iouPlain), fmt1(s.backgroundP2p), fmt1(s.backgroundPlain), fmt(s.untouchedIou), `${e.source} → ${e.target}`].join('\t'));
+        ctx.out([i, e.kind + (e.blend ? '+blend' : ''), s.attributeOk ? 'yes' : 'no', fmt(s.iouP2p), fmt(s.iouPlain), fmt(s.backgroundP2p, 1), fmt(s.backgroundPlain, 1), fmt(s.untouchedIou), `${e.source} → ${e.target}`].join('\t'));
         if (ctx.interactive) process.stderr.write(`\redits: ${i + 1}/${edits.length} (${((Date.now() - t0) / 1000 / (i + 1)).toFixed(1)} s each)\x1b[K`);
       }
       if (ctx.interactive) process.stderr.write('\n');
