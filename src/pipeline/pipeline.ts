@@ -57,6 +57,12 @@ export interface GenerateOptions {
   steps?: number;
   /** Classifier-free guidance scale; ≤ 1 disables guidance. Default 7.5. */
   guidance?: number;
+  /**
+   * Guidance rescale φ in [0, 1] (diffusers 0.25 `guidance_rescale`, Lin et al. 2023 §3.4; 0.7 in
+   * the paper): mixes in the guided prediction rescaled to the conditional prediction's standard
+   * deviation, against over-exposure on zero-terminal-SNR models. Default 0 (plain guidance).
+   */
+  guidanceRescale?: number;
   /** Image size in pixels; defaults to the UNet's sample_size × VAE factor. Must be divisible by 8·(UNet factor). */
   height?: number;
   width?: number;
@@ -218,6 +224,7 @@ export class StableDiffusionPipeline {
         latents: x0,
         steps,
         guidance,
+        guidanceRescale: opts.guidanceRescale,
         controller: opts.controller,
         onStep: opts.onStep,
         keepLatentsPerStep: opts.keepLatentsPerStep,

@@ -111,6 +111,7 @@ export const editCommand: Command = {
         prompts: edit.prompts,
         steps: real ? real.meta.steps : o.steps ?? 50,
         guidance: real ? real.meta.guidance : o.guidance,
+        guidanceRescale: o.guidanceRescale,
         seed: o.seed,
         latents: real ? real.latents : latents,
         uncondEmbeddings: real?.uncondEmbeddings,
@@ -164,6 +165,7 @@ async function readInversion(path: string): Promise<InversionData> {
 
 /** Checks a photo edit against the model before anything heavy; for --image, what to invert. */
 async function photoPlan(o: ModelRunOptions, args: Parameters<Command['run']>[0], photo: PhotoSource, inversion: InversionData | undefined, source: string) {
+  if (o.guidanceRescale) throw new UsageError(`--guidance-rescale cannot be used for a photo edit: the null-text inversion reconstructs ${photo.path} with plain guidance`);
   const geometry = await modelGeometry(o);
   if (inversion) {
     const m = inversion.meta;
