@@ -10,7 +10,7 @@ import type { UNet2DConditionModel } from '../models/unet/unet.js';
 export interface DiffusionBatch {
   /** Clean latents (already × scaling factor), NHWC [B, h, w, c]. */
   latents: tf.Tensor4D;
-  /** Text embeddings [B, 77, D]. */
+  /** Text embeddings [B, T, D] (T: the text context length). */
   context: tf.Tensor3D;
   /** One integer timestep per item. */
   timesteps: readonly number[];
