@@ -11,9 +11,10 @@ export interface EqualizerOptions {
 }
 
 /**
- * Factors [T] (T: the tokenizer's `modelMaxLength`, 77 for SD) for the tokens of `text`: 1 everywhere except the tokens of the given words. One
- * value applies to every word (stable notebook `get_equalizer(text, words, (v,))`); one value per
- * word pairs them up (null-text notebook, `zip(words, values)`). Values may be negative or zero.
+ * Factors [T] (T: the tokenizer's `modelMaxLength`, 77 for SD) for the tokens of `text`: 1
+ * everywhere except the tokens of the given words. One value applies to every word (stable
+ * notebook `get_equalizer(text, words, (v,))`); one value per word pairs them up (null-text
+ * notebook, `zip(words, values)`). Values may be negative or zero.
  */
 export function getEqualizer(
   tokenizer: PromptTokenizer,
