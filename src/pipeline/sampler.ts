@@ -28,10 +28,10 @@ export function stepInfo(i: number, steps: number, timestep: number, startMs: nu
 export interface SampleOptions {
   unet: UNet2DConditionModel;
   scheduler: Scheduler;
-  /** Conditional text embeddings [B, 77, D]. */
+  /** Conditional text embeddings [B, T, D] (T: the text context length). */
   cond: tf.Tensor3D;
   /**
-   * Unconditional embeddings [B, 77, D], or one per step [steps, 77, D] (null-text inversion:
+   * Unconditional embeddings [B, T, D], or one per step [steps, T, D] (null-text inversion:
    * row i serves every prompt at step i); required when guidance > 1.
    */
   uncond?: tf.Tensor3D;

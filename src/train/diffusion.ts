@@ -21,7 +21,7 @@ export type { PredictionType };
 export interface DiffusionBatch {
   /** Clean latents (already × scaling factor), NHWC [B, h, w, c]. */
   latents: tf.Tensor4D;
-  /** Text embeddings [B, tokens, D]. */
+  /** Text embeddings [B, T, D] (T: the text context length). */
   context: tf.Tensor3D;
   /** One integer timestep per item. */
   timesteps: readonly number[];

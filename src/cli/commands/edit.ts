@@ -196,7 +196,7 @@ function checkInversionTensors(path: string, inv: InversionData, g: ModelGeometr
   const latents = [1, g.latentChannels, inv.image.height / g.vaeFactor, inv.image.width / g.vaeFactor];
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
   if (!same(inv.latents.shape, latents)) throw new UsageError(`${path}: latents [${inv.latents.shape.join(', ')}] do not fit its ${inv.image.width}×${inv.image.height} image on this model (expected [${latents.join(', ')}])`);
-  const emb = [m.steps, 77, g.contextDim];
+  const emb = [m.steps, g.contextLength, g.contextDim];
   if (!same(inv.uncondEmbeddings.shape, emb)) throw new UsageError(`${path}: uncond_embeddings [${inv.uncondEmbeddings.shape.join(', ')}], expected [${emb.join(', ')}] for this model`);
   const scheduler = createScheduler({ ...g.schedulerConfig, steps_offset: m.stepsOffset }, { type: 'ddim' });
   scheduler.setTimesteps(m.steps);
