@@ -84,6 +84,23 @@ std::vector<int64_t> Args::ints(size_t i) const {
   return out;
 }
 
+std::vector<double> Args::doubles(size_t i) const {
+  bool is = false;
+  NAPI_OK(napi_is_array(env_, at(i), &is));
+  if (!is) throw Error("argument " + std::to_string(i) + " must be an array of numbers");
+  uint32_t n = 0;
+  NAPI_OK(napi_get_array_length(env_, at(i), &n));
+  std::vector<double> out(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value e;
+    NAPI_OK(napi_get_element(env_, at(i), k, &e));
+    if (napi_get_value_double(env_, e, &out[k]) != napi_ok) {
+      throw Error("argument " + std::to_string(i) + "[" + std::to_string(k) + "] must be a number");
+    }
+  }
+  return out;
+}
+
 napi_value guard(napi_env env, const char* fn, const std::function<napi_value()>& body) {
   try {
     return body();

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Module } from './module.js';
 import { dense, Linear, unfusedForGradients } from './linear.js';
 import { gelu } from './activations.js';
+import { canFuseGeglu, fusedGeglu } from '../backend/fused-ops.js';
 
 /** Gated GELU: proj(x) split in halves [h, g] along channels → h · gelu(g). */
 export class GEGLU extends Module {
@@ -14,11 +15,13 @@ export class GEGLU extends Module {
   }
 
   /**
-   * [..., dimIn] → [..., dimOut]. The two halves are computed by two matmuls on the weight's
-   * column halves (cached while resident) instead of slicing the large activation.
+   * [..., dimIn] → [..., dimOut]. With a fused GEGLU kernel (native): one matmul, then the kernel
+   * on the two halves. Otherwise the halves are computed by two matmuls on the weight's column
+   * halves (cached while resident) instead of slicing the large activation.
    */
   forward<T extends tf.Tensor>(x: T): T {
     return tf.tidy(() => {
+      if (canFuseGeglu(x)) return fusedGeglu(this.proj.forward(x))!;
       const lead = x.shape.slice(0, -1);
       const x2 = tf.reshape(x, [-1, this.dimIn]) as tf.Tensor2D;
       const unfused = unfusedForGradients(this.proj.weight, this.proj.bias);
