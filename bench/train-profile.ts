@@ -2,7 +2,8 @@
  * Where a training step of the demo model spends its time: the UNet and the text encoder of
  * src/train/shapes/configs.ts (SHAPES_RECIPE) trained together as src/node/train/unet-stage.ts
  * does (diffusionLoss → optimiseStep: AdamW, clipping), on random latents and token ids (no VAE).
- * Prints the step time and samples/s (unprofiled steps), then the kernel times of one step from
+ * Prints the step time, its process CPU time (all threads: what the step costs whatever else
+ * runs on the machine) and samples/s (unprofiled steps), then the kernel times of one step from
  * tf.profile grouped by kernel name and by where they run: native kernels (the addon), wasm
  * kernels, and JS (the rest of the step: the engine, the gradient tape, JS kernels). Ends with
  * one JSON line.
@@ -125,13 +126,18 @@ async function main(): Promise<void> {
   const tensorsBefore = tf.memory().numTensors;
   step(0); // warm-up: primitive caches, weight layouts
   const times: number[] = [];
+  const cpus: number[] = [];
   for (let i = 1; i <= steps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const r = step(i);
     times.push((performance.now() - t0) / 1000);
-    console.log(`step ${i}: ${times[times.length - 1].toFixed(3)} s, loss ${r.loss.toFixed(4)}`);
+    const c = process.cpuUsage(c0);
+    cpus.push((c.user + c.system) / 1e6);
+    console.log(`step ${i}: ${times[times.length - 1].toFixed(3)} s, process CPU ${cpus[cpus.length - 1].toFixed(3)} s, loss ${r.loss.toFixed(4)}`);
   }
-  const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  const mid = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const median = mid(times);
   const { rows, wallMs } = await profileKernels(() => void step(steps + 1));
   const leaked = tf.memory().numTensors - tensorsBefore;
 
@@ -158,6 +164,7 @@ async function main(): Promise<void> {
     backend: backend.name, latent, batch, tokens,
     train_step_s: +median.toFixed(3),
     train_samples_per_s: +(batch / median).toFixed(3),
+    train_step_cpu_s: +mid(cpus).toFixed(3),
     train_profiled_step_s: +(wallMs / 1000).toFixed(3),
     train_native_share: +(native / wallMs).toFixed(3),
     train_wasm_share: +(wasm / wallMs).toFixed(3),
