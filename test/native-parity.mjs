@@ -11,6 +11,7 @@ const addon = process.env.PTP_NATIVE_ADDON || join(root, 'native', 'build', 'Rel
 const suites = [
   'attention', 'attention-fused', 'attention-slicing', 'embeddings', 'resnet', 'transformer', 'unet', 'vae', 'text-encoder',
   'schedulers', 'pipeline', 'pipeline-sd2', 'ptp-sd2', 'ptp-attention-layer', 'ptp-controllers', 'ptp-blend', 'ptp-store', 'ptp-aggregate', 'ptp-invert', 'ptp-pipeline',
+  'autograd', 'train', 'native-train-kernels',
 ].map((s) => `test/${s}.test.ts`);
 
 if (!existsSync(addon)) {
