@@ -25,14 +25,14 @@ interface Summary {
 }
 
 function fuzz(...args: string[]): { code: number; summary: Summary; out: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'fuzz/fuzz.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 600000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'fuzz/fuzz.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 1800000 });
   const out = `${r.stdout}${r.stderr}`;
   const last = r.stdout.trim().split('\n').pop() ?? '';
   return { code: r.status ?? -1, summary: JSON.parse(last) as Summary, out };
 }
 
 describe('fuzz (npm run fuzz)', function () {
-  this.timeout(600000);
+  this.timeout(1800000);
 
   it('errors are classified by type and origin', async () => {
     const thrownBy = async (f: () => unknown) => {
