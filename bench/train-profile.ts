@@ -117,7 +117,7 @@ async function main(): Promise<void> {
     const latents = tf.randomNormal([batch, latent, latent, channels], 0, 1, 'float32', 10 + i) as tf.Tensor4D;
     const noise = tf.randomNormal([batch, latent, latent, channels], 0, 1, 'float32', 1000 + i) as tf.Tensor4D;
     try {
-      return optimiseStep(() => diffusionLoss(unet, { latents, noise, timesteps, context: text.forward(ids).lastHiddenState }, abar, 5), opt, 1);
+      return optimiseStep(() => diffusionLoss(unet, { latents, noise, timesteps, context: text.forward(ids).lastHiddenState }, { alphasCumprod: abar, prediction: 'epsilon', minSnrGamma: 5 }), opt, 1);
     } finally {
       tf.dispose([latents, noise]);
     }

@@ -50,7 +50,7 @@ function gradientSuite(title: string, backend?: string): void {
       const noise = rnd([2, 8, 8, 4], 82) as tf.Tensor4D;
       // One low-noise and one high-noise item (min-SNR weight < 1 for the first).
       const timesteps = [120, 870];
-      const loss = () => tf.tidy(() => diffusionLoss(unet, { latents, noise, timesteps, context: text.forward(ids).lastHiddenState }, abar, 5));
+      const loss = () => tf.tidy(() => diffusionLoss(unet, { latents, noise, timesteps, context: text.forward(ids).lastHiddenState }, { alphasCumprod: abar, prediction: 'v_prediction', minSnrGamma: 5 }));
       const params = text.trainableParams();
       const { value, grads } = tf.variableGrads(loss, params.map(([, p]) => p.trainableVariable!));
       const l0 = value.dataSync()[0];
