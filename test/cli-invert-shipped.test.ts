@@ -14,6 +14,9 @@ import type { RgbImage } from '../src/util/image.js';
 import { repoRoot } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 import { spawnPtp } from './helpers/cli.js';
+import { DDIMScheduler } from '../src/models/schedulers/ddim.js';
+
+const json = (rel: string) => JSON.parse(readFileSync(join(demoModelDir(), rel), 'utf8')) as Record<string, number | undefined>;
 
 const png = (path: string): RgbImage => decodePng(readFileSync(path));
 const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -48,10 +51,15 @@ describe('cli: ptp invert → ptp edit --inversion on the shipped model (no --mo
     const f = await readInversionFile(inv);
     const model = await openModelDirectory(demoModelDir());
     const fingerprint = await modelFingerprint(model).finally(() => model.close());
-    expect(f.meta).to.include({ model: demoModelDir(), fingerprint, prompt: caption, steps: 2, innerSteps: 2, guidance: 7.5, stepsOffset: 1 });
+    // What the file records follows the shipped model's own configs (no schedule or length assumed).
+    const schedulerConfig = json('scheduler/scheduler_config.json');
+    const text = json('text_encoder/config.json');
+    const scheduler = DDIMScheduler.fromConfig(schedulerConfig);
+    scheduler.setTimesteps(2);
+    expect(f.meta).to.include({ model: demoModelDir(), fingerprint, prompt: caption, steps: 2, innerSteps: 2, guidance: 7.5, stepsOffset: schedulerConfig.steps_offset ?? 0 });
     expect(f.latents.shape).to.deep.equal([1, 4, 32, 32]);
-    expect(f.uncondEmbeddings.shape).to.deep.equal([2, 77, 64]);
-    expect(f.timesteps).to.deep.equal([501, 1]);
+    expect(f.uncondEmbeddings.shape).to.deep.equal([2, text.max_position_embeddings, text.hidden_size]);
+    expect(f.timesteps).to.deep.equal(scheduler.timesteps);
     expect(Array.from(f.image.data), 'the 128×128 photo is used as it is').to.deep.equal(Array.from(png(photo).data));
 
     const out = join(dir, 'scene-red.png');
