@@ -99,7 +99,8 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     const loadSeconds = await ensureModel(msg.modelUrl, msg.upload !== undefined);
     abort.signal.throwIfAborted();
     const pipe = model!.pipe;
-    const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }) });
+    // The page draws the source's cross-attention only: no self-attention maps are kept.
+    const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }), storeMaps: 'cross' });
     controller = built.controller;
     steps = edit.steps;
     let real: { inversion: HeldInversion; reused: boolean } | undefined;
