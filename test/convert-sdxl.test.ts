@@ -166,11 +166,12 @@ describe('convert: full-size SD-XL base single-file checkpoint (sparse, fp16) â†
     { name: IN_PROJ, at: 2 * 1280 * 1280, values: [21, 22] },
   ];
   let out = '';
+  let input = '';
   let dir: ModelDir;
   let measured: Awaited<ReturnType<typeof convertMeasured>>;
 
   before(async function () {
-    const input = join(tmp(), 'sd_xl_base_fake.safetensors');
+    input = join(tmp(), 'sd_xl_base_fake.safetensors');
     await writeSparse(input, tensors, marked, extra);
     out = join(tmp(), 'sdxl');
     measured = await convertMeasured(input, out, { fp16: true });
@@ -225,7 +226,11 @@ describe('convert: full-size SD-XL base single-file checkpoint (sparse, fp16) â†
     expect(measured.peakRssGrowth).to.be.lessThan(1.5 * 2 ** 30);
   });
 
-  it('ptp inspect recognises the converted directory as SD-XL', async () => {
+  it('ptp inspect recognises the single file and the converted directory as SD-XL', async () => {
+    const f = await ptp('inspect', input);
+    expect(f.code, f.stderr).to.equal(0);
+    expect(lines(f.stdout)).to.include('model: SD-XL single-file checkpoint');
+    expect(f.stdout, f.stdout).to.match(/text_encoder_2 \(conditioner\.embedders\.1\.\*\) +390 +694,659,841/);
     const r = await ptp('inspect', out);
     expect(r.code, r.stderr).to.equal(0);
     expect(lines(r.stdout)).to.include.members(['pipeline: StableDiffusionXLPipeline (diffusers 0.19.0.dev0)', 'model: SD-XL (two text encoders, text_time added conditioning)']);
