@@ -15,6 +15,8 @@ import { openWeightFiles } from '../src/node/weights.js';
 import { caseTolerance, describeRef, fixtureNhwc, fixtureTensor, fixtureTf, readJson, referenceDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 import { expectNoLeak } from './helpers/leaks.js';
+import { estimateRunMemory } from '../src/pipeline/run-plan.js';
+import { resetWasmPeakBytes, wasmPeakBytes } from '../src/backend/wasm-patches.js';
 
 const F = 'cases/unet_sdxl.safetensors';
 const T = 'cases/add_time_ids_sdxl.safetensors';
@@ -181,6 +183,20 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
     const bad = { textEmbeds: added.textEmbeds, timeIds: added.timeIds.map((r) => r.slice(0, 5)) };
     expect(() => unet.forward(sample, 951, ctx, undefined, { added: bad })).to.throw(/10 channels and 5 time ids × 8 make 50 inputs; add_embedding takes 58/);
     expect(() => unet.forward(sample, 951, ctx, undefined, { added: { ...added, timeIds: added.timeIds.slice(0, 1) } })).to.throw(/1 rows of time ids for a batch of 2/);
+  });
+
+  it('the run-memory estimate (attention levels only from level 1) is a lower estimate of what the UNet call uses', function () {
+    if (tf.getBackend() !== 'wasm') this.skip();
+    const c = unet.config;
+    const est = estimateRunMemory({ unet: c.blockOutChannels, vae: [8], unetAttention: c.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D') }, { height: 384, width: 512, vaeFactor: 8, batch: 2 });
+    const x = tf.randomNormal([2, 48, 64, 4]) as tf.Tensor4D;
+    tf.dispose(unet.forward(x, 500, ctx, undefined, { added }));
+    const base = tf.memory().numBytes;
+    resetWasmPeakBytes();
+    tf.dispose(unet.forward(x, 500, ctx, undefined, { added }));
+    const peak = wasmPeakBytes() - base;
+    x.dispose();
+    expect(est.unetBytes, `estimate ${est.unetBytes} vs measured ${peak}`).to.be.within(0.7 * peak, 1.01 * peak);
   });
 
   it('does not leak tensors', async () => {

@@ -437,7 +437,8 @@ export class StableDiffusionPipeline {
   /** Refuses, before any step, a run whose activations cannot fit the backend's memory budget. */
   private checkMemory(size: { height: number; width: number }, batch: number): void {
     const { unet, vae } = this.components;
-    const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
+    const attention = unet.config.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D');
+    const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels, unetAttention: attention }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
     checkRunMemory(mem, tf.memory().numBytes, backendMemoryBudget(), size);
   }
 }
