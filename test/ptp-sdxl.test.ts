@@ -21,6 +21,7 @@ import type { Place } from '../src/nn/attention-control.js';
 import { imageToUint8 } from '../src/util/image.js';
 import { describeRef, fixture, fixtureTensor, referenceDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
+import { smoothPhoto } from './helpers/images.js';
 import { memoryNow } from './helpers/leaks.js';
 import { buildController, checkControllerTables, cpuLatentsRel, imagesToNchw, maxDiff, perStepRel, pipelineCases, sdxlTolerance } from './helpers/p2p-cases.js';
 
@@ -204,12 +205,7 @@ describeRef('null-text inversion on tiny-sdxl (128×128): runs, lowers the recon
   const prompt = 'a cat riding a bicycle';
   const size = 128;
   const steps = 3;
-  /** A smooth synthetic photo. */
-  const image = () => {
-    const data = new Uint8Array(size * size * 3);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) data[(y * size + x) * 3 + c] = (x * (c + 1) + y * (3 - c)) % 256;
-    return { width: size, height: size, data };
-  };
+  const image = () => smoothPhoto(size);
   before(async () => {
     pipe = await loadPipelineFromDirectory(join(referenceDir, 'tiny-sdxl'), { vaeEncoder: true });
   });

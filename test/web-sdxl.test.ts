@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
-import { PNG } from 'pngjs';
 import { buildEdit, imageToUint8 } from '../src/index.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { buildPage } from '../web/build.js';
@@ -19,12 +18,11 @@ import { checkSettings } from '../web/page/edit-settings.js';
 import { settingsFromQuery } from '../web/page/settings.js';
 import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { describeNeeding } from './helpers/requirement.js';
+import { pagePixels, type Rgb8 } from './helpers/images.js';
 import { hasReference, referenceDir, repoRoot } from './helpers/reference.js';
 
 const EDIT = { source: 'a cat riding a bicycle', target: 'a dog riding a bicycle', mode: 'replace', steps: '3', seed: '7', backend: 'wasm', run: '1' };
 const missing = !existsSync(CHROMIUM) ? `chromium at ${CHROMIUM} (apt-get install chromium, or set PTP_CHROMIUM)` : !hasReference ? `the reference fixtures (${referenceDir})` : undefined;
-
-type Rgb = { width: number; height: number; data: Uint8Array };
 
 describeNeeding('web page (chromium) with SD-XL models', missing, existsSync(CHROMIUM) ? 'PTP_REQUIRE_REFERENCE' : 'PTP_REQUIRE_BROWSER', function () {
   let outDir: string;
@@ -58,22 +56,11 @@ describeNeeding('web page (chromium) with SD-XL models', missing, existsSync(CHR
     return { page, state: (await page.evaluate(() => document.body.dataset.state))!, errors, requests };
   }
 
-  async function pixels(page: Page, selector: string): Promise<Rgb> {
-    const bytes = await page.evaluate(async (sel) => {
-      const img = document.querySelector<HTMLImageElement>(sel)!;
-      return Array.from(new Uint8Array(await (await fetch(img.src)).arrayBuffer()));
-    }, selector);
-    const png = PNG.sync.read(Buffer.from(bytes));
-    const rgb = new Uint8Array(png.width * png.height * 3);
-    for (let p = 0; p < png.width * png.height; p++) rgb.set(png.data.subarray(p * 4, p * 4 + 3), p * 3);
-    return { width: png.width, height: png.height, data: rgb };
-  }
-
   it('tiny-sdxl: the edit (two text encoders, added conditioning, force-zeros unconditional branch) matches Node within 1 u8 level', async () => {
     const q = { ...EDIT, model: 'models/tiny-sdxl/' };
     const edit = checkSettings(settingsFromQuery(new URLSearchParams(q).toString()).settings);
     const pipe = await loadPipelineFromDirectory(join(referenceDir, 'tiny-sdxl'));
-    let reference: Rgb[];
+    let reference: Rgb8[];
     try {
       const built = buildEdit(pipe.tokenizer, edit.spec);
       const r = await pipe.edit({ prompts: built.prompts, steps: edit.steps, guidance: edit.guidance, seed: edit.seed, scheduler: 'ddim', controller: built.controller });
@@ -87,7 +74,7 @@ describeNeeding('web page (chromium) with SD-XL models', missing, existsSync(CHR
     expect(errors).to.deep.equal([]);
     expect(requests).to.include('/models/tiny-sdxl/text_encoder_2/model.safetensors');
     for (const [i, role] of ['source', 'edit'].entries()) {
-      const got = await pixels(page, `[data-role="${role}"]`);
+      const got = await pagePixels(page, `[data-role="${role}"]`);
       expect([got.width, got.height]).to.deep.equal([128, 128]);
       const max = got.data.reduce((m, v, k) => Math.max(m, Math.abs(v - reference[i].data[k])), 0);
       expect(max, `${role} vs Node, max u8 levels`).to.be.at.most(1);
