@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipTextModel, ClipTextModelWithProjection } from '../src/models/clip/text-model.js';
 import { DualClipPromptEncoder } from '../src/models/clip/dual-prompt-encoder.js';
@@ -13,9 +14,11 @@ import type { ClipTokenizer } from '../src/models/clip/tokenizer.js';
 import { loadClipTokenizer } from '../src/node/clip-tokenizer.js';
 import { openWeightFiles } from '../src/node/weights.js';
 import { loadWeights } from '../src/nn/load-weights.js';
+import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { caseTolerance, describeRef, fixture, fixtureTf, readJson, referenceDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 import { expectNoLeak } from './helpers/leaks.js';
+import { tempDirForSuite } from './helpers/tmp.js';
 
 const DIR = join(referenceDir, 'tiny-sdxl');
 const CASE = 'cases/text_encoder_sdxl.safetensors';
@@ -172,5 +175,33 @@ describeRef('SD-XL text encoders (tiny-sdxl) vs transformers (text_encoder_sdxl)
         return [r.embeds, r.pooled, enc.encode(['x'])];
       });
     });
+
+    it('context lengths: each tokenizer must match its text encoder, and both tokenizers each other (one-line errors)', async () => {
+      const tok = await loadClipTokenizer(join(DIR, 'tokenizer'));
+      const tok2Short = await loadClipTokenizer(join(DIR, 'tokenizer_2'), { modelMaxLength: 16 });
+      expect(() => new DualClipPromptEncoder(tok, te1, tok2Short, te2)).to.throw(/^the second tokenizer: model_max_length 16 does not match max_position_embeddings 77 of the second text encoder/);
+      const te2Short = ClipTextModelWithProjection.fromConfig({ ...JSON.parse(readFileSync(join(DIR, 'text_encoder_2', 'config.json'), 'utf8')), max_position_embeddings: 16 });
+      try {
+        expect(() => new DualClipPromptEncoder(tok, te1, tok2Short, te2Short)).to.throw(/^the second tokenizer: model_max_length 16 differs from 77 of the tokenizer \(the two encoders' states are concatenated per token\)$/);
+      } finally {
+        te2Short.dispose();
+      }
+      expect(enc.contextLength).to.equal(77);
+    });
+  });
+});
+
+describeRef('SD-XL model directory: tokenizer_2 checked against text_encoder_2 before any weight loads', function () {
+  this.timeout(60000);
+  const tmp = tempDirForSuite('sdxl-ctx');
+
+  it('a tokenizer_2 of another length than text_encoder_2: one line naming both files', async () => {
+    const dir = join(tmp(), 'tiny-sdxl');
+    cpSync(DIR, dir, { recursive: true });
+    const file = join(dir, 'tokenizer_2', 'tokenizer_config.json');
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), model_max_length: 16 }));
+    let err: Error | undefined;
+    await loadPipelineFromDirectory(dir).catch((e: Error) => (err = e));
+    expect(err?.message).to.equal(`${dir}/tokenizer_2/tokenizer_config.json: model_max_length 16 does not match max_position_embeddings 77 of ${dir}/text_encoder_2/config.json (a tokenizer_config.json without model_max_length means 77)`);
   });
 });

@@ -15,10 +15,10 @@ import { CONFIG_FILES, ModelDir, openModelDir, type ModelDirOptions } from '../i
 import { loadWeights } from '../nn/load-weights.js';
 import { checkSliceSize } from '../nn/attention-core.js';
 import type { Residency } from '../nn/param.js';
-import { ClipTokenizer, type TruncationHandler } from '../models/clip/tokenizer.js';
+import { ClipTokenizer, DEFAULT_MODEL_MAX_LENGTH, type TruncationHandler } from '../models/clip/tokenizer.js';
 import { tokenizerOptionsFromFiles } from '../models/clip/tokenizer-config.js';
 import { ClipTextModel, ClipTextModelWithProjection } from '../models/clip/text-model.js';
-import { ClipPromptEncoder } from '../models/clip/prompt-encoder.js';
+import { checkContextLength, ClipPromptEncoder, type ContextLengthSources } from '../models/clip/prompt-encoder.js';
 import { DualClipPromptEncoder } from '../models/clip/dual-prompt-encoder.js';
 import type { JsonObject } from '../io/config.js';
 import type { Module } from '../nn/module.js';
@@ -37,7 +37,7 @@ export interface LoadPipelineOptions {
   vaeEncoder?: boolean;
   /** Keep float16 weights as float16 on the host. Default true. */
   keepFloat16?: boolean;
-  /** Called when a prompt is longer than 77 tokens (default: a logged warning). */
+  /** Called when a prompt is longer than the model's text context, e.g. 77 tokens (default: a logged warning). */
   onTruncate?: TruncationHandler;
   /** Weights variant to prefer when opening a FileStore, e.g. "fp16" (see `openModelDir`). */
   variant?: string;
@@ -55,6 +55,28 @@ function float32Bytes(dir: ModelDir): number {
     for (const k of src.keys()) n += (src.info(k)!.shape as number[]).reduce((a, b) => a * b, 1) * 4;
   }
   return n;
+}
+
+/** The files that set a model directory's text context length (`second`: SD-XL's tokenizer_2 and text_encoder_2). */
+function contextSources(dir: ModelDir, second = false): ContextLengthSources {
+  const [tokenizer, encoder] = second ? (['tokenizer_2', 'text_encoder_2'] as const) : (['tokenizer', 'text_encoder'] as const);
+  return { tokenizer: `${dir.name}/${tokenizer}/tokenizer_config.json`, textEncoder: `${dir.name}/${CONFIG_FILES[encoder]}` };
+}
+
+/**
+ * The text context length of a model directory without loading it: tokenizer_config.json's
+ * `model_max_length` (77 when absent), checked against text_encoder/config.json's
+ * `max_position_embeddings` (one-line error naming both files when they disagree).
+ */
+export function modelContextLength(dir: ModelDir): number {
+  const tok = dir.tokenizer;
+  if (!tok) throw new Error(`${dir.name}: the tokenizer was not loaded`);
+  const length = tokenizerOptionsFromFiles(tok.config, tok.specialTokens).modelMaxLength ?? DEFAULT_MODEL_MAX_LENGTH;
+  const positions = dir.config('text_encoder').max_position_embeddings;
+  const where = contextSources(dir);
+  if (typeof positions !== 'number') throw new Error(`${where.textEncoder}: max_position_embeddings is missing or not a number`);
+  checkContextLength(length, positions, where);
+  return length;
 }
 
 export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Residency {
@@ -93,12 +115,17 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   const tokenizer = tokenizerFrom(dir.tokenizer, 'tokenizer');
   const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
   const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
+  const lengths = contextSources(dir);
+  checkContextLength(tokenizer.modelMaxLength, text.config.maxPositionEmbeddings, lengths);
   const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));
   const sdxl = dir.hasTextEncoder2;
   if (unet.config.additionEmbedType === 'text_time' && !sdxl) {
     throw new Error(`${where('unet')}: the UNet takes SD-XL's added conditioning (addition_embed_type "text_time") but model_index.json lists no text_encoder_2`);
   }
   const text2 = sdxl ? ClipTextModelWithProjection.fromConfig(dir.config('text_encoder_2'), where('text_encoder_2')) : undefined;
+  const tokenizer2 = sdxl ? tokenizerFrom(dir.tokenizer2, 'tokenizer_2') : undefined;
+  const lengths2 = contextSources(dir, true);
+  if (text2 && tokenizer2) DualClipPromptEncoder.checkContextLengths(tokenizer, text, tokenizer2, text2, [lengths, lengths2]);
   const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
   const models: [Module, 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae'][] = [[text, 'text_encoder'], ...(text2 ? [[text2, 'text_encoder_2'] as [Module, 'text_encoder_2']] : []), [unet, 'unet'], [vae, 'vae']];
   try {
@@ -110,7 +137,7 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
     for (const [model] of models) model.dispose();
     throw e;
   }
-  const prompt = text2 ? new DualClipPromptEncoder(tokenizer, text, tokenizerFrom(dir.tokenizer2, 'tokenizer_2'), text2) : new ClipPromptEncoder(tokenizer, text);
+  const prompt = text2 && tokenizer2 ? new DualClipPromptEncoder(tokenizer, text, tokenizer2, text2, [lengths, lengths2]) : new ClipPromptEncoder(tokenizer, text, lengths);
   const pipe = new StableDiffusionPipeline({
     text: prompt,
     unet,

@@ -50,9 +50,9 @@ export interface NullTextOptions extends NullTextSettings {
   unet: UNet2DConditionModel;
   /** A DDIM scheduler, configured as for the inversion. */
   scheduler: Scheduler;
-  /** Conditional embedding [1, 77, D] of the prompt. */
+  /** Conditional embedding [1, T, D] of the prompt. */
   cond: tf.Tensor3D;
-  /** Starting unconditional embedding [1, 77, D] (the embedding of "", or SD-XL's zeros). */
+  /** Starting unconditional embedding [1, T, D] (the embedding of "", or SD-XL's zeros). */
   uncond: tf.Tensor3D;
   /** SD-XL: the added conditioning (pooled embedding, time ids) of the conditional and unconditional calls. */
   addedCond?: AddedConditioning;
@@ -62,7 +62,7 @@ export interface NullTextOptions extends NullTextSettings {
 }
 
 export interface NullTextResult {
-  /** The optimised unconditional embedding of every step [steps, 77, D] (caller disposes). */
+  /** The optimised unconditional embedding of every step [steps, T, D] (caller disposes). */
   uncondEmbeddings: tf.Tensor3D;
   /** The sampling timesteps (descending). */
   timesteps: number[];

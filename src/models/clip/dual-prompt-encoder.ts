@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ClipTokenizer } from './tokenizer.js';
 import type { ClipTextModel, ClipTextModelWithProjection } from './text-model.js';
-import type { PromptEncodeOptions } from './prompt-encoder.js';
+import { checkContextLength, type ContextLengthSources, type PromptEncodeOptions } from './prompt-encoder.js';
 import { setAttentionSlice } from '../../nn/attention.js';
 
 /** Prompt embeddings with the pooled embedding of each prompt. */
@@ -22,6 +22,7 @@ export interface PooledPromptEmbeddings {
 
 /** Two CLIP tokenizers and text encoders as one prompt encoder (SD-XL). */
 export class DualClipPromptEncoder {
+  /** Checks the context lengths (`checkContextLengths`; errors naming `where`). */
   constructor(
     /** The first tokenizer (pads with `<|endoftext|>`); Prompt-to-Prompt locates words with it. */
     readonly tokenizer: ClipTokenizer,
@@ -29,7 +30,34 @@ export class DualClipPromptEncoder {
     /** The second tokenizer (SD-XL: pads with `!`, id 0). */
     readonly tokenizer2: ClipTokenizer,
     readonly model2: ClipTextModelWithProjection,
-  ) {}
+    where?: readonly [ContextLengthSources, ContextLengthSources],
+  ) {
+    DualClipPromptEncoder.checkContextLengths(tokenizer, model, tokenizer2, model2, where);
+  }
+
+  /**
+   * Throws a one-line error unless each tokenizer's `model_max_length` is its text encoder's
+   * `max_position_embeddings` (`checkContextLength`) and both tokenizers give the same length (the
+   * two encoders' states are concatenated token by token).
+   */
+  static checkContextLengths(
+    tokenizer: ClipTokenizer, model: ClipTextModel, tokenizer2: ClipTokenizer, model2: ClipTextModelWithProjection,
+    where: readonly [ContextLengthSources, ContextLengthSources] = [
+      { tokenizer: 'the tokenizer', textEncoder: 'the text encoder' },
+      { tokenizer: 'the second tokenizer', textEncoder: 'the second text encoder' },
+    ],
+  ): void {
+    checkContextLength(tokenizer.modelMaxLength, model.config.maxPositionEmbeddings, where[0]);
+    checkContextLength(tokenizer2.modelMaxLength, model2.config.maxPositionEmbeddings, where[1]);
+    if (tokenizer.modelMaxLength !== tokenizer2.modelMaxLength) {
+      throw new Error(`${where[1].tokenizer}: model_max_length ${tokenizer2.modelMaxLength} differs from ${tokenizer.modelMaxLength} of ${where[0].tokenizer} (the two encoders' states are concatenated per token)`);
+    }
+  }
+
+  /** Tokens per prompt embedding (both tokenizers' `modelMaxLength`). */
+  get contextLength(): number {
+    return this.tokenizer.modelMaxLength;
+  }
 
   /** Throws unless clip skip `n` leaves a hidden state in both encoders (0 ≤ n < layers of each). */
   checkClipSkip(n: number): void {
@@ -37,7 +65,7 @@ export class DualClipPromptEncoder {
     this.model2.checkClipSkip(n);
   }
 
-  /** The concatenated penultimate-layer embeddings [P, 77, D₁ + D₂] (the pooled output is dropped). */
+  /** The concatenated penultimate-layer embeddings [P, T, D₁ + D₂] (the pooled output is dropped). */
   encode(prompts: readonly string[], opts: PromptEncodeOptions = {}): tf.Tensor3D {
     const { embeds, pooled } = this.encodePooled(prompts, opts);
     pooled.dispose();
