@@ -4,12 +4,16 @@
  * PyTorch CPU and onnxruntime-node figures of ../shared/reference/bench.json; ends with one
  * JSON line of all figures.
  *
- *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21,nulltext]
+ *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21,sdxl,nulltext]
  *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N] [--nulltext-iterations=N]
  *
  * `sd21` (not in the default set: a 768² step takes minutes on wasm) times the SD-2.1-sized modules
  * (configs from weights-tools/sd21-config) at 768×768: the OpenCLIP-H text encoder, one UNet step
  * on 96² latents with CFG (weights streamed) and the VAE decode 96² → 768².
+ * `sdxl` (not in the default set either) times one SD-XL base UNet step (configs from
+ * weights-tools/sdxl-config: 2.6 G weights, transformer depths 1/2/10, added conditioning) at
+ * 1024×1024 (128² latents, CFG batch 2), weights streamed from float16 host copies; compare backends
+ * with `--backends=native,wasm --only=sdxl --others=sdxl`.
  *
  * With several backends (the default when the native addon is built: native fp32, native bf16
  * where the CPU has AVX512-BF16/AMX, and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
@@ -173,6 +177,13 @@ async function main(): Promise<void> {
     await runModule('sd21:unet', 'SD-2.1 UNet step 96² (768×768), CFG batch 2 (weights streamed)', () => benchUNet(sd21, bigReps, 'stream', 96));
     await runModule('sd21:vae', 'SD-2.1 VAE decode 96²→768²', () => benchVae(sd21, bigReps, 96));
   }
+  if (only.has('sdxl')) {
+    const sdxl = join(root, 'weights-tools', 'sdxl-config');
+    const r = await runModule('sdxl:unet', 'SD-XL UNet step 128² (1024×1024), CFG batch 2 (weights streamed, fp16 host)', () => benchUNet(sdxl, bigReps, 'stream', 128, { hostFloat16: true }));
+    const up = (r as Awaited<ReturnType<typeof benchUNet>>).upload;
+    out.sdxl_unet_weight_upload_s = +up.fp32.toFixed(3);
+    out.sdxl_unet_weight_mb = mb(up.bytes);
+  }
   if (only.has('tiny')) {
     await runModule('tiny:text_encoder', 'tiny text encoder (batch 2×77)', () => benchTextEncoder(tiny, reps));
     await runModule('tiny:unet', 'tiny UNet step 64², CFG batch 2', () => benchUNet(tiny, reps, 'resident'));
@@ -225,6 +236,7 @@ async function main(): Promise<void> {
   for (const [key, name] of [
     ['sd15:text_encoder', 'text_encoder'], ['sd15:vae', 'vae_decode'], ['tiny:text_encoder', 'tiny_text_encoder'], ['tiny:unet', 'tiny_unet_step'], ['tiny:vae', 'tiny_vae_decode'],
     ['sd21:text_encoder', 'sd21_text_encoder'], ['sd21:unet', 'sd21_unet_step_768'], ['sd21:vae', 'sd21_vae_decode_768'],
+    ['sdxl:unet', 'sdxl_unet_step_1024'],
   ]) {
     const m = get(key);
     if (!m) continue;

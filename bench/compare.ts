@@ -73,7 +73,8 @@ export async function compareBackends(script: string, names: string[], only: str
   }
   const modules = [['unet_step_s', 'ort_unet_step_s', 'torch_unet_step_s', 'SD-1.5 UNet step (batch 2, 64²)'],
     ['vae_decode_s', 'ort_vae_decode_s', 'torch_vae_decode_s', 'SD-1.5 VAE decode 64²→512²'],
-    ['text_encoder_s', 'ort_text_encoder_s', 'torch_text_encoder_s', 'SD-1.5 text encoder']] as const;
+    ['text_encoder_s', 'ort_text_encoder_s', 'torch_text_encoder_s', 'SD-1.5 text encoder'],
+    ['sdxl_unet_step_1024_s', 'ort_sdxl_unet_step_1024_s', 'torch_sdxl_unet_step_1024_s', 'SD-XL UNet step (batch 2, 128²)']] as const;
   const rows = [['module', ...runs.map((r) => `${r.name} s (CPU s)`), 'torch s', 'ORT s', ...runs.map((r) => `${r.name}/ORT`), ...runs.map((r) => `${r.name}/torch`)]];
   for (const [key, ortKey, torchKey, label] of modules) {
     const secs = runs.map((r) => num(results[r.name][key]));
@@ -105,6 +106,7 @@ export async function compareBackends(script: string, names: string[], only: str
     ratio_native_vae_vs_ort: ratio(num(out.native_vae_decode_s), ortVae),
     ratio_native_vs_wasm_unet: ratio(num(out.native_unet_step_s), num(results.wasm?.unet_step_s)),
     ratio_native_vs_wasm_vae: ratio(num(out.native_vae_decode_s), num(results.wasm?.vae_decode_s)),
+    ratio_native_vs_wasm_sdxl_unet: ratio(num(out.native_sdxl_unet_step_1024_s), num(results.wasm?.sdxl_unet_step_1024_s)),
   });
   return out;
 }

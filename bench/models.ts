@@ -34,7 +34,7 @@ const PATTERN = (() => {
  * Fills every weight like PyTorch's default init (uniform ±1/√fan_in; norm weights 1, biases
  * small), so activations stay in a normal range (no overflow or denormals to skew timings).
  */
-export function randomizeWeights(m: Module): void {
+export function randomizeWeights(m: Module, opts: { hostFloat16?: boolean } = {}): void {
   let offset = 0;
   for (const [key, p] of m.namedParams()) {
     const shape = p.torchShape;
@@ -52,6 +52,7 @@ export function randomizeWeights(m: Module): void {
       }
     }
     p.setTorchValues(v);
+    if (opts.hostFloat16) p.setHostPrecision('float16');
   }
 }
 
@@ -97,20 +98,28 @@ export async function benchTextEncoder(dir: string, reps: number): Promise<Modul
   }
 }
 
-/** One UNet step at latent `size`×`size` with CFG (batch 2), with the given weight residency. */
-export async function benchUNet(dir: string, reps: number, residency: Residency, size = 64): Promise<ModuleBench & { upload: UploadCost }> {
+/**
+ * One UNet step at latent `size`×`size` with CFG (batch 2), with the given weight residency
+ * (`hostFloat16`: float16 host copies, as an fp16 checkpoint loads; SD-XL's 2.6 G weights take
+ * 5.1 GB so). An SD-XL UNet gets its added conditioning (pooled embeddings, time ids of the size).
+ */
+export async function benchUNet(dir: string, reps: number, residency: Residency, size = 64, opts: { hostFloat16?: boolean } = {}): Promise<ModuleBench & { upload: UploadCost }> {
   const cfg = json(dir, 'unet');
   const m = UNet2DConditionModel.fromConfig(cfg);
   m.setResidency(residency);
-  randomizeWeights(m);
-  const ctxDim = m.config.crossAttentionDim[0];
-  const sample = tf.randomNormal([2, size, size, m.config.inChannels], 0, 1, 'float32', 1) as tf.Tensor4D;
-  const context = tf.randomNormal([2, 77, ctxDim], 0, 1, 'float32', 2) as tf.Tensor3D;
+  randomizeWeights(m, opts);
+  const c = m.config;
+  const sample = tf.randomNormal([2, size, size, c.inChannels], 0, 1, 'float32', 1) as tf.Tensor4D;
+  const context = tf.randomNormal([2, 77, c.crossAttentionDim[0]], 0, 1, 'float32', 2) as tf.Tensor3D;
+  const px = size * 8;
+  const added = c.additionEmbedType
+    ? { textEmbeds: tf.randomNormal([2, c.projectionClassEmbeddingsInputDim - 6 * c.additionTimeEmbedDim], 0, 1, 'float32', 4) as tf.Tensor2D, timeIds: [0, 1].map(() => [px, px, 0, 0, px, px]) }
+    : undefined;
   try {
-    const r = await benchModule(`UNet step (CFG batch 2, ${size}×${size})`, m, () => m.forward(sample, 999, context), reps, 1);
+    const r = await benchModule(`UNet step (CFG batch 2, ${size}×${size})`, m, () => m.forward(sample, 999, context, undefined, { added }), reps, 1);
     return { ...r, upload: measureUpload(m) };
   } finally {
-    tf.dispose([sample, context]);
+    tf.dispose([sample, context, added?.textEmbeds]);
     m.dispose();
   }
 }

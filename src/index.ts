@@ -33,8 +33,8 @@ export type { HostValues, StDtype } from './io/dtypes.js';
 export { PrefixedWeightSource, SafetensorsWeightSource, type WeightInfo, type WeightSource } from './io/weights.js';
 export { type WeightFiles } from './io/weight-files.js';
 export {
-  CONFIG_FILES, MODEL_COMPONENTS, ModelDir, ModelDirError, openModelDir,
-  type ModelComponent, type ModelDirOptions, type TokenizerFiles, type WeightComponent,
+  CONFIG_FILES, MODEL_COMPONENTS, ModelDir, ModelDirError, openModelDir, SDXL_COMPONENTS,
+  type ConfigComponent, type ModelComponent, type ModelDirOptions, type TokenizerFiles, type WeightComponent,
 } from './io/model-dir.js';
 export { ConfigReader, type JsonObject } from './io/config.js';
 
@@ -62,13 +62,16 @@ export { Transformer2DModel, type Transformer2DOptions } from './nn/transformer.
 
 // Models
 export { ClipTokenizer, DEFAULT_MODEL_MAX_LENGTH, type ClipTokenizerOptions, type PromptTokenizer, type TruncationHandler, type TruncationInfo, type ClipCallOptions, type ClipEncoding } from './models/clip/tokenizer.js';
-export { ClipTextModel, ClipTextTransformer, type ClipTextForwardOptions, type ClipTextOutput } from './models/clip/text-model.js';
+export {
+  ClipTextModel, ClipTextModelWithProjection, ClipTextTransformer, type ClipTextForwardOptions, type ClipTextOutput, type ClipTextProjectionOutput,
+} from './models/clip/text-model.js';
+export { DualClipPromptEncoder, type PooledPromptEmbeddings } from './models/clip/dual-prompt-encoder.js';
 export { ClipAttention, ClipEncoderLayer, ClipMlp } from './models/clip/text-layers.js';
 export { ClipTextEmbeddings, Embedding } from './models/clip/text-embeddings.js';
 export { parseClipTextConfig, type ClipTextConfig } from './models/clip/config.js';
 export { checkContextLength, ClipPromptEncoder, type ContextLengthSources, type PromptEncodeOptions } from './models/clip/prompt-encoder.js';
 export { tokenizerOptionsFromFiles } from './models/clip/tokenizer-config.js';
-export { UNet2DConditionModel, type TimestepInput, type UNetForwardOptions, type UNetForwardResult } from './models/unet/unet.js';
+export { UNet2DConditionModel, type AddedConditioning, type TimestepInput, type UNetForwardOptions, type UNetForwardResult } from './models/unet/unet.js';
 export { parseUNetConfig, type DownBlockType, type MidBlockType, type UNetConfig, type UpBlockType } from './models/unet/config.js';
 export {
   CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetDownBlock, UNetMidBlock2DCrossAttn, UNetUpBlock, UpBlock2D,
@@ -111,11 +114,14 @@ export { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels, t
 // Pipeline
 export {
   StableDiffusionPipeline,
-  type EditOptions, type GenerateOptions, type GenerateResult, type InversionResult, type InvertOptions, type PipelineComponents, type PromptEncoder,
+  type EditOptions, type GenerateOptions, type GenerateResult, type InversionResult, type InvertOptions, type PipelineComponents, type PromptConditioning, type PromptEncoder,
   type NullTextInversionResult, type NullTextInvertOptions,
 } from './pipeline/pipeline.js';
 export { nullTextOptimize, nullTextSettings, type NullTextOptions, type NullTextProgress, type NullTextResult, type NullTextSettings } from './pipeline/null-text.js';
 export { loadPipeline, modelContextLength, type LoadPipelineOptions } from './pipeline/load.js';
 export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
+export { checkRunMemory, estimateRunMemory, modelRunPlan, RunMemoryError, type ModelRunPlan, type RunMemory } from './pipeline/run-plan.js';
+export { checkSizeConditioning, sizeTimeIds, unetTimeIds, type PixelPair, type SizeConditioning } from './pipeline/size-conditioning.js';
+export { backendMemoryBudget } from './backend/wasm-patches.js';
 export { nchwToNhwc, nhwcToNchwHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

@@ -12,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const addon = process.env.PTP_NATIVE_ADDON || join(root, 'native', 'build', 'Release', 'ptp_native.node');
 const suites = [
   'attention', 'attention-fused', 'attention-slicing', 'embeddings', 'resnet', 'transformer', 'unet', 'vae', 'text-encoder',
-  'schedulers', 'pipeline', 'pipeline-sd2', 'ptp-sd2', 'ptp-attention-layer', 'ptp-controllers', 'ptp-blend', 'ptp-store', 'ptp-aggregate', 'ptp-invert', 'ptp-pipeline',
+  'schedulers', 'pipeline', 'pipeline-sd2', 'ptp-sd2', 'sdxl-text', 'unet-sdxl', 'pipeline-sdxl', 'ptp-sdxl', 'ptp-attention-layer', 'ptp-controllers', 'ptp-blend', 'ptp-store', 'ptp-aggregate', 'ptp-invert', 'ptp-pipeline',
   'autograd', 'diffusion-gradients', 'segment-tape', 'train', 'ptp-null-text', 'native-train-kernels',
 ].map((s) => `test/${s}.test.ts`);
 

@@ -149,6 +149,8 @@ describeRef('the packed package, installed offline into a temp project', functio
     // `npm install` runs native/install.mjs: it and what it builds from must be in the package.
     expect(readdirSync(join(root, 'native')).sort()).to.deep.equal(['binding.gyp', 'install.mjs', 'src']);
     expect(statSync(join(root, 'models', 'shapes', 'model_index.json')).isFile()).to.equal(true);
+    for (const set of ['sd15', 'sd21', 'sd21-base', 'sdxl']) expect(statSync(join(root, 'weights-tools', `${set}-config`, 'model_index.json')).isFile(), set).to.equal(true);
+    expect(statSync(join(root, 'weights-tools', 'sdxl-config', 'text_encoder_2', 'config.json')).isFile()).to.equal(true);
     expect(readdirSync(join(root, 'dist')).sort()).to.deep.equal(['src', 'weights-tools']);
     for (const f of ['index', 'node/index', 'browser/index']) {
       expect(statSync(join(root, 'dist', 'src', `${f}.js`)).isFile(), f).to.equal(true);

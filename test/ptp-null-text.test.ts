@@ -25,6 +25,7 @@ import type { AttentionController } from '../src/nn/attention-control.js';
 import { caseTolerance, describeRef, fixture, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 import { maxDiff } from './helpers/p2p-cases.js';
 import { expectClose } from './helpers/close.js';
+import { smoothPhoto } from './helpers/images.js';
 import { expectReject } from './helpers/reject.js';
 
 const FILE = 'p2p/p2p_h_nulltext.safetensors';
@@ -166,12 +167,7 @@ describeRef('null-text inversion: editing the inverted image (tiny-sd, 128×128)
   const prompt = 'a cat riding a bicycle';
   const size = 128;
   const steps = 3;
-  /** A smooth synthetic photo. */
-  const image = () => {
-    const data = new Uint8Array(size * size * 3);
-    for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) data[(y * size + x) * 3 + c] = (x * (c + 1) + y * (3 - c)) % 256;
-    return { width: size, height: size, data };
-  };
+  const image = () => smoothPhoto(size);
   const rows = (h: HostTensor) => {
     const per = h.data.length / h.shape[0];
     return Array.from({ length: h.shape[0] }, (_, i) => h.data.subarray(i * per, (i + 1) * per));

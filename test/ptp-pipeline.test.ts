@@ -11,16 +11,12 @@ import { imageToUint8 } from '../src/util/image.js';
 import type { ClipPromptEncoder } from '../src/models/clip/prompt-encoder.js';
 import type { AttentionController } from '../src/nn/attention-control.js';
 import { attentionStrategy, setAttentionStrategy } from '../src/nn/attention-core.js';
-import { AttentionEdit } from '../src/ptp/edit.js';
-import { AttentionReplace } from '../src/ptp/replace.js';
-import { AttentionRefine } from '../src/ptp/refine.js';
-import { AttentionReweight } from '../src/ptp/reweight.js';
 import { STORE_KEYS, type AttentionStore, type StoreKey } from '../src/ptp/store.js';
 import type { Place } from '../src/nn/attention-control.js';
 import { describeRef, fixture, fixtureTensor, tinySdDir } from './helpers/reference.js';
 import { compare, expectClose } from './helpers/close.js';
 import { memoryNow } from './helpers/leaks.js';
-import { buildController, cpuLatentsRel, imagesToNchw, maxDiff, perStepRel, pipelineCases, pipelineTolerance } from './helpers/p2p-cases.js';
+import { buildController, checkControllerTables, cpuLatentsRel, imagesToNchw, maxDiff, perStepRel, pipelineCases, pipelineTolerance } from './helpers/p2p-cases.js';
 
 interface Row {
   name: string;
@@ -157,37 +153,6 @@ describeRef('ptp pipeline: Prompt-to-Prompt edits vs the official code (p2p fixt
     });
   }
 });
-
-/** The controller's mappers, alphas, equalizers and LocalBlend weights equal the stored ones exactly. */
-async function checkControllerTables(
-  ctrl: AttentionStore,
-  tensors: Record<string, { dtype: string }>,
-  floats: (name: string) => Promise<number[]>,
-  ints: (name: string) => Promise<number[]>,
-): Promise<void> {
-  if (!(ctrl instanceof AttentionEdit)) return;
-  const has = (n: string) => n in tensors;
-  expect(Array.from(ctrl.crossAlpha.data), 'cross_replace_alpha').to.deep.equal(await floats('cross_replace_alpha'));
-  const refine = (e: AttentionEdit, mapper: string, alphas: string) => async () => {
-    expect(e).to.be.instanceOf(AttentionRefine);
-    const maps = (e as AttentionRefine).maps;
-    expect(maps.flatMap((m) => Array.from(m.mapper)), mapper).to.deep.equal(await ints(mapper));
-    expect(maps.flatMap((m) => Array.from(m.alphas)), alphas).to.deep.equal(await floats(alphas));
-  };
-  if (has('mapper') && tensors.mapper.dtype === 'F32') {
-    expect(ctrl).to.be.instanceOf(AttentionReplace);
-    expect((ctrl as AttentionReplace).mappers.flatMap((m) => Array.from(m)), 'mapper').to.deep.equal(await floats('mapper'));
-  }
-  if (has('mapper') && tensors.mapper.dtype === 'I64') await refine(ctrl, 'mapper', 'refine_alphas')();
-  if (has('equalizer')) {
-    expect(ctrl).to.be.instanceOf(AttentionReweight);
-    expect((ctrl as AttentionReweight).equalizer.flatMap((e) => Array.from(e)), 'equalizer').to.deep.equal(await floats('equalizer'));
-  }
-  if (has('prev_mapper')) await refine((ctrl as AttentionReweight).prev!, 'prev_mapper', 'prev_refine_alphas')();
-  if (has('local_blend_alpha_layers')) {
-    expect(ctrl.localBlend!.alphaLayers.flatMap((a) => Array.from(a)), 'local_blend_alpha_layers').to.deep.equal(await floats('local_blend_alpha_layers'));
-  }
-}
 
 /** Case a: stored layer shapes, step count, aggregate_attention results and per-layer averages; returns the max |Δ|. */
 async function checkAttentionStore(store: AttentionStore, c: { extra?: Record<string, unknown>; tensors: Record<string, unknown> }, file: string, tol: { atol: number; rtol: number }): Promise<number> {

@@ -15,7 +15,6 @@ import type { Server } from 'node:http';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { buildEdit, fitImage, imageToUint8, tokenLabels, type StableDiffusionPipeline } from '../src/index.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { demoModelDir } from '../src/node/package-files.js';
@@ -28,6 +27,7 @@ import { checkSettings } from '../web/page/edit-settings.js';
 import { settingsFromQuery } from '../web/page/settings.js';
 import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { describeNeeding } from './helpers/requirement.js';
+import { pagePixels, type Rgb8 } from './helpers/images.js';
 
 /** The shipped demo model (in the repository). */
 const MODEL = demoModelDir();
@@ -47,10 +47,8 @@ const query = (changes: Record<string, string> = {}) => new URLSearchParams({ ..
 const WEBGL_MAX_LEVELS = 3;
 const WEBGL_MEAN_LEVELS = 0.1;
 
-type Rgb = { width: number; height: number; data: Uint8Array };
-
 /** Largest and mean absolute difference of two 8-bit RGB images, in levels. */
-function levelDiff(a: Rgb, b: Rgb): { max: number; mean: number } {
+function levelDiff(a: Rgb8, b: Rgb8): { max: number; mean: number } {
   expect([a.width, a.height]).to.deep.equal([b.width, b.height]);
   let max = 0;
   let sum = 0;
@@ -68,7 +66,7 @@ const PHOTO = { caption: 'a red circle on a white background', target: 'a red sq
 const chromiumMissing = existsSync(CHROMIUM) ? undefined : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
 
 /** The images of an edit of the photo run here in Node, as `ptp edit --image` does: input, reconstruction, edit. */
-async function nodePhotoEdit(pipe: StableDiffusionPipeline, photo: Uint8Array): Promise<Rgb[]> {
+async function nodePhotoEdit(pipe: StableDiffusionPipeline, photo: Uint8Array): Promise<Rgb8[]> {
   const input = fitImage(decodeImage(photo), pipe.defaultSize, pipe.defaultSize);
   const inv = await pipe.invertNullText({
     image: input, prompt: PHOTO.caption, steps: PHOTO.steps, guidance: PHOTO.guidance, innerSteps: PHOTO.inner, scheduler: pipe.scheduler('ddim'),
@@ -92,8 +90,8 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
   let server: Server;
   let browser: Browser;
   let base: string;
-  let reference: Rgb[];
-  let photoReference: Rgb[];
+  let reference: Rgb8[];
+  let photoReference: Rgb8[];
   let photoFile: string;
   let labels: string[];
 
@@ -145,18 +143,6 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     console.log(`      screenshot: ${file}`);
   }
 
-  /** The RGB pixels of an image on the page (its PNG, decoded here). */
-  async function pixels(page: Page, selector: string): Promise<Rgb> {
-    const bytes = await page.evaluate(async (sel) => {
-      const img = document.querySelector<HTMLImageElement>(sel)!;
-      return Array.from(new Uint8Array(await (await fetch(img.src)).arrayBuffer()));
-    }, selector);
-    const png = PNG.sync.read(Buffer.from(bytes));
-    const rgb = new Uint8Array(png.width * png.height * 3);
-    for (let p = 0; p < png.width * png.height; p++) rgb.set(png.data.subarray(p * 4, p * 4 + 3), p * 3);
-    return { width: png.width, height: png.height, data: rgb };
-  }
-
   async function runEdit(backend: string): Promise<{ page: Page; diffs: { max: number; mean: number }[] }> {
     const { page, errors } = await open(query({ backend, run: '1' }));
     const state = await settle(page, 480_000);
@@ -165,7 +151,7 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     expect(errors, 'page errors').to.deep.equal([]);
     expect(await page.locator('[data-role="source"]').count()).to.equal(1);
     expect(await page.locator('[data-role="edit"]').count()).to.equal(1);
-    const diffs = [levelDiff(await pixels(page, '[data-role="source"]'), reference[0]), levelDiff(await pixels(page, '[data-role="edit"]'), reference[1])];
+    const diffs = [levelDiff(await pagePixels(page, '[data-role="source"]'), reference[0]), levelDiff(await pagePixels(page, '[data-role="edit"]'), reference[1])];
     console.log(`      ${backend} vs Node (u8 levels): source max ${diffs[0].max} mean ${diffs[0].mean.toFixed(3)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(3)}`);
     expect(await page.locator('[data-role="perf"]').getAttribute('data-backend')).to.match(new RegExp(`^${backend}`));
     return { page, diffs };
@@ -283,9 +269,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     await screenshot(page, 'upload-edit');
     expect(await page.evaluate(() => (globalThis as unknown as { phases: string[] }).phases)).to.deep.equal(['inversion', 'null-text', 'sampling']);
     for (const role of ['input', 'source', 'edit']) expect(await page.locator(`[data-role="${role}"]`).count(), role).to.equal(1);
-    const input = await pixels(page, '[data-role="input"]');
+    const input = await pagePixels(page, '[data-role="input"]');
     expect(levelDiff(input, photoReference[0]).max, 'the page crops/resizes the upload exactly as fitImage').to.equal(0);
-    const diffs = [levelDiff(await pixels(page, '[data-role="source"]'), photoReference[1]), levelDiff(await pixels(page, '[data-role="edit"]'), photoReference[2])];
+    const diffs = [levelDiff(await pagePixels(page, '[data-role="source"]'), photoReference[1]), levelDiff(await pagePixels(page, '[data-role="edit"]'), photoReference[2])];
     console.log(`      uploaded image, wasm vs Node (u8 levels): reconstruction max ${diffs[0].max} mean ${diffs[0].mean.toFixed(3)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(3)}`);
     for (const d of diffs) expect(d.max).to.be.at.most(1);
     const perf = (await page.locator('[data-role="perf"]').textContent())!;
@@ -353,7 +339,7 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
       await other.page.click('[data-role="generate"]');
       expect(await settle(other.page, 240_000)).to.equal('done', (await other.page.locator('[data-role="error"]').textContent()) ?? '');
       expect(await other.page.locator('[data-role="edit"]').count()).to.equal(1);
-      const input = await pixels(other.page, '[data-role="input"]');
+      const input = await pagePixels(other.page, '[data-role="input"]');
       expect([input.width, input.height]).to.deep.equal([128, 128]);
       expect(other.errors).to.deep.equal([]);
       await other.page.close();

@@ -1,13 +1,16 @@
 /**
- * `convert`: a Stable Diffusion 1.x or 2.x single-file `.safetensors` checkpoint (original ldm key
- * names) → a complete diffusers model directory:
+ * `convert`: a Stable Diffusion 1.x, 2.x or XL single-file `.safetensors` checkpoint (original ldm /
+ * generative-models key names) → a complete diffusers model directory:
  *
  *   unet/diffusion_pytorch_model.safetensors, vae/diffusion_pytorch_model.safetensors,
- *   text_encoder/model.safetensors, plus model_index.json, every component's config and the
- *   tokenizer files from a bundled config set (weights-tools/sd15-config, sd21-base-config, sd21-config).
+ *   text_encoder/model.safetensors (SD-XL: and text_encoder_2/model.safetensors), plus
+ *   model_index.json, every component's config and the tokenizer files from a bundled config set
+ *   (weights-tools/sd15-config, sd21-base-config, sd21-config, sdxl-config).
  *
- * The family comes from the text encoder keys: `cond_stage_model.transformer.*` (CLIP ViT-L, SD-1.x)
- * or `cond_stage_model.model.*` (OpenCLIP ViT-H, SD-2.x: fused q/k/v split, last block dropped).
+ * The family comes from the text encoder keys: `cond_stage_model.transformer.*` (CLIP ViT-L, SD-1.x),
+ * `cond_stage_model.model.*` (OpenCLIP ViT-H, SD-2.x: fused q/k/v split, last block dropped) or
+ * `conditioner.embedders.*` (SD-XL base: CLIP ViT-L and OpenCLIP ViT-bigG with its text projection;
+ * the UNet's label_emb becomes add_embedding).
  * An SD-2.x file does not say whether it is 2.x-base (512, epsilon) or 2.x-v (768, v_prediction):
  * the two have the same keys and shapes, and diffusers assumes v-prediction at 768 unless
  * `global_step` is 875000 — safetensors files carry no `global_step`, so it converts 2.1-base as a
@@ -23,16 +26,16 @@ import { isPickleName, pickleError } from '../src/io/pickle.js';
 import { SafetensorsFile, writeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
 import { FileByteSink, FileByteSource } from '../src/node/file-source.js';
 import { checkDirTarget, writeDirAtomic } from '../src/node/atomic-write.js';
-import { OPENCLIP_PREFIX } from './openclip-keymap.js';
-import { SD1_PREFIXES, sd1LayoutFromConfigs, type Sd1Component } from './sd1-keymap.js';
+import { layoutComponents, sd1LayoutFromConfigs, type Sd1Component } from './sd1-keymap.js';
+import { detectFamily, FAMILY_NAME, type ModelFamily } from './family.js';
+
+export { detectFamily, FAMILY_NAME, type ModelFamily } from './family.js';
 import { planSd1Conversion, type PlanEntry } from './sd1-plan.js';
-import { CONFIG_SET_FILES, readConfigSetFile, readConfigSetJson, type ConfigSet } from './config-sets.js';
+import { configSetFiles, readConfigSetFile, readConfigSetJson, type ConfigSet } from './config-sets.js';
 
 /** What the UNet predicts (the scheduler config's prediction_type). */
 export type PredictionType = 'epsilon' | 'v_prediction';
 
-/** The model families `convert` reads. */
-export type ModelFamily = 'sd1' | 'sd2';
 
 export interface ConvertOptions {
   /** Write float16 weights (half the size); default float32. */
@@ -44,7 +47,7 @@ export interface ConvertOptions {
    * 768 (→ v_prediction, 2.x 768-v); picks the SD-2.1-base or SD-2.1 config set. SD-1.x: default epsilon.
    */
   predictionType?: PredictionType;
-  /** The image size the model was trained at (unet sample_size = size / 8); default that of the config set. */
+  /** The image size the model was trained at (unet sample_size = size / 8); default that of the config set (SD-XL: 1024). */
   imageSize?: number;
   /** Called after each tensor is read and re-encoded. */
   onProgress?: (done: number, total: number, key: string) => void;
@@ -80,6 +83,7 @@ export const WEIGHT_FILE: Readonly<Record<Sd1Component, string>> = {
   unet: 'unet/diffusion_pytorch_model.safetensors',
   vae: 'vae/diffusion_pytorch_model.safetensors',
   text_encoder: 'text_encoder/model.safetensors',
+  text_encoder_2: 'text_encoder_2/model.safetensors',
 };
 
 type Json = Record<string, unknown>;
@@ -88,11 +92,12 @@ interface Configs {
   unet: Json;
   vae: Json;
   text_encoder: Json;
+  /** SD-XL only. */
+  text_encoder_2?: Json;
   scheduler: Json;
 }
 
-const FAMILY_NAME: Readonly<Record<ModelFamily, string>> = { sd1: 'SD-1.x', sd2: 'SD-2.x' };
-const SET_NAME: Readonly<Record<ConfigSet, string>> = { sd15: 'SD-1.5', 'sd21-base': 'SD-2.1-base', sd21: 'SD-2.1' };
+const SET_NAME: Readonly<Record<ConfigSet, string>> = { sd15: 'SD-1.5', 'sd21-base': 'SD-2.1-base', sd21: 'SD-2.1', sdxl: 'SD-XL base 1.0' };
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** A conversion option that is missing or invalid for this checkpoint (the CLI reports it as a usage error). */
@@ -100,12 +105,6 @@ export class ConvertOptionError extends Error {
   override name = 'ConvertOptionError';
 }
 
-/** SD-2.x when the text encoder is OpenCLIP (and no SD-1 CLIP keys are present). */
-export function detectFamily(keys: readonly string[]): ModelFamily {
-  const openClip = keys.some((k) => k.startsWith(OPENCLIP_PREFIX));
-  const clip = keys.some((k) => k.startsWith(SD1_PREFIXES.text_encoder));
-  return openClip && !clip ? 'sd2' : 'sd1';
-}
 
 /** The config set, prediction type and image size of a conversion (an error when SD-2.x is ambiguous). */
 export function chooseConfigSet(family: ModelFamily, opts: Pick<ConvertOptions, 'predictionType' | 'imageSize'>): { set: ConfigSet; predictionType: PredictionType; imageSize: number } {
@@ -114,6 +113,8 @@ export function chooseConfigSet(family: ModelFamily, opts: Pick<ConvertOptions, 
     throw new ConvertOptionError(`image size ${size} must be a positive multiple of 64 (the UNet's sample_size is size / 8)`);
   }
   if (family === 'sd1') return { set: 'sd15', predictionType: opts.predictionType ?? 'epsilon', imageSize: size ?? 512 };
+  // SD-XL base predicts epsilon at 1024 (v-prediction fine-tunes exist: --prediction-type says so).
+  if (family === 'sdxl') return { set: 'sdxl', predictionType: opts.predictionType ?? 'epsilon', imageSize: size ?? 1024 };
   const predictionType = opts.predictionType ?? (size === 768 ? 'v_prediction' : size === 512 ? 'epsilon' : undefined);
   if (!predictionType) {
     throw new ConvertOptionError(
@@ -142,10 +143,19 @@ function checkAnchors(entries: readonly PlanEntry[], cfg: Configs, family: Model
   const unetWidths = cfg.unet.block_out_channels as number[];
   expectDim('unet', 'conv_in.weight', 0, unetWidths[0], 'width');
   expectDim('unet', 'conv_out.weight', 0, cfg.unet.out_channels, 'output channels');
-  expectDim('unet', 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight', 1, cfg.unet.cross_attention_dim, 'cross-attention width');
+  const firstCross = entries.find((e) => e.component === 'unet' && e.dst.endsWith('.attn2.to_k.weight'))?.dst;
+  if (firstCross) expectDim('unet', firstCross, 1, cfg.unet.cross_attention_dim, 'cross-attention width');
   expectDim('vae', 'encoder.conv_in.weight', 0, (cfg.vae.block_out_channels as number[])[0], 'width');
-  expectDim('text_encoder', 'text_model.embeddings.token_embedding.weight', 0, cfg.text_encoder.vocab_size, 'vocabulary size');
-  expectDim('text_encoder', 'text_model.embeddings.token_embedding.weight', 1, cfg.text_encoder.hidden_size, 'hidden size');
+  for (const c of ['text_encoder', 'text_encoder_2'] as const) {
+    const tc = cfg[c];
+    if (!tc) continue;
+    expectDim(c, 'text_model.embeddings.token_embedding.weight', 0, tc.vocab_size, 'vocabulary size');
+    expectDim(c, 'text_model.embeddings.token_embedding.weight', 1, tc.hidden_size, 'hidden size');
+  }
+  if (cfg.text_encoder_2) {
+    expectDim('text_encoder_2', 'text_projection.weight', 0, cfg.text_encoder_2.projection_dim, 'projection size');
+    expectDim('unet', 'add_embedding.linear_1.weight', 1, cfg.unet.projection_class_embeddings_input_dim, 'added-conditioning input width');
+  }
   const inCh = shape('unet', 'conv_in.weight')?.[1];
   if (inCh !== undefined && inCh !== cfg.unet.in_channels) {
     notes.push(`unet conv_in takes ${inCh} channels (${setName}: ${cfg.unet.in_channels}); unet/config.json in_channels set to ${inCh}`);
@@ -174,9 +184,9 @@ async function writeComponent(path: string, tensors: TensorToWrite[]): Promise<v
 const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
 
 async function writeConfigs(outDir: string, set: ConfigSet, cfg: Configs): Promise<void> {
-  for (const rel of CONFIG_SET_FILES) {
+  for (const rel of configSetFiles(set)) {
     let text = await readConfigSetFile(set, rel);
-    if (rel === 'model_index.json') {
+    if (rel === 'model_index.json' && set !== 'sdxl') {
       // No safety checker weights are produced: mark the optional components absent.
       const index = JSON.parse(text) as Json;
       Object.assign(index, { safety_checker: [null, null], feature_extractor: [null, null], requires_safety_checker: false });
@@ -191,12 +201,22 @@ async function writeConfigs(outDir: string, set: ConfigSet, cfg: Configs): Promi
   }
 }
 
-/** The bytes of a plan entry: the whole source tensor, or its rows [start, stop) (a part of a fused q/k/v tensor). */
+/** The bytes of a plan entry: the whole source tensor (transposed when asked), or its rows [start, stop) (a part of a fused q/k/v tensor). */
 async function sourceBytes(file: SafetensorsFile, e: PlanEntry): Promise<Uint8Array> {
+  if (e.transpose) return transposeBytes(await file.readBytes(e.src), e.srcShape, DTYPE_BYTES[file.info(e.src).dtype]);
   if (!e.rows) return file.readBytes(e.src);
   const info = file.info(e.src);
   const rowBytes = (info.shape.slice(1).reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype]);
   return file.source.read(info.start + e.rows[0] * rowBytes, (e.rows[1] - e.rows[0]) * rowBytes);
+}
+
+/** A row-major [rows, cols] matrix of `size`-byte elements → [cols, rows]. */
+function transposeBytes(src: Uint8Array, [rows, cols]: readonly number[], size: number): Uint8Array {
+  const out = new Uint8Array(src.length);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out.set(src.subarray((r * cols + c) * size, (r * cols + c + 1) * size), (c * rows + r) * size);
+  }
+  return out;
 }
 
 /**
@@ -220,10 +240,12 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
       unet: await readConfigSetJson(set, 'unet/config.json'),
       vae: await readConfigSetJson(set, 'vae/config.json'),
       text_encoder: await readConfigSetJson(set, 'text_encoder/config.json'),
+      text_encoder_2: family === 'sdxl' ? await readConfigSetJson(set, 'text_encoder_2/config.json') : undefined,
       scheduler: await readConfigSetJson(set, 'scheduler/scheduler_config.json'),
     };
     const layout = sd1LayoutFromConfigs(cfg.unet, cfg.vae);
     if (family === 'sd2') layout.openClipLayers = cfg.text_encoder.num_hidden_layers as number;
+    if (family === 'sdxl') layout.sdxl = { openClipLayers2: cfg.text_encoder_2!.num_hidden_layers as number };
     const plan = planSd1Conversion(file.keys().map((k) => file.info(k)), layout);
     const notes: string[] = [];
     const problems = [...plan.problems, ...checkAnchors(plan.entries, cfg, family, SET_NAME[set], notes)];
@@ -247,7 +269,7 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
     let done = 0;
     const components: ConvertedComponent[] = [];
     await writeDirAtomic(outDir, async (tmp) => {
-      for (const component of ['unet', 'vae', 'text_encoder'] as const) {
+      for (const component of layoutComponents(layout)) {
         const entries = plan.entries.filter((e) => e.component === component);
         const tensors: TensorToWrite[] = entries.map((e) => ({
           name: e.dst,

@@ -4,9 +4,10 @@
  * SafetensorsFile / ModelDir (weights-tools/inspect-path.ts opens them from a path).
  */
 import type { StDtype } from '../src/io/dtypes.js';
-import type { ModelDir } from '../src/io/model-dir.js';
+import type { ModelDir, TokenizerFiles } from '../src/io/model-dir.js';
 import type { SafetensorsFile, TensorInfo } from '../src/io/safetensors.js';
 import { formatBytes, formatCount, formatShape, table } from './format.js';
+import { detectFamily, directoryFamily, FAMILY_NAME } from './family.js';
 
 export interface TensorRow {
   key: string;
@@ -43,6 +44,8 @@ export interface FileSummary extends Totals {
   path: string;
   fileBytes: number;
   metadata: Record<string, string>;
+  /** The Stable Diffusion family of a single-file checkpoint (undefined for other files). */
+  family?: string;
   /** Tensors grouped by component prefix (CompVis single files) or one group. */
   groups: TensorGroup[];
 }
@@ -52,8 +55,12 @@ export interface ModelDirSummary extends Totals {
   root: string;
   pipeline?: string;
   diffusersVersion?: string;
+  /** The Stable Diffusion family from the configs, e.g. "SD-XL (two text encoders, …)" (undefined for one component folder). */
+  family?: string;
   groups: TensorGroup[];
   tokenizer?: { vocabSize: number; merges: number };
+  /** SD-XL's second tokenizer: its pad token. */
+  tokenizer2?: { vocabSize: number; padToken?: string };
   scheduler?: Record<string, unknown>;
   notes: string[];
 }
@@ -92,6 +99,8 @@ const FILE_GROUPS: readonly [string, string][] = [
   ['model.diffusion_model.', 'unet (model.diffusion_model.*)'],
   ['first_stage_model.', 'vae (first_stage_model.*)'],
   ['cond_stage_model.', 'text_encoder (cond_stage_model.*)'],
+  ['conditioner.embedders.0.', 'text_encoder (conditioner.embedders.0.*)'],
+  ['conditioner.embedders.1.', 'text_encoder_2 (conditioner.embedders.1.*)'],
   ['model_ema.', 'ema (model_ema.*)'],
 ];
 
@@ -99,7 +108,8 @@ const FILE_GROUPS: readonly [string, string][] = [
 export function summarizeFile(file: SafetensorsFile): FileSummary {
   const rows = file.keys().map((k) => row(file.info(k))).sort((a, b) => (a.key < b.key ? -1 : 1));
   const groups: TensorGroup[] = [];
-  if (rows.some((r) => FILE_GROUPS.some(([p]) => r.key.startsWith(p)))) {
+  const checkpoint = rows.some((r) => FILE_GROUPS.some(([p]) => r.key.startsWith(p)));
+  if (checkpoint) {
     for (const [prefix, name] of FILE_GROUPS) {
       const g = rows.filter((r) => r.key.startsWith(prefix));
       if (g.length) groups.push(makeGroup(name, [file.name], g));
@@ -109,19 +119,27 @@ export function summarizeFile(file: SafetensorsFile): FileSummary {
   } else {
     groups.push(makeGroup('tensors', [file.name], rows));
   }
-  return { kind: 'file', path: file.name, fileBytes: file.source.size, metadata: { ...file.metadata }, groups, ...totals(groups) };
+  const family = checkpoint ? `${FAMILY_NAME[detectFamily(rows.map((r) => r.key))]} single-file checkpoint` : undefined;
+  return { kind: 'file', path: file.name, fileBytes: file.source.size, metadata: { ...file.metadata }, family, groups, ...totals(groups) };
 }
 
 const CONFIG_FIELDS: Record<string, readonly string[]> = {
-  unet: ['sample_size', 'in_channels', 'block_out_channels', 'layers_per_block', 'cross_attention_dim', 'attention_head_dim'],
+  unet: ['sample_size', 'in_channels', 'block_out_channels', 'layers_per_block', 'cross_attention_dim', 'attention_head_dim', 'transformer_layers_per_block', 'addition_embed_type'],
   vae: ['block_out_channels', 'latent_channels', 'scaling_factor'],
   text_encoder: ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'max_position_embeddings', 'vocab_size'],
+  text_encoder_2: ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'projection_dim'],
 };
 
 function pick(cfg: Record<string, unknown> | undefined, fields: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of fields) if (cfg && cfg[f] !== undefined) out[f] = cfg[f];
   return out;
+}
+
+/** The pad token a tokenizer folder's files name (special_tokens_map.json over tokenizer_config.json). */
+function padTokenOf(t: TokenizerFiles): string | undefined {
+  const v = t.specialTokens?.pad_token ?? t.config?.pad_token;
+  return typeof v === 'string' ? v : typeof (v as { content?: unknown } | undefined)?.content === 'string' ? (v as { content: string }).content : undefined;
 }
 
 /** Summary of an opened model directory. */
@@ -141,8 +159,10 @@ export function summarizeModelDir(dir: ModelDir): ModelDirSummary {
     root: dir.name,
     pipeline: dir.modelIndex._class_name as string | undefined,
     diffusersVersion: dir.modelIndex._diffusers_version as string | undefined,
+    family: directoryFamily(dir.configs),
     groups,
     tokenizer: dir.tokenizer && { vocabSize: Object.keys(dir.tokenizer.vocab).length, merges: merges ?? 0 },
+    tokenizer2: dir.tokenizer2 && { vocabSize: Object.keys(dir.tokenizer2.vocab).length, padToken: padTokenOf(dir.tokenizer2) },
     scheduler: sched && pick(sched, ['_class_name', 'num_train_timesteps', 'beta_schedule', 'beta_start', 'beta_end', 'prediction_type']),
     notes: [...dir.notes],
     ...totals(groups),
@@ -169,9 +189,11 @@ export function formatSummary(s: Summary, opts: FormatOptions = {}): string {
     out.push(`file: ${s.path} (${formatBytes(s.fileBytes)})`);
     const meta = Object.entries(s.metadata);
     if (meta.length) out.push(`metadata: ${meta.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    if (s.family) out.push(`model: ${s.family}`);
   } else {
     out.push(`model directory: ${s.root}`);
     if (s.pipeline) out.push(`pipeline: ${s.pipeline}${s.diffusersVersion ? ` (diffusers ${s.diffusersVersion})` : ''}`);
+    if (s.family) out.push(`model: ${s.family}`);
   }
   const rows = [['component', 'tensors', 'parameters', 'dtype', 'size', s.kind === 'file' ? '' : 'weights']];
   for (const g of s.groups) {
@@ -183,6 +205,7 @@ export function formatSummary(s: Summary, opts: FormatOptions = {}): string {
     out.push('');
     for (const g of s.groups) if (g.config && Object.keys(g.config).length) out.push(`${g.name}: ${brief(g.config)}`);
     if (s.tokenizer) out.push(`tokenizer: ${formatCount(s.tokenizer.vocabSize)} tokens, ${formatCount(s.tokenizer.merges)} merges`);
+    if (s.tokenizer2) out.push(`tokenizer_2: ${formatCount(s.tokenizer2.vocabSize)} tokens${s.tokenizer2.padToken ? `, pad "${s.tokenizer2.padToken}"` : ''}`);
     if (s.scheduler) {
       const { _class_name: cls, ...rest } = s.scheduler;
       out.push(`scheduler: ${String(cls ?? '?')}${Object.keys(rest).length ? ` (${brief(rest)})` : ''}`);

@@ -11,6 +11,9 @@
  *
  * SD-2 conditions on the penultimate block (ldm `layer: "penultimate"`), so blocks ≥ the text
  * config's num_hidden_layers (ViT-H: block 23 of 24), `text_projection` and `logit_scale` are left out.
+ * SD-XL's OpenCLIP ViT-bigG (`conditioner.embedders.1.model.*`) keeps every block and its
+ * `text_projection` [width, proj], used as `x @ P`: it becomes `text_projection.weight` = Pᵀ
+ * (CLIPTextModelWithProjection's Linear).
  */
 
 /** Prefix of the OpenCLIP text tower in SD-2.x checkpoints. */
@@ -21,6 +24,8 @@ export interface OpenClipTarget {
   key: string;
   /** Part of the fused q/k/v projection: 0 = q, 1 = k, 2 = v (a third of dim 0 each). */
   part?: 0 | 1 | 2;
+  /** The 2-D tensor is written transposed (OpenCLIP's text_projection). */
+  transpose?: boolean;
 }
 
 export type OpenClipMapping = { kind: 'map'; targets: OpenClipTarget[] } | { kind: 'ignore'; reason: string } | { kind: 'unknown' };
@@ -45,10 +50,16 @@ const TOP: Readonly<Record<string, string>> = {
   'ln_final.bias': 'text_model.final_layer_norm.bias',
 };
 
-/** Maps a key after `cond_stage_model.model.`; `numLayers` = the text config's num_hidden_layers (SD-2: 23). */
-export function openClipKey(rest: string, numLayers: number): OpenClipMapping {
+/**
+ * Maps a key after the tower's prefix; `numLayers` = the text config's num_hidden_layers (SD-2: 23,
+ * SD-XL: 32); `projection` keeps `text_projection` (SD-XL's text_encoder_2).
+ */
+export function openClipKey(rest: string, numLayers: number, projection = false): OpenClipMapping {
   if (rest in TOP) return { kind: 'map', targets: [{ key: TOP[rest] }] };
-  if (rest === 'text_projection') return { kind: 'ignore', reason: 'OpenCLIP text projection (pooled joint embedding, unused by Stable Diffusion)' };
+  if (rest === 'text_projection') {
+    if (projection) return { kind: 'map', targets: [{ key: 'text_projection.weight', transpose: true }] };
+    return { kind: 'ignore', reason: 'OpenCLIP text projection (pooled joint embedding, unused by Stable Diffusion)' };
+  }
   if (rest === 'logit_scale') return { kind: 'ignore', reason: 'OpenCLIP contrastive temperature (unused by Stable Diffusion)' };
   if (rest === 'attn_mask') return { kind: 'ignore', reason: 'OpenCLIP causal mask buffer (recomputed)' };
   const m = /^transformer\.resblocks\.(\d+)\.(.+)$/.exec(rest);

@@ -13,10 +13,18 @@
  *
  * SD-2.x checkpoints share the UNet and VAE rules; their OpenCLIP text tower
  * (`cond_stage_model.model.*`, see openclip-keymap.ts) is read when the layout says so.
+ *
+ * SD-XL (Stability's generative-models layout, `layout.sdxl`): the same UNet rules over three
+ * levels (the first without attention; a SpatialTransformer's `transformer_blocks.N` are the N
+ * BasicTransformerBlocks of its Transformer2DModel), plus `label_emb.0.0/0.2` → `add_embedding.linear_1/2`;
+ * the same VAE; `conditioner.embedders.0.transformer.*` is CLIP ViT-L (transformers keys behind the
+ * prefix: text_encoder) and `conditioner.embedders.1.model.*` OpenCLIP ViT-bigG with every block and
+ * its text projection (text_encoder_2).
  */
 import { OPENCLIP_PREFIX, openClipKey, type OpenClipTarget } from './openclip-keymap.js';
 
-export type Sd1Component = 'unet' | 'vae' | 'text_encoder';
+/** The components of a single-file checkpoint (SD-XL adds text_encoder_2). */
+export type Sd1Component = 'unet' | 'vae' | 'text_encoder' | 'text_encoder_2';
 
 /** Block counts the index arithmetic needs (from the unet/vae configs). */
 export interface Sd1Layout {
@@ -31,18 +39,38 @@ export interface Sd1Layout {
    * (text config num_hidden_layers). Absent: SD-1.x's CLIP (`cond_stage_model.transformer.*`).
    */
   openClipLayers?: number;
+  /** SD-XL: the conditioner's two text towers; `openClipLayers2` = text_encoder_2 num_hidden_layers (32). */
+  sdxl?: { openClipLayers2: number };
 }
 
 /** Prefix of each component's keys in a single-file SD-1.x checkpoint (SD-2.x: text encoder under OPENCLIP_PREFIX). */
-export const SD1_PREFIXES: Readonly<Record<Sd1Component, string>> = {
+export const SD1_PREFIXES: Readonly<Record<Exclude<Sd1Component, 'text_encoder_2'>, string>> = {
   unet: 'model.diffusion_model.',
   vae: 'first_stage_model.',
   text_encoder: 'cond_stage_model.transformer.',
 };
 
+/** Prefixes of SD-XL's two text towers (generative-models `conditioner.embedders`). */
+export const SDXL_TEXT_PREFIXES = {
+  text_encoder: 'conditioner.embedders.0.transformer.',
+  text_encoder_2: 'conditioner.embedders.1.model.',
+} as const;
+
+/** Where each component's keys start in a checkpoint of this layout (for messages). */
+export function componentPrefix(c: Sd1Component, layout: Sd1Layout): string {
+  if (c === 'text_encoder_2') return SDXL_TEXT_PREFIXES.text_encoder_2;
+  if (c === 'text_encoder') return layout.sdxl ? SDXL_TEXT_PREFIXES.text_encoder : layout.openClipLayers !== undefined ? OPENCLIP_PREFIX : SD1_PREFIXES.text_encoder;
+  return SD1_PREFIXES[c];
+}
+
+/** The components a checkpoint of this layout holds, in pipeline order. */
+export function layoutComponents(layout: Sd1Layout): Sd1Component[] {
+  return layout.sdxl ? ['unet', 'vae', 'text_encoder', 'text_encoder_2'] : ['unet', 'vae', 'text_encoder'];
+}
+
 export type Sd1KeyMapping =
-  /** Goes to `key` of `component`; `squeeze` drops trailing 1×1 dims (conv 1×1 → linear). */
-  | { kind: 'map'; component: Sd1Component; key: string; squeeze?: boolean }
+  /** Goes to `key` of `component`; `squeeze` drops trailing 1×1 dims (conv 1×1 → linear); `transpose` swaps a 2-D tensor's axes. */
+  | { kind: 'map'; component: Sd1Component; key: string; squeeze?: boolean; transpose?: boolean }
   /** One fused tensor split into parts along dim 0 (OpenCLIP's q/k/v `in_proj`). */
   | { kind: 'split'; component: Sd1Component; parts: OpenClipTarget[] }
   /** Not needed for inference (training buffers, EMA copy, ...). */
@@ -89,6 +117,8 @@ export function unetKey(rest: string, layout: Sd1Layout): string | undefined {
   const per = layout.unetLayersPerBlock + 1;
   let m: RegExpExecArray | null;
   if ((m = /^time_embed\.([02])\.(weight|bias)$/.exec(rest))) return `time_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
+  // SD-XL's vector conditioning MLP (pooled text embedding + size/crop embeddings).
+  if (layout.sdxl && (m = /^label_emb\.0\.([02])\.(weight|bias)$/.exec(rest))) return `add_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
   if ((m = /^input_blocks\.0\.0\.(weight|bias)$/.exec(rest))) return `conv_in.${m[1]}`;
   if ((m = /^out\.([02])\.(weight|bias)$/.exec(rest))) return `${m[1] === '0' ? 'conv_norm_out' : 'conv_out'}.${m[2]}`;
   if ((m = /^input_blocks\.(\d+)\.(\d+)\.(.+)$/.exec(rest))) {
@@ -169,21 +199,44 @@ export function clipKey(rest: string): string | undefined {
   return CLIP_TAIL.test(key) ? key : undefined;
 }
 
+/** An OpenCLIP key as a mapping of `component` (one target, or a q/k/v split). */
+function openClipMapping(rest: string, layers: number, component: Sd1Component, projection: boolean): Sd1KeyMapping {
+  const m = openClipKey(rest, layers, projection);
+  if (m.kind !== 'map') return m;
+  const [t, ...more] = m.targets;
+  if (more.length || t.part !== undefined) return { kind: 'split', component, parts: m.targets };
+  return { kind: 'map', component, key: t.key, transpose: t.transpose };
+}
+
+/** SD-XL's text towers; undefined for keys outside `conditioner.` / `cond_stage_model.`. */
+function mapSdxlTextKey(key: string, layout: Sd1Layout & { sdxl: { openClipLayers2: number } }): Sd1KeyMapping | undefined {
+  const p = SDXL_TEXT_PREFIXES;
+  if (key.startsWith(p.text_encoder)) {
+    const rest = key.slice(p.text_encoder.length);
+    if (/^(?:text_model\.)?embeddings\.position_ids$/.test(rest)) return { kind: 'ignore', reason: 'position_ids buffer (recomputed)' };
+    const k = clipKey(rest);
+    return k ? { kind: 'map', component: 'text_encoder', key: k } : { kind: 'unknown' };
+  }
+  if (key.startsWith(p.text_encoder_2)) return openClipMapping(key.slice(p.text_encoder_2.length), layout.sdxl.openClipLayers2, 'text_encoder_2', true);
+  if (key.startsWith('conditioner.embedders.0.model.')) return { kind: 'unsupported', reason: 'SD-XL refiner conditioner (OpenCLIP as embedder 0; only the SD-XL base layout is supported)' };
+  if (key.startsWith('conditioner.')) return { kind: 'unknown' };
+  if (key.startsWith('cond_stage_model.')) return { kind: 'unsupported', reason: 'SD-1.x/2.x text encoder keys in an SD-XL checkpoint' };
+  return undefined;
+}
+
 /** Classifies one single-file checkpoint key. */
 export function mapSd1Key(key: string, layout: Sd1Layout): Sd1KeyMapping {
   if (SCHEDULE_BUFFERS.has(key)) return { kind: 'ignore', reason: 'DDPM schedule buffer (the scheduler config has it)' };
   if (key.startsWith('model_ema.')) return { kind: 'ignore', reason: 'EMA copy of the UNet (the non-EMA weights are used)' };
-  if (layout.openClipLayers !== undefined) {
-    if (key.startsWith(OPENCLIP_PREFIX)) {
-      const m = openClipKey(key.slice(OPENCLIP_PREFIX.length), layout.openClipLayers);
-      if (m.kind !== 'map') return m;
-      const [t, ...more] = m.targets;
-      return more.length || t.part !== undefined ? { kind: 'split', component: 'text_encoder', parts: m.targets } : { kind: 'map', component: 'text_encoder', key: t.key };
-    }
+  if (layout.sdxl) {
+    const m = mapSdxlTextKey(key, layout as Sd1Layout & { sdxl: { openClipLayers2: number } });
+    if (m) return m;
+  } else if (layout.openClipLayers !== undefined) {
+    if (key.startsWith(OPENCLIP_PREFIX)) return openClipMapping(key.slice(OPENCLIP_PREFIX.length), layout.openClipLayers, 'text_encoder', false);
     if (key.startsWith(SD1_PREFIXES.text_encoder)) return { kind: 'unsupported', reason: 'SD-1.x CLIP text encoder keys in an SD-2.x (OpenCLIP) checkpoint' };
   }
   if (key.startsWith(OPENCLIP_PREFIX)) return { kind: 'unsupported', reason: 'OpenCLIP text encoder (SD-2.x) keys in an SD-1.x checkpoint' };
-  if (key.startsWith('conditioner.embedders.')) return { kind: 'unsupported', reason: 'SDXL conditioner (only SD-1.x is supported)' };
+  if (key.startsWith('conditioner.embedders.')) return { kind: 'unsupported', reason: `SD-XL conditioner keys in an SD-${layout.openClipLayers !== undefined ? '2' : '1'}.x checkpoint` };
   if (key.startsWith(SD1_PREFIXES.unet)) {
     const k = unetKey(key.slice(SD1_PREFIXES.unet.length), layout);
     return k ? { kind: 'map', component: 'unet', key: k } : { kind: 'unknown' };

@@ -1,7 +1,6 @@
-/** Plans a single-file SD-1.x/2.x → diffusers conversion from the checkpoint's header alone (no data read). */
+/** Plans a single-file SD-1.x/2.x/XL → diffusers conversion from the checkpoint's header alone (no data read). */
 import type { StDtype } from '../src/io/dtypes.js';
-import { OPENCLIP_PREFIX } from './openclip-keymap.js';
-import { mapSd1Key, SD1_PREFIXES, type Sd1Component, type Sd1Layout } from './sd1-keymap.js';
+import { componentPrefix, layoutComponents, mapSd1Key, type Sd1Component, type Sd1Layout } from './sd1-keymap.js';
 
 /** A tensor as described by the checkpoint header. */
 export interface SourceTensor {
@@ -20,6 +19,8 @@ export interface PlanEntry {
   readonly dtype?: StDtype;
   /** Rows [start, stop) of the source along dim 0 (a part of a fused tensor); absent = the whole tensor. */
   readonly rows?: readonly [number, number];
+  /** The 2-D source is written transposed (dstShape = the source shape reversed). */
+  readonly transpose?: boolean;
 }
 
 export interface Sd1Plan {
@@ -32,7 +33,7 @@ export interface Sd1Plan {
 }
 
 const FLOAT_DTYPES = new Set<StDtype>(['F32', 'F16', 'BF16', 'F64']);
-const COMPONENT_ORDER: readonly Sd1Component[] = ['unet', 'vae', 'text_encoder'];
+const COMPONENT_ORDER: readonly Sd1Component[] = ['unet', 'vae', 'text_encoder', 'text_encoder_2'];
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** [C, C, 1, 1] → [C, C]; already-2-D shapes pass; anything else is undefined. */
@@ -76,23 +77,22 @@ export function planSd1Conversion(tensors: Iterable<SourceTensor>, layout: Sd1La
         entries.push({ src: t.name, component: m.component, dst: p.key, srcShape: t.shape, dstShape: [third, ...t.shape.slice(1)], dtype: t.dtype, rows });
       }
     } else {
-      const dstShape = m.squeeze ? squeeze1x1(t.shape) : [...t.shape];
+      const dstShape = m.squeeze ? squeeze1x1(t.shape) : m.transpose ? (t.shape.length === 2 ? [t.shape[1], t.shape[0]] : undefined) : [...t.shape];
       const dstKey = `${m.component}/${m.key}`;
-      if (!dstShape) problems.push(`"${t.name}": expected a 1×1 conv weight [C, C, 1, 1], got ${fmt(t.shape)}`);
+      if (!dstShape) problems.push(`"${t.name}": expected ${m.transpose ? 'a 2-D matrix to transpose' : 'a 1×1 conv weight [C, C, 1, 1]'}, got ${fmt(t.shape)}`);
       else if (t.dtype && !FLOAT_DTYPES.has(t.dtype)) problems.push(`"${t.name}": dtype ${t.dtype} is not a float type`);
       else if (bySrc.has(dstKey)) problems.push(`"${t.name}" and "${bySrc.get(dstKey)}" both map to ${m.component} "${m.key}"`);
       else {
         bySrc.set(dstKey, t.name);
-        entries.push({ src: t.name, component: m.component, dst: m.key, srcShape: t.shape, dstShape, dtype: t.dtype });
+        entries.push({ src: t.name, component: m.component, dst: m.key, srcShape: t.shape, dstShape, dtype: t.dtype, ...(m.transpose ? { transpose: true } : {}) });
       }
     }
   }
   for (const [reason, keys] of unsupported) {
     problems.unshift(`${keys.length} key${keys.length === 1 ? '' : 's'} like "${keys[0]}": ${reason}`);
   }
-  for (const c of COMPONENT_ORDER) {
-    const prefix = c === 'text_encoder' && layout.openClipLayers !== undefined ? OPENCLIP_PREFIX : SD1_PREFIXES[c];
-    if (!entries.some((e) => e.component === c)) problems.push(`no ${prefix}* tensors: the ${c} is missing (not a full Stable Diffusion checkpoint?)`);
+  for (const c of layoutComponents(layout)) {
+    if (!entries.some((e) => e.component === c)) problems.push(`no ${componentPrefix(c, layout)}* tensors: the ${c} is missing (not a full Stable Diffusion checkpoint?)`);
   }
   entries.sort((a, b) => COMPONENT_ORDER.indexOf(a.component) - COMPONENT_ORDER.indexOf(b.component) || (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0));
   return { entries, ignored, problems };

@@ -18,7 +18,7 @@ function usageLine(c: Command): string {
 export function mainHelp(commands: readonly Command[]): string {
   const w = Math.max(...commands.map((c) => c.name.length));
   return [
-    'ptp — Stable Diffusion 1.x and 2.x with Prompt-to-Prompt editing on TensorFlow.js',
+    'ptp — Stable Diffusion 1.x, 2.x and XL with Prompt-to-Prompt editing on TensorFlow.js',
     '',
     'Usage: ptp [global options] <command> [arguments] [options]',
     '',

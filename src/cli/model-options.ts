@@ -5,7 +5,7 @@ import { SCHEDULER_NAMES } from '../models/schedulers/index.js';
 import { demoModelDir } from '../node/package-files.js';
 
 export const MODEL_OPTIONS: readonly OptionSpec[] = [
-  { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'diffusers model directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/); default: the shipped shapes-world demo model' },
+  { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'diffusers model directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/; SD-XL also text_encoder_2/, tokenizer_2/); default: the shipped shapes-world demo model' },
   { name: 'variant', type: 'string', valueName: '<name>', description: 'prefer this weights variant, e.g. fp16' },
   { name: 'steps', type: 'number', valueName: '<n>', description: 'denoising steps (default 50)' },
   { name: 'guidance', type: 'number', valueName: '<scale>', description: 'classifier-free guidance scale (default 7.5)' },
@@ -13,7 +13,7 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
   { name: 'seed', type: 'number', valueName: '<n>', description: 'seed of the initial latents (torch.randn-compatible; default random)' },
   { name: 'latents', type: 'string', valueName: '<file>', description: 'initial latents, NCHW safetensors (tensor "latents"); overrides --seed' },
   { name: 'scheduler', type: 'string', valueName: '<name>', choices: SCHEDULER_NAMES, description: `scheduler: ${SCHEDULER_NAMES.join('|')} (default: the model's)` },
-  { name: 'height', type: 'number', valueName: '<px>', description: "image height, a multiple of 64 (default: the model's unet sample_size × 8: 512 for SD-1.x and SD-2.1-base, 768 for SD-2.1)" },
+  { name: 'height', type: 'number', valueName: '<px>', description: "image height, a multiple of 64 (default: the model's unet sample_size × 8: 512 for SD-1.x and SD-2.1-base, 768 for SD-2.1, 1024 for SD-XL)" },
   { name: 'width', type: 'number', valueName: '<px>', description: 'image width (default as --height)' },
   { name: 'clip-skip', type: 'number', valueName: '<n>', description: 'skip the last n text-encoder layers for the prompt (diffusers clip_skip; 1 = "Clip skip 2" of A1111-style UIs; default 0)' },
   { name: 'residency', type: 'string', valueName: '<mode>', choices: ['auto', 'resident', 'stream'], description: 'weights on the backend: auto|resident|stream (stream = per block, for wasm)' },

@@ -1,12 +1,12 @@
 /** Loading the model and latents for the model-running commands, and saving latents after a run. */
 import type { CommandContext } from './command.js';
 import { UsageError } from './args.js';
-import { defaultImageSize, resolveImageSize, type ImageSizeRule } from '../pipeline/image-size.js';
+import { defaultImageSize } from '../pipeline/image-size.js';
 import type { ModelRunOptions } from './model-options.js';
 import type { HostTensor } from '../pipeline/host-tensor.js';
 import type { GenerateResult, StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { loadPipeline } from '../pipeline/load.js';
-import { checkRunMemory, estimateRunMemory, type RunMemory } from '../pipeline/run-plan.js';
+import { checkRunMemory, modelRunPlan, type ModelRunPlan, type RunMemory } from '../pipeline/run-plan.js';
 import { parseUNetConfig } from '../models/unet/config.js';
 import { parseVaeConfig } from '../models/vae/config.js';
 import { createScheduler } from '../models/schedulers/index.js';
@@ -56,21 +56,21 @@ function checkRun(dir: ModelDir, o: ModelRunOptions, ctx: CommandContext, latent
   }
   const unet = parseUNetConfig(dir.config('unet'), `${dir.name}/unet/config.json`);
   const vae = parseVaeConfig(dir.config('vae'), `${dir.name}/vae/config.json`);
-  const rule: ImageSizeRule = { sampleSize: unet.sampleSize, vaeFactor: 2 ** (vae.blockOutChannels.length - 1), unetFactor: 2 ** (unet.downBlockTypes.length - 1) };
-  let size: { height: number; width: number };
+  const batch = prompts * ((o.guidance ?? 7.5) > 1 ? 2 : 1);
+  let plan: ModelRunPlan;
   try {
-    size = resolveImageSize({ height: o.height, width: o.width, latentsShape: latents?.shape }, rule);
+    plan = modelRunPlan(unet, vae, { height: o.height, width: o.width, latentsShape: latents?.shape, batch });
   } catch (e) {
     throw new UsageError((e as Error).message.replace(/^(height|width)/, '--$1'));
   }
+  const { rule, size } = plan;
   const d = defaultImageSize(rule);
   if (size.height !== d || size.width !== d) {
     ctx.err(`note: ${size.width}×${size.height} is not this model's native size ${d}×${d} (unet sample_size ${rule.sampleSize} × VAE factor ${rule.vaeFactor})`);
   }
   // The step count against the scheduler (e.g. more steps than training timesteps).
   if (o.steps !== undefined) createScheduler(dir.config('scheduler'), o.scheduler ? { type: o.scheduler } : {}).setTimesteps(o.steps);
-  const batch = prompts * ((o.guidance ?? 7.5) > 1 ? 2 : 1);
-  return { size, memory: estimateRunMemory({ unet: unet.blockOutChannels, vae: vae.blockOutChannels }, { ...size, vaeFactor: rule.vaeFactor, batch }) };
+  return { size, memory: plan.memory };
 }
 
 /** Writes --save-latents (initial and final latents, NCHW) when asked. */

@@ -7,6 +7,7 @@
  *   text_encoder/config.json  + weights (model[.fp16].safetensors or shards)
  *   tokenizer/vocab.json, merges.txt (+ tokenizer_config.json, special_tokens_map.json)
  *   scheduler/scheduler_config.json
+ *   text_encoder_2/, tokenizer_2/  SD-XL (StableDiffusionXLPipeline): read when model_index.json lists them
  *
  * `openModelDir` checks everything up front (every file, every safetensors header, shard maps) and
  * reports all problems in one error. Platform-neutral: files come through a FileStore.
@@ -18,20 +19,26 @@ import { findWeightFiles, type WeightFiles } from './weight-files.js';
 import { SafetensorsWeightSource } from './weights.js';
 import { log } from '../util/log.js';
 
-/** Pipeline components this library reads. */
+/** Pipeline components every model has. */
 export const MODEL_COMPONENTS = ['unet', 'vae', 'text_encoder', 'tokenizer', 'scheduler'] as const;
-export type ModelComponent = (typeof MODEL_COMPONENTS)[number];
+/** SD-XL's second text encoder and tokenizer: read when model_index.json lists them. */
+export const SDXL_COMPONENTS = ['text_encoder_2', 'tokenizer_2'] as const;
+export type ModelComponent = (typeof MODEL_COMPONENTS)[number] | (typeof SDXL_COMPONENTS)[number];
 /** Components that have weights. */
-export type WeightComponent = 'unet' | 'vae' | 'text_encoder';
-const WEIGHT_COMPONENTS: readonly WeightComponent[] = ['unet', 'vae', 'text_encoder'];
+export type WeightComponent = 'unet' | 'vae' | 'text_encoder' | 'text_encoder_2';
+const WEIGHT_COMPONENTS: readonly WeightComponent[] = ['unet', 'vae', 'text_encoder', 'text_encoder_2'];
+/** Components with a config file. */
+export type ConfigComponent = Exclude<ModelComponent, 'tokenizer' | 'tokenizer_2'>;
+const CONFIG_COMPONENTS: readonly ConfigComponent[] = ['unet', 'vae', 'text_encoder', 'text_encoder_2', 'scheduler'];
 
 export type { JsonObject } from './config.js';
 
 /** Config file of each component, relative to the model root. */
-export const CONFIG_FILES: Readonly<Record<Exclude<ModelComponent, 'tokenizer'>, string>> = {
+export const CONFIG_FILES: Readonly<Record<ConfigComponent, string>> = {
   unet: 'unet/config.json',
   vae: 'vae/config.json',
   text_encoder: 'text_encoder/config.json',
+  text_encoder_2: 'text_encoder_2/config.json',
   scheduler: 'scheduler/scheduler_config.json',
 };
 
@@ -50,7 +57,10 @@ export interface TokenizerFiles {
 export interface ModelDirOptions {
   /** Preferred weights variant (diffusers `variant`, e.g. "fp16"); the plain files are the fallback. */
   variant?: string;
-  /** Components that must be present (default: all of MODEL_COMPONENTS). */
+  /**
+   * Components that must be present (default: all of MODEL_COMPONENTS, plus text_encoder_2 and
+   * tokenizer_2 when model_index.json lists them, as SD-XL's does).
+   */
   components?: readonly ModelComponent[];
   /** Receives each fallback note (default: logged, as a warning when `variant` was asked for). */
   onNote?: (note: string) => void;
@@ -71,21 +81,28 @@ export class ModelDir {
     /** model_index.json ({} when not required and absent). */
     readonly modelIndex: JsonObject,
     /** Parsed config of each present component. */
-    readonly configs: Readonly<Partial<Record<Exclude<ModelComponent, 'tokenizer'>, JsonObject>>>,
+    readonly configs: Readonly<Partial<Record<ConfigComponent, JsonObject>>>,
     readonly tokenizer: TokenizerFiles | undefined,
     /** The weight files picked for each component. */
     readonly weightFiles: Readonly<Partial<Record<WeightComponent, WeightFiles>>>,
     private readonly sources: Partial<Record<WeightComponent, SafetensorsWeightSource>>,
     /** Fallbacks taken while resolving (also logged). */
     readonly notes: readonly string[],
+    /** SD-XL's second tokenizer (tokenizer_2/), when the model has one. */
+    readonly tokenizer2?: TokenizerFiles,
   ) {}
+
+  /** Whether this is an SD-XL model directory (a second text encoder). */
+  get hasTextEncoder2(): boolean {
+    return this.configs.text_encoder_2 !== undefined;
+  }
 
   get name(): string {
     return this.store.name;
   }
 
   /** Config of a component; throws naming the file if it was not loaded. */
-  config(c: Exclude<ModelComponent, 'tokenizer'>): JsonObject {
+  config(c: ConfigComponent): JsonObject {
     const cfg = this.configs[c];
     if (!cfg) throw new Error(`${this.name}: ${CONFIG_FILES[c]} was not loaded`);
     return cfg;
@@ -124,15 +141,15 @@ async function readJson(store: FileStore, path: string, problems: string[], requ
   return undefined;
 }
 
-async function readTokenizer(store: FileStore, problems: string[]): Promise<TokenizerFiles | undefined> {
+async function readTokenizer(store: FileStore, dir: string, problems: string[]): Promise<TokenizerFiles | undefined> {
   const before = problems.length;
-  const vocab = await readJson(store, 'tokenizer/vocab.json', problems, true);
-  if (vocab && !Object.values(vocab).every((v) => Number.isInteger(v))) problems.push('tokenizer/vocab.json: not a map of token → integer id');
+  const vocab = await readJson(store, `${dir}/vocab.json`, problems, true);
+  if (vocab && !Object.values(vocab).every((v) => Number.isInteger(v))) problems.push(`${dir}/vocab.json: not a map of token → integer id`);
   let merges: string | undefined;
-  if (await store.exists('tokenizer/merges.txt')) merges = await store.readText('tokenizer/merges.txt');
-  else problems.push('missing: tokenizer/merges.txt');
-  const config = await readJson(store, 'tokenizer/tokenizer_config.json', problems, false);
-  const specialTokens = await readJson(store, 'tokenizer/special_tokens_map.json', problems, false);
+  if (await store.exists(`${dir}/merges.txt`)) merges = await store.readText(`${dir}/merges.txt`);
+  else problems.push(`missing: ${dir}/merges.txt`);
+  const config = await readJson(store, `${dir}/tokenizer_config.json`, problems, false);
+  const specialTokens = await readJson(store, `${dir}/special_tokens_map.json`, problems, false);
   if (problems.length > before || !vocab || merges === undefined) return undefined;
   return { vocab: vocab as Record<string, number>, merges, config, specialTokens };
 }
@@ -175,15 +192,18 @@ export async function openModelDir(store: FileStore, opts: ModelDirOptions = {})
   const problems: string[] = [];
   const notes: string[] = [];
   const modelIndex = await readJson(store, 'model_index.json', problems, true);
+  const listed = (c: string) => Array.isArray(modelIndex?.[c]) && (modelIndex![c] as unknown[])[1] != null;
   for (const c of modelIndex ? want : []) {
-    const entry = modelIndex![c];
-    if (!Array.isArray(entry) || entry[1] == null) problems.push(`model_index.json: no "${c}" component listed`);
+    if (!listed(c)) problems.push(`model_index.json: no "${c}" component listed`);
   }
-  const configs: Partial<Record<Exclude<ModelComponent, 'tokenizer'>, JsonObject>> = {};
-  for (const c of ['unet', 'vae', 'text_encoder', 'scheduler'] as const) {
+  // SD-XL: the second text encoder and tokenizer come with the model when its index lists them.
+  if (!opts.components) for (const c of SDXL_COMPONENTS) if (listed(c)) want.add(c);
+  const configs: Partial<Record<ConfigComponent, JsonObject>> = {};
+  for (const c of CONFIG_COMPONENTS) {
     if (want.has(c)) configs[c] = await readJson(store, CONFIG_FILES[c], problems, true);
   }
-  const tokenizer = want.has('tokenizer') ? await readTokenizer(store, problems) : undefined;
+  const tokenizer = want.has('tokenizer') ? await readTokenizer(store, 'tokenizer', problems) : undefined;
+  const tokenizer2 = want.has('tokenizer_2') ? await readTokenizer(store, 'tokenizer_2', problems) : undefined;
   const weightFiles: Partial<Record<WeightComponent, WeightFiles>> = {};
   for (const c of WEIGHT_COMPONENTS) {
     if (!want.has(c)) continue;
@@ -202,5 +222,5 @@ export async function openModelDir(store: FileStore, opts: ModelDirOptions = {})
     throw new ModelDirError(store.name, problems);
   }
   for (const n of notes) (opts.onNote ?? (opts.variant ? log.warn : log.info))(n);
-  return new ModelDir(store, modelIndex ?? {}, configs, tokenizer, weightFiles, sources, notes);
+  return new ModelDir(store, modelIndex ?? {}, configs, tokenizer, weightFiles, sources, notes, tokenizer2);
 }

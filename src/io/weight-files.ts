@@ -9,9 +9,9 @@ import { isPickleName, pickleMessage } from './pickle.js';
 /** Weight file stems: diffusers models, transformers models. */
 export const WEIGHT_BASENAMES: readonly string[] = ['diffusion_pytorch_model', 'model'];
 
-/** The stems in order of preference for `dir` (transformers' name first for text_encoder). */
+/** The stems in order of preference for `dir` (transformers' name first for text_encoder and text_encoder_2). */
 function basenamesFor(dir: string): readonly string[] {
-  return dir.split('/').pop() === 'text_encoder' ? [...WEIGHT_BASENAMES].reverse() : WEIGHT_BASENAMES;
+  return /^text_encoder(_2)?$/.test(dir.split('/').pop()!) ? [...WEIGHT_BASENAMES].reverse() : WEIGHT_BASENAMES;
 }
 
 /** The weight files found for one component. */

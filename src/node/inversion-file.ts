@@ -50,6 +50,8 @@ export async function modelFingerprint(dir: ModelDir): Promise<string> {
   const picks: [Parameters<ModelDir['weights']>[0], string][] = [
     ['unet', 'conv_in.weight'], ['unet', 'conv_out.weight'], ['unet', 'conv_out.bias'], ['text_encoder', 'text_model.final_layer_norm.weight'],
   ];
+  // SD-XL: its second text encoder too (SD-1/2 fingerprints are unchanged).
+  if (dir.hasTextEncoder2) picks.push(['text_encoder_2', 'text_model.final_layer_norm.weight']);
   for (const [component, key] of picks) {
     const src = dir.weights(component);
     if (!src.info(key)) throw new Error(`${src.name}: no tensor "${key}" to identify the model by`);

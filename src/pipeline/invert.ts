@@ -4,7 +4,7 @@
  * visiting the sampling timesteps in reverse and applying `DDIMScheduler.invertStep` (`next_step`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { AddedConditioning, UNet2DConditionModel } from '../models/unet/unet.js';
 import { DDIMScheduler, type Scheduler } from '../models/schedulers/index.js';
 import { betweenSteps, stepInfo, type StepInfo } from './sampler.js';
 
@@ -14,6 +14,8 @@ export interface DdimInvertOptions {
   scheduler: Scheduler;
   /** Conditional text embeddings [B, T, D] (T: the text context length). */
   cond: tf.Tensor3D;
+  /** SD-XL: the added conditioning of `cond`'s rows. */
+  added?: AddedConditioning;
   /** Image latents NHWC [B, h, w, c] (VAE mean · scaling factor). */
   latents: tf.Tensor4D;
   steps: number;
@@ -46,7 +48,7 @@ export async function ddimInvert(o: DdimInvertOptions): Promise<DdimInvertResult
     for (let i = 0; i < timesteps.length; i++) {
       await betweenSteps(o.signal);
       const t = timesteps[timesteps.length - 1 - i];
-      const next = tf.tidy(() => scheduler.invertStep(o.unet.forward(x, t, o.cond), t, x) as tf.Tensor4D);
+      const next = tf.tidy(() => scheduler.invertStep(o.unet.forward(x, t, o.cond, undefined, { added: o.added }), t, x) as tf.Tensor4D);
       x.dispose();
       x = tf.keep(next);
       trajectory.push(x.dataSync() as Float32Array);

@@ -17,8 +17,12 @@ import { checkSliceSize } from '../nn/attention-core.js';
 import type { Residency } from '../nn/param.js';
 import { ClipTokenizer, DEFAULT_MODEL_MAX_LENGTH, type TruncationHandler } from '../models/clip/tokenizer.js';
 import { tokenizerOptionsFromFiles } from '../models/clip/tokenizer-config.js';
-import { ClipTextModel } from '../models/clip/text-model.js';
+import { ClipTextModel, ClipTextModelWithProjection } from '../models/clip/text-model.js';
 import { checkContextLength, ClipPromptEncoder, type ContextLengthSources } from '../models/clip/prompt-encoder.js';
+import { DualClipPromptEncoder } from '../models/clip/dual-prompt-encoder.js';
+import type { JsonObject } from '../io/config.js';
+import type { Module } from '../nn/module.js';
+import type { TokenizerFiles } from '../io/model-dir.js';
 import { UNet2DConditionModel } from '../models/unet/unet.js';
 import { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
 import { StableDiffusionPipeline } from './pipeline.js';
@@ -53,9 +57,10 @@ function float32Bytes(dir: ModelDir): number {
   return n;
 }
 
-/** The files that set a model directory's text context length. */
-function contextSources(dir: ModelDir): ContextLengthSources {
-  return { tokenizer: `${dir.name}/tokenizer/tokenizer_config.json`, textEncoder: `${dir.name}/${CONFIG_FILES.text_encoder}` };
+/** The files that set a model directory's text context length (`second`: SD-XL's tokenizer_2 and text_encoder_2). */
+function contextSources(dir: ModelDir, second = false): ContextLengthSources {
+  const [tokenizer, encoder] = second ? (['tokenizer_2', 'text_encoder_2'] as const) : (['tokenizer', 'text_encoder'] as const);
+  return { tokenizer: `${dir.name}/${tokenizer}/tokenizer_config.json`, textEncoder: `${dir.name}/${CONFIG_FILES[encoder]}` };
 }
 
 /**
@@ -82,7 +87,8 @@ export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Resid
 }
 
 /**
- * Loads tokenizer, text encoder, UNet, VAE and the scheduler config of a diffusers model: an
+ * Loads tokenizer, text encoder, UNet, VAE and the scheduler config of a diffusers model (SD-XL:
+ * both tokenizers and text encoders, and `force_zeros_for_empty_prompt` from model_index.json): an
  * opened `ModelDir`, or a `FileStore` (a directory, a URL prefix, memory), which is opened
  * (with `variant`) and closed again.
  */
@@ -102,32 +108,43 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   const residency = chooseResidency(dir, opts);
   log.info(`weights: ${residency === 'stream' ? 'streamed per block from host memory' : 'resident on the backend'}`);
   const common = { residency, keepFloat16: opts.keepFloat16 };
-  const tokFiles = dir.tokenizer;
-  if (!tokFiles) throw new Error(`${dir.name}: the tokenizer was not loaded`);
-  const tokenizer = ClipTokenizer.fromVocab(tokFiles.vocab, tokFiles.merges, {
-    ...tokenizerOptionsFromFiles(tokFiles.config, tokFiles.specialTokens),
-    onTruncate: opts.onTruncate,
-  });
+  const tokenizerFrom = (files: TokenizerFiles | undefined, folder: string) => {
+    if (!files) throw new Error(`${dir.name}: the ${folder} was not loaded`);
+    return ClipTokenizer.fromVocab(files.vocab, files.merges, { ...tokenizerOptionsFromFiles(files.config, files.specialTokens), onTruncate: opts.onTruncate });
+  };
+  const tokenizer = tokenizerFrom(dir.tokenizer, 'tokenizer');
   const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
   const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
   const lengths = contextSources(dir);
   checkContextLength(tokenizer.modelMaxLength, text.config.maxPositionEmbeddings, lengths);
   const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));
+  const sdxl = dir.hasTextEncoder2;
+  if (unet.config.additionEmbedType === 'text_time' && !sdxl) {
+    throw new Error(`${where('unet')}: the UNet takes SD-XL's added conditioning (addition_embed_type "text_time") but model_index.json lists no text_encoder_2`);
+  }
+  const text2 = sdxl ? ClipTextModelWithProjection.fromConfig(dir.config('text_encoder_2'), where('text_encoder_2')) : undefined;
+  const tokenizer2 = sdxl ? tokenizerFrom(dir.tokenizer2, 'tokenizer_2') : undefined;
+  const lengths2 = contextSources(dir, true);
+  if (text2 && tokenizer2) DualClipPromptEncoder.checkContextLengths(tokenizer, text, tokenizer2, text2, [lengths, lengths2]);
   const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
+  const models: [Module, 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae'][] = [[text, 'text_encoder'], ...(text2 ? [[text2, 'text_encoder_2'] as [Module, 'text_encoder_2']] : []), [unet, 'unet'], [vae, 'vae']];
   try {
-    for (const [model, component] of [[text, 'text_encoder'], [unet, 'unet'], [vae, 'vae']] as const) {
+    for (const [model, component] of models) {
       opts.signal?.throwIfAborted();
       await loadWeights(model, dir.weights(component), common);
     }
   } catch (e) {
-    for (const model of [text, unet, vae]) model.dispose();
+    for (const [model] of models) model.dispose();
     throw e;
   }
+  const prompt = text2 && tokenizer2 ? new DualClipPromptEncoder(tokenizer, text, tokenizer2, text2, [lengths, lengths2]) : new ClipPromptEncoder(tokenizer, text, lengths);
   const pipe = new StableDiffusionPipeline({
-    text: new ClipPromptEncoder(tokenizer, text, lengths),
+    text: prompt,
     unet,
     vae,
     schedulerConfig: dir.config('scheduler'),
+    // diffusers' StableDiffusionXLPipeline registers force_zeros_for_empty_prompt=True unless the index says otherwise.
+    forceZerosForEmptyPrompt: sdxl && (dir.modelIndex as JsonObject).force_zeros_for_empty_prompt !== false,
   });
   pipe.setAttentionSlice(opts.attentionSlice);
   pipe.signal = opts.signal;

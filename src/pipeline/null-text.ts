@@ -12,7 +12,7 @@
  * block's activations and weights are alive during the backward pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { AddedConditioning, UNet2DConditionModel } from '../models/unet/unet.js';
 import { DDIMScheduler, type Scheduler } from '../models/schedulers/index.js';
 import { Adam } from '../nn/adam.js';
 import { SegmentTape } from '../nn/segment-tape.js';
@@ -52,8 +52,11 @@ export interface NullTextOptions extends NullTextSettings {
   scheduler: Scheduler;
   /** Conditional embedding [1, T, D] of the prompt. */
   cond: tf.Tensor3D;
-  /** Starting unconditional embedding [1, T, D] (the embedding of ""). */
+  /** Starting unconditional embedding [1, T, D] (the embedding of "", or SD-XL's zeros). */
   uncond: tf.Tensor3D;
+  /** SD-XL: the added conditioning (pooled embedding, time ids) of the conditional and unconditional calls. */
+  addedCond?: AddedConditioning;
+  addedUncond?: AddedConditioning;
   /** The inversion trajectory x₀ … x_T, NHWC [1, h, w, c] each (steps + 1 tensors; not disposed). */
   trajectory: readonly tf.Tensor4D[];
 }
@@ -101,20 +104,20 @@ export function nullTextOptimize(o: NullTextOptions): NullTextResult {
     for (let i = 0; i < steps; i++) {
       const t = timesteps[i];
       const target = o.trajectory[steps - 1 - i];
-      const epsCond = tf.tidy(() => o.unet.forward(x, t, o.cond));
+      const epsCond = tf.tidy(() => o.unet.forward(x, t, o.cond, undefined, { added: o.addedCond }));
       const guidedStep = (epsUncond: tf.Tensor) => scheduler.step(tf.add(epsUncond, tf.mul(tf.sub(epsCond, epsUncond), guidance)), t, x);
       const opt = new Adam([emb], { lr: 1e-2 * (1 - i / 100) });
       const stepLosses: number[] = [];
       try {
         for (let j = 0; j < innerSteps; j++) {
-          const loss = adamIteration(o.unet, x, t, emb, opt, (e) => tf.mean(tf.squaredDifference(guidedStep(e), target)) as tf.Scalar);
+          const loss = adamIteration(o.unet, x, t, emb, o.addedUncond, opt, (e) => tf.mean(tf.squaredDifference(guidedStep(e), target)) as tf.Scalar);
           stepLosses.push(loss);
           const stopped = loss < earlyStop + i * 2e-5;
           o.onIteration?.({ step: i, steps, iteration: j, iterations: innerSteps, loss, stopped, elapsedMs: Date.now() - start });
           if (stopped) break;
         }
         perStep.push(tf.keep(tf.clone(emb) as tf.Tensor3D));
-        const next = tf.tidy(() => guidedStep(o.unet.forward(x, t, emb)) as tf.Tensor4D);
+        const next = tf.tidy(() => guidedStep(o.unet.forward(x, t, emb, undefined, { added: o.addedUncond })) as tf.Tensor4D);
         x.dispose();
         x = tf.keep(next);
       } finally {
@@ -139,11 +142,11 @@ export function nullTextOptimize(o: NullTextOptions): NullTextResult {
  * One Adam update of `emb` for `lossOf(unet(x, t, emb))`; returns the loss before the update.
  * The UNet runs on a SegmentTape: its backward recomputes one block at a time.
  */
-function adamIteration(unet: UNet2DConditionModel, x: tf.Tensor4D, t: number, emb: tf.Variable, opt: Adam, lossOf: (eps: tf.Tensor) => tf.Scalar): number {
+function adamIteration(unet: UNet2DConditionModel, x: tf.Tensor4D, t: number, emb: tf.Variable, added: AddedConditioning | undefined, opt: Adam, lossOf: (eps: tf.Tensor) => tf.Scalar): number {
   const tape = new SegmentTape();
   tape.watch(emb);
   try {
-    const eps = unet.forward(x, t, emb as tf.Tensor as tf.Tensor3D, undefined, { tape });
+    const eps = unet.forward(x, t, emb as tf.Tensor as tf.Tensor3D, undefined, { tape, added });
     const { value, grads } = tf.tidy(() => tf.valueAndGrads((e: tf.Tensor) => lossOf(e))([eps]));
     const [dEmb] = tape.backward(eps, grads[0], [emb]);
     opt.update([dEmb]);

@@ -1,17 +1,23 @@
 /**
- * Stable Diffusion 1.x text-to-image with an optional attention controller (Prompt-to-Prompt).
+ * Stable Diffusion 1.x / 2.x / XL text-to-image with an optional attention controller (Prompt-to-Prompt).
  *
  *   prompts ─tokenizer─▶ ids ─text encoder─▶ cond [P,T,D]      ("" ─▶ uncond; T = context length, 77 for SD)
  *   x_T (seeded or given) ─▶ for t: eps = unet([x,x], t, [uncond, cond], controller); CFG; step;
  *   controller.onStepEnd ─▶ vae.decode(x / scaling_factor) ─▶ images
+ *
+ * SD-XL (a UNet with addition_embed_type "text_time"): two text encoders give cond and each
+ * prompt's pooled embedding, which goes to the UNet with the micro-conditioning time ids
+ * (size-conditioning.ts); without negative prompts and with `forceZerosForEmptyPrompt` the
+ * unconditional embeddings are zeros.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionController } from '../nn/attention-control.js';
 import { setAttentionSlice } from '../nn/attention.js';
-import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { AddedConditioning, UNet2DConditionModel } from '../models/unet/unet.js';
 import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
 import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 import type { PromptEncodeOptions } from '../models/clip/prompt-encoder.js';
+import type { PooledPromptEmbeddings } from '../models/clip/dual-prompt-encoder.js';
 import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
 import { hostFromTensor, nchwToNhwc, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
 import { nullTextOptimize, nullTextSettings, type NullTextSettings } from './null-text.js';
@@ -22,12 +28,15 @@ import { defaultImageSize, resolveImageSize, type ImageSizeRule } from './image-
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
 import { checkRunMemory, estimateRunMemory } from './run-plan.js';
+import { checkSizeConditioning, sizeTimeIds, unetTimeIds, type SizeConditioning } from './size-conditioning.js';
 import { backendMemoryBudget } from '../backend/wasm-patches.js';
 
 /** Tokenizer + text model: prompts → embeddings [P, T, D] (T: the context length, 77 for SD). */
 export interface PromptEncoder {
   /** Embeds prompts (padded/truncated to the model length). */
   encode(prompts: readonly string[], opts?: PromptEncodeOptions): tf.Tensor3D;
+  /** SD-XL: the embeddings with each prompt's pooled embedding (see `DualClipPromptEncoder`). */
+  encodePooled?(prompts: readonly string[], opts?: PromptEncodeOptions): PooledPromptEmbeddings;
   /** The tokenizer (Prompt-to-Prompt controllers locate words with it). */
   readonly tokenizer?: PromptTokenizer;
   /** Tokens per embedding, T (default: the tokenizer's `modelMaxLength`). */
@@ -43,11 +52,27 @@ export interface PipelineComponents {
   vae: AutoencoderKL;
   /** scheduler/scheduler_config.json of the model. */
   schedulerConfig: SchedulerConfigJson;
+  /**
+   * SD-XL (model_index.json `force_zeros_for_empty_prompt`): without negative prompts the
+   * unconditional embeddings (and pooled embeddings) are zeros instead of those of "". Default false.
+   */
+  forceZerosForEmptyPrompt?: boolean;
 }
 
-export interface GenerateOptions {
+/** The text conditioning of some prompts: embeddings, and for SD-XL the pooled embeddings. */
+export interface PromptConditioning {
+  /** [P, T, D] (T = the context length). */
+  embeds: tf.Tensor3D;
+  /** SD-XL: [P, pooled D] (text_encoder_2's projected pooled output); undefined for SD-1/2. */
+  pooled?: tf.Tensor2D;
+}
+
+export interface GenerateOptions extends SizeConditioning {
   prompts: readonly string[];
-  /** One per prompt; default "" (the unconditional prompt). */
+  /**
+   * One per prompt; default "" (the unconditional prompt), or zero embeddings for an SD-XL model
+   * with `force_zeros_for_empty_prompt` (as diffusers: given "" prompts are encoded).
+   */
   negativePrompts?: readonly string[];
   /**
    * Unconditional embeddings per step, [steps, T, D] (`uncondEmbeddings` of a null-text
@@ -86,6 +111,7 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Skip the VAE decode (returns latents only). */
   decode?: boolean;
+  // SD-XL's micro-conditioning (originalSize, cropsCoordsTopLeft, targetSize and negative*) comes from SizeConditioning.
   keepLatentsPerStep?: boolean;
   /** One initial latent shared by all prompts (Prompt-to-Prompt). Default false for generate. */
   sharedLatents?: boolean;
@@ -179,7 +205,12 @@ export class StableDiffusionPipeline {
     return createScheduler(this.components.schedulerConfig, type ? { type } : {});
   }
 
-  /** The prompt tokenizer, for building Prompt-to-Prompt controllers. */
+  /** Whether the UNet takes SD-XL's added conditioning (pooled text embeddings and time ids). */
+  get usesAddedConditioning(): boolean {
+    return this.components.unet.config.additionEmbedType === 'text_time';
+  }
+
+  /** The prompt tokenizer, for building Prompt-to-Prompt controllers (SD-XL: the first one). */
   get tokenizer(): PromptTokenizer {
     const t = this.components.text.tokenizer;
     if (!t) throw new Error('this pipeline\'s prompt encoder exposes no tokenizer');
@@ -203,25 +234,52 @@ export class StableDiffusionPipeline {
     return opts.clipSkip ? this.components.text.encode(prompts, opts) : this.components.text.encode(prompts);
   }
 
+  /** Embeddings and, when the UNet takes added conditioning (SD-XL), pooled embeddings (caller disposes). */
+  encodeConditioning(prompts: readonly string[], opts: PromptEncodeOptions = {}): PromptConditioning {
+    if (!this.usesAddedConditioning) return { embeds: this.encodePrompts(prompts, opts) };
+    const text = this.components.text;
+    if (!text.encodePooled) throw new Error('this UNet needs pooled text embeddings (SD-XL), which the prompt encoder does not give');
+    return opts.clipSkip ? text.encodePooled(prompts, opts) : text.encodePooled(prompts);
+  }
+
+  /**
+   * The unconditional conditioning for `cond`: the negative prompts' when given, else zeros shaped
+   * like `cond` (SD-XL with `forceZerosForEmptyPrompt`, diffusers' `zeros_like`), else the encoding
+   * of "" (diffusers: negative prompts get no clip skip). The caller disposes it.
+   */
+  negativeConditioning(cond: PromptConditioning, negatives?: readonly string[]): PromptConditioning {
+    if (negatives) return this.encodeConditioning(negatives);
+    if (this.components.forceZerosForEmptyPrompt) return { embeds: tf.zerosLike(cond.embeds), pooled: cond.pooled && tf.zerosLike(cond.pooled) };
+    return this.encodeConditioning(new Array<string>(cond.embeds.shape[0]).fill(''));
+  }
+
   /** Text-to-image for each prompt. */
   async generate(opts: GenerateOptions): Promise<GenerateResult> {
     const prompts = opts.prompts;
     if (!prompts.length) throw new Error('at least one prompt is needed');
     const guidance = opts.guidance ?? 7.5;
-    const negatives = opts.negativePrompts ?? prompts.map(() => '');
-    if (negatives.length !== prompts.length) {
+    const negatives = opts.negativePrompts;
+    if (negatives && negatives.length !== prompts.length) {
       throw new Error(`${negatives.length} negative prompts for ${prompts.length} prompts`);
     }
+    checkSizeConditioning(opts, this.usesAddedConditioning);
     const steps = opts.steps ?? 50;
     const perStep = opts.uncondEmbeddings;
-    if (perStep) this.checkUncondEmbeddings(perStep.shape, steps, guidance, opts.negativePrompts !== undefined);
+    if (perStep) this.checkUncondEmbeddings(perStep.shape, steps, guidance, negatives !== undefined);
     const { height, width } = this.imageSize(opts);
     const f = this.vaeScaleFactor;
-    this.checkMemory({ height, width }, prompts.length * (guidance > 1 ? 2 : 1));
+    const guided = guidance > 1;
+    this.checkMemory({ height, width }, prompts.length * (guided ? 2 : 1));
     const signal = opts.signal ?? this.signal;
     const scheduler = typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler);
-    const cond = this.encodePrompts(prompts, { clipSkip: opts.clipSkip });
-    const uncond = guidance <= 1 ? undefined : perStep ? toTensor3d(perStep) : this.encodePrompts(negatives);
+    const cond = this.encodeConditioning(prompts, { clipSkip: opts.clipSkip });
+    const uncond = guided ? this.negativeConditioning(cond, negatives) : undefined;
+    if (uncond && perStep) {
+      // Per-step unconditional embeddings replace the negative ones (the pooled ones stay).
+      uncond.embeds.dispose();
+      uncond.embeds = toTensor3d(perStep);
+    }
+    const added = this.addedConditioning(cond, uncond, { height, width }, opts);
     const x0 = initialLatents(
       { batch: prompts.length, channels: this.components.unet.config.inChannels, height: height / f, width: width / f },
       { latents: opts.latents, seed: opts.seed, shared: opts.sharedLatents },
@@ -232,9 +290,10 @@ export class StableDiffusionPipeline {
         signal,
         unet: this.components.unet,
         scheduler,
-        cond,
-        uncond,
+        cond: cond.embeds,
+        uncond: uncond?.embeds,
         uncondPerStep: perStep !== undefined,
+        added,
         latents: x0,
         steps,
         guidance,
@@ -254,10 +313,22 @@ export class StableDiffusionPipeline {
         latentsPerStep: r.latentsPerStep && stackNhwcAsNchw(r.latentsPerStep, [b, h, w, c]),
       };
     } finally {
-      tf.dispose([cond, x0]);
-      if (uncond) uncond.dispose();
+      disposeConditioning(cond, uncond);
+      tf.dispose([x0, added?.textEmbeds]);
       final?.dispose();
     }
+  }
+
+  /**
+   * The UNet's added conditioning of a run for SD-XL (undefined otherwise): the pooled embeddings
+   * of the batch ([uncond..., cond...] with guidance) and the time ids of every row
+   * (size-conditioning.ts, diffusers' row order). The caller disposes `textEmbeds`.
+   */
+  private addedConditioning(cond: PromptConditioning, uncond: PromptConditioning | undefined, size: { height: number; width: number }, micro: SizeConditioning): AddedConditioning | undefined {
+    if (!this.usesAddedConditioning) return undefined;
+    const n = cond.embeds.shape[0];
+    const textEmbeds = uncond ? (tf.concat([uncond.pooled!, cond.pooled!], 0) as tf.Tensor2D) : tf.clone(cond.pooled!);
+    return { textEmbeds, timeIds: unetTimeIds(sizeTimeIds(micro, size), n, uncond !== undefined) };
   }
 
   /**
@@ -282,9 +353,10 @@ export class StableDiffusionPipeline {
     this.imageSize({ prompts: [opts.prompt], height, width });
     const scheduler = opts.scheduler ?? this.scheduler('ddim');
     const x0 = tf.tidy(() => vae.encodeLatents(imageToModelInput(opts.image)));
-    const cond = this.encodePrompts([opts.prompt]);
+    const cond = this.encodeConditioning([opts.prompt]);
+    const added = this.addedConditioning(cond, undefined, { height, width }, {});
     try {
-      const r = await ddimInvert({ unet, scheduler, cond, latents: x0, steps: opts.steps ?? 50, onStep: opts.onStep, signal: opts.signal ?? this.signal });
+      const r = await ddimInvert({ unet, scheduler, cond: cond.embeds, added, latents: x0, steps: opts.steps ?? 50, onStep: opts.onStep, signal: opts.signal ?? this.signal });
       try {
         return {
           latents: nhwcToNchwHost(r.latents),
@@ -296,7 +368,8 @@ export class StableDiffusionPipeline {
         r.latents.dispose();
       }
     } finally {
-      tf.dispose([x0, cond]);
+      disposeConditioning(cond);
+      tf.dispose([x0, added?.textEmbeds]);
     }
   }
 
@@ -313,11 +386,15 @@ export class StableDiffusionPipeline {
     const [n, , c, h, w] = inv.trajectory.shape;
     const per = c * h * w;
     const trajectory = Array.from({ length: n }, (_, k) => nchwToNhwc({ shape: [1, c, h, w], data: inv.trajectory.data.subarray(k * per, (k + 1) * per) }));
-    const cond = this.encodePrompts([opts.prompt]);
-    const uncond = this.encodePrompts(['']);
+    const cond = this.encodeConditioning([opts.prompt]);
+    // The starting null embedding: what sampling uses without negative prompts ("", or zeros for SD-XL).
+    const uncond = this.negativeConditioning(cond);
+    const size = { height: opts.image.height, width: opts.image.width };
+    const addedCond = this.addedConditioning(cond, undefined, size, {});
+    const addedUncond = this.addedConditioning(uncond, undefined, size, {});
     try {
       const r = nullTextOptimize({
-        unet: this.components.unet, scheduler, cond, uncond, trajectory, ...settings,
+        unet: this.components.unet, scheduler, cond: cond.embeds, uncond: uncond.embeds, addedCond, addedUncond, trajectory, ...settings,
         onStep: opts.onNullTextStep, onIteration: opts.onIteration,
       });
       try {
@@ -326,7 +403,8 @@ export class StableDiffusionPipeline {
         tf.dispose([r.uncondEmbeddings, r.latents]);
       }
     } finally {
-      tf.dispose([...trajectory, cond, uncond]);
+      disposeConditioning(cond, uncond);
+      tf.dispose([...trajectory, addedCond?.textEmbeds, addedUncond?.textEmbeds]);
     }
   }
 
@@ -381,9 +459,14 @@ export class StableDiffusionPipeline {
   /** Refuses, before any step, a run whose activations cannot fit the backend's memory budget. */
   private checkMemory(size: { height: number; width: number }, batch: number): void {
     const { unet, vae } = this.components;
-    const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
+    const attention = unet.config.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D');
+    const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels, unetAttention: attention }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
     checkRunMemory(mem, tf.memory().numBytes, backendMemoryBudget(), size);
   }
+}
+
+function disposeConditioning(...cs: (PromptConditioning | undefined)[]): void {
+  for (const c of cs) if (c) tf.dispose([c.embeds, c.pooled]);
 }
 
 /** A new backend tensor [n, tokens, d] from a host or backend tensor. */

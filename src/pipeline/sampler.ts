@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionController } from '../nn/attention-control.js';
-import type { UNet2DConditionModel } from '../models/unet/unet.js';
+import type { AddedConditioning, UNet2DConditionModel } from '../models/unet/unet.js';
 import type { Scheduler } from '../models/schedulers/index.js';
 import { checkGuidanceRescale, guide } from './guidance.js';
 
@@ -37,6 +37,8 @@ export interface SampleOptions {
   uncond?: tf.Tensor3D;
   /** Whether `uncond` holds one embedding per step. */
   uncondPerStep?: boolean;
+  /** SD-XL: the added conditioning of the whole UNet batch ([uncond..., cond...] rows with guidance). */
+  added?: AddedConditioning;
   /** Unit-variance initial latents NHWC [B, h, w, c] (scaled by initNoiseSigma here). */
   latents: tf.Tensor4D;
   steps: number;
@@ -100,7 +102,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
       await betweenSteps(o.signal);
       const next = tf.tidy(() => {
         const input = cfg ? tf.concat([x, x], 0) : x;
-        const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, contextAt(i), { controller: o.controller, step: i });
+        const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, contextAt(i), { controller: o.controller, step: i }, { added: o.added });
         let guided: tf.Tensor4D = eps;
         if (cfg) {
           const [u, c] = tf.split(eps, 2, 0);

@@ -67,6 +67,8 @@ export interface BuildEditOptions {
   /** Receives the automatic mode choice ("mode: replace (same number of words)"). */
   note?: (text: string) => void;
   names?: EditOptionNames;
+  /** Which attention maps the controller stores (`AttentionEditOptions.storeMaps`; default true, all). */
+  storeMaps?: boolean | 'cross';
 }
 
 const wordCount = (p: string) => splitWords(p).length;
@@ -98,7 +100,7 @@ export function buildEdit(tokenizer: PromptTokenizer, spec: EditSpec, opts: Buil
   const base = baseMode(spec, n, opts.note ?? (() => {}));
   try {
     const localBlend = spec.blend ? makeBlend(tokenizer, prompts, spec.blend, spec.blendThreshold, n) : undefined;
-    const common = { tokenizer, prompts, crossReplaceSteps: spec.cross, selfReplaceSteps: spec.self, localBlend };
+    const common = { tokenizer, prompts, crossReplaceSteps: spec.cross, selfReplaceSteps: spec.self, localBlend, storeMaps: opts.storeMaps };
     const edit = base === 'replace' ? new AttentionReplace(common) : base === 'refine' ? new AttentionRefine(common) : undefined;
     if (!reweight) return { controller: edit!, prompts, description: base! };
     const edited = prompts.slice(1);

@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionContext } from '../nn/attention-control.js';
 import type { LocalBlend } from './local-blend.js';
-import { selfReplaceMaxKeys, storeMaxQueries, type MapSize } from './resolution.js';
+import { selfReplaceMaxKeys, type MapSize } from './resolution.js';
 import { selfReplaceWindow, timeWordAlpha, type CrossReplaceSteps, type StepBounds, type TimeWordAlpha } from './schedule.js';
 import { AttentionStore } from './store.js';
 import type { PromptTokenizer } from '../models/clip/tokenizer.js';
@@ -30,9 +30,11 @@ export interface AttentionEditOptions {
   localBlend?: LocalBlend;
   /**
    * Store the (post-edit) maps ≤ latent/2 for aggregateAttention, as the official controllers do
-   * (default true). false stores only what LocalBlend reads, so more layers take the fast path.
+   * (default true); 'cross' stores only the cross-attention ones (no self-attention maps: what
+   * cross-attention views need, far less memory at SD-XL sizes). false stores only what LocalBlend
+   * reads, so more layers take the fast path.
    */
-  storeMaps?: boolean;
+  storeMaps?: boolean | 'cross';
   /** Latent size for the resolution limits; default: from layer 0 of each UNet call. */
   latentSize?: MapSize;
 }
@@ -56,7 +58,7 @@ export abstract class AttentionEdit extends AttentionStore {
   private plan?: { numSteps: number; crossAlpha: TimeWordAlpha; selfWindow: [number, number] };
 
   constructor(opts: AttentionEditOptions) {
-    super({ numPrompts: opts.prompts.length, latentSize: opts.latentSize });
+    super({ numPrompts: opts.prompts.length, latentSize: opts.latentSize, kinds: opts.storeMaps === 'cross' ? 'cross' : 'all' });
     if (opts.prompts.length < 2) throw new Error(`an edit needs a source and at least one edited prompt, got ${opts.prompts.length} prompt(s)`);
     this.prompts = [...opts.prompts];
     this.tokenizer = opts.tokenizer;
@@ -66,7 +68,7 @@ export abstract class AttentionEdit extends AttentionStore {
     // Words and bounds are checked now, whether or not the step count is known yet.
     if (opts.numSteps !== undefined) this.plan = this.makePlan(opts.numSteps);
     else this.makePlan(1);
-    this.storeMaps = opts.storeMaps ?? true;
+    this.storeMaps = opts.storeMaps !== false;
     if (opts.localBlend) {
       const lb = opts.localBlend.prompts;
       if (lb.length !== opts.prompts.length || lb.some((p, i) => p !== opts.prompts[i])) {
@@ -138,7 +140,7 @@ export abstract class AttentionEdit extends AttentionStore {
   }
 
   protected override keepsMap(ctx: AttentionContext): boolean {
-    if (this.storeMaps) return ctx.queries <= storeMaxQueries(this.latentSize);
+    if (this.storeMaps) return super.keepsMap(ctx);
     return !!this.localBlend && this.localBlend.readsLayer(ctx, this.latentSize);
   }
 

@@ -36,6 +36,12 @@ export interface AttentionStoreOptions {
   numPrompts?: number;
   /** Latent size for the resolution limits (see resolution.ts); default: from layer 0 of each call. */
   latentSize?: MapSize;
+  /**
+   * Which maps to keep: 'all' (default, official) or 'cross' (cross-attention only). The self-attention
+   * maps are the large ones — SD-XL at 1024×1024 has 10 heads × 4096² per 64×64 layer — and
+   * cross-attention views and LocalBlend need none of them.
+   */
+  kinds?: 'all' | 'cross';
 }
 
 /**
@@ -49,6 +55,7 @@ export interface AttentionStoreOptions {
  */
 export class AttentionStore implements AttentionController {
   readonly numPrompts?: number;
+  readonly kinds: 'all' | 'cross';
   protected readonly fixedLatent?: MapSize;
   protected seenLatent?: MapSize;
   private current = new Map<StoreKey, StoredMap[]>();
@@ -62,6 +69,7 @@ export class AttentionStore implements AttentionController {
     }
     this.numPrompts = opts.numPrompts;
     this.fixedLatent = opts.latentSize;
+    this.kinds = opts.kinds ?? 'all';
   }
 
   /** Number of ended steps (official `cur_step` between UNet calls). */
@@ -126,7 +134,7 @@ export class AttentionStore implements AttentionController {
 
   /** Whether this layer's map is stored. */
   protected keepsMap(ctx: AttentionContext): boolean {
-    return ctx.queries <= storeMaxQueries(this.latentSize);
+    return ctx.queries <= storeMaxQueries(this.latentSize) && (this.kinds === 'all' || ctx.isCross);
   }
 
   /** The denoising step of a call: ctx.step, or the count of ended steps outside a sampling loop. */

@@ -1,6 +1,7 @@
 /** The Prompt-to-Prompt pipeline cases of p2p/index.json: their controllers, tolerances and error measures. */
+import { expect } from 'chai';
 import { AttentionStore } from '../../src/ptp/store.js';
-import type { AttentionEdit } from '../../src/ptp/edit.js';
+import { AttentionEdit } from '../../src/ptp/edit.js';
 import { AttentionReplace } from '../../src/ptp/replace.js';
 import { AttentionRefine } from '../../src/ptp/refine.js';
 import { AttentionReweight } from '../../src/ptp/reweight.js';
@@ -25,6 +26,8 @@ export interface ControllerSpec {
 export interface PipelineCase {
   name: string;
   file: string;
+  /** "sdxl" for the SD-XL cases (tiny-sdxl, Euler); absent for the SD-1 cases (tiny-sd, DDIM). */
+  pipeline?: string;
   prompts: string[];
   controller: ControllerSpec;
   seed: number;
@@ -42,12 +45,12 @@ export interface PipelineTolerance {
   agg: { atol: number; rtol: number };
 }
 
-/** The pipeline cases (kind "pipeline") in file order. */
-export function pipelineCases(): PipelineCase[] {
+/** The pipeline cases (kind "pipeline") of the SD-1 model (tiny-sd), or of `pipeline` ("sdxl"), in file order. */
+export function pipelineCases(pipeline?: 'sdxl'): PipelineCase[] {
   const idx = readJson('p2p/index.json');
   return Object.entries(idx.cases)
-    .filter(([, c]) => (c as { kind: string }).kind === 'pipeline')
-    .map(([name, c]) => ({ name, ...(c as Omit<PipelineCase, 'name'>) }));
+    .map(([name, c]) => ({ name, ...(c as Omit<PipelineCase, 'name'> & { kind: string }) }))
+    .filter((c) => c.kind === 'pipeline' && c.pipeline === pipeline);
 }
 
 /**
@@ -63,6 +66,28 @@ export function pipelineTolerance(name: string): PipelineTolerance {
     imageAtol: t.image.atol,
     u8MaxAbs: t.image_u8.max_abs,
     agg: { atol: agg.atol, rtol: agg.rtol },
+  };
+}
+
+/** Tolerances of an SD-XL case (index.json `cases.sdxl_p2p_*.tolerance`; image, agg and blend maps only where the case has them). */
+export interface SdxlTolerance {
+  latentsRel: number;
+  u8MaxAbs: number;
+  conditioningAtol: number;
+  imageAtol?: number;
+  agg?: { atol: number; rtol: number };
+  blendMapsAtol?: number;
+}
+
+export function sdxlTolerance(name: string): SdxlTolerance {
+  const t = readJson('p2p/index.json').cases[name].tolerance;
+  return {
+    latentsRel: t['latents_per_step/final_latents'].max_abs_over_max_ref,
+    u8MaxAbs: t.image_u8.max_abs,
+    conditioningAtol: t['prompt_embeds/pooled_prompt_embeds/add_text_embeds'].atol,
+    imageAtol: t.image?.atol,
+    agg: t['agg_*'] && { atol: t['agg_*'].atol, rtol: t['agg_*'].rtol },
+    blendMapsAtol: t.local_blend_maps16?.atol,
   };
 }
 
@@ -141,4 +166,35 @@ export function imagesToNchw(images: readonly { width: number; height: number; d
     for (let p = 0; p < h * w; p++) for (let c = 0; c < 3; c++) out[(n * 3 + c) * h * w + p] = im.data[p * 3 + c];
   });
   return out;
+}
+
+/** The controller's mappers, alphas, equalizers and LocalBlend weights equal the stored ones exactly. */
+export async function checkControllerTables(
+  ctrl: AttentionStore,
+  tensors: Record<string, { dtype: string }>,
+  floats: (name: string) => Promise<number[]>,
+  ints: (name: string) => Promise<number[]>,
+): Promise<void> {
+  if (!(ctrl instanceof AttentionEdit)) return;
+  const has = (n: string) => n in tensors;
+  expect(Array.from(ctrl.crossAlpha.data), 'cross_replace_alpha').to.deep.equal(await floats('cross_replace_alpha'));
+  const refine = (e: AttentionEdit, mapper: string, alphas: string) => async () => {
+    expect(e).to.be.instanceOf(AttentionRefine);
+    const maps = (e as AttentionRefine).maps;
+    expect(maps.flatMap((m) => Array.from(m.mapper)), mapper).to.deep.equal(await ints(mapper));
+    expect(maps.flatMap((m) => Array.from(m.alphas)), alphas).to.deep.equal(await floats(alphas));
+  };
+  if (has('mapper') && tensors.mapper.dtype === 'F32') {
+    expect(ctrl).to.be.instanceOf(AttentionReplace);
+    expect((ctrl as AttentionReplace).mappers.flatMap((m) => Array.from(m)), 'mapper').to.deep.equal(await floats('mapper'));
+  }
+  if (has('mapper') && tensors.mapper.dtype === 'I64') await refine(ctrl, 'mapper', 'refine_alphas')();
+  if (has('equalizer')) {
+    expect(ctrl).to.be.instanceOf(AttentionReweight);
+    expect((ctrl as AttentionReweight).equalizer.flatMap((e) => Array.from(e)), 'equalizer').to.deep.equal(await floats('equalizer'));
+  }
+  if (has('prev_mapper')) await refine((ctrl as AttentionReweight).prev!, 'prev_mapper', 'prev_refine_alphas')();
+  if (has('local_blend_alpha_layers')) {
+    expect(ctrl.localBlend!.alphaLayers.flatMap((a) => Array.from(a)), 'local_blend_alpha_layers').to.deep.equal(await floats('local_blend_alpha_layers'));
+  }
 }

@@ -61,7 +61,7 @@ export function sentence(text: string): string {
 /** Whether the error means the backend can no longer be trusted (a fresh worker is needed). */
 export function isFatal(e: unknown): boolean {
   if (e instanceof GpuLostError || e instanceof BackendUnusableError) return true;
-  if (e instanceof ModelLoadError || e instanceof UploadError || (e instanceof Error && e.name === 'EditSpecError')) return false;
+  if (e instanceof ModelLoadError || e instanceof UploadError || (e instanceof Error && ['EditSpecError', 'RunMemoryError'].includes(e.name))) return false;
   return OUT_OF_MEMORY.test(firstLine(e)) || !(e instanceof Error) || e.name !== 'Error';
 }
 
@@ -69,6 +69,8 @@ export function isFatal(e: unknown): boolean {
 export function describeError(e: unknown, backend: string): string {
   if (e instanceof GpuLostError) return sentence(`${e.message}; run again to start a fresh ${backend} backend, or choose wasm`);
   const line = firstLine(e);
+  // A run refused before it started says what it needs: nothing ran out.
+  if (e instanceof Error && e.name === 'RunMemoryError') return sentence(line);
   if (OUT_OF_MEMORY.test(line)) return sentence(`The ${backend} backend ran out of memory (${line.replace(/[.]$/, '')}); try fewer edited prompts, or another backend`);
   return sentence(line);
 }

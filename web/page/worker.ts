@@ -9,8 +9,8 @@
  */
 import { initBrowserBackend } from '../../src/browser/index.js';
 import {
-  blendMapSize, buildEdit, crossAttentionGrid, HttpFileStore, loadPipeline, psnr, tokenLabels, toRgbImage,
-  type AttentionEdit, type SelectedBackend, type StableDiffusionPipeline,
+  backendMemoryBudget, blendMapSize, buildEdit, checkRunMemory, crossAttentionGrid, HttpFileStore, loadPipeline, modelRunPlan, parseUNetConfig, parseVaeConfig,
+  psnr, tokenLabels, toRgbImage, type AttentionEdit, type SelectedBackend, type StableDiffusionPipeline,
 } from '../../src/index.js';
 import { checkSettings } from './edit-settings.js';
 import { CancelledError, describeError, isFatal, ModelLoadError } from './errors.js';
@@ -68,6 +68,23 @@ async function ensureModel(url: string, encoder: boolean): Promise<number | unde
   return (performance.now() - t) / 1000;
 }
 
+/**
+ * Refuses, from the UNet and VAE configs alone (before any weight downloads), an edit of `batch` UNet
+ * samples at the model's default size that cannot fit the backend's memory, e.g. SD-XL at 1024×1024
+ * on wasm; the error says how much it needs.
+ */
+async function checkRunFits(url: string, batch: number): Promise<void> {
+  let plan;
+  try {
+    const store = new HttpFileStore(url);
+    const json = async (rel: string) => JSON.parse(await store.readText(rel)) as unknown;
+    plan = modelRunPlan(parseUNetConfig(await json('unet/config.json'), `${url}unet/config.json`), parseVaeConfig(await json('vae/config.json'), `${url}vae/config.json`), { batch });
+  } catch (e) {
+    throw new ModelLoadError(url, e);
+  }
+  checkRunMemory(plan.memory, 0, backendMemoryBudget(), plan.size);
+}
+
 /** The source prompt's cross-attention per token, averaged over the steps and the up/down layers at latent/4 (as `ptp attention`). */
 async function attentionMaps(controller: AttentionEdit, pipe: StableDiffusionPipeline, source: string): Promise<AttentionMaps> {
   const size = blendMapSize(controller.latentSize);
@@ -96,10 +113,12 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
     const edit = checkSettings(msg.settings, { upload: msg.upload !== undefined });
     const b = await ensureBackend(msg.settings.backend, msg.wasmPaths);
+    if (model?.url !== msg.modelUrl) await checkRunFits(msg.modelUrl, (edit.spec.targets.length ? edit.spec.targets.length + 1 : 2) * (edit.guidance > 1 ? 2 : 1));
     const loadSeconds = await ensureModel(msg.modelUrl, msg.upload !== undefined);
     abort.signal.throwIfAborted();
     const pipe = model!.pipe;
-    const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }) });
+    // The page draws the source's cross-attention only: no self-attention maps are kept.
+    const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }), storeMaps: 'cross' });
     controller = built.controller;
     steps = edit.steps;
     let real: { inversion: HeldInversion; reused: boolean } | undefined;

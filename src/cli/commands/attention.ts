@@ -67,7 +67,8 @@ export const attentionCommand: Command = {
     const o = modelRunOptions(args);
 
     const { pipe, latents } = await loadModel(o, ctx);
-    const store = new AttentionStore({ numPrompts: 1 });
+    // Self-attention maps (large at SD-XL sizes) are kept only when their components are asked for.
+    const store = new AttentionStore({ numPrompts: 1, kinds: components > 0 ? 'all' : 'cross' });
     try {
       const r = await pipe.generate({
         prompts: [prompt],

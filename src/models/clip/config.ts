@@ -17,6 +17,8 @@ export interface ClipTextConfig {
    * argmax(input_ids) instead, which is the `<|endoftext|>` position; undefined means the same.
    */
   eosTokenId?: number;
+  /** Output size of `text_projection` (CLIPTextModelWithProjection; transformers default 512). */
+  projectionDim: number;
 }
 
 const ACTIVATIONS = ['quick_gelu', 'gelu'];
@@ -24,7 +26,7 @@ const ACTIVATIONS = ['quick_gelu', 'gelu'];
 /** transformers fields without effect here (not warned about). */
 const NO_EFFECT = [
   'architectures', 'attention_dropout', 'bos_token_id', 'dropout', 'initializer_factor', 'initializer_range', 'model_type',
-  'pad_token_id', 'projection_dim', 'torch_dtype', 'transformers_version',
+  'pad_token_id', 'torch_dtype', 'transformers_version',
 ];
 
 /**
@@ -44,6 +46,7 @@ export function parseClipTextConfig(json: unknown, source = 'text_encoder/config
     hiddenAct: r.oneOf('hidden_act', 'quick_gelu', ACTIVATIONS),
     layerNormEps: r.num('layer_norm_eps', 1e-5),
     eosTokenId: undefined,
+    projectionDim: r.int('projection_dim', 512, 1),
   };
   if (!(config.layerNormEps > 0)) r.fail('layer_norm_eps', `must be a positive number, got ${config.layerNormEps}`);
   const eos = r.has('eos_token_id') ? r.int('eos_token_id', undefined, -(2 ** 31)) : undefined;

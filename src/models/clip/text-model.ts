@@ -1,11 +1,13 @@
 /**
  * transformers `CLIPTextModel`: embeddings, causal pre-LN transformer, final LayerNorm, and the
  * pooled output at the end-of-text token. Keys mirror the state dict (`text_model.embeddings.*`,
- * `text_model.encoder.layers.N.*`, `text_model.final_layer_norm.*`).
+ * `text_model.encoder.layers.N.*`, `text_model.final_layer_norm.*`). `CLIPTextModelWithProjection`
+ * (SD-XL's second text encoder) adds `text_projection` on the pooled output.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
 import { LayerNorm } from '../../nn/norm.js';
+import { Linear } from '../../nn/linear.js';
 import type { CheckpointAdapter } from '../../nn/load-weights.js';
 import { parseClipTextConfig, type ClipTextConfig } from './config.js';
 import { ClipTextEmbeddings } from './text-embeddings.js';
@@ -133,5 +135,35 @@ export class ClipTextModel extends Module implements CheckpointAdapter {
       if (opts.outputHiddenStates) out.hiddenStates = hiddenStates;
       return out as unknown as tf.TensorContainer;
     }) as unknown as ClipTextOutput;
+  }
+}
+
+export interface ClipTextProjectionOutput extends ClipTextOutput {
+  /** The pooled output through `text_projection` [B, projection_dim] (transformers `text_embeds`). */
+  textEmbeds: tf.Tensor2D;
+}
+
+/**
+ * transformers `CLIPTextModelWithProjection` (SD-XL's text_encoder_2): the text model plus
+ * `text_projection` (Linear hidden → projection_dim, no bias) applied to the pooled output.
+ */
+export class ClipTextModelWithProjection extends ClipTextModel {
+  readonly textProjection: Linear;
+
+  constructor(config: ClipTextConfig) {
+    super(config);
+    this.textProjection = this.addModule('text_projection', new Linear(config.hiddenSize, config.projectionDim, false));
+  }
+
+  /** From a parsed text_encoder_2/config.json (errors name `source` and the field at fault). */
+  static override fromConfig(json: unknown, source = 'text_encoder_2/config.json'): ClipTextModelWithProjection {
+    return new ClipTextModelWithProjection(parseClipTextConfig(json, source));
+  }
+
+  /** As `ClipTextModel.forward`, plus the projected pooled output `textEmbeds`. */
+  override forward(inputIds: number[][] | tf.Tensor2D, opts: ClipTextForwardOptions = {}): ClipTextProjectionOutput {
+    const out = super.forward(inputIds, opts);
+    const textEmbeds = this.textProjection.forward(out.poolerOutput);
+    return { ...out, textEmbeds };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * UNet2DConditionModel configuration: parses a diffusers `unet/config.json` into per-block
  * settings, applying diffusers' defaults and rules (in particular: `attention_head_dim` is the
- * number of heads for SD-1.x and SD-2.x configs alike, unless `num_attention_heads` is set).
+ * number of heads for SD-1.x, SD-2.x and SD-XL configs alike, unless `num_attention_heads` is set).
  */
 import { ConfigReader, MAX_CONFIG_LAYERS } from '../../io/config.js';
 
@@ -38,8 +38,17 @@ export interface UNetConfig {
   timeEmbedDim: number;
   convInKernel: number;
   convOutKernel: number;
-  /** Default latent size (sample_size; 64 for SD-1.x → 512×512 images). */
+  /** Default latent size (sample_size; 64 for SD-1.x → 512×512 images, 128 for SD-XL). */
   sampleSize: number;
+  /**
+   * Added conditioning (`addition_embed_type`): null, or "text_time" (SD-XL: a pooled text
+   * embedding and micro-conditioning ids, embedded and added to the time embedding).
+   */
+  additionEmbedType: 'text_time' | null;
+  /** Sinusoid size per time id (`addition_time_embed_dim`; SD-XL 256); 0 without added conditioning. */
+  additionTimeEmbedDim: number;
+  /** Input width of `add_embedding` (`projection_class_embeddings_input_dim` = pooled dim + ids · additionTimeEmbedDim); 0 without. */
+  projectionClassEmbeddingsInputDim: number;
 }
 
 /** Fields of diffusers' config that select nothing this implementation has: [key, the only value accepted]. */
@@ -47,7 +56,6 @@ const UNSUPPORTED: [string, unknown][] = [
   ['time_embedding_type', 'positional'],
   ['class_embed_type', null],
   ['num_class_embeds', null],
-  ['addition_embed_type', null],
   ['encoder_hid_dim', null],
   ['encoder_hid_dim_type', null],
   ['time_cond_proj_dim', null],
@@ -62,8 +70,10 @@ const UNSUPPORTED: [string, unknown][] = [
 
 /** diffusers fields without effect here (not warned about). */
 const NO_EFFECT = [
-  'addition_embed_type_num_heads', 'addition_time_embed_dim', 'cross_attention_norm', 'dropout', 'mid_block_only_cross_attention',
-  'projection_class_embeddings_input_dim', 'resnet_out_scale_factor', 'resnet_skip_time_act', 'upcast_attention',
+  'addition_embed_type_num_heads', 'cross_attention_norm', 'dropout', 'mid_block_only_cross_attention',
+  'resnet_out_scale_factor', 'resnet_skip_time_act', 'upcast_attention',
+  // Only read with addition_embed_type "text_time".
+  'addition_time_embed_dim', 'projection_class_embeddings_input_dim',
 ];
 
 /** diffusers strips a "UNetRes" prefix from block type names. */
@@ -131,6 +141,13 @@ export function parseUNetConfig(raw: unknown, source = 'unet/config.json'): UNet
   }
   if (n && onlyCrossAttention.length !== n) r.fail('only_cross_attention', `has ${onlyCrossAttention.length} entries for ${n} down blocks`);
 
+  const added = r.value('addition_embed_type') ?? null;
+  if (added !== null && added !== 'text_time') r.problem(`"addition_embed_type": ${JSON.stringify(added)} is not supported (only null or "text_time")`);
+  const textTime = added === 'text_time';
+  // Without "text_time" diffusers ignores both sizes (they are in NO_EFFECT for that case).
+  const additionTimeEmbedDim = textTime ? r.int('addition_time_embed_dim', undefined, 1) : 0;
+  const projectionClassEmbeddingsInputDim = textTime ? r.int('projection_class_embeddings_input_dim', undefined, 1) : 0;
+
   const normNumGroups = r.int('norm_num_groups');
   const cfg: UNetConfig = {
     inChannels: r.int('in_channels'),
@@ -157,6 +174,9 @@ export function parseUNetConfig(raw: unknown, source = 'unet/config.json'): UNet
     convInKernel: r.int('conv_in_kernel', 3),
     convOutKernel: r.int('conv_out_kernel', 3),
     sampleSize: r.int('sample_size', 64),
+    additionEmbedType: textTime ? 'text_time' : null,
+    additionTimeEmbedDim,
+    projectionClassEmbeddingsInputDim,
   };
   if (Number.isInteger(normNumGroups) && normNumGroups > 0) {
     blockOutChannels.forEach((ch, i) => {

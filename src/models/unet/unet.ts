@@ -1,6 +1,7 @@
 /**
- * diffusers UNet2DConditionModel (SD-1.x / SD-2.x layout) on NHWC latents, with every attention
- * layer placed for the Prompt-to-Prompt controller seam.
+ * diffusers UNet2DConditionModel (SD-1.x / SD-2.x / SD-XL layouts) on NHWC latents, with every
+ * attention layer placed for the Prompt-to-Prompt controller seam. SD-XL adds the "text_time"
+ * conditioning: `add_embedding(cat(text_embeds, sinusoid(time_ids)))` is added to the time embedding.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../../nn/module.js';
@@ -17,7 +18,23 @@ import {
   type BlockInputs, type CrossAttnSettings, type ResnetSettings, type UNetDownBlock, type UNetUpBlock,
 } from './blocks.js';
 
+/**
+ * SD-XL's added conditioning (diffusers' `added_cond_kwargs`), one row per sample of the UNet
+ * batch; required by a UNet with `addition_embed_type: "text_time"` and refused by others.
+ */
+export interface AddedConditioning {
+  /** Pooled text embedding [B, D] (text_encoder_2's projected output, `text_embeds`). */
+  textEmbeds: tf.Tensor2D;
+  /**
+   * Micro-conditioning ids of each row (`time_ids`), SD-XL base: [original height, original width,
+   * crop top, crop left, target height, target width]; each id gets its own sinusoid.
+   */
+  timeIds: readonly (readonly number[])[];
+}
+
 export interface UNetForwardOptions {
+  /** SD-XL's pooled text embedding and time ids (see {@link AddedConditioning}). */
+  added?: AddedConditioning;
   /** Also return every stage's output (names as in the reference's unet_blocks case). */
   returnIntermediates?: boolean;
   /**
@@ -31,8 +48,9 @@ export interface UNetForwardOptions {
 export interface UNetForwardResult {
   sample: tf.Tensor4D;
   /**
-   * time_proj_out, time_embedding_out [B, C]; conv_in_out, down_blocks.i.out, mid_block_out,
-   * up_blocks.i.out, conv_out_out (NHWC), in forward order. The caller disposes them.
+   * time_proj_out, time_embedding_out [B, C] (SD-XL also add_time_proj_out [B·ids, dim], add_embeds,
+   * add_embedding_out and emb, the sum every resnet receives); conv_in_out, down_blocks.i.out,
+   * mid_block_out, up_blocks.i.out, conv_out_out (NHWC), in forward order. The caller disposes them.
    */
   intermediates: Record<string, tf.Tensor>;
 }
@@ -45,6 +63,9 @@ export class UNet2DConditionModel extends Module {
   readonly convIn: Conv2d;
   readonly timeProj: Timesteps;
   readonly timeEmbedding: TimestepEmbedding;
+  /** SD-XL ("text_time"): the sinusoid of each time id and the MLP over [text_embeds, sinusoids]. */
+  readonly addTimeProj?: Timesteps;
+  readonly addEmbedding?: TimestepEmbedding;
   readonly downBlocks: UNetDownBlock[];
   readonly upBlocks: UNetUpBlock[];
   readonly midBlock?: UNetMidBlock2DCrossAttn;
@@ -72,6 +93,10 @@ export class UNet2DConditionModel extends Module {
     this.convIn = this.addModule('conv_in', new Conv2d(c.inChannels, boc[0], c.convInKernel, 1, (c.convInKernel - 1) >> 1));
     this.timeProj = this.addModule('time_proj', new Timesteps(boc[0], { flipSinToCos: c.flipSinToCos, downscaleFreqShift: c.freqShift }));
     this.timeEmbedding = this.addModule('time_embedding', new TimestepEmbedding(boc[0], c.timeEmbedDim, c.actFn));
+    if (c.additionEmbedType === 'text_time') {
+      this.addTimeProj = this.addModule('add_time_proj', new Timesteps(c.additionTimeEmbedDim, { flipSinToCos: c.flipSinToCos, downscaleFreqShift: c.freqShift }));
+      this.addEmbedding = this.addModule('add_embedding', new TimestepEmbedding(c.projectionClassEmbeddingsInputDim, c.timeEmbedDim, c.actFn));
+    }
 
     this.downBlocks = this.addModules(
       'down_blocks',
@@ -156,6 +181,35 @@ export class UNet2DConditionModel extends Module {
     return values;
   }
 
+  /** Throws unless `added` is what this UNet takes for a batch of `batch` (one-line errors). */
+  private checkAdded(added: AddedConditioning | undefined, batch: number): void {
+    const c = this.config;
+    if (!c.additionEmbedType) {
+      if (added) throw new Error('UNet: added conditioning (text embeds, time ids) given to a model without addition_embed_type "text_time"');
+      return;
+    }
+    if (!added) throw new Error('UNet: this model (addition_embed_type "text_time", SD-XL) needs the added conditioning: pooled text embeds and time ids');
+    const s = added.textEmbeds.shape;
+    if (s.length !== 2 || s[0] !== batch) throw new Error(`UNet: text embeds must be [${batch}, channels], got [${s.join(', ')}]`);
+    const ids = added.timeIds;
+    if (ids.length !== batch) throw new Error(`UNet: ${ids.length} rows of time ids for a batch of ${batch}`);
+    const n = ids[0]?.length ?? 0;
+    const bad = ids.findIndex((row) => row.length !== n || row.some((v) => !Number.isFinite(v)));
+    if (bad >= 0) throw new Error(`UNet: time ids row ${bad} is not ${n} finite numbers like row 0`);
+    const want = c.projectionClassEmbeddingsInputDim;
+    if (s[1] + n * c.additionTimeEmbedDim !== want) {
+      throw new Error(`UNet: text embeds of ${s[1]} channels and ${n} time ids × ${c.additionTimeEmbedDim} make ${s[1] + n * c.additionTimeEmbedDim} inputs; add_embedding takes ${want} (projection_class_embeddings_input_dim)`);
+    }
+  }
+
+  /** diffusers "text_time": add_embedding(cat(text_embeds, sinusoid of every time id)) [B, timeEmbedDim]. */
+  private addedEmbedding(added: AddedConditioning, rec: <T extends tf.Tensor>(name: string, t: T) => T): tf.Tensor2D {
+    const b = added.timeIds.length;
+    const proj = rec('add_time_proj_out', this.addTimeProj!.forward(added.timeIds.flat()));
+    const embeds = rec('add_embeds', tf.concat([added.textEmbeds, tf.reshape(proj, [b, -1])], 1) as tf.Tensor2D);
+    return rec('add_embedding_out', this.addEmbedding!.forward(embeds));
+  }
+
   private check(sample: tf.Tensor4D, context: tf.Tensor3D): void {
     const c = this.config;
     const s = sample.shape;
@@ -181,10 +235,11 @@ export class UNet2DConditionModel extends Module {
    * controller and step index. Returns NHWC [B, h, w, out_channels].
    */
   forward(sample: tf.Tensor4D, timestep: TimestepInput, encoderHiddenStates: tf.Tensor3D, call?: AttentionCall, opts?: UNetForwardOptions & { returnIntermediates?: false }): tf.Tensor4D;
-  forward(sample: tf.Tensor4D, timestep: TimestepInput, encoderHiddenStates: tf.Tensor3D, call: AttentionCall | undefined, opts: { returnIntermediates: true }): UNetForwardResult;
+  forward(sample: tf.Tensor4D, timestep: TimestepInput, encoderHiddenStates: tf.Tensor3D, call: AttentionCall | undefined, opts: UNetForwardOptions & { returnIntermediates: true }): UNetForwardResult;
   forward(sample: tf.Tensor4D, timestep: TimestepInput, encoderHiddenStates: tf.Tensor3D, call?: AttentionCall, opts?: UNetForwardOptions): tf.Tensor4D | UNetForwardResult;
   forward(sample: tf.Tensor4D, timestep: TimestepInput, encoderHiddenStates: tf.Tensor3D, call: AttentionCall = {}, opts: UNetForwardOptions = {}): tf.Tensor4D | UNetForwardResult {
     this.check(sample, encoderHiddenStates);
+    this.checkAdded(opts.added, sample.shape[0]);
     const timesteps = this.timestepsFor(timestep, sample.shape[0]);
     const tape = opts.tape;
     if (tape && call.controller) throw new Error('UNet: an attention controller cannot run on a gradient tape (the backward pass recomputes every block)');
@@ -197,7 +252,8 @@ export class UNet2DConditionModel extends Module {
         return t;
       };
       const tEmb = rec('time_proj_out', this.timeProj.forward(timesteps));
-      const temb = rec('time_embedding_out', this.timeEmbedding.forward(tEmb));
+      const timeEmb = rec('time_embedding_out', this.timeEmbedding.forward(tEmb));
+      const temb = opts.added ? rec('emb', tf.add(timeEmb, this.addedEmbedding(opts.added, rec)) as tf.Tensor2D) : timeEmb;
       const context = encoderHiddenStates;
       const blockCall: AttentionCall = { ...call, latent: { height: sample.shape[1], width: sample.shape[2] } };
       const inputs = (t: tf.Tensor, c: tf.Tensor): BlockInputs => ({ temb: t as tf.Tensor2D, context: c as tf.Tensor3D, call: blockCall });
