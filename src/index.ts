@@ -40,6 +40,8 @@ export { ConfigReader, type JsonObject } from './io/config.js';
 
 // Backends (selection is platform-neutral; the candidates come from ./node or ./browser)
 export { currentBackend, selectBackend, type BackendCandidate, type SelectedBackend } from './backend/select.js';
+export { countReads, type ReadCounter, type ReadCounts } from './backend/read-count.js';
+export { backendTensorBytesLimit, setTensorBytesLimit, tensorBytesLimit } from './backend/gpu-limits.js';
 
 // Layers, weights, the attention seam
 export { Module } from './nn/module.js';
@@ -117,5 +119,5 @@ export {
 export { nullTextOptimize, nullTextSettings, type NullTextOptions, type NullTextProgress, type NullTextResult, type NullTextSettings } from './pipeline/null-text.js';
 export { loadPipeline, type LoadPipelineOptions } from './pipeline/load.js';
 export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
-export { nchwToNhwc, nhwcToNchwHost, type HostTensor } from './pipeline/host-tensor.js';
+export { nchwToNhwc, nhwcToNchwHost, readHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

@@ -3,7 +3,7 @@
  * web/server.ts with the shipped demo model (models/shapes) beside it, driven through its URL
  * settings and data-role attributes. A short Replace edit on wasm and on WebGL is compared with
  * the same edit run here in Node; the source's attention grid has one labelled map per token; no
- * tensor is read back during WebGL sampling; Cancel stops the run; a bad word shows a
+ * tensor is read back during WebGL sampling, and none synchronously in a whole run; Cancel stops the run; a bad word shows a
  * one-sentence error and the page then runs again; an uploaded PNG (a rendered shapes scene) is
  * cropped/resized, null-text inverted and edited as `ptp edit --image` does here in Node, and its
  * inversion can be cancelled. Screenshots are kept in a temp folder (paths printed).
@@ -15,7 +15,6 @@ import type { Server } from 'node:http';
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { buildEdit, fitImage, imageToUint8, tokenLabels, type StableDiffusionPipeline } from '../src/index.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { demoModelDir } from '../src/node/package-files.js';
@@ -28,6 +27,7 @@ import { checkSettings } from '../web/page/edit-settings.js';
 import { settingsFromQuery } from '../web/page/settings.js';
 import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { describeNeeding } from './helpers/requirement.js';
+import { levelDiff, pixels, settle, type Rgb } from './helpers/web-page.js';
 
 /** The shipped demo model (in the repository). */
 const MODEL = demoModelDir();
@@ -46,21 +46,6 @@ const query = (changes: Record<string, string> = {}) => new URLSearchParams({ ..
  */
 const WEBGL_MAX_LEVELS = 3;
 const WEBGL_MEAN_LEVELS = 0.1;
-
-type Rgb = { width: number; height: number; data: Uint8Array };
-
-/** Largest and mean absolute difference of two 8-bit RGB images, in levels. */
-function levelDiff(a: Rgb, b: Rgb): { max: number; mean: number } {
-  expect([a.width, a.height]).to.deep.equal([b.width, b.height]);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const d = Math.abs(a.data[i] - b.data[i]);
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.data.length };
-}
 
 /** The uploaded image's edit: a rendered 150×150 scene of its caption (the page crops/resizes it to the model's 128×128). */
 const PHOTO = { caption: 'a red circle on a white background', target: 'a red square on a white background', size: 150, steps: 3, inner: 2, guidance: 7.5 };
@@ -134,27 +119,10 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     return { page, errors };
   }
 
-  async function settle(page: Page, timeout: number): Promise<string> {
-    await page.waitForFunction(() => document.body.dataset.state !== 'running', undefined, { timeout, polling: 250 });
-    return (await page.evaluate(() => document.body.dataset.state))!;
-  }
-
   async function screenshot(page: Page, name: string): Promise<void> {
     const file = join(shots, `${name}.png`);
     await page.screenshot({ path: file, fullPage: true });
     console.log(`      screenshot: ${file}`);
-  }
-
-  /** The RGB pixels of an image on the page (its PNG, decoded here). */
-  async function pixels(page: Page, selector: string): Promise<Rgb> {
-    const bytes = await page.evaluate(async (sel) => {
-      const img = document.querySelector<HTMLImageElement>(sel)!;
-      return Array.from(new Uint8Array(await (await fetch(img.src)).arrayBuffer()));
-    }, selector);
-    const png = PNG.sync.read(Buffer.from(bytes));
-    const rgb = new Uint8Array(png.width * png.height * 3);
-    for (let p = 0; p < png.width * png.height; p++) rgb.set(png.data.subarray(p * 4, p * 4 + 3), p * 3);
-    return { width: png.width, height: png.height, data: rgb };
   }
 
   async function runEdit(backend: string): Promise<{ page: Page; diffs: { max: number; mean: number }[] }> {
@@ -174,6 +142,7 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
   it('wasm: the edit matches the Node result within 1 u8 level; one labelled attention map per token', async () => {
     const { page, diffs } = await runEdit('wasm');
     for (const d of diffs) expect(d.max).to.be.at.most(1);
+    expect(await page.locator('[data-role="perf"]').getAttribute('data-sync-reads'), 'synchronous tensor reads').to.equal('0');
     const grid = page.locator('[data-role="attention"] figure');
     expect(await grid.count()).to.equal(labels.length);
     expect(await grid.locator('figcaption').allTextContents()).to.deep.equal(labels);
@@ -197,6 +166,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     // (so the counter does see reads).
     expect(await page.locator('[data-role="perf"]').getAttribute('data-readbacks')).to.equal('0');
     expect(Number(await page.locator('[data-role="perf"]').getAttribute('data-readbacks-total'))).to.be.above(0);
+    // ... and nothing is read synchronously in the whole run (tensors or WebGL kernels), images and attention maps included.
+    expect(await page.locator('[data-role="perf"]').getAttribute('data-sync-reads')).to.equal('0');
+    expect(await page.locator('[data-role="perf"]').getAttribute('data-kernel-sync-reads')).to.equal('0');
 
     // A lost context (as after a GPU reset) is one sentence; the page then runs on a fresh worker.
     await page.evaluate(() => (globalThis as unknown as { ptpPage: { loseGpuContext(): void } }).ptpPage.loseGpuContext());
