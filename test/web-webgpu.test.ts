@@ -20,7 +20,7 @@ import { checkSettings } from '../web/page/edit-settings.js';
 import { settingsFromQuery } from '../web/page/settings.js';
 import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { describeNeeding } from './helpers/requirement.js';
-import { levelDiff, pixels, settle, type Rgb } from './helpers/web-page.js';
+import { cancelDuringSampling, levelDiff, openPage, pixels, screenshotTo, settle, type Rgb } from './helpers/web-page.js';
 
 const MODEL = demoModelDir();
 
@@ -70,19 +70,8 @@ describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BRO
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  async function open(browser: Browser, q: string): Promise<{ page: Page; errors: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${base}/?${q}`);
-    return { page, errors };
-  }
-
-  async function screenshot(page: Page, name: string): Promise<void> {
-    const file = join(shots, `${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    console.log(`      screenshot: ${file}`);
-  }
+  const open = (browser: Browser, q: string) => openPage(browser, `${base}/?${q}`);
+  const screenshot = (page: Page, name: string) => screenshotTo(page, shots, name);
 
   const perf = (page: Page, name: string) => page.locator('[data-role="perf"]').getAttribute(`data-${name}`);
 
@@ -134,19 +123,8 @@ describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BRO
     await page.fill('[data-role="steps"]', '50');
     await page.click('[data-role="generate"]');
     expect(await page.evaluate(() => document.body.dataset.state)).to.equal('running');
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.step ?? 0) >= 1, undefined, { timeout: 20 * 60_000, polling: 250 });
-    const at = await page.evaluate(() => {
-      const shown = Number(document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.step);
-      document.querySelector<HTMLButtonElement>('[data-role="cancel"]')!.click();
-      return shown;
-    });
-    expect(await settle(page, 10 * 60_000)).to.equal('idle');
-    await screenshot(page, 'webgpu-cancelled');
-    const status = (await page.locator('[data-role="status"]').textContent())!;
-    const done = Number(/Cancelled after (\d+) of 50 steps/.exec(status)?.[1]);
+    const { at, done, status } = await cancelDuringSampling(page, { step: 20 * 60_000, stop: 10 * 60_000 }, () => screenshot(page, 'webgpu-cancelled'));
     expect(done, status).to.be.within(at, at + 1);
-    expect(await page.locator('[data-role="source"]').count()).to.equal(0);
-    expect(await page.locator('[data-role="generate"]').isEnabled()).to.equal(true);
 
     // The same edit on wasm in this tab: the performance panel compares the two backends.
     await page.fill('[data-role="steps"]', EDIT.steps);

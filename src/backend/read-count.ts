@@ -27,9 +27,8 @@ export interface ReadCounter {
 type Method = (...args: unknown[]) => unknown;
 const INSTALLED = Symbol.for('tfjs-prompt-to-prompt.read-count');
 const active = new Set<ReadCounts>();
-/** Depth of engine readSync calls and backend read calls in progress (their inner backend readSync is not a kernel's). */
-let throughEngine = 0;
-let inBackendRead = 0;
+/** Engine readSync calls and backend read calls in progress (a backend readSync inside them is not a kernel's). */
+const depth = { throughEngine: 0, inBackendRead: 0 };
 
 const bump = (k: keyof ReadCounts) => {
   for (const c of active) c[k]++;
@@ -44,34 +43,37 @@ function wrapOnce(obj: Record<string | symbol, unknown>, name: string, wrap: (f:
   obj[name] = wrap(f as Method);
 }
 
+/** `f`, with `depth[key]` raised while it runs (synchronously). */
+function nested(f: Method, key: keyof typeof depth): Method {
+  return function (this: unknown, ...args: unknown[]) {
+    depth[key]++;
+    try {
+      return f.apply(this, args);
+    } finally {
+      depth[key]--;
+    }
+  };
+}
+
 /** Starts counting the reads of the active backend (wrapping tfjs' engine and the backend once). */
 export function countReads(): ReadCounter {
   const engine = tf.engine() as unknown as Record<string | symbol, unknown>;
   const backend = tf.backend() as unknown as Record<string | symbol, unknown>;
-  wrapOnce(engine, 'readSync', (f) => function (this: unknown, ...args: unknown[]) {
-    bump('sync');
-    throughEngine++;
-    try {
-      return f.apply(this, args);
-    } finally {
-      throughEngine--;
-    }
+  wrapOnce(engine, 'readSync', (f) => {
+    const inner = nested(f, 'throughEngine');
+    return function (this: unknown, ...args: unknown[]) {
+      bump('sync');
+      return inner.apply(this, args);
+    };
   });
   wrapOnce(engine, 'read', (f) => function (this: unknown, ...args: unknown[]) {
     bump('async');
     return f.apply(this, args);
   });
   // A backend's `read` may call its own `readSync` synchronously (wasm, cpu): not a kernel's read.
-  wrapOnce(backend, 'read', (f) => function (this: unknown, ...args: unknown[]) {
-    inBackendRead++;
-    try {
-      return f.apply(this, args);
-    } finally {
-      inBackendRead--;
-    }
-  });
+  wrapOnce(backend, 'read', (f) => nested(f, 'inBackendRead'));
   wrapOnce(backend, 'readSync', (f) => function (this: unknown, ...args: unknown[]) {
-    if (throughEngine === 0 && inBackendRead === 0) bump('kernelSync');
+    if (depth.throughEngine === 0 && depth.inBackendRead === 0) bump('kernelSync');
     return f.apply(this, args);
   });
   const counts: ReadCounts = { sync: 0, async: 0, kernelSync: 0 };
