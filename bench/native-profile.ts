@@ -85,7 +85,7 @@ async function main(): Promise<void> {
         latents: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D, noise: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D,
         context: tf.randomNormal([b, 77, 64]) as tf.Tensor3D, timesteps: Array.from({ length: b }, (_, i) => (i * 61) % 1000),
       };
-      optimiseStep(() => diffusionLoss(m, batch, alphas), opt, 1);
+      optimiseStep(() => diffusionLoss(m, batch, { alphasCumprod: alphas, prediction: 'epsilon', minSnrGamma: 5 }), opt, 1);
       tf.dispose([batch.latents, batch.noise, batch.context]);
       return tf.scalar(0);
     };

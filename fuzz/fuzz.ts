@@ -3,11 +3,13 @@
  * the library and the CLI (targets in fuzz/targets: safetensors files and headers, model
  * directories, tokenizer input, command-line arguments). Every case must end in a result or a
  * clean error; anything else is a crash, and a case that does not answer within the time limit
- * is a hang. Cases run in child processes (`--jobs` at a time) watched by this one, so even an
- * endless synchronous loop is caught and the run goes on with the next case. Prints the counts
- * per target and outcome, the first crashes and hangs, and one JSON line
- * `{"cases", "clean_errors", "ok", "crashes", "hangs", ...}`; exits 1 when there was a crash or a
- * hang.
+ * is a hang (fuzz/outcome.ts says which errors are clean). Cases run in child processes (`--jobs`
+ * at a time) watched by this one, so even an endless synchronous loop is caught and the run goes
+ * on with the next case; a child that dies or exits during a case (or before its chunk is done)
+ * is a crash of that case. Prints the counts per target and outcome, how far the `ok` cases got
+ * (e.g. the CLI cases that sampled and decoded), the first crashes and hangs, and one JSON line
+ * `{"cases", "clean_errors", "ok", "crashes", "hangs", "reached", ...}`; exits 1 when there was a
+ * crash or a hang.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,11 @@ async function targets(): Promise<FuzzTarget<unknown>[]> {
 /** Target names and shares, without loading the targets (the parent process stays light). */
 const PLAN: readonly [string, number][] = [['safetensors', 0.45], ['tokenizer', 0.25], ['model-dir', 0.15], ['cli', 0.15]];
 const SELFTEST_PLAN: readonly [string, number][] = [['selftest', 1]];
+/**
+ * CLI cases load a model and may sample and decode (1–3 steps, ≤ 128 px: ~2–7 s alone, several
+ * times that on a loaded machine): they get this many times the per-case limit before a hang.
+ */
+const SLOW: Readonly<Record<string, number>> = { cli: 4 };
 
 interface Options {
   plan: readonly [string, number][];
@@ -68,13 +75,14 @@ async function child(target: string, seed: number, from: number, to: number): Pr
       await send({ kind: 'start', index: i });
       let outcome: Outcome = 'ok';
       let detail: string | undefined;
+      let reached: string | undefined;
       const t0 = performance.now();
       try {
-        await t.run(ctx, new Rng(caseSeed(seed, target, i)), i);
+        reached = (await t.run(ctx, new Rng(caseSeed(seed, target, i)), i)) ?? undefined;
       } catch (e) {
         ({ outcome, detail } = classify(e));
       }
-      await send({ kind: 'done', report: { target, index: i, outcome, detail, ms: performance.now() - t0 } });
+      await send({ kind: 'done', report: { target, index: i, outcome, detail, reached, ms: performance.now() - t0 } });
     }
   } finally {
     await t.teardown?.(ctx);
@@ -118,27 +126,37 @@ async function runChunk(chunk: Chunk, o: Options, onReport: (r: CaseReport) => v
       };
       arm(120_000);
       proc.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+      let ready = false;
       proc.on('message', (m: ToParent) => {
-        if (m.kind === 'start') {
+        if (m.kind === 'ready') {
+          ready = true;
+        } else if (m.kind === 'start') {
           current = m.index;
-          arm(o.timeoutMs);
+          arm(o.timeoutMs * (SLOW[chunk.target] ?? 1));
         } else if (m.kind === 'done') {
           onReport(m.report);
           resumeAt = m.report.index + 1;
           current = -1;
         }
       });
-      proc.on('exit', (code) => {
+      // 'close' comes after the exit and after the last message and stderr data have arrived.
+      proc.on('close', (code, signal) => {
         clearTimeout(watchdog);
         const last = stderr.trim().split('\n').slice(-3).join(' | ');
-        if (!hung && code !== 0) {
+        const how = signal ? `signal ${signal}` : `exit ${code}`;
+        if (!hung) {
           if (current >= 0) {
-            // The child died inside a case (e.g. out of memory): a crash of that case.
-            onReport({ target: chunk.target, index: current, outcome: 'crash', detail: `the process died (exit ${code}): ${last}` });
+            // The child died or exited inside a case (out of memory, a process.exit, even with
+            // status 0): a crash of that case, never a case dropped silently.
+            onReport({ target: chunk.target, index: current, outcome: 'crash', detail: `the process ended during the case (${how}): ${last}` });
             resumeAt = current + 1;
-          } else if (resumeAt === started) {
-            onReport({ target: chunk.target, index: started, outcome: 'crash', detail: `set-up failed (exit ${code}): ${last}` });
+          } else if (!ready) {
+            onReport({ target: chunk.target, index: started, outcome: 'crash', detail: `set-up failed (${how}): ${last}` });
             resumeAt = chunk.to;
+          } else if (resumeAt < chunk.to) {
+            // Ended between cases before its chunk was done: the case that ran last left it behind.
+            onReport({ target: chunk.target, index: resumeAt, outcome: 'crash', detail: `the process ended after case ${resumeAt - 1}, before this one (${how}): ${last}` });
+            resumeAt++;
           }
         }
         resolve(Math.max(resumeAt, started + 1));
@@ -161,11 +179,13 @@ async function parent(o: Options): Promise<number> {
   const counts = new Map<string, Record<Outcome, number>>(o.plan.map(([t]) => [t, { ok: 0, clean_error: 0, crash: 0, hang: 0 }]));
   const bad: CaseReport[] = [];
   const errorKinds = new Map<string, number>();
+  const reached = new Map<string, number>();
   const busy = new Map<string, number>(o.plan.map(([t]) => [t, 0]));
   const onReport = (r: CaseReport) => {
     counts.get(r.target)![r.outcome]++;
     busy.set(r.target, busy.get(r.target)! + (r.ms ?? 0));
     if (r.outcome === 'crash' || r.outcome === 'hang') bad.push(r);
+    if (r.outcome === 'ok' && r.reached) reached.set(`${r.target}: ${r.reached}`, (reached.get(`${r.target}: ${r.reached}`) ?? 0) + 1);
     if (r.outcome === 'clean_error' && r.detail) {
       const kind = `${r.target}: ${r.detail.replace(/\d+(\.\d+)?/g, 'N').replace(/"[^"]*"/g, '"…"').slice(0, 90)}`;
       errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
@@ -184,11 +204,12 @@ async function parent(o: Options): Promise<number> {
     const n = c.ok + c.clean_error + c.crash + c.hang;
     console.log(`  ${t.padEnd(12)} ${String(n).padStart(6)} ${String(c.ok).padStart(6)} ${String(c.clean_error).padStart(6)} ${String(c.crash).padStart(6)} ${String(c.hang).padStart(6)}   ${(busy.get(t)! / Math.max(n, 1)).toFixed(1).padStart(7)}`);
   }
+  for (const [what, n] of reached) console.log(`  reached ${what}: ${n} cases`);
   console.log(`  most frequent clean errors:`);
   for (const [kind, n] of [...errorKinds].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`    ${String(n).padStart(5)} × ${kind}`);
   for (const r of bad.slice(0, 20)) console.log(`  ${r.outcome.toUpperCase()} ${r.target} #${r.index} (seed ${o.seed}): ${r.detail}`);
   const cases = total.ok + total.clean_error + total.crash + total.hang;
-  console.log(JSON.stringify({ cases, clean_errors: total.clean_error, ok: total.ok, crashes: total.crash, hangs: total.hang, seed: o.seed, seconds: +seconds.toFixed(1), per_target: Object.fromEntries(counts) }));
+  console.log(JSON.stringify({ cases, clean_errors: total.clean_error, ok: total.ok, crashes: total.crash, hangs: total.hang, reached: Object.fromEntries(reached), seed: o.seed, seconds: +seconds.toFixed(1), per_target: Object.fromEntries(counts) }));
   return total.crash + total.hang > 0 || cases !== o.cases ? 1 : 0;
 }
 

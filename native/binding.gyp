@@ -14,10 +14,13 @@
         "src/activation.cc",
         "src/attention.cc",
         "src/norm.cc",
-        "src/gelu.cc"
+        "src/gelu.cc",
+        "src/elementwise.cc",
+        "src/reduce.cc",
+        "src/adam.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y"],
-      "cflags_cc": ["-std=c++20", "-O3", "-march=native", "-ffp-contract=fast", "-fopenmp", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++20", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-fopenmp", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-ldnnl", "-fopenmp"],
       "defines": ["NAPI_VERSION=8"]
     }

@@ -63,12 +63,12 @@ export { BasicTransformerBlock, type BasicTransformerBlockOptions } from './nn/t
 export { Transformer2DModel, type Transformer2DOptions } from './nn/transformer.js';
 
 // Models
-export { ClipTokenizer, MAX_TOKENS, type ClipTokenizerOptions, type PromptTokenizer, type TruncationHandler, type TruncationInfo, type ClipCallOptions, type ClipEncoding } from './models/clip/tokenizer.js';
+export { ClipTokenizer, DEFAULT_MODEL_MAX_LENGTH, type ClipTokenizerOptions, type PromptTokenizer, type TruncationHandler, type TruncationInfo, type ClipCallOptions, type ClipEncoding } from './models/clip/tokenizer.js';
 export { ClipTextModel, ClipTextTransformer, type ClipTextForwardOptions, type ClipTextOutput } from './models/clip/text-model.js';
 export { ClipAttention, ClipEncoderLayer, ClipMlp } from './models/clip/text-layers.js';
 export { ClipTextEmbeddings, Embedding } from './models/clip/text-embeddings.js';
 export { parseClipTextConfig, type ClipTextConfig } from './models/clip/config.js';
-export { ClipPromptEncoder, type PromptEncodeOptions } from './models/clip/prompt-encoder.js';
+export { checkContextLength, ClipPromptEncoder, type ContextLengthSources, type PromptEncodeOptions } from './models/clip/prompt-encoder.js';
 export { tokenizerOptionsFromFiles } from './models/clip/tokenizer-config.js';
 export { UNet2DConditionModel, type TimestepInput, type UNetForwardOptions, type UNetForwardResult } from './models/unet/unet.js';
 export { parseUNetConfig, type DownBlockType, type MidBlockType, type UNetConfig, type UpBlockType } from './models/unet/config.js';
@@ -117,7 +117,7 @@ export {
   type NullTextInversionResult, type NullTextInvertOptions,
 } from './pipeline/pipeline.js';
 export { nullTextOptimize, nullTextSettings, type NullTextOptions, type NullTextProgress, type NullTextResult, type NullTextSettings } from './pipeline/null-text.js';
-export { loadPipeline, type LoadPipelineOptions } from './pipeline/load.js';
+export { loadPipeline, modelContextLength, type LoadPipelineOptions } from './pipeline/load.js';
 export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
 export { nchwToNhwc, nhwcToNchwHost, readHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

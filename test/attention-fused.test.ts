@@ -10,6 +10,7 @@ import { attend, attentionStats, attentionStrategy, resetAttentionStats, setAtte
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
 import { fusedAttentionUnavailable } from '../src/backend/attention-ops.js';
 import { expectClose } from './helpers/close.js';
+import { skipUnlessBackend } from './helpers/backend-skip.js';
 
 const TOL = { atol: 2e-6, rtol: 2e-5 };
 const PROBS_TOL = { atol: 1e-7, rtol: 2e-5 };
@@ -61,7 +62,7 @@ describe('fused attention kernel vs the tfjs reference path', function () {
   before(function () {
     // The kernel is this library's attention on wasm and cpu: there, a kernel that cannot load is
     // a failure (attention would silently fall back to the slow per-head path), not a skip.
-    if (!['wasm', 'cpu'].includes(tf.getBackend())) this.skip();
+    skipUnlessBackend(this, ['wasm', 'cpu'], 'the fused attention kernel suite');
     const why = fusedAttentionUnavailable();
     if (why) throw new Error(`the fused attention kernel is broken on ${tf.getBackend()}: ${why}`);
   });

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { convChunks, setConvSplit } from '../src/backend/wasm-conv-split.js';
 import { expectClose } from './helpers/close.js';
 import { expectNoLeak } from './helpers/leaks.js';
+import { skipUnlessBackend } from './helpers/backend-skip.js';
 
 function both<T extends tf.Tensor>(f: () => T): { split: T; stock: T } {
   setConvSplit(false);
@@ -19,7 +20,7 @@ function both<T extends tf.Tensor>(f: () => T): { split: T; stock: T } {
 
 describe('wasm channel-chunked conv2d', function () {
   before(function () {
-    if (tf.getBackend() !== 'wasm') this.skip();
+    skipUnlessBackend(this, ['wasm'], 'the wasm channel-chunked conv2d suite');
   });
   after(() => setConvSplit(true));
 

@@ -11,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { getWasmHeapLimit, setWasmHeapLimit } from '../src/backend/wasm-patches.js';
 import { repoRoot } from './helpers/reference.js';
+import { skipUnlessBackend } from './helpers/backend-skip.js';
 
 interface HeapProbe {
   allocated: number;
@@ -36,7 +37,7 @@ describe('wasm heap guard', function () {
   this.timeout(600000);
 
   it('refuses an allocation past the budget in this process; earlier tensors stay intact', function () {
-    if (tf.getBackend() !== 'wasm') this.skip();
+    skipUnlessBackend(this, ['wasm'], 'the wasm heap guard');
     const before = getWasmHeapLimit();
     const kept: tf.Tensor[] = [];
     try {

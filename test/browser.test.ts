@@ -21,6 +21,16 @@ import type { SmokeRequest, SmokeResult } from './browser/entry.js';
 
 const REQUEST = { prompt: 'a cat riding a bicycle', steps: 3, size: 64, seed: 7 };
 
+/** Standard deviation of the values (a blank or constant image has ~0). */
+function spread(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m += a[i];
+  m /= a.length;
+  let v = 0;
+  for (let i = 0; i < a.length; i++) v += (a[i] - m) ** 2;
+  return Math.sqrt(v / a.length);
+}
+
 function maxRelDiff(a: readonly number[], b: ArrayLike<number>): number {
   let d = 0;
   let m = 0;
@@ -42,7 +52,7 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
   let server: Server;
   let browser: Browser;
   let base: string;
-  let reference: { latents: Float32Array; crossMaps: Float32Array };
+  let reference: { latents: Float32Array; image: Float32Array; crossMaps: Float32Array };
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'ptp-browser-'));
@@ -59,7 +69,9 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
     const store = new AttentionStore({ numPrompts: 1 });
     const r = await pipe.generate({ prompts: [REQUEST.prompt], steps: REQUEST.steps, seed: REQUEST.seed, height: REQUEST.size, width: REQUEST.size, scheduler: 'ddim', controller: store });
     const maps = store.aggregateAttention(REQUEST.size / 16, ['up', 'down'], true, 0);
-    reference = { latents: r.latents.data, crossMaps: maps.dataSync() as Float32Array };
+    reference = { latents: r.latents.data, image: r.images[0].data, crossMaps: maps.dataSync() as Float32Array };
+    // The tiny model's random weights still draw structure: the reference is not blank.
+    expect(spread(reference.image), 'spread of the Node image').to.be.above(0.01);
     maps.dispose();
     store.dispose();
     pipe.dispose();
@@ -86,12 +98,23 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
     }
   }
 
+  /** The decoded image: its size, not blank, and within `rel` of the Node image (relative to its largest value). */
+  function checkImage(r: SmokeResult, rel: number): void {
+    expect([r.width, r.height], 'image size').to.deep.equal([REQUEST.size, REQUEST.size]);
+    expect(r.image.length).to.equal(REQUEST.size * REQUEST.size * 3);
+    expect(r.image.every(Number.isFinite), 'finite pixels').to.equal(true);
+    expect(spread(r.image), 'spread of the browser image (not blank)').to.be.above(0.5 * spread(reference.image));
+    expect(maxRelDiff(r.image, reference.image), 'image vs Node').to.be.below(rel);
+  }
+
   it('wasm in the browser gives the Node results (same kernels)', async () => {
     const r = await runIn('wasm');
     expect(r.backend).to.match(/^wasm/);
     expect(r.leakedTensors).to.equal(0);
     expect(maxRelDiff(r.latents, reference.latents)).to.be.below(1e-5);
     expect(maxRelDiff(r.crossMaps, reference.crossMaps)).to.be.below(1e-5);
+    // The same kernels as Node: the latents' bound (float32 rounding) holds for their decode.
+    checkImage(r, 1e-5);
   });
 
   it('webgl (SwiftShader) runs the same pipeline within WebGL precision', async () => {
@@ -101,5 +124,7 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
     // README: WebGL needs ~10–100× looser bounds than the CPU's 1e-4 of the range.
     expect(maxRelDiff(r.latents, reference.latents)).to.be.below(1e-2);
     expect(maxRelDiff(r.crossMaps, reference.crossMaps)).to.be.below(1e-2);
+    // Reference README: with a WebGL backend expect ~1e-2 on the image.
+    checkImage(r, 1e-2);
   });
 });

@@ -19,6 +19,7 @@ import { lines, ptp, ptpWithSignal } from './helpers/cli.js';
 import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 import * as tf from '@tensorflow/tfjs-core';
+import { skipUnlessBackend } from './helpers/backend-skip.js';
 
 const hidden = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.'));
 
@@ -86,7 +87,7 @@ describeRef('interrupted and refused runs (tiny-sd)', function () {
   });
 
   it('a size that cannot fit the wasm heap is refused before sampling, with the memory it needs', async function () {
-    if (tf.getBackend() !== 'wasm') this.skip();
+    skipUnlessBackend(this, ['wasm'], 'the wasm heap budget');
     const out = join(tmp(), 'big.png');
     const r = await ptp('generate', ...model, '--prompt', 'a cat', '--height', '4096', '--width', '4096', '--out', out);
     expect(r.code).to.equal(1);
@@ -114,7 +115,7 @@ describeRef('interrupted and refused runs (tiny-sd)', function () {
   });
 
   it('the memory estimate is a lower estimate of what the tiny model really uses (UNet call, VAE decode)', async function () {
-    if (tf.getBackend() !== 'wasm') this.skip();
+    skipUnlessBackend(this, ['wasm'], 'the wasm allocation guard’s peak counter');
     const pipe = await loadPipelineFromDirectory(tinySdDir);
     try {
       const { unet, vae } = pipe.components;

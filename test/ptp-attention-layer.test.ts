@@ -10,6 +10,7 @@ import { openWeightFiles } from '../src/node/weights.js';
 import { AttentionReplace } from '../src/ptp/replace.js';
 import { describeRef, tinySdDir } from './helpers/reference.js';
 import { clipTokenizer } from './helpers/ptp.js';
+import { skipUnlessBackend } from './helpers/backend-skip.js';
 
 const PREFIX = 'down_blocks.2.attentions.0.transformer_blocks.0.';
 
@@ -69,7 +70,7 @@ describeRef('ptp controllers on an Attention layer (tiny-sd down_blocks.2)', () 
         // On wasm/cpu every strategy runs; elsewhere the fused kernel does not exist.
         if (attentionStrategy(8) !== strategy) {
           if (['wasm', 'cpu'].includes(tf.getBackend())) throw new Error(`strategy '${strategy}' is unavailable on ${tf.getBackend()}`);
-          this.skip();
+          skipUnlessBackend(this, ['wasm', 'cpu'], `the '${strategy}' attention strategy`);
         }
         const attn = await loadAttn(which);
         const x = tf.randomNormal([2, 256, 64], 0, 1, 'float32', 1) as tf.Tensor3D;

@@ -98,36 +98,40 @@ describeRef('null-text inversion vs the null-text notebook (h_nulltext)', () => 
     expect(progress.every((p) => Number.isFinite(p.loss) && p.iterations === nt.num_inner_steps && p.steps === 3)).to.equal(true);
   });
 
-  it('uncond_embeddings: ≥ 99 % of the elements within 1e-3 (Adam\'s first steps are sign-like)', async () => {
+  it('uncond_embeddings: every element within the fixture\'s atol (1e-3)', async () => {
+    // Adam's first updates are nearly sign(g)·lr (lr = 1e-2), so an element whose gradient were
+    // within float32 noise of 0 could move the other way. None is: the smallest reference update
+    // of a step is 2.6e-3 (step 0) and 2.8e-3 (step 1) in size (step 2 is t = 0, where DDIM's
+    // step does not depend on the prediction: its update is exactly 0), and our embeddings are
+    // within 1e-5 of the reference (max |Δ| 6.7e-6 on wasm, 8.2e-6 native, 4.6e-6 cpu) — so every
+    // element is held to the atol.
     const ref = await fixtureTensor(FILE, 'nulltext.uncond_embeddings');
     const ctx = (await fixtureTensor(FILE, 'text_context')).data;
     expect(inv.uncondEmbeddings.shape).to.deep.equal(ref.shape);
     const atol = meta.tolerance['nulltext.uncond_embeddings'].atol as number;
     const per = ref.data.length / ref.shape[0];
     const lines: string[] = [];
-    let within = 0;
-    let flips = 0;
+    let outside = 0;
     for (let s = 0; s < ref.shape[0]; s++) {
-      let ok = 0;
+      let out = 0;
       let flipped = 0;
       let worst = 0;
+      let worstAt = 0;
+      // The update of this step: from the previous step's embedding (the "" embedding for step 0).
+      const start = (a: Float32Array, i: number) => (s === 0 ? ctx[i % per] : a[i - per]);
       for (let i = s * per; i < (s + 1) * per; i++) {
         const d = Math.abs(inv.uncondEmbeddings.data[i] - ref.data[i]);
-        worst = Math.max(worst, d);
-        if (d <= atol) ok++;
-        // The update direction (the embedding minus the starting "" embedding) disagrees in sign.
-        const u = inv.uncondEmbeddings.data[i] - ctx[i % per];
-        const r = ref.data[i] - ctx[i % per];
-        if (Math.abs(r) > 1e-3 && Math.sign(u) !== Math.sign(r)) flipped++;
+        if (d > worst) [worst, worstAt] = [d, i - s * per];
+        if (d > atol) out++;
+        const u = inv.uncondEmbeddings.data[i] - start(inv.uncondEmbeddings.data, i);
+        const r = ref.data[i] - start(ref.data, i);
+        if (r !== 0 && Math.sign(u) !== Math.sign(r)) flipped++;
       }
-      within += ok;
-      flips += flipped;
-      lines.push(`step ${s}: ${per - ok}/${per} outside ${atol} (max |Δ| ${worst.toExponential(2)}), ${flipped} update signs flipped`);
+      outside += out;
+      lines.push(`step ${s}: ${out}/${per} outside ${atol} (max |Δ| ${worst.toExponential(2)} at token ${Math.floor(worstAt / ref.shape[2])} channel ${worstAt % ref.shape[2]}), ${flipped} update signs flipped`);
     }
-    console.log(`      null-text inversion (VAE encode, 3-step inversion, 3×${nt.num_inner_steps} Adam iterations) ${seconds.toFixed(1)} s\n      ${lines.join('\n      ')}\n      in all: ${ref.data.length - within}/${ref.data.length} outside ${atol}, ${flips} update signs flipped`);
-    // A flip is counted only where the reference moved by more than 1e-3, so every flipped element
-    // is also outside the tolerance: the bound below bounds the flips too.
-    expect(within / ref.data.length, lines.join('; ')).to.be.at.least(0.99);
+    console.log(`      null-text inversion (VAE encode, 3-step inversion, 3×${nt.num_inner_steps} Adam iterations) ${seconds.toFixed(1)} s\n      ${lines.join('\n      ')}`);
+    expect(outside, lines.join('; ')).to.equal(0);
   });
 
   it('reconstruction_latents: guided sampling from x_T with the optimised embeddings (1e-2 relative)', async () => {

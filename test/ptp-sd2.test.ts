@@ -31,11 +31,13 @@ describeRef('Prompt-to-Prompt on tiny-sd2 (SD-2 layout, v-prediction)', () => {
 
   it('the controller sees per-block head counts (attention_head_dim [2, 4, 4, 4] = heads, reversed for the up blocks) of size 8', async () => {
     const heads: number[] = unetConfig().attention_head_dim;
+    const vaeLevels: number = readJson('tiny-sd2/vae/config.json').block_out_channels.length;
+    const latentSide = small.height / 2 ** (vaeLevels - 1);
     const channels: number[] = unetConfig().block_out_channels;
-    const seen = new Map<string, { heads: number; rows: number; batch: number; keys: number; isCross: boolean }>();
+    const seen = new Map<string, { heads: number; rows: number; batch: number; queries: number; keys: number; isCross: boolean }>();
     const recorder: AttentionController = {
       onAttention: (probs, ctx) => {
-        seen.set(ctx.name, { heads: ctx.heads, rows: probs.shape[0], batch: ctx.batch, keys: probs.shape[2], isCross: ctx.isCross });
+        seen.set(ctx.name, { heads: ctx.heads, rows: probs.shape[0], batch: ctx.batch, queries: probs.shape[1], keys: probs.shape[2], isCross: ctx.isCross });
         return probs;
       },
     };
@@ -50,7 +52,11 @@ describeRef('Prompt-to-Prompt on tiny-sd2 (SD-2 layout, v-prediction)', () => {
       expect(s.heads, name).to.equal(want);
       expect(width / s.heads, `${name}: head size`).to.equal(8);
       expect(s.rows, name).to.equal(s.batch * s.heads);
-      expect(s.keys, name).to.equal(s.isCross ? 77 : s.keys);
+      // The block's latent resolution: halved per down block, the mid block at the lowest.
+      const level = !m ? channels.length - 1 : m[1] === 'down' ? block : channels.length - 1 - block;
+      const side = latentSide >> level;
+      expect(s.queries, `${name}: queries = the block's ${side}×${side} pixels`).to.equal(side * side);
+      expect(s.keys, `${name}: keys`).to.equal(s.isCross ? 77 : side * side);
     }
   });
 

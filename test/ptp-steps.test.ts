@@ -13,6 +13,7 @@ function wordTokenizer(): PromptTokenizer {
   const words: string[] = [];
   const id = (w: string) => (words.includes(w) ? words.indexOf(w) : words.push(w) - 1) + 1;
   return {
+    modelMaxLength: 77,
     encode: (text) => [0, ...text.split(' ').map(id), 999],
     decode: (ids) => ids.map((i) => words[i - 1] ?? '').join(' '),
   };

@@ -9,6 +9,7 @@ import { openWeightFiles } from '../src/node/weights.js';
 import { caseTolerance, describeRef, fixtureNhwc, fixtureTf, tinySdDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 import { resetWasmPeakBytes, wasmPeakBytes } from '../src/backend/wasm-patches.js';
+import { skipUnlessBackend } from './helpers/backend-skip.js';
 
 describeRef('ResnetBlock2D and GroupNorm vs reference', () => {
   it('down_blocks.2.resnets.0 (64→64 with time embedding) matches, including norm1', async () => {
@@ -47,7 +48,7 @@ describeRef('ResnetBlock2D and GroupNorm vs reference', () => {
 
 describe('ResnetBlock2D memory', () => {
   it('frees each full-size intermediate as soon as the next exists (peak live bytes on wasm: 6 activations, 10 when the tidy kept them all)', function () {
-    if (tf.getBackend() !== 'wasm') this.skip(); // the peak counter is the wasm allocation guard's
+    skipUnlessBackend(this, ['wasm'], 'the peak counter (the wasm allocation guard’s)');
     const block = new ResnetBlock2D({ inChannels: 64, outChannels: 32, groups: 8, eps: 1e-5 });
     for (const [, p] of block.namedParams()) p.setTorchValues(new Float32Array(p.size).fill(0.01));
     const x = tf.randomNormal([1, 64, 64, 64], 0, 1, 'float32', 5) as tf.Tensor4D;

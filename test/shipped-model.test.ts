@@ -1,8 +1,12 @@
 /**
  * The shipped demo model (models/shapes): a diffusers directory that diffusers itself would load,
  * fp16 weights within the 20 MB budget, loaded and run through exactly the code path real SD
- * weights take; its generations show their captions; `ptp demo` writes every picture; a small
- * seeded subset of the quality report's edits stays within loose bounds.
+ * weights take; `ptp demo` writes every picture; and the quality targets (src/node/quality/targets.ts)
+ * hold on a fixed, unpicked subset of the quality report: its first edits and the background probes'
+ * first seed. A model that misses a target fails here, with the numbers.
+ *
+ * Everything goes through the pipeline, its tokenizer and its scheduler config: nothing here
+ * assumes a text length, a prediction type or a schedule.
  */
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -13,13 +17,12 @@ import { bundledTokenizerDir, demoModelDir } from '../src/node/package-files.js'
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
 import { DDIMScheduler } from '../src/models/schedulers/ddim.js';
-import { imageToUint8 } from '../src/util/image.js';
-import { checkGeneration } from '../src/world/index.js';
 import { qualityEdits } from '../src/node/quality/edit-set.js';
 import { DEFAULT_QUALITY_SETTINGS, scoreEdit, summarise, type EditScore } from '../src/node/quality/score.js';
+import { runBackgroundProbes, summariseProbes, type ProbeResult } from '../src/node/quality/probes.js';
+import { meets, qualityTarget, type QualityMeasures } from '../src/node/quality/targets.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { ptp } from './helpers/cli.js';
-import { DEMO_GENERATIONS, DEMO_STEPS } from '../src/cli/commands/demo.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 
 const MODEL = demoModelDir();
@@ -39,7 +42,7 @@ describe('shipped demo model (models/shapes)', function () {
   const tmp = tempDirForSuite('shipped');
 
   before(async () => {
-    pipe = await loadPipelineFromDirectory(MODEL);
+    pipe = await loadPipelineFromDirectory(MODEL, { vaeEncoder: true });
   });
   after(() => pipe?.dispose());
 
@@ -83,24 +86,62 @@ describe('shipped demo model (models/shapes)', function () {
     expect(pipe.defaultSize / pipe.vaeScaleFactor / 4).to.be.at.least(8);
   });
 
-  it('draws the demo captions (their seeds as in ptp demo): at least 3 of 4 show their caption', async () => {
-    let ok = 0;
-    for (const [i, caption] of DEMO_GENERATIONS.entries()) {
-      const im = (await pipe.generate({ prompts: [caption], steps: DEMO_STEPS, guidance: 7.5, seed: i, scheduler: 'ddim' })).images[0];
-      const c = checkGeneration({ width: im.width, height: im.height, data: imageToUint8(im) }, caption);
-      if (c.backgroundOk && c.objects.every((o) => o.found)) ok++;
-    }
-    expect(ok).to.be.at.least(3);
-  });
+  describe('the quality targets on fixed, unpicked seeds (a subset of npm run quality)', () => {
+    // The first 10 edits of a fixed edit set (4 colour swaps alone, 3 in pairs, 3 shape swaps in
+    // pairs: 20 generations) and the background probes' seed 0 for each of the 8 colours: about
+    // 2 minutes on wasm. The thresholds are the report's targets, not bounds fitted to a model.
+    let measured: { m: QualityMeasures; scores: EditScore[]; probes: ProbeResult[] } | undefined;
+    before(async function () {
+      this.timeout(1800000); // ~2–3 min on an idle 2-core machine; far longer when it is shared
+      const scores: EditScore[] = [];
+      for (const e of qualityEdits({ colourSingle: 4, colourPair: 3, shapePair: 3 })) scores.push(await scoreEdit(pipe, e, DEFAULT_QUALITY_SETTINGS));
+      const probes = await runBackgroundProbes(pipe, DEFAULT_QUALITY_SETTINGS, 1);
+      measured = { m: { ...summarise(scores), ...summariseProbes(probes) }, scores, probes };
+    });
+    const measure = () => {
+      if (!measured) throw new Error('the quality subset was not measured');
+      return measured;
+    };
+    /** Fails unless the target `name` is met, naming the measured value and `detail`. */
+    const expectTarget = (m: QualityMeasures, name: string, detail: string) => {
+      const t = qualityTarget(name);
+      const v = t.value(m);
+      expect(meets(t, m), `${name} = ${v === undefined ? 'not measured' : v.toFixed(3)}, target ≥ ${t.min}; ${detail}`).to.equal(true);
+    };
+    const reasons = (scores: EditScore[]) => scores.map((s) => (s.attributeOk ? 'ok' : s.check.reason)).join('; ');
 
-  it('keeps the layout better with Prompt-to-Prompt than by regenerating (a seeded subset of npm run quality)', async () => {
-    // Loose bounds: the shipped model is far from the issue's targets (README: "The demo model").
-    const edits = qualityEdits({ colourSingle: 4, colourPair: 0, shapePair: 0 });
-    const scores: EditScore[] = [];
-    for (const e of edits) scores.push(await scoreEdit(pipe, e, DEFAULT_QUALITY_SETTINGS));
-    const s = summarise(scores);
-    expect(s.iou_p2p_mean).to.be.above(s.iou_plain_mean + 0.05);
-    expect(s.background_change_p2p).to.be.below(s.background_change_plain);
+    it('generation_ok: the source and plain-target images show their captions', () => {
+      const { m, scores } = measure();
+      const failed = scores.flatMap((s) => [[s.edit.source, s.generation[0]], [s.edit.target, s.generation[1]]] as const).filter(([, g]) => !g.ok).map(([c]) => c);
+      expectTarget(m, 'generation_ok_fraction', `${failed.length} of ${2 * scores.length} generations miss their caption (background right in ${m.generation_background_ok_fraction!.toFixed(3)}): ${failed.join('; ')}`);
+    });
+
+    it('attribute_ok: each edit changes its attribute where the source object was', () => {
+      const { m, scores } = measure();
+      expectTarget(m, 'attribute_ok_fraction', `per edit: ${reasons(scores)}`);
+    });
+
+    it('iou_p2p: a colour swap keeps the object in place, far better than a plain regeneration', () => {
+      const { m, scores } = measure();
+      const ious = scores.filter((s) => s.iouP2p !== undefined).map((s) => `${s.iouP2p!.toFixed(2)}/${s.iouPlain!.toFixed(2)}`).join(', ');
+      expectTarget(m, 'iou_p2p_mean', `P2P/plain per colour swap: ${ious}`);
+      expectTarget(m, 'iou_p2p_mean - iou_plain_mean', `iou_p2p_mean ${m.iou_p2p_mean!.toFixed(3)}, iou_plain_mean ${m.iou_plain_mean!.toFixed(3)}`);
+    });
+
+    it('untouched: LocalBlend leaves the other object in place', () => {
+      const { m, scores } = measure();
+      expectTarget(m, 'untouched_iou_mean', `per two-object edit: ${scores.filter((s) => s.untouchedIou !== undefined).map((s) => s.untouchedIou!.toFixed(2)).join(', ')}`);
+    });
+
+    it('the background follows the caption for every one of the 8 colours', () => {
+      const { m, probes } = measure();
+      expectTarget(m, 'background_follows_caption_min', `not followed: ${probes.filter((r) => !r.plain).map((r) => r.case.caption).join('; ') || 'none'}`);
+    });
+
+    it('the noise-mean probe: backgrounds follow the caption, not a shifted noise mean', () => {
+      const { m, probes } = measure();
+      expectTarget(m, 'noise_mean_probe', `not followed: ${probes.filter((r) => !r.shifted).map((r) => `${r.case.caption} (noise mean of ${r.case.noiseColour})`).join('; ') || 'none'}`);
+    });
   });
 
   it('ptp inspect without a path inspects the shipped model', async () => {

@@ -110,12 +110,20 @@ describe('training: optimiser, schedules, averages', () => {
     v.dispose();
   });
 
-  it('min-SNR weights are min(SNR, γ)/SNR', () => {
-    const abar = Float32Array.from([0.99, 0.5, 0.01]);
+  it('min-SNR weights: min(SNR, γ)/SNR for ε, min(SNR + 1, γ)/(SNR + 1) for v, min(SNR + 1, γ) for x₀', () => {
+    const abar = Float32Array.from([0.99, 0.5, 0.01, 0]);
     const w = minSnrWeights(abar, [0, 1, 2], 5);
     expect(w[0]).to.be.closeTo(5 / (0.99 / 0.01), 1e-6);
     expect(w[1]).to.equal(1);
     expect(w[2]).to.equal(1);
+    const v = minSnrWeights(abar, [0, 1, 2, 3], 5, 'v_prediction');
+    expect(v[0]).to.be.closeTo(5 / 100, 1e-6); // SNR 99 → 5 / 100
+    expect(v.slice(1)).to.deep.equal([1, 1, 1]); // SNR 1, 1/99 and 0 all keep weight 1
+    const x0 = minSnrWeights(abar, [0, 1, 3], 5, 'sample');
+    expect(x0[0]).to.equal(5);
+    expect(x0[1]).to.be.closeTo(2, 1e-6);
+    expect(x0[2]).to.equal(1);
+    expect(() => minSnrWeights(abar, [3], 5)).to.throw(/ε-prediction is undefined at timestep 3/);
   });
 
   it('training timesteps: uniform with power 0 (as an integer draw), density ∝ (t + 1)^power otherwise', () => {

@@ -1,26 +1,21 @@
 import { expect } from 'chai';
 import { Rng } from '../src/world/rng.js';
-import { sampleScene, placeScene, type Scene } from '../src/world/scene.js';
+import { sampleScene, placeScene } from '../src/world/scene.js';
 import { objectMask, renderScene } from '../src/world/render.js';
 import { captionOf, sceneFromCaption } from '../src/world/caption.js';
 import {
-  changedObjects, checkGeneration, generationOk, iou, meanAbsChangeOutside, objectHasColour, objectHasShape, objectIou, unionMask, untouchedIou,
+  BACKGROUND_COVER_MIN, backgroundFollows, changedObjects, checkGeneration, generationOk, iou, meanAbsChangeOutside, objectHasColour, objectHasShape, objectIou,
+  unionMask, untouchedIou,
 } from '../src/world/metrics.js';
 import { emptyMask, type Mask } from '../src/world/image.js';
-import { PALETTE, type ColourName, type ShapeName } from '../src/world/palette.js';
+import { COLOURS, type ColourName } from '../src/world/palette.js';
+import { blur, changed, flood, stripes, withBlob } from './helpers/world.js';
 
 const maskOf = (w: number, h: number, set: number[]): Mask => {
   const m = emptyMask(w, h);
   for (const p of set) m.data[p] = 1;
   return m;
 };
-
-/** A copy of a scene with object `k` changed (a new colour is drawn unjittered). */
-function edited(scene: Scene, k: number, change: { colour?: ColourName; shape?: ShapeName; cx?: number }): Scene {
-  const s = structuredClone(scene) as Scene;
-  Object.assign(s.objects[k], change, change.colour ? { rgb: PALETTE[change.colour] } : {});
-  return s;
-}
 
 describe('world: metrics', () => {
   it('iou on hand-made masks', () => {
@@ -42,7 +37,7 @@ describe('world: metrics', () => {
     expect(() => meanAbsChangeOutside(a, { ...b, data: new Uint8Array(3) }, emptyMask(2, 1))).to.throw(/second image: expected 6 RGB bytes/);
     // a colour swap leaves everything outside the object untouched
     const s = sceneFromCaption('a big red circle and a blue triangle on a white background', new Rng(3));
-    const t = edited(s, 0, { colour: 'green' });
+    const t = changed(s, 0, { colour: 'green' });
     const m = unionMask(64, 64, [objectMask(s, 0, 64), objectMask(t, 0, 64)]);
     const before = renderScene(s, 64), after = renderScene(t, 64);
     // anti-aliased edge pixels outside the half-coverage mask change a little: under 1 level on average
@@ -102,14 +97,14 @@ describe('world: metrics', () => {
 
     const s = sceneFromCaption(src, new Rng(12));
     const before = renderScene(s, 64);
-    const kept = renderScene(edited(s, 1, { shape: 'star' }), 64); // the circle stays put
+    const kept = renderScene(changed(s, 1, { shape: 'star' }), 64); // the circle stays put
     expect(untouchedIou(before, kept, src, dst)).to.be.greaterThan(0.99);
-    const moved = renderScene(edited(edited(s, 1, { shape: 'star' }), 0, { cx: s.objects[0].cx + 0.05 }), 64);
+    const moved = renderScene(changed(changed(s, 1, { shape: 'star' }), 0, { cx: s.objects[0].cx + 0.05 }), 64);
     expect(untouchedIou(before, moved, src, dst)).to.be.below(0.8);
-    const gone = renderScene(edited(edited(s, 1, { shape: 'star' }), 0, { colour: 'white' }), 64); // circle painted over
+    const gone = renderScene(changed(changed(s, 1, { shape: 'star' }), 0, { colour: 'white' }), 64); // circle painted over
     expect(untouchedIou(before, gone, src, dst)).to.equal(0);
     // the edited object: a colour swap keeps its mask
-    const recoloured = renderScene(edited(s, 1, { colour: 'green' }), 64);
+    const recoloured = renderScene(changed(s, 1, { colour: 'green' }), 64);
     expect(objectIou(before, recoloured, src, 'a red circle and a green square on a white background', 1)).to.be.greaterThan(0.95);
     expect(() => untouchedIou(before, kept, src, src)).to.throw(/exactly one changed, got 2 objects with 0 changed/);
     expect(() => untouchedIou(before, kept, 'a red circle on a white background', 'a red star on a white background')).to.throw(/got 1 objects with 1 changed/);
@@ -122,5 +117,53 @@ describe('world: metrics', () => {
     expect(c.ok).to.equal(true);
     expect(iou(c.masks[0]!, objectMask(s, 0, 64))).to.be.greaterThan(0.95);
     expect(checkGeneration(image, 'a white triangle and a white square on a purple background').ok).to.equal(false);
+  });
+
+  it('generationOk holds for 200 softened renders (Gaussian blur σ = 0.6 px per 64 px, as a generated image)', () => {
+    const rng = new Rng(78);
+    for (let i = 0; i < 200; i++) {
+      const s = sampleScene(rng);
+      const size = i % 2 ? 64 : 128;
+      const c = checkGeneration(blur(renderScene(s, size), (0.6 * size) / 64), captionOf(s));
+      expect(c.ok, `${captionOf(s)} at ${size}: ${JSON.stringify({ cover: c.backgroundCover, extra: c.extraObjects, objects: c.objects })}`).to.equal(true);
+    }
+  });
+
+  it('generation fakes fail: stripes of every colour in a frame of the background, an extra blob, a flood, a missing background', () => {
+    for (const bg of COLOURS) {
+      const frame = stripes(64, bg);
+      for (const colour of COLOURS.filter((c) => c !== bg)) {
+        for (const shape of ['square', 'circle'] as const) {
+          const caption = `a ${colour} ${shape} on a ${bg} background`.replace(/\ba ([aeiou])/g, 'an $1');
+          const c = checkGeneration(frame, caption);
+          expect(c.ok, caption).to.equal(false);
+          expect(c.backgroundOk, caption).to.equal(false);
+          expect(c.backgroundCover, caption).to.be.below(BACKGROUND_COVER_MIN);
+        }
+      }
+    }
+    // the right object and background, and a small blue square in a corner that no word names
+    const s = sceneFromCaption('a red circle on a white background', new Rng(5));
+    expect(generationOk(renderScene(s, 64), 'a red circle on a white background')).to.equal(true);
+    const blob = checkGeneration(renderScene(withBlob(s, 'blue', 'square', 7 / 64), 64), 'a red circle on a white background');
+    expect(blob).to.include({ ok: false, backgroundOk: false, extraObjects: 1 });
+    expect(blob.backgroundCover).to.be.above(BACKGROUND_COVER_MIN); // caught as an object, not by the cover
+    // a flood of the object's colour: the object covers everything, no background is left
+    expect(checkGeneration(flood(64, 'red'), 'a red square on a white background')).to.include({ ok: false, backgroundOk: false });
+    // the object on the wrong background
+    const wrong = renderScene(sceneFromCaption('a red circle on a green background', new Rng(5)), 64);
+    expect(checkGeneration(wrong, 'a red circle on a white background')).to.include({ ok: false, background: 'green', backgroundOk: false });
+  });
+
+  it('backgroundFollows: the colour of the border and of half the image, whatever the objects', () => {
+    const s = sceneFromCaption('a big red circle and a big blue square on a yellow background', new Rng(2));
+    const image = renderScene(s, 64);
+    expect(backgroundFollows(image, 'yellow')).to.equal(true);
+    expect(backgroundFollows(image, 'red')).to.equal(false);
+    // objects of the wrong colour do not change the background's verdict
+    expect(backgroundFollows(renderScene(changed(s, 0, { colour: 'purple' }), 64), 'yellow')).to.equal(true);
+    expect(backgroundFollows(stripes(64, 'white'), 'white')).to.equal(false); // a frame is not a background
+    expect(backgroundFollows(flood(64, 'white'), 'white')).to.equal(true);
+    expect(() => backgroundFollows(image, 'pink' as ColourName)).to.throw(/"pink" is not a palette colour/);
   });
 });

@@ -6,7 +6,7 @@ export interface FuzzTarget<C> {
   /** Fraction of all cases. */
   share: number;
   setup(): Promise<C>;
-  /** One case; resolves (ok) or throws (classified by ../outcome.ts). */
-  run(ctx: C, rng: Rng, index: number): Promise<void>;
+  /** One case; resolves (ok; optionally with how far it got, e.g. "sampled") or throws (classified by ../outcome.ts). */
+  run(ctx: C, rng: Rng, index: number): Promise<void | string>;
   teardown?(ctx: C): Promise<void>;
 }

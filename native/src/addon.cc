@@ -105,6 +105,15 @@ napi_value AttentionFused(napi_env env, napi_callback_info info) {
   });
 }
 
+// attentionGrad(heap, [q, k, v, mask|-1, dy, dq, dk, dv], dims, scale)
+napi_value AttentionGrad(napi_env env, napi_callback_info info) {
+  return guard(env, "attentionGrad", [&] {
+    Args a(env, info);
+    attention_grad(a.heap(0), a.ints(1), a.ints(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
 // groupNorm(heap, [x, gamma|-1, beta|-1, y, stats|-1], [B, pixels, C, G], eps, silu)
 napi_value GroupNorm(napi_env env, napi_callback_info info) {
   return guard(env, "groupNorm", [&] {
@@ -123,7 +132,48 @@ napi_value GroupNormGrad(napi_env env, napi_callback_info info) {
   });
 }
 
-// layerNorm(heap, [x, gamma, beta, y], [rows, C], eps)
+// layerNormGrad(heap, [dy, x, stats, gamma, dx, dgamma, dbeta], [rows, C])
+napi_value LayerNormGrad(napi_env env, napi_callback_info info) {
+  return guard(env, "layerNormGrad", [&] {
+    Args a(env, info);
+    layer_norm_grad(a.heap(0), a.ints(1), a.ints(2));
+    return undefined(env);
+  });
+}
+
+// activation(heap, [x, y], n, kind) / activationGrad(heap, [x, dy, dx], n, kind)
+napi_value Activation(napi_env env, napi_callback_info info) {
+  return guard(env, "activation", [&] {
+    Args a(env, info);
+    activation(a.heap(0), a.ints(1), a.i64(2), a.str(3));
+    return undefined(env);
+  });
+}
+napi_value ActivationGrad(napi_env env, napi_callback_info info) {
+  return guard(env, "activationGrad", [&] {
+    Args a(env, info);
+    activation_grad(a.heap(0), a.ints(1), a.i64(2), a.str(3));
+    return undefined(env);
+  });
+}
+
+// geglu(heap, [x, y], rows, dim) / gegluGrad(heap, [x, dy, dx], rows, dim)
+napi_value Geglu(napi_env env, napi_callback_info info) {
+  return guard(env, "geglu", [&] {
+    Args a(env, info);
+    geglu(a.heap(0), a.ints(1), a.i64(2), a.i64(3));
+    return undefined(env);
+  });
+}
+napi_value GegluGrad(napi_env env, napi_callback_info info) {
+  return guard(env, "gegluGrad", [&] {
+    Args a(env, info);
+    geglu_grad(a.heap(0), a.ints(1), a.i64(2), a.i64(3));
+    return undefined(env);
+  });
+}
+
+// layerNorm(heap, [x, gamma, beta, y, stats|-1], [rows, C], eps)
 napi_value LayerNorm(napi_env env, napi_callback_info info) {
   return guard(env, "layerNorm", [&] {
     Args a(env, info);
@@ -132,11 +182,65 @@ napi_value LayerNorm(napi_env env, napi_callback_info info) {
   });
 }
 
-// gelu(heap, [x, y], n)
-napi_value Gelu(napi_env env, napi_callback_info info) {
-  return guard(env, "gelu", [&] {
+// binary(heap, [a, b, out], aShape, bShape, op)
+napi_value Binary(napi_env env, napi_callback_info info) {
+  return guard(env, "binary", [&] {
     Args a(env, info);
-    gelu(a.heap(0), a.ints(1), a.i64(2));
+    binary(a.heap(0), a.ints(1), a.ints(2), a.ints(3), a.str(4));
+    return undefined(env);
+  });
+}
+
+// unary(heap, [x, out], n, op)
+napi_value Unary(napi_env env, napi_callback_info info) {
+  return guard(env, "unary", [&] {
+    Args a(env, info);
+    unary(a.heap(0), a.ints(1), a.i64(2), a.str(3));
+    return undefined(env);
+  });
+}
+
+// copy(heap, [src, dst], dims, srcStrides, dstStrides, srcCount, dstCount)
+napi_value Copy(napi_env env, napi_callback_info info) {
+  return guard(env, "copy", [&] {
+    Args a(env, info);
+    copy_strided(a.heap(0), a.ints(1), a.ints(2), a.ints(3), a.ints(4), a.i64(5), a.i64(6));
+    return undefined(env);
+  });
+}
+
+// fill(heap, [dst], n, value)
+napi_value Fill(napi_env env, napi_callback_info info) {
+  return guard(env, "fill", [&] {
+    Args a(env, info);
+    fill(a.heap(0), a.ints(1), a.i64(2), float(a.f64(3)));
+    return undefined(env);
+  });
+}
+
+// reduce(heap, [x, out], shape, axes, mean)
+napi_value Reduce(napi_env env, napi_callback_info info) {
+  return guard(env, "reduce", [&] {
+    Args a(env, info);
+    reduce(a.heap(0), a.ints(1), a.ints(2), a.ints(3), a.i64(4) != 0);
+    return undefined(env);
+  });
+}
+
+// sumOfSquares(heap, [x, out], n)
+napi_value SumOfSquares(napi_env env, napi_callback_info info) {
+  return guard(env, "sumOfSquares", [&] {
+    Args a(env, info);
+    sum_of_squares(a.heap(0), a.ints(1), a.i64(2));
+    return undefined(env);
+  });
+}
+
+// adamUpdate(heap, [p, m, v, g, p', m', v'], n, coefficients[8])
+napi_value AdamUpdate(napi_env env, napi_callback_info info) {
+  return guard(env, "adamUpdate", [&] {
+    Args a(env, info);
+    adam_update(a.heap(0), a.ints(1), a.i64(2), a.doubles(3));
     return undefined(env);
   });
 }
@@ -156,10 +260,22 @@ napi_value Init(napi_env env, napi_value exports) {
       {"attentionProbs", nullptr, AttentionProbs, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"attentionApply", nullptr, AttentionApply, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"attentionFused", nullptr, AttentionFused, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"attentionGrad", nullptr, AttentionGrad, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"groupNorm", nullptr, GroupNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"groupNormGrad", nullptr, GroupNormGrad, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"layerNorm", nullptr, LayerNorm, nullptr, nullptr, nullptr, kMethod, nullptr},
-      {"gelu", nullptr, Gelu, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"layerNormGrad", nullptr, LayerNormGrad, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"activation", nullptr, Activation, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"activationGrad", nullptr, ActivationGrad, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"geglu", nullptr, Geglu, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"gegluGrad", nullptr, GegluGrad, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"binary", nullptr, Binary, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"fill", nullptr, Fill, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, kMethod, nullptr},
   };
   napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
   return exports;

@@ -65,21 +65,29 @@ std::string Args::str(size_t i) const {
   return s;
 }
 
-std::vector<int64_t> Args::ints(size_t i) const {
+std::vector<double> Args::doubles(size_t i) const {
   bool is = false;
   NAPI_OK(napi_is_array(env_, at(i), &is));
-  if (!is) throw Error("argument " + std::to_string(i) + " must be an array of integers");
+  if (!is) throw Error("argument " + std::to_string(i) + " must be an array of numbers");
   uint32_t n = 0;
   NAPI_OK(napi_get_array_length(env_, at(i), &n));
-  std::vector<int64_t> out(n);
+  std::vector<double> out(n);
   for (uint32_t k = 0; k < n; k++) {
     napi_value e;
-    double x = 0;
     NAPI_OK(napi_get_element(env_, at(i), k, &e));
-    if (napi_get_value_double(env_, e, &x) != napi_ok || x != double(int64_t(x))) {
-      throw Error("argument " + std::to_string(i) + "[" + std::to_string(k) + "] must be an integer");
+    if (napi_get_value_double(env_, e, &out[k]) != napi_ok) {
+      throw Error("argument " + std::to_string(i) + "[" + std::to_string(k) + "] must be a number");
     }
-    out[k] = int64_t(x);
+  }
+  return out;
+}
+
+std::vector<int64_t> Args::ints(size_t i) const {
+  const std::vector<double> d = doubles(i);
+  std::vector<int64_t> out(d.size());
+  for (size_t k = 0; k < d.size(); k++) {
+    if (d[k] != double(int64_t(d[k]))) throw Error("argument " + std::to_string(i) + "[" + std::to_string(k) + "] must be an integer");
+    out[k] = int64_t(d[k]);
   }
   return out;
 }

@@ -34,6 +34,7 @@ class Args {
   double f64(size_t i) const;
   std::string str(size_t i) const;
   std::vector<int64_t> ints(size_t i) const;
+  std::vector<double> doubles(size_t i) const;
 
  private:
   napi_env env_;

@@ -216,7 +216,106 @@ Packed& packed() {
   return p;
 }
 
+// ---- backward --------------------------------------------------------------------------------
+// Per (batch item, head), one thread: the probabilities are recomputed 8 query rows at a time
+// (the forward's own row code), then dP = dO·Vᵀ, dS = s·P ⊙ (dP − rowsum(dP ⊙ P)),
+// dQ = dS·K, and dK += dSᵀ·Q, dV += Pᵀ·dO into the unit's accumulators, row block after row
+// block in a fixed order.
+
+struct GradJob {
+  Dims d;
+  const float *q, *dy, *mask;
+  int64_t mask_stride;
+  float scale;
+  const float *kt, *vt, *kp;  // keys and values as 32-key panels, keys as rows [m][dp]
+  float *dq, *dk, *dv;
+};
+
+// acc[j][0, dim) += Σ_r a[r][j] · x_r[0, dim) for j < m (x_r: R rows of `dim` values).
+template <int R>
+void rank_update(const float* const* a, const float* const* x, int64_t m, int64_t dim, int64_t dp, float* acc) {
+  for (int64_t c0 = 0; c0 < dp; c0 += 16) {
+    v16 xs[R];
+    for (int r = 0; r < R; r++) {
+      float tmp[16] = {};
+      std::copy_n(x[r] + c0, std::min<int64_t>(16, dim - c0), tmp);
+      xs[r] = load(tmp);
+    }
+    for (int64_t j = 0; j < m; j++) {
+      v16 s = load(acc + j * dp + c0);
+      for (int r = 0; r < R; r++) s += splat(a[r][j]) * xs[r];
+      store(acc + j * dp + c0, s);
+    }
+  }
+}
+
+template <int R>
+void grad_rows(const GradJob& j, int64_t b, int64_t h, int64_t i, float* p_buf, float* ds_buf, float* dk_acc, float* dv_acc) {
+  const Dims& d = j.d;
+  const int64_t mp = d.mp(), c = d.c(), s = b * d.h + h;
+  const float *q[R], *dy[R];
+  float *p[R], *ds[R], *dq[R];
+  for (int r = 0; r < R; r++) {
+    q[r] = j.q + (b * d.n + i + r) * c + h * d.d;
+    dy[r] = j.dy + (b * d.n + i + r) * c + h * d.d;
+    dq[r] = j.dq + (b * d.n + i + r) * c + h * d.d;
+    p[r] = p_buf + r * mp;
+    ds[r] = ds_buf + r * mp;
+  }
+  score_tile<R>(q, j.kt + s * d.d * mp, d.d, mp, j.scale, p);
+  for (int r = 0; r < R; r++) softmax_row(p[r], d.m, mp, j.mask ? j.mask + (i + r) * j.mask_stride : nullptr);
+  score_tile<R>(dy, j.vt + s * d.d * mp, d.d, mp, 1.f, ds);  // dP
+  for (int r = 0; r < R; r++) {
+    v16 acc = {};
+    for (int64_t k = 0; k < mp; k += 16) acc += load(p[r] + k) * load(ds[r] + k);
+    const v16 dot = splat(hsum(acc));
+    for (int64_t k = 0; k < mp; k += 16) store(ds[r] + k, load(p[r] + k) * (load(ds[r] + k) - dot) * j.scale);
+  }
+  pv_rows<R>(ds, d.m, j.kp + s * d.m * d.dp(), d.dp(), d.d, dq);
+  rank_update<R>(ds, q, d.m, d.d, d.dp(), dk_acc);
+  rank_update<R>(p, dy, d.m, d.d, d.dp(), dv_acc);
+}
+
 }  // namespace
+
+void attention_grad(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale) {
+  const Dims d = dims_of(dims);
+  const int64_t qn = d.b * d.n * d.c(), kn = d.b * d.m * d.c();
+  GradJob j{d};
+  j.q = heap.f32(o[0], qn, "attentionGrad q");
+  const float* k = heap.f32(o[1], kn, "attentionGrad k");
+  const float* v = heap.f32(o[2], kn, "attentionGrad v");
+  j.mask_stride = dims.size() > 5 ? dims[5] : 0;
+  j.mask = o[3] >= 0 ? heap.f32(o[3], (j.mask_stride ? d.n : 1) * d.m, "attentionGrad mask") : nullptr;
+  j.dy = heap.f32(o[4], qn, "attentionGrad dy");
+  j.dq = heap.f32(o[5], qn, "attentionGrad dq");
+  j.dk = heap.f32(o[6], kn, "attentionGrad dk");
+  j.dv = heap.f32(o[7], kn, "attentionGrad dv");
+  j.scale = scale;
+  std::vector<float> kt, vt, kp;
+  pack_keys(d, k, kt);
+  pack_keys(d, v, vt);
+  pack_values(d, k, kp);
+  j.kt = kt.data(), j.vt = vt.data(), j.kp = kp.data();
+  const int64_t mp = d.mp(), dp = d.dp();
+#pragma omp parallel
+  {
+    std::vector<float> p_buf(size_t(8 * mp)), ds_buf(size_t(8 * mp)), dk_acc(size_t(d.m * dp)), dv_acc(size_t(d.m * dp));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < d.b * d.h; s++) {
+      const int64_t b = s / d.h, h = s % d.h;
+      std::fill(dk_acc.begin(), dk_acc.end(), 0.f);
+      std::fill(dv_acc.begin(), dv_acc.end(), 0.f);
+      int64_t i = 0;
+      for (; i + 8 <= d.n; i += 8) grad_rows<8>(j, b, h, i, p_buf.data(), ds_buf.data(), dk_acc.data(), dv_acc.data());
+      for (; i < d.n; i++) grad_rows<1>(j, b, h, i, p_buf.data(), ds_buf.data(), dk_acc.data(), dv_acc.data());
+      for (int64_t r = 0; r < d.m; r++) {
+        std::copy_n(dk_acc.data() + r * dp, d.d, j.dk + (b * d.m + r) * d.c() + h * d.d);
+        std::copy_n(dv_acc.data() + r * dp, d.d, j.dv + (b * d.m + r) * d.c() + h * d.d);
+      }
+    }
+  }
+}
 
 void attention_probs(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale) {
   const Dims d = dims_of(dims);

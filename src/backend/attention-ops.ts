@@ -22,6 +22,11 @@ export interface AttentionKernelLike {
 export const FUSED_ATTENTION = 'PtpFusedAttention';
 export const ATTENTION_PROBS = 'PtpAttentionProbs';
 export const APPLY_ATTENTION_PROBS = 'PtpApplyAttentionProbs';
+/**
+ * Optional kernel (the native backend has it): {q, k, v, mask?, dy} → [dq, dk, dv] of
+ * FUSED_ATTENTION, the probabilities recomputed inside; without it the backward is tf ops.
+ */
+export const FUSED_ATTENTION_GRAD = 'PtpFusedAttentionGrad';
 const BACKENDS = HOST_BACKENDS;
 
 let kernel: AttentionKernelLike | undefined;
@@ -186,6 +191,11 @@ export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o
       return {
         value: runKernel(FUSED_ATTENTION, { q, k, v, mask }, attrs),
         gradFunc: (dy, [qs, ks, vs, ms]) => {
+          if (tf.getKernel(FUSED_ATTENTION_GRAD, tf.getBackend())) {
+            const g = tf.engine().runKernel(FUSED_ATTENTION_GRAD, { q: qs, k: ks, v: vs, dy, ...(ms ? { mask: ms } : {}) } as unknown as tf.NamedTensorMap,
+              attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+            return [...g, ...(ms ? [tf.zerosLike(ms)] : [])];
+          }
           const [b, n, inner] = qs.shape as [number, number, number];
           const rowsOf = (x: tf.Tensor, r0: number, r1: number) => (r1 - r0 === n ? x : tf.slice(x, [0, r0, 0], [b, r1 - r0, inner]));
           const maskRows = (r0: number, r1: number) => (!ms || ms.shape[0] === 1 || r1 - r0 === n ? ms : tf.slice(ms, [r0, 0], [r1 - r0, ms.shape[1] as number]));

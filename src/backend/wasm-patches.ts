@@ -10,6 +10,10 @@
  *    request, and also refuses any allocation that would take live tensor bytes past a
  *    configurable budget (PTP_WASM_HEAP_LIMIT_MB, default 3584 MiB).
  * 3. Conv2D / FusedConv2D with many input channels run in channel chunks (wasm-conv-split.ts).
+ * 4. Identity shares its input's memory (a reference count, as Reshape does and the cpu
+ *    backend's Identity) instead of copying it: tfjs clones every tensor it saves for a
+ *    backward pass through Identity — about 1,700 full copies per training step of the demo
+ *    model. Tensors are immutable, so the copy bought nothing.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { installConvSplit } from './wasm-conv-split.js';
@@ -19,6 +23,7 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
   typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
   move(dataId: object, values: unknown, shape: number[], dtype: tf.DataType, refCount: number): void;
+  incRef(dataId: object): void;
   wasm: { _malloc(n: number): number; HEAPU8: Uint8Array; asm?: { malloc?(n: number): number } };
 }
 
@@ -81,6 +86,15 @@ function sliceKernel(args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrM
   return out;
 }
 
+function identityKernel(fallback: tf.KernelFunc) {
+  return (args: { inputs: tf.NamedTensorInfoMap; backend: unknown }): WasmTensorInfo | tf.TensorInfo => {
+    const x = args.inputs.x as unknown as WasmTensorInfo;
+    if (x.dtype === 'string') return fallback(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    (args.backend as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 function guardAllocations(backend: WasmBackendLike): void {
   const move = backend.move.bind(backend);
   backend.move = (dataId, values, shape, dtype, refCount) => {
@@ -114,6 +128,11 @@ export function installWasmKernelPatches(): void {
   if (orig) {
     tf.unregisterKernel('Slice', 'wasm');
     tf.registerKernel({ ...orig, kernelFunc: sliceKernel as unknown as tf.KernelFunc });
+  }
+  const identity = tf.getKernel('Identity', 'wasm');
+  if (identity) {
+    tf.unregisterKernel('Identity', 'wasm');
+    tf.registerKernel({ ...identity, kernelFunc: identityKernel(identity.kernelFunc) as unknown as tf.KernelFunc });
   }
   guardAllocations(tf.backend() as unknown as WasmBackendLike);
   installConvSplit();

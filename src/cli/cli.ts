@@ -20,6 +20,8 @@ export interface CliIo {
   signal?: AbortSignal;
   /** Called when the command starts checking `signal` (main.ts then catches SIGINT). */
   onInterruptible?: () => void;
+  /** Called with what the run failed with, before its one line is printed (the fuzz classifies it by type). */
+  onError?: (e: unknown) => void;
 }
 
 /** The reason the CLI's signal is aborted with on Ctrl-C. */
@@ -102,6 +104,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
     await cmd.run({ positionals: args.positionals, options }, ctx);
     return 0;
   } catch (e) {
+    io.onError?.(e);
     const where = cmd ? `ptp ${cmd.name}` : 'ptp';
     if (signal.aborted && e === signal.reason) {
       err(`${io.isTTY ? '\n' : ''}${where}: ${e instanceof Error ? e.message : String(e)}`);

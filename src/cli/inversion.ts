@@ -17,6 +17,7 @@ import { psnr, toRgbImage, type RgbImage } from '../util/image.js';
 import { createScheduler, type Scheduler } from '../models/schedulers/index.js';
 import type { NullTextProgress } from '../pipeline/null-text.js';
 import type { StableDiffusionPipeline } from '../pipeline/pipeline.js';
+import { modelContextLength } from '../pipeline/load.js';
 import type { HostTensor } from '../pipeline/host-tensor.js';
 import { nchwToNhwc } from '../pipeline/host-tensor.js';
 
@@ -73,6 +74,8 @@ export interface ModelGeometry {
   latentChannels: number;
   /** Width of the text embeddings the UNet attends to. */
   contextDim: number;
+  /** Tokens per text embedding (the tokenizer's model_max_length, checked against the text encoder). */
+  contextLength: number;
   /** The model's scheduler config (for the DDIM timesteps of an inversion). */
   schedulerConfig: Record<string, unknown>;
 }
@@ -92,6 +95,12 @@ export async function modelGeometry(o: ModelRunOptions): Promise<ModelGeometry> 
     const vaeFactor = 2 ** ((vae.block_out_channels?.length ?? 4) - 1);
     const unetFactor = 2 ** ((unet.block_out_channels?.length ?? 4) - 1);
     const cross = unet.cross_attention_dim ?? 1280;
+    let contextLength: number;
+    try {
+      contextLength = modelContextLength(dir);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     return {
       defaultSize: (unet.sample_size ?? 64) * vaeFactor,
       unit: vaeFactor * unetFactor,
@@ -100,6 +109,7 @@ export async function modelGeometry(o: ModelRunOptions): Promise<ModelGeometry> 
       vaeFactor,
       latentChannels: vae.latent_channels ?? 4,
       contextDim: Array.isArray(cross) ? cross[0] : cross,
+      contextLength,
       schedulerConfig: sched as Record<string, unknown>,
     };
   } finally {

@@ -9,6 +9,7 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
   { name: 'variant', type: 'string', valueName: '<name>', description: 'prefer this weights variant, e.g. fp16' },
   { name: 'steps', type: 'number', valueName: '<n>', description: 'denoising steps (default 50)' },
   { name: 'guidance', type: 'number', valueName: '<scale>', description: 'classifier-free guidance scale (default 7.5)' },
+  { name: 'guidance-rescale', type: 'number', valueName: '<phi>', description: 'guidance rescale φ in [0, 1] (diffusers guidance_rescale, for zero-terminal-SNR models; 0.7 in Lin et al.; default 0)' },
   { name: 'seed', type: 'number', valueName: '<n>', description: 'seed of the initial latents (torch.randn-compatible; default random)' },
   { name: 'latents', type: 'string', valueName: '<file>', description: 'initial latents, NCHW safetensors (tensor "latents"); overrides --seed' },
   { name: 'scheduler', type: 'string', valueName: '<name>', choices: SCHEDULER_NAMES, description: `scheduler: ${SCHEDULER_NAMES.join('|')} (default: the model's)` },
@@ -25,6 +26,7 @@ export interface ModelRunOptions {
   variant?: string;
   steps?: number;
   guidance?: number;
+  guidanceRescale?: number;
   seed?: number;
   latentsFile?: string;
   scheduler?: string;
@@ -48,6 +50,12 @@ function nonNegativeInt(v: unknown, name: string): number | undefined {
   return v;
 }
 
+function fraction(v: unknown, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new UsageError(`--${name} must be a number in [0, 1], got ${v}`);
+  return v;
+}
+
 /** Reads and checks the shared model options. */
 export function modelRunOptions(args: ParsedArgs): ModelRunOptions {
   const o = args.options;
@@ -59,6 +67,7 @@ export function modelRunOptions(args: ParsedArgs): ModelRunOptions {
     variant: o.variant as string | undefined,
     steps: positiveInt(o.steps, 'steps'),
     guidance: o.guidance as number | undefined,
+    guidanceRescale: fraction(o['guidance-rescale'], 'guidance-rescale'),
     seed: seed as number | undefined,
     latentsFile: o.latents as string | undefined,
     scheduler: o.scheduler as string | undefined,

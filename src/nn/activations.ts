@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedGelu } from '../backend/fused-ops.js';
+import { fusedActivation, fusedGelu } from '../backend/fused-ops.js';
 
 export type ActivationName = 'silu' | 'swish' | 'gelu' | 'gelu_tanh' | 'quick_gelu' | 'relu';
 
 export function silu<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)) as T);
+  return tf.tidy(() => fusedActivation(x, 'silu') ?? (tf.mul(x, tf.sigmoid(x)) as T));
 }
 
 /**
@@ -38,7 +38,7 @@ export function geluTanh<T extends tf.Tensor>(x: T): T {
 
 /** CLIP's quick_gelu: x·σ(1.702x). */
 export function quickGelu<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))) as T);
+  return tf.tidy(() => fusedActivation(x, 'quick_gelu') ?? (tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))) as T));
 }
 
 /** Activation by its diffusers/transformers config name. */

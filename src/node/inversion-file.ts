@@ -1,8 +1,9 @@
 /**
  * Null-text inversion files (`ptp invert --out`, read by `ptp edit --inversion`): safetensors with
- * `latents` [1, 4, h, w] (x_T, NCHW), `uncond_embeddings` [steps, 77, D], `timesteps` [steps]
- * (I64), `image` [H, W, 3] (U8, the model-sized input), and the settings as metadata, including a
- * fingerprint of the model so that a file is not used with another one.
+ * `latents` [1, 4, h, w] (x_T, NCHW), `uncond_embeddings` [steps, T, D] (T: the model's text
+ * context length, 77 for SD), `timesteps` [steps] (I64), `image` [H, W, 3] (U8, the model-sized
+ * input), and the settings as metadata, including a fingerprint of the model so that a file is not
+ * used with another one.
  */
 import { createHash } from 'node:crypto';
 import type { HostTensor } from '../pipeline/host-tensor.js';

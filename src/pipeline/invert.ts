@@ -12,7 +12,7 @@ export interface DdimInvertOptions {
   unet: UNet2DConditionModel;
   /** Must be a DDIM scheduler (the inversion uses its ᾱ schedule and timesteps). */
   scheduler: Scheduler;
-  /** Conditional text embeddings [B, 77, D]. */
+  /** Conditional text embeddings [B, T, D] (T: the text context length). */
   cond: tf.Tensor3D;
   /** Image latents NHWC [B, h, w, c] (VAE mean · scaling factor). */
   latents: tf.Tensor4D;

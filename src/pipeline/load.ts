@@ -15,10 +15,10 @@ import { CONFIG_FILES, ModelDir, openModelDir, type ModelDirOptions } from '../i
 import { loadWeights } from '../nn/load-weights.js';
 import { checkSliceSize } from '../nn/attention-core.js';
 import type { Residency } from '../nn/param.js';
-import { ClipTokenizer, type TruncationHandler } from '../models/clip/tokenizer.js';
+import { ClipTokenizer, DEFAULT_MODEL_MAX_LENGTH, type TruncationHandler } from '../models/clip/tokenizer.js';
 import { tokenizerOptionsFromFiles } from '../models/clip/tokenizer-config.js';
 import { ClipTextModel } from '../models/clip/text-model.js';
-import { ClipPromptEncoder } from '../models/clip/prompt-encoder.js';
+import { checkContextLength, ClipPromptEncoder, type ContextLengthSources } from '../models/clip/prompt-encoder.js';
 import { UNet2DConditionModel } from '../models/unet/unet.js';
 import { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
 import { StableDiffusionPipeline } from './pipeline.js';
@@ -33,7 +33,7 @@ export interface LoadPipelineOptions {
   vaeEncoder?: boolean;
   /** Keep float16 weights as float16 on the host. Default true. */
   keepFloat16?: boolean;
-  /** Called when a prompt is longer than 77 tokens (default: a logged warning). */
+  /** Called when a prompt is longer than the model's text context, e.g. 77 tokens (default: a logged warning). */
   onTruncate?: TruncationHandler;
   /** Weights variant to prefer when opening a FileStore, e.g. "fp16" (see `openModelDir`). */
   variant?: string;
@@ -51,6 +51,27 @@ function float32Bytes(dir: ModelDir): number {
     for (const k of src.keys()) n += (src.info(k)!.shape as number[]).reduce((a, b) => a * b, 1) * 4;
   }
   return n;
+}
+
+/** The files that set a model directory's text context length. */
+function contextSources(dir: ModelDir): ContextLengthSources {
+  return { tokenizer: `${dir.name}/tokenizer/tokenizer_config.json`, textEncoder: `${dir.name}/${CONFIG_FILES.text_encoder}` };
+}
+
+/**
+ * The text context length of a model directory without loading it: tokenizer_config.json's
+ * `model_max_length` (77 when absent), checked against text_encoder/config.json's
+ * `max_position_embeddings` (one-line error naming both files when they disagree).
+ */
+export function modelContextLength(dir: ModelDir): number {
+  const tok = dir.tokenizer;
+  if (!tok) throw new Error(`${dir.name}: the tokenizer was not loaded`);
+  const length = tokenizerOptionsFromFiles(tok.config, tok.specialTokens).modelMaxLength ?? DEFAULT_MODEL_MAX_LENGTH;
+  const positions = dir.config('text_encoder').max_position_embeddings;
+  const where = contextSources(dir);
+  if (typeof positions !== 'number') throw new Error(`${where.textEncoder}: max_position_embeddings is missing or not a number`);
+  checkContextLength(length, positions, where);
+  return length;
 }
 
 export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Residency {
@@ -89,6 +110,8 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   });
   const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
   const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
+  const lengths = contextSources(dir);
+  checkContextLength(tokenizer.modelMaxLength, text.config.maxPositionEmbeddings, lengths);
   const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));
   const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
   try {
@@ -101,7 +124,7 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
     throw e;
   }
   const pipe = new StableDiffusionPipeline({
-    text: new ClipPromptEncoder(tokenizer, text),
+    text: new ClipPromptEncoder(tokenizer, text, lengths),
     unet,
     vae,
     schedulerConfig: dir.config('scheduler'),

@@ -50,16 +50,16 @@ export interface NullTextOptions extends NullTextSettings {
   unet: UNet2DConditionModel;
   /** A DDIM scheduler, configured as for the inversion. */
   scheduler: Scheduler;
-  /** Conditional embedding [1, 77, D] of the prompt. */
+  /** Conditional embedding [1, T, D] of the prompt. */
   cond: tf.Tensor3D;
-  /** Starting unconditional embedding [1, 77, D] (the embedding of ""). */
+  /** Starting unconditional embedding [1, T, D] (the embedding of ""). */
   uncond: tf.Tensor3D;
   /** The inversion trajectory x₀ … x_T, NHWC [1, h, w, c] each (steps + 1 tensors; not disposed). */
   trajectory: readonly tf.Tensor4D[];
 }
 
 export interface NullTextResult {
-  /** The optimised unconditional embedding of every step [steps, 77, D] (caller disposes). */
+  /** The optimised unconditional embedding of every step [steps, T, D] (caller disposes). */
   uncondEmbeddings: tf.Tensor3D;
   /** The sampling timesteps (descending). */
   timesteps: number[];

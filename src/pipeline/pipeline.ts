@@ -1,7 +1,7 @@
 /**
  * Stable Diffusion 1.x text-to-image with an optional attention controller (Prompt-to-Prompt).
  *
- *   prompts ─tokenizer─▶ ids ─text encoder─▶ cond [P,77,D]      ("" ─▶ uncond)
+ *   prompts ─tokenizer─▶ ids ─text encoder─▶ cond [P,T,D]      ("" ─▶ uncond; T = context length, 77 for SD)
  *   x_T (seeded or given) ─▶ for t: eps = unet([x,x], t, [uncond, cond], controller); CFG; step;
  *   controller.onStepEnd ─▶ vae.decode(x / scaling_factor) ─▶ images
  */
@@ -10,7 +10,7 @@ import type { AttentionController } from '../nn/attention-control.js';
 import { setAttentionSlice } from '../nn/attention.js';
 import type { UNet2DConditionModel } from '../models/unet/unet.js';
 import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
-import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 import type { PromptEncodeOptions } from '../models/clip/prompt-encoder.js';
 import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
 import { nchwToNhwc, nhwcToNchwHost, readHost, type HostTensor } from './host-tensor.js';
@@ -24,12 +24,14 @@ import { sample, type StepInfo } from './sampler.js';
 import { checkRunMemory, estimateRunMemory } from './run-plan.js';
 import { backendMemoryBudget } from '../backend/wasm-patches.js';
 
-/** Tokenizer + text model: prompts → embeddings [P, 77, D]. */
+/** Tokenizer + text model: prompts → embeddings [P, T, D] (T: the context length, 77 for SD). */
 export interface PromptEncoder {
   /** Embeds prompts (padded/truncated to the model length). */
   encode(prompts: readonly string[], opts?: PromptEncodeOptions): tf.Tensor3D;
   /** The tokenizer (Prompt-to-Prompt controllers locate words with it). */
   readonly tokenizer?: PromptTokenizer;
+  /** Tokens per embedding, T (default: the tokenizer's `modelMaxLength`). */
+  readonly contextLength?: number;
   /** Queries per attention chunk of the text encoder (see `StableDiffusionPipeline.setAttentionSlice`). */
   setAttentionSlice?(n: number | undefined): void;
   dispose?(): void;
@@ -48,7 +50,7 @@ export interface GenerateOptions {
   /** One per prompt; default "" (the unconditional prompt). */
   negativePrompts?: readonly string[];
   /**
-   * Unconditional embeddings per step, [steps, 77, D] (`uncondEmbeddings` of a null-text
+   * Unconditional embeddings per step, [steps, T, D] (`uncondEmbeddings` of a null-text
    * inversion): row i is used for every prompt at step i instead of the negative prompts'
    * embedding. Needs guidance > 1 and exactly `steps` rows.
    */
@@ -57,6 +59,12 @@ export interface GenerateOptions {
   steps?: number;
   /** Classifier-free guidance scale; ≤ 1 disables guidance. Default 7.5. */
   guidance?: number;
+  /**
+   * Guidance rescale φ in [0, 1] (diffusers 0.25 `guidance_rescale`, Lin et al. 2023 §3.4; 0.7 in
+   * the paper): mixes in the guided prediction rescaled to the conditional prediction's standard
+   * deviation, against over-exposure on zero-terminal-SNR models. Default 0 (plain guidance).
+   */
+  guidanceRescale?: number;
   /** Image size in pixels; defaults to the UNet's sample_size × VAE factor. Must be divisible by 8·(UNet factor). */
   height?: number;
   width?: number;
@@ -132,7 +140,7 @@ export interface NullTextInvertOptions extends InvertOptions, Omit<NullTextSetti
 
 export interface NullTextInversionResult extends InversionResult {
   /**
-   * The optimised unconditional embedding of every step, [steps, 77, D]: pass it as
+   * The optimised unconditional embedding of every step, [steps, T, D]: pass it as
    * `uncondEmbeddings` (with `latents`, the same scheduler, steps and guidance) to generate/edit.
    */
   uncondEmbeddings: HostTensor;
@@ -178,7 +186,19 @@ export class StableDiffusionPipeline {
     return t;
   }
 
-  /** Text embeddings [P, 77, D] (caller disposes); `clipSkip` as in `GenerateOptions`. */
+  /**
+   * Tokens per prompt embedding, T: the text context length (the tokenizer's `modelMaxLength`, which
+   * loading checks against the text encoder's positions; 77 for SD). Controllers and per-step
+   * unconditional embeddings have this many tokens.
+   */
+  get contextLength(): number {
+    const t = this.components.text;
+    const n = t.contextLength ?? t.tokenizer?.modelMaxLength;
+    if (n === undefined) throw new Error('this pipeline\'s prompt encoder states no context length (give it contextLength or a tokenizer)');
+    return n;
+  }
+
+  /** Text embeddings [P, T, D] (T = `contextLength`; caller disposes); `clipSkip` as in `GenerateOptions`. */
   encodePrompts(prompts: readonly string[], opts: PromptEncodeOptions = {}): tf.Tensor3D {
     return opts.clipSkip ? this.components.text.encode(prompts, opts) : this.components.text.encode(prompts);
   }
@@ -218,6 +238,7 @@ export class StableDiffusionPipeline {
         latents: x0,
         steps,
         guidance,
+        guidanceRescale: opts.guidanceRescale,
         controller: opts.controller,
         onStep: opts.onStep,
         keepLatentsPerStep: opts.keepLatentsPerStep,
@@ -347,11 +368,12 @@ export class StableDiffusionPipeline {
     this.components.text.dispose?.();
   }
 
-  /** Checks per-step unconditional embeddings [steps, 77, D] against a run (one-line errors). */
+  /** Checks per-step unconditional embeddings [steps, T, D] against a run (one-line errors). */
   private checkUncondEmbeddings(shape: readonly number[], steps: number, guidance: number, negatives: boolean): void {
     const d = this.components.unet.config.crossAttentionDim[0];
-    if (shape.length !== 3 || shape[1] !== MAX_TOKENS || shape[2] !== d) {
-      throw new Error(`uncondEmbeddings have shape [${shape.join(', ')}], expected [steps, ${MAX_TOKENS}, ${d}] for this model`);
+    const t = this.contextLength;
+    if (shape.length !== 3 || shape[1] !== t || shape[2] !== d) {
+      throw new Error(`uncondEmbeddings have shape [${shape.join(', ')}], expected [steps, ${t}, ${d}] for this model`);
     }
     if (shape[0] !== steps) throw new Error(`uncondEmbeddings hold ${shape[0]} steps, the run has ${steps}: sample with the inversion's step count`);
     if (guidance <= 1) throw new Error(`uncondEmbeddings need classifier-free guidance (guidance > 1), got ${guidance}`);

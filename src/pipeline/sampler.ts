@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionController } from '../nn/attention-control.js';
 import type { UNet2DConditionModel } from '../models/unet/unet.js';
 import type { Scheduler } from '../models/schedulers/index.js';
+import { checkGuidanceRescale, guide } from './guidance.js';
 
 /** Progress of one denoising step. */
 export interface StepInfo {
@@ -27,10 +28,10 @@ export function stepInfo(i: number, steps: number, timestep: number, startMs: nu
 export interface SampleOptions {
   unet: UNet2DConditionModel;
   scheduler: Scheduler;
-  /** Conditional text embeddings [B, 77, D]. */
+  /** Conditional text embeddings [B, T, D] (T: the text context length). */
   cond: tf.Tensor3D;
   /**
-   * Unconditional embeddings [B, 77, D], or one per step [steps, 77, D] (null-text inversion:
+   * Unconditional embeddings [B, T, D], or one per step [steps, T, D] (null-text inversion:
    * row i serves every prompt at step i); required when guidance > 1.
    */
   uncond?: tf.Tensor3D;
@@ -40,6 +41,8 @@ export interface SampleOptions {
   latents: tf.Tensor4D;
   steps: number;
   guidance: number;
+  /** φ of the guidance rescale (Lin et al. §3.4; diffusers `guidance_rescale`), in [0, 1]; default 0 (off). */
+  guidanceRescale?: number;
   controller?: AttentionController;
   /** Called after every step; when it returns a promise the next step waits for it (e.g. to wait for the GPU or let messages in). */
   onStep?: (info: StepInfo) => unknown;
@@ -70,6 +73,7 @@ export async function betweenSteps(signal: AbortSignal | undefined): Promise<voi
 export async function sample(o: SampleOptions): Promise<SampleResult> {
   const cfg = o.guidance > 1;
   if (cfg && !o.uncond) throw new Error('classifier-free guidance needs unconditional embeddings');
+  if (o.guidanceRescale !== undefined) checkGuidanceRescale(o.guidanceRescale);
   const b = o.latents.shape[0];
   if (o.cond.shape[0] !== b) throw new Error(`${o.cond.shape[0]} prompt embeddings for a batch of ${b} latents`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${o.steps}`);
@@ -100,7 +104,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
         let guided: tf.Tensor4D = eps;
         if (cfg) {
           const [u, c] = tf.split(eps, 2, 0);
-          guided = tf.add(u, tf.mul(tf.sub(c, u), o.guidance));
+          guided = guide(u, c, o.guidance, o.guidanceRescale) as tf.Tensor4D;
         }
         let nx = o.scheduler.step(guided, t, x) as tf.Tensor4D;
         if (o.controller?.onStepEnd) nx = o.controller.onStepEnd(nx, i);

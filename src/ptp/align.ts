@@ -4,7 +4,7 @@
  * mapper (word-by-word) for AttentionReplace.
  */
 import { encodePrompt, splitWords, wordTokenIndices } from './tokens.js';
-import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface AlignScore {
   gap: number;
@@ -92,9 +92,10 @@ export interface RefinementMap {
 
 /**
  * `seq_aligner.get_mapper`: global alignment of the token ids (with BOS/EOS) of `source` and
- * `target`; positions from the target's length on map to themselves with alpha 1.
+ * `target`; positions from the target's length on map to themselves with alpha 1. `maxLen` is the
+ * text context length (the official code's 77; default: the tokenizer's `modelMaxLength`).
  */
-export function refinementMapper(tokenizer: PromptTokenizer, source: string, target: string, maxLen = MAX_TOKENS): RefinementMap {
+export function refinementMapper(tokenizer: PromptTokenizer, source: string, target: string, maxLen = tokenizer.modelMaxLength): RefinementMap {
   const x = encodePrompt(tokenizer, source, maxLen);
   const y = encodePrompt(tokenizer, target, maxLen);
   const base = alignTargetToSource(x, y);
@@ -112,7 +113,7 @@ export function refinementMapper(tokenizer: PromptTokenizer, source: string, tar
 }
 
 /** `get_refinement_mapper`: one RefinementMap per edited prompt (prompts[1..]) against prompts[0]. */
-export function refinementMappers(tokenizer: PromptTokenizer, prompts: readonly string[], maxLen = MAX_TOKENS): RefinementMap[] {
+export function refinementMappers(tokenizer: PromptTokenizer, prompts: readonly string[], maxLen = tokenizer.modelMaxLength): RefinementMap[] {
   requireEdits(prompts, 'Refine');
   return prompts.slice(1).map((p) => refinementMapper(tokenizer, prompts[0], p, maxLen));
 }
@@ -124,7 +125,7 @@ export function refinementMappers(tokenizer: PromptTokenizer, prompts: readonly 
  * target token). As in the official code, before the last differing word the diagonal is
  * shifted by the token-count difference; after it the code writes M[j, j] = 1.
  */
-export function replacementMapper(tokenizer: PromptTokenizer, source: string, target: string, maxLen = MAX_TOKENS): Float32Array {
+export function replacementMapper(tokenizer: PromptTokenizer, source: string, target: string, maxLen = tokenizer.modelMaxLength): Float32Array {
   const wx = splitWords(source);
   const wy = splitWords(target);
   if (wx.length !== wy.length) {
@@ -174,7 +175,7 @@ export function replacementMapper(tokenizer: PromptTokenizer, source: string, ta
 }
 
 /** `get_replacement_mapper`: one matrix per edited prompt (prompts[1..]) against prompts[0]. */
-export function replacementMappers(tokenizer: PromptTokenizer, prompts: readonly string[], maxLen = MAX_TOKENS): Float32Array[] {
+export function replacementMappers(tokenizer: PromptTokenizer, prompts: readonly string[], maxLen = tokenizer.modelMaxLength): Float32Array[] {
   requireEdits(prompts, 'Replace');
   return prompts.slice(1).map((p) => replacementMapper(tokenizer, prompts[0], p, maxLen));
 }

@@ -11,7 +11,7 @@ import type { LocalBlend } from './local-blend.js';
 import { selfReplaceMaxKeys, storeMaxQueries, type MapSize } from './resolution.js';
 import { selfReplaceWindow, timeWordAlpha, type CrossReplaceSteps, type StepBounds, type TimeWordAlpha } from './schedule.js';
 import { AttentionStore } from './store.js';
-import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface AttentionEditOptions {
   /** Source prompt first, then the edited prompts (at least one). */
@@ -48,6 +48,8 @@ export abstract class AttentionEdit extends AttentionStore {
   readonly prompts: readonly string[];
   readonly localBlend?: LocalBlend;
   readonly storeMaps: boolean;
+  /** Text context length T (the tokenizer's `modelMaxLength`): keys of every cross-attention layer edited. */
+  readonly tokens: number;
   private readonly tokenizer: PromptTokenizer;
   private readonly crossReplaceSteps: CrossReplaceSteps;
   private readonly selfReplaceSteps: StepBounds;
@@ -58,6 +60,7 @@ export abstract class AttentionEdit extends AttentionStore {
     if (opts.prompts.length < 2) throw new Error(`an edit needs a source and at least one edited prompt, got ${opts.prompts.length} prompt(s)`);
     this.prompts = [...opts.prompts];
     this.tokenizer = opts.tokenizer;
+    this.tokens = opts.tokenizer.modelMaxLength;
     this.crossReplaceSteps = opts.crossReplaceSteps;
     this.selfReplaceSteps = opts.selfReplaceSteps;
     // Words and bounds are checked now, whether or not the step count is known yet.
@@ -68,6 +71,9 @@ export abstract class AttentionEdit extends AttentionStore {
       const lb = opts.localBlend.prompts;
       if (lb.length !== opts.prompts.length || lb.some((p, i) => p !== opts.prompts[i])) {
         throw new Error(`LocalBlend was built for prompts ${JSON.stringify(lb)}, the edit has ${JSON.stringify(opts.prompts)}`);
+      }
+      if (opts.localBlend.tokens !== this.tokens) {
+        throw new Error(`LocalBlend was built for ${opts.localBlend.tokens} text tokens, the edit's tokenizer has ${this.tokens}`);
       }
       this.localBlend = opts.localBlend;
     }
@@ -91,7 +97,7 @@ export abstract class AttentionEdit extends AttentionStore {
     return this.requirePlan().numSteps;
   }
 
-  /** Cross-attention weights per step [numSteps+1, edits, 77] (official `cross_replace_alpha`). */
+  /** Cross-attention weights per step [numSteps+1, edits, tokens] (official `cross_replace_alpha`). */
   get crossAlpha(): TimeWordAlpha {
     return this.requirePlan().crossAlpha;
   }
@@ -114,7 +120,7 @@ export abstract class AttentionEdit extends AttentionStore {
 
   /**
    * The edited prompts' cross-attention computed from the source's (official
-   * `replace_cross_attention`): base [heads, q, 77], replace [edits, heads, q, 77] → [edits, heads, q, 77].
+   * `replace_cross_attention`): base [heads, q, T], replace [edits, heads, q, T] → [edits, heads, q, T] (T = `tokens`).
    */
   abstract replaceCross(base: tf.Tensor3D, replace: tf.Tensor4D): tf.Tensor4D;
 
@@ -142,7 +148,7 @@ export abstract class AttentionEdit extends AttentionStore {
     const heads = ctx.heads;
     const [, q, k] = cond.shape;
     if (ctx.isCross) {
-      if (k !== MAX_TOKENS) throw new Error(`${ctx.name}: cross-attention over ${k} keys; the edit controllers expect ${MAX_TOKENS} text tokens`);
+      if (k !== this.tokens) throw new Error(`${ctx.name}: cross-attention over ${k} keys; this edit controller was built for ${this.tokens} text tokens (its tokenizer's modelMaxLength)`);
       if (!this.crossAlpha.isActive(step)) return cond; // r·0 + 1·rep = rep exactly
       const x = tf.reshape(cond, [n, heads, q, k]);
       const base = tf.reshape(tf.slice(x, [0, 0, 0, 0], [1, heads, q, k]), [heads, q, k]) as tf.Tensor3D;

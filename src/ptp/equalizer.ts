@@ -1,6 +1,6 @@
 /** Reweighting vectors for AttentionReweight: a factor per text token (official `get_equalizer`). */
 import { requireWordTokens, wordTokenIndices, type WordRef } from './tokens.js';
-import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface EqualizerOptions {
   /**
@@ -11,9 +11,10 @@ export interface EqualizerOptions {
 }
 
 /**
- * Factors [77] for the tokens of `text`: 1 everywhere except the tokens of the given words. One
- * value applies to every word (stable notebook `get_equalizer(text, words, (v,))`); one value per
- * word pairs them up (null-text notebook, `zip(words, values)`). Values may be negative or zero.
+ * Factors [T] (T: the tokenizer's `modelMaxLength`, 77 for SD) for the tokens of `text`: 1
+ * everywhere except the tokens of the given words. One value applies to every word (stable
+ * notebook `get_equalizer(text, words, (v,))`); one value per word pairs them up (null-text
+ * notebook, `zip(words, values)`). Values may be negative or zero.
  */
 export function getEqualizer(
   tokenizer: PromptTokenizer,
@@ -29,7 +30,7 @@ export function getEqualizer(
     throw new Error(`equalizer: ${vs.length} values for ${ws.length} words; give one value for all words or one per word`);
   }
   for (const v of vs) if (!Number.isFinite(v)) throw new Error(`equalizer: value ${v} is not a finite number`);
-  const eq = new Float32Array(MAX_TOKENS).fill(1);
+  const eq = new Float32Array(tokenizer.modelMaxLength).fill(1);
   ws.forEach((w, i) => {
     const inds = opts.ignoreMissing ? wordTokenIndices(tokenizer, text, w) : requireWordTokens(tokenizer, text, w, 'equalizer');
     for (const t of inds) eq[t] = vs.length === 1 ? vs[0] : vs[i];

@@ -7,7 +7,7 @@ import { blendMapSize, type MapSize } from './resolution.js';
 import type { StoredMap } from './store.js';
 import { concatRows } from './rows.js';
 import { requireWordTokens, type WordRef } from './tokens.js';
-import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 export interface LocalBlendOptions {
   /** Threshold on the max-normalised mask (official default 0.3). */
@@ -24,8 +24,10 @@ export interface LocalBlendOptions {
  * the same for two prompts and applies it to each edited prompt for more.)
  */
 export class LocalBlend {
-  /** Per prompt, 1 at the chosen words' token positions: [prompts][MAX_TOKENS]. */
+  /** Per prompt, 1 at the chosen words' token positions: [prompts][tokens]. */
   readonly alphaLayers: Float32Array[];
+  /** Text context length (the tokenizer's `modelMaxLength`): keys of the cross-attention maps read. */
+  readonly tokens: number;
   readonly threshold: number;
 
   /** `words[i]`: the word(s) of prompts[i] whose attention defines the region (string or word index). */
@@ -35,9 +37,10 @@ export class LocalBlend {
       throw new Error(`LocalBlend: give words for each of the ${prompts.length} prompts (got ${words.length} entries)`);
     }
     this.threshold = opts.threshold ?? 0.3;
+    this.tokens = tokenizer.modelMaxLength;
     if (!Number.isFinite(this.threshold)) throw new Error(`LocalBlend: threshold must be a number, got ${opts.threshold}`);
     this.alphaLayers = prompts.map((prompt, i) => {
-      const a = new Float32Array(MAX_TOKENS);
+      const a = new Float32Array(this.tokens);
       const list = (typeof words[i] === 'string' || typeof words[i] === 'number' ? [words[i]] : words[i]) as readonly WordRef[];
       if (list.length === 0) throw new Error(`LocalBlend: no word given for prompt "${prompt}"`);
       for (const w of list) for (const t of requireWordTokens(tokenizer, prompt, w, 'LocalBlend')) a[t] = 1;
@@ -70,13 +73,13 @@ export class LocalBlend {
     return tf.tidy(() => {
       const per = used.map((m) => {
         const [rows, q, k] = m.probs.shape;
-        if (rows !== n * m.heads || k !== MAX_TOKENS || q !== s.height * s.width) {
-          throw new Error(`LocalBlend: map ${m.name} [${m.probs.shape}] does not hold ${n} prompts × ${m.heads} heads × ${s.height}·${s.width} queries × ${MAX_TOKENS} tokens`);
+        if (rows !== n * m.heads || k !== this.tokens || q !== s.height * s.width) {
+          throw new Error(`LocalBlend: map ${m.name} [${m.probs.shape}] does not hold ${n} prompts × ${m.heads} heads × ${s.height}·${s.width} queries × ${this.tokens} tokens`);
         }
         return tf.reshape(m.probs, [n, m.heads, s.height, s.width, k]);
       });
       const maps5 = per.length === 1 ? per[0] : tf.concat(per, 1);
-      const alpha = tf.tensor(concatRows(this.alphaLayers), [n, 1, 1, 1, MAX_TOKENS]);
+      const alpha = tf.tensor(concatRows(this.alphaLayers), [n, 1, 1, 1, this.tokens]);
       const weighted = tf.mean(tf.sum(tf.mul(maps5, alpha), -1), 1); // [n, h, w]
       const pooled = tf.maxPool(tf.reshape(weighted, [n, s.height, s.width, 1]) as tf.Tensor4D, 3, 1, 'same');
       const up = tf.image.resizeNearestNeighbor(pooled, [latent.height, latent.width], false, false);

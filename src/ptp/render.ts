@@ -13,7 +13,7 @@ export interface MapStack {
   readonly data: ArrayLike<number>;
   readonly height: number;
   readonly width: number;
-  /** Number of maps (keys: 77 tokens for cross-attention, height·width for self-attention). */
+  /** Number of maps (keys: the text context length, 77 for SD, for cross-attention; height·width for self-attention). */
   readonly channels: number;
 }
 
@@ -26,9 +26,15 @@ export interface GridOptions {
   gap?: number;
 }
 
-/** The text of each token of `prompt` (BOS … EOS), as labels for crossAttentionGrid. */
+/**
+ * The text of each token of `prompt` (BOS … EOS) as the text encoder sees it, truncated as the
+ * tokenizer truncates to its `modelMaxLength`: labels for crossAttentionGrid.
+ */
 export function tokenLabels(tokenizer: PromptTokenizer, prompt: string): string[] {
-  return tokenizer.encode(prompt).map((id) => tokenizer.decode([id]));
+  const ids = tokenizer.encode(prompt);
+  const n = tokenizer.modelMaxLength;
+  const kept = ids.length > n ? [...ids.slice(0, n - 1), ids[ids.length - 1]] : ids;
+  return kept.map((id) => tokenizer.decode([id]));
 }
 
 /** A white image. */
@@ -80,7 +86,7 @@ function grid(cells: Cell[], h: number, w: number, opts: GridOptions): RgbImage 
 /**
  * One cell per label: map `i` (channel i of `maps`) normalised by its own maximum (official:
  * `255 * map / map.max()`), with `labels[i]` drawn under it. Labels may be fewer than channels
- * (e.g. only the prompt's tokens of 77).
+ * (e.g. only the prompt's tokens of the context's 77).
  */
 export function crossAttentionGrid(maps: MapStack, labels: readonly string[], opts: GridOptions = {}): RgbImage {
   const { data, height: h, width: w, channels: k } = maps;

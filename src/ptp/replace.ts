@@ -3,7 +3,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { replacementMappers } from './align.js';
 import { AttentionEdit, type AttentionEditOptions } from './edit.js';
 import { concatRows } from './rows.js';
-import { MAX_TOKENS } from '../models/clip/tokenizer.js';
 
 /**
  * Official `AttentionReplace`: edited[b, h, p, n] = Σ_w source[h, p, w]·M_b[w, n] with the
@@ -11,7 +10,7 @@ import { MAX_TOKENS } from '../models/clip/tokenizer.js';
  * tokens). Prompts with different word counts are an error — use AttentionRefine.
  */
 export class AttentionReplace extends AttentionEdit {
-  /** [edits][77·77] replacement mappers (official `mapper`). */
+  /** [edits][T·T] replacement mappers (official `mapper`; T = `tokens`). */
   readonly mappers: Float32Array[];
 
   constructor(opts: AttentionEditOptions) {
@@ -23,10 +22,11 @@ export class AttentionReplace extends AttentionEdit {
     return tf.tidy(() => {
       const [heads, q, k] = base.shape;
       const e = this.mappers.length;
-      // [77, edits·77]: column block b is mapper b.
-      const m = tf.transpose(tf.tensor3d(concatRows(this.mappers), [e, MAX_TOKENS, MAX_TOKENS]), [1, 0, 2]);
-      const out = tf.matMul(tf.reshape(base, [heads * q, k]), tf.reshape(m, [MAX_TOKENS, e * MAX_TOKENS]));
-      return tf.transpose(tf.reshape(out, [heads, q, e, MAX_TOKENS]), [2, 0, 1, 3]) as tf.Tensor4D;
+      const t = this.tokens;
+      // [T, edits·T]: column block b is mapper b.
+      const m = tf.transpose(tf.tensor3d(concatRows(this.mappers), [e, t, t]), [1, 0, 2]);
+      const out = tf.matMul(tf.reshape(base, [heads * q, k]), tf.reshape(m, [t, e * t]));
+      return tf.transpose(tf.reshape(out, [heads, q, e, t]), [2, 0, 1, 3]) as tf.Tensor4D;
     });
   }
 }

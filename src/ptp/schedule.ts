@@ -3,7 +3,7 @@
  * `ptp_utils.get_time_words_attention_alpha`) and which replace self-attention.
  */
 import { wordTokenIndices } from './tokens.js';
-import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 /** A fraction f of the sampling (= [0, f]) or a [start, end] range of fractions, each in [0, 1]. */
 export type StepBounds = number | readonly [number, number];
@@ -39,7 +39,7 @@ export class TimeWordAlpha {
     readonly rows: number,
     readonly edits: number,
     readonly tokens: number,
-    /** [rows, edits, tokens] row-major (the official [steps+1, B−1, 1, 1, 77]). */
+    /** [rows, edits, tokens] row-major (the official [steps+1, B−1, 1, 1, 77]; tokens = the context length). */
     readonly data: Float32Array,
   ) {}
 
@@ -73,14 +73,15 @@ function setWindow(a: TimeWordAlpha, bounds: [number, number], edit: number, tok
  * `get_time_words_attention_alpha(prompts, numSteps, crossReplaceSteps)`: rows
  * trunc(start·(numSteps+1)) .. trunc(end·(numSteps+1))−1 are 1, others 0; first `"default_"`
  * for all tokens, then each word's tokens in every edited prompt that contains it. A word that is
- * in none of the edited prompts is an error (the official code ignores it silently).
+ * in none of the edited prompts is an error (the official code ignores it silently). `maxLen`: the
+ * text context length (default: the tokenizer's `modelMaxLength`).
  */
 export function timeWordAlpha(
   tokenizer: PromptTokenizer,
   prompts: readonly string[],
   numSteps: number,
   crossReplaceSteps: CrossReplaceSteps,
-  maxLen = MAX_TOKENS,
+  maxLen = tokenizer.modelMaxLength,
 ): TimeWordAlpha {
   if (!Number.isInteger(numSteps) || numSteps < 1) throw new Error(`numSteps must be a positive integer, got ${numSteps}`);
   if (prompts.length < 2) throw new Error(`cross-attention schedule needs a source and at least one edited prompt, got ${prompts.length} prompt(s)`);

@@ -2,7 +2,7 @@
  * Words → token positions (the official `ptp_utils.get_word_inds`), over any tokenizer that
  * encodes a prompt to BOS + ids + EOS and decodes a single id to that token's text.
  */
-import { MAX_TOKENS, type PromptTokenizer } from '../models/clip/tokenizer.js';
+import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
 /** A word of a prompt: its text (every occurrence) or its index among the space-separated words. */
 export type WordRef = string | number;
@@ -63,8 +63,8 @@ export function requireWordTokens(tokenizer: PromptTokenizer, text: string, word
   return inds;
 }
 
-/** Token ids of a prompt, checked against the text encoder length. */
-export function encodePrompt(tokenizer: PromptTokenizer, text: string, maxLen = MAX_TOKENS): number[] {
+/** Token ids of a prompt, checked against the text context length (default: the tokenizer's `modelMaxLength`). */
+export function encodePrompt(tokenizer: PromptTokenizer, text: string, maxLen = tokenizer.modelMaxLength): number[] {
   const ids = tokenizer.encode(text);
   if (ids.length > maxLen) {
     throw new Error(`prompt "${text}" has ${ids.length} tokens with BOS/EOS; at most ${maxLen} fit the text encoder`);

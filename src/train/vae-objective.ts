@@ -13,7 +13,7 @@ export interface VaeLoss {
 }
 
 /** images NHWC in [−1, 1]; `noise` samples the posterior (shape of the latents). */
-export function vaeLoss(vae: AutoencoderKL, images: tf.Tensor4D, noise: tf.Tensor4D, klWeight: number): VaeLoss {
+export function vaeLoss(vae: Pick<AutoencoderKL, 'encode' | 'decode'>, images: tf.Tensor4D, noise: tf.Tensor4D, klWeight: number): VaeLoss {
   return tf.tidy(() => {
     const dist = vae.encode(images);
     const z = dist.sample(noise);

@@ -23,3 +23,4 @@ export { connectedComponents, componentMask, largestComponent, fillHoles, morph,
 export * from './segment.js';
 export * from './shape-test.js';
 export * from './metrics.js';
+export * from './edit-check.js';

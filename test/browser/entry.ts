@@ -19,6 +19,10 @@ export interface SmokeRequest {
 export interface SmokeResult {
   backend: string;
   latents: number[];
+  /** The decoded image (HWC, [0, 1]) and its size. */
+  image: number[];
+  width: number;
+  height: number;
   crossMaps: number[];
   leakedTensors: number;
 }
@@ -40,7 +44,8 @@ async function runSmoke(req: SmokeRequest): Promise<SmokeResult> {
   store.dispose();
   const leakedTensors = tf.memory().numTensors - before;
   pipe.dispose();
-  return { backend: b.description, latents: Array.from(r.latents.data), crossMaps, leakedTensors };
+  const im = r.images[0];
+  return { backend: b.description, latents: Array.from(r.latents.data), image: Array.from(im.data), width: im.width, height: im.height, crossMaps, leakedTensors };
 }
 
 (globalThis as unknown as { runSmoke: typeof runSmoke }).runSmoke = runSmoke;

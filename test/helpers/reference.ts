@@ -71,3 +71,15 @@ export function caseTolerance(caseName: string, output: string): { atol: number;
   if (!t) throw new Error(`no tolerance for ${caseName}.${output} in cases/index.json`);
   return { atol: t.atol, rtol: t.rtol };
 }
+
+/**
+ * The README's tolerance rule ("Numerical noise and suggested tolerances": atol = max(20 × the
+ * fp32-vs-fp64 error, 1e-5, 1e-4 × max|value|), rtol = 1e-4) for a fixture tensor that
+ * index.json gives no tolerance for, applied to the tensor's own values. The fp32-vs-fp64 term
+ * is not recorded for such intermediates; `fp32Error` supplies an estimate when it matters.
+ */
+export function ruleTolerance(values: ArrayLike<number>, fp32Error = 0): { atol: number; rtol: number } {
+  let max = 0;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]));
+  return { atol: Math.max(20 * fp32Error, 1e-5, 1e-4 * max), rtol: 1e-4 };
+}

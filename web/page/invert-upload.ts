@@ -20,7 +20,7 @@ export interface HeldInversion {
   input: RgbImage;
   /** x_T, NCHW [1, 4, h, w]. */
   latents: HostTensor;
-  /** [steps, 77, D]. */
+  /** [steps, T, D] (T: the model's text context length). */
   uncondEmbeddings: HostTensor;
   perf: Omit<InversionPerf, 'reused' | 'psnr'>;
 }

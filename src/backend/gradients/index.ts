@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { elementwiseGradients } from './elementwise.js';
 import { reduceGradients } from './reduce.js';
 import { shapeGradients } from './shape.js';
+import { installCpuResizeNearestGrad } from '../resize-nearest-grad.js';
 
 const REGISTERED = Symbol.for('tfjs-prompt-to-prompt.gradients');
 
@@ -16,9 +17,11 @@ export const gradientConfigs: readonly tf.GradConfig[] = [...elementwiseGradient
 
 /**
  * Registers the gradients (idempotent). Kernels that already have a gradient (e.g. from
- * `@tensorflow/tfjs`) keep it.
+ * `@tensorflow/tfjs`) keep it. Also replaces the cpu backend's ResizeNearestNeighborGrad, which
+ * is wrong for batch > 1 (src/backend/resize-nearest-grad.ts).
  */
 export function registerGradients(): void {
+  installCpuResizeNearestGrad();
   const g = globalThis as unknown as { [REGISTERED]?: boolean };
   if (g[REGISTERED]) return;
   for (const c of gradientConfigs) if (!tf.getGradient(c.kernelName)) tf.registerGradient(c);

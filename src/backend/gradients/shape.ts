@@ -1,6 +1,7 @@
 /** Gradients of the kernels that move data without arithmetic (reshape, slice, concat, pad, gather, ...). */
 import * as tf from '@tensorflow/tfjs-core';
-import { sumToShape, type GradConfig } from './util.js';
+import type { GradConfig } from './util.js';
+import { installCpuResizeNearestGrad } from '../resize-nearest-grad.js';
 
 type Attrs = Record<string, unknown>;
 
@@ -71,15 +72,15 @@ export const shapeGradients: GradConfig[] = [
     },
   },
   {
-    kernelName: 'BroadcastTo',
-    inputsToSave: ['x'],
-    gradFunc: (dy, [x]) => ({ x: () => sumToShape(dy as tf.Tensor, x.shape) }),
-  },
-  {
     kernelName: 'ResizeNearestNeighbor',
     inputsToSave: ['images'],
     gradFunc: (dy, [images], attrs) => ({
-      images: () => tf.engine().runKernel('ResizeNearestNeighborGrad', { images, dy } as unknown as tf.NamedTensorMap, attrs) as tf.Tensor,
+      images: () => {
+        // The cpu backend's own kernel is wrong for batch > 1; ours replaces it (again, should
+        // the backend have been imported after registerGradients()).
+        if (tf.getBackend() === 'cpu') installCpuResizeNearestGrad();
+        return tf.engine().runKernel('ResizeNearestNeighborGrad', { images, dy } as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
+      },
     }),
   },
   {

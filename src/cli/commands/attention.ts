@@ -73,6 +73,7 @@ export const attentionCommand: Command = {
         prompts: [prompt],
         steps: o.steps ?? 50,
         guidance: o.guidance,
+        guidanceRescale: o.guidanceRescale,
         seed: o.seed,
         latents,
         scheduler: o.scheduler ?? 'ddim',

@@ -25,16 +25,20 @@ import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
 export const DEMO_STEPS = 20;
 const GUIDANCE = 7.5;
 
-/** The demo's edits (prompts and seeds fixed, so every run draws the same pictures). */
-export const DEMO_EDITS: { file: string; what: string; seed: number; spec: Omit<EditSpec, 'cross' | 'self'> }[] = [
-  { file: 'replace-colour.png', what: 'colour swap (Replace)', seed: 6, spec: { source: 'a red circle on a white background', targets: ['a blue circle on a white background'] } },
+/**
+ * The demo's edits. Seeds are not picked: every run of the demo takes the seeds 0, 1, 2, … in the
+ * order it runs (the generations, then the edits, then the attention maps; see `demoSeed`), so every
+ * run draws the same pictures.
+ */
+export const DEMO_EDITS: { file: string; what: string; spec: Omit<EditSpec, 'cross' | 'self'> }[] = [
+  { file: 'replace-colour.png', what: 'colour swap (Replace)', spec: { source: 'a red circle on a white background', targets: ['a blue circle on a white background'] } },
   {
-    file: 'blend-shape.png', what: 'shape swap of one of two objects (Replace + LocalBlend)', seed: 0,
+    file: 'blend-shape.png', what: 'shape swap of one of two objects (Replace + LocalBlend)',
     spec: { source: 'a red circle and a blue square on a white background', targets: ['a red star and a blue square on a white background'], blend: ['circle', 'star'] },
   },
-  { file: 'refine.png', what: 'a word added (Refine)', seed: 0, spec: { source: 'a red square on a white background', targets: ['a big red square on a white background'] } },
+  { file: 'refine.png', what: 'a word added (Refine)', spec: { source: 'a red square on a white background', targets: ['a big red square on a white background'] } },
   {
-    file: 'reweight.png', what: 'a word reweighted up and down (Reweight)', seed: 0,
+    file: 'reweight.png', what: 'a word reweighted up and down (Reweight)',
     spec: { source: 'a big orange star on a white background', targets: [], reweight: [{ word: 'big', value: 4 }] },
   },
 ];
@@ -47,6 +51,12 @@ export const DEMO_GENERATIONS = [
 ];
 
 export const DEMO_ATTENTION_PROMPT = 'a red circle and a blue square on a white background';
+
+/** The seed of each run, in the order the demo runs them: generation i, edit j, the attention maps. */
+export function demoSeed(run: { generation: number } | { edit: number } | 'attention'): number {
+  if (run === 'attention') return DEMO_GENERATIONS.length + DEMO_EDITS.length;
+  return 'generation' in run ? run.generation : DEMO_GENERATIONS.length + run.edit;
+}
 
 /** The cross-attention map of every token of `prompt` at latent/4, as an RGB grid. */
 async function attentionMaps(pipe: StableDiffusionPipeline, prompt: string, seed: number, steps: number) {
@@ -92,17 +102,17 @@ export const demoCommand: Command = {
     try {
       const gens: FloatImage[] = [];
       for (const [i, prompt] of DEMO_GENERATIONS.entries()) {
-        gens.push((await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed: i, scheduler: 'ddim', onStep: progressPrinter(ctx, 'generate') })).images[0]);
+        gens.push((await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed: demoSeed({ generation: i }), scheduler: 'ddim', onStep: progressPrinter(ctx, 'generate') })).images[0]);
       }
       const rgb = gens.map((g) => ({ width: g.width, height: g.height, data: imageToUint8(g) }));
       await writePng(join(out, 'generate.png'), imageGrid(rgb, gens.length, DEMO_GENERATIONS));
       done('generate.png', 'generations of four captions');
-      for (const d of DEMO_EDITS) {
+      for (const [j, d] of DEMO_EDITS.entries()) {
         const spec: EditSpec = { cross: 0.8, self: 0.4, ...d.spec };
         const built = buildEditController(pipe.tokenizer, spec, () => {});
         const panels: FloatImage[] = [];
         const run = async (controller = built.controller) =>
-          (await pipe.edit({ prompts: built.prompts, controller, steps, guidance: GUIDANCE, seed: d.seed, scheduler: 'ddim', onStep: progressPrinter(ctx, d.what) })).images;
+          (await pipe.edit({ prompts: built.prompts, controller, steps, guidance: GUIDANCE, seed: demoSeed({ edit: j }), scheduler: 'ddim', onStep: progressPrinter(ctx, d.what) })).images;
         const [source, edited] = await run();
         panels.push(source, edited);
         if (d.spec.reweight) {
@@ -115,7 +125,7 @@ export const demoCommand: Command = {
         await writeImagePng(join(out, d.file), sideBySide(panels));
         done(d.file, `${d.what}: ${built.prompts[0]}${d.spec.targets.length ? ` → ${d.spec.targets[0]}` : ` (${d.spec.reweight!.map((r) => `${r.word} ×${r.value}, ×${-r.value / 2}`).join(', ')})`}`);
       }
-      await writePng(join(out, 'attention.png'), await attentionMaps(pipe, DEMO_ATTENTION_PROMPT, 1, steps));
+      await writePng(join(out, 'attention.png'), await attentionMaps(pipe, DEMO_ATTENTION_PROMPT, demoSeed('attention'), steps));
       done('attention.png', `cross-attention map of every token of "${DEMO_ATTENTION_PROMPT}"`);
     } finally {
       pipe.dispose();

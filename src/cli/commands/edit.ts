@@ -111,6 +111,7 @@ export const editCommand: Command = {
         prompts: edit.prompts,
         steps: real ? real.meta.steps : o.steps ?? 50,
         guidance: real ? real.meta.guidance : o.guidance,
+        guidanceRescale: o.guidanceRescale,
         seed: o.seed,
         latents: real ? real.latents : latents,
         uncondEmbeddings: real?.uncondEmbeddings,
@@ -164,6 +165,7 @@ async function readInversion(path: string): Promise<InversionData> {
 
 /** Checks a photo edit against the model before anything heavy; for --image, what to invert. */
 async function photoPlan(o: ModelRunOptions, args: Parameters<Command['run']>[0], photo: PhotoSource, inversion: InversionData | undefined, source: string) {
+  if (o.guidanceRescale) throw new UsageError(`--guidance-rescale cannot be used for a photo edit: the null-text inversion reconstructs ${photo.path} with plain guidance`);
   const geometry = await modelGeometry(o);
   if (inversion) {
     const m = inversion.meta;
@@ -194,7 +196,7 @@ function checkInversionTensors(path: string, inv: InversionData, g: ModelGeometr
   const latents = [1, g.latentChannels, inv.image.height / g.vaeFactor, inv.image.width / g.vaeFactor];
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
   if (!same(inv.latents.shape, latents)) throw new UsageError(`${path}: latents [${inv.latents.shape.join(', ')}] do not fit its ${inv.image.width}×${inv.image.height} image on this model (expected [${latents.join(', ')}])`);
-  const emb = [m.steps, 77, g.contextDim];
+  const emb = [m.steps, g.contextLength, g.contextDim];
   if (!same(inv.uncondEmbeddings.shape, emb)) throw new UsageError(`${path}: uncond_embeddings [${inv.uncondEmbeddings.shape.join(', ')}], expected [${emb.join(', ')}] for this model`);
   const scheduler = createScheduler({ ...g.schedulerConfig, steps_offset: m.stepsOffset }, { type: 'ddim' });
   scheduler.setTimesteps(m.steps);

@@ -37,6 +37,7 @@ export const generateCommand: Command = {
         negativePrompts: args.options.negative !== undefined ? [String(args.options.negative)] : undefined,
         steps: o.steps,
         guidance: o.guidance,
+        guidanceRescale: o.guidanceRescale,
         seed: o.seed,
         latents,
         scheduler: o.scheduler,

@@ -7,7 +7,7 @@ import type { StageProgress } from '../../node/train/run.js';
 
 /** The recipe of the shipped model (models/shapes). */
 export const TRAIN_DEFAULTS = {
-  seed: 1, vaeSteps: 1600, vaeBatch: 8, vaeCrop: 64, vaeLr: 1e-3, unetSteps: 3000, unetBatch: 16, unetLr: 5e-4, checkpointEvery: 200,
+  seed: 1, vaeSteps: 1600, vaeBatch: 8, vaeCrop: 64, vaeLr: 1e-3, unetSteps: 13000, unetBatch: 16, unetLr: 1e-3, checkpointEvery: 500,
 } as const;
 
 const NUMERIC: [key: keyof typeof TRAIN_DEFAULTS, flag: string, text: string, integer: boolean][] = [
@@ -41,7 +41,9 @@ function readOptions(args: ParsedArgs): Omit<ShapesTrainingOptions, 'onProgress'
   }
   const maxMinutes = o['max-minutes'];
   if (maxMinutes !== undefined && !(typeof maxMinutes === 'number' && maxMinutes > 0)) throw new UsageError(`--max-minutes must be positive, got ${maxMinutes}`);
-  return { dir, exportTo: typeof o.export === 'string' ? o.export : join(dir, 'model'), maxMinutes: maxMinutes as number | undefined, ...values };
+  const vaeFrom = o['vae-from'];
+  if (vaeFrom !== undefined && typeof vaeFrom !== 'string') throw new UsageError('--vae-from needs a model directory');
+  return { dir, vaeFrom, exportTo: typeof o.export === 'string' ? o.export : join(dir, 'model'), maxMinutes: maxMinutes as number | undefined, ...values };
 }
 
 export const trainCommand: Command = {
@@ -56,10 +58,11 @@ export const trainCommand: Command = {
   options: [
     { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'run folder (default runs/shapes)' },
     { name: 'export', type: 'string', valueName: '<dir>', description: 'where the finished model goes (default <out>/model)' },
+    { name: 'vae-from', type: 'string', valueName: '<dir>', description: "use this model directory's autoencoder as is (skips the autoencoder stage)" },
     { name: 'max-minutes', type: 'number', valueName: '<n>', description: 'stop after this many minutes, at a checkpoint (resume later)' },
     ...NUMERIC.map(([key, flag, text]) => ({ name: flag, type: 'number' as const, valueName: '<n>', description: `${text} (default ${TRAIN_DEFAULTS[key]})` })),
   ],
-  examples: ['ptp train --out runs/shapes --export models/shapes', 'ptp train --out runs/shapes --max-minutes 30'],
+  examples: ['ptp train --out runs/shapes --export models/shapes', 'ptp train --vae-from models/shapes --out runs/unet --export models/shapes', 'ptp train --out runs/shapes --max-minutes 30'],
   async run(args, ctx) {
     const opts = readOptions(args);
     const b = await ctx.initBackend();
@@ -74,7 +77,15 @@ export const trainCommand: Command = {
         ctx.err(line);
       }
     };
-    const r = await trainShapesModel({ ...opts, onProgress, onNote: (l) => ctx.err(l) });
+    let lastPool = 0;
+    const onPool = (done: number, total: number) => {
+      if (ctx.interactive) process.stderr.write(`\rencoding the latent pool: ${done}/${total}\x1b[K${done === total ? '\n' : ''}`);
+      else if (done === total || Date.now() - lastPool > 30_000) {
+        lastPool = Date.now();
+        ctx.err(`encoding the latent pool: ${done}/${total}`);
+      }
+    };
+    const r = await trainShapesModel({ ...opts, onProgress, onPool, onNote: (l) => ctx.err(l) });
     if (ctx.interactive) process.stderr.write('\n');
     ctx.out(r.finished ? `model written to ${opts.exportTo}` : `stopped at a checkpoint in ${opts.dir}; run the same command to resume`);
   },

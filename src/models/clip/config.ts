@@ -7,7 +7,7 @@ export interface ClipTextConfig {
   intermediateSize: number;
   numHiddenLayers: number;
   numAttentionHeads: number;
-  /** Length of the position table (77): the longest token sequence. */
+  /** Length of the position table (77 for SD): the longest token sequence, and the tokenizer's `model_max_length`. */
   maxPositionEmbeddings: number;
   /** MLP activation: "quick_gelu" (CLIP ViT-L/14, SD-1) or "gelu" (OpenCLIP, SD-2). */
   hiddenAct: string;

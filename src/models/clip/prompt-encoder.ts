@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { ClipTokenizer } from './tokenizer.js';
+import { DEFAULT_MODEL_MAX_LENGTH, type ClipTokenizer } from './tokenizer.js';
 import type { ClipTextModel } from './text-model.js';
 import { setAttentionSlice } from '../../nn/attention.js';
 
@@ -9,9 +9,38 @@ export interface PromptEncodeOptions {
   clipSkip?: number;
 }
 
-/** Prompts → CLIP text embeddings [P, 77, D] (tokenizer padding/truncation, last hidden state). */
+/** Where the two lengths of `checkContextLength` come from, for its error message. */
+export interface ContextLengthSources {
+  /** E.g. "model/tokenizer/tokenizer_config.json". */
+  tokenizer: string;
+  /** E.g. "model/text_encoder/config.json". */
+  textEncoder: string;
+}
+
+/**
+ * Throws a one-line error naming both sources unless the tokenizer's `model_max_length` equals the
+ * text encoder's `max_position_embeddings`: prompts are padded to the former, and the UNet's
+ * cross-attention and every Prompt-to-Prompt controller work on that many tokens.
+ */
+export function checkContextLength(modelMaxLength: number, maxPositionEmbeddings: number, where: ContextLengthSources = { tokenizer: 'the tokenizer', textEncoder: 'the text encoder' }): void {
+  if (modelMaxLength === maxPositionEmbeddings) return;
+  throw new Error(
+    `${where.tokenizer}: model_max_length ${modelMaxLength} does not match max_position_embeddings ${maxPositionEmbeddings} of ${where.textEncoder} ` +
+      `(a tokenizer_config.json without model_max_length means ${DEFAULT_MODEL_MAX_LENGTH})`,
+  );
+}
+
+/** Prompts → CLIP text embeddings [P, T, D], T = `tokenizer.modelMaxLength` (padding/truncation, last hidden state). */
 export class ClipPromptEncoder {
-  constructor(readonly tokenizer: ClipTokenizer, readonly model: ClipTextModel) {}
+  /** Checks that the tokenizer's length is the text encoder's (`checkContextLength`, errors naming `where`). */
+  constructor(readonly tokenizer: ClipTokenizer, readonly model: ClipTextModel, where?: ContextLengthSources) {
+    checkContextLength(tokenizer.modelMaxLength, model.config.maxPositionEmbeddings, where);
+  }
+
+  /** Tokens per prompt embedding (the tokenizer's `modelMaxLength`). */
+  get contextLength(): number {
+    return this.tokenizer.modelMaxLength;
+  }
 
   encode(prompts: readonly string[], opts: PromptEncodeOptions = {}): tf.Tensor3D {
     if (opts.clipSkip) this.model.checkClipSkip(opts.clipSkip);

@@ -109,7 +109,7 @@ export class ClipTextModel extends Module implements CheckpointAdapter {
     }
   }
 
-  /** input ids [B, T] (T ≤ 77; usually the tokenizer's padded `inputIds`) → encoder outputs. */
+  /** input ids [B, T] (T ≤ max_position_embeddings; usually the tokenizer's padded `inputIds`) → encoder outputs. */
   forward(inputIds: number[][] | tf.Tensor2D, opts: ClipTextForwardOptions = {}): ClipTextOutput {
     const ids = inputIds instanceof tf.Tensor ? (inputIds.arraySync() as number[][]) : inputIds;
     this.checkIds(ids);

@@ -1,7 +1,8 @@
 /**
  * CLIP's BPE tokenizer with the exact behaviour of transformers' `CLIPTokenizer` (the slow Python
  * tokenizer diffusers pipelines use, with ftfy): prompt cleaning (see text-clean.ts), CLIP's word
- * pattern, byte-level BPE with `</w>` word ends, BOS/EOS, truncation and padding to 77 tokens.
+ * pattern, byte-level BPE with `</w>` word ends, BOS/EOS, truncation and padding to the model's
+ * text context length (`modelMaxLength`: tokenizer_config.json `model_max_length`, 77 for SD's CLIP).
  * Platform-neutral: built from the text of vocab.json and merges.txt.
  */
 import { log } from '../../util/log.js';
@@ -10,11 +11,19 @@ import { byteSymbolsToText, textToByteSymbols } from './byte-encoder.js';
 import { END_OF_TEXT, specialTokenPattern, splitSpecialTokens, splitWords, START_OF_TEXT } from './pretokenize.js';
 import { cleanText, pythonStrip } from './text-clean.js';
 
-/** Length of the text encoder's token sequence (CLIP: 77). */
-export const MAX_TOKENS = 77;
+/**
+ * Text context length of a tokenizer whose config has no `model_max_length` (CLIP's 77, as
+ * transformers). A model's own length is its tokenizer's `modelMaxLength`.
+ */
+export const DEFAULT_MODEL_MAX_LENGTH = 77;
 
-/** The two tokenizer calls Prompt-to-Prompt needs (HF `CLIPTokenizer` semantics). */
+/** The tokenizer calls Prompt-to-Prompt needs (HF `CLIPTokenizer` semantics), and the context length. */
 export interface PromptTokenizer {
+  /**
+   * Length of the text encoder's token sequence: every prompt is padded or truncated to it, and the
+   * cross-attention has this many keys (77 for SD; a model may use fewer, e.g. 16).
+   */
+  readonly modelMaxLength: number;
   /** BOS + token ids + EOS, unpadded. */
   encode(text: string): number[];
   /** Text of the given ids; for a single id, that token's text without the end-of-word marker. */
@@ -38,7 +47,7 @@ export interface TruncationInfo {
 export type TruncationHandler = (info: TruncationInfo) => void;
 
 export interface ClipTokenizerOptions {
-  /** Sequence length of the text model (default MAX_TOKENS, 77). */
+  /** Sequence length of the text model, an integer ≥ 2 (default `DEFAULT_MODEL_MAX_LENGTH`, 77). */
   modelMaxLength?: number;
   /**
    * The padding token (default `<|endoftext|>`, SD-1). SD-2 pads with `!` (id 0); a pad token that is
@@ -50,7 +59,7 @@ export interface ClipTokenizerOptions {
 }
 
 export interface ClipCallOptions {
-  /** Default: `modelMaxLength` (77). */
+  /** Default: the tokenizer's `modelMaxLength`. */
   maxLength?: number;
   /** 'max_length' (default) pads with the pad token (`<|endoftext|>`, SD-2: `!`) to `maxLength`. */
   padding?: 'max_length' | 'none';
@@ -86,6 +95,7 @@ export class ClipTokenizer implements PromptTokenizer {
   readonly padToken: string;
   /** Unknown tokens map to `<|endoftext|>` (never happens with the full byte alphabet). */
   readonly unkTokenId: number;
+  /** Padded length of every encoded prompt (`PromptTokenizer.modelMaxLength`). */
   readonly modelMaxLength: number;
   private readonly decoder = new Map<number, string>();
   private readonly bpe: Bpe;
@@ -128,7 +138,10 @@ export class ClipTokenizer implements PromptTokenizer {
     this.padTokenId = special(this.padToken);
     this.unkTokenId = this.eosTokenId;
     this.specialPattern = specialTokenPattern([START_OF_TEXT, END_OF_TEXT, this.padToken]);
-    this.modelMaxLength = opts.modelMaxLength ?? MAX_TOKENS;
+    this.modelMaxLength = opts.modelMaxLength ?? DEFAULT_MODEL_MAX_LENGTH;
+    if (!Number.isInteger(this.modelMaxLength) || this.modelMaxLength < 2) {
+      throw new Error(`modelMaxLength must be an integer ≥ 2 (BOS and EOS), got ${this.modelMaxLength}`);
+    }
     this.onTruncate = opts.onTruncate ?? warnTruncated;
     this.bpe = new Bpe(merges);
   }
@@ -183,7 +196,7 @@ export class ClipTokenizer implements PromptTokenizer {
   }
 
   /**
-   * Batch encoding as `tokenizer(texts, padding="max_length", max_length=77, truncation=True)`:
+   * Batch encoding as `tokenizer(texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True)`:
    * over-long prompts keep their first `maxLength − 2` tokens between BOS and EOS, and each
    * truncation is reported (`onTruncate`).
    */

@@ -37,6 +37,9 @@ export interface Scheduler {
   dispose(): void;
 }
 
+/** ᾱ_{T−1} of the σ-based schedulers under zero terminal SNR: float16's smallest subnormal, as diffusers. */
+export const TERMINAL_ALPHA_FOR_SIGMAS = 2 ** -24;
+
 /** Freezes `a` in place (mutation throws) while keeping its `number[]` type. */
 function frozen(a: number[]): number[] {
   Object.freeze(a);
@@ -65,14 +68,19 @@ export abstract class BaseScheduler implements Scheduler {
   /** Whether the betas were rescaled to zero terminal SNR (`rescale_betas_zero_snr`). */
   readonly rescaleBetasZeroSnr: boolean;
 
-  /** `zeroSnr`: the class accepts `rescale_betas_zero_snr` (DDIM, Euler). */
-  protected constructor(config: SchedulerConfigReader, className: string, zeroSnr = false) {
+  /**
+   * `finiteSigma`: the class works with k-diffusion noise levels σ = √((1−ᾱ)/ᾱ) (Euler, LMS, DPM),
+   * so with zero terminal SNR its last ᾱ becomes 2⁻²⁴ instead of 0 (σ_max ≈ 4096 instead of ∞), as
+   * diffusers' Euler (0.25) and DPM-Solver (≥ 0.27) do. DDIM and PNDM keep ᾱ = 0.
+   */
+  protected constructor(config: SchedulerConfigReader, className: string, finiteSigma = false) {
     this.where = className;
-    const beta = config.betas(zeroSnr);
+    const beta = config.betas();
     this.rescaleBetasZeroSnr = beta.rescaleBetasZeroSnr ?? false;
     this.numTrainTimesteps = beta.numTrainTimesteps;
     this.betas = makeBetas(beta);
     this.alphasCumprod = alphasCumprod(this.betas);
+    if (this.rescaleBetasZeroSnr && finiteSigma) this.alphasCumprod[this.alphasCumprod.length - 1] = TERMINAL_ALPHA_FOR_SIGMAS;
   }
 
   get timesteps(): number[] {

@@ -54,11 +54,15 @@ export class SchedulerConfigReader extends ConfigReader {
     super.done(SCHEDULER_CONFIG_KEYS);
   }
 
+  /** Whether `betas()` read `rescale_betas_zero_snr: true` (then `prediction()` refuses epsilon). */
+  private zeroSnr = false;
+
   /**
-   * The beta-schedule fields. `zeroSnr`: whether this scheduler class has `rescale_betas_zero_snr`
-   * (in diffusers 0.25 only DDIM and Euler do; the others would silently ignore it, so it is refused).
+   * The beta-schedule fields, `rescale_betas_zero_snr` included: every scheduler here accepts it
+   * (diffusers 0.25 has it only in DDIM and Euler, later versions also in DPM-Solver; PNDM and LMS
+   * are extended here: README "Zero terminal SNR in every scheduler").
    */
-  betas(zeroSnr = false): BetaConfig {
+  betas(): BetaConfig {
     const trained = this.value('trained_betas');
     let trainedBetas: number[] | null = null;
     if (trained !== undefined) {
@@ -75,9 +79,8 @@ export class SchedulerConfigReader extends ConfigReader {
       }
       numTrainTimesteps = trainedBetas.length;
     }
-    let rescaleBetasZeroSnr = false;
-    if (zeroSnr) rescaleBetasZeroSnr = this.bool('rescale_betas_zero_snr', false);
-    else this.only('rescale_betas_zero_snr', false, 'diffusers has it only in DDIMScheduler and EulerDiscreteScheduler');
+    const rescaleBetasZeroSnr = this.bool('rescale_betas_zero_snr', false);
+    this.zeroSnr = rescaleBetasZeroSnr;
     return {
       numTrainTimesteps,
       betaStart: this.num('beta_start', 0.0001),
@@ -92,7 +95,16 @@ export class SchedulerConfigReader extends ConfigReader {
     return this.oneOf<TimestepSpacing>('timestep_spacing', dflt, ['leading', 'linspace', 'trailing']);
   }
 
+  /**
+   * `prediction_type`. With zero terminal SNR, epsilon is refused: at ᾱ = 0 the noisy sample is the
+   * noise itself, so an ε-prediction says nothing about x₀ (x₀ = (x − √(1−ᾱ)·ε)/√ᾱ divides by 0;
+   * Lin et al. 2023 §3.2). diffusers accepts the pair; its DDIM then divides by zero.
+   */
   prediction(allowed: readonly PredictionType[] = ['epsilon', 'v_prediction', 'sample']): PredictionType {
-    return this.oneOf<PredictionType>('prediction_type', 'epsilon', allowed);
+    const p = this.oneOf<PredictionType>('prediction_type', 'epsilon', allowed);
+    if (this.zeroSnr && p === 'epsilon') {
+      this.fail('prediction_type', '"epsilon" cannot be used with rescale_betas_zero_snr (at zero SNR ε says nothing about x₀); use v_prediction');
+    }
+    return p;
   }
 }

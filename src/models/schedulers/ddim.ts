@@ -22,7 +22,7 @@ export class DDIMScheduler extends BaseScheduler {
   /** @param config a diffusers scheduler config (DDIMScheduler defaults for absent fields). */
   constructor(config: Json) {
     const r = new SchedulerConfigReader(config, 'DDIMScheduler config');
-    super(r, 'DDIMScheduler', true);
+    super(r, 'DDIMScheduler');
     this.timestepSpacing = r.spacing('leading');
     this.stepsOffset = r.int('steps_offset', 0);
     this.predictionType = r.prediction();

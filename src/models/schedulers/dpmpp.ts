@@ -44,7 +44,7 @@ export class DPMSolverMultistepScheduler extends BaseScheduler {
   /** @param config a diffusers scheduler config (DPMSolverMultistepScheduler defaults for absent fields). */
   constructor(config: Json) {
     const r = new SchedulerConfigReader(config, 'DPMSolverMultistepScheduler config');
-    super(r, 'DPMSolverMultistepScheduler');
+    super(r, 'DPMSolverMultistepScheduler', true); // zero SNR: ᾱ_{T−1} = 2⁻²⁴, as diffusers ≥ 0.27
     this.solverOrder = r.int('solver_order', 2, 1);
     if (this.solverOrder > 2) r.fail('solver_order', `= ${this.solverOrder} is not supported (supported: 1, 2)`);
     // diffusers maps the deprecated "deis" to dpmsolver++ and logrho/bh1/bh2 to midpoint.

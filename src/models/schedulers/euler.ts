@@ -10,9 +10,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
   /** @param config a diffusers scheduler config (EulerDiscreteScheduler defaults for absent fields). */
   constructor(config: Json) {
     const r = new SchedulerConfigReader(config, 'EulerDiscreteScheduler config');
-    super(r, 'EulerDiscreteScheduler', true);
-    // diffusers: with zero terminal SNR, ᾱ_{T−1} = 2⁻²⁴ instead of 0 so that the first σ is finite (~4096).
-    if (this.rescaleBetasZeroSnr) this.alphasCumprod[this.alphasCumprod.length - 1] = 2 ** -24;
+    super(r, 'EulerDiscreteScheduler');
     r.oneOf('interpolation_type', 'linear', ['linear']);
     const type = r.oneOf('timestep_type', 'discrete', ['discrete', 'continuous']);
     if (type === 'continuous' && this.predictionType === 'v_prediction') {

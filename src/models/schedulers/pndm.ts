@@ -2,6 +2,7 @@
  * PNDMScheduler in its Stable Diffusion form (skip_prk_steps: PLMS only). The run has n+1 model
  * calls: the second one re-evaluates the first interval (a Heun-like correction, hence the repeated
  * timestep), then linear multistep formulas of growing order over the kept model outputs ("ets").
+ * With zero terminal SNR (v_prediction), steps from t = T−1 (ᾱ = 0) use the DDIM form of the update.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, sqrt32 } from '../float32.js';
@@ -96,6 +97,12 @@ export class PNDMScheduler extends BaseScheduler {
     const aPrev = prev >= 0 ? this.alphaAt(prev) : this.finalAlphaCumprod;
     const b = f32(1 - a);
     const bPrev = f32(1 - aPrev);
+    if (a === 0) {
+      // Zero terminal SNR (only with v_prediction: epsilon is refused), t = T−1: formula (9) divides
+      // by ᾱ = 0. Its DDIM form √ᾱ'·x̂₀ + √(1−ᾱ')·ε̂ is finite there: x̂₀ = −v, ε̂ = x. (diffusers'
+      // PNDM has no zero SNR; this is the choice of this library, as its DDIM does at ᾱ = 0.)
+      return tf.sub(tf.mul(sqrt32(bPrev), sample), tf.mul(sqrt32(aPrev), modelOutput));
+    }
     let eps = modelOutput;
     if (this.predictionType === 'v_prediction') eps = tf.add(tf.mul(sqrt32(a), modelOutput), tf.mul(sqrt32(b), sample));
     const sampleCoeff = sqrt32(f32(aPrev / a));

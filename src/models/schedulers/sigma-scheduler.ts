@@ -1,7 +1,8 @@
 /**
  * Shared part of the k-diffusion style schedulers (EulerDiscrete, LMSDiscrete): float32 timesteps
  * and σ interpolated between training timesteps (σ_last = 0), the input scaling x/sqrt(σ²+1), the
- * initial noise σ and the conversion of the model output to a predicted x₀.
+ * initial noise σ and the conversion of the model output to a predicted x₀. With zero terminal SNR
+ * the last ᾱ is 2⁻²⁴ (σ_max ≈ 4096), as diffusers' Euler; LMS (no zero SNR in diffusers) does the same.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f32, sqrt32 } from '../float32.js';
@@ -18,8 +19,8 @@ export abstract class SigmaScheduler extends BaseScheduler {
   sigmas: Float32Array = new Float32Array(0);
   protected readonly stepIndex: StepIndex;
 
-  protected constructor(r: SchedulerConfigReader, className: string, zeroSnr = false) {
-    super(r, className, zeroSnr);
+  protected constructor(r: SchedulerConfigReader, className: string) {
+    super(r, className, true);
     this.stepIndex = new StepIndex(className);
     this.timestepSpacing = r.spacing('linspace');
     this.stepsOffset = r.int('steps_offset', 0);

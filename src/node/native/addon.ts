@@ -28,7 +28,19 @@ export interface NativeAddon {
   groupNorm(heap: Heap, offsets: number[], dims: number[], eps: number, silu: number): void;
   groupNormGrad(heap: Heap, offsets: number[], dims: number[], silu: number): void;
   layerNorm(heap: Heap, offsets: number[], dims: number[], eps: number): void;
-  gelu(heap: Heap, offsets: number[], n: number): void;
+  layerNormGrad(heap: Heap, offsets: number[], dims: number[]): void;
+  activation(heap: Heap, offsets: number[], n: number, kind: string): void;
+  activationGrad(heap: Heap, offsets: number[], n: number, kind: string): void;
+  geglu(heap: Heap, offsets: number[], rows: number, dim: number): void;
+  gegluGrad(heap: Heap, offsets: number[], rows: number, dim: number): void;
+  attentionGrad(heap: Heap, offsets: number[], dims: number[], scale: number): void;
+  binary(heap: Heap, offsets: number[], aShape: number[], bShape: number[], op: string): void;
+  unary(heap: Heap, offsets: number[], n: number, op: string): void;
+  copy(heap: Heap, offsets: number[], dims: number[], srcStrides: number[], dstStrides: number[], srcCount: number, dstCount: number): void;
+  fill(heap: Heap, offsets: number[], n: number, value: number): void;
+  reduce(heap: Heap, offsets: number[], shape: number[], axes: number[], mean: number): void;
+  sumOfSquares(heap: Heap, offsets: number[], n: number): void;
+  adamUpdate(heap: Heap, offsets: number[], n: number, coefficients: number[]): void;
 }
 
 export type NativePrecision = 'fp32' | 'bf16';

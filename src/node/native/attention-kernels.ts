@@ -57,3 +57,16 @@ export function applyAttentionProbs(addon: NativeAddon): Kernel {
     })[0];
   };
 }
+
+/** PtpFusedAttentionGrad: {q, k, v, mask?, dy} → [dq, dk, dv]. */
+export function fusedAttentionGrad(addon: NativeAddon): Kernel {
+  return ({ inputs, attrs, backend }) => {
+    const { q, k, v, mask, dy } = inputs;
+    float32(q, k, v, mask, dy);
+    const b = backend as WasmBackendLike;
+    return withOutputs(b, [q!.shape, k!.shape, v!.shape], (heap, [dq, dk, dv]) => {
+      addon.attentionGrad(heap, [offsetOf(b, q), offsetOf(b, k), offsetOf(b, v), offsetOf(b, mask), offsetOf(b, dy), dq, dk, dv],
+        dims(q!, k!.shape[1], attrs.heads as number, mask), attrs.scale as number);
+    });
+  };
+}

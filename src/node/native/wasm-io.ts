@@ -17,11 +17,12 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo | undefined)
 }
 
 /**
- * Allocates float32 outputs, then runs `compute` with the heap and the outputs' offsets. The
- * heap view is taken after the allocations: growing the heap replaces (or detaches) the old view.
+ * Allocates outputs (float32 unless `dtype`), then runs `compute` with the heap and the
+ * outputs' offsets. The heap view is taken after the allocations: growing the heap replaces (or
+ * detaches) the old view.
  */
-export function withOutputs(backend: WasmBackendLike, shapes: number[][], compute: (heap: Uint8Array, outOffsets: number[]) => void): tf.TensorInfo[] {
-  const outs = shapes.map((s) => backend.makeOutput(s, 'float32'));
+export function withOutputs(backend: WasmBackendLike, shapes: number[][], compute: (heap: Uint8Array, outOffsets: number[]) => void, dtype: tf.DataType = 'float32'): tf.TensorInfo[] {
+  const outs = shapes.map((s) => backend.makeOutput(s, dtype));
   if (shapes.every((s) => s.every((d) => d > 0))) {
     compute(backend.wasm.HEAPU8, outs.map((o) => offsetOf(backend, o)));
   }

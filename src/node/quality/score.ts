@@ -1,14 +1,15 @@
 /**
  * Runs the quality report's edits and scores them with the shapes world's measures (palette
  * segmentation, the shape test): for each edit the source, the Prompt-to-Prompt edit and a plain
- * generation of the target from the same initial latent.
+ * generation of the target from the same initial latent. An edit counts only where it changed the
+ * attribute where the source object was (world/edit-check.ts); the background's change is reported
+ * over those edits only, next to the plain regeneration's, so an editor that changes nothing cannot
+ * look good.
  */
 import { imageToUint8, type FloatImage, type RgbImage } from '../../util/image.js';
 import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
 import { buildEdit } from '../../ptp/edit-spec.js';
-import {
-  checkGeneration, meanAbsChangeOutside, objectHasColour, objectHasShape, objectIou, objectMasks, parseCaption, unionMask, untouchedIou,
-} from '../../world/index.js';
+import { checkEdit, checkGeneration, meanAbsChangeOutside, objectIou, objectMasks, parseCaption, unionMask, untouchedIou, type EditCheck } from '../../world/index.js';
 import type { QualityEdit } from './edit-set.js';
 
 export interface QualitySettings {
@@ -23,30 +24,31 @@ export const DEFAULT_QUALITY_SETTINGS: QualitySettings = { steps: 20, guidance: 
 /** What one edit scored. */
 export interface EditScore {
   edit: QualityEdit;
-  /** The edited object has the target colour/shape (P2P). */
+  /** The attribute changed where the source object was, and nowhere else (P2P; `check` says why not). */
   attributeOk: boolean;
+  check: EditCheck;
   /** Colour swaps: IoU of the edited object before/after, P2P and plain regeneration. */
   iouP2p?: number;
   iouPlain?: number;
   /**
    * Mean absolute change (0–255) outside the objects, P2P and plain; undefined when the objects'
-   * colours cover the whole image (a background painted in an object's colour leaves none).
+   * colours cover the whole image (a background painted in an object's colour leaves none). The
+   * summary averages them over the edits whose attribute changed only.
    */
   backgroundP2p?: number;
   backgroundPlain?: number;
   /** Two-object edits: IoU of the object that was not edited (P2P). */
   untouchedIou?: number;
-  /** The source and the plain target show their captions (presence, colour, background; and with shapes). */
-  generation: { colours: boolean; shapes: boolean }[];
+  /** The source and the plain target each show their caption (world `checkGeneration`: objects in colour and shape, background filling the rest). */
+  generation: { ok: boolean; backgroundOk: boolean }[];
   images: { source: RgbImage; p2p: RgbImage; plain: RgbImage };
 }
 
 const rgb = (im: FloatImage): RgbImage => ({ width: im.width, height: im.height, data: imageToUint8(im) });
 
-function generationFlags(image: RgbImage, caption: string): { colours: boolean; shapes: boolean } {
+function generationFlags(image: RgbImage, caption: string): { ok: boolean; backgroundOk: boolean } {
   const c = checkGeneration(image, caption);
-  const colours = c.backgroundOk && c.objects.every((o) => o.found);
-  return { colours, shapes: colours && c.objects.every((o) => o.shapeOk) };
+  return { ok: c.ok, backgroundOk: c.backgroundOk };
 }
 
 /** Pixels of any object of either caption, in either image (to measure the background alone). */
@@ -65,15 +67,12 @@ export async function scoreEdit(pipe: StableDiffusionPipeline, e: QualityEdit, s
   const edited = await pipe.edit({ ...common, prompts: built.prompts, controller: built.controller });
   const plainRun = await pipe.generate({ ...common, prompts: [e.target] });
   const [source, p2p, plain] = [rgb(edited.images[0]), rgb(edited.images[1]), rgb(plainRun.images[0])];
-  const target = parseCaption(e.target).objects[e.object];
-  // The edited object found (by its new colour) with the new attribute, on the right background.
-  const check = checkGeneration(p2p, e.target);
-  const editedMask = check.masks[e.object];
-  const attributeOk = check.backgroundOk && !!editedMask && (e.kind === 'colour' ? objectHasColour(p2p, editedMask, target.colour) : objectHasShape(editedMask, target.shape));
+  const check = checkEdit(source, p2p, e.source, e.target, e.object);
   const pairs = parseCaption(e.source).objects.length === 2;
   return {
     edit: e,
-    attributeOk,
+    attributeOk: check.ok,
+    check,
     ...(e.kind === 'colour' ? { iouP2p: objectIou(source, p2p, e.source, e.target, e.object), iouPlain: objectIou(source, plain, e.source, e.target, e.object) } : {}),
     backgroundP2p: backgroundChange(source, p2p, e.source, e.target),
     backgroundPlain: backgroundChange(source, plain, e.source, e.target),
@@ -85,32 +84,42 @@ export async function scoreEdit(pipe: StableDiffusionPipeline, e: QualityEdit, s
 
 export interface QualitySummary {
   edits: number;
+  /** Source and plain-target images that show their captions (objects in colour and shape, background filling the rest). */
+  generation_ok_fraction: number;
+  /** The same images with the background alone right: the caption's colour filling the rest (diagnostic). */
+  generation_background_ok_fraction: number;
+  /** Edits whose attribute changed where the source object was (world `checkEdit`). */
+  attribute_ok_fraction: number;
   iou_p2p_mean: number;
   iou_plain_mean: number;
+  untouched_iou_mean: number;
+  /** Mean change outside the objects over the edits with attribute_ok only (NaN when none): P2P, and the plain regeneration of the same edits. */
   background_change_p2p: number;
   background_change_plain: number;
-  attribute_ok_fraction: number;
-  generation_ok_fraction: number;
-  /** Also with the shape test on every object. */
-  generation_shape_ok_fraction: number;
-  untouched_iou_mean: number;
+  /** How many edits those two means are over. */
+  background_change_edits: number;
 }
 
 const defined = (xs: (number | undefined)[]) => xs.filter((x): x is number => x !== undefined);
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+const fraction = (xs: boolean[]) => mean(xs.map((x) => (x ? 1 : 0)));
 
 export function summarise(scores: readonly EditScore[]): QualitySummary {
   const colour = scores.filter((s) => s.iouP2p !== undefined);
   const gens = scores.flatMap((s) => s.generation);
+  // An edit that did not change its attribute says nothing about keeping the background (an editor
+  // that changes nothing would keep it perfectly).
+  const done = scores.filter((s) => s.attributeOk && s.backgroundP2p !== undefined && s.backgroundPlain !== undefined);
   return {
     edits: scores.length,
+    generation_ok_fraction: fraction(gens.map((g) => g.ok)),
+    generation_background_ok_fraction: fraction(gens.map((g) => g.backgroundOk)),
+    attribute_ok_fraction: fraction(scores.map((s) => s.attributeOk)),
     iou_p2p_mean: mean(colour.map((s) => s.iouP2p!)),
     iou_plain_mean: mean(colour.map((s) => s.iouPlain!)),
-    background_change_p2p: mean(defined(scores.map((s) => s.backgroundP2p))),
-    background_change_plain: mean(defined(scores.map((s) => s.backgroundPlain))),
-    attribute_ok_fraction: mean(scores.map((s) => (s.attributeOk ? 1 : 0))),
-    generation_ok_fraction: mean(gens.map((g) => (g.colours ? 1 : 0))),
-    generation_shape_ok_fraction: mean(gens.map((g) => (g.shapes ? 1 : 0))),
-    untouched_iou_mean: mean(scores.filter((s) => s.untouchedIou !== undefined).map((s) => s.untouchedIou!)),
+    untouched_iou_mean: mean(defined(scores.map((s) => s.untouchedIou))),
+    background_change_p2p: mean(done.map((s) => s.backgroundP2p!)),
+    background_change_plain: mean(done.map((s) => s.backgroundPlain!)),
+    background_change_edits: done.length,
   };
 }

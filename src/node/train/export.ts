@@ -3,7 +3,7 @@
  * standard file names, which diffusers and transformers load): written beside the target and
  * renamed into place, so an interrupted export never leaves a directory that looks complete.
  */
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Module } from '../../nn/module.js';
 import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
@@ -43,13 +43,17 @@ export interface ExportInput {
 export async function exportShapesModel(outDir: string, input: ExportInput): Promise<void> {
   await writeDirAtomic(outDir, async (tmp) => {
     for (const d of ['unet', 'vae', 'text_encoder', 'scheduler']) await mkdir(join(tmp, d), { recursive: true });
-    await cp(bundledTokenizerDir(), join(tmp, 'tokenizer'), { recursive: true });
-    await writeFile(join(tmp, 'model_index.json'), json(shapesModelIndex));
     const { unet, text, vocab, recipe } = input.models;
+    // The bundled SD-1.5 tokenizer, padding to the text model's context length.
+    await cp(bundledTokenizerDir(), join(tmp, 'tokenizer'), { recursive: true });
+    const tokenizerConfig = join(tmp, 'tokenizer', 'tokenizer_config.json');
+    const tc = JSON.parse(await readFile(tokenizerConfig, 'utf8')) as Record<string, unknown>;
+    await writeFile(tokenizerConfig, json({ ...tc, model_max_length: text.config.maxPositionEmbeddings }));
+    await writeFile(join(tmp, 'model_index.json'), json(shapesModelIndex));
     await writeFile(join(tmp, 'unet', 'config.json'), json(recipe.unet));
     await writeFile(join(tmp, 'vae', 'config.json'), json({ ...recipe.vae, scaling_factor: input.scalingFactor }));
     await writeFile(join(tmp, 'text_encoder', 'config.json'), json(recipe.text));
-    await writeFile(join(tmp, 'scheduler', 'scheduler_config.json'), json(shapesSchedulerConfig));
+    await writeFile(join(tmp, 'scheduler', 'scheduler_config.json'), json(recipe.scheduler ?? shapesSchedulerConfig));
     await writeWeights(join(tmp, 'vae', 'diffusion_pytorch_model.safetensors'), moduleTensors(input.vae));
     // The averaged weights are read out (synchronously) while they are swapped in, then written.
     const averaged = input.models.withAveraged(() => {

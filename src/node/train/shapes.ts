@@ -11,7 +11,9 @@ import { exportShapesModel } from './export.js';
 import type { StageProgress, StageState } from './run.js';
 import { loadClipTokenizer } from '../clip-tokenizer.js';
 import { bundledTokenizerDir } from '../package-files.js';
-import type { ShapesRecipe } from '../../train/shapes/configs.js';
+import { SHAPES_RECIPE, type ShapesRecipe } from '../../train/shapes/configs.js';
+import { loadVaeFrom } from './vae-from.js';
+import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 
 export interface ShapesTrainingOptions {
   /** Run folder: checkpoints, loss curves, sample grids. */
@@ -29,6 +31,10 @@ export interface ShapesTrainingOptions {
   checkpointEvery: number;
   /** Default: the shipped model's architecture. */
   recipe?: ShapesRecipe;
+  /** A model directory whose autoencoder is used as is (the autoencoder stage is skipped). */
+  vaeFrom?: string;
+  /** Progress of encoding the latent pool (scenes encoded, of `total`). */
+  onPool?: (done: number, total: number) => void;
   /** Captions of the sample grids (default SAMPLE_CAPTIONS). */
   sampleCaptions?: readonly string[];
   /** Stop after this many minutes (at a checkpoint); resume later. */
@@ -59,20 +65,22 @@ export async function trainShapesModel(o: ShapesTrainingOptions): Promise<Shapes
   const deadline = o.maxMinutes === undefined ? undefined : Date.now() + o.maxMinutes * 60_000;
   const track = o.onProgress;
 
-  const vaeRes = await trainVaeStage({
+  const vaeRes = o.vaeFrom !== undefined ? await borrowedVae(o.vaeFrom, o.recipe ?? SHAPES_RECIPE, o.onNote) : await trainVaeStage({
     dir: o.dir, steps: o.vaeSteps, batch: o.vaeBatch, crop: o.vaeCrop, lr: o.vaeLr, seed: o.seed, klWeight: 1e-4,
     checkpointEvery: o.checkpointEvery, onProgress: track, deadline, recipe: o.recipe,
   });
-  const stages = [vaeRes.run.state];
-  if (vaeRes.run.state.step < o.vaeSteps) {
-    vaeRes.vae.dispose();
-    return { finished: false, stages };
+  const stages = vaeRes.run ? [vaeRes.run.state] : [];
+  if (vaeRes.run) {
+    if (vaeRes.run.state.step < o.vaeSteps) {
+      vaeRes.vae.dispose();
+      return { finished: false, stages };
+    }
+    o.onNote?.(`vae: ${o.vaeSteps} steps done; scaling factor ${vaeRes.scalingFactor.toFixed(4)}`);
   }
-  o.onNote?.(`vae: ${o.vaeSteps} steps done; scaling factor ${vaeRes.scalingFactor.toFixed(4)}`);
   const tokenizer = await loadClipTokenizer(bundledTokenizerDir());
   const models = await trainUnetStage({
     dir: o.dir, steps: o.unetSteps, batch: o.unetBatch, lr: o.unetLr, seed: o.seed, checkpointEvery: o.checkpointEvery,
-    onProgress: track, deadline, recipe: o.recipe, sampleCaptions: o.sampleCaptions ?? SAMPLE_CAPTIONS,
+    onProgress: track, onPool: o.onPool, deadline, recipe: o.recipe, sampleCaptions: o.sampleCaptions ?? SAMPLE_CAPTIONS,
   }, vaeRes.vae, tokenizer);
   try {
     stages.push(models.run.state);
@@ -85,6 +93,12 @@ export async function trainShapesModel(o: ShapesTrainingOptions): Promise<Shapes
     models.dispose();
     vaeRes.vae.dispose();
   }
+}
+
+async function borrowedVae(dir: string, recipe: ShapesRecipe, note?: (line: string) => void): Promise<{ vae: AutoencoderKL; scalingFactor: number; run?: undefined }> {
+  const b = await loadVaeFrom(dir, recipe);
+  note?.(`vae: from ${dir} (not trained again); scaling factor ${b.scalingFactor.toFixed(4)}`);
+  return b;
 }
 
 /** Whether a run folder holds a checkpoint of `stage`. */

@@ -1,8 +1,9 @@
 /**
  * Stage 2 of the demo model: the UNet and the text encoder, trained together from scratch on
- * the frozen autoencoder's latents of rendered scenes (captions dropped 10 % of the time, so
- * classifier-free guidance works), with min-SNR weighting, AdamW, gradient clipping and an
- * exponential moving average of the weights (what is sampled and shipped).
+ * the frozen autoencoder's latents of a pool of rendered scenes (captions dropped 10 % of the
+ * time, so classifier-free guidance works), on the recipe's noise schedule and prediction type,
+ * with min-SNR weighting, AdamW, gradient clipping and an exponential moving average of the
+ * weights (what is sampled and shipped).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
@@ -10,17 +11,18 @@ import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 import { UNet2DConditionModel } from '../../models/unet/unet.js';
 import { ClipTextModel } from '../../models/clip/text-model.js';
 import type { ClipTokenizer } from '../../models/clip/tokenizer.js';
-import { alphasCumprod, makeBetas } from '../../models/schedulers/betas.js';
+import { DDIMScheduler } from '../../models/schedulers/ddim.js';
 import { StableDiffusionPipeline, type PromptEncoder } from '../../pipeline/pipeline.js';
 import { Adam } from '../../nn/adam.js';
 import { Ema } from '../../train/ema.js';
 import { initWeights } from '../../train/init.js';
 import { lrAt } from '../../train/lr.js';
 import { optimiseStep } from '../../train/step.js';
-import { diffusionLoss, sampleTimestep } from '../../train/diffusion.js';
+import { diffusionLoss, sampleTimestep, type DiffusionObjective } from '../../train/diffusion.js';
 import { CompactVocab } from '../../train/vocab.js';
 import { SHAPES_RECIPE, shapesSchedulerConfig, type ShapesRecipe } from '../../train/shapes/configs.js';
-import { grammarTokenIds, shapesBatch, stepSeed } from '../../train/shapes/data.js';
+import { grammarTokenIds, stepSeed } from '../../train/shapes/data.js';
+import { LatentPool } from '../../train/shapes/latent-pool.js';
 import { Rng } from '../../world/index.js';
 import { StageRun, pastDeadline, type StageProgress } from './run.js';
 import { imageGrid, toRgbImages } from './grid.js';
@@ -42,6 +44,8 @@ export interface UnetStageOptions {
   recipe?: ShapesRecipe;
   /** Captions of the sample grid written at each checkpoint. */
   sampleCaptions: readonly string[];
+  /** Progress of encoding the scene pool (before the first step). */
+  onPool?: (done: number, total: number) => void;
 }
 
 /** The models of the stage; `text` has the compact vocabulary. */
@@ -57,12 +61,33 @@ export interface UnetStageModels {
   dispose(): void;
 }
 
+/**
+ * Token ids of prompts at the text model's context length: the tokenizer's padded ids cut to
+ * `length` (a prompt whose end-of-text token would be cut is an error naming it).
+ */
+export function contextIds(tokenizer: ClipTokenizer, prompts: readonly string[], length: number): number[][] {
+  const ids = tokenizer.call([...prompts]).inputIds;
+  return ids.map((row, i) => {
+    if (row.length < length) throw new Error(`the tokenizer pads to ${row.length} tokens, fewer than the text model's ${length}`);
+    const cut = row.slice(0, length);
+    if (!cut.includes(tokenizer.eosTokenId)) throw new Error(`prompt "${prompts[i]}" is longer than the text model's ${length} tokens`);
+    return cut;
+  });
+}
+
 /** A prompt encoder over the compact-vocabulary text model. */
 export function compactPromptEncoder(tokenizer: ClipTokenizer, text: ClipTextModel, vocab: CompactVocab): PromptEncoder {
+  const length = text.config.maxPositionEmbeddings;
   return {
     tokenizer,
-    encode: (prompts) => text.forward(vocab.map(tokenizer.call(prompts).inputIds)).lastHiddenState,
+    encode: (prompts) => text.forward(vocab.map(contextIds(tokenizer, prompts, length))).lastHiddenState,
   };
+}
+
+/** The loss of the recipe's schedule: ᾱ and the prediction type from its scheduler config. */
+export function recipeObjective(recipe: ShapesRecipe): DiffusionObjective {
+  const scheduler = DDIMScheduler.fromConfig(recipe.scheduler ?? shapesSchedulerConfig);
+  return { alphasCumprod: scheduler.alphasCumprod, prediction: scheduler.predictionType, minSnrGamma: recipe.minSnrGamma ?? 5 };
 }
 
 /** UNet weights that start at zero (each residual branch starts as the identity, the output as 0). */
@@ -82,22 +107,21 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
   const opt = new Adam(vars, { lr: o.lr, weightDecay: 0.01 });
   const ema = new Ema(vars, 0.999);
   const run = new StageRun(o.dir, 'unet', o.steps, params, opt, ema);
-  const abar = alphasCumprod(makeBetas({ betaStart: shapesSchedulerConfig.beta_start, betaEnd: shapesSchedulerConfig.beta_end, betaSchedule: 'scaled_linear', numTrainTimesteps: 1000, trainedBetas: null }));
+  const objective = recipeObjective(recipe);
+  const steps = objective.alphasCumprod.length;
   const encoder = compactPromptEncoder(tokenizer, text, vocab);
-  const size = recipe.imageSize;
-  const lat = size / vae.downscale;
   let step = await run.resume();
+  const pool = step < o.steps ? await LatentPool.build(vae, { seed: o.seed, count: recipe.latentPool ?? 32768, imageSize: recipe.imageSize, onProgress: o.onPool }) : undefined;
   try {
-    for (; step < o.steps; step++) {
+    for (; pool && step < o.steps; step++) {
       opt.lr = lrAt(step, { base: o.lr, warmup: Math.min(200, o.steps / 10), total: o.steps });
-      const data = shapesBatch(o.seed, step, o.batch, size);
+      const { latents, captions: drawn } = pool.batch(pool.indices(step, o.batch));
       const rng = new Rng(stepSeed(o.seed, step, 3));
-      const captions = data.captions.map((c) => (rng.chance(o.dropCaption ?? 0.1) ? '' : c));
-      const timesteps = captions.map(() => sampleTimestep(rng.uniform(), recipe.timestepPower ?? 0));
-      const latents = tf.tidy(() => vae.encodeLatents(tf.tensor4d(data.pixels, [o.batch, size, size, 3])));
-      const noise = tf.randomNormal([o.batch, lat, lat, unet.config.inChannels], 0, 1, 'float32', stepSeed(o.seed, step, 4)) as tf.Tensor4D;
+      const captions = drawn.map((c) => (rng.chance(o.dropCaption ?? 0.1) ? '' : c));
+      const timesteps = captions.map(() => sampleTimestep(rng.uniform(), recipe.timestepPower ?? 0, steps));
+      const noise = tf.randomNormal(latents.shape, 0, 1, 'float32', stepSeed(o.seed, step, 4)) as tf.Tensor4D;
       try {
-        const r = optimiseStep(() => diffusionLoss(unet, { latents, noise, timesteps, context: encoder.encode(captions) }, abar, 5), opt, 1);
+        const r = optimiseStep(() => diffusionLoss(unet, { latents, noise, timesteps, context: encoder.encode(captions) }, objective), opt, 1);
         ema.update();
         run.record(step, r.loss, o.onProgress);
       } finally {
@@ -105,7 +129,7 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
       }
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps || pastDeadline(o.deadline)) {
         await run.checkpoint();
-        await writeSamples(join(o.dir, `unet-samples-${String(step + 1).padStart(6, '0')}.png`), o.sampleCaptions, ema, unet, vae, encoder);
+        await writeSamples(join(o.dir, `unet-samples-${String(step + 1).padStart(6, '0')}.png`), o.sampleCaptions, ema, unet, vae, encoder, recipe.scheduler ?? shapesSchedulerConfig);
       }
       if (pastDeadline(o.deadline)) break;
     }
@@ -124,8 +148,8 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
 }
 
 /** Generations of fixed captions (seed i for caption i) with the averaged weights. */
-async function writeSamples(path: string, captions: readonly string[], ema: Ema, unet: UNet2DConditionModel, vae: AutoencoderKL, text: PromptEncoder): Promise<void> {
-  const pipe = new StableDiffusionPipeline({ text, unet, vae, schedulerConfig: shapesSchedulerConfig });
+async function writeSamples(path: string, captions: readonly string[], ema: Ema, unet: UNet2DConditionModel, vae: AutoencoderKL, text: PromptEncoder, scheduler: Record<string, unknown>): Promise<void> {
+  const pipe = new StableDiffusionPipeline({ text, unet, vae, schedulerConfig: scheduler });
   const images = await ema.withAveragedAsync(async () => {
     const out = [];
     for (let i = 0; i < captions.length; i++) {

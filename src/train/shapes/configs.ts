@@ -52,6 +52,14 @@ export const shapesVaeConfig = {
   up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'],
 };
 
+/**
+ * The text context: the longest caption of the grammar ("a big white star and a small red square
+ * on a purple background") is 13 words = 15 tokens with BOS and EOS, so 16 positions hold every
+ * caption with one padding token at least, where 77 would leave ~65 padding tokens taking most of the
+ * cross-attention mass.
+ */
+export const SHAPES_TEXT_TOKENS = 16;
+
 export const shapesTextConfig = {
   architectures: ['CLIPTextModel'],
   attention_dropout: 0,
@@ -64,7 +72,7 @@ export const shapesTextConfig = {
   initializer_range: 0.02,
   intermediate_size: 256,
   layer_norm_eps: 1e-5,
-  max_position_embeddings: 77,
+  max_position_embeddings: SHAPES_TEXT_TOKENS,
   model_type: 'clip_text_model',
   num_attention_heads: 4,
   num_hidden_layers: 3,
@@ -75,7 +83,14 @@ export const shapesTextConfig = {
   vocab_size: 49408,
 };
 
-/** DDIM with SD-1.x's training schedule (the settings of the Prompt-to-Prompt notebooks). */
+/**
+ * DDIM over SD's scaled-linear betas rescaled to zero terminal SNR, v-prediction, trailing spacing
+ * (Lin et al. 2023, as SD-2.x's zero-SNR variants): training reaches pure noise at t = 999 and
+ * sampling starts there, so no trace of the image's mean colour survives in the starting noise and
+ * the background has to come from the caption. (SD's own schedule ends at SNR ≈ 0.005 and its
+ * `leading` sampling starts at t = 951, where the per-channel mean of x_t still names a flat
+ * background 93 % of the time.) `set_alpha_to_one`: the last step lands on x₀ itself.
+ */
 export const shapesSchedulerConfig = {
   _class_name: 'DDIMScheduler',
   _diffusers_version: '0.25.0',
@@ -84,10 +99,11 @@ export const shapesSchedulerConfig = {
   beta_start: 0.00085,
   clip_sample: false,
   num_train_timesteps: 1000,
-  prediction_type: 'epsilon',
-  set_alpha_to_one: false,
-  steps_offset: 1,
-  timestep_spacing: 'leading',
+  prediction_type: 'v_prediction',
+  rescale_betas_zero_snr: true,
+  set_alpha_to_one: true,
+  steps_offset: 0,
+  timestep_spacing: 'trailing',
   trained_betas: null,
 };
 
@@ -104,14 +120,29 @@ export const shapesModelIndex = {
   vae: ['diffusers', 'AutoencoderKL'],
 };
 
-/** Everything that defines the demo model's architecture (tests train tiny variants). */
+/** Everything that defines the demo model (tests train tiny variants). */
 export interface ShapesRecipe {
   imageSize: number;
   vae: Record<string, unknown>;
   unet: Record<string, unknown>;
   text: Record<string, unknown>;
+  /** The noise schedule trained and sampled with (a diffusers scheduler config; default shapesSchedulerConfig). */
+  scheduler?: Record<string, unknown>;
   /** UNet training timesteps: density ∝ (t + 1)^power (see sampleTimestep); default 0 = uniform. */
   timestepPower?: number;
+  /** min-SNR γ of the loss weights (see minSnrWeights); default 5. */
+  minSnrGamma?: number;
+  /** Scenes rendered and encoded once at the start of the UNet stage, then drawn from (default 32768). */
+  latentPool?: number;
 }
 
-export const SHAPES_RECIPE: ShapesRecipe = { imageSize: SHAPES_IMAGE_SIZE, vae: shapesVaeConfig, unet: shapesUnetConfig, text: shapesTextConfig, timestepPower: 1 };
+export const SHAPES_RECIPE: ShapesRecipe = {
+  imageSize: SHAPES_IMAGE_SIZE,
+  vae: shapesVaeConfig,
+  unet: shapesUnetConfig,
+  text: shapesTextConfig,
+  scheduler: shapesSchedulerConfig,
+  timestepPower: 0,
+  minSnrGamma: 5,
+  latentPool: 32768,
+};
