@@ -60,10 +60,10 @@ async function reconstruct(pipe: StableDiffusionPipeline, caption: string, laten
   return toRgbImage(r.images[0]);
 }
 
-function decode(pipe: StableDiffusionPipeline, latents: HostTensor): Image8 {
+async function decode(pipe: StableDiffusionPipeline, latents: HostTensor): Promise<Image8> {
   const x = nchwToNhwc(latents);
   try {
-    return toRgbImage(pipe.decode(x)[0]);
+    return toRgbImage((await pipe.decode(x))[0]);
   } finally {
     x.dispose();
   }
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     const caption = captionOf(scene);
     const image = renderScene(scene, size);
     const inv = await pipe.invertNullText({ image, prompt: caption, steps, innerSteps, guidance, scheduler: pipe.scheduler('ddim') });
-    const vae = decode(pipe, inv.imageLatents);
+    const vae = await decode(pipe, inv.imageLatents);
     const ddim = await reconstruct(pipe, caption, inv.latents);
     const nullText = await reconstruct(pipe, caption, inv.latents, inv.uncondEmbeddings);
     const r: SceneResult = { caption, psnrVae: psnr(vae, image), psnrDdim: psnr(ddim, image), psnrNullText: psnr(nullText, image), seconds: 0 };

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const cpuTimes: number[] = [];
   t = performance.now();
   c = cpu();
-  const r = nullTextOptimize({
+  const r = await nullTextOptimize({
     unet, scheduler, cond, uncond, trajectory, innerSteps: iterations, earlyStop: 0, guidance: 7.5,
     onIteration: (p) => {
       const now = performance.now();

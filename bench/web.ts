@@ -5,10 +5,12 @@
  *  1. per backend, the default edit (two prompts) with `--steps`; the page's own timings read back;
  *  2. per `--invert-backends`, an uploaded 128×128 PNG (a rendered shapes scene) null-text
  *     inverted with `--invert-steps` × `--inner` and edited: DDIM and null-text times.
- * A backend the browser lacks (no `navigator.gpu`) or that fails is reported with its one-sentence
- * error (and the seconds per step it reached, if any). Prints a table with ratios to wasm and ends
- * with one JSON line. `--screenshot` saves the page after the first backend's edit (the README's
- * picture).
+ * Chromium runs with WebGPU on SwiftShader (Chrome's CPU Vulkan): WebGL and WebGPU then run on
+ * the CPU, far slower than wasm (and WebGPU compiles every shader on the CPU: minutes for the
+ * first step). A backend the browser lacks (no WebGPU adapter) or that fails is reported with its
+ * one-sentence error (and the seconds per step it reached, if any). Prints a table with ratios to
+ * wasm and ends with one JSON line. `--screenshot` saves the page after the first backend's edit
+ * (the README's picture); `--timeout` is per run, in seconds.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,7 +32,7 @@ const invertSteps = Number(arg('invert-steps', '3'));
 const inner = Number(arg('inner', '2'));
 const modelDir = resolve(arg('model-dir', demoModelDir()));
 const screenshot = arg('screenshot', '');
-const timeoutS = Number(arg('timeout', '900'));
+const timeoutS = Number(arg('timeout', '3600'));
 
 const CAPTION = 'a red circle on a white background';
 
@@ -42,6 +44,8 @@ interface Row {
   secondsPerStep?: number;
   decodeS?: number;
   readbacks?: number;
+  /** Synchronous tensor reads in the run (dataSync and the like; 0 expected). */
+  syncReads?: number;
   /** Uploaded image: DDIM inversion and null-text optimisation seconds, Adam iterations. */
   ddimS?: number;
   nullTextS?: number;
@@ -96,6 +100,7 @@ async function measure(browser: Browser, base: string, backend: string, query: s
       description: perf.backend, loadS: seconds(value('model load')), firstStepS: seconds(value('first step')),
       secondsPerStep: Number(await page.locator('[data-role="perf"]').getAttribute('data-seconds-per-step')), decodeS: seconds(value('decode')),
       readbacks: Number(await page.locator('[data-role="perf"]').getAttribute('data-readbacks')),
+      syncReads: Number(await page.locator('[data-role="perf"]').getAttribute('data-sync-reads')),
       ddimS: seconds(/DDIM ([\d.]+ s)/.exec(inversion ?? '')?.[1]), nullTextS: seconds(/null-text ([\d.]+ s)/.exec(inversion ?? '')?.[1]),
       iterations: Number(/\((\d+) of at most/.exec(inversion ?? '')?.[1] ?? NaN) || undefined,
     });
@@ -130,7 +135,7 @@ async function main(): Promise<void> {
       edits.push(row);
       const r = row.error
         ? `failed: ${row.error}${row.secondsPerStep !== undefined ? ` (after steps at ${row.secondsPerStep} s/step)` : ''}`
-        : `${f2(row.secondsPerStep)} s/step (first step ${row.firstStepS} s, load ${row.loadS} s, decode ${row.decodeS} s, tensor reads during sampling ${row.readbacks}) — ${row.description}`;
+        : `${f2(row.secondsPerStep)} s/step (first step ${row.firstStepS} s, load ${row.loadS} s, decode ${row.decodeS} s, tensor reads during sampling ${row.readbacks}, synchronous reads ${row.syncReads}) — ${row.description}`;
       console.log(`  ${backend}: ${r}`);
     }
     if (invertSteps > 0) console.log(`uploaded 128×128 image: null-text inversion ${invertSteps} steps × ≤ ${inner} iterations, then a replace edit:`);
@@ -153,6 +158,9 @@ async function main(): Promise<void> {
     if (r.error) json[`web_${r.backend}_error`] = r.error;
     if (r.secondsPerStep === undefined) continue;
     json[`web_${r.backend}_s_per_step`] = +r.secondsPerStep.toFixed(3);
+    if (r.firstStepS !== undefined) json[`web_${r.backend}_first_step_s`] = +r.firstStepS.toFixed(2);
+    if (r.decodeS !== undefined) json[`web_${r.backend}_decode_s`] = +r.decodeS.toFixed(2);
+    if (r.syncReads !== undefined) json[`web_${r.backend}_sync_reads`] = r.syncReads;
     if (wasm && r.backend !== 'wasm') {
       json[`web_${r.backend}_vs_wasm`] = +(r.secondsPerStep / wasm).toFixed(2);
       console.log(`  ${r.backend} / wasm: ${(r.secondsPerStep / wasm).toFixed(2)}× the time per step`);

@@ -40,6 +40,8 @@ export { ConfigReader, type JsonObject } from './io/config.js';
 
 // Backends (selection is platform-neutral; the candidates come from ./node or ./browser)
 export { currentBackend, selectBackend, type BackendCandidate, type SelectedBackend } from './backend/select.js';
+export { countReads, type ReadCounter, type ReadCounts } from './backend/read-count.js';
+export { backendTensorBytesLimit, setTensorBytesLimit, tensorBytesLimit } from './backend/gpu-limits.js';
 
 // Layers, weights, the attention seam
 export { Module } from './nn/module.js';
@@ -123,5 +125,5 @@ export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type I
 export { checkRunMemory, estimateRunMemory, modelRunPlan, RunMemoryError, type ModelRunPlan, type RunMemory } from './pipeline/run-plan.js';
 export { checkSizeConditioning, sizeTimeIds, unetTimeIds, type PixelPair, type SizeConditioning } from './pipeline/size-conditioning.js';
 export { backendMemoryBudget } from './backend/wasm-patches.js';
-export { nchwToNhwc, nhwcToNchwHost, type HostTensor } from './pipeline/host-tensor.js';
+export { nchwToNhwc, nhwcToNchwHost, readHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

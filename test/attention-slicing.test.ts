@@ -5,11 +5,14 @@ import { Attention, setAttentionSlice } from '../src/nn/attention.js';
 import { Module } from '../src/nn/module.js';
 import { ClipAttention } from '../src/models/clip/text-layers.js';
 import { expectClose } from './helpers/close.js';
+import { setTensorBytesLimit, tensorBytesLimit } from '../src/backend/gpu-limits.js';
+import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
 
 /** Sliced attention (query chunks) computes the same as one pass, with and without a mask. */
 describe('attention: query slicing', () => {
   afterEach(() => {
     setAttentionStrategy(undefined);
+    setTensorBytesLimit(undefined);
   });
 
   for (const strategy of ['batched', 'per-head'] as AttentionStrategy[]) {
@@ -36,6 +39,33 @@ describe('attention: query slicing', () => {
       tf.dispose([q, kv, ctx, causal]);
     });
   }
+
+  it('batched: no chunk of scores passes the per-tensor limit (WebGPU\'s binding size), also against an explicit slice size; a controller\'s whole probabilities over it are refused', () => {
+    setAttentionStrategy('batched');
+    expect(tensorBytesLimit(), 'no device limit off WebGPU').to.equal(Infinity);
+    const q = tf.randomNormal([2, 30, 16], 0, 1, 'float32', 1) as tf.Tensor3D;
+    const k = tf.randomNormal([2, 30, 16], 0, 1, 'float32', 2) as tf.Tensor3D;
+    const whole = attend(q, k, k, { heads: 4 });
+    // One query row of scores: batch 2 · 4 heads · 30 keys · 4 bytes = 960 bytes; 5 rows fit 4800.
+    setTensorBytesLimit(4800);
+    for (const sliceSize of [undefined, 7, 1000]) {
+      resetAttentionStats();
+      const sliced = attend(q, k, k, { heads: 4, sliceSize });
+      expect(attentionStats().queryChunks, `slice size ${sliceSize}`).to.equal(6);
+      expectClose(sliced, whole, { atol: 1e-6, rtol: 1e-6 }, 'limited vs whole');
+      sliced.dispose();
+    }
+    const seeAll: AttentionController = { onAttention: (p) => p };
+    const ctx: AttentionContext = {
+      isCross: false, place: 'down', layerIndex: 0, numLayers: 1, blockIndex: 0, name: 'down.0.attn1', step: 0, height: 5, width: 6,
+      latent: { height: 5, width: 6 }, queries: 30, keys: 30, heads: 4, batch: 2,
+    };
+    expect(() => attend(q, k, k, { heads: 4, controller: seeAll, ctx })).to.throw(
+      'attention down.0.attn1: the controller needs the probabilities [8, 30, 30] (28800 bytes) in one tensor, more than this backend binds in one buffer (4800 bytes); use fewer prompts or a smaller image',
+    );
+    expect(() => setTensorBytesLimit(0)).to.throw('tensor bytes limit must be at least 4, got 0');
+    tf.dispose([q, k, whole]);
+  });
 
   it('rejects a slice size below 1', () => {
     const q = tf.zeros([1, 4, 8]) as tf.Tensor3D;

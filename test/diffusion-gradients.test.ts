@@ -19,7 +19,7 @@ import { checkDirections, rnd } from './helpers/grad-check.js';
 
 const VOCAB = 12;
 /** Padded to the recipe's context length (the demo model's text encoder has 16 positions). */
-const ids = [[10, 1, 2, 3, 11, 11, 11], [10, 4, 5, 11, 11, 11, 11]].map((r) => [...r, ...Array<number>(TINY_RECIPE.text.max_position_embeddings - r.length).fill(11)]);
+const ids = [[10, 1, 2, 3, 11, 11, 11], [10, 4, 5, 11, 11, 11, 11]].map((r) => [...r, ...Array<number>((TINY_RECIPE.text.max_position_embeddings as number) - r.length).fill(11)]);
 
 function gradientSuite(title: string, backend?: string): void {
   describe(title, function () {

@@ -57,7 +57,7 @@ describeRef('ptp invert: DDIM inversion vs the null-text notebook (h_nulltext)',
 
     // image_rec = latent2image(x₀) (floor quantisation), within the pipeline image_u8 tolerance.
     const lat = nchwToNhwc(r.imageLatents);
-    const [rec] = pipe.decode(lat);
+    const [rec] = await pipe.decode(lat);
     lat.dispose();
     const u8 = imageToUint8(rec, 'floor');
     const refRec = await (await fixture(FILE)).readBytes('inversion.image_rec_u8');

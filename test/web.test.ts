@@ -3,7 +3,7 @@
  * web/server.ts with the shipped demo model (models/shapes) beside it, driven through its URL
  * settings and data-role attributes. A short Replace edit on wasm and on WebGL is compared with
  * the same edit run here in Node; the source's attention grid has one labelled map per token; no
- * tensor is read back during WebGL sampling; Cancel stops the run; a bad word shows a
+ * tensor is read back during WebGL sampling, and none synchronously in a whole run; Cancel stops the run; a bad word shows a
  * one-sentence error and the page then runs again; an uploaded PNG (a rendered shapes scene) is
  * cropped/resized, null-text inverted and edited as `ptp edit --image` does here in Node, and its
  * inversion can be cancelled. Screenshots are kept in a temp folder (paths printed).
@@ -27,7 +27,7 @@ import { checkSettings } from '../web/page/edit-settings.js';
 import { settingsFromQuery } from '../web/page/settings.js';
 import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { describeNeeding } from './helpers/requirement.js';
-import { pagePixels, type Rgb8 } from './helpers/images.js';
+import { cancelDuringSampling, levelDiff, openPage, pagePixels, screenshotTo, settle, type Rgb8 } from './helpers/web-page.js';
 
 /** The shipped demo model (in the repository). */
 const MODEL = demoModelDir();
@@ -46,19 +46,6 @@ const query = (changes: Record<string, string> = {}) => new URLSearchParams({ ..
  */
 const WEBGL_MAX_LEVELS = 3;
 const WEBGL_MEAN_LEVELS = 0.1;
-
-/** Largest and mean absolute difference of two 8-bit RGB images, in levels. */
-function levelDiff(a: Rgb8, b: Rgb8): { max: number; mean: number } {
-  expect([a.width, a.height]).to.deep.equal([b.width, b.height]);
-  let max = 0;
-  let sum = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const d = Math.abs(a.data[i] - b.data[i]);
-    max = Math.max(max, d);
-    sum += d;
-  }
-  return { max, mean: sum / a.data.length };
-}
 
 /** The uploaded image's edit: a rendered 150×150 scene of its caption (the page crops/resizes it to the model's 128×128). */
 const PHOTO = { caption: 'a red circle on a white background', target: 'a red square on a white background', size: 150, steps: 3, inner: 2, guidance: 7.5 };
@@ -124,24 +111,8 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
-  async function open(query: string, at = base): Promise<{ page: Page; errors: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${at}/?${query}`);
-    return { page, errors };
-  }
-
-  async function settle(page: Page, timeout: number): Promise<string> {
-    await page.waitForFunction(() => document.body.dataset.state !== 'running', undefined, { timeout, polling: 250 });
-    return (await page.evaluate(() => document.body.dataset.state))!;
-  }
-
-  async function screenshot(page: Page, name: string): Promise<void> {
-    const file = join(shots, `${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    console.log(`      screenshot: ${file}`);
-  }
+  const open = (query: string, at = base) => openPage(browser, `${at}/?${query}`);
+  const screenshot = (page: Page, name: string) => screenshotTo(page, shots, name);
 
   async function runEdit(backend: string): Promise<{ page: Page; diffs: { max: number; mean: number }[] }> {
     const { page, errors } = await open(query({ backend, run: '1' }));
@@ -160,6 +131,7 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
   it('wasm: the edit matches the Node result within 1 u8 level; one labelled attention map per token', async () => {
     const { page, diffs } = await runEdit('wasm');
     for (const d of diffs) expect(d.max).to.be.at.most(1);
+    expect(await page.locator('[data-role="perf"]').getAttribute('data-sync-reads'), 'synchronous tensor reads').to.equal('0');
     const grid = page.locator('[data-role="attention"] figure');
     expect(await grid.count()).to.equal(labels.length);
     expect(await grid.locator('figcaption').allTextContents()).to.deep.equal(labels);
@@ -183,6 +155,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     // (so the counter does see reads).
     expect(await page.locator('[data-role="perf"]').getAttribute('data-readbacks')).to.equal('0');
     expect(Number(await page.locator('[data-role="perf"]').getAttribute('data-readbacks-total'))).to.be.above(0);
+    // ... and nothing is read synchronously in the whole run (tensors or WebGL kernels), images and attention maps included.
+    expect(await page.locator('[data-role="perf"]').getAttribute('data-sync-reads')).to.equal('0');
+    expect(await page.locator('[data-role="perf"]').getAttribute('data-kernel-sync-reads')).to.equal('0');
 
     // A lost context (as after a GPU reset) is one sentence; the page then runs on a fresh worker.
     await page.evaluate(() => (globalThis as unknown as { ptpPage: { loseGpuContext(): void } }).ptpPage.loseGpuContext());
@@ -201,22 +176,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
 
   it('Cancel stops the run at the end of the current step and the page stays usable', async () => {
     const { page, errors } = await open(query({ steps: '50', backend: 'wasm', run: '1' }));
-    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.step ?? 0) >= 1, undefined, { timeout: 240_000, polling: 100 });
-    // The step shown and the click in one page task: a step takes ~0.3 s here, so reading the
-    // progress from the test and then clicking would let several steps pass in between.
-    const at = await page.evaluate(() => {
-      const shown = Number(document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.step);
-      document.querySelector<HTMLButtonElement>('[data-role="cancel"]')!.click();
-      return shown;
-    });
-    expect(await settle(page, 60_000)).to.equal('idle');
-    await screenshot(page, 'cancelled');
-    const status = (await page.locator('[data-role="status"]').textContent())!;
-    const done = Number(/Cancelled after (\d+) of 50 steps/.exec(status)?.[1]);
+    const { at, done, status } = await cancelDuringSampling(page, { step: 240_000, stop: 60_000 }, () => screenshot(page, 'cancelled'));
     // The worker finishes the step it is in; it may be one step ahead of the page (a progress message in flight).
     expect(done, status).to.be.within(at, at + 2);
-    expect(await page.locator('[data-role="source"]').count()).to.equal(0);
-    expect(await page.locator('[data-role="generate"]').isEnabled()).to.equal(true);
     expect(errors).to.deep.equal([]);
     await page.close();
   });

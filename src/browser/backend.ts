@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, type BackendCandidate, type SelectedBackend } from '../backend/select.js';
 import { installWasmKernelPatches } from '../backend/wasm-patches.js';
 import { installWasmGradKernels } from '../backend/wasm-grad-kernels.js';
+import { backendTensorBytesLimit } from '../backend/gpu-limits.js';
+import { probeWebGPU } from './webgpu-probe.js';
 
 export interface BrowserBackendOptions {
   /** URL prefix of the tfjs-backend-wasm .wasm files (default: tfjs' own lookup next to the script). */
@@ -29,12 +31,8 @@ function webglRenderer(): string {
   return renderer;
 }
 
-async function webgpuAdapterDescription(): Promise<string> {
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } }).gpu;
-  const adapter = await gpu?.requestAdapter();
-  if (!adapter) throw new Error('no WebGPU adapter');
-  const info = adapter.info ?? {};
-  return [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
+interface WebGPUBackendView {
+  adapterInfo?: { vendor?: string; architecture?: string; description?: string };
 }
 
 export function browserBackendCandidates(opts: BrowserBackendOptions = {}, auto = true): BackendCandidate[] {
@@ -43,10 +41,16 @@ export function browserBackendCandidates(opts: BrowserBackendOptions = {}, auto 
     {
       name: 'webgpu',
       async load() {
-        const desc = await webgpuAdapterDescription();
-        if (avoid && SOFTWARE.test(desc)) throw new Error(`software WebGPU adapter (${desc})`);
+        const probe = await probeWebGPU();
+        if (!probe.available) throw new Error(probe.reason);
+        if (avoid && SOFTWARE.test(probe.description)) throw new Error(`software WebGPU adapter (${probe.description})`);
         await import('@tensorflow/tfjs-backend-webgpu');
         return 'webgpu';
+      },
+      async afterInit() {
+        const info = (tf.backend() as unknown as WebGPUBackendView).adapterInfo ?? {};
+        const adapter = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') || 'adapter';
+        return `webgpu (${adapter}; ${Math.round(backendTensorBytesLimit() / 2 ** 20)} MiB per buffer)`;
       },
     },
     {

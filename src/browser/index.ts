@@ -13,3 +13,4 @@
  * @packageDocumentation
  */
 export { browserBackendCandidates, initBrowserBackend, type BrowserBackendOptions } from './backend.js';
+export { probeWebGPU, type WebGPUProbe } from './webgpu-probe.js';

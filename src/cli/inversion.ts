@@ -169,7 +169,7 @@ export async function invertPhoto(
   const iterations = r.losses.reduce((n, l) => n + l.length, 0);
   ctx.err(`inverted in ${((Date.now() - t0) / 1000).toFixed(1)} s (${iterations} Adam iterations over ${run.steps} steps; last loss ${r.losses[r.losses.length - 1].slice(-1)[0].toExponential(2)})`);
   const reconstruction = await reconstruct(pipe, ctx, run.prompt, r.latents, r.uncondEmbeddings, run.steps, run.guidance, run.stepsOffset);
-  const vae = toRgbImage(decodeLatents(pipe, r.imageLatents));
+  const vae = toRgbImage(await decodeLatents(pipe, r.imageLatents));
   const db = psnr(reconstruction, run.image);
   ctx.out(`reconstruction PSNR ${db.toFixed(2)} dB against the input (the VAE round trip alone: ${psnr(vae, run.image).toFixed(2)} dB)`);
   const data: InversionData = {
@@ -188,10 +188,10 @@ async function reconstruct(pipe: StableDiffusionPipeline, ctx: CommandContext, p
   return toRgbImage(r.images[0]);
 }
 
-function decodeLatents(pipe: StableDiffusionPipeline, latents: HostTensor) {
+async function decodeLatents(pipe: StableDiffusionPipeline, latents: HostTensor) {
   const x = nchwToNhwc(latents);
   try {
-    return pipe.decode(x)[0];
+    return (await pipe.decode(x))[0];
   } finally {
     x.dispose();
   }

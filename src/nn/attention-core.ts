@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionContext, AttentionController } from './attention-control.js';
 import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionSupported, fusedAttentionUnavailable } from '../backend/attention-ops.js';
+import { tensorBytesLimit } from '../backend/gpu-limits.js';
 import { log } from '../util/log.js';
 
 export type AttentionStrategy = 'fused' | 'batched' | 'per-head';
@@ -97,7 +98,8 @@ export interface AttendOptions {
    * Sliced attention: queries per chunk on the 'batched' and 'per-head' paths when no controller
    * needs the full probabilities (undefined = automatic: per-head chunks of 4096 queries, batched
    * chunks holding at most 256 MiB of scores, e.g. 1024 queries for SD-1.5's 64×64 self-attention
-   * at batch 2 · 8 heads). The fused kernel never stores the score matrix and ignores it.
+   * at batch 2 · 8 heads). Batched chunks never hold more than `tensorBytesLimit()` (WebGPU's
+   * binding limit), whatever the size asked. The fused kernel never stores the score matrix and ignores it.
    */
   sliceSize?: number;
 }
@@ -153,13 +155,36 @@ function attendBatched(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
       if (wants) probs = applyController(probs, opts);
       return tf.matMul(probs, vs);
     });
-    const chunk = wants ? n : Math.min(n, (opts.sliceSize === undefined ? Math.max(1, Math.floor(SCORE_BUDGET_BYTES / (b * h * m * 4))) : Math.floor(opts.sliceSize)));
+    const chunk = wants ? n : batchedChunk(n, b * h * m * 4, opts.sliceSize);
+    if (wants) checkWholeScores(b * h * n * m * 4, [b * h, n, m], opts);
     const parts: tf.Tensor3D[] = [];
     for (let r0 = 0; r0 < n; r0 += chunk) parts.push(rowsOut(r0, Math.min(chunk, n - r0)));
     stats.queryChunks += parts.length;
     const out = parts.length === 1 ? parts[0] : tf.concat(parts, 1);
     return tf.reshape(tf.transpose(tf.reshape(out, [b, h, n, d]), [0, 2, 1, 3]), [b, n, inner]) as tf.Tensor3D;
   });
+}
+
+/**
+ * Queries per chunk of the batched path, for `rowBytes` of scores per query: the requested slice
+ * size, or as many as fit SCORE_BUDGET_BYTES; never more than the backend binds in one tensor
+ * (WebGPU's maxStorageBufferBindingSize).
+ */
+function batchedChunk(n: number, rowBytes: number, sliceSize: number | undefined): number {
+  const fit = (bytes: number) => Math.max(1, Math.floor(bytes / rowBytes));
+  const wanted = sliceSize === undefined ? fit(SCORE_BUDGET_BYTES) : Math.floor(sliceSize);
+  return Math.min(n, wanted, fit(tensorBytesLimit()));
+}
+
+/** A controller sees a layer's whole probability tensor: it must fit one tensor of the backend. */
+function checkWholeScores(bytes: number, shape: number[], opts: AttendOptions): void {
+  const limit = tensorBytesLimit();
+  if (bytes <= limit) return;
+  const mib = (x: number) => (x >= 2 ** 20 ? `${(x / 2 ** 20).toFixed(0)} MiB` : `${x} bytes`);
+  throw new Error(
+    `attention ${opts.ctx?.name ?? ''}: the controller needs the probabilities [${shape.join(', ')}] (${mib(bytes)}) in one tensor, ` +
+      `more than this backend binds in one buffer (${mib(limit)}); use fewer prompts or a smaller image`,
+  );
 }
 
 function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions, wants: boolean): tf.Tensor3D {

@@ -29,7 +29,7 @@ export interface DdimInvertResult {
   latents: tf.Tensor4D;
   /** The sampling timesteps (descending, as `generate` uses them); inversion visits them in reverse. */
   timesteps: number[];
-  /** Host copies of x₀ and the latents after each inversion step (NHWC): steps + 1 entries. */
+  /** Host copies of x₀ and the latents after each inversion step (NHWC, read asynchronously): steps + 1 entries. */
   trajectory: Float32Array[];
 }
 
@@ -42,16 +42,17 @@ export async function ddimInvert(o: DdimInvertOptions): Promise<DdimInvertResult
   scheduler.setTimesteps(o.steps);
   const timesteps = [...scheduler.timesteps];
   let x = tf.keep(tf.clone(o.latents));
-  const trajectory = [x.dataSync() as Float32Array];
+  const trajectory: Float32Array[] = [];
   const start = Date.now();
   try {
+    trajectory.push((await x.data()) as Float32Array);
     for (let i = 0; i < timesteps.length; i++) {
       await betweenSteps(o.signal);
       const t = timesteps[timesteps.length - 1 - i];
       const next = tf.tidy(() => scheduler.invertStep(o.unet.forward(x, t, o.cond, undefined, { added: o.added }), t, x) as tf.Tensor4D);
       x.dispose();
       x = tf.keep(next);
-      trajectory.push(x.dataSync() as Float32Array);
+      trajectory.push((await x.data()) as Float32Array);
       o.onStep?.(stepInfo(i, timesteps.length, t, start));
     }
   } catch (e) {

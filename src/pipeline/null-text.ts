@@ -83,8 +83,11 @@ export function nullTextSettings(s: NullTextSettings): { innerSteps: number; ear
   return { innerSteps, earlyStop, guidance };
 }
 
-/** Runs the optimisation. Tensors passed in are not disposed. */
-export function nullTextOptimize(o: NullTextOptions): NullTextResult {
+/**
+ * Runs the optimisation. Tensors passed in are not disposed. Each iteration's loss (progress and
+ * the early stop need the number) is read back asynchronously.
+ */
+export async function nullTextOptimize(o: NullTextOptions): Promise<NullTextResult> {
   const { innerSteps, earlyStop, guidance } = nullTextSettings(o);
   if (!(o.scheduler instanceof DDIMScheduler)) throw new Error(`null-text inversion needs the DDIM scheduler, got '${o.scheduler.name}'`);
   const scheduler = o.scheduler;
@@ -110,7 +113,7 @@ export function nullTextOptimize(o: NullTextOptions): NullTextResult {
       const stepLosses: number[] = [];
       try {
         for (let j = 0; j < innerSteps; j++) {
-          const loss = adamIteration(o.unet, x, t, emb, o.addedUncond, opt, (e) => tf.mean(tf.squaredDifference(guidedStep(e), target)) as tf.Scalar);
+          const loss = await adamIteration(o.unet, x, t, emb, o.addedUncond, opt, (e) => tf.mean(tf.squaredDifference(guidedStep(e), target)) as tf.Scalar);
           stepLosses.push(loss);
           const stopped = loss < earlyStop + i * 2e-5;
           o.onIteration?.({ step: i, steps, iteration: j, iterations: innerSteps, loss, stopped, elapsedMs: Date.now() - start });
@@ -142,18 +145,20 @@ export function nullTextOptimize(o: NullTextOptions): NullTextResult {
  * One Adam update of `emb` for `lossOf(unet(x, t, emb))`; returns the loss before the update.
  * The UNet runs on a SegmentTape: its backward recomputes one block at a time.
  */
-function adamIteration(unet: UNet2DConditionModel, x: tf.Tensor4D, t: number, emb: tf.Variable, added: AddedConditioning | undefined, opt: Adam, lossOf: (eps: tf.Tensor) => tf.Scalar): number {
+async function adamIteration(unet: UNet2DConditionModel, x: tf.Tensor4D, t: number, emb: tf.Variable, added: AddedConditioning | undefined, opt: Adam, lossOf: (eps: tf.Tensor) => tf.Scalar): Promise<number> {
   const tape = new SegmentTape();
   tape.watch(emb);
+  let value: tf.Scalar | undefined;
   try {
     const eps = unet.forward(x, t, emb as tf.Tensor as tf.Tensor3D, undefined, { tape, added });
-    const { value, grads } = tf.tidy(() => tf.valueAndGrads((e: tf.Tensor) => lossOf(e))([eps]));
-    const [dEmb] = tape.backward(eps, grads[0], [emb]);
+    const vg = tf.tidy(() => tf.valueAndGrads((e: tf.Tensor) => lossOf(e))([eps]));
+    value = vg.value;
+    const [dEmb] = tape.backward(eps, vg.grads[0], [emb]);
     opt.update([dEmb]);
-    const loss = value.dataSync()[0];
-    tf.dispose([eps, value, grads[0], dEmb]);
-    return loss;
+    tf.dispose([eps, vg.grads[0], dEmb]);
+    return (await value.data())[0];
   } finally {
+    value?.dispose();
     tape.dispose();
   }
 }

@@ -19,7 +19,7 @@ import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 import type { PromptEncodeOptions } from '../models/clip/prompt-encoder.js';
 import type { PooledPromptEmbeddings } from '../models/clip/dual-prompt-encoder.js';
 import { createScheduler, type Scheduler, type SchedulerConfigJson } from '../models/schedulers/index.js';
-import { hostFromTensor, nchwToNhwc, nhwcToNchwHost, type HostTensor } from './host-tensor.js';
+import { nchwToNhwc, nhwcToNchwHost, readHost, type HostTensor } from './host-tensor.js';
 import { nullTextOptimize, nullTextSettings, type NullTextSettings } from './null-text.js';
 import type { FloatImage, RgbImage } from '../util/image.js';
 import { imageToModelInput } from './image-input.js';
@@ -303,12 +303,12 @@ export class StableDiffusionPipeline {
         keepLatentsPerStep: opts.keepLatentsPerStep,
       });
       final = r.latents;
-      const images = opts.decode === false ? [] : this.decode(final, signal);
+      const images = opts.decode === false ? [] : await this.decode(final, signal);
       const [b, h, w, c] = final.shape;
       return {
         images,
-        latents: nhwcToNchwHost(final),
-        initialLatents: nhwcToNchwHost(x0),
+        latents: await nhwcToNchwHost(final),
+        initialLatents: await nhwcToNchwHost(x0),
         timesteps: r.timesteps,
         latentsPerStep: r.latentsPerStep && stackNhwcAsNchw(r.latentsPerStep, [b, h, w, c]),
       };
@@ -359,8 +359,8 @@ export class StableDiffusionPipeline {
       const r = await ddimInvert({ unet, scheduler, cond: cond.embeds, added, latents: x0, steps: opts.steps ?? 50, onStep: opts.onStep, signal: opts.signal ?? this.signal });
       try {
         return {
-          latents: nhwcToNchwHost(r.latents),
-          imageLatents: nhwcToNchwHost(x0),
+          latents: await nhwcToNchwHost(r.latents),
+          imageLatents: await nhwcToNchwHost(x0),
           trajectory: stackNhwcAsNchw(r.trajectory, r.latents.shape),
           timesteps: r.timesteps,
         };
@@ -393,12 +393,12 @@ export class StableDiffusionPipeline {
     const addedCond = this.addedConditioning(cond, undefined, size, {});
     const addedUncond = this.addedConditioning(uncond, undefined, size, {});
     try {
-      const r = nullTextOptimize({
+      const r = await nullTextOptimize({
         unet: this.components.unet, scheduler, cond: cond.embeds, uncond: uncond.embeds, addedCond, addedUncond, trajectory, ...settings,
         onStep: opts.onNullTextStep, onIteration: opts.onIteration,
       });
       try {
-        return { ...inv, uncondEmbeddings: hostFromTensor(r.uncondEmbeddings), guidance: settings.guidance, losses: r.losses };
+        return { ...inv, uncondEmbeddings: await readHost(r.uncondEmbeddings), guidance: settings.guidance, losses: r.losses };
       } finally {
         tf.dispose([r.uncondEmbeddings, r.latents]);
       }
@@ -408,15 +408,21 @@ export class StableDiffusionPipeline {
     }
   }
 
-  /** Latents NHWC → images in [0,1], one VAE call per image to bound memory (`signal` is checked before each). */
-  decode(latents: tf.Tensor4D, signal?: AbortSignal): FloatImage[] {
+  /**
+   * Latents NHWC → images in [0,1], one VAE call per image to bound memory (`signal` is checked
+   * before each); the pixels are read back asynchronously.
+   */
+  async decode(latents: tf.Tensor4D, signal?: AbortSignal): Promise<FloatImage[]> {
     const images: FloatImage[] = [];
     for (let i = 0; i < latents.shape[0]; i++) {
       signal?.throwIfAborted();
       const img = tf.tidy(() => this.components.vae.decodeLatents(tf.slice(latents, [i, 0, 0, 0], [1, -1, -1, -1])));
       const [, height, width] = img.shape;
-      images.push({ width, height, data: hostFromTensor(img).data });
-      img.dispose();
+      try {
+        images.push({ width, height, data: (await readHost(img)).data });
+      } finally {
+        img.dispose();
+      }
     }
     return images;
   }

@@ -50,7 +50,7 @@ export interface SampleOptions {
   onStep?: (info: StepInfo) => unknown;
   /** Checked before every step: once aborted, the loop stops with `signal.reason`. */
   signal?: AbortSignal;
-  /** Keep a host copy of the latents after every step (NHWC). */
+  /** Keep a host copy of the latents after every step (NHWC; read asynchronously after each step). */
   keepLatentsPerStep?: boolean;
 }
 
@@ -114,7 +114,7 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
       });
       x.dispose();
       x = tf.keep(next);
-      perStep?.push(x.dataSync() as Float32Array);
+      if (perStep) perStep.push((await x.data()) as Float32Array);
       const waiting = o.onStep?.(stepInfo(i, timesteps.length, t, start));
       if (waiting instanceof Promise) await waiting;
     }

@@ -8,6 +8,9 @@ import {
   type AttentionMaps, type FromWorker, type PageBackend, type PageImage, type PageMode, type PageSettings, type PageUpload, type RunPerf, type RunPhase, type ToWorker,
 } from './protocol.js';
 import { settingsFromQuery, settingsToQuery } from './settings.js';
+import { sentence } from './errors.js';
+import { probeWebGPU } from '../../src/browser/webgpu-probe.js';
+import { renderComparison, type BackendRun } from './perf-compare.js';
 
 type State = 'idle' | 'running' | 'done' | 'error';
 
@@ -36,6 +39,8 @@ const ui = {
   uploadName: $<HTMLElement>('upload-name'),
   clearUpload: $<HTMLButtonElement>('clear-upload'),
   sourceLabel: $<HTMLElement>('source-label'),
+  backendNote: $<HTMLElement>('backend-note'),
+  compare: $<HTMLTableSectionElement>('perf-compare'),
 };
 
 const TEXT_FIELDS = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed', 'inner'] as const;
@@ -163,6 +168,7 @@ function showPerf(p: RunPerf, steps: number): void {
     ['total', s(p.totalSeconds)],
     ['step timing', p.stepSync],
     ['tensor reads to the CPU during sampling', `${p.readbacksDuringSteps} (${p.readbacksTotal} with decoding)`],
+    ['synchronous reads (dataSync and the like)', `${p.syncReads}${p.kernelSyncReads ? ` (and ${p.kernelSyncReads} by the backend's own kernels, in its memory)` : ''}`],
   ];
   const inv = p.inversion;
   if (inv) {
@@ -179,6 +185,8 @@ function showPerf(p: RunPerf, steps: number): void {
   }));
   Object.assign(ui.perf.dataset, {
     backend: p.backend, secondsPerStep: String(p.secondsPerStep), readbacks: String(p.readbacksDuringSteps), readbacksTotal: String(p.readbacksTotal),
+    syncReads: String(p.syncReads), kernelSyncReads: String(p.kernelSyncReads), firstStepSeconds: String(p.firstStepSeconds),
+    loadSeconds: String(p.loadSeconds ?? ''), decodeSeconds: String(p.decodeSeconds),
   });
   (ui.perf.closest('section') as HTMLElement).hidden = false;
 }
@@ -207,6 +215,9 @@ ui.clearUpload.addEventListener('click', () => setUpload(undefined));
 let worker: { w: Worker; backend: PageBackend; cancelFlag?: SharedArrayBuffer } | undefined;
 let steps = 0;
 let phase: RunPhase | undefined;
+/** The settings of the run in progress, and the last finished run on each backend (the comparison table). */
+let launched: { backend: PageBackend; model: string; upload: boolean } | undefined;
+const lastRuns = new Map<PageBackend, BackendRun>();
 
 const PHASE_NAMES: Record<RunPhase, string> = { inversion: 'DDIM inversion', 'null-text': 'null-text inversion', sampling: 'sampling' };
 const capitalised = (text: string) => `${text[0].toUpperCase()}${text.slice(1)}`;
@@ -259,13 +270,17 @@ async function onWorkerMessage(m: FromWorker): Promise<void> {
       ui.progress.value = m.step * m.iterations + m.iteration + 1;
       ui.status.textContent = `Null-text inversion: step ${m.step + 1} / ${m.steps}, iteration ${m.iteration + 1} (at most ${m.iterations}) · loss ${m.loss.toExponential(2)}`;
       break;
-    case 'done':
+    case 'done': {
       await showImages(m.prompts, m.images, m.description, m.input, m.perf.inversion?.psnr);
       await showAttention(m.attention);
       showPerf(m.perf, steps);
+      const run: BackendRun = { backend: launched!.backend, perf: m.perf, key: `${m.prompts.length} prompts × ${steps} steps, ${launched!.model}${launched!.upload ? ', uploaded image' : ''}` };
+      lastRuns.set(run.backend, run);
+      renderComparison(ui.compare, lastRuns, run);
       ui.status.textContent = `Done: ${m.description}, ${m.perf.secondsPerStep.toFixed(2)} s/step on ${m.perf.backend.split(' ')[0]}.`;
       setState('done');
       break;
+    }
     case 'cancelled':
       ui.status.textContent = m.phase === 'sampling' ? `Cancelled after ${m.stepsDone} of ${m.steps} steps.` : `Cancelled during the ${PHASE_NAMES[m.phase]}.`;
       setState('idle');
@@ -277,9 +292,31 @@ async function onWorkerMessage(m: FromWorker): Promise<void> {
   }
 }
 
+/**
+ * WebGPU in the backend menu only where the browser has an adapter; elsewhere the option is
+ * disabled, one sentence under the menu says why, and a run asked for on webgpu (in the URL) goes
+ * to webgl instead. Resolves to whether WebGPU is usable.
+ */
+async function checkWebGPU(): Promise<boolean> {
+  const probe = await probeWebGPU();
+  const select = field('backend') as HTMLSelectElement;
+  const opt = select.querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
+  if (probe.available) {
+    opt.textContent = `webgpu (${probe.description || 'adapter'})`;
+    return true;
+  }
+  opt.disabled = true;
+  opt.textContent = 'webgpu (no adapter)';
+  const asked = select.value === 'webgpu';
+  if (asked) select.value = 'webgl';
+  ui.backendNote.textContent = sentence(`WebGPU is not available: ${probe.reason}, so the page runs on ${asked ? 'webgl instead' : 'webgl or wasm'}`);
+  ui.backendNote.hidden = false;
+  return false;
+}
+const webgpuUsable = checkWebGPU();
+
+/** Starts a run: the page is 'running' at once, and the worker gets the run once the WebGPU check has answered. */
 function start(): void {
-  const settings = readForm();
-  history.replaceState(null, '', settingsToQuery(settings));
   clearResults();
   ui.error.hidden = true;
   ui.note.textContent = '';
@@ -288,12 +325,19 @@ function start(): void {
   delete ui.progress.dataset.phase;
   steps = 0;
   phase = undefined;
-  if (settings.backend === 'webgpu' && !('gpu' in navigator)) {
-    showError('WebGPU is not available in this browser (no navigator.gpu); choose webgl or wasm.');
-    return;
-  }
   setState('running');
   ui.status.textContent = 'Starting…';
+  void webgpuUsable.then(launch);
+}
+
+function launch(webgpu: boolean): void {
+  const settings = readForm();
+  history.replaceState(null, '', settingsToQuery(settings));
+  if (settings.backend === 'webgpu' && !webgpu) {
+    showError(ui.backendNote.textContent ?? 'WebGPU is not available.');
+    return;
+  }
+  launched = { backend: settings.backend, model: settings.model, upload: upload !== undefined };
   const w = workerFor(settings.backend);
   const msg: ToWorker = {
     type: 'run',
@@ -329,13 +373,6 @@ ui.cancel.addEventListener('click', () => {
 (globalThis as unknown as { ptpPage: unknown }).ptpPage = {
   loseGpuContext: () => worker?.w.postMessage({ type: 'lose-gpu-context' } satisfies ToWorker),
 };
-
-// WebGPU only where the browser has it.
-if (!('gpu' in navigator)) {
-  const opt = (field('backend') as HTMLSelectElement).querySelector<HTMLOptionElement>('option[value="webgpu"]')!;
-  opt.disabled = true;
-  opt.textContent = 'webgpu (not in this browser)';
-}
 
 const initial = settingsFromQuery(location.search);
 fillForm(initial.settings);

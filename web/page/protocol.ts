@@ -81,6 +81,13 @@ export interface RunPerf {
   readbacksDuringSteps: number;
   /** Tensor reads in the whole sampling run, decoding included (> 0: the counter sees reads). */
   readbacksTotal: number;
+  /** Synchronous reads of tensors (dataSync, arraySync, bufferSync) in the run (an upload's inversion included, to the attention maps): 0. */
+  syncReads: number;
+  /**
+   * The backend's own kernels' synchronous reads in that time (tfjs-wasm's slice and gather view the
+   * wasm heap: no transfer; on WebGL and WebGPU each would stall the GPU: 0 there).
+   */
+  kernelSyncReads: number;
   /** An uploaded image's null-text inversion (absent for generated images). */
   inversion?: InversionPerf;
 }

@@ -5,7 +5,7 @@
  * message is seen between steps. Lost GPU contexts/devices are reported here.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendUnusableError, GpuLostError } from './errors.js';
+import { GpuLostError } from './errors.js';
 
 export interface StepSync {
   /** What is waited for, shown with the timings. */
@@ -24,6 +24,8 @@ interface WebGLBackendView {
 
 interface WebGPUBackendView {
   device: { queue: { onSubmittedWorkDone(): Promise<void> }; lost: Promise<{ message: string; reason?: string }> };
+  ensureCommandEncoderReady(): void;
+  endComputePassEncoder(): void;
   submitQueue(): void;
 }
 
@@ -68,6 +70,10 @@ function webgpuSync(): StepSync {
     description: 'WebGPU onSubmittedWorkDone per step',
     async wait() {
       check();
+      // Flush what tfjs-webgpu has encoded: end its open compute pass first (submitting the command
+      // encoder with a pass still open invalidates it, and every later result is garbage).
+      backend.ensureCommandEncoderReady();
+      backend.endComputePassEncoder();
       backend.submitQueue();
       await backend.device.queue.onSubmittedWorkDone();
       check();
@@ -82,47 +88,4 @@ export function stepSync(): StepSync {
   if (name === 'webgl') return webglSync();
   if (name === 'webgpu') return webgpuSync();
   return { description: `synchronous ${name} kernels`, wait: yieldToEvents, lost: () => undefined };
-}
-
-/**
- * Counts the active backend's reads of tensor data to the CPU (`readSync`, `read`, `readToGPU`
- * is not a CPU read and is not counted). Wraps the backend instance's methods once.
- */
-export function readbackCounter(): { reset(): void; readonly count: number } {
-  const backend = tf.backend() as unknown as Record<string, unknown>;
-  let n = 0;
-  for (const m of ['readSync', 'read']) {
-    const f = backend[m];
-    if (typeof f !== 'function') continue;
-    backend[m] = function (this: unknown, ...args: unknown[]) {
-      n++;
-      return (f as (...a: unknown[]) => unknown).apply(this, args);
-    };
-  }
-  return {
-    reset() {
-      n = 0;
-    },
-    get count() {
-      return n;
-    },
-  };
-}
-
-/**
- * The pipeline reads its results with synchronous reads (`dataSync`). tfjs-webgpu does those
- * through a WebGPU canvas, which on some adapters returns zeros and then loses the device
- * (Chromium 156 headless on SwiftShader). One read of a computed tensor tells; a wrong
- * value is refused here, before any silent wrong result.
- */
-export function checkSyncReads(): void {
-  if (tf.getBackend() !== 'webgpu') return;
-  // 1024 values: tfjs-webgpu computes tensors under 128 values on the CPU, which would prove nothing.
-  const v = tf.tidy(() => tf.add(tf.ones([1024]), 1).dataSync());
-  const wrong = v.findIndex((x) => x !== 2);
-  if (wrong >= 0) {
-    throw new BackendUnusableError(
-      `WebGPU on this adapter cannot read tensors back synchronously (tfjs-webgpu's readSync gave ${v[wrong]} instead of 2 and lost the device), which the pipeline needs; choose webgl or wasm`,
-    );
-  }
 }

@@ -9,15 +9,16 @@
  */
 import { initBrowserBackend } from '../../src/browser/index.js';
 import {
-  backendMemoryBudget, blendMapSize, buildEdit, checkRunMemory, crossAttentionGrid, HttpFileStore, loadPipeline, modelRunPlan, parseUNetConfig, parseVaeConfig,
-  psnr, tokenLabels, toRgbImage, type AttentionEdit, type SelectedBackend, type StableDiffusionPipeline,
+  backendMemoryBudget, blendMapSize, buildEdit, checkRunMemory, countReads, crossAttentionGrid, HttpFileStore, loadPipeline, modelRunPlan,
+  parseUNetConfig, parseVaeConfig, psnr, tokenLabels, toRgbImage, type AttentionEdit, type ReadCounter, type SelectedBackend,
+  type StableDiffusionPipeline,
 } from '../../src/index.js';
 import { checkSettings } from './edit-settings.js';
 import { CancelledError, describeError, isFatal, ModelLoadError } from './errors.js';
 import { pageImage, tokenMap } from './images.js';
 import { forgetInversion, invertUpload, type HeldInversion } from './invert-upload.js';
 import type { AttentionMaps, FromWorker, PageBackend, PageImage, RunPerf, RunPhase, ToWorker } from './protocol.js';
-import { checkSyncReads, readbackCounter, stepSync, type StepSync } from './step-sync.js';
+import { stepSync, type StepSync } from './step-sync.js';
 
 interface WorkerScope {
   postMessage(message: FromWorker): void;
@@ -26,7 +27,7 @@ interface WorkerScope {
 const scope = self as unknown as WorkerScope;
 const post = (m: FromWorker) => scope.postMessage(m);
 
-let backend: { selected: SelectedBackend; sync: StepSync; reads: ReturnType<typeof readbackCounter> } | undefined;
+let backend: { selected: SelectedBackend; sync: StepSync; reads: ReadCounter } | undefined;
 let model: { url: string; encoder: boolean; pipe: StableDiffusionPipeline } | undefined;
 let current: AbortController | undefined;
 
@@ -44,8 +45,7 @@ async function ensureBackend(name: PageBackend, wasmPaths: string) {
   }
   post({ type: 'phase', text: `starting the ${name} backend` });
   const selected = await initBrowserBackend(name, { wasmPaths });
-  checkSyncReads();
-  backend = { selected, sync: stepSync(), reads: readbackCounter() };
+  backend = { selected, sync: stepSync(), reads: countReads() };
   return backend;
 }
 
@@ -99,6 +99,9 @@ async function attentionMaps(controller: AttentionEdit, pipe: StableDiffusionPip
   return { labels, maps, grid, size: `${height}×${width}` };
 }
 
+/** Every read back to the CPU: awaited, synchronous, and the backend's own kernels' synchronous ones. */
+const allReads = (r: ReadCounter) => r.counts.sync + r.counts.async + r.counts.kernelSync;
+
 async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   const abort = new AbortController();
   current = abort;
@@ -117,6 +120,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     const loadSeconds = await ensureModel(msg.modelUrl, msg.upload !== undefined);
     abort.signal.throwIfAborted();
     const pipe = model!.pipe;
+    b.reads.reset();
     // The page draws the source's cross-attention only: no self-attention maps are kept.
     const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }), storeMaps: 'cross' });
     controller = built.controller;
@@ -141,7 +145,7 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     }
     post({ type: 'phase', text: `sampling (${built.description})` });
     let readsInSteps = 0;
-    b.reads.reset();
+    const readsBefore = allReads(b.reads);
     const t0 = performance.now();
     const r = await pipe.edit({
       prompts: built.prompts, steps: edit.steps, guidance: edit.guidance, seed: edit.seed, scheduler: 'ddim', controller, signal: abort.signal,
@@ -150,20 +154,21 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
         await b.sync.wait();
         const now = performance.now();
         stepEnds.push(now);
-        readsInSteps = b.reads.count;
+        readsInSteps = allReads(b.reads) - readsBefore;
         const n = stepEnds.length;
         const secondsPerStep = n > 1 ? (now - stepEnds[0]) / 1000 / (n - 1) : (now - t0) / 1000;
         post({ type: 'step', phase: 'sampling', step: info.step + 1, steps: info.steps, itPerSec: n / ((now - t0) / 1000), secondsPerStep });
         if (n === info.steps) post({ type: 'phase', text: 'decoding' });
       },
     });
-    const readsTotal = b.reads.count;
+    const readsTotal = allReads(b.reads) - readsBefore;
     const decoded = performance.now();
     const rgb = r.images.map(toRgbImage);
     const images = await Promise.all(rgb.map((im) => pageImage(im)));
     const attention = await attentionMaps(controller, pipe, built.prompts[0]);
     controller.dispose();
     controller = undefined;
+    const { sync: syncReads, kernelSync: kernelSyncReads } = b.reads.counts;
     const n = stepEnds.length;
     const perf: RunPerf = {
       backend: b.selected.description,
@@ -175,6 +180,8 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
       stepSync: b.sync.description,
       readbacksDuringSteps: readsInSteps,
       readbacksTotal: readsTotal,
+      syncReads,
+      kernelSyncReads,
       inversion: real && { ...real.inversion.perf, reused: real.reused, psnr: psnr(rgb[0], real.inversion.input) },
     };
     const input: PageImage | undefined = real && (await pageImage(real.inversion.input));
