@@ -6,15 +6,15 @@
  * model exported as ONNX; skipped with one line where onnxruntime-node cannot load, or with
  * `--ort=0`); ends with one JSON line of all figures.
  *
- *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21,nulltext]
+ *   npm run bench [-- --backends=native,native-unpacked,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21,nulltext]
  *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N] [--nulltext-iterations=N] [--ort=0]
  *
  * `sd21` (not in the default set: a 768² step takes minutes on wasm) times the SD-2.1-sized modules
  * (configs from weights-tools/sd21-config) at 768×768: the OpenCLIP-H text encoder, one UNet step
  * on 96² latents with CFG (weights streamed) and the VAE decode 96² → 768².
  *
- * With several backends (the default when the native addon is built: native fp32, native bf16
- * where the CPU has AVX512-BF16/AMX, and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
+ * With several backends (the default when the native addon is built: native fp32, native fp32
+ * unpacked, native bf16 where the CPU has AVX512-BF16/AMX, and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
  * sections, the others the `--others` sections with one profiled run each, then one table
  * compares them. `--reps=0`/`--unet-reps=0`: the profiled run is the timing.
  *
@@ -49,14 +49,15 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const onlyArg = arg('only') ?? 'ops,attention,text,unet,vae,tiny,p2p';
 const only = new Set(onlyArg.split(','));
 /**
- * Backends to compare: --backends, else PTP_BACKEND alone, else native fp32 + wasm when the addon
- * is built, + native bf16 where the CPU computes bf16 (AVX512-BF16/AMX; emulated it runs 5×
- * slower than fp32 and would not fit the bench's time).
+ * Backends to compare: --backends, else PTP_BACKEND alone, else native fp32 (weights packed once),
+ * native fp32 unpacked (the same with a filter reorder per call: the before of packing) + wasm
+ * when the addon is built, + native bf16 where the CPU computes bf16 (AVX512-BF16/AMX; emulated
+ * it runs 5× slower than fp32 and would not fit the bench's time).
  */
 function defaultBackends(): { list: string; note?: string } {
   if (nativeUnavailableReason()) return { list: 'wasm' };
-  if (loadNativeAddon().info().bf16Native) return { list: 'native,native-bf16,wasm' };
-  return { list: 'native,wasm', note: 'native bf16 skipped: this CPU has no AVX512-BF16/AMX, oneDNN would emulate it (about 5× slower than fp32); --backends=native,native-bf16,wasm runs it anyway' };
+  if (loadNativeAddon().info().bf16Native) return { list: 'native,native-unpacked,native-bf16,wasm' };
+  return { list: 'native,native-unpacked,wasm', note: 'native bf16 skipped: this CPU has no AVX512-BF16/AMX, oneDNN would emulate it (about 5× slower than fp32); --backends=native,native-bf16,wasm runs it anyway' };
 }
 const defaults = arg('backends') || process.env.PTP_BACKEND ? undefined : defaultBackends();
 const backends = (arg('backends') ?? process.env.PTP_BACKEND ?? defaults!.list).split(',');
@@ -144,7 +145,8 @@ async function main(): Promise<void> {
     return;
   }
   if (backends[0] === 'native-bf16') setNativePrecision('bf16');
-  const backend = await initNodeBackend(backends[0] === 'native-bf16' ? 'native' : backends[0]);
+  if (backends[0] === 'native-unpacked') process.env.PTP_NATIVE_PACK = '0';
+  const backend = await initNodeBackend(backends[0].startsWith('native') ? 'native' : backends[0]);
   tracker.start();
   console.log(`backend: ${backend.description}; attention strategy: ${attentionStrategy(40)}; node ${process.version}`);
   const out: Record<string, unknown> = {

@@ -5,14 +5,15 @@
  * benchmarking wasm alone); every other run's keys are added with its prefix (`native_`,
  * `native_bf16_`), with ratios to onnxruntime-node and PyTorch.
  *
- * Backends: `native` (fp32), `native-bf16`, `wasm`; the first runs `only` (every section by
+ * Backends: `native` (fp32), `native-unpacked` (fp32 with weights reordered on every call instead
+ * of packed once: the before of weight packing), `native-bf16`, `wasm`; the first runs `only` (every section by
  * default), the others `others` (ops, unet, vae) with one profiled run after a warm-up.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 export interface BackendRun {
-  /** `native`, `native-bf16` or `wasm`. */
+  /** `native`, `native-unpacked`, `native-bf16` or `wasm`. */
   name: string;
   env: Record<string, string>;
   prefix: string;
@@ -21,9 +22,10 @@ export interface BackendRun {
 export function backendRun(name: string): BackendRun {
   switch (name) {
     case 'native': return { name, env: { PTP_BACKEND: 'native', PTP_PRECISION: 'fp32' }, prefix: 'native_' };
+    case 'native-unpacked': return { name, env: { PTP_BACKEND: 'native', PTP_PRECISION: 'fp32', PTP_NATIVE_PACK: '0' }, prefix: 'native_unpacked_' };
     case 'native-bf16': return { name, env: { PTP_BACKEND: 'native', PTP_PRECISION: 'bf16' }, prefix: 'native_bf16_' };
     case 'wasm': return { name, env: { PTP_BACKEND: 'wasm' }, prefix: '' };
-    default: throw new Error(`--backends: unknown backend "${name}"; choose from native, native-bf16, wasm`);
+    default: throw new Error(`--backends: unknown backend "${name}"; choose from native, native-unpacked, native-bf16, wasm`);
   }
 }
 
@@ -116,6 +118,8 @@ export async function compareBackends(script: string, names: string[], only: str
     ratio_native_vs_ort_live: ratio(num(out.native_unet_step_s), ortLive),
     ratio_native_bf16_vs_ort_live: ratio(num(out.native_bf16_unet_step_s), ortLive),
     ratio_wasm_vs_ort_live: ratio(num(results.wasm?.unet_step_s), ortLive),
+    ratio_native_packed_vs_unpacked_unet: ratio(num(out.native_unet_step_s), num(out.native_unpacked_unet_step_s)),
+    ratio_native_packed_vs_unpacked_vae: ratio(num(out.native_vae_decode_s), num(out.native_unpacked_vae_decode_s)),
     ratio_native_vs_wasm_unet: ratio(num(out.native_unet_step_s), num(results.wasm?.unet_step_s)),
     ratio_native_vs_wasm_vae: ratio(num(out.native_vae_decode_s), num(results.wasm?.vae_decode_s)),
   });
