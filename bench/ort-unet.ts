@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
-import { randomizeWeights } from './models.js';
+import { randomizeWeights, uniformValues } from './models.js';
 import { exportUNet } from './onnx/unet.js';
 import { loadOrt, ortSession, ortThreads } from './onnx/ort.js';
 
@@ -23,19 +23,6 @@ const configDir = arg('config') ?? join(process.env.PTP_REFERENCE_DIR ?? resolve
 const size = Number(arg('size') ?? 64);
 const reps = Number(arg('reps') ?? 2);
 const [batch, tokens] = [2, 77];
-
-/** Deterministic values in (−1, 1) for the inputs (the step's speed does not depend on them). */
-function filled(n: number, seed: number): Float32Array {
-  const v = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    v[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
-  }
-  return v;
-}
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const cpuSeconds = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1e6;
@@ -65,9 +52,9 @@ async function main(): Promise<Record<string, unknown>> {
     const session = await ortSession(ort, path, threads);
     const loadS = seconds(t0);
     const feeds = {
-      sample: new ort.Tensor('float32', filled(batch * channels[0] * size * size, 1), [batch, channels[0], size, size]),
+      sample: new ort.Tensor('float32', uniformValues(batch * channels[0] * size * size, 1), [batch, channels[0], size, size]),
       timestep: new ort.Tensor('float32', Float32Array.from([999, 999]), [batch]),
-      encoder_hidden_states: new ort.Tensor('float32', filled(batch * tokens * channels[1], 2), [batch, tokens, channels[1]]),
+      encoder_hidden_states: new ort.Tensor('float32', uniformValues(batch * tokens * channels[1], 2), [batch, tokens, channels[1]]),
     };
     const runs: number[] = [];
     const cpu: number[] = [];
