@@ -1,11 +1,13 @@
 /**
  * `npm run bench`: speed and memory of the SD-1.5-sized modules (random weights, configs from
  * ../shared/reference/sd15-config) and the tiny model on the selected backend, next to the
- * PyTorch CPU and onnxruntime-node figures of ../shared/reference/bench.json; ends with one
- * JSON line of all figures.
+ * PyTorch CPU and onnxruntime-node figures of ../shared/reference/bench.json and to
+ * onnxruntime-node timed live in the same run on the same UNet step (bench/ort-unet.ts: our
+ * model exported as ONNX; skipped with one line where onnxruntime-node cannot load, or with
+ * `--ort=0`); ends with one JSON line of all figures.
  *
- *   npm run bench [-- --backends=native,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21,sdxl,nulltext]
- *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N] [--nulltext-iterations=N]
+ *   npm run bench [-- --backends=native,native-unpacked,native-bf16,wasm] [--only=ops,attention,text,unet,vae,tiny,p2p,sd21,sdxl,nulltext]
+ *                    [--others=ops,unet,vae] [--reps=N] [--unet-reps=N] [--nulltext-iterations=N] [--ort=0]
  *
  * `sd21` (not in the default set: a 768² step takes minutes on wasm) times the SD-2.1-sized modules
  * (configs from weights-tools/sd21-config) at 768×768: the OpenCLIP-H text encoder, one UNet step
@@ -15,8 +17,8 @@
  * 1024×1024 (128² latents, CFG batch 2), weights streamed from float16 host copies; compare backends
  * with `--backends=native,wasm --only=sdxl --others=sdxl`.
  *
- * With several backends (the default when the native addon is built: native fp32, native bf16
- * where the CPU has AVX512-BF16/AMX, and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
+ * With several backends (the default when the native addon is built: native fp32, native fp32
+ * unpacked, native bf16 where the CPU has AVX512-BF16/AMX, and wasm) each runs in a child process (bench/compare.ts): the first runs the `--only`
  * sections, the others the `--others` sections with one profiled run each, then one table
  * compares them. `--reps=0`/`--unet-reps=0`: the profiled run is the timing.
  *
@@ -51,14 +53,15 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const onlyArg = arg('only') ?? 'ops,attention,text,unet,vae,tiny,p2p';
 const only = new Set(onlyArg.split(','));
 /**
- * Backends to compare: --backends, else PTP_BACKEND alone, else native fp32 + wasm when the addon
- * is built, + native bf16 where the CPU computes bf16 (AVX512-BF16/AMX; emulated it runs 5×
- * slower than fp32 and would not fit the bench's time).
+ * Backends to compare: --backends, else PTP_BACKEND alone, else native fp32 (weights packed once),
+ * native fp32 unpacked (the same with a filter reorder per call: the before of packing) + wasm
+ * when the addon is built, + native bf16 where the CPU computes bf16 (AVX512-BF16/AMX; emulated
+ * it runs 5× slower than fp32 and would not fit the bench's time).
  */
 function defaultBackends(): { list: string; note?: string } {
   if (nativeUnavailableReason()) return { list: 'wasm' };
-  if (loadNativeAddon().info().bf16Native) return { list: 'native,native-bf16,wasm' };
-  return { list: 'native,wasm', note: 'native bf16 skipped: this CPU has no AVX512-BF16/AMX, oneDNN would emulate it (about 5× slower than fp32); --backends=native,native-bf16,wasm runs it anyway' };
+  if (loadNativeAddon().info().bf16Native) return { list: 'native,native-unpacked,native-bf16,wasm' };
+  return { list: 'native,native-unpacked,wasm', note: 'native bf16 skipped: this CPU has no AVX512-BF16/AMX, oneDNN would emulate it (about 5× slower than fp32); --backends=native,native-bf16,wasm runs it anyway' };
 }
 const defaults = arg('backends') || process.env.PTP_BACKEND ? undefined : defaultBackends();
 const backends = (arg('backends') ?? process.env.PTP_BACKEND ?? defaults!.list).split(',');
@@ -103,12 +106,42 @@ function totalFlop(b: Breakdown): number {
   return b.types.conv.flop + b.types.matmul.flop + b.types.attention.flop;
 }
 
+/** Runs a sibling script (compiled dist/bench/x.js or bench/x.ts through tsx) in a child process; returns its JSON line. */
+function childJson(name: string, args: string[]): Record<string, unknown> {
+  const script = fileURLToPath(import.meta.url).replace(/bench\.(js|ts)$/, `${name}.$1`);
+  const c = spawnSync(process.execPath, [...process.execArgv, '--max-old-space-size=16384', script, ...args], {
+    encoding: 'utf8',
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = c.stdout.trim().split('\n');
+  lines.slice(0, -1).forEach((l) => console.log(`  ${l}`));
+  if (c.status !== 0) throw new Error(`bench/${name} exited with status ${c.status}`);
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+/** onnxruntime-node's SD-1.5 UNet step timed in this run (bench/ort-unet.ts), unless `--ort=0`. */
+function ortLive(): Record<string, unknown> {
+  if (arg('ort') === '0') return {};
+  console.log('\n## onnxruntime-node, live: SD-1.5 UNet step 64², CFG batch 2, our graph and weights (child process)');
+  return childJson('ort-unet', [`--reps=${bigReps}`]);
+}
+
+/** ortLive() and our UNet step's ratio to it (`ratio_vs_ort_live`). */
+function liveRatio(seconds: number): Record<string, unknown> {
+  const live = ortLive();
+  const ort = live.ort_live_unet_step_s;
+  return { ...live, ratio_vs_ort_live: typeof ort === 'number' ? +(seconds / ort).toFixed(3) : null };
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   if (defaults?.note) console.log(defaults.note);
   if (backends.length > 1) {
     const pass = process.argv.slice(2).filter((a) => /^--(reps|unet-reps)=/.test(a));
-    const out = await compareBackends(fileURLToPath(import.meta.url), backends, onlyArg, arg('others') ?? 'ops,unet,vae', pass);
+    const others = arg('others') ?? 'ops,unet,vae';
+    const live = [onlyArg, others].some((x) => x.split(',').includes('unet')) ? ortLive() : {};
+    const out = await compareBackends(fileURLToPath(import.meta.url), backends, onlyArg, others, pass, live);
     if (defaults?.note) out.native_bf16_skipped = defaults.note;
     out.bench_s = +((performance.now() - t0) / 1000).toFixed(1);
     console.log(`\nfinished in ${f((performance.now() - t0) / 1000, 0)} s`);
@@ -116,7 +149,8 @@ async function main(): Promise<void> {
     return;
   }
   if (backends[0] === 'native-bf16') setNativePrecision('bf16');
-  const backend = await initNodeBackend(backends[0] === 'native-bf16' ? 'native' : backends[0]);
+  if (backends[0] === 'native-unpacked') process.env.PTP_NATIVE_PACK = '0';
+  const backend = await initNodeBackend(backends[0].startsWith('native') ? 'native' : backends[0]);
   tracker.start();
   console.log(`backend: ${backend.description}; attention strategy: ${attentionStrategy(40)}; node ${process.version}`);
   const out: Record<string, unknown> = {
@@ -225,6 +259,8 @@ async function main(): Promise<void> {
       ratio_vs_torch: unet.ref.torch ? +(unet.r.seconds / unet.ref.torch).toFixed(3) : null,
       ort_unet_step_s: unet.ref.ort,
       ratio_vs_ort: unet.ref.ort ? +(unet.r.seconds / unet.ref.ort).toFixed(3) : null,
+      // Single-backend runs time onnxruntime-node here; under compare.ts the parent does.
+      ...(backends.length === 1 && !process.env.PTP_BENCH_CHILD ? liveRatio(unet.r.seconds) : {}),
       unet_gflops: +(totalFlop(b) / unet.r.seconds / 1e9).toFixed(2),
       unet_tflop: +(totalFlop(b) / 1e12).toFixed(3),
       unet_conv_gflops: +typeGflops(b, 'conv').toFixed(2),
@@ -251,19 +287,7 @@ async function main(): Promise<void> {
       if (m.r.breakdown.types[t].calls) out[`${name}_${t}_gflops`] = +typeGflops(m.r.breakdown, t).toFixed(2);
     }
   }
-  /** Runs a sibling script (compiled dist/bench/x.js or bench/x.ts through tsx) in a child process; merges its JSON line. */
-  const child = (name: string, args: string[]) => {
-    const script = fileURLToPath(import.meta.url).replace(/bench\.(js|ts)$/, `${name}.$1`);
-    const c = spawnSync(process.execPath, [...process.execArgv, '--max-old-space-size=16384', script, ...args], {
-      encoding: 'utf8',
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const lines = c.stdout.trim().split('\n');
-    lines.slice(0, -1).forEach((l) => console.log(`  ${l}`));
-    if (c.status !== 0) throw new Error(`bench/${name} exited with status ${c.status}`);
-    Object.assign(out, JSON.parse(lines[lines.length - 1]));
-  };
+  const child = (name: string, args: string[]) => Object.assign(out, childJson(name, args));
   if (only.has('p2p')) {
     console.log('\n## SD-1.5-sized Prompt-to-Prompt edit, 512×512, 2 prompts, 2 steps (child process)');
     child('p2p', ['--steps=2']);

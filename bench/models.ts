@@ -17,10 +17,10 @@ import { timeIt, tracker } from './timing.js';
 
 const json = (dir: string, sub: string) => JSON.parse(readFileSync(join(dir, sub, 'config.json'), 'utf8')) as Record<string, unknown>;
 
-/** A shared block of uniform(−1, 1) values that random weights are cut from (fast to fill). */
-const PATTERN = (() => {
-  const p = new Float32Array((1 << 22) + 1);
-  let s = 0x9e3779b9;
+/** `n` deterministic uniform(−1, 1) values (xorshift32 from `seed`). */
+export function uniformValues(n: number, seed: number): Float32Array {
+  const p = new Float32Array(n);
+  let s = seed >>> 0 || 1;
   for (let i = 0; i < p.length; i++) {
     s ^= s << 13;
     s ^= s >>> 17;
@@ -28,7 +28,10 @@ const PATTERN = (() => {
     p[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
   }
   return p;
-})();
+}
+
+/** A shared block of uniform(−1, 1) values that random weights are cut from (fast to fill). */
+const PATTERN = uniformValues((1 << 22) + 1, 0x9e3779b9);
 
 /**
  * Fills every weight like PyTorch's default init (uniform ±1/√fan_in; norm weights 1, biases

@@ -11,6 +11,7 @@
         "src/engine.cc",
         "src/conv.cc",
         "src/matmul.cc",
+        "src/packed.cc",
         "src/activation.cc",
         "src/attention.cc",
         "src/norm.cc",

@@ -4,6 +4,7 @@
 #include "args.h"
 #include "engine.h"
 #include "kernels.h"
+#include "packed.h"
 
 namespace ptp {
 namespace {
@@ -42,11 +43,11 @@ napi_value SetPrecision(napi_env env, napi_callback_info info) {
   });
 }
 
-// conv2d(heap, [x, filter, bias|-1, y], shape[17], activation, leakyAlpha)
+// conv2d(heap, [x, filter, bias|-1, y], shape[17], activation, leakyAlpha, packKey = -1)
 napi_value Conv2d(napi_env env, napi_callback_info info) {
   return guard(env, "conv2d", [&] {
     Args a(env, info);
-    conv2d(a.heap(0), a.ints(1), a.ints(2), a.str(3), float(a.f64(4)));
+    conv2d(a.heap(0), a.ints(1), a.ints(2), a.str(3), float(a.f64(4)), a.size() > 5 ? a.i64(5) : -1);
     return undefined(env);
   });
 }
@@ -69,11 +70,11 @@ napi_value Conv2dBackpropFilter(napi_env env, napi_callback_info info) {
   });
 }
 
-// matmul(heap, [a, b, bias|-1, c], [batchA, batchB, M, K, N, transposeA, transposeB], activation, leakyAlpha)
+// matmul(heap, [a, b, bias|-1, c], [batchA, batchB, M, K, N, transposeA, transposeB], activation, leakyAlpha, packKey = -1)
 napi_value Matmul(napi_env env, napi_callback_info info) {
   return guard(env, "matmul", [&] {
     Args a(env, info);
-    matmul(a.heap(0), a.ints(1), a.ints(2), a.str(3), float(a.f64(4)));
+    matmul(a.heap(0), a.ints(1), a.ints(2), a.str(3), float(a.f64(4)), a.size() > 5 ? a.i64(5) : -1);
     return undefined(env);
   });
 }
@@ -245,6 +246,26 @@ napi_value AdamUpdate(napi_env env, napi_callback_info info) {
   });
 }
 
+// releasePacked(key): frees a weight's packed copy (every one when key < 0).
+napi_value ReleasePacked(napi_env env, napi_callback_info info) {
+  return guard(env, "releasePacked", [&] {
+    Args a(env, info);
+    release_packed(a.i64(0));
+    return undefined(env);
+  });
+}
+
+// packedInfo() → { count, bytes } of the packed weights held.
+napi_value PackedInfo(napi_env env, napi_callback_info info) {
+  return guard(env, "packedInfo", [&] {
+    napi_value o;
+    napi_create_object(env, &o);
+    napi_set_named_property(env, o, "count", number(env, double(packed_count())));
+    napi_set_named_property(env, o, "bytes", number(env, double(packed_bytes())));
+    return o;
+  });
+}
+
 // Plain writable, enumerable properties (a profiler may wrap them).
 constexpr napi_property_attributes kMethod = static_cast<napi_property_attributes>(napi_writable | napi_enumerable | napi_configurable);
 
@@ -276,6 +297,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"adamUpdate", nullptr, AdamUpdate, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"releasePacked", nullptr, ReleasePacked, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"packedInfo", nullptr, PackedInfo, nullptr, nullptr, nullptr, kMethod, nullptr},
   };
   napi_define_properties(env, exports, sizeof(fns) / sizeof(fns[0]), fns);
   return exports;

@@ -5,12 +5,15 @@
 // outputs (N·OH·OW ≤ 1024: the UNet's 16² and 8² layers at batch 2) the filter is large next to
 // the work and its reorder costs more than it saves: those run on HWIO (measured per CPU-second
 // at 16² × 1280 → 1280, batch 2: 130 vs 48 GFLOP; at 32² the blocked filter wins, 121 vs 96).
+// A filter with a packing key (a weight, packed.h) is reordered once and kept: those run on
+// the blocked layout at every size.
 #include <dnnl.hpp>
 
 #include "activation.h"
 #include "args.h"
 #include "engine.h"
 #include "kernels.h"
+#include "packed.h"
 
 namespace ptp {
 
@@ -47,9 +50,10 @@ struct ConvShape {
 
 // The forward descriptor every direction is derived from.
 dnnl::convolution_forward::primitive_desc forward_pd(const ConvShape& s, dnnl::prop_kind prop, bool bias,
-                                                     const dnnl::primitive_attr& attr = {}) {
+                                                     const dnnl::primitive_attr& attr = {}, bool packed = false) {
   const dt t = operand_type();
-  const tag filter = prop == dnnl::prop_kind::forward_inference && t == dt::f32 && s.small_output() ? tag::hwio : tag::any;
+  const bool plain = prop == dnnl::prop_kind::forward_inference && t == dt::f32 && s.small_output() && !packed;
+  const tag filter = plain ? tag::hwio : tag::any;
   dnnl::convolution_forward::desc d(prop, dnnl::algorithm::convolution_direct, s.input(t), s.filter(t, filter),
                                     bias ? memory::desc({s.co}, dt::f32, tag::a) : memory::desc(), s.output(dt::f32),
                                     s.strides(), s.dilation(), s.pad_l(), s.pad_r());
@@ -58,15 +62,16 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvShape& s, dnnl::p
 
 }  // namespace
 
-void conv2d(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape, const std::string& act, float alpha) {
+void conv2d(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape, const std::string& act, float alpha,
+            int64_t key) {
   const ConvShape s(shape);
   const bool has_bias = o.size() > 3 && o[2] >= 0;
-  auto pd = forward_pd(s, dnnl::prop_kind::forward_inference, has_bias, activation_attr(act, alpha));
+  auto pd = forward_pd(s, dnnl::prop_kind::forward_inference, has_bias, activation_attr(act, alpha), key >= 0);
   memory x(s.input(dt::f32), engine(), heap.f32(o[0], s.input_size(), "conv2d x"));
   memory w(s.filter(dt::f32, tag::hwio), engine(), heap.f32(o[1], s.filter_size(), "conv2d filter"));
   memory y(s.output(dt::f32), engine(), heap.f32(o[3], s.output_size(), "conv2d y"));
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, convert(x, pd.src_desc())},
-                                       {DNNL_ARG_WEIGHTS, convert(w, pd.weights_desc())},
+                                       {DNNL_ARG_WEIGHTS, packed_weight(key, w, pd.weights_desc())},
                                        {DNNL_ARG_DST, y}};
   if (has_bias) args[DNNL_ARG_BIAS] = memory({{s.co}, dt::f32, tag::a}, engine(), heap.f32(o[2], s.co, "conv2d bias"));
   dnnl::convolution_forward(pd).execute(stream(), args);

@@ -12,7 +12,9 @@ namespace ptp {
 using Offsets = std::vector<int64_t>;
 
 // offsets [x, filter, bias, y]; shape: see ConvShape in conv.cc.
-void conv2d(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape, const std::string& act, float alpha);
+// key: the filter's packing key (packed.h), -1 when it is not a packable weight.
+void conv2d(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape, const std::string& act, float alpha,
+            int64_t key);
 // offsets [dy, filter, dx].
 void conv2d_backprop_input(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape);
 // offsets [x, dy, dfilter].
@@ -20,7 +22,9 @@ void conv2d_backprop_filter(const Heap& heap, const Offsets& o, const std::vecto
 
 // offsets [a, b, bias, c]; dims [batchA, batchB, M, K, N, transposeA, transposeB]:
 // c[batch, M, N] = op(a)·op(b) (+ bias[N]) then the activation; a batch of 1 broadcasts.
-void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, const std::string& act, float alpha);
+// key: b's packing key (packed.h), -1 when it is not a packable weight.
+void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, const std::string& act, float alpha,
+            int64_t key);
 
 // Attention per head on q [B, N, H·d], k/v [B, M, H·d]; dims [B, N, M, H, d, maskRowStride]
 // (mask [1 or N, M], row stride 0 or M). probs: offsets [q, k, mask, probs [B·H, N, M]];

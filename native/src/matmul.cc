@@ -2,12 +2,14 @@
 // A transposed `a` is described by strides (no copy); batch 1 broadcasts. `b` is reordered per
 // call into the blocked layout oneDNN picks ("any"): on plain weights oneDNN re-packs them inside
 // the kernel, 3× slower at the UNet's 512×1280×5120 (measured 46 vs 136 GFLOP/s per core).
+// A `b` with a packing key (a weight, packed.h) is reordered once and kept.
 #include <dnnl.hpp>
 
 #include "activation.h"
 #include "args.h"
 #include "engine.h"
 #include "kernels.h"
+#include "packed.h"
 
 namespace ptp {
 
@@ -15,7 +17,8 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, const std::string& act, float alpha) {
+void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, const std::string& act, float alpha,
+            int64_t key) {
   if (dims.size() != 7) throw Error("matmul dims must be [batchA, batchB, M, K, N, transposeA, transposeB]");
   const memory::dim ba = dims[0], bb = dims[1], m = dims[2], k = dims[3], n = dims[4];
   const bool ta = dims[5] != 0, tb = dims[6] != 0;
@@ -48,7 +51,7 @@ void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims
   memory b(b_user, engine(), heap.f32(o[1], bb * k * n, "matmul b"));
   memory c(c_desc, engine(), heap.f32(o[3], batch * m * n, "matmul c"));
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, convert(a, pd.src_desc())},
-                                       {DNNL_ARG_WEIGHTS, convert(b, pd.weights_desc())},
+                                       {DNNL_ARG_WEIGHTS, packed_weight(key, b, pd.weights_desc())},
                                        {DNNL_ARG_DST, c}};
   if (has_bias) args[DNNL_ARG_BIAS] = memory(bias_desc, engine(), heap.f32(o[2], n, "matmul bias"));
   dnnl::matmul(pd).execute(stream(), args);

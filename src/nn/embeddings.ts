@@ -25,13 +25,9 @@ const f32 = Math.fround;
  * so it matches PyTorch's values rather than an exact evaluation.
  */
 export function timestepEmbedding(timesteps: ArrayLike<number>, dim: number, o: SinusoidalOptions = {}): tf.Tensor2D {
-  const shift = o.downscaleFreqShift ?? 0;
   const scale = o.scale ?? 1;
   const half = Math.floor(dim / 2);
-  const logPeriod = f32(-Math.log(o.maxPeriod ?? 10000));
-  const denom = f32(half - shift);
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = f32(Math.exp(f32(f32(logPeriod * i) / denom)));
+  const freqs = timestepFrequencies(dim, o);
   const n = timesteps.length;
   const out = new Float32Array(n * dim);
   const [first, second] = o.flipSinToCos ? [Math.cos, Math.sin] : [Math.sin, Math.cos];
@@ -45,6 +41,16 @@ export function timestepEmbedding(timesteps: ArrayLike<number>, dim: number, o: 
     // Odd dim: the last column stays zero (diffusers pads).
   }
   return tf.tensor2d(out, [n, dim]);
+}
+
+/** The dim/2 frequencies of the sinusoidal embedding, rounded to float32 as diffusers computes them. */
+export function timestepFrequencies(dim: number, o: SinusoidalOptions = {}): Float32Array {
+  const half = Math.floor(dim / 2);
+  const logPeriod = f32(-Math.log(o.maxPeriod ?? 10000));
+  const denom = f32(half - (o.downscaleFreqShift ?? 0));
+  const freqs = new Float32Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = f32(Math.exp(f32(f32(logPeriod * i) / denom)));
+  return freqs;
 }
 
 /** diffusers `Timesteps`: the sinusoidal projection as a (weightless) module. */

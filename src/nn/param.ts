@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { f16ToF32, f32ToF16, type HostValues } from '../io/dtypes.js';
+import { markWeight, newWeightKey, releaseWeightKey } from '../backend/packed-weights.js';
 
 export type { HostValues } from '../io/dtypes.js';
 
@@ -70,6 +71,9 @@ export class Param {
   private variable?: tf.Variable;
   private residency: Residency = 'resident';
   private derivedCache = new Map<string, tf.Tensor>();
+  /** Keys under which a backend may keep this weight (and what is derived from it) packed; -1 until first used. */
+  private packKey = -1;
+  private derivedKeys = new Map<string, number>();
   /** Shape in the tfjs layout. */
   readonly shape: readonly number[];
 
@@ -103,6 +107,7 @@ export class Param {
    */
   setTrainable(on: boolean, name?: string): void {
     if (on === this.trainable) return;
+    this.valuesChanged();
     if (on) {
       const init = this.values();
       this.dropBackend();
@@ -127,6 +132,7 @@ export class Param {
     if (this.layout === 'linear') v = transposeHost(values, s[0], s[1]);
     else if (this.layout === 'conv2d') v = convToHwio(values, s[0], s[1], s[2], s[3]);
     else if (this.layout === 'conv1x1-as-linear') v = transposeHost(values, s[0], s[1]);
+    this.valuesChanged();
     if (this.variable) {
       const t = tf.tensor(v instanceof Float32Array ? v : f16ToF32(v), this.shape as number[], 'float32');
       this.variable.assign(t);
@@ -162,6 +168,7 @@ export class Param {
     if (!this.host) return;
     const isHalf = this.host instanceof Uint16Array;
     if ((precision === 'float16') === isHalf) return;
+    this.valuesChanged();
     this.host = precision === 'float16' ? f32ToF16(this.host) : f16ToF32(this.host as Uint16Array);
     if (this.resident) {
       this.dropBackend();
@@ -182,7 +189,28 @@ export class Param {
 
   private upload(): void {
     if (!this.host || this.resident) return;
-    this.resident = tf.keep(tf.tensor(this.values(), this.shape as number[], 'float32'));
+    this.resident = tf.keep(this.markedUpload());
+  }
+
+  /** The host values as a new backend tensor, marked as this weight (backend/packed-weights.ts). */
+  private markedUpload(): tf.Tensor {
+    if (this.packKey < 0) this.packKey = newWeightKey();
+    return markWeight(tf.tensor(this.values(), this.shape as number[], 'float32'), this.packKey);
+  }
+
+  /** `t`, derived from this weight under `key`, marked as a weight of its own. */
+  private markDerived<T extends tf.Tensor>(key: string, t: T): T {
+    let k = this.derivedKeys.get(key);
+    if (k === undefined) this.derivedKeys.set(key, (k = newWeightKey()));
+    return markWeight(t, k);
+  }
+
+  /** The values changed (or go away): what a backend packed from them is stale. */
+  private valuesChanged(): void {
+    if (this.packKey >= 0) releaseWeightKey(this.packKey);
+    for (const k of this.derivedKeys.values()) releaseWeightKey(k);
+    this.packKey = -1;
+    this.derivedKeys.clear();
   }
 
   private dropBackend(): void {
@@ -200,7 +228,7 @@ export class Param {
     if (this.variable) return this.variable;
     if (this.resident) return this.resident;
     if (!this.host) throw new Error('weight not loaded');
-    return tf.tensor(this.values(), this.shape as number[], 'float32');
+    return this.markedUpload();
   }
 
   /**
@@ -208,10 +236,11 @@ export class Param {
    * recomputed per call while streaming.
    */
   derived(key: string, make: (w: tf.Tensor) => tf.Tensor): tf.Tensor {
-    if (!this.resident || this.variable) return make(this.tensor());
+    if (this.variable) return make(this.variable);
+    if (!this.resident) return this.markDerived(key, make(this.tensor()));
     let t = this.derivedCache.get(key);
     if (!t) {
-      t = tf.keep(tf.tidy(() => make(this.resident!)));
+      t = tf.keep(this.markDerived(key, tf.tidy(() => make(this.resident!))));
       this.derivedCache.set(key, t);
     }
     return t;
@@ -219,6 +248,7 @@ export class Param {
 
   /** Frees backend and host memory. */
   dispose(): void {
+    this.valuesChanged();
     this.dropBackend();
     this.variable?.dispose();
     this.variable = undefined;

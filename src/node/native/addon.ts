@@ -18,10 +18,12 @@ export interface NativeAddon {
   info(): { library: string; threads: number; precision: 'fp32' | 'bf16'; bf16Native: boolean };
   setThreads(n: number): void;
   setPrecision(p: NativePrecision): void;
-  conv2d(heap: Heap, offsets: number[], shape: number[], activation: string, leakyAlpha: number): void;
+  /** packKey: the filter's weight key (packed once, kept), -1 when it is not a weight. */
+  conv2d(heap: Heap, offsets: number[], shape: number[], activation: string, leakyAlpha: number, packKey?: number): void;
   conv2dBackpropInput(heap: Heap, offsets: number[], shape: number[]): void;
   conv2dBackpropFilter(heap: Heap, offsets: number[], shape: number[]): void;
-  matmul(heap: Heap, offsets: number[], dims: number[], activation: string, leakyAlpha: number): void;
+  /** packKey: b's weight key (packed once, kept), -1 when it is not a weight. */
+  matmul(heap: Heap, offsets: number[], dims: number[], activation: string, leakyAlpha: number, packKey?: number): void;
   attentionProbs(heap: Heap, offsets: number[], dims: number[], scale: number): void;
   attentionApply(heap: Heap, offsets: number[], dims: number[]): void;
   attentionFused(heap: Heap, offsets: number[], dims: number[], scale: number): void;
@@ -41,6 +43,10 @@ export interface NativeAddon {
   reduce(heap: Heap, offsets: number[], shape: number[], axes: number[], mean: number): void;
   sumOfSquares(heap: Heap, offsets: number[], n: number): void;
   adamUpdate(heap: Heap, offsets: number[], n: number, coefficients: number[]): void;
+  /** Frees the packed copy of a weight key (src/backend/packed-weights.ts); every copy when key < 0. */
+  releasePacked(key: number): void;
+  /** The packed weights held: how many, and their bytes. */
+  packedInfo(): { count: number; bytes: number };
 }
 
 export type NativePrecision = 'fp32' | 'bf16';

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import { allFloat32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-io.js';
+import { weightKeyOf } from '../../backend/packed-weights.js';
 
 export type KernelArgs = { inputs: { [name: string]: tf.TensorInfo | undefined }; attrs: tf.NamedAttrMap; backend: unknown };
 export type Kernel = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
@@ -30,7 +31,10 @@ function info(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap): 
     attrs.dimRoundingMode as 'round' | undefined, false, 'channelsLast');
 }
 
-/** Conv2D / FusedConv2D (bias per output channel; linear, relu, relu6, leakyrelu, sigmoid, elu). */
+/**
+ * Conv2D / FusedConv2D (bias per output channel; linear, relu, relu6, leakyrelu, sigmoid, elu).
+ * A filter that is a model weight is packed into oneDNN's layout once and kept (packed-weights.ts).
+ */
 export function convForward(addon: NativeAddon, fallback: Kernel | undefined): Kernel {
   return (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs;
@@ -45,7 +49,7 @@ export function convForward(addon: NativeAddon, fallback: Kernel | undefined): K
     const c = info(x!.shape, filter!.shape, args.attrs);
     return withOutputs(backend, [c.outShape], (heap, [y]) => {
       addon.conv2d(heap, [offsetOf(backend, x), offsetOf(backend, filter), offsetOf(backend, bias), y], convShape(c), act,
-        (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2);
+        (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2, weightKeyOf(filter));
     })[0];
   };
 }

@@ -20,12 +20,30 @@ import { ACTIVATION, ACTIVATION_GRAD, GEGLU, GEGLU_GRAD, GROUP_NORM, LAYER_NORM,
 import { GROUP_NORM as GROUP_NORM_TRAIN, GROUP_NORM_GRAD } from '../../backend/group-norm-kernel.js';
 import { activation, activationGrad, geglu, gegluGrad, groupNorm, groupNormGrad, layerNorm, layerNormGrad } from './norm-kernels.js';
 import { installWasmGradKernels } from '../../backend/wasm-grad-kernels.js';
+import { enableWeightPacking } from '../../backend/packed-weights.js';
 import { ADAM_UPDATE, SUM_OF_SQUARES } from '../../backend/adam-kernel.js';
 import { adamKernel, binaryKernel, concatKernel, padKernel, reduceKernel, sliceKernel, splitKernel, sumOfSquaresKernel, transposeKernel, unaryKernel } from './elementwise-kernels.js';
 
 const BACKEND = 'wasm';
 /** Kernels replaced (or added) by install, with what was registered before (undefined: none). */
 let replaced: Map<string, tf.KernelConfig | undefined> | undefined;
+let installed: NativeAddon | undefined;
+
+/**
+ * Whether model weights are packed once into oneDNN's layout and kept in native memory (default;
+ * PTP_NATIVE_PACK=0 reorders them on every call instead, as before: less memory, slower).
+ */
+export function nativeWeightPacking(): boolean {
+  return process.env.PTP_NATIVE_PACK !== '0';
+}
+
+/** Turns weight packing on or off for the installed kernels (off frees every packed copy). */
+export function setNativeWeightPacking(on: boolean): void {
+  if (!installed) return;
+  const addon = installed;
+  if (!on) addon.releasePacked(-1);
+  enableWeightPacking(on ? (key) => addon.releasePacked(key) : undefined);
+}
 
 /** tfjs binary and unary kernels → the addon's operation names. */
 const BINARY: Record<string, string> = { Add: 'add', Sub: 'sub', Multiply: 'mul', RealDiv: 'div', SquaredDifference: 'sqdiff' };
@@ -95,11 +113,15 @@ export function installNativeKernels(addon: NativeAddon): void {
     ours.add(fn);
   }
   replaced = before;
+  installed = addon;
+  setNativeWeightPacking(nativeWeightPacking());
 }
 
 /** Restores the wasm kernels that install replaced (idempotent). */
 export function uninstallNativeKernels(): void {
   if (!replaced) return;
+  setNativeWeightPacking(false);
+  installed = undefined;
   for (const [kernelName, prev] of replaced) {
     tf.unregisterKernel(kernelName, BACKEND);
     if (prev) tf.registerKernel(prev);

@@ -2,12 +2,14 @@
  * BatchMatMul and _FusedMatMul (transposeA/B, bias per output column, activations) as native
  * kernels over the wasm heap. The wasm kernels run transposed and batched products as a scalar
  * loop; here every form is one oneDNN call. Unsupported cases (a batch broadcast other than
- * "equal or 1", prelu, other bias shapes, non-float32) run the wasm kernel they replace.
+ * "equal or 1", prelu, other bias shapes, non-float32) run the wasm kernel they replace. A `b`
+ * that is a model weight is packed into oneDNN's layout once and kept (packed-weights.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { NativeAddon } from './addon.js';
 import type { Kernel } from './conv-kernels.js';
 import { allFloat32, offsetOf, withOutputs, type WasmBackendLike } from './wasm-io.js';
+import { weightKeyOf } from '../../backend/packed-weights.js';
 
 export function matMul(addon: NativeAddon, fallback: Kernel | undefined): Kernel {
   return (args) => {
@@ -39,7 +41,7 @@ export function matMul(addon: NativeAddon, fallback: Kernel | undefined): Kernel
     const backend = args.backend as WasmBackendLike;
     return withOutputs(backend, [[...outer!, m, n]], (heap, [c]) => {
       addon.matmul(heap, [offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, bias), c],
-        [batchA, batchB, m, k, n, ta ? 1 : 0, tb ? 1 : 0], act, (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2);
+        [batchA, batchB, m, k, n, ta ? 1 : 0, tb ? 1 : 0], act, (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2, weightKeyOf(b));
     })[0];
   };
 }
