@@ -20,9 +20,15 @@
  */
 
 // Images and logging
-export { imageToUint8, psnr, sideBySide, toFloatImage, toRgbImage, type FloatImage, type RgbImage } from './util/image.js';
+export { imageToUint8, psnr, sideBySide, signedBatchToRgbImages, toFloatImage, toRgbImage, type FloatImage, type RgbImage } from './util/image.js';
 export { cropImage, fitImage, resizeBicubic, type CropOffsets } from './util/resize.js';
 export { getLogLevel, setLogLevel, type LogLevel } from './util/log.js';
+
+// Drawing: a bitmap font, lines, labelled grids, plots
+export { blankImage, drawLine, setPixel, type Colour } from './draw/canvas.js';
+export { drawText, textWidth } from './draw/font.js';
+export { imageGrid, mapGrid, type GridOptions, type MapCell } from './draw/grid.js';
+export { plotSeries, runningMean, type Series } from './draw/plot.js';
 
 // Files, safetensors, model directories, configs
 export { MemoryByteSink, MemoryByteSource, type ByteSink, type ByteSource } from './io/byte-source.js';
@@ -106,7 +112,7 @@ export {
   type BuildEditOptions, type BuiltEdit, type EditMode, type EditOptionNames, type EditSpec, type WordFactor,
 } from './ptp/edit-spec.js';
 export { parseCross, parseFraction, parseWordFactors, parseWords } from './ptp/edit-args.js';
-export { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels, type GridOptions, type MapStack } from './ptp/render.js';
+export { crossAttentionGrid, selfAttentionComponents, tokenLabels, type MapStack } from './ptp/render.js';
 
 // Pipeline
 export {

@@ -2,10 +2,11 @@
  * Imports run one way. Every module of src/ belongs to a layer, and may import only from its own
  * layer or the layers below it:
  *
- *   util < world < io < backend < nn < models < ptp < pipeline < train < index (src/index.ts)
+ *   util < draw < world < io < backend < nn < models < ptp < pipeline < train < index (src/index.ts)
  *     < node | browser < cli
  *
  *   util      logging, image types                 src/util
+ *   draw      pure drawing: font, lines, labelled grids, plots  src/draw
  *   world     the procedural shapes world (self-contained)  src/world
  *   io        files, safetensors, model dirs, configs  src/io
  *   backend   backend selection, wasm kernels      src/backend
@@ -31,10 +32,10 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { repoRoot } from './helpers/reference.js';
 
-const LAYERS = ['util', 'world', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'train', 'index', 'node', 'browser', 'cli'] as const;
+const LAYERS = ['util', 'draw', 'world', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'train', 'index', 'node', 'browser', 'cli'] as const;
 type Layer = (typeof LAYERS)[number];
 /** Rank of each layer; node and browser share one (siblings). */
-const RANK: Record<Layer, number> = { util: 0, world: 1, io: 2, backend: 3, nn: 4, models: 5, ptp: 6, pipeline: 7, train: 8, index: 9, node: 10, browser: 10, cli: 11 };
+const RANK: Record<Layer, number> = { util: 0, draw: 1, world: 2, io: 3, backend: 4, nn: 5, models: 6, ptp: 7, pipeline: 8, train: 9, index: 10, node: 11, browser: 11, cli: 12 };
 const NODE_ONLY_PACKAGES = ['pngjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 const NODE_LAYERS: readonly Layer[] = ['node', 'cli'];
 
@@ -151,7 +152,7 @@ describe('layering: imports run one way', () => {
       'node/x.ts (node) imports ../browser/backend.js from its sibling layer browser',
     ]);
     expect(layerViolations([{ path: 'ptp/x.ts', imports: ['pngjs', 'fs', '../../weights-tools/convert.js'] }])).to.have.length(3);
-    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, world, io, backend, nn, models, ptp, pipeline, train, index, node, browser, cli)']);
+    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, draw, world, io, backend, nn, models, ptp, pipeline, train, index, node, browser, cli)']);
   });
 
   it('the web page (web/page) uses the library only through src/index.ts and src/browser/index.ts, and no Node module', () => {
