@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { trainVaeStage } from './vae-stage.js';
 import { trainUnetStage } from './unet-stage.js';
 import { exportShapesModel } from './export.js';
-import type { StageProgress, StageState } from './run.js';
+import type { StageProgress, StageState } from '../train/stage-run.js';
 import { loadClipTokenizer } from '../clip-tokenizer.js';
 import { bundledTokenizerDir } from '../package-files.js';
-import { SHAPES_RECIPE, type ShapesRecipe } from '../../train/shapes/configs.js';
+import { SHAPES_RECIPE, type ShapesRecipe } from '../../shapes/configs.js';
 import { loadVaeFrom } from './vae-from.js';
 import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 
