@@ -22,7 +22,7 @@ import { defaultImageSize, resolveImageSize, type ImageSizeRule } from './image-
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
 import { checkRunMemory, estimateRunMemory } from './run-plan.js';
-import { backendMemoryBudget } from '../backend/wasm-patches.js';
+import { wasmHeapBudget } from '../backend/wasm-patches.js';
 
 /** Tokenizer + text model: prompts → embeddings [P, T, D] (T: the context length, 77 for SD). */
 export interface PromptEncoder {
@@ -382,7 +382,7 @@ export class StableDiffusionPipeline {
   private checkMemory(size: { height: number; width: number }, batch: number): void {
     const { unet, vae } = this.components;
     const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
-    checkRunMemory(mem, tf.memory().numBytes, backendMemoryBudget(), size);
+    checkRunMemory(mem, tf.memory().numBytes, wasmHeapBudget(), size);
   }
 }
 
