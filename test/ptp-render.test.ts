@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { principalComponents } from '../src/ptp/components.js';
+import { principalComponents } from '../src/ptp/principal-components.js';
 import { blankImage } from '../src/draw/canvas.js';
 import { crossAttentionGrid, selfAttentionComponents, tokenLabels } from '../src/ptp/render.js';
 import type { RgbImage } from '../src/util/image.js';

@@ -3,7 +3,7 @@ import { Rng } from '../src/shapes/world/rng.js';
 import { placeScene, sampleScene } from '../src/shapes/world/scene.js';
 import { objectMask, renderScene } from '../src/shapes/world/render.js';
 import { backgroundColour, colourMask, nearestColourIndex, objectMasks, paletteLabels } from '../src/shapes/world/segment.js';
-import { connectedComponents, fillHoles, largestComponent, morph } from '../src/shapes/world/components.js';
+import { connectedComponents, fillHoles, largestComponent, morph } from '../src/shapes/world/connected-components.js';
 import { iou } from '../src/shapes/world/metrics.js';
 import { captionOf } from '../src/shapes/world/caption.js';
 import { COLOURS, PALETTE } from '../src/shapes/world/palette.js';

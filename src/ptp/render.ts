@@ -3,7 +3,7 @@
  * cross-attention maps as a labelled grid (official `show_cross_attention`) and the top principal
  * components of self-attention (official `show_self_attention_comp`).
  */
-import { principalComponents } from './components.js';
+import { principalComponents } from './principal-components.js';
 import { mapGrid, type GridOptions } from '../draw/grid.js';
 import type { RgbImage } from '../util/image.js';
 import type { PromptTokenizer } from '../models/clip/tokenizer.js';
