@@ -1,5 +1,5 @@
 /**
- * tfjs-prompt-to-prompt: Stable Diffusion 1.x on TensorFlow.js with Prompt-to-Prompt attention
+ * tfjs-prompt-to-prompt: Stable Diffusion 1.x/2.x on TensorFlow.js with Prompt-to-Prompt attention
  * control. This entry point is platform-neutral (Node and browsers): models, the pipeline,
  * schedulers, attention controllers, and model directories read through a `FileStore`. Node's
  * files, PNG and backends are in `tfjs-prompt-to-prompt/node`; the browser's backends in

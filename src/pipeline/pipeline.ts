@@ -1,5 +1,5 @@
 /**
- * Stable Diffusion 1.x text-to-image with an optional attention controller (Prompt-to-Prompt).
+ * Stable Diffusion 1.x/2.x text-to-image with an optional attention controller (Prompt-to-Prompt).
  *
  *   prompts ─tokenizer─▶ ids ─text encoder─▶ cond [P,T,D]      ("" ─▶ uncond; T = context length, 77 for SD)
  *   x_T (seeded or given) ─▶ for t: eps = unet([x,x], t, [uncond, cond], controller); CFG; step;
