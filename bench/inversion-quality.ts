@@ -25,7 +25,7 @@ import { LocalBlend } from '../src/ptp/local-blend.js';
 import { psnr, sideBySide, toFloatImage, toRgbImage, type RgbImage } from '../src/util/image.js';
 import {
   COLOURS, Rng, captionOf, checkGeneration, meanAbsChangeOutside, objectMask, renderScene, sampleScene, type Scene,
-} from '../src/world/index.js';
+} from '../src/shapes/world/index.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=');
 const model = arg('model') ?? demoModelDir();

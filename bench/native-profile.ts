@@ -1,6 +1,6 @@
 /**
  * CPU time per native kernel in one SD-1.5 UNet step (batch 2, 64², weights streamed), VAE
- * decode (64² → 512²), or training step of the demo UNet (src/train/shapes, batch 16 at 32²,
+ * decode (64² → 512²), or training step of the demo UNet (src/shapes, batch 16 at 32²,
  * Adam), random weights: process CPU seconds (all threads) around every addon call, summed per
  * kernel, and per convolution shape with its GFLOP per CPU-second. CPU time is what the work
  * costs whatever else runs on the machine; on an idle machine the wall time is about
@@ -17,7 +17,7 @@ import { initNodeBackend } from '../src/node/backend.js';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
 import { randomizeWeights } from './models.js';
-import { shapesUnetConfig } from '../src/train/shapes/configs.js';
+import { shapesUnetConfig } from '../src/shapes/configs.js';
 import { initWeights } from '../src/train/init.js';
 import { Adam } from '../src/nn/adam.js';
 import { optimiseStep } from '../src/train/step.js';

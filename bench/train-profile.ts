@@ -1,6 +1,6 @@
 /**
  * Where a training step of the demo model spends its time: the UNet and the text encoder of
- * src/train/shapes/configs.ts (SHAPES_RECIPE) trained together as src/node/train/unet-stage.ts
+ * src/shapes/configs.ts (SHAPES_RECIPE) trained together as src/node/shapes/unet-stage.ts
  * does (diffusionLoss → optimiseStep: AdamW, clipping), on random latents and token ids (no VAE).
  * Prints the step time, its process CPU time (all threads: what the step costs whatever else
  * runs on the machine) and samples/s (unprofiled steps), then the kernel times of one step from
@@ -17,13 +17,13 @@ import { initNodeBackend } from '../src/node/backend.js';
 import { nativeKernelActive } from '../src/node/native/install.js';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { ClipTextModel } from '../src/models/clip/text-model.js';
-import { SHAPES_RECIPE } from '../src/train/shapes/configs.js';
+import { SHAPES_RECIPE } from '../src/shapes/configs.js';
 import { initWeights } from '../src/train/init.js';
 import { Adam } from '../src/nn/adam.js';
 import { optimiseStep } from '../src/train/step.js';
 import { diffusionLoss } from '../src/train/diffusion.js';
 import { alphasCumprod, makeBetas } from '../src/models/schedulers/betas.js';
-import { UNET_ZERO_INIT } from '../src/node/train/unet-stage.js';
+import { UNET_ZERO_INIT } from '../src/node/shapes/unet-stage.js';
 import { TorchGenerator } from '../src/models/random.js';
 
 function flags(): Record<string, string> {

@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { demoModelDir } from '../src/node/package-files.js';
 import { writePng } from '../src/node/png.js';
-import { Rng, renderScene, sceneFromCaption } from '../src/world/index.js';
+import { Rng, renderScene, sceneFromCaption } from '../src/shapes/world/index.js';
 import { buildPage } from '../web/build.js';
 import { launchChromium } from '../web/chromium.js';
 import { serveStatic } from '../web/server.js';

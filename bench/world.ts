@@ -4,7 +4,7 @@
  *
  *   npx tsx bench/world.ts [--scenes=N]      (or `node dist/bench/world.js` after `npm run build`)
  */
-import { Rng, sampleScene, renderScene, checkGeneration, captionOf, type Scene } from '../src/world/index.js';
+import { Rng, sampleScene, renderScene, checkGeneration, captionOf, type Scene } from '../src/shapes/world/index.js';
 
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const count = Number(arg('scenes') ?? 2000);

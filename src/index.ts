@@ -1,5 +1,5 @@
 /**
- * tfjs-prompt-to-prompt: Stable Diffusion 1.x on TensorFlow.js with Prompt-to-Prompt attention
+ * tfjs-prompt-to-prompt: Stable Diffusion 1.x/2.x on TensorFlow.js with Prompt-to-Prompt attention
  * control. This entry point is platform-neutral (Node and browsers): models, the pipeline,
  * schedulers, attention controllers, and model directories read through a `FileStore`. Node's
  * files, PNG and backends are in `tfjs-prompt-to-prompt/node`; the browser's backends in
@@ -20,9 +20,15 @@
  */
 
 // Images and logging
-export { imageToUint8, psnr, sideBySide, toFloatImage, toRgbImage, type FloatImage, type RgbImage } from './util/image.js';
+export { imageToUint8, psnr, sideBySide, signedBatchToRgbImages, toFloatImage, toRgbImage, type FloatImage, type RgbImage } from './util/image.js';
 export { cropImage, fitImage, resizeBicubic, type CropOffsets } from './util/resize.js';
 export { getLogLevel, setLogLevel, type LogLevel } from './util/log.js';
+
+// Drawing: a bitmap font, lines, labelled grids, plots
+export { blankImage, drawLine, setPixel, type Colour } from './draw/canvas.js';
+export { drawText, textWidth } from './draw/font.js';
+export { imageGrid, mapGrid, type GridOptions, type MapCell } from './draw/grid.js';
+export { plotSeries, runningMean, type Series } from './draw/plot.js';
 
 // Files, safetensors, model directories, configs
 export { MemoryByteSink, MemoryByteSource, type ByteSink, type ByteSource } from './io/byte-source.js';
@@ -111,7 +117,7 @@ export {
   type BuildEditOptions, type BuiltEdit, type EditMode, type EditOptionNames, type EditSpec, type WordFactor,
 } from './ptp/edit-spec.js';
 export { parseCross, parseFraction, parseWordFactors, parseWords } from './ptp/edit-args.js';
-export { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels, type GridOptions, type MapStack } from './ptp/render.js';
+export { crossAttentionGrid, selfAttentionComponents, tokenLabels, type MapStack } from './ptp/render.js';
 
 // Pipeline
 export {
@@ -124,6 +130,6 @@ export { loadPipeline, modelContextLength, type LoadPipelineOptions } from './pi
 export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
 export { checkRunMemory, estimateRunMemory, modelRunPlan, RunMemoryError, type ModelRunPlan, type RunMemory } from './pipeline/run-plan.js';
 export { checkSizeConditioning, sizeTimeIds, unetTimeIds, type PixelPair, type SizeConditioning } from './pipeline/size-conditioning.js';
-export { backendMemoryBudget } from './backend/wasm-patches.js';
+export { wasmHeapBudget } from './backend/wasm-patches.js';
 export { nchwToNhwc, nhwcToNchwHost, readHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

@@ -7,7 +7,7 @@ import { parseClipTextConfig } from '../src/models/clip/config.js';
 import { createScheduler } from '../src/models/schedulers/index.js';
 import { getLogLevel, setLogLevel } from '../src/util/log.js';
 import { describeRef, readJson } from './helpers/reference.js';
-import { shapesVaeConfig } from '../src/train/shapes/configs.js';
+import { shapesVaeConfig } from '../src/shapes/configs.js';
 
 /** Runs `f` and returns what the library logged as warnings. */
 function warnings(f: () => void): string[] {

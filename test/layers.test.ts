@@ -2,18 +2,20 @@
  * Imports run one way. Every module of src/ belongs to a layer, and may import only from its own
  * layer or the layers below it:
  *
- *   util < world < io < backend < nn < models < ptp < pipeline < train < index (src/index.ts)
+ *   util < draw < world < io < backend < nn < models < ptp < pipeline < train < shapes < index (src/index.ts)
  *     < node | browser < cli
  *
  *   util      logging, image types                 src/util
- *   world     the procedural shapes world (self-contained)  src/world
+ *   draw      pure drawing: font, lines, labelled grids, plots  src/draw
+ *   world     the procedural shapes world (self-contained)  src/shapes/world
  *   io        files, safetensors, model dirs, configs  src/io
  *   backend   backend selection, wasm kernels      src/backend
  *   nn        layers, weights, the attention seam  src/nn
  *   models    CLIP, UNet, VAE, schedulers, random  src/models
  *   ptp       Prompt-to-Prompt controllers         src/ptp
  *   pipeline  sampling, the SD pipeline, loading   src/pipeline
- *   train     training objectives, optimiser, recipes (platform-neutral)  src/train
+ *   train     training objectives, optimiser, schedules (platform-neutral)  src/train
+ *   shapes    the shapes demo model: configs, data, latent pool (platform-neutral)  src/shapes (but src/shapes/world)
  *   index     the platform-neutral entry point     src/index.ts
  *   node, browser  the platform edges (siblings: neither imports the other)  src/node, src/browser
  *   cli       the `ptp` command (may also use weights-tools/)  src/cli
@@ -31,18 +33,24 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { repoRoot } from './helpers/reference.js';
 
-const LAYERS = ['util', 'world', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'train', 'index', 'node', 'browser', 'cli'] as const;
+const LAYERS = ['util', 'draw', 'world', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'train', 'shapes', 'index', 'node', 'browser', 'cli'] as const;
 type Layer = (typeof LAYERS)[number];
 /** Rank of each layer; node and browser share one (siblings). */
-const RANK: Record<Layer, number> = { util: 0, world: 1, io: 2, backend: 3, nn: 4, models: 5, ptp: 6, pipeline: 7, train: 8, index: 9, node: 10, browser: 10, cli: 11 };
+const RANK: Record<Layer, number> = { util: 0, draw: 1, world: 2, io: 3, backend: 4, nn: 5, models: 6, ptp: 7, pipeline: 8, train: 9, shapes: 10, index: 11, node: 12, browser: 12, cli: 13 };
 const NODE_ONLY_PACKAGES = ['pngjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 const NODE_LAYERS: readonly Layer[] = ['node', 'cli'];
+
+/** Folders whose layer is not their top folder's. */
+const NESTED_LAYERS: Readonly<Record<string, Layer>> = { 'shapes/world': 'world' };
 
 /** The layer of a path relative to src/ (posix), or undefined. */
 function layerOf(rel: string): Layer | undefined {
   if (rel === 'index.ts') return 'index';
+  const nested = Object.keys(NESTED_LAYERS).find((dir) => rel.startsWith(`${dir}/`));
+  if (nested) return NESTED_LAYERS[nested];
   const top = rel.split('/')[0];
-  return (LAYERS as readonly string[]).includes(top) && top !== 'index' ? (top as Layer) : undefined;
+  const topLayer = (LAYERS as readonly string[]).includes(top) && top !== 'index' && !Object.values(NESTED_LAYERS).includes(top as Layer);
+  return topLayer ? (top as Layer) : undefined;
 }
 
 interface SourceFile {
@@ -151,7 +159,12 @@ describe('layering: imports run one way', () => {
       'node/x.ts (node) imports ../browser/backend.js from its sibling layer browser',
     ]);
     expect(layerViolations([{ path: 'ptp/x.ts', imports: ['pngjs', 'fs', '../../weights-tools/convert.js'] }])).to.have.length(3);
-    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, world, io, backend, nn, models, ptp, pipeline, train, index, node, browser, cli)']);
+    expect(layerViolations([{ path: 'shapes/world/x.ts', imports: ['../data.js', '../../draw/font.js', './rng.js'] }])).to.deep.equal([
+      'shapes/world/x.ts (world) imports ../data.js from the layer above it (shapes)',
+    ]);
+    expect(layerViolations([{ path: 'shapes/x.ts', imports: ['./world/index.js', '../train/ema.js'] }])).to.deep.equal([]);
+    expect(layerViolations([{ path: 'world/x.ts', imports: [] }])).to.have.length(1);
+    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, draw, world, io, backend, nn, models, ptp, pipeline, train, shapes, index, node, browser, cli)']);
   });
 
   it('the web page (web/page) uses the library only through src/index.ts and src/browser/index.ts, and no Node module', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { principalComponents } from '../src/ptp/components.js';
-import { drawText, GLYPH_ADVANCE, glyphPixel, textWidth } from '../src/ptp/font.js';
-import { blankImage, crossAttentionGrid, selfAttentionComponents, tokenLabels } from '../src/ptp/render.js';
+import { principalComponents } from '../src/ptp/principal-components.js';
+import { blankImage } from '../src/draw/canvas.js';
+import { crossAttentionGrid, selfAttentionComponents, tokenLabels } from '../src/ptp/render.js';
 import type { RgbImage } from '../src/util/image.js';
 import { decodePng, encodePng } from '../src/node/png.js';
 import { clipTokenizer } from './helpers/ptp.js';
@@ -17,21 +17,6 @@ function inked(img: RgbImage, x0: number, y0: number, w: number, h: number): num
 }
 
 describe('ptp render: attention maps as pixels', () => {
-  it('font: 95 ASCII glyphs, distinct, unknown characters drawn as "?"', () => {
-    const pattern = (ch: string) => Array.from({ length: 35 }, (_, i) => (glyphPixel(ch, i % 5, Math.floor(i / 5)) ? 1 : 0)).join('');
-    const all = Array.from({ length: 95 }, (_, i) => pattern(String.fromCharCode(32 + i)));
-    expect(new Set(all).size).to.equal(95);
-    expect(pattern('é')).to.equal(pattern('?'));
-    // 'I' is a vertical bar in the middle column with serifs; 'T' has a full top row.
-    expect([0, 1, 2, 3, 4, 5, 6].every((y) => glyphPixel('I', 2, y))).to.equal(true);
-    expect([0, 1, 2, 3, 4].every((x) => glyphPixel('T', x, 0))).to.equal(true);
-    expect(textWidth('abc', 2)).to.equal((3 * GLYPH_ADVANCE - 1) * 2);
-    const img = blankImage(40, 10);
-    drawText(img, 1, 1, 'Hi!');
-    expect(inked(img, 0, 0, 40, 10)).to.be.greaterThan(10);
-    expect(inked(img, 20, 0, 20, 10)).to.equal(0);
-  });
-
   it('cross-attention grid: a bright square lands where it is, labels are drawn under each map', () => {
     const h = 16, w = 16, k = 77;
     const data = new Float32Array(h * w * k).fill(0.01);

@@ -14,7 +14,7 @@ import {
 import { QUALITY_TARGETS, missedTargets, qualityTarget } from '../src/node/quality/targets.js';
 import {
   COLOURS, PALETTE, Rng, changedObjects, parseCaption, placeScene, renderScene, sceneFromCaption, type ColourName, type RgbImage, type Scene,
-} from '../src/world/index.js';
+} from '../src/shapes/world/index.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import type { HostTensor } from '../src/pipeline/host-tensor.js';
 import type { FloatImage } from '../src/util/image.js';

@@ -20,7 +20,7 @@ import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { demoModelDir } from '../src/node/package-files.js';
 import { decodeImage } from '../src/node/images.js';
 import { writePng } from '../src/node/png.js';
-import { Rng, renderScene, sceneFromCaption } from '../src/world/index.js';
+import { Rng, renderScene, sceneFromCaption } from '../src/shapes/world/index.js';
 import { buildPage } from '../web/build.js';
 import { serveStatic } from '../web/server.js';
 import { checkSettings } from '../web/page/edit-settings.js';

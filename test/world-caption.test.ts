@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
-import { sampleScene } from '../src/world/scene.js';
-import { article, captionOf, parseCaption, sceneFromCaption } from '../src/world/caption.js';
+import { Rng } from '../src/shapes/world/rng.js';
+import { sampleScene } from '../src/shapes/world/scene.js';
+import { article, captionOf, parseCaption, sceneFromCaption } from '../src/shapes/world/caption.js';
 
 describe('world: caption grammar', () => {
   it('writes the articles and optional words of the grammar', () => {

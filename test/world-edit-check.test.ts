@@ -1,8 +1,8 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
-import { renderScene } from '../src/world/render.js';
-import { sceneFromCaption } from '../src/world/caption.js';
-import { checkEdit, EDIT_IOU_MIN, SOURCE_LEFT_MAX } from '../src/world/edit-check.js';
+import { Rng } from '../src/shapes/world/rng.js';
+import { renderScene } from '../src/shapes/world/render.js';
+import { sceneFromCaption } from '../src/shapes/world/caption.js';
+import { checkEdit, EDIT_IOU_MIN, SOURCE_LEFT_MAX } from '../src/shapes/world/edit-check.js';
 import { blur, changed, flood, withBlob } from './helpers/world.js';
 
 describe('world: edit check (an attribute counts only where the source object was)', () => {

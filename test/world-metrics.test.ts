@@ -1,14 +1,14 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
-import { sampleScene, placeScene } from '../src/world/scene.js';
-import { objectMask, renderScene } from '../src/world/render.js';
-import { captionOf, sceneFromCaption } from '../src/world/caption.js';
+import { Rng } from '../src/shapes/world/rng.js';
+import { sampleScene, placeScene } from '../src/shapes/world/scene.js';
+import { objectMask, renderScene } from '../src/shapes/world/render.js';
+import { captionOf, sceneFromCaption } from '../src/shapes/world/caption.js';
 import {
   BACKGROUND_COVER_MIN, backgroundFollows, changedObjects, checkGeneration, generationOk, iou, meanAbsChangeOutside, objectHasColour, objectHasShape, objectIou,
   unionMask, untouchedIou,
-} from '../src/world/metrics.js';
-import { emptyMask, type Mask } from '../src/world/image.js';
-import { COLOURS, type ColourName } from '../src/world/palette.js';
+} from '../src/shapes/world/metrics.js';
+import { emptyMask, type Mask } from '../src/shapes/world/image.js';
+import { COLOURS, type ColourName } from '../src/shapes/world/palette.js';
 import { blur, changed, flood, stripes, withBlob } from './helpers/world.js';
 
 const maskOf = (w: number, h: number, set: number[]): Mask => {

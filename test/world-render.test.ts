@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
-import { placeScene, sampleScene, type Scene } from '../src/world/scene.js';
-import { objectMask, renderScene } from '../src/world/render.js';
-import { STAR_INNER_RATIO } from '../src/world/geometry.js';
-import { PALETTE, type ShapeName } from '../src/world/palette.js';
-import { maskArea } from '../src/world/image.js';
+import { Rng } from '../src/shapes/world/rng.js';
+import { placeScene, sampleScene, type Scene } from '../src/shapes/world/scene.js';
+import { objectMask, renderScene } from '../src/shapes/world/render.js';
+import { STAR_INNER_RATIO } from '../src/shapes/world/geometry.js';
+import { PALETTE, type ShapeName } from '../src/shapes/world/palette.js';
+import { maskArea } from '../src/shapes/world/image.js';
 
 /** FNV-1a 32-bit hash of bytes. */
 function fnv1a(data: Uint8Array | Uint8ClampedArray): number {

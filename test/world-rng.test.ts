@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
+import { Rng } from '../src/shapes/world/rng.js';
 
 /** splitmix32 + xoshiro128** written again with BigInt arithmetic, as an independent check. */
 function* referenceStream(seed: number): Generator<number> {

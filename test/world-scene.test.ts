@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
-import { boxesClear, EDGE_MARGIN, EXTENT_RANGES, placeScene, sampleScene, type Scene } from '../src/world/scene.js';
-import { COLOURS, PALETTE, SHAPES } from '../src/world/palette.js';
+import { Rng } from '../src/shapes/world/rng.js';
+import { boxesClear, EDGE_MARGIN, EXTENT_RANGES, placeScene, sampleScene, type Scene } from '../src/shapes/world/scene.js';
+import { COLOURS, PALETTE, SHAPES } from '../src/shapes/world/palette.js';
 
 describe('world: scenes', () => {
   const scenes: Scene[] = [];

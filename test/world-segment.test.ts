@@ -1,13 +1,13 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
-import { placeScene, sampleScene } from '../src/world/scene.js';
-import { objectMask, renderScene } from '../src/world/render.js';
-import { backgroundColour, colourMask, nearestColourIndex, objectMasks, paletteLabels } from '../src/world/segment.js';
-import { connectedComponents, fillHoles, largestComponent, morph } from '../src/world/components.js';
-import { iou } from '../src/world/metrics.js';
-import { captionOf } from '../src/world/caption.js';
-import { COLOURS, PALETTE } from '../src/world/palette.js';
-import type { Mask } from '../src/world/image.js';
+import { Rng } from '../src/shapes/world/rng.js';
+import { placeScene, sampleScene } from '../src/shapes/world/scene.js';
+import { objectMask, renderScene } from '../src/shapes/world/render.js';
+import { backgroundColour, colourMask, nearestColourIndex, objectMasks, paletteLabels } from '../src/shapes/world/segment.js';
+import { connectedComponents, fillHoles, largestComponent, morph } from '../src/shapes/world/connected-components.js';
+import { iou } from '../src/shapes/world/metrics.js';
+import { captionOf } from '../src/shapes/world/caption.js';
+import { COLOURS, PALETTE } from '../src/shapes/world/palette.js';
+import type { Mask } from '../src/shapes/world/image.js';
 import { blur } from './helpers/world.js';
 
 /** A mask from rows of '#' and '.'. */

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { Rng } from '../src/world/rng.js';
-import { placeScene, sampleScene } from '../src/world/scene.js';
-import { objectMask, renderScene } from '../src/world/render.js';
-import { objectMasks } from '../src/world/segment.js';
-import { classifyShape, shapeScores, STARNESS_MIN } from '../src/world/shape-test.js';
-import { placeShape } from '../src/world/geometry.js';
-import { SHAPES, type ShapeName } from '../src/world/palette.js';
-import type { Mask } from '../src/world/image.js';
+import { Rng } from '../src/shapes/world/rng.js';
+import { placeScene, sampleScene } from '../src/shapes/world/scene.js';
+import { objectMask, renderScene } from '../src/shapes/world/render.js';
+import { objectMasks } from '../src/shapes/world/segment.js';
+import { classifyShape, shapeScores, STARNESS_MIN } from '../src/shapes/world/shape-test.js';
+import { placeShape } from '../src/shapes/world/geometry.js';
+import { SHAPES, type ShapeName } from '../src/shapes/world/palette.js';
+import type { Mask } from '../src/shapes/world/image.js';
 import { blur } from './helpers/world.js';
 
 /** Shape-test accuracy over `count` random renders (all sizes), through segmentation, optionally blurred. */
@@ -37,7 +37,7 @@ function drawn(shape: ShapeName, size: number, cx: number, cy: number, w: number
 }
 
 describe('world: shape test', () => {
-  // Measured with these seeds: 100 % in all four (a wider sweep: see src/world/shape-test.ts).
+  // Measured with these seeds: 100 % in all four (a wider sweep: see src/shapes/world/shape-test.ts).
   for (const size of [64, 128]) {
     for (const blurPx of [0, (0.6 * size) / 64]) {
       it(`≥ 98 % right on 400 random renders at ${size} px${blurPx ? `, blurred σ = ${blurPx} px` : ''} (measured: 100 %)`, () => {

@@ -48,8 +48,8 @@ export function getWasmHeapLimit(): number {
   return heapLimitBytes;
 }
 
-/** The live-tensor budget of the active backend where it has one (wasm: the guard's limit), else undefined. */
-export function backendMemoryBudget(): { bytes: number; name: string } | undefined {
+/** The wasm heap's live-tensor budget (the allocation guard's limit) while wasm is the active backend, else undefined (other backends have no budget here). */
+export function wasmHeapBudget(): { bytes: number; name: string } | undefined {
   return tf.getBackend() === 'wasm' ? { bytes: heapLimitBytes, name: 'wasm heap budget (PTP_WASM_HEAP_LIMIT_MB)' } : undefined;
 }
 

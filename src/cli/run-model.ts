@@ -10,7 +10,7 @@ import { checkRunMemory, modelRunPlan, type ModelRunPlan, type RunMemory } from 
 import { parseUNetConfig } from '../models/unet/config.js';
 import { parseVaeConfig } from '../models/vae/config.js';
 import { createScheduler } from '../models/schedulers/index.js';
-import { backendMemoryBudget } from '../backend/wasm-patches.js';
+import { wasmHeapBudget } from '../backend/wasm-patches.js';
 import type { ModelDir } from '../io/model-dir.js';
 import { openModelDirectory } from '../node/model-dir.js';
 import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
@@ -30,7 +30,7 @@ export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { 
     const plan = checkRun(dir, o, ctx, latents, run.prompts ?? 1);
     const backend = await ctx.initBackend();
     ctx.err(`backend: ${backend.description}`);
-    checkRunMemory(plan.memory, 0, backendMemoryBudget(), plan.size);
+    checkRunMemory(plan.memory, 0, wasmHeapBudget(), plan.size);
     signal.throwIfAborted();
     const t0 = Date.now();
     const pipe = await loadPipeline(dir, { residency: o.residency, attentionSlice: o.attentionSlice, vaeEncoder: run.vaeEncoder, signal });

@@ -11,7 +11,7 @@
  * The large path reproduces the x86 AVX2 build (the usual desktop/server PyTorch); builds without it
  * (e.g. ARM) differ from it by up to ~2e-6.
  */
-import { f32, sqrt32 } from './float32.js';
+import { f32, sqrt32 } from '../util/scalar-float32.js';
 import { MT19937 } from './random/mt19937.js';
 import { logAvx, sincosAvx } from './random/avx-math.js';
 

@@ -29,7 +29,7 @@ import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
 import { checkRunMemory, estimateRunMemory } from './run-plan.js';
 import { checkSizeConditioning, sizeTimeIds, unetTimeIds, type SizeConditioning } from './size-conditioning.js';
-import { backendMemoryBudget } from '../backend/wasm-patches.js';
+import { wasmHeapBudget } from '../backend/wasm-patches.js';
 
 /** Tokenizer + text model: prompts → embeddings [P, T, D] (T: the context length, 77 for SD). */
 export interface PromptEncoder {
@@ -467,7 +467,7 @@ export class StableDiffusionPipeline {
     const { unet, vae } = this.components;
     const attention = unet.config.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D');
     const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels, unetAttention: attention }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
-    checkRunMemory(mem, tf.memory().numBytes, backendMemoryBudget(), size);
+    checkRunMemory(mem, tf.memory().numBytes, wasmHeapBudget(), size);
   }
 }
 

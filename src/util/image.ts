@@ -59,3 +59,10 @@ export function toRgbImage(img: FloatImage): RgbImage & { data: Uint8Array } {
 export function toFloatImage(img: RgbImage): FloatImage {
   return { width: img.width, height: img.height, data: Float32Array.from(img.data, (v) => v / 255) };
 }
+
+/** The `n` images of a float NHWC batch of `size`×`size` images with values in [−1, 1] (an autoencoder's range) as 8-bit RGB images. */
+export function signedBatchToRgbImages(pixels: Float32Array, n: number, size: number): RgbImage[] {
+  const per = size * size * 3;
+  if (pixels.length !== n * per) throw new Error(`signedBatchToRgbImages: ${pixels.length} values for ${n} images of ${size}×${size}×3`);
+  return Array.from({ length: n }, (_, i) => toRgbImage({ width: size, height: size, data: pixels.subarray(i * per, (i + 1) * per).map((v) => v * 0.5 + 0.5) }));
+}

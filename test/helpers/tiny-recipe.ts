@@ -1,5 +1,5 @@
 /** A tiny variant of the demo model's architecture, for training tests (32×32 images, 2× VAE). */
-import { SHAPES_RECIPE, type ShapesRecipe } from '../../src/train/shapes/configs.js';
+import { SHAPES_RECIPE, type ShapesRecipe } from '../../src/shapes/configs.js';
 
 export const TINY_RECIPE: ShapesRecipe = {
   imageSize: 32,

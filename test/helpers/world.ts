@@ -2,9 +2,9 @@
  * Helpers for the shapes-world tests: blurring renders like a soft generated image, and the
  * adversarial fakes the quality measures must reject (a blob elsewhere, stripes, a flood, a swap).
  */
-import type { RgbImage } from '../../src/world/image.js';
-import { COLOURS, PALETTE, type ColourName, type ShapeName } from '../../src/world/palette.js';
-import type { Scene } from '../../src/world/scene.js';
+import type { RgbImage } from '../../src/shapes/world/image.js';
+import { COLOURS, PALETTE, type ColourName, type ShapeName } from '../../src/shapes/world/palette.js';
+import type { Scene } from '../../src/shapes/world/scene.js';
 
 /** Separable Gaussian blur of an RGB image (standard deviation `sigma` px, edges clamped). */
 export function blur(image: RgbImage, sigma: number): RgbImage {

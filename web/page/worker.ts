@@ -9,7 +9,7 @@
  */
 import { initBrowserBackend } from '../../src/browser/index.js';
 import {
-  backendMemoryBudget, blendMapSize, buildEdit, checkRunMemory, countReads, crossAttentionGrid, HttpFileStore, loadPipeline, modelRunPlan,
+  wasmHeapBudget, blendMapSize, buildEdit, checkRunMemory, countReads, crossAttentionGrid, HttpFileStore, loadPipeline, modelRunPlan,
   parseUNetConfig, parseVaeConfig, psnr, tokenLabels, toRgbImage, type AttentionEdit, type ReadCounter, type SelectedBackend,
   type StableDiffusionPipeline,
 } from '../../src/index.js';
@@ -82,7 +82,7 @@ async function checkRunFits(url: string, batch: number): Promise<void> {
   } catch (e) {
     throw new ModelLoadError(url, e);
   }
-  checkRunMemory(plan.memory, 0, backendMemoryBudget(), plan.size);
+  checkRunMemory(plan.memory, 0, wasmHeapBudget(), plan.size);
 }
 
 /** The source prompt's cross-attention per token, averaged over the steps and the up/down layers at latent/4 (as `ptp attention`). */

@@ -15,7 +15,7 @@ import { demoModelDir } from '../../node/package-files.js';
 import { writePng } from '../../node/png.js';
 import { writeImagePng } from '../../node/images.js';
 import { imageToUint8, sideBySide, type FloatImage } from '../../util/image.js';
-import { imageGrid } from '../../node/train/grid.js';
+import { imageGrid } from '../../draw/grid.js';
 import { AttentionStore } from '../../ptp/store.js';
 import { blendMapSize } from '../../ptp/resolution.js';
 import { crossAttentionGrid, tokenLabels } from '../../ptp/render.js';

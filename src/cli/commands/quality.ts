@@ -10,7 +10,7 @@ import { DEFAULT_EDIT_SET, qualityEdits, type EditSetSizes } from '../../node/qu
 import { DEFAULT_QUALITY_SETTINGS, scoreEdit, summarise, type EditScore } from '../../node/quality/score.js';
 import { DEFAULT_PROBE_SEEDS, MAX_PROBE_SEEDS, NOISE_MEAN_SCALE, runBackgroundProbes, summariseProbes, type ProbeResult } from '../../node/quality/probes.js';
 import { QUALITY_TARGETS, meets, missedTargets, type QualityMeasures } from '../../node/quality/targets.js';
-import { imageGrid } from '../../node/train/grid.js';
+import { imageGrid } from '../../draw/grid.js';
 
 const fmt = (x: number | undefined, digits = 3) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(digits));
 

@@ -2,8 +2,8 @@
 import { join } from 'node:path';
 import type { Command } from '../command.js';
 import { UsageError, type ParsedArgs } from '../args.js';
-import { trainShapesModel, type ShapesTrainingOptions } from '../../node/train/shapes.js';
-import type { StageProgress } from '../../node/train/run.js';
+import { trainShapesModel, type ShapesTrainingOptions } from '../../node/shapes/train.js';
+import type { StageProgress } from '../../node/train/stage-run.js';
 
 /** The recipe of the shipped model (models/shapes). */
 export const TRAIN_DEFAULTS = {

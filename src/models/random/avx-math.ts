@@ -4,7 +4,7 @@
  * GCC contracts into FMA instructions in that build are written as `fma32` (the choice was
  * determined against torch.randn outputs: every value matches bit for bit).
  */
-import { f32, fma32 } from '../float32.js';
+import { f32, fma32 } from '../../util/scalar-float32.js';
 
 const LOG_P = [
   7.0376836292e-2, -1.151461031e-1, 1.167699874e-1, -1.2420140846e-1, 1.4249322787e-1, -1.6668057665e-1,

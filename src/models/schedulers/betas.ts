@@ -4,7 +4,7 @@
  * evaluation and fused multiply-adds), alphas = 1 − betas in float32, and `torch.cumprod`
  * accumulates in double and stores float32.
  */
-import { f32, fma32 } from '../float32.js';
+import { f32, fma32 } from '../../util/scalar-float32.js';
 import type { BetaConfig } from './config.js';
 
 /** Lanes of the AVX2 float vector used by PyTorch's CPU linspace kernel. */

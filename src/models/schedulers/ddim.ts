@@ -4,7 +4,7 @@
  * Prompt-to-Prompt's null-text notebook (`next_step`).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, sqrt32 } from '../float32.js';
+import { f32, sqrt32 } from '../../util/scalar-float32.js';
 import { BaseScheduler } from './common.js';
 import { SchedulerConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
 import { checkStepCount, spacedTimesteps } from './timesteps.js';

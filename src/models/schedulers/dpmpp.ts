@@ -5,7 +5,7 @@
  * PyTorch's vectorised versions may differ by an ulp.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, sqrt32 } from '../float32.js';
+import { f32, sqrt32 } from '../../util/scalar-float32.js';
 import { BaseScheduler, StepIndex } from './common.js';
 import { SchedulerConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
 import { TensorHistory } from './history.js';

@@ -1,6 +1,6 @@
 /** EulerDiscreteScheduler (deterministic: s_churn = 0): x ← x + (x − x̂₀)/σ · (σ_next − σ). */
 import * as tf from '@tensorflow/tfjs-core';
-import { f32 } from '../float32.js';
+import { f32 } from '../../util/scalar-float32.js';
 import { SchedulerConfigReader, type Json } from './config.js';
 import { SigmaScheduler } from './sigma-scheduler.js';
 

@@ -5,7 +5,7 @@
  * With zero terminal SNR (v_prediction), steps from t = T−1 (ᾱ = 0) use the DDIM form of the update.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, sqrt32 } from '../float32.js';
+import { f32, sqrt32 } from '../../util/scalar-float32.js';
 import { BaseScheduler } from './common.js';
 import { SchedulerConfigReader, type Json, type PredictionType, type TimestepSpacing } from './config.js';
 import { TensorHistory } from './history.js';

@@ -5,7 +5,7 @@
  * the last ᾱ is 2⁻²⁴ (σ_max ≈ 4096), as diffusers' Euler; LMS (no zero SNR in diffusers) does the same.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { f32, sqrt32 } from '../float32.js';
+import { f32, sqrt32 } from '../../util/scalar-float32.js';
 import { BaseScheduler, StepIndex } from './common.js';
 import type { SchedulerConfigReader, PredictionType, TimestepSpacing } from './config.js';
 import { interpOnIndexGrid, trainSigmas } from './sigmas.js';

@@ -2,7 +2,7 @@
  * k-diffusion noise levels σ_t = sqrt((1 − ᾱ_t)/ᾱ_t) (float32, as diffusers computes them from its
  * float32 alphas_cumprod) and numpy's linear interpolation between training timesteps.
  */
-import { f32, sqrt32 } from '../float32.js';
+import { f32, sqrt32 } from '../../util/scalar-float32.js';
 
 /** Per-training-timestep σ in float32 (`((1 - ac) / ac) ** 0.5` on a float32 tensor). */
 export function trainSigmas(alphasCumprod: Float32Array): Float32Array {

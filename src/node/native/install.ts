@@ -87,11 +87,6 @@ function nativeKernels(addon: NativeAddon, orig: (name: string) => Kernel | unde
 /** The kernel functions install registered. */
 const ours = new Set<unknown>();
 
-/** Whether the native kernels are registered. */
-export function nativeKernelsInstalled(): boolean {
-  return replaced !== undefined;
-}
-
 /** Whether `kernelName` currently runs a native kernel on the wasm backend. */
 export function nativeKernelActive(kernelName: string): boolean {
   return ours.has(tf.getKernel(kernelName, BACKEND)?.kernelFunc);

@@ -3,7 +3,7 @@
  * run): colour swaps of one object (alone, or one of two with LocalBlend) and shape swaps of one
  * of two objects with LocalBlend.
  */
-import { COLOURS, Rng, SHAPES, captionOf, sampleScene, type ObjectDescription, type SceneDescription } from '../../world/index.js';
+import { COLOURS, Rng, SHAPES, captionOf, sampleScene, type ObjectDescription, type SceneDescription } from '../../shapes/world/index.js';
 
 export type EditKind = 'colour' | 'shape';
 

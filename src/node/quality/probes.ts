@@ -18,7 +18,7 @@ import type { HostTensor } from '../../pipeline/host-tensor.js';
 import { TorchGenerator } from '../../models/random.js';
 import { alphasCumprod, makeBetas } from '../../models/schedulers/betas.js';
 import { imageToUint8, type FloatImage, type RgbImage } from '../../util/image.js';
-import { COLOURS, PALETTE, SHAPES, backgroundFollows, captionOf, type ColourName } from '../../world/index.js';
+import { COLOURS, PALETTE, SHAPES, backgroundFollows, captionOf, type ColourName } from '../../shapes/world/index.js';
 import type { QualitySettings } from './score.js';
 
 /**

@@ -2,14 +2,14 @@
  * Runs the quality report's edits and scores them with the shapes world's measures (palette
  * segmentation, the shape test): for each edit the source, the Prompt-to-Prompt edit and a plain
  * generation of the target from the same initial latent. An edit counts only where it changed the
- * attribute where the source object was (world/edit-check.ts); the background's change is reported
+ * attribute where the source object was (shapes/world/edit-check.ts); the background's change is reported
  * over those edits only, next to the plain regeneration's, so an editor that changes nothing cannot
  * look good.
  */
 import { imageToUint8, type FloatImage, type RgbImage } from '../../util/image.js';
 import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
 import { buildEdit } from '../../ptp/edit-spec.js';
-import { checkEdit, checkGeneration, meanAbsChangeOutside, objectIou, objectMasks, parseCaption, unionMask, untouchedIou, type EditCheck } from '../../world/index.js';
+import { checkEdit, checkGeneration, meanAbsChangeOutside, objectIou, objectMasks, parseCaption, unionMask, untouchedIou, type EditCheck } from '../../shapes/world/index.js';
 import type { QualityEdit } from './edit-set.js';
 
 export interface QualitySettings {

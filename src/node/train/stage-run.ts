@@ -10,7 +10,7 @@ import type { Param } from '../../nn/param.js';
 import type { Adam } from '../../nn/adam.js';
 import type { Ema } from '../../train/ema.js';
 import { loadCheckpoint, saveCheckpoint, type HostArray } from './checkpoint.js';
-import { plotSeries, runningMean } from './plot.js';
+import { plotSeries, runningMean } from '../../draw/plot.js';
 import { writePng } from '../png.js';
 
 export interface StageState {

@@ -5,8 +5,8 @@
  * equally often; everything is a function of (seed, step), so a resumed run draws the same batches.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
-import { Rng } from '../../world/index.js';
+import type { AutoencoderKL } from '../models/vae/autoencoder-kl.js';
+import { Rng } from './world/index.js';
 import { shapesBatch, stepSeed } from './data.js';
 
 /** Scenes rendered and encoded per call of the encoder (fixed: the latents do not depend on how the pool is filled). */

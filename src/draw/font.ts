@@ -1,7 +1,8 @@
 /**
- * A 5×7 bitmap font for printable ASCII (32–126), for labels under attention maps. Each glyph is
+ * A 5×7 bitmap font for printable ASCII (32–126), for labels (attention maps, image grids, plots). Each glyph is
  * five column bytes, bit 0 = top row. Characters outside the range are drawn as '?'.
  */
+import { setPixel, type Colour } from './canvas.js';
 import type { RgbImage } from '../util/image.js';
 
 const GLYPHS = [
@@ -57,22 +58,14 @@ export function textWidth(text: string, scale = 1): number {
 }
 
 /** Draws `text` with its top-left corner at (x, y); pixels outside the image are skipped. */
-export function drawText(img: RgbImage, x: number, y: number, text: string, color: readonly [number, number, number] = [0, 0, 0], scale = 1): void {
+export function drawText(img: RgbImage, x: number, y: number, text: string, color: Colour = [0, 0, 0], scale = 1): void {
   for (let c = 0; c < text.length; c++) {
     const ox = x + c * GLYPH_ADVANCE * scale;
     for (let gx = 0; gx < GLYPH_WIDTH; gx++) {
       for (let gy = 0; gy < GLYPH_HEIGHT; gy++) {
         if (!glyphPixel(text[c], gx, gy)) continue;
         for (let sy = 0; sy < scale; sy++) {
-          for (let sx = 0; sx < scale; sx++) {
-            const px = ox + gx * scale + sx;
-            const py = y + gy * scale + sy;
-            if (px < 0 || py < 0 || px >= img.width || py >= img.height) continue;
-            const o = (py * img.width + px) * 3;
-            img.data[o] = color[0];
-            img.data[o + 1] = color[1];
-            img.data[o + 2] = color[2];
-          }
+          for (let sx = 0; sx < scale; sx++) setPixel(img, ox + gx * scale + sx, y + gy * scale + sy, color);
         }
       }
     }

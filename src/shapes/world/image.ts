@@ -1,5 +1,5 @@
 /** Plain image and mask types of the shapes world (no tfjs, no Node APIs). */
-import type { RgbImage } from '../util/image.js';
+import type { RgbImage } from '../../util/image.js';
 
 /** An RGB image: 3 bytes per pixel, row-major, top row first (the library's one image type). */
 export type { RgbImage };

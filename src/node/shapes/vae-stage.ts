@@ -11,10 +11,11 @@ import { initWeights } from '../../train/init.js';
 import { lrAt } from '../../train/lr.js';
 import { optimiseStep } from '../../train/step.js';
 import { vaeLoss } from '../../train/vae-objective.js';
-import { SHAPES_RECIPE, type ShapesRecipe } from '../../train/shapes/configs.js';
-import { randomCrops, shapesBatch, stepSeed } from '../../train/shapes/data.js';
-import { StageRun, pastDeadline, type StageProgress } from './run.js';
-import { imageGrid, toRgbImages } from './grid.js';
+import { SHAPES_RECIPE, type ShapesRecipe } from '../../shapes/configs.js';
+import { randomCrops, shapesBatch, stepSeed } from '../../shapes/data.js';
+import { StageRun, pastDeadline, type StageProgress } from '../train/stage-run.js';
+import { imageGrid } from '../../draw/grid.js';
+import { signedBatchToRgbImages } from '../../util/image.js';
 import { writePng } from '../png.js';
 
 export interface VaeStageOptions {
@@ -100,7 +101,7 @@ async function saveVaeCheckpoint(vae: AutoencoderKL, run: StageRun, dir: string,
     d.dispose();
     return y;
   });
-  const images = [...toRgbImages(data.pixels, 8, size), ...toRgbImages(rec.dataSync() as Float32Array, 8, size)];
+  const images = [...signedBatchToRgbImages(data.pixels, 8, size), ...signedBatchToRgbImages(rec.dataSync() as Float32Array, 8, size)];
   rec.dispose();
   await writePng(join(dir, 'vae-reconstructions.png'), imageGrid(images, 8));
 }

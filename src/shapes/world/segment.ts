@@ -7,7 +7,7 @@
  * pixels. The chosen component is then refined to the pixels at least half-way from the measured
  * background colour to the measured object colour, which recovers anti-aliased or blurred edges.
  */
-import { componentMask, connectedComponents, erodeCross, morph } from './components.js';
+import { componentMask, connectedComponents, erodeCross, morph } from './connected-components.js';
 import { checkImage, type Mask, type RgbImage } from './image.js';
 import { COLOURS, PALETTE, type ColourName, type ShapeName } from './palette.js';
 import { parseCaption } from './caption.js';

@@ -22,7 +22,7 @@
  * blobs).
  */
 import { placeShape, SHAPE_ASPECT, SHAPE_CENTROID_Y, SHAPE_FILL } from './geometry.js';
-import { fillHoles } from './components.js';
+import { fillHoles } from './connected-components.js';
 import type { Mask } from './image.js';
 import { SHAPES, type ShapeName } from './palette.js';
 

@@ -2,7 +2,7 @@
  * Image measures for the quality report: mask overlap, change outside objects, and whether an image
  * shows what its caption says. Pure functions on `RgbImage` / `Mask`.
  */
-import { connectedComponents, erodeCross, largestComponent, morph } from './components.js';
+import { connectedComponents, erodeCross, largestComponent, morph } from './connected-components.js';
 import { captionOf, parseCaption } from './caption.js';
 import { checkImage, checkSameSize, maskArea, type Mask, type RgbImage } from './image.js';
 import { COLOURS, type ColourName, type ShapeName } from './palette.js';

@@ -1,7 +1,7 @@
 /** Connected components and small morphology on binary masks. */
 import type { Mask } from './image.js';
 
-export interface Components {
+export interface ConnectedComponents {
   /** Per pixel: 0 outside the mask, else the component number 1…count. */
   labels: Int32Array;
   /** `areas[k - 1]`: pixel count of component k. */
@@ -9,7 +9,7 @@ export interface Components {
 }
 
 /** Connected components of a mask (4- or 8-connected), numbered in scan order. */
-export function connectedComponents(mask: Mask, connectivity: 4 | 8 = 4): Components {
+export function connectedComponents(mask: Mask, connectivity: 4 | 8 = 4): ConnectedComponents {
   const { width: w, height: h, data } = mask;
   const labels = new Int32Array(w * h);
   const areas: number[] = [];
@@ -45,7 +45,7 @@ export function connectedComponents(mask: Mask, connectivity: 4 | 8 = 4): Compon
 }
 
 /** The mask of component `k` (1-based). */
-export function componentMask(c: Components, k: number, width: number, height: number): Mask {
+export function componentMask(c: ConnectedComponents, k: number, width: number, height: number): Mask {
   const data = new Uint8Array(width * height);
   for (let i = 0; i < data.length; i++) if (c.labels[i] === k) data[i] = 1;
   return { width, height, data };

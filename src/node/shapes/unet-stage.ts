@@ -20,12 +20,13 @@ import { lrAt } from '../../train/lr.js';
 import { optimiseStep } from '../../train/step.js';
 import { diffusionLoss, sampleTimestep, type DiffusionObjective } from '../../train/diffusion.js';
 import { CompactVocab } from '../../train/vocab.js';
-import { SHAPES_RECIPE, shapesSchedulerConfig, type ShapesRecipe } from '../../train/shapes/configs.js';
-import { grammarTokenIds, stepSeed } from '../../train/shapes/data.js';
-import { LatentPool } from '../../train/shapes/latent-pool.js';
-import { Rng } from '../../world/index.js';
-import { StageRun, pastDeadline, type StageProgress } from './run.js';
-import { imageGrid, toRgbImages } from './grid.js';
+import { SHAPES_RECIPE, shapesSchedulerConfig, type ShapesRecipe } from '../../shapes/configs.js';
+import { grammarTokenIds, stepSeed } from '../../shapes/data.js';
+import { LatentPool } from '../../shapes/latent-pool.js';
+import { Rng } from '../../shapes/world/index.js';
+import { StageRun, pastDeadline, type StageProgress } from '../train/stage-run.js';
+import { imageGrid } from '../../draw/grid.js';
+import { toRgbImage } from '../../util/image.js';
 import { writePng } from '../png.js';
 
 export interface UnetStageOptions {
@@ -158,6 +159,6 @@ async function writeSamples(path: string, captions: readonly string[], ema: Ema,
     }
     return out;
   });
-  const rgb = images.map((im) => toRgbImages(im.data, 1, im.width, true)[0]);
+  const rgb = images.map((im) => toRgbImage(im));
   await writePng(path, imageGrid(rgb, Math.min(4, rgb.length), captions));
 }

@@ -1,9 +1,9 @@
 /**
- * Training batches from the shapes world (src/world): seeded per step, so a run resumed from a
+ * Training batches from the shapes world (src/shapes/world): seeded per step, so a run resumed from a
  * checkpoint sees exactly the batches it would have seen.
  */
-import { COLOURS, Rng, SHAPES, captionOf, renderScene, sampleScene } from '../../world/index.js';
-import type { ClipTokenizer } from '../../models/clip/tokenizer.js';
+import { COLOURS, Rng, SHAPES, captionOf, renderScene, sampleScene } from './world/index.js';
+import type { ClipTokenizer } from '../models/clip/tokenizer.js';
 
 /** A seed for (run seed, step, stream): the streams of one step (images, noise, timesteps) differ. */
 export function stepSeed(seed: number, step: number, stream = 0): number {

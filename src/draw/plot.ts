@@ -1,23 +1,13 @@
 /** A loss curve as an RGB image (log-scale y axis, the raw values and their running mean). */
-import { blankImage } from '../../ptp/render.js';
-import { drawText } from '../../ptp/font.js';
-import type { RgbImage } from '../../util/image.js';
+import { blankImage, drawLine, type Colour } from './canvas.js';
+import { drawText } from './font.js';
+import type { RgbImage } from '../util/image.js';
 
 export interface Series {
   label: string;
   /** [step, value] pairs in step order. */
   points: readonly (readonly [number, number])[];
-  colour: readonly [number, number, number];
-}
-
-function setPixel(img: RgbImage, x: number, y: number, c: readonly [number, number, number]): void {
-  if (x < 0 || y < 0 || x >= img.width || y >= img.height) return;
-  img.data.set(c, (y * img.width + x) * 3);
-}
-
-function line(img: RgbImage, x0: number, y0: number, x1: number, y1: number, c: readonly [number, number, number]): void {
-  const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
-  for (let i = 0; i <= n; i++) setPixel(img, Math.round(x0 + ((x1 - x0) * i) / n), Math.round(y0 + ((y1 - y0) * i) / n), c);
+  colour: Colour;
 }
 
 /** Plots the series (positive values) on one log-scale chart titled `title`. */
@@ -34,11 +24,11 @@ export function plotSeries(title: string, series: readonly Series[], width = 640
   const px = (x: number) => left + ((x - xMin) / (xMax - xMin)) * (right - left);
   const py = (v: number) => bottom - ((Math.log10(v) - lo) / (hi - lo)) * (bottom - top);
   const grey = [170, 170, 170] as const;
-  line(img, left, top, left, bottom, grey);
-  line(img, left, bottom, right, bottom, grey);
+  drawLine(img, left, top, left, bottom, grey);
+  drawLine(img, left, bottom, right, bottom, grey);
   for (let k = Math.ceil(lo * 2) / 2; k <= hi; k += 0.5) {
     const y = Math.round(py(10 ** k));
-    line(img, left - 3, y, left, y, grey);
+    drawLine(img, left - 3, y, left, y, grey);
     drawText(img, 4, y - 3, (10 ** k).toPrecision(2));
   }
   drawText(img, left, bottom + 8, `step ${xMin}`);
@@ -46,7 +36,7 @@ export function plotSeries(title: string, series: readonly Series[], width = 640
   drawText(img, right - endLabel.length * 6, bottom + 8, endLabel);
   series.forEach((s, si) => {
     const pts = s.points.filter(([, v]) => v > 0 && Number.isFinite(v));
-    for (let i = 1; i < pts.length; i++) line(img, px(pts[i - 1][0]), py(pts[i - 1][1]), px(pts[i][0]), py(pts[i][1]), s.colour);
+    for (let i = 1; i < pts.length; i++) drawLine(img, px(pts[i - 1][0]), py(pts[i - 1][1]), px(pts[i][0]), py(pts[i][1]), s.colour);
     drawText(img, right - 160, top + 4 + si * 10, s.label, s.colour);
   });
   return img;

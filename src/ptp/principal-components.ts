@@ -3,14 +3,14 @@
  * iteration with Rayleigh–Ritz, in plain JS — for `show_self_attention_comp`-style images.
  */
 
-export interface Components {
+export interface PrincipalComponents {
   /** Unit vectors of length `cols`, largest singular value first; sign: largest |entry| positive. */
   vectors: Float64Array[];
   /** Singular values, descending. */
   values: number[];
 }
 
-export interface ComponentOptions {
+export interface PrincipalComponentOptions {
   /** Subtract each row's mean first (official: `A − mean(A, axis=1)`). Default true. */
   centerRows?: boolean;
   maxIterations?: number;
@@ -19,7 +19,7 @@ export interface ComponentOptions {
 }
 
 /** The `count` leading right-singular vectors of the row-major [rows, cols] matrix `a`. */
-export function principalComponents(a: ArrayLike<number>, rows: number, cols: number, count: number, opts: ComponentOptions = {}): Components {
+export function principalComponents(a: ArrayLike<number>, rows: number, cols: number, count: number, opts: PrincipalComponentOptions = {}): PrincipalComponents {
   if (a.length !== rows * cols) throw new Error(`principalComponents: ${a.length} values for a ${rows}×${cols} matrix`);
   const k = Math.min(count, rows, cols);
   if (k < 1) return { vectors: [], values: [] };

@@ -3,15 +3,13 @@
  * float16 model directory. Every stage resumes from its checkpoint in `dir`, so the run can be
  * spread over several sittings (`maxMinutes` ends a sitting after its next checkpoint).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { trainVaeStage } from './vae-stage.js';
 import { trainUnetStage } from './unet-stage.js';
 import { exportShapesModel } from './export.js';
-import type { StageProgress, StageState } from './run.js';
+import type { StageProgress, StageState } from '../train/stage-run.js';
 import { loadClipTokenizer } from '../clip-tokenizer.js';
 import { bundledTokenizerDir } from '../package-files.js';
-import { SHAPES_RECIPE, type ShapesRecipe } from '../../train/shapes/configs.js';
+import { SHAPES_RECIPE, type ShapesRecipe } from '../../shapes/configs.js';
 import { loadVaeFrom } from './vae-from.js';
 import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 
@@ -99,9 +97,4 @@ async function borrowedVae(dir: string, recipe: ShapesRecipe, note?: (line: stri
   const b = await loadVaeFrom(dir, recipe);
   note?.(`vae: from ${dir} (not trained again); scaling factor ${b.scalingFactor.toFixed(4)}`);
   return b;
-}
-
-/** Whether a run folder holds a checkpoint of `stage`. */
-export function hasCheckpoint(dir: string, stage: 'vae' | 'unet'): boolean {
-  return existsSync(join(dir, `${stage}.ckpt.safetensors`));
 }

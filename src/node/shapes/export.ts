@@ -9,7 +9,7 @@ import type { Module } from '../../nn/module.js';
 import type { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 import { floatTensor, writeSafetensors, type TensorToWrite } from '../../io/safetensors.js';
 import { TorchGenerator } from '../../models/random.js';
-import { shapesModelIndex, shapesSchedulerConfig } from '../../train/shapes/configs.js';
+import { shapesModelIndex, shapesSchedulerConfig } from '../../shapes/configs.js';
 import type { UnetStageModels } from './unet-stage.js';
 import { FileByteSink } from '../file-source.js';
 import { bundledTokenizerDir } from '../package-files.js';

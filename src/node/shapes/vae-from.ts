@@ -5,7 +5,7 @@
  */
 import { AutoencoderKL } from '../../models/vae/autoencoder-kl.js';
 import { loadWeights } from '../../nn/load-weights.js';
-import type { ShapesRecipe } from '../../train/shapes/configs.js';
+import type { ShapesRecipe } from '../../shapes/configs.js';
 import { openModelDirectory } from '../model-dir.js';
 
 export interface BorrowedVae {
