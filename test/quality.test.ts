@@ -11,7 +11,7 @@ import { DEFAULT_QUALITY_SETTINGS, scoreEdit, summarise, type QualitySummary } f
 import {
   MAX_PROBE_SEEDS, NOISE_MEAN_SCALE, paletteLatentMeans, probeCases, runBackgroundProbes, shiftNoiseMean, summariseProbes, type ProbeSummary,
 } from '../src/node/quality/probes.js';
-import { QUALITY_TARGETS, missedTargets, qualityTarget } from '../src/node/quality/targets.js';
+import { QUALITY_TARGETS, SHIPPED_FLOORS, missedTargets, qualityTarget } from '../src/node/quality/targets.js';
 import {
   COLOURS, PALETTE, Rng, changedObjects, parseCaption, placeScene, renderScene, sceneFromCaption, type ColourName, type RgbImage, type Scene,
 } from '../src/shapes/world/index.js';
@@ -167,6 +167,21 @@ describe('quality report: the edit set, its scoring and the targets', function (
     expect(missedTargets(noProbe)).to.deep.equal(['noise_mean_probe not measured (target ≥ 0.9)']);
     expect(qualityTarget('attribute_ok_fraction').min).to.equal(0.85);
     expect(() => qualityTarget('speed')).to.throw(/no quality target "speed"/);
+  });
+
+  it("the shipped model's floors: each stands in for a declared target, below it, on a measure an ideal model passes", () => {
+    const ideal: QualitySummary & ProbeSummary = {
+      edits: 60, generation_ok_fraction: 1, generation_background_ok_fraction: 1, attribute_ok_fraction: 1, iou_p2p_mean: 1, iou_plain_mean: 0.2,
+      untouched_iou_mean: 1, background_change_p2p: 0, background_change_plain: 20, background_change_edits: 60, ...perfectProbes,
+    };
+    const none: QualitySummary & ProbeSummary = { ...ideal, generation_background_ok_fraction: 0, attribute_ok_fraction: 0, iou_p2p_mean: 0, iou_plain_mean: 0, untouched_iou_mean: 0 };
+    expect(SHIPPED_FLOORS.length).to.be.above(0);
+    for (const f of SHIPPED_FLOORS) {
+      const t = qualityTarget(f.target);
+      expect(f.min, f.name).to.be.above(0).and.below(t.min);
+      expect(f.value(ideal)!, f.name).to.be.at.least(f.min);
+      expect(f.value(none)!, f.name).to.be.below(f.min);
+    }
   });
 });
 

@@ -69,8 +69,9 @@ export const trainCommand: Command = {
     ctx.err(`training on ${b.description}; run folder ${opts.dir}`);
     let last = 0;
     const onProgress = (p: StageProgress) => {
-      const eta = (p.totalSteps - p.step) / Math.max(p.itPerSec, 1e-9);
-      const line = `${p.stage}: step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (mean ${p.smoothLoss.toFixed(4)}) ${p.itPerSec.toFixed(2)} it/s, ${duration(p.wallSeconds)} spent, ${duration(eta)} left`;
+      // No rate yet (the first step): no estimate rather than an absurd one.
+      const left = p.itPerSec > 0 ? `${duration((p.totalSteps - p.step) / p.itPerSec)} left` : 'time left not known yet';
+      const line = `${p.stage}: step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (mean ${p.smoothLoss.toFixed(4)}) ${p.itPerSec.toFixed(2)} it/s, ${duration(p.wallSeconds)} spent, ${left}`;
       if (ctx.interactive) process.stderr.write(`\r${line}\x1b[K${p.step === p.totalSteps ? '\n' : ''}`);
       else if (ctx.verbose || p.step === p.totalSteps || Date.now() - last > 30_000) {
         last = Date.now();
