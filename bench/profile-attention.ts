@@ -71,7 +71,7 @@ async function main() {
   }
 }
 
-let attendRef: (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number) => tf.Tensor3D;
 const core = await import('../src/nn/attention-core.js');
-attendRef = (q, k, v, heads) => core.attend(q, k, v, { heads });
+const attendRef = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number): tf.Tensor3D =>
+  core.attend(q, k, v, { heads });
 await main();

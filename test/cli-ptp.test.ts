@@ -7,7 +7,7 @@ import { parseCross, parseWordFactors } from '../src/cli/edit-args.js';
 import { decodePng } from '../src/node/png.js';
 import { readLatentsFile } from '../src/node/latents-file.js';
 import type { RgbImage } from '../src/util/image.js';
-import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
+import { describeRef, tinySdDir } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 import { lines, ptp, spawnPtp } from './helpers/cli.js';
 

@@ -15,7 +15,7 @@ import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { AutoencoderKL } from '../src/models/vae/autoencoder-kl.js';
 import { ClipTextModel, ClipTextModelWithProjection } from '../src/models/clip/text-model.js';
 import type { Module } from '../src/nn/module.js';
-import { chooseConfigSet, convertCheckpoint, detectFamily } from '../weights-tools/convert.js';
+import { chooseConfigSet, detectFamily } from '../weights-tools/convert.js';
 import { configSetFiles, readConfigSetFile, readConfigSetJson } from '../weights-tools/config-sets.js';
 import { sd1LayoutFromConfigs, type Sd1Component, type Sd1Layout } from '../weights-tools/sd1-keymap.js';
 import { planSd1Conversion } from '../weights-tools/sd1-plan.js';

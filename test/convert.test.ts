@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StDtype } from '../src/io/dtypes.js';
 import { castFloatBytes } from '../src/io/dtypes.js';
@@ -14,7 +14,7 @@ import { openModelDirectory } from '../src/node/model-dir.js';
 import { convertCheckpoint } from '../weights-tools/convert.js';
 import type { Sd1Component } from '../weights-tools/sd1-keymap.js';
 import { describeRef, readJson } from './helpers/reference.js';
-import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
+import { tempDirForSuite } from './helpers/tmp.js';
 import { ptp } from './helpers/cli.js';
 import { convertMeasured, encode, ends, numel, pattern, writeSparse, type FakeTensor } from './helpers/sparse-checkpoint.js';
 

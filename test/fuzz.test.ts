@@ -78,7 +78,7 @@ describe('fuzz (npm run fuzz)', function () {
       expect(c.ok, `${target}: results`).to.be.above(0);
       expect(c.clean_error, `${target}: clean errors`).to.be.above(0);
     }
-    expect(r.out).to.match(/^  safetensors +180 /m);
+    expect(r.out).to.match(/^ {2}safetensors +180 /m);
     expect(r.summary.reached['cli: sampled and decoded'] ?? 0, 'CLI cases that sampled and decoded an image').to.be.above(0);
   });
 });

@@ -13,7 +13,7 @@ import {
 } from '../src/node/quality/probes.js';
 import { QUALITY_TARGETS, SHIPPED_FLOORS, missedTargets, qualityTarget } from '../src/node/quality/targets.js';
 import {
-  COLOURS, PALETTE, Rng, changedObjects, parseCaption, placeScene, renderScene, sceneFromCaption, type ColourName, type RgbImage, type Scene,
+  COLOURS, Rng, changedObjects, parseCaption, placeScene, renderScene, sceneFromCaption, type ColourName, type RgbImage, type Scene,
 } from '../src/shapes/world/index.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import type { HostTensor } from '../src/pipeline/host-tensor.js';
@@ -115,6 +115,7 @@ describe('quality report: the edit set, its scoring and the targets', function (
     expect(s.attribute_ok_fraction).to.equal(0);
     expect(s.iou_p2p_mean).to.equal(0);
     expect(s.background_change_edits).to.equal(0);
+    // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- a chai property assertion
     expect(s.background_change_p2p).to.be.NaN;
     // per edit the background did not change at all: that alone must not look good
     expect(scores.every((x) => x.backgroundP2p === 0)).to.equal(true);
@@ -268,6 +269,7 @@ describe('quality report: the background probes', function () {
     expect(leaky.background_follows_caption_min).to.equal(1); // plain noise: the caption's background
     expect(leaky.noise_mean_probe).to.equal(0);
     expect(missedTargets({ ...leaky })).to.include('noise_mean_probe 0.000 < 0.9');
+    // eslint-disable-next-line @typescript-eslint/no-unused-expressions -- a chai property assertion
     expect(summariseProbes([]).noise_mean_probe).to.be.NaN;
   });
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { createScheduler, DDIMScheduler, SCHEDULER_NAMES, type Scheduler, type SchedulerName } from '../src/models/schedulers/index.js';
+import { createScheduler, DDIMScheduler, SCHEDULER_NAMES, type SchedulerName } from '../src/models/schedulers/index.js';
 import { caseTolerance, describeRef, fixture, fixtureTensor, hasReference, readJson } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 

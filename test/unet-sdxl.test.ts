@@ -109,7 +109,7 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
     const out = tr.forward(x, ctx);
     expectClose(out, await fixtureNhwc(F, `${P}.out`), tol(`${P}.out`), `${P}.out`);
     // Layer by layer on the projected tokens.
-    const [b, h, w, c] = x.shape;
+    const [b, h, w] = x.shape;
     let tokens = tf.reshape(tr.projIn.forward(tr.norm.forward(x)), [b, h * w, tr.innerDim]) as tf.Tensor3D;
     for (const layer of [0, 1]) {
       const block = tr.transformerBlocks[layer];

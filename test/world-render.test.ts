@@ -4,7 +4,6 @@ import { placeScene, sampleScene, type Scene } from '../src/shapes/world/scene.j
 import { objectMask, renderScene } from '../src/shapes/world/render.js';
 import { STAR_INNER_RATIO } from '../src/shapes/world/geometry.js';
 import { PALETTE, type ShapeName } from '../src/shapes/world/palette.js';
-import { maskArea } from '../src/shapes/world/image.js';
 
 /** FNV-1a 32-bit hash of bytes. */
 function fnv1a(data: Uint8Array | Uint8ClampedArray): number {
@@ -33,7 +32,7 @@ function alphas(scene: Scene, size: number): Float64Array {
   return out;
 }
 
-const C18 = Math.cos(Math.PI / 10), S54 = Math.sin((3 * Math.PI) / 10);
+const C18 = Math.cos(Math.PI / 10);
 /** Shape area over (extent in px)² for the scene's proportions. */
 const AREA: Record<ShapeName, number> = {
   circle: Math.PI / 4,

@@ -23,6 +23,7 @@ export const selftestTarget: FuzzTarget<undefined> = {
         break;
       case 3:
         process.exit(0);
+        break; // not reached
       case 4:
         tf.util.assert(false, () => 'a tfjs shape assertion');
         break;

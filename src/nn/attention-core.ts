@@ -106,7 +106,7 @@ export interface AttendOptions {
 
 /** q [B, N, H·d], k/v [B, M, H·d] → [B, N, H·d]. */
 export function attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions): tf.Tensor3D {
-  const [b, n, inner] = q.shape;
+  const [b, , inner] = q.shape;
   const heads = opts.heads;
   if (inner % heads !== 0) throw new Error(`attention: ${inner} channels do not split into ${heads} heads`);
   if (k.shape[0] !== b || v.shape[0] !== b || k.shape[1] !== v.shape[1]) {

@@ -24,6 +24,7 @@ export function describeRef(title: string, fn: (this: Mocha.Suite) => void): voi
   describeNeeding(title, referenceMissing, 'PTP_REQUIRE_REFERENCE', fn);
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the fixtures' JSON, read untyped by most suites
 export function readJson<T = any>(rel: string): T {
   return JSON.parse(readFileSync(join(referenceDir, rel), 'utf8')) as T;
 }

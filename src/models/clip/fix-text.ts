@@ -27,7 +27,9 @@ const DOUBLE_QUOTE_RE = /[\u201c-\u201f]/g;
 const LINE_BREAK_RE = /\r\n|[\r\u2028\u2029\x85]/g;
 const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 /** ANSI escapes; Python's `\d` matches every decimal digit. */
+// eslint-disable-next-line no-control-regex -- ftfy's patterns match control characters on purpose
 const TERMINAL_ESCAPE_RE = /\x1b\[(?:\p{Nd}|;)*[a-zA-Z]/gu;
+// eslint-disable-next-line no-control-regex -- ftfy's patterns match control characters on purpose
 const CONTROL_RE = /[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g;
 
 /** Full-/half-width character → its normal form (ftfy: U+3000 → space, else NFKC when it differs). */

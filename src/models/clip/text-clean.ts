@@ -7,6 +7,7 @@ import { fixText } from './fix-text.js';
 /** Python `regex`'s `\s` (the Unicode White_Space property). */
 const WHITESPACE_RUN = /\p{White_Space}+/gu;
 /** Python `str.isspace()` characters (White_Space plus the separators U+001C–U+001F). */
+// eslint-disable-next-line no-control-regex -- U+001C–U+001F are the separators str.isspace() counts
 const PY_SPACE = /^[\p{White_Space}\x1c-\x1f]+|[\p{White_Space}\x1c-\x1f]+$/gu;
 
 /** Python `str.strip()` without arguments. */

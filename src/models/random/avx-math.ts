@@ -12,11 +12,13 @@ const LOG_P = [
 ].map(f32);
 const LOG_Q1 = f32(-2.1219444e-4);
 const LOG_Q2 = f32(0.693359375);
+// eslint-disable-next-line no-loss-of-precision -- the literal as written in avx_mathfun.h (rounded to float32 anyway)
 const SQRTHF = f32(0.707106781186547524);
 const MIN_NORM_POS = 1.1754943508222875e-38; // 2^-126
 
 const DP1 = f32(-0.78515625);
 const DP2 = f32(-2.4187564849853515625e-4);
+// eslint-disable-next-line no-loss-of-precision -- the literal as written in avx_mathfun.h (rounded to float32 anyway)
 const DP3 = f32(-3.77489497744594108e-8);
 const SIN_P = [-1.9515295891e-4, 8.3321608736e-3, -1.6666654611e-1].map(f32);
 const COS_P = [2.443315711809948e-5, -1.388731625493765e-3, 4.166664568298827e-2].map(f32);
