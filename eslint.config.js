@@ -1,10 +1,11 @@
 // ESLint flat config: @eslint/js and typescript-eslint recommended (not the type-checked variants,
 // which need a full TypeScript program per run). `npm run lint` runs it together with prettier --check.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
+export default defineConfig(
   {
     // Build outputs, local run folders, generated and non-TypeScript sources (see .prettierignore).
     ignores: [
@@ -22,7 +23,7 @@ export default tseslint.config(
     ],
   },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  tseslint.configs.recommended,
   {
     languageOptions: {
       ecmaVersion: 2022,
