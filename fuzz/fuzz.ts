@@ -12,12 +12,26 @@
  * crash or a hang.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { classify, type CaseReport, type Outcome } from './outcome.js';
 import { caseSeed, Rng } from './rng.js';
 import type { FuzzTarget } from './targets/target.js';
 
 const HERE = fileURLToPath(import.meta.url);
+
+let scratch: string | undefined;
+/** The fuzz children's working directory: a temporary one, removed when the parent exits. */
+function scratchDir(): string {
+  if (!scratch) {
+    const dir = mkdtempSync(join(tmpdir(), 'ptp-fuzz-cwd-'));
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+    scratch = dir;
+  }
+  return scratch;
+}
 
 async function targets(): Promise<FuzzTarget<unknown>[]> {
   const [{ safetensorsTarget }, { tokenizerTarget }, { modelDirTarget }, { cliTarget }, { selftestTarget }] = await Promise.all([
@@ -104,7 +118,10 @@ async function runChunk(chunk: Chunk, o: Options, onReport: (r: CaseReport) => v
     const started = next;
     next = await new Promise<number>((resolve) => {
       const proc: ChildProcess = fork(HERE, ['--child', chunk.target, String(o.seed), String(started), String(chunk.to)], {
-        execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+        // tsx by its resolved path: the child runs in a scratch directory of its own, so that a
+        // relative path a case passes (`--out -`) never lands in the caller's directory.
+        execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=4096'],
+        cwd: scratchDir(),
         env: { ...process.env, PTP_WASM_THREADS: '1', PTP_BACKEND: 'wasm' },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       });

@@ -106,7 +106,9 @@ function readSources(): SourceFile[] {
 
 /** Violations of the web page's rule: web/page/ (browser code) uses the library only through its public browser-safe entry points. */
 function webPageViolations(files: readonly SourceFile[]): string[] {
-  const entries = ['src/index.ts', 'src/browser/index.ts'];
+  // The probe is an entry point of its own (`tfjs-prompt-to-prompt/browser/webgpu-probe`): it loads
+  // no tfjs, so the page's main thread can build its backend menu without the library.
+  const entries = ['src/index.ts', 'src/browser/index.ts', 'src/browser/webgpu-probe.ts'];
   const out: string[] = [];
   for (const f of files) {
     for (const spec of f.imports) {
@@ -167,13 +169,13 @@ describe('layering: imports run one way', () => {
     expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, draw, world, io, backend, nn, models, ptp, pipeline, train, shapes, index, node, browser, cli)']);
   });
 
-  it('the web page (web/page) uses the library only through src/index.ts and src/browser/index.ts, and no Node module', () => {
+  it('the web page (web/page) uses the library only through its entry points (src/index.ts, src/browser/index.ts, the tfjs-free WebGPU probe), and no Node module', () => {
     const files = readSourcesOf(resolve(repoRoot, 'web/page'));
     expect(files.length).to.be.greaterThan(5);
     expect(webPageViolations(files)).to.deep.equal([]);
     expect(webPageViolations([{ path: 'x.ts', imports: ['./settings.js', '../../src/index.js', '../../src/browser/index.js', '@tensorflow/tfjs-core', '../../src/ptp/store.js', '../server.js', 'node:fs', 'pngjs'] }])).to.deep.equal([
-      'web/page/x.ts imports ../../src/ptp/store.js: use the entry points src/index.ts, src/browser/index.ts',
-      'web/page/x.ts imports ../server.js: use the entry points src/index.ts, src/browser/index.ts',
+      'web/page/x.ts imports ../../src/ptp/store.js: use the entry points src/index.ts, src/browser/index.ts, src/browser/webgpu-probe.ts',
+      'web/page/x.ts imports ../server.js: use the entry points src/index.ts, src/browser/index.ts, src/browser/webgpu-probe.ts',
       'web/page/x.ts imports the Node-only module node:fs',
       'web/page/x.ts imports the Node-only module pngjs',
     ]);
