@@ -42,7 +42,12 @@ export interface AttentionResult {
   seconds: Partial<Record<AttentionStrategy, number>>;
 }
 
-export async function benchAttention(cases: AttentionCase[], strategies: AttentionStrategy[], reps: number, log = console.log): Promise<AttentionResult[]> {
+export async function benchAttention(
+  cases: AttentionCase[],
+  strategies: AttentionStrategy[],
+  reps: number,
+  log = console.log,
+): Promise<AttentionResult[]> {
   const results: AttentionResult[] = [];
   for (const c of cases) {
     const inner = c.heads * c.dim;
@@ -50,8 +55,20 @@ export async function benchAttention(cases: AttentionCase[], strategies: Attenti
     const k = tf.randomNormal([c.batch, c.keys, inner]) as tf.Tensor3D;
     const v = tf.randomNormal([c.batch, c.keys, inner]) as tf.Tensor3D;
     const ctx: AttentionContext = {
-      isCross: c.keys !== c.queries, place: 'down', layerIndex: 0, numLayers: 1, blockIndex: 0, name: c.name, step: 0,
-      height: Math.sqrt(c.queries), width: Math.sqrt(c.queries), latent: { height: Math.sqrt(c.queries), width: Math.sqrt(c.queries) }, queries: c.queries, keys: c.keys, heads: c.heads, batch: c.batch,
+      isCross: c.keys !== c.queries,
+      place: 'down',
+      layerIndex: 0,
+      numLayers: 1,
+      blockIndex: 0,
+      name: c.name,
+      step: 0,
+      height: Math.sqrt(c.queries),
+      width: Math.sqrt(c.queries),
+      latent: { height: Math.sqrt(c.queries), width: Math.sqrt(c.queries) },
+      queries: c.queries,
+      keys: c.keys,
+      heads: c.heads,
+      batch: c.batch,
     };
     const opts = c.probs ? { heads: c.heads, controller: new PassThrough(), ctx } : { heads: c.heads };
     const flop = 4 * c.batch * c.heads * c.queries * c.keys * c.dim;
@@ -64,10 +81,14 @@ export async function benchAttention(cases: AttentionCase[], strategies: Attenti
         setAttentionStrategy(undefined);
       }
     }
-    const parts = strategies.map((s) => `${s} ${(r.seconds[s]! * 1000).toFixed(1)} ms (${gflops(flop, r.seconds[s]!).toFixed(1)} GFLOP/s)`);
+    const parts = strategies.map(
+      (s) => `${s} ${(r.seconds[s]! * 1000).toFixed(1)} ms (${gflops(flop, r.seconds[s]!).toFixed(1)} GFLOP/s)`,
+    );
     const base = r.seconds['per-head'];
     const fused = r.seconds.fused;
-    log(`  ${c.name.padEnd(36)} ${parts.join(' | ')}${base && fused ? ` | per-head/fused ×${(base / fused).toFixed(2)}` : ''}`);
+    log(
+      `  ${c.name.padEnd(36)} ${parts.join(' | ')}${base && fused ? ` | per-head/fused ×${(base / fused).toFixed(2)}` : ''}`,
+    );
     results.push(r);
     tf.dispose([q, k, v]);
   }

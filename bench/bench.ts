@@ -61,7 +61,10 @@ const only = new Set(onlyArg.split(','));
 function defaultBackends(): { list: string; note?: string } {
   if (nativeUnavailableReason()) return { list: 'wasm' };
   if (loadNativeAddon().info().bf16Native) return { list: 'native,native-unpacked,native-bf16,wasm' };
-  return { list: 'native,native-unpacked,wasm', note: 'native bf16 skipped: this CPU has no AVX512-BF16/AMX, oneDNN would emulate it (about 5× slower than fp32); --backends=native,native-bf16,wasm runs it anyway' };
+  return {
+    list: 'native,native-unpacked,wasm',
+    note: 'native bf16 skipped: this CPU has no AVX512-BF16/AMX, oneDNN would emulate it (about 5× slower than fp32); --backends=native,native-bf16,wasm runs it anyway',
+  };
 }
 const defaults = arg('backends') || process.env.PTP_BACKEND ? undefined : defaultBackends();
 const backends = (arg('backends') ?? process.env.PTP_BACKEND ?? defaults!.list).split(',');
@@ -77,9 +80,16 @@ interface RefFigures {
 function reference(key: string): RefFigures {
   try {
     const j = JSON.parse(readFileSync(join(refDir, 'bench.json'), 'utf8'));
-    const torch = [j[key]?.median_s, ...(j.peers?.['onnxruntime-node-cpu']?.modules?.[key]?.torch_same_sitting ?? []).map((r: { median_s: number }) => r.median_s)]
-      .filter((x) => typeof x === 'number');
-    return { torch: torch.length ? Math.min(...torch) : undefined, ort: j.peers?.['onnxruntime-node-cpu']?.modules?.[key]?.ort?.median_s };
+    const torch = [
+      j[key]?.median_s,
+      ...(j.peers?.['onnxruntime-node-cpu']?.modules?.[key]?.torch_same_sitting ?? []).map(
+        (r: { median_s: number }) => r.median_s,
+      ),
+    ].filter((x) => typeof x === 'number');
+    return {
+      torch: torch.length ? Math.min(...torch) : undefined,
+      ort: j.peers?.['onnxruntime-node-cpu']?.modules?.[key]?.ort?.median_s,
+    };
   } catch {
     return {};
   }
@@ -190,30 +200,45 @@ async function main(): Promise<void> {
     const r = await fn();
     const peak = Math.max(wasmPeakBytes(), r.breakdown.peakBytes);
     modules.push({ key, label, r: { ...r, breakdown: { ...r.breakdown, peakBytes: peak } }, ref: reference(key) });
-    console.log(`  ${label}: ${f(r.seconds, 3)} s (runs ${r.runs.map((x) => x.toFixed(2)).join(', ')}; ${f(r.cpuSeconds, 2)} CPU s), peak backend ${mb(peak)} MiB, RSS high-water ${mb(r.rssBytes)} MiB`);
+    console.log(
+      `  ${label}: ${f(r.seconds, 3)} s (runs ${r.runs.map((x) => x.toFixed(2)).join(', ')}; ${f(r.cpuSeconds, 2)} CPU s), peak backend ${mb(peak)} MiB, RSS high-water ${mb(r.rssBytes)} MiB`,
+    );
     return r;
   };
 
   console.log('\n## Modules (random weights; median of timed runs after a warm-up)');
-  if (only.has('text')) await runModule('sd15:text_encoder', 'SD-1.5 text encoder (batch 2×77)', () => benchTextEncoder(sd, reps));
+  if (only.has('text'))
+    await runModule('sd15:text_encoder', 'SD-1.5 text encoder (batch 2×77)', () => benchTextEncoder(sd, reps));
   if (only.has('vae')) await runModule('sd15:vae', 'SD-1.5 VAE decode 64²→512²', () => benchVae(sd, bigReps));
   if (only.has('unet')) {
-    const r = await runModule('sd15:unet', 'SD-1.5 UNet step 64², CFG batch 2 (weights streamed)', () => benchUNet(sd, bigReps, 'stream'));
+    const r = await runModule('sd15:unet', 'SD-1.5 UNet step 64², CFG batch 2 (weights streamed)', () =>
+      benchUNet(sd, bigReps, 'stream'),
+    );
     const up = (r as Awaited<ReturnType<typeof benchUNet>>).upload;
     out.unet_weight_upload_s = +up.fp32.toFixed(3);
     out.unet_weight_upload_fp16_extra_s = +up.fp16Extra.toFixed(3);
     out.unet_weight_mb = mb(up.bytes);
-    console.log(`  UNet weight streaming: uploading all ${mb(up.bytes)} MiB once costs ${f(up.fp32, 2)} s per step from fp32 host memory; an fp16 host copy would add ~${f(up.fp16Extra, 2)} s of upcasting`);
+    console.log(
+      `  UNet weight streaming: uploading all ${mb(up.bytes)} MiB once costs ${f(up.fp32, 2)} s per step from fp32 host memory; an fp16 host copy would add ~${f(up.fp16Extra, 2)} s of upcasting`,
+    );
   }
   if (only.has('sd21')) {
     const sd21 = join(root, 'weights-tools', 'sd21-config');
-    await runModule('sd21:text_encoder', 'SD-2.1 text encoder (OpenCLIP-H, batch 2×77)', () => benchTextEncoder(sd21, reps));
-    await runModule('sd21:unet', 'SD-2.1 UNet step 96² (768×768), CFG batch 2 (weights streamed)', () => benchUNet(sd21, bigReps, 'stream', 96));
+    await runModule('sd21:text_encoder', 'SD-2.1 text encoder (OpenCLIP-H, batch 2×77)', () =>
+      benchTextEncoder(sd21, reps),
+    );
+    await runModule('sd21:unet', 'SD-2.1 UNet step 96² (768×768), CFG batch 2 (weights streamed)', () =>
+      benchUNet(sd21, bigReps, 'stream', 96),
+    );
     await runModule('sd21:vae', 'SD-2.1 VAE decode 96²→768²', () => benchVae(sd21, bigReps, 96));
   }
   if (only.has('sdxl')) {
     const sdxl = join(root, 'weights-tools', 'sdxl-config');
-    const r = await runModule('sdxl:unet', 'SD-XL UNet step 128² (1024×1024), CFG batch 2 (weights streamed, fp16 host)', () => benchUNet(sdxl, bigReps, 'stream', 128, { hostFloat16: true }));
+    const r = await runModule(
+      'sdxl:unet',
+      'SD-XL UNet step 128² (1024×1024), CFG batch 2 (weights streamed, fp16 host)',
+      () => benchUNet(sdxl, bigReps, 'stream', 128, { hostFloat16: true }),
+    );
     const up = (r as Awaited<ReturnType<typeof benchUNet>>).upload;
     out.sdxl_unet_weight_upload_s = +up.fp32.toFixed(3);
     out.sdxl_unet_weight_mb = mb(up.bytes);
@@ -225,13 +250,24 @@ async function main(): Promise<void> {
   }
 
   if (modules.length) {
-    console.log('\n## Modules vs PyTorch CPU and onnxruntime-node (bench.json; ratio = ours / theirs, lower is better)');
+    console.log(
+      '\n## Modules vs PyTorch CPU and onnxruntime-node (bench.json; ratio = ours / theirs, lower is better)',
+    );
     table([
       ['module', 'ours s', 'torch s', 'ours/torch', 'ORT s', 'ours/ORT', 'GFLOP/s', '% of matmul', 'peak backend MiB'],
       ...modules.map(({ label, r, ref }) => {
         const g = totalFlop(r.breakdown) / r.seconds / 1e9;
-        return [label, f(r.seconds, 3), f(ref.torch, 3), f(ref.torch && r.seconds / ref.torch), f(ref.ort, 3), f(ref.ort && r.seconds / ref.ort),
-          f(g, 1), f((100 * g) / matmulGflops, 0), String(mb(r.breakdown.peakBytes))];
+        return [
+          label,
+          f(r.seconds, 3),
+          f(ref.torch, 3),
+          f(ref.torch && r.seconds / ref.torch),
+          f(ref.ort, 3),
+          f(ref.ort && r.seconds / ref.ort),
+          f(g, 1),
+          f((100 * g) / matmulGflops, 0),
+          String(mb(r.breakdown.peakBytes)),
+        ];
       }),
     ]);
     console.log('\n## Per layer type (one profiled run; GFLOP/s of the kernels themselves)');
@@ -241,9 +277,28 @@ async function main(): Promise<void> {
         const s = r.breakdown.types[t];
         if (!s.calls) continue;
         const g = typeGflops(r.breakdown, t);
-        rows.push([label, t, String(s.calls), f(s.ms, 0), f(s.flop / 1e9, 1), t === 'other' ? '–' : f(g, 1), t === 'other' ? '–' : f((100 * g) / matmulGflops, 0)]);
+        rows.push([
+          label,
+          t,
+          String(s.calls),
+          f(s.ms, 0),
+          f(s.flop / 1e9, 1),
+          t === 'other' ? '–' : f(g, 1),
+          t === 'other' ? '–' : f((100 * g) / matmulGflops, 0),
+        ]);
       }
-      rows.push([label, `other: ${r.breakdown.otherTop.slice(0, 4).map((o) => `${o.name} ${o.ms.toFixed(0)}`).join(', ')}`, '', '', '', '', '']);
+      rows.push([
+        label,
+        `other: ${r.breakdown.otherTop
+          .slice(0, 4)
+          .map((o) => `${o.name} ${o.ms.toFixed(0)}`)
+          .join(', ')}`,
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
     }
     table(rows);
   }
@@ -270,8 +325,14 @@ async function main(): Promise<void> {
     });
   }
   for (const [key, name] of [
-    ['sd15:text_encoder', 'text_encoder'], ['sd15:vae', 'vae_decode'], ['tiny:text_encoder', 'tiny_text_encoder'], ['tiny:unet', 'tiny_unet_step'], ['tiny:vae', 'tiny_vae_decode'],
-    ['sd21:text_encoder', 'sd21_text_encoder'], ['sd21:unet', 'sd21_unet_step_768'], ['sd21:vae', 'sd21_vae_decode_768'],
+    ['sd15:text_encoder', 'text_encoder'],
+    ['sd15:vae', 'vae_decode'],
+    ['tiny:text_encoder', 'tiny_text_encoder'],
+    ['tiny:unet', 'tiny_unet_step'],
+    ['tiny:vae', 'tiny_vae_decode'],
+    ['sd21:text_encoder', 'sd21_text_encoder'],
+    ['sd21:unet', 'sd21_unet_step_768'],
+    ['sd21:vae', 'sd21_vae_decode_768'],
     ['sdxl:unet', 'sdxl_unet_step_1024'],
   ]) {
     const m = get(key);
@@ -298,8 +359,11 @@ async function main(): Promise<void> {
   }
   tracker.sample();
   out.peak_rss_mb = mb(tracker.peakRssBytes());
-  out.peak_backend_mb = modules.length ? Math.max(...modules.map((m) => mb(m.r.breakdown.peakBytes))) : mb(wasmPeakBytes());
-  if (backend.tfName === 'wasm') out.wasm_heap_mb = mb((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length);
+  out.peak_backend_mb = modules.length
+    ? Math.max(...modules.map((m) => mb(m.r.breakdown.peakBytes)))
+    : mb(wasmPeakBytes());
+  if (backend.tfName === 'wasm')
+    out.wasm_heap_mb = mb((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length);
   out.bench_s = +((performance.now() - t0) / 1000).toFixed(1);
   console.log(`\nfinished in ${f((performance.now() - t0) / 1000, 0)} s`);
   console.log(JSON.stringify(out));

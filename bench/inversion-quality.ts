@@ -24,10 +24,23 @@ import { AttentionReplace } from '../src/ptp/replace.js';
 import { LocalBlend } from '../src/ptp/local-blend.js';
 import { psnr, sideBySide, toFloatImage, toRgbImage, type RgbImage } from '../src/util/image.js';
 import {
-  COLOURS, Rng, captionOf, checkGeneration, meanAbsChangeOutside, objectMask, renderScene, sampleScene, type Scene,
+  COLOURS,
+  Rng,
+  captionOf,
+  checkGeneration,
+  meanAbsChangeOutside,
+  objectMask,
+  renderScene,
+  sampleScene,
+  type Scene,
 } from '../src/shapes/world/index.js';
 
-const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=').slice(1).join('=');
+const arg = (name: string) =>
+  process.argv
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.split('=')
+    .slice(1)
+    .join('=');
 const model = arg('model') ?? demoModelDir();
 const scenes = Number(arg('scenes') ?? 4);
 const steps = Number(arg('steps') ?? 50);
@@ -55,8 +68,20 @@ function colourSwap(scene: Scene): { scene: Scene; caption: string } {
   return { scene: swapped, caption: captionOf(swapped) };
 }
 
-async function reconstruct(pipe: StableDiffusionPipeline, caption: string, latents: HostTensor, uncond?: HostTensor): Promise<Image8> {
-  const r = await pipe.generate({ prompts: [caption], latents, uncondEmbeddings: uncond, steps, guidance, scheduler: 'ddim' });
+async function reconstruct(
+  pipe: StableDiffusionPipeline,
+  caption: string,
+  latents: HostTensor,
+  uncond?: HostTensor,
+): Promise<Image8> {
+  const r = await pipe.generate({
+    prompts: [caption],
+    latents,
+    uncondEmbeddings: uncond,
+    steps,
+    guidance,
+    scheduler: 'ddim',
+  });
   return toRgbImage(r.images[0]);
 }
 
@@ -74,7 +99,9 @@ async function main(): Promise<void> {
   const pipe = await loadPipelineFromDirectory(model, { vaeEncoder: true });
   const size = Number(arg('size') ?? pipe.defaultSize);
   mkdirSync(outDir, { recursive: true });
-  console.log(`inversion quality: ${model}, ${backend.description}; ${scenes} rendered scenes at ${size}², ${steps} DDIM steps, guidance ${guidance}, ≤ ${innerSteps} Adam iterations per step`);
+  console.log(
+    `inversion quality: ${model}, ${backend.description}; ${scenes} rendered scenes at ${size}², ${steps} DDIM steps, guidance ${guidance}, ≤ ${innerSteps} Adam iterations per step`,
+  );
   const rng = new Rng(seed);
   const results: SceneResult[] = [];
   const t0 = performance.now();
@@ -83,25 +110,53 @@ async function main(): Promise<void> {
     const scene = sampleScene(rng);
     const caption = captionOf(scene);
     const image = renderScene(scene, size);
-    const inv = await pipe.invertNullText({ image, prompt: caption, steps, innerSteps, guidance, scheduler: pipe.scheduler('ddim') });
+    const inv = await pipe.invertNullText({
+      image,
+      prompt: caption,
+      steps,
+      innerSteps,
+      guidance,
+      scheduler: pipe.scheduler('ddim'),
+    });
     const vae = await decode(pipe, inv.imageLatents);
     const ddim = await reconstruct(pipe, caption, inv.latents);
     const nullText = await reconstruct(pipe, caption, inv.latents, inv.uncondEmbeddings);
-    const r: SceneResult = { caption, psnrVae: psnr(vae, image), psnrDdim: psnr(ddim, image), psnrNullText: psnr(nullText, image), seconds: 0 };
+    const r: SceneResult = {
+      caption,
+      psnrVae: psnr(vae, image),
+      psnrDdim: psnr(ddim, image),
+      psnrNullText: psnr(nullText, image),
+      seconds: 0,
+    };
     const panels = [image, vae, ddim, nullText];
     if (k === 0 || arg('edit-all') !== undefined) {
       const swap = colourSwap(scene);
       const prompts = [caption, swap.caption];
       const tokenizer = pipe.tokenizer;
       const controller = new AttentionReplace({
-        tokenizer, prompts, crossReplaceSteps: 0.8, selfReplaceSteps: 0.5,
+        tokenizer,
+        prompts,
+        crossReplaceSteps: 0.8,
+        selfReplaceSteps: 0.5,
         localBlend: new LocalBlend(tokenizer, prompts, [scene.objects[0].shape, scene.objects[0].shape]),
       });
-      const e = await pipe.edit({ prompts, latents: inv.latents, uncondEmbeddings: inv.uncondEmbeddings, steps, guidance, scheduler: 'ddim', controller });
+      const e = await pipe.edit({
+        prompts,
+        latents: inv.latents,
+        uncondEmbeddings: inv.uncondEmbeddings,
+        steps,
+        guidance,
+        scheduler: 'ddim',
+        controller,
+      });
       controller.dispose();
       const edited = toRgbImage(e.images[1]);
       const outside = objectMask(scene, 0, size);
-      r.edit = { target: swap.caption, ok: checkGeneration(edited, swap.caption).ok, changeOutside: meanAbsChangeOutside(image, edited, outside) };
+      r.edit = {
+        target: swap.caption,
+        ok: checkGeneration(edited, swap.caption).ok,
+        changeOutside: meanAbsChangeOutside(image, edited, outside),
+      };
       panels.push(edited);
     }
     r.seconds = (performance.now() - t1) / 1000;
@@ -109,25 +164,39 @@ async function main(): Promise<void> {
     await writePng(file, toRgbImage(sideBySide(panels.map(toFloatImage))));
     await writePng(join(outDir, `input-${k}.png`), image);
     results.push(r);
-    console.log(`  "${caption}": PSNR VAE ${r.psnrVae.toFixed(2)} dB, DDIM inversion ${r.psnrDdim.toFixed(2)} dB, null-text ${r.psnrNullText.toFixed(2)} dB` +
-      (r.edit ? `; edit → "${r.edit.target}": ${r.edit.ok ? 'shows it' : 'does not show it'}, mean change outside the object ${r.edit.changeOutside.toFixed(1)}` : '') +
-      ` (${r.seconds.toFixed(0)} s) → ${file}`);
+    console.log(
+      `  "${caption}": PSNR VAE ${r.psnrVae.toFixed(2)} dB, DDIM inversion ${r.psnrDdim.toFixed(2)} dB, null-text ${r.psnrNullText.toFixed(2)} dB` +
+        (r.edit
+          ? `; edit → "${r.edit.target}": ${r.edit.ok ? 'shows it' : 'does not show it'}, mean change outside the object ${r.edit.changeOutside.toFixed(1)}`
+          : '') +
+        ` (${r.seconds.toFixed(0)} s) → ${file}`,
+    );
   }
   pipe.dispose();
   const mean = (f: (r: SceneResult) => number) => results.reduce((a, r) => a + f(r), 0) / results.length;
   const edits = results.filter((r) => r.edit);
   const out = {
-    model, backend: backend.tfName, scenes, size, steps, inner_steps: innerSteps, guidance,
+    model,
+    backend: backend.tfName,
+    scenes,
+    size,
+    steps,
+    inner_steps: innerSteps,
+    guidance,
     psnr_vae_db: +mean((r) => r.psnrVae).toFixed(2),
     psnr_ddim_inversion_db: +mean((r) => r.psnrDdim).toFixed(2),
     psnr_null_text_db: +mean((r) => r.psnrNullText).toFixed(2),
     null_text_gain_db: +mean((r) => r.psnrNullText - r.psnrDdim).toFixed(2),
     edits: edits.length,
     edits_ok: edits.filter((r) => r.edit!.ok).length,
-    edit_change_outside: edits.length ? +(edits.reduce((a, r) => a + r.edit!.changeOutside, 0) / edits.length).toFixed(2) : null,
+    edit_change_outside: edits.length
+      ? +(edits.reduce((a, r) => a + r.edit!.changeOutside, 0) / edits.length).toFixed(2)
+      : null,
     seconds: +((performance.now() - t0) / 1000).toFixed(1),
   };
-  console.log(`mean PSNR: VAE round trip ${out.psnr_vae_db} dB, DDIM inversion ${out.psnr_ddim_inversion_db} dB, null-text inversion ${out.psnr_null_text_db} dB (${out.null_text_gain_db >= 0 ? '+' : ''}${out.null_text_gain_db} dB); colour swaps shown ${out.edits_ok}/${out.edits}`);
+  console.log(
+    `mean PSNR: VAE round trip ${out.psnr_vae_db} dB, DDIM inversion ${out.psnr_ddim_inversion_db} dB, null-text inversion ${out.psnr_null_text_db} dB (${out.null_text_gain_db >= 0 ? '+' : ''}${out.null_text_gain_db} dB); colour swaps shown ${out.edits_ok}/${out.edits}`,
+  );
   console.log(JSON.stringify(out));
 }
 

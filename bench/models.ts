@@ -15,7 +15,8 @@ import { f16ToF32, f32ToF16Bits } from '../src/io/dtypes.js';
 import { profileBreakdown, type Breakdown } from './profile.js';
 import { timeIt, tracker } from './timing.js';
 
-const json = (dir: string, sub: string) => JSON.parse(readFileSync(join(dir, sub, 'config.json'), 'utf8')) as Record<string, unknown>;
+const json = (dir: string, sub: string) =>
+  JSON.parse(readFileSync(join(dir, sub, 'config.json'), 'utf8')) as Record<string, unknown>;
 
 /** `n` deterministic uniform(−1, 1) values (xorshift32 from `seed`). */
 export function uniformValues(n: number, seed: number): Float32Array {
@@ -72,7 +73,13 @@ export interface ModuleBench {
 }
 
 /** `reps` timed runs after `warmup`, then one profiled run; with reps 0 the profiled run is the timing. */
-async function benchModule(name: string, m: Module, run: () => tf.Tensor | tf.Tensor[], reps: number, warmup: number): Promise<ModuleBench> {
+async function benchModule(
+  name: string,
+  m: Module,
+  run: () => tf.Tensor | tf.Tensor[],
+  reps: number,
+  warmup: number,
+): Promise<ModuleBench> {
   const timing = await timeIt(run, reps, warmup);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -82,7 +89,15 @@ async function benchModule(name: string, m: Module, run: () => tf.Tensor | tf.Te
   tracker.sample();
   const runs = reps > 0 ? timing.runs : [profiled];
   const cpuSeconds = reps > 0 ? timing.cpuMedian : (c.user + c.system) / 1e6;
-  return { name, seconds: reps > 0 ? timing.median : profiled, runs, cpuSeconds, breakdown, rssBytes: tracker.peakRssBytes(), params: m.numParams() };
+  return {
+    name,
+    seconds: reps > 0 ? timing.median : profiled,
+    runs,
+    cpuSeconds,
+    breakdown,
+    rssBytes: tracker.peakRssBytes(),
+    params: m.numParams(),
+  };
 }
 
 /** CLIP text encoder forward, batch 2 × 77 tokens. */
@@ -92,10 +107,16 @@ export async function benchTextEncoder(dir: string, reps: number): Promise<Modul
   const vocab = m.config.vocabSize;
   const ids = [0, 1].map((b) => Array.from({ length: 77 }, (_, i) => (i * 7919 + b * 104729) % vocab));
   try {
-    return await benchModule('text encoder (batch 2×77)', m, () => {
-      const o = m.forward(ids);
-      return [o.lastHiddenState, o.poolerOutput];
-    }, reps, 1);
+    return await benchModule(
+      'text encoder (batch 2×77)',
+      m,
+      () => {
+        const o = m.forward(ids);
+        return [o.lastHiddenState, o.poolerOutput];
+      },
+      reps,
+      1,
+    );
   } finally {
     m.dispose();
   }
@@ -106,7 +127,13 @@ export async function benchTextEncoder(dir: string, reps: number): Promise<Modul
  * (`hostFloat16`: float16 host copies, as an fp16 checkpoint loads; SD-XL's 2.6 G weights take
  * 5.1 GB so). An SD-XL UNet gets its added conditioning (pooled embeddings, time ids of the size).
  */
-export async function benchUNet(dir: string, reps: number, residency: Residency, size = 64, opts: { hostFloat16?: boolean } = {}): Promise<ModuleBench & { upload: UploadCost }> {
+export async function benchUNet(
+  dir: string,
+  reps: number,
+  residency: Residency,
+  size = 64,
+  opts: { hostFloat16?: boolean } = {},
+): Promise<ModuleBench & { upload: UploadCost }> {
   const cfg = json(dir, 'unet');
   const m = UNet2DConditionModel.fromConfig(cfg);
   m.setResidency(residency);
@@ -116,10 +143,25 @@ export async function benchUNet(dir: string, reps: number, residency: Residency,
   const context = tf.randomNormal([2, 77, c.crossAttentionDim[0]], 0, 1, 'float32', 2) as tf.Tensor3D;
   const px = size * 8;
   const added = c.additionEmbedType
-    ? { textEmbeds: tf.randomNormal([2, c.projectionClassEmbeddingsInputDim - 6 * c.additionTimeEmbedDim], 0, 1, 'float32', 4) as tf.Tensor2D, timeIds: [0, 1].map(() => [px, px, 0, 0, px, px]) }
+    ? {
+        textEmbeds: tf.randomNormal(
+          [2, c.projectionClassEmbeddingsInputDim - 6 * c.additionTimeEmbedDim],
+          0,
+          1,
+          'float32',
+          4,
+        ) as tf.Tensor2D,
+        timeIds: [0, 1].map(() => [px, px, 0, 0, px, px]),
+      }
     : undefined;
   try {
-    const r = await benchModule(`UNet step (CFG batch 2, ${size}×${size})`, m, () => m.forward(sample, 999, context, undefined, { added }), reps, 1);
+    const r = await benchModule(
+      `UNet step (CFG batch 2, ${size}×${size})`,
+      m,
+      () => m.forward(sample, 999, context, undefined, { added }),
+      reps,
+      1,
+    );
     return { ...r, upload: measureUpload(m) };
   } finally {
     tf.dispose([sample, context, added?.textEmbeds]);

@@ -64,7 +64,8 @@ async function main(): Promise<void> {
   instrument();
   const backend = await initNodeBackend('native');
   console.log(`backend: ${backend.description}`);
-  const json = (sub: string) => JSON.parse(readFileSync(join(sd, sub, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const json = (sub: string) =>
+    JSON.parse(readFileSync(join(sd, sub, 'config.json'), 'utf8')) as Record<string, unknown>;
   let run: () => tf.Tensor;
   if (which === 'unet') {
     const m = UNet2DConditionModel.fromConfig(json('unet'));
@@ -77,15 +78,24 @@ async function main(): Promise<void> {
     const m = UNet2DConditionModel.fromConfig(shapesUnetConfig as unknown as Record<string, unknown>);
     initWeights(m, { seed: 1 });
     m.setTrainable(true, 'profile.');
-    const opt = new Adam(m.trainableParams().map(([, p]) => p.trainableVariable!), { lr: 1e-4 });
+    const opt = new Adam(
+      m.trainableParams().map(([, p]) => p.trainableVariable!),
+      { lr: 1e-4 },
+    );
     const b = 16;
-    const alphas = new Float32Array(1000).map((_, i) => Math.cos(((i / 1000 + 0.008) / 1.008) * Math.PI / 2) ** 2);
+    const alphas = new Float32Array(1000).map((_, i) => Math.cos((((i / 1000 + 0.008) / 1.008) * Math.PI) / 2) ** 2);
     run = () => {
       const batch = {
-        latents: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D, noise: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D,
-        context: tf.randomNormal([b, 77, 64]) as tf.Tensor3D, timesteps: Array.from({ length: b }, (_, i) => (i * 61) % 1000),
+        latents: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D,
+        noise: tf.randomNormal([b, 32, 32, 4]) as tf.Tensor4D,
+        context: tf.randomNormal([b, 77, 64]) as tf.Tensor3D,
+        timesteps: Array.from({ length: b }, (_, i) => (i * 61) % 1000),
       };
-      optimiseStep(() => diffusionLoss(m, batch, { alphasCumprod: alphas, prediction: 'epsilon', minSnrGamma: 5 }), opt, 1);
+      optimiseStep(
+        () => diffusionLoss(m, batch, { alphasCumprod: alphas, prediction: 'epsilon', minSnrGamma: 5 }),
+        opt,
+        1,
+      );
       tf.dispose([batch.latents, batch.noise, batch.context]);
       return tf.scalar(0);
     };
@@ -104,15 +114,25 @@ async function main(): Promise<void> {
   const wall = (performance.now() - t0) / 1000;
   const total = cpuMs(process.cpuUsage(c0)) / 1000;
   const native = [...kernels.values()].reduce((a, k) => a + k.cpu, 0) / 1000;
-  console.log(`${which}: wall ${wall.toFixed(2)} s, process CPU ${total.toFixed(2)} s (native kernels ${native.toFixed(2)}, the rest ${(total - native).toFixed(2)})`);
+  console.log(
+    `${which}: wall ${wall.toFixed(2)} s, process CPU ${total.toFixed(2)} s (native kernels ${native.toFixed(2)}, the rest ${(total - native).toFixed(2)})`,
+  );
   for (const [name, k] of [...kernels].sort((a, b) => b[1].cpu - a[1].cpu)) {
-    console.log(`  ${name.padEnd(22)} ${(k.cpu / 1000).toFixed(2).padStart(6)} CPU s  ${String(k.calls).padStart(4)} calls`);
+    console.log(
+      `  ${name.padEnd(22)} ${(k.cpu / 1000).toFixed(2).padStart(6)} CPU s  ${String(k.calls).padStart(4)} calls`,
+    );
   }
   console.log('convolutions by shape:');
   for (const [key, v] of [...convs].sort((a, b) => b[1].cpu - a[1].cpu)) {
-    console.log(`  ${key.padEnd(30)} ${String(v.calls).padStart(3)} calls  ${(v.cpu / 1000).toFixed(2).padStart(5)} CPU s  ${(v.flop / v.cpu / 1e6).toFixed(0).padStart(4)} GFLOP/CPU-s`);
+    console.log(
+      `  ${key.padEnd(30)} ${String(v.calls).padStart(3)} calls  ${(v.cpu / 1000).toFixed(2).padStart(5)} CPU s  ${(v.flop / v.cpu / 1e6).toFixed(0).padStart(4)} GFLOP/CPU-s`,
+    );
   }
-  const out: Record<string, number> = { [`${which}_wall_s`]: +wall.toFixed(2), [`${which}_cpu_s`]: +total.toFixed(2), [`${which}_native_cpu_s`]: +native.toFixed(2) };
+  const out: Record<string, number> = {
+    [`${which}_wall_s`]: +wall.toFixed(2),
+    [`${which}_cpu_s`]: +total.toFixed(2),
+    [`${which}_native_cpu_s`]: +native.toFixed(2),
+  };
   for (const [name, k] of kernels) out[`${which}_${name}_cpu_s`] = +(k.cpu / 1000).toFixed(3);
   console.log(JSON.stringify(out));
 }

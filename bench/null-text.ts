@@ -28,14 +28,17 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const iterations = Number(arg('iterations') ?? 2);
 const size = Number(arg('size') ?? 512);
 const fp16 = !process.argv.includes('--fp32');
-const json = (sub: string, file = 'config.json') => JSON.parse(readFileSync(join(sd, sub, file), 'utf8')) as Record<string, unknown>;
+const json = (sub: string, file = 'config.json') =>
+  JSON.parse(readFileSync(join(sd, sub, file), 'utf8')) as Record<string, unknown>;
 const mb = (b: number) => Math.round(b / 2 ** 20);
 const randn = (shape: number[], seed: number) => tf.tensor(new TorchGenerator(seed).randn(shape), shape);
 
 async function main(): Promise<void> {
   const backend = await initNodeBackend(process.env.PTP_BACKEND ?? 'wasm');
   tracker.start();
-  console.log(`backend: ${backend.description}; weights: random, host ${fp16 ? 'float16' : 'float32'}, streamed per block; ${size}×${size}`);
+  console.log(
+    `backend: ${backend.description}; weights: random, host ${fp16 ? 'float16' : 'float32'}, streamed per block; ${size}×${size}`,
+  );
   const unet = UNet2DConditionModel.fromConfig(json('unet'));
   unet.setResidency('stream');
   randomizeWeights(unet);
@@ -49,7 +52,10 @@ async function main(): Promise<void> {
   const scheduler = createScheduler(json('scheduler', 'scheduler_config.json'), { type: 'ddim' });
 
   /** CPU seconds of the process (all threads): steadier than wall time on a shared machine. */
-  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+  const cpu = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
   resetWasmPeakBytes();
   let t = performance.now();
   let c = cpu();
@@ -57,7 +63,9 @@ async function main(): Promise<void> {
   const forwardS = (performance.now() - t) / 1000;
   const forwardCpu = cpu() - c;
   const forwardPeak = wasmPeakBytes();
-  console.log(`  UNet forward, batch 1 (no tape): ${forwardS.toFixed(1)} s (${forwardCpu.toFixed(1)} CPU s), peak live backend ${mb(forwardPeak)} MiB`);
+  console.log(
+    `  UNet forward, batch 1 (no tape): ${forwardS.toFixed(1)} s (${forwardCpu.toFixed(1)} CPU s), peak live backend ${mb(forwardPeak)} MiB`,
+  );
 
   resetWasmPeakBytes();
   const times: number[] = [];
@@ -65,7 +73,14 @@ async function main(): Promise<void> {
   t = performance.now();
   c = cpu();
   const r = await nullTextOptimize({
-    unet, scheduler, cond, uncond, trajectory, innerSteps: iterations, earlyStop: 0, guidance: 7.5,
+    unet,
+    scheduler,
+    cond,
+    uncond,
+    trajectory,
+    innerSteps: iterations,
+    earlyStop: 0,
+    guidance: 7.5,
     onIteration: (p) => {
       const now = performance.now();
       const nowCpu = cpu();
@@ -73,7 +88,9 @@ async function main(): Promise<void> {
       cpuTimes.push(nowCpu - c);
       t = now;
       c = nowCpu;
-      console.log(`  iteration ${p.iteration + 1}/${p.iterations}: ${times[times.length - 1].toFixed(1)} s, ${cpuTimes[cpuTimes.length - 1].toFixed(1)} CPU s (the first includes the conditional forward), loss ${p.loss.toExponential(2)}`);
+      console.log(
+        `  iteration ${p.iteration + 1}/${p.iterations}: ${times[times.length - 1].toFixed(1)} s, ${cpuTimes[cpuTimes.length - 1].toFixed(1)} CPU s (the first includes the conditional forward), loss ${p.loss.toExponential(2)}`,
+      );
     },
   });
   tracker.sample();
@@ -97,11 +114,16 @@ async function main(): Promise<void> {
     nulltext_peak_backend_mb: mb(Math.max(peak, tracker.backend)),
     nulltext_forward_peak_backend_mb: mb(forwardPeak),
     nulltext_heap_limit_mb: mb(getWasmHeapLimit()),
-    nulltext_wasm_heap_mb: backend.tfName === 'wasm' ? mb((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length) : null,
+    nulltext_wasm_heap_mb:
+      backend.tfName === 'wasm'
+        ? mb((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length)
+        : null,
     nulltext_peak_rss_mb: mb(tracker.peakRssBytes()),
     nulltext_embeddings_finite: finite,
   };
-  console.log(`null-text: ${out.nulltext_iteration_s} s per Adam iteration (${out.nulltext_iteration_over_forward}× a batch-1 UNet forward; in CPU time ${out.nulltext_iteration_cpu_s} s, ${out.nulltext_iteration_over_forward_cpu}×); peak live backend ${out.nulltext_peak_backend_mb} MiB (limit ${out.nulltext_heap_limit_mb}), wasm heap ${out.nulltext_wasm_heap_mb} MiB, peak RSS ${out.nulltext_peak_rss_mb} MiB`);
+  console.log(
+    `null-text: ${out.nulltext_iteration_s} s per Adam iteration (${out.nulltext_iteration_over_forward}× a batch-1 UNet forward; in CPU time ${out.nulltext_iteration_cpu_s} s, ${out.nulltext_iteration_over_forward_cpu}×); peak live backend ${out.nulltext_peak_backend_mb} MiB (limit ${out.nulltext_heap_limit_mb}), wasm heap ${out.nulltext_wasm_heap_mb} MiB, peak RSS ${out.nulltext_peak_rss_mb} MiB`,
+  );
   console.log(JSON.stringify(out));
   unet.dispose();
 }

@@ -19,7 +19,8 @@ import { loadOrt, ortSession, ortThreads } from './onnx/ort.js';
 
 const root = resolve(fileURLToPath(import.meta.url), '..', '..', process.argv[1]?.includes('/dist/') ? '..' : '');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-const configDir = arg('config') ?? join(process.env.PTP_REFERENCE_DIR ?? resolve(root, '..', 'shared', 'reference'), 'sd15-config');
+const configDir =
+  arg('config') ?? join(process.env.PTP_REFERENCE_DIR ?? resolve(root, '..', 'shared', 'reference'), 'sd15-config');
 const size = Number(arg('size') ?? 64);
 const reps = Number(arg('reps') ?? 2);
 const [batch, tokens] = [2, 77];
@@ -45,16 +46,27 @@ async function main(): Promise<Record<string, unknown>> {
     const channels = [m.config.inChannels, m.config.crossAttentionDim[0]];
     m.dispose();
     const exportS = seconds(t0);
-    console.log(`exported the UNet as ONNX: ${graph.size} nodes, ${Math.round(bytes / 2 ** 20)} MiB of weights, ${exportS.toFixed(1)} s`);
+    console.log(
+      `exported the UNet as ONNX: ${graph.size} nodes, ${Math.round(bytes / 2 ** 20)} MiB of weights, ${exportS.toFixed(1)} s`,
+    );
 
     const threads = ortThreads();
     t0 = performance.now();
     const session = await ortSession(ort, path, threads);
     const loadS = seconds(t0);
     const feeds = {
-      sample: new ort.Tensor('float32', uniformValues(batch * channels[0] * size * size, 1), [batch, channels[0], size, size]),
+      sample: new ort.Tensor('float32', uniformValues(batch * channels[0] * size * size, 1), [
+        batch,
+        channels[0],
+        size,
+        size,
+      ]),
       timestep: new ort.Tensor('float32', Float32Array.from([999, 999]), [batch]),
-      encoder_hidden_states: new ort.Tensor('float32', uniformValues(batch * tokens * channels[1], 2), [batch, tokens, channels[1]]),
+      encoder_hidden_states: new ort.Tensor('float32', uniformValues(batch * tokens * channels[1], 2), [
+        batch,
+        tokens,
+        channels[1],
+      ]),
     };
     const runs: number[] = [];
     const cpu: number[] = [];
@@ -63,7 +75,8 @@ async function main(): Promise<Record<string, unknown>> {
       t0 = performance.now();
       const out = await session.run(feeds);
       const s = seconds(t0);
-      if (!out.out_sample.data.every(Number.isFinite)) throw new Error('onnxruntime-node: the UNet step gave non-finite values');
+      if (!out.out_sample.data.every(Number.isFinite))
+        throw new Error('onnxruntime-node: the UNet step gave non-finite values');
       if (r > 0 || reps === 0) {
         runs.push(s);
         cpu.push(cpuSeconds(process.cpuUsage(c0)));
@@ -72,7 +85,9 @@ async function main(): Promise<Record<string, unknown>> {
     await session.release();
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     const rss = process.resourceUsage().maxRSS * 1024;
-    console.log(`onnxruntime-node ${ort.version} live, ${threads} threads: UNet step ${median(runs).toFixed(3)} s (runs ${runs.map((x) => x.toFixed(2)).join(', ')}; ${median(cpu).toFixed(2)} CPU s), session load ${loadS.toFixed(1)} s, peak RSS ${Math.round(rss / 2 ** 20)} MiB`);
+    console.log(
+      `onnxruntime-node ${ort.version} live, ${threads} threads: UNet step ${median(runs).toFixed(3)} s (runs ${runs.map((x) => x.toFixed(2)).join(', ')}; ${median(cpu).toFixed(2)} CPU s), session load ${loadS.toFixed(1)} s, peak RSS ${Math.round(rss / 2 ** 20)} MiB`,
+    );
     return {
       ort_live_unet_step_s: +median(runs).toFixed(3),
       ort_live_unet_step_cpu_s: +median(cpu).toFixed(3),

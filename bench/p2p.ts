@@ -30,7 +30,8 @@ const sd = join(process.env.PTP_REFERENCE_DIR ?? resolve(root, '..', 'shared', '
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
 const steps = Number(arg('steps') ?? 2);
 const fp16 = !process.argv.includes('--fp32');
-const json = (sub: string, file = 'config.json') => JSON.parse(readFileSync(join(sd, sub, file), 'utf8')) as Record<string, unknown>;
+const json = (sub: string, file = 'config.json') =>
+  JSON.parse(readFileSync(join(sd, sub, file), 'utf8')) as Record<string, unknown>;
 const mb = (b: number) => Math.round(b / 2 ** 20);
 
 /** Random weights, streamed; host copies in float16 unless --fp32. */
@@ -44,22 +45,40 @@ function prepare<T extends Module>(m: T): T {
 async function main(): Promise<void> {
   const backend = await initNodeBackend(process.env.PTP_BACKEND ?? 'wasm');
   tracker.start();
-  console.log(`backend: ${backend.description}; weights: random, host ${fp16 ? 'float16' : 'float32'}, streamed per block`);
-  const tokenizer = ClipTokenizer.fromFiles(readFileSync(join(sd, 'tokenizer/vocab.json'), 'utf8'), readFileSync(join(sd, 'tokenizer/merges.txt'), 'utf8'));
+  console.log(
+    `backend: ${backend.description}; weights: random, host ${fp16 ? 'float16' : 'float32'}, streamed per block`,
+  );
+  const tokenizer = ClipTokenizer.fromFiles(
+    readFileSync(join(sd, 'tokenizer/vocab.json'), 'utf8'),
+    readFileSync(join(sd, 'tokenizer/merges.txt'), 'utf8'),
+  );
   const text = prepare(ClipTextModel.fromConfig(json('text_encoder')));
   const unet = prepare(UNet2DConditionModel.fromConfig(json('unet')));
   const vae = prepare(AutoencoderKL.fromConfig(json('vae'), { encoder: false }));
-  const pipe = new StableDiffusionPipeline({ text: new ClipPromptEncoder(tokenizer, text), unet, vae, schedulerConfig: json('scheduler', 'scheduler_config.json') });
+  const pipe = new StableDiffusionPipeline({
+    text: new ClipPromptEncoder(tokenizer, text),
+    unet,
+    vae,
+    schedulerConfig: json('scheduler', 'scheduler_config.json'),
+  });
   const prompts = ['a cat riding a bicycle', 'a dog riding a bicycle'];
   const controller = new AttentionReplace({
-    tokenizer, prompts, numSteps: steps, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4,
+    tokenizer,
+    prompts,
+    numSteps: steps,
+    crossReplaceSteps: 0.8,
+    selfReplaceSteps: 0.4,
     localBlend: new LocalBlend(tokenizer, prompts, ['cat', 'dog']),
   });
   resetWasmPeakBytes();
   tracker.sample();
   const t0 = performance.now();
   const r = await pipe.edit({
-    prompts, steps, seed: 8888, scheduler: 'ddim', controller,
+    prompts,
+    steps,
+    seed: 8888,
+    scheduler: 'ddim',
+    controller,
     onStep: (s) => console.log(`  step ${s.step + 1}/${s.steps}: ${((performance.now() - t0) / 1000).toFixed(1)} s`),
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -74,10 +93,15 @@ async function main(): Promise<void> {
     p2p_peak_rss_mb: mb(tracker.peakRssBytes()),
     p2p_peak_backend_mb: mb(Math.max(wasmPeakBytes(), tracker.backend)),
     p2p_heap_limit_mb: mb(getWasmHeapLimit()),
-    p2p_wasm_heap_mb: backend.tfName === 'wasm' ? mb((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length) : null,
+    p2p_wasm_heap_mb:
+      backend.tfName === 'wasm'
+        ? mb((tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length)
+        : null,
     p2p_images_finite: finite,
   };
-  console.log(`edit finished in ${out.p2p_edit_s} s; peak RSS ${out.p2p_peak_rss_mb} MiB, peak live backend ${out.p2p_peak_backend_mb} MiB (limit ${out.p2p_heap_limit_mb}), wasm heap ${out.p2p_wasm_heap_mb} MiB`);
+  console.log(
+    `edit finished in ${out.p2p_edit_s} s; peak RSS ${out.p2p_peak_rss_mb} MiB, peak live backend ${out.p2p_peak_backend_mb} MiB (limit ${out.p2p_heap_limit_mb}), wasm heap ${out.p2p_wasm_heap_mb} MiB`,
+  );
   console.log(JSON.stringify(out));
   controller.dispose();
   pipe.dispose();

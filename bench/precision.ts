@@ -42,7 +42,9 @@ function errors(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number) {
 async function main(): Promise<void> {
   const backend = await initNodeBackend('native');
   console.log(`backend: ${backend.description}`);
-  const index = JSON.parse(readFileSync(join(refDir, 'cases', 'index.json'), 'utf8')) as { cases: Record<string, { prompts: string[]; negative_prompts?: string[]; tolerance: Record<string, Tol> }> };
+  const index = JSON.parse(readFileSync(join(refDir, 'cases', 'index.json'), 'utf8')) as {
+    cases: Record<string, { prompts: string[]; negative_prompts?: string[]; tolerance: Record<string, Tol> }>;
+  };
   const pipe = await loadPipelineFromDirectory(join(refDir, 'tiny-sd'));
   const out: Record<string, unknown> = {};
   const rows: string[][] = [['case', 'precision', 'output', 'max |Δ|', 'atol met', 'fixture atol', 'within fixture']];
@@ -54,19 +56,37 @@ async function main(): Promise<void> {
       setNativePrecision(p);
       const t0 = performance.now();
       const r = await pipe.generate({
-        prompts: meta.prompts, negativePrompts: meta.negative_prompts, steps: name.includes('pndm') ? 20 : 50, guidance: 7.5,
-        latents: await fx('init_latents'), scheduler: name.includes('pndm') ? 'pndm' : 'ddim', keepLatentsPerStep: true,
+        prompts: meta.prompts,
+        negativePrompts: meta.negative_prompts,
+        steps: name.includes('pndm') ? 20 : 50,
+        guidance: 7.5,
+        latents: await fx('init_latents'),
+        scheduler: name.includes('pndm') ? 'pndm' : 'ddim',
+        keepLatentsPerStep: true,
       });
       const seconds = (performance.now() - t0) / 1000;
       const image = new Float32Array(r.images.flatMap((im) => Array.from(im.data)));
       const perStep = r.latentsPerStep!.data;
       const stepSize = perStep.length / r.latentsPerStep!.shape[0];
-      for (const [key, got] of [['step 1 latents', perStep.subarray(0, stepSize)], ['latents_per_step', perStep], ['final_latents', r.latents.data], ['image', image]] as const) {
+      for (const [key, got] of [
+        ['step 1 latents', perStep.subarray(0, stepSize)],
+        ['latents_per_step', perStep],
+        ['final_latents', r.latents.data],
+        ['image', image],
+      ] as const) {
         const fxKey = key === 'step 1 latents' ? 'latents_per_step' : key;
         const tol = meta.tolerance[fxKey];
         const want = (await fx(fxKey)).data;
         const e = errors(got, want.subarray(0, got.length), tol.rtol);
-        rows.push([name, p, key, e.maxAbs.toExponential(2), e.atol.toExponential(2), String(tol.atol), e.atol <= tol.atol ? 'yes' : 'no']);
+        rows.push([
+          name,
+          p,
+          key,
+          e.maxAbs.toExponential(2),
+          e.atol.toExponential(2),
+          String(tol.atol),
+          e.atol <= tol.atol ? 'yes' : 'no',
+        ]);
         out[`${name}_${p}_${key.replace(/ /g, '_')}_atol`] = +e.atol.toExponential(3);
       }
       out[`${name}_${p}_s`] = +seconds.toFixed(2);

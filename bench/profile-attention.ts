@@ -45,28 +45,41 @@ async function main() {
     const p = tf.softmax(s) as tf.Tensor2D;
     const heads = c.b * c.h;
     const flopHead = 2 * c.n * c.m * c.d;
-    const tSliceItem = time('slice batch item q (per item, x3 for q,k,v)', () => tf.reshape(tf.slice(q, [1, 0, 0], [1, c.n, inner]), [c.n, inner]));
+    const tSliceItem = time('slice batch item q (per item, x3 for q,k,v)', () =>
+      tf.reshape(tf.slice(q, [1, 0, 0], [1, c.n, inner]), [c.n, inner]),
+    );
     const tT = time('transpose K item [m, inner] (per item)', () => tf.transpose(k2));
     const tSlice = time('slice head q/kT/v (per head, x3)', () => tf.slice(q2, [0, c.d], [c.n, c.d]));
     const tQK = time('matMul q·kT (per head)', () => tf.matMul(qh, kTh));
-    const tQKfresh = time('matMul q·kT, fresh kT each call (per head)', () => tf.tidy(() => tf.matMul(qh, tf.slice(kT, [c.d, 0], [c.d, c.m]))));
+    const tQKfresh = time('matMul q·kT, fresh kT each call (per head)', () =>
+      tf.tidy(() => tf.matMul(qh, tf.slice(kT, [c.d, 0], [c.d, c.m]))),
+    );
     const tMul = time('mul by scale on q item', () => tf.mul(q2, 0.1));
     const tSm = time('softmax [n, m] (per head)', () => tf.softmax(s));
     const tPV = time('matMul P·V (per head, same V)', () => tf.matMul(p, vh));
-    const tPVfresh = time('matMul P·V, fresh V each call (per head)', () => tf.tidy(() => tf.matMul(p, tf.slice(v2, [0, c.d], [c.m, c.d]))));
+    const tPVfresh = time('matMul P·V, fresh V each call (per head)', () =>
+      tf.tidy(() => tf.matMul(p, tf.slice(v2, [0, c.d], [c.m, c.d]))),
+    );
     const outs = Array.from({ length: c.h }, () => tf.randomNormal([c.n, c.d]));
     const tCat = time('concat heads → [n, inner] (per item)', () => tf.concat(outs, 1));
     tf.dispose(outs);
     const items = Array.from({ length: c.b }, () => tf.randomNormal([c.n, inner]));
     const tStack = time('stack items (per call)', () => tf.stack(items));
     tf.dispose(items);
-    const total = time('attend() per-head path total', () => tf.tidy(() => {
-      // Imported lazily to keep the component timings above independent.
-      return attendRef(q, k, v, c.h);
-    }), 1);
+    const total = time(
+      'attend() per-head path total',
+      () =>
+        tf.tidy(() => {
+          // Imported lazily to keep the component timings above independent.
+          return attendRef(q, k, v, c.h);
+        }),
+      1,
+    );
     const parts = c.b * (3 * tSliceItem + tT + tCat) + heads * (3 * tSlice + tQKfresh + tSm + tPVfresh) + tStack + tMul;
-    console.log(`sum of parts ≈ ${parts.toFixed(0)} ms; per head: QK ${tQK.toFixed(1)} (${(flopHead / tQK / 1e6).toFixed(1)} GFLOP/s, fresh ${(flopHead / tQKfresh / 1e6).toFixed(1)}), softmax ${tSm.toFixed(1)} (${(tSm * 1e6 / (c.n * c.m)).toFixed(2)} ns/el), PV ${tPV.toFixed(1)} (${(flopHead / tPV / 1e6).toFixed(1)} GFLOP/s, fresh ${(flopHead / tPVfresh / 1e6).toFixed(1)})`);
-    console.log(`attend total ${total.toFixed(0)} ms = ${(2 * flopHead * heads / total / 1e6).toFixed(2)} GFLOP/s`);
+    console.log(
+      `sum of parts ≈ ${parts.toFixed(0)} ms; per head: QK ${tQK.toFixed(1)} (${(flopHead / tQK / 1e6).toFixed(1)} GFLOP/s, fresh ${(flopHead / tQKfresh / 1e6).toFixed(1)}), softmax ${tSm.toFixed(1)} (${((tSm * 1e6) / (c.n * c.m)).toFixed(2)} ns/el), PV ${tPV.toFixed(1)} (${(flopHead / tPV / 1e6).toFixed(1)} GFLOP/s, fresh ${(flopHead / tPVfresh / 1e6).toFixed(1)})`,
+    );
+    console.log(`attend total ${total.toFixed(0)} ms = ${((2 * flopHead * heads) / total / 1e6).toFixed(2)} GFLOP/s`);
     tf.dispose([q, k, v, q2, k2, v2, kT, qh, kTh, vh, s, p]);
   }
 }

@@ -87,6 +87,9 @@ export async function profileBreakdown(f: () => tf.Tensor | tf.Tensor[]): Promis
       other.set(k.name, o);
     }
   }
-  const otherTop = [...other.entries()].map(([name, o]) => ({ name, ...o })).sort((a, b) => b.ms - a.ms).slice(0, 6);
+  const otherTop = [...other.entries()]
+    .map(([name, o]) => ({ name, ...o }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, 6);
   return { types, otherTop, peakBytes: info.peakBytes, kernelMs };
 }

@@ -52,6 +52,14 @@ for (let round = 0; round < 2; round++) {
 }
 const wasm = Math.min(...results.wasm);
 const cpu = Math.min(...results.cpu);
-console.log(`glue ops of a resnet + transformer block at 64² (best of 2 rounds × ${reps}): wasm ${wasm.toFixed(0)} ms, cpu ${cpu.toFixed(0)} ms, cpu/wasm ×${(cpu / wasm).toFixed(1)}`);
-console.log(JSON.stringify({ glue_wasm_ms: +wasm.toFixed(1), glue_cpu_ms: +cpu.toFixed(1), ratio_cpu_vs_wasm: +(cpu / wasm).toFixed(2) }));
+console.log(
+  `glue ops of a resnet + transformer block at 64² (best of 2 rounds × ${reps}): wasm ${wasm.toFixed(0)} ms, cpu ${cpu.toFixed(0)} ms, cpu/wasm ×${(cpu / wasm).toFixed(1)}`,
+);
+console.log(
+  JSON.stringify({
+    glue_wasm_ms: +wasm.toFixed(1),
+    glue_cpu_ms: +cpu.toFixed(1),
+    ratio_cpu_vs_wasm: +(cpu / wasm).toFixed(2),
+  }),
+);
 process.exit(0);

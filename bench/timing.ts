@@ -21,7 +21,11 @@ function medianOf(xs: number[]): number {
  * back (`dataSync` of one element would not force async backends; wasm and cpu are synchronous,
  * so disposal is enough there) and disposed.
  */
-export async function timeIt(f: () => tf.Tensor | tf.Tensor[] | void | Promise<unknown>, reps: number, warmup = 1): Promise<Timing> {
+export async function timeIt(
+  f: () => tf.Tensor | tf.Tensor[] | void | Promise<unknown>,
+  reps: number,
+  warmup = 1,
+): Promise<Timing> {
   const runs: number[] = [];
   const cpu: number[] = [];
   for (let r = 0; r < warmup + reps; r++) {

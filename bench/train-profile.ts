@@ -38,16 +38,23 @@ function flags(): Record<string, string> {
 
 function int(f: Record<string, string>, name: string, dflt: number): number {
   const v = f[name] === undefined ? dflt : Number(f[name]);
-  if (!Number.isInteger(v) || v < 1) throw new Error(`train-profile: --${name} must be a positive integer, got "${f[name]}"`);
+  if (!Number.isInteger(v) || v < 1)
+    throw new Error(`train-profile: --${name} must be a positive integer, got "${f[name]}"`);
   return v;
 }
 
 type Where = 'native' | 'wasm' | 'js';
 
 /** Kernels of ours in JS (the attention kernels of ours are wasm). */
-const whereOf = (name: string): Where => (nativeKernelActive(name) ? 'native' : /^Ptp/.test(name) && !/Attention/.test(name) ? 'js' : 'wasm');
+const whereOf = (name: string): Where =>
+  nativeKernelActive(name) ? 'native' : /^Ptp/.test(name) && !/Attention/.test(name) ? 'js' : 'wasm';
 
-interface Row { name: string; where: Where; ms: number; calls: number }
+interface Row {
+  name: string;
+  where: Where;
+  ms: number;
+  calls: number;
+}
 
 /** Per input-shape times of the kernels named in --detail. */
 const detail = new Map<string, Map<string, { ms: number; calls: number }>>();
@@ -99,7 +106,11 @@ async function main(): Promise<void> {
   console.log(`backend: ${backend.description}`);
 
   const recipe = SHAPES_RECIPE;
-  const text = ClipTextModel.fromConfig({ ...recipe.text, vocab_size: vocabSize, max_position_embeddings: Math.max(tokens, 77) });
+  const text = ClipTextModel.fromConfig({
+    ...recipe.text,
+    vocab_size: vocabSize,
+    max_position_embeddings: Math.max(tokens, 77),
+  });
   const unet = UNet2DConditionModel.fromConfig(recipe.unet);
   initWeights(text, { seed: 1 });
   initWeights(unet, { seed: 2, zeroInit: UNET_ZERO_INIT });
@@ -107,17 +118,36 @@ async function main(): Promise<void> {
   unet.setTrainable(true, 'unet.');
   const vars = [...text.trainableParams(), ...unet.trainableParams()].map(([, p]) => p.trainableVariable!);
   const opt = new Adam(vars, { lr: 1e-4, weightDecay: 0.01 });
-  const abar = alphasCumprod(makeBetas({ betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear', numTrainTimesteps: 1000, trainedBetas: null }));
+  const abar = alphasCumprod(
+    makeBetas({
+      betaStart: 0.00085,
+      betaEnd: 0.012,
+      betaSchedule: 'scaled_linear',
+      numTrainTimesteps: 1000,
+      trainedBetas: null,
+    }),
+  );
   const channels = unet.config.inChannels;
   const gen = new TorchGenerator(3);
 
   const step = (i: number) => {
-    const ids = Array.from({ length: batch }, () => Array.from(gen.rand(tokens, 0, vocabSize), (u) => Math.min(vocabSize - 1, Math.floor(u))));
+    const ids = Array.from({ length: batch }, () =>
+      Array.from(gen.rand(tokens, 0, vocabSize), (u) => Math.min(vocabSize - 1, Math.floor(u))),
+    );
     const timesteps = Array.from({ length: batch }, (_, j) => (i * 389 + j * 61) % 1000);
     const latents = tf.randomNormal([batch, latent, latent, channels], 0, 1, 'float32', 10 + i) as tf.Tensor4D;
     const noise = tf.randomNormal([batch, latent, latent, channels], 0, 1, 'float32', 1000 + i) as tf.Tensor4D;
     try {
-      return optimiseStep(() => diffusionLoss(unet, { latents, noise, timesteps, context: text.forward(ids).lastHiddenState }, { alphasCumprod: abar, prediction: 'epsilon', minSnrGamma: 5 }), opt, 1);
+      return optimiseStep(
+        () =>
+          diffusionLoss(
+            unet,
+            { latents, noise, timesteps, context: text.forward(ids).lastHiddenState },
+            { alphasCumprod: abar, prediction: 'epsilon', minSnrGamma: 5 },
+          ),
+        opt,
+        1,
+      );
     } finally {
       tf.dispose([latents, noise]);
     }
@@ -134,7 +164,9 @@ async function main(): Promise<void> {
     times.push((performance.now() - t0) / 1000);
     const c = process.cpuUsage(c0);
     cpus.push((c.user + c.system) / 1e6);
-    console.log(`step ${i}: ${times[times.length - 1].toFixed(3)} s, process CPU ${cpus[cpus.length - 1].toFixed(3)} s, loss ${r.loss.toFixed(4)}`);
+    console.log(
+      `step ${i}: ${times[times.length - 1].toFixed(3)} s, process CPU ${cpus[cpus.length - 1].toFixed(3)} s, loss ${r.loss.toFixed(4)}`,
+    );
   }
   const mid = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   const median = mid(times);
@@ -147,21 +179,34 @@ async function main(): Promise<void> {
   const js = Math.max(0, wallMs - native - wasm);
   const jsKernels = total('js');
   const pct = (ms: number) => `${((100 * ms) / wallMs).toFixed(1).padStart(5)} %`;
-  console.log(`\nlatent ${latent}², batch ${batch}, ${tokens} tokens: step ${median.toFixed(3)} s (median of ${steps}), ${(batch / median).toFixed(2)} samples/s`);
-  console.log(`profiled step ${(wallMs / 1000).toFixed(3)} s: native kernels ${pct(native)}, wasm kernels ${pct(wasm)}, JS ${pct(js)} (JS kernels ${pct(jsKernels)}, the rest engine and tape)`);
+  console.log(
+    `\nlatent ${latent}², batch ${batch}, ${tokens} tokens: step ${median.toFixed(3)} s (median of ${steps}), ${(batch / median).toFixed(2)} samples/s`,
+  );
+  console.log(
+    `profiled step ${(wallMs / 1000).toFixed(3)} s: native kernels ${pct(native)}, wasm kernels ${pct(wasm)}, JS ${pct(js)} (JS kernels ${pct(jsKernels)}, the rest engine and tape)`,
+  );
   console.log('kernel                       where    ms      share   calls');
   for (const r of rows.slice(0, top)) {
-    console.log(`  ${r.name.padEnd(26)} ${r.where.padEnd(6)} ${r.ms.toFixed(0).padStart(7)} ${pct(r.ms)} ${String(r.calls).padStart(6)}`);
+    console.log(
+      `  ${r.name.padEnd(26)} ${r.where.padEnd(6)} ${r.ms.toFixed(0).padStart(7)} ${pct(r.ms)} ${String(r.calls).padStart(6)}`,
+    );
   }
-  if (rows.length > top) console.log(`  … ${rows.length - top} more kernels, ${total() - rows.slice(0, top).reduce((a, r) => a + r.ms, 0) | 0} ms`);
+  if (rows.length > top)
+    console.log(
+      `  … ${rows.length - top} more kernels, ${(total() - rows.slice(0, top).reduce((a, r) => a + r.ms, 0)) | 0} ms`,
+    );
   for (const [name, d] of detail) {
     console.log(`${name} by shape:`);
-    for (const [key, e] of [...d].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12)) console.log(`  ${e.ms.toFixed(1).padStart(7)} ms ${String(e.calls).padStart(4)}×  ${key}`);
+    for (const [key, e] of [...d].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12))
+      console.log(`  ${e.ms.toFixed(1).padStart(7)} ms ${String(e.calls).padStart(4)}×  ${key}`);
   }
   if (leaked !== 0) console.log(`warning: ${leaked} tensors more than before the steps`);
 
   const json: Record<string, number | string> = {
-    backend: backend.name, latent, batch, tokens,
+    backend: backend.name,
+    latent,
+    batch,
+    tokens,
     train_step_s: +median.toFixed(3),
     train_samples_per_s: +(batch / median).toFixed(3),
     train_step_cpu_s: +mid(cpus).toFixed(3),

@@ -23,8 +23,13 @@ import { buildPage } from '../web/build.js';
 import { launchChromium } from '../web/chromium.js';
 import { serveStatic } from '../web/server.js';
 
-const arg = (name: string, dflt: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+const arg = (name: string, dflt: string) =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 const steps = Number(arg('steps', '5'));
 const backends = list(arg('backends', 'webgl,webgpu,wasm'));
 const invertBackends = list(arg('invert-backends', 'wasm,webgl'));
@@ -66,14 +71,22 @@ async function settle(page: Page): Promise<number | undefined> {
   while ((await page.evaluate(() => document.body.dataset.state)) === 'running') {
     if (Date.now() > deadline) throw new Error(`no result after ${timeoutS} s`);
     const m = /([\d.]+) s\/step/.exec((await page.locator('[data-role="status"]').textContent()) ?? '');
-    if (m && (await page.locator('[data-role="progress"]').getAttribute('data-phase')) === 'sampling') last = Number(m[1]);
+    if (m && (await page.locator('[data-role="progress"]').getAttribute('data-phase')) === 'sampling')
+      last = Number(m[1]);
     await new Promise((r) => setTimeout(r, 500));
   }
   return last;
 }
 
 /** Runs the page at `query` (plus `upload`) and reads its timings into a row. */
-async function measure(browser: Browser, base: string, backend: string, query: string, upload?: string, shot?: string): Promise<Row> {
+async function measure(
+  browser: Browser,
+  base: string,
+  backend: string,
+  query: string,
+  upload?: string,
+  shot?: string,
+): Promise<Row> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   const row: Row = { backend };
   try {
@@ -97,11 +110,15 @@ async function measure(browser: Browser, base: string, backend: string, query: s
     const value = (key: string) => Object.entries(perf).find(([k]) => k.startsWith(key))?.[1];
     const inversion = value('inversion');
     Object.assign(row, {
-      description: perf.backend, loadS: seconds(value('model load')), firstStepS: seconds(value('first step')),
-      secondsPerStep: Number(await page.locator('[data-role="perf"]').getAttribute('data-seconds-per-step')), decodeS: seconds(value('decode')),
+      description: perf.backend,
+      loadS: seconds(value('model load')),
+      firstStepS: seconds(value('first step')),
+      secondsPerStep: Number(await page.locator('[data-role="perf"]').getAttribute('data-seconds-per-step')),
+      decodeS: seconds(value('decode')),
       readbacks: Number(await page.locator('[data-role="perf"]').getAttribute('data-readbacks')),
       syncReads: Number(await page.locator('[data-role="perf"]').getAttribute('data-sync-reads')),
-      ddimS: seconds(/DDIM ([\d.]+ s)/.exec(inversion ?? '')?.[1]), nullTextS: seconds(/null-text ([\d.]+ s)/.exec(inversion ?? '')?.[1]),
+      ddimS: seconds(/DDIM ([\d.]+ s)/.exec(inversion ?? '')?.[1]),
+      nullTextS: seconds(/null-text ([\d.]+ s)/.exec(inversion ?? '')?.[1]),
       iterations: Number(/\((\d+) of at most/.exec(inversion ?? '')?.[1] ?? NaN) || undefined,
     });
     if (shot) {
@@ -131,16 +148,37 @@ async function main(): Promise<void> {
   try {
     console.log(`default edit (2 prompts), ${steps} steps:`);
     for (const [i, backend] of backends.entries()) {
-      const row = await measure(browser, url, backend, `steps=${steps}&seed=1`, undefined, i === 0 && screenshot ? screenshot : undefined);
+      const row = await measure(
+        browser,
+        url,
+        backend,
+        `steps=${steps}&seed=1`,
+        undefined,
+        i === 0 && screenshot ? screenshot : undefined,
+      );
       edits.push(row);
       const r = row.error
         ? `failed: ${row.error}${row.secondsPerStep !== undefined ? ` (after steps at ${row.secondsPerStep} s/step)` : ''}`
         : `${f2(row.secondsPerStep)} s/step (first step ${row.firstStepS} s, load ${row.loadS} s, decode ${row.decodeS} s, tensor reads during sampling ${row.readbacks}, synchronous reads ${row.syncReads}) — ${row.description}`;
       console.log(`  ${backend}: ${r}`);
     }
-    if (invertSteps > 0) console.log(`uploaded 128×128 image: null-text inversion ${invertSteps} steps × ≤ ${inner} iterations, then a replace edit:`);
+    if (invertSteps > 0)
+      console.log(
+        `uploaded 128×128 image: null-text inversion ${invertSteps} steps × ≤ ${inner} iterations, then a replace edit:`,
+      );
     for (const backend of invertSteps > 0 ? invertBackends : []) {
-      const row = await measure(browser, url, backend, new URLSearchParams({ source: CAPTION, target: 'a red square on a white background', steps: String(invertSteps), inner: String(inner) }).toString(), photo);
+      const row = await measure(
+        browser,
+        url,
+        backend,
+        new URLSearchParams({
+          source: CAPTION,
+          target: 'a red square on a white background',
+          steps: String(invertSteps),
+          inner: String(inner),
+        }).toString(),
+        photo,
+      );
       inversions.push(row);
       const r = row.error
         ? `failed: ${row.error}`

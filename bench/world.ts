@@ -35,6 +35,9 @@ figures.check64_ms = msPer(images64, (x) => checkGeneration(x.image, x.caption))
 figures.check128_ms = msPer(images128, (x) => checkGeneration(x.image, x.caption));
 
 console.log(`shapes world, ${count} scenes (half with two objects):`);
-for (const [k, v] of Object.entries(figures)) console.log(`  ${k.padEnd(14)} ${v.toFixed(4)} ms  (${Math.round(1000 / v).toLocaleString('en')} /s)`);
+for (const [k, v] of Object.entries(figures))
+  console.log(`  ${k.padEnd(14)} ${v.toFixed(4)} ms  (${Math.round(1000 / v).toLocaleString('en')} /s)`);
 console.log(`  render128 / render64: ${(figures.render128_ms / figures.render64_ms).toFixed(2)}×`);
-console.log(JSON.stringify({ world: Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Number(v.toFixed(5))])) }));
+console.log(
+  JSON.stringify({ world: Object.fromEntries(Object.entries(figures).map(([k, v]) => [k, Number(v.toFixed(5))])) }),
+);

@@ -34,14 +34,24 @@ function scratchDir(): string {
 }
 
 async function targets(): Promise<FuzzTarget<unknown>[]> {
-  const [{ safetensorsTarget }, { tokenizerTarget }, { modelDirTarget }, { cliTarget }, { selftestTarget }] = await Promise.all([
-    import('./targets/safetensors.js'), import('./targets/tokenizer.js'), import('./targets/model-dir.js'), import('./targets/cli.js'), import('./targets/selftest.js'),
-  ]);
+  const [{ safetensorsTarget }, { tokenizerTarget }, { modelDirTarget }, { cliTarget }, { selftestTarget }] =
+    await Promise.all([
+      import('./targets/safetensors.js'),
+      import('./targets/tokenizer.js'),
+      import('./targets/model-dir.js'),
+      import('./targets/cli.js'),
+      import('./targets/selftest.js'),
+    ]);
   return [safetensorsTarget, tokenizerTarget, modelDirTarget, cliTarget, selftestTarget] as FuzzTarget<unknown>[];
 }
 
 /** Target names and shares, without loading the targets (the parent process stays light). */
-const PLAN: readonly [string, number][] = [['safetensors', 0.45], ['tokenizer', 0.25], ['model-dir', 0.15], ['cli', 0.15]];
+const PLAN: readonly [string, number][] = [
+  ['safetensors', 0.45],
+  ['tokenizer', 0.25],
+  ['model-dir', 0.15],
+  ['cli', 0.15],
+];
 const SELFTEST_PLAN: readonly [string, number][] = [['selftest', 1]];
 /**
  * CLI cases load a model and may sample and decode (1–3 steps, ≤ 128 px: ~2–7 s alone, several
@@ -66,8 +76,13 @@ function parseOptions(argv: readonly string[]): Options {
     }
     const [flag, inline] = argv[i].split('=', 2);
     const value = Number(inline ?? argv[++i]);
-    const key = ({ '--cases': 'cases', '--seed': 'seed', '--jobs': 'jobs', '--timeout-ms': 'timeoutMs' } as const)[flag];
-    if (!key || !Number.isFinite(value) || value < (key === 'seed' ? 0 : 1)) throw new Error(`fuzz: bad option ${argv[i - (inline ? 0 : 1)]} (use --cases N --seed S --jobs J --timeout-ms T --selftest)`);
+    const key = ({ '--cases': 'cases', '--seed': 'seed', '--jobs': 'jobs', '--timeout-ms': 'timeoutMs' } as const)[
+      flag
+    ];
+    if (!key || !Number.isFinite(value) || value < (key === 'seed' ? 0 : 1))
+      throw new Error(
+        `fuzz: bad option ${argv[i - (inline ? 0 : 1)]} (use --cases N --seed S --jobs J --timeout-ms T --selftest)`,
+      );
     o[key] = Math.floor(value);
   }
   return o;
@@ -117,14 +132,18 @@ async function runChunk(chunk: Chunk, o: Options, onReport: (r: CaseReport) => v
   while (next < chunk.to) {
     const started = next;
     next = await new Promise<number>((resolve) => {
-      const proc: ChildProcess = fork(HERE, ['--child', chunk.target, String(o.seed), String(started), String(chunk.to)], {
-        // tsx by its resolved path: the child runs in a scratch directory of its own, so that a
-        // relative path a case passes (`--out -`) never lands in the caller's directory.
-        execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=4096'],
-        cwd: scratchDir(),
-        env: { ...process.env, PTP_WASM_THREADS: '1', PTP_BACKEND: 'wasm' },
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      });
+      const proc: ChildProcess = fork(
+        HERE,
+        ['--child', chunk.target, String(o.seed), String(started), String(chunk.to)],
+        {
+          // tsx by its resolved path: the child runs in a scratch directory of its own, so that a
+          // relative path a case passes (`--out -`) never lands in the caller's directory.
+          execArgv: ['--import', import.meta.resolve('tsx'), '--max-old-space-size=4096'],
+          cwd: scratchDir(),
+          env: { ...process.env, PTP_WASM_THREADS: '1', PTP_BACKEND: 'wasm' },
+          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        },
+      );
       let current = -1;
       let resumeAt = started;
       let stderr = '';
@@ -135,7 +154,12 @@ async function runChunk(chunk: Chunk, o: Options, onReport: (r: CaseReport) => v
         watchdog = setTimeout(() => {
           // No answer in time: a hang of the running case (or of the set-up).
           const index = current >= 0 ? current : started;
-          onReport({ target: chunk.target, index, outcome: 'hang', detail: current >= 0 ? `no answer within ${ms} ms` : 'set-up did not finish' });
+          onReport({
+            target: chunk.target,
+            index,
+            outcome: 'hang',
+            detail: current >= 0 ? `no answer within ${ms} ms` : 'set-up did not finish',
+          });
           hung = true;
           resumeAt = current >= 0 ? index + 1 : chunk.to;
           proc.kill('SIGKILL');
@@ -165,14 +189,29 @@ async function runChunk(chunk: Chunk, o: Options, onReport: (r: CaseReport) => v
           if (current >= 0) {
             // The child died or exited inside a case (out of memory, a process.exit, even with
             // status 0): a crash of that case, never a case dropped silently.
-            onReport({ target: chunk.target, index: current, outcome: 'crash', detail: `the process ended during the case (${how}): ${last}` });
+            onReport({
+              target: chunk.target,
+              index: current,
+              outcome: 'crash',
+              detail: `the process ended during the case (${how}): ${last}`,
+            });
             resumeAt = current + 1;
           } else if (!ready) {
-            onReport({ target: chunk.target, index: started, outcome: 'crash', detail: `set-up failed (${how}): ${last}` });
+            onReport({
+              target: chunk.target,
+              index: started,
+              outcome: 'crash',
+              detail: `set-up failed (${how}): ${last}`,
+            });
             resumeAt = chunk.to;
           } else if (resumeAt < chunk.to) {
             // Ended between cases before its chunk was done: the case that ran last left it behind.
-            onReport({ target: chunk.target, index: resumeAt, outcome: 'crash', detail: `the process ended after case ${resumeAt - 1}, before this one (${how}): ${last}` });
+            onReport({
+              target: chunk.target,
+              index: resumeAt,
+              outcome: 'crash',
+              detail: `the process ended after case ${resumeAt - 1}, before this one (${how}): ${last}`,
+            });
             resumeAt++;
           }
         }
@@ -193,7 +232,9 @@ async function parent(o: Options): Promise<number> {
     const size = Math.max(50, Math.ceil(o.cases / (o.jobs * 3)));
     for (let from = 0; from < n; from += size) chunks.push({ target, from, to: Math.min(n, from + size) });
   });
-  const counts = new Map<string, Record<Outcome, number>>(o.plan.map(([t]) => [t, { ok: 0, clean_error: 0, crash: 0, hang: 0 }]));
+  const counts = new Map<string, Record<Outcome, number>>(
+    o.plan.map(([t]) => [t, { ok: 0, clean_error: 0, crash: 0, hang: 0 }]),
+  );
   const bad: CaseReport[] = [];
   const errorKinds = new Map<string, number>();
   const reached = new Map<string, number>();
@@ -202,31 +243,55 @@ async function parent(o: Options): Promise<number> {
     counts.get(r.target)![r.outcome]++;
     busy.set(r.target, busy.get(r.target)! + (r.ms ?? 0));
     if (r.outcome === 'crash' || r.outcome === 'hang') bad.push(r);
-    if (r.outcome === 'ok' && r.reached) reached.set(`${r.target}: ${r.reached}`, (reached.get(`${r.target}: ${r.reached}`) ?? 0) + 1);
+    if (r.outcome === 'ok' && r.reached)
+      reached.set(`${r.target}: ${r.reached}`, (reached.get(`${r.target}: ${r.reached}`) ?? 0) + 1);
     if (r.outcome === 'clean_error' && r.detail) {
-      const kind = `${r.target}: ${r.detail.replace(/\d+(\.\d+)?/g, 'N').replace(/"[^"]*"/g, '"…"').slice(0, 90)}`;
+      const kind = `${r.target}: ${r.detail
+        .replace(/\d+(\.\d+)?/g, 'N')
+        .replace(/"[^"]*"/g, '"…"')
+        .slice(0, 90)}`;
       errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
     }
   };
   const queue = [...chunks];
-  await Promise.all(Array.from({ length: o.jobs }, async () => {
-    for (let c = queue.shift(); c; c = queue.shift()) await runChunk(c, o, onReport);
-  }));
+  await Promise.all(
+    Array.from({ length: o.jobs }, async () => {
+      for (let c = queue.shift(); c; c = queue.shift()) await runChunk(c, o, onReport);
+    }),
+  );
   const seconds = (Date.now() - t0) / 1000;
   const total = { ok: 0, clean_error: 0, crash: 0, hang: 0 };
   console.log(`fuzz: seed ${o.seed}, ${o.cases} cases, ${o.jobs} jobs, ${seconds.toFixed(1)} s`);
-  console.log(`  ${'target'.padEnd(12)} ${'cases'.padStart(6)} ${'ok'.padStart(6)} ${'clean'.padStart(6)} ${'crash'.padStart(6)} ${'hang'.padStart(6)}   ms/case`);
+  console.log(
+    `  ${'target'.padEnd(12)} ${'cases'.padStart(6)} ${'ok'.padStart(6)} ${'clean'.padStart(6)} ${'crash'.padStart(6)} ${'hang'.padStart(6)}   ms/case`,
+  );
   for (const [t, c] of counts) {
     for (const k of Object.keys(total) as Outcome[]) total[k] += c[k];
     const n = c.ok + c.clean_error + c.crash + c.hang;
-    console.log(`  ${t.padEnd(12)} ${String(n).padStart(6)} ${String(c.ok).padStart(6)} ${String(c.clean_error).padStart(6)} ${String(c.crash).padStart(6)} ${String(c.hang).padStart(6)}   ${(busy.get(t)! / Math.max(n, 1)).toFixed(1).padStart(7)}`);
+    console.log(
+      `  ${t.padEnd(12)} ${String(n).padStart(6)} ${String(c.ok).padStart(6)} ${String(c.clean_error).padStart(6)} ${String(c.crash).padStart(6)} ${String(c.hang).padStart(6)}   ${(busy.get(t)! / Math.max(n, 1)).toFixed(1).padStart(7)}`,
+    );
   }
   for (const [what, n] of reached) console.log(`  reached ${what}: ${n} cases`);
   console.log(`  most frequent clean errors:`);
-  for (const [kind, n] of [...errorKinds].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`    ${String(n).padStart(5)} × ${kind}`);
-  for (const r of bad.slice(0, 20)) console.log(`  ${r.outcome.toUpperCase()} ${r.target} #${r.index} (seed ${o.seed}): ${r.detail}`);
+  for (const [kind, n] of [...errorKinds].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`    ${String(n).padStart(5)} × ${kind}`);
+  for (const r of bad.slice(0, 20))
+    console.log(`  ${r.outcome.toUpperCase()} ${r.target} #${r.index} (seed ${o.seed}): ${r.detail}`);
   const cases = total.ok + total.clean_error + total.crash + total.hang;
-  console.log(JSON.stringify({ cases, clean_errors: total.clean_error, ok: total.ok, crashes: total.crash, hangs: total.hang, reached: Object.fromEntries(reached), seed: o.seed, seconds: +seconds.toFixed(1), per_target: Object.fromEntries(counts) }));
+  console.log(
+    JSON.stringify({
+      cases,
+      clean_errors: total.clean_error,
+      ok: total.ok,
+      crashes: total.crash,
+      hangs: total.hang,
+      reached: Object.fromEntries(reached),
+      seed: o.seed,
+      seconds: +seconds.toFixed(1),
+      per_target: Object.fromEntries(counts),
+    }),
+  );
   return total.crash + total.hang > 0 || cases !== o.cases ? 1 : 0;
 }
 

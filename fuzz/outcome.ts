@@ -33,13 +33,34 @@ export interface CaseReport {
   ms?: number;
 }
 
-const ENGINE_ERRORS = new Set(['TypeError', 'RangeError', 'ReferenceError', 'SyntaxError', 'EvalError', 'URIError', 'AggregateError', 'InternalError']);
+const ENGINE_ERRORS = new Set([
+  'TypeError',
+  'RangeError',
+  'ReferenceError',
+  'SyntaxError',
+  'EvalError',
+  'URIError',
+  'AggregateError',
+  'InternalError',
+]);
 
 /** Error classes of ours whose purpose is to reject input (by name: the fuzz must not need their modules). */
-export const TYPED_ERRORS = new Set(['UsageError', 'EditSpecError', 'ModelDirError', 'SafetensorsError', 'ConvertOptionError', 'Interrupted']);
+export const TYPED_ERRORS = new Set([
+  'UsageError',
+  'EditSpecError',
+  'ModelDirError',
+  'SafetensorsError',
+  'ConvertOptionError',
+  'Interrupted',
+]);
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OWN_CODE = [join(ROOT, 'src') + '/', join(ROOT, 'weights-tools') + '/', join(ROOT, 'dist', 'src') + '/', join(ROOT, 'dist', 'weights-tools') + '/'];
+const OWN_CODE = [
+  join(ROOT, 'src') + '/',
+  join(ROOT, 'weights-tools') + '/',
+  join(ROOT, 'dist', 'src') + '/',
+  join(ROOT, 'dist', 'weights-tools') + '/',
+];
 
 /** A failed invariant of the fuzz itself (a wrong result, a read outside the file): always a crash. */
 export class Violation extends Error {
@@ -76,7 +97,9 @@ export function classify(e: unknown): { outcome: Outcome; detail: string } {
   if (TYPED_ERRORS.has(e.name)) return { outcome: 'clean_error', detail: first };
   const sys = e as NodeJS.ErrnoException;
   if (typeof sys.code === 'string' && typeof sys.syscall === 'string') {
-    return sys.path && e.message.includes(sys.path) ? { outcome: 'clean_error', detail: first } : crash(`system error ${sys.code} without a path`);
+    return sys.path && e.message.includes(sys.path)
+      ? { outcome: 'clean_error', detail: first }
+      : crash(`system error ${sys.code} without a path`);
   }
   if (e.name !== 'Error') return crash(`${e.name} (not an error type of ours)`);
   const from = thrownFrom(e);

@@ -3,7 +3,7 @@ export class Rng {
   private s: number;
 
   constructor(seed: number) {
-    this.s = (Math.imul((seed ^ 0x9e3779b9) >>> 0, 0x85ebca6b) >>> 0) || 1;
+    this.s = Math.imul((seed ^ 0x9e3779b9) >>> 0, 0x85ebca6b) >>> 0 || 1;
   }
 
   /** Uniform in [0, 1). */

@@ -29,7 +29,19 @@ export const kernels: KernelSpec[] = [
   { source: 'kernels/assembly/attention.ts', output: 'src/backend/kernels/attention-wasm.ts', name: 'ATTENTION' },
 ];
 
-const common = ['-O3', '--runtime', 'stub', '--noAssert', '--importMemory', '--initialMemory', '1', '--maximumMemory', '65536', '--enable', 'simd'];
+const common = [
+  '-O3',
+  '--runtime',
+  'stub',
+  '--noAssert',
+  '--importMemory',
+  '--initialMemory',
+  '1',
+  '--maximumMemory',
+  '65536',
+  '--enable',
+  'simd',
+];
 const variants = { PLAIN: [] as string[], SHARED: ['--sharedMemory', '--enable', 'threads'] };
 
 async function compile(source: string, extra: string[]): Promise<Uint8Array> {

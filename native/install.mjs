@@ -16,7 +16,8 @@ const say = (msg) => console.log(`tfjs-prompt-to-prompt: ${msg}`);
 const skip = (why) => say(`native kernels not built (${why}); the wasm backend will be used`);
 
 const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { encoding: 'utf8', timeout: 15 * 60 * 1000, ...opts });
-const firstError = (out) => (out.split('\n').find((l) => /error/i.test(l)) ?? out.trim().split('\n').pop() ?? '').trim().slice(0, 160);
+const firstError = (out) =>
+  (out.split('\n').find((l) => /error/i.test(l)) ?? out.trim().split('\n').pop() ?? '').trim().slice(0, 160);
 
 /** Node's headers on this machine (node-gyp would download them otherwise). */
 function nodeDir() {
@@ -27,8 +28,12 @@ function nodeDir() {
 /** node-gyp: the copy npm runs scripts with, else npm's own, else a local install. */
 function nodeGyp() {
   const npmDir = join(dirname(dirname(process.execPath)), 'lib', 'node_modules', 'npm');
-  const candidates = [process.env.npm_config_node_gyp, join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
-    '/usr/share/nodejs/node-gyp/bin/node-gyp.js', join(here, '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    join(npmDir, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    '/usr/share/nodejs/node-gyp/bin/node-gyp.js',
+    join(here, '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+  ];
   return candidates.find((p) => p && existsSync(p));
 }
 
@@ -36,7 +41,10 @@ function nodeGyp() {
 function probeOneDnn(cxx) {
   const dir = mkdtempSync(join(tmpdir(), 'ptp-native-probe-'));
   try {
-    writeFileSync(join(dir, 'probe.cc'), '#include <oneapi/dnnl/dnnl.hpp>\nint main() { return dnnl::engine::get_count(dnnl::engine::kind::cpu) > 0 ? 0 : 1; }\n');
+    writeFileSync(
+      join(dir, 'probe.cc'),
+      '#include <oneapi/dnnl/dnnl.hpp>\nint main() { return dnnl::engine::get_count(dnnl::engine::kind::cpu) > 0 ? 0 : 1; }\n',
+    );
     const r = run(cxx, ['-std=c++17', join(dir, 'probe.cc'), '-o', join(dir, 'probe'), '-ldnnl']);
     if (r.error) return `${r.error.code === 'ENOENT' ? 'no C++ compiler' : 'the C++ compiler failed to run'} (${cxx})`;
     if (r.status !== 0) return `oneDNN not found: install libdnnl-dev (${firstError(r.stderr + r.stdout)})`;
@@ -56,7 +64,9 @@ function main() {
   if (!nodedir) return skip('node headers (include/node/node_api.h) not found next to node or in /usr');
   const gyp = nodeGyp();
   if (!gyp) return skip('node-gyp not found');
-  const build = run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--directory', here], { env: { ...process.env, CXX: cxx } });
+  const build = run(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--directory', here], {
+    env: { ...process.env, CXX: cxx },
+  });
   if (build.status !== 0 || !existsSync(addon)) {
     writeFileSync(join(here, 'build.log'), `${build.stdout ?? ''}\n${build.stderr ?? ''}`);
     return skip(`node-gyp failed: ${firstError((build.stderr ?? '') + (build.stdout ?? ''))}; log in native/build.log`);

@@ -20,7 +20,16 @@
  */
 
 // Images and logging
-export { imageToUint8, psnr, sideBySide, signedBatchToRgbImages, toFloatImage, toRgbImage, type FloatImage, type RgbImage } from './util/image.js';
+export {
+  imageToUint8,
+  psnr,
+  sideBySide,
+  signedBatchToRgbImages,
+  toFloatImage,
+  toRgbImage,
+  type FloatImage,
+  type RgbImage,
+} from './util/image.js';
 export { cropImage, fitImage, resizeBicubic, type CropOffsets } from './util/resize.js';
 export { getLogLevel, setLogLevel, type LogLevel } from './util/log.js';
 
@@ -34,13 +43,29 @@ export { plotSeries, runningMean, type Series } from './draw/plot.js';
 export { MemoryByteSink, MemoryByteSource, type ByteSink, type ByteSource } from './io/byte-source.js';
 export { checkRelative, joinPath, MemoryFileStore, type FileStore } from './io/file-store.js';
 export { HttpByteSource, HttpFileStore, type HttpRetryOptions } from './io/http-file-store.js';
-export { floatTensor, SafetensorsError, SafetensorsFile, writeSafetensors, type TensorInfo, type TensorToWrite } from './io/safetensors.js';
+export {
+  floatTensor,
+  SafetensorsError,
+  SafetensorsFile,
+  writeSafetensors,
+  type TensorInfo,
+  type TensorToWrite,
+} from './io/safetensors.js';
 export type { HostValues, StDtype } from './io/dtypes.js';
 export { PrefixedWeightSource, SafetensorsWeightSource, type WeightInfo, type WeightSource } from './io/weights.js';
 export { type WeightFiles } from './io/weight-files.js';
 export {
-  CONFIG_FILES, MODEL_COMPONENTS, ModelDir, ModelDirError, openModelDir, SDXL_COMPONENTS,
-  type ConfigComponent, type ModelComponent, type ModelDirOptions, type TokenizerFiles, type WeightComponent,
+  CONFIG_FILES,
+  MODEL_COMPONENTS,
+  ModelDir,
+  ModelDirError,
+  openModelDir,
+  SDXL_COMPONENTS,
+  type ConfigComponent,
+  type ModelComponent,
+  type ModelDirOptions,
+  type TokenizerFiles,
+  type WeightComponent,
 } from './io/model-dir.js';
 export { ConfigReader, type JsonObject } from './io/config.js';
 
@@ -55,7 +80,12 @@ export { SegmentTape, type SegmentFn } from './nn/segment-tape.js';
 export { Param, type Layout, type Residency } from './nn/param.js';
 export { loadWeights, type CheckpointAdapter, type LoadWeightsOptions } from './nn/load-weights.js';
 export { Attention, setAttentionSlice, type AttentionOptions, type AttentionPlacement } from './nn/attention.js';
-export { attentionStrategy, setAttentionStrategy, type AttentionStrategy, type SliceableAttention } from './nn/attention-core.js';
+export {
+  attentionStrategy,
+  setAttentionStrategy,
+  type AttentionStrategy,
+  type SliceableAttention,
+} from './nn/attention-core.js';
 export type { AttentionCall, AttentionContext, AttentionController, Place } from './nn/attention-control.js';
 export { Linear } from './nn/linear.js';
 export { Conv2d } from './nn/conv2d.js';
@@ -69,35 +99,103 @@ export { BasicTransformerBlock, type BasicTransformerBlockOptions } from './nn/t
 export { Transformer2DModel, type Transformer2DOptions } from './nn/transformer.js';
 
 // Models
-export { ClipTokenizer, DEFAULT_MODEL_MAX_LENGTH, type ClipTokenizerOptions, type PromptTokenizer, type TruncationHandler, type TruncationInfo, type ClipCallOptions, type ClipEncoding } from './models/clip/tokenizer.js';
 export {
-  ClipTextModel, ClipTextModelWithProjection, ClipTextTransformer, type ClipTextForwardOptions, type ClipTextOutput, type ClipTextProjectionOutput,
+  ClipTokenizer,
+  DEFAULT_MODEL_MAX_LENGTH,
+  type ClipTokenizerOptions,
+  type PromptTokenizer,
+  type TruncationHandler,
+  type TruncationInfo,
+  type ClipCallOptions,
+  type ClipEncoding,
+} from './models/clip/tokenizer.js';
+export {
+  ClipTextModel,
+  ClipTextModelWithProjection,
+  ClipTextTransformer,
+  type ClipTextForwardOptions,
+  type ClipTextOutput,
+  type ClipTextProjectionOutput,
 } from './models/clip/text-model.js';
 export { DualClipPromptEncoder, type PooledPromptEmbeddings } from './models/clip/dual-prompt-encoder.js';
 export { ClipAttention, ClipEncoderLayer, ClipMlp } from './models/clip/text-layers.js';
 export { ClipTextEmbeddings, Embedding } from './models/clip/text-embeddings.js';
 export { parseClipTextConfig, type ClipTextConfig } from './models/clip/config.js';
-export { checkContextLength, ClipPromptEncoder, type ContextLengthSources, type PromptEncodeOptions } from './models/clip/prompt-encoder.js';
-export { tokenizerOptionsFromFiles } from './models/clip/tokenizer-config.js';
-export { UNet2DConditionModel, type AddedConditioning, type TimestepInput, type UNetForwardOptions, type UNetForwardResult } from './models/unet/unet.js';
-export { parseUNetConfig, type DownBlockType, type MidBlockType, type UNetConfig, type UpBlockType } from './models/unet/config.js';
 export {
-  CrossAttnDownBlock2D, CrossAttnUpBlock2D, DownBlock2D, UNetDownBlock, UNetMidBlock2DCrossAttn, UNetUpBlock, UpBlock2D,
-  type BlockInputs, type CrossAttnSettings, type DownBlockOptions, type MidBlockOptions, type ResnetSettings, type UpBlockOptions,
+  checkContextLength,
+  ClipPromptEncoder,
+  type ContextLengthSources,
+  type PromptEncodeOptions,
+} from './models/clip/prompt-encoder.js';
+export { tokenizerOptionsFromFiles } from './models/clip/tokenizer-config.js';
+export {
+  UNet2DConditionModel,
+  type AddedConditioning,
+  type TimestepInput,
+  type UNetForwardOptions,
+  type UNetForwardResult,
+} from './models/unet/unet.js';
+export {
+  parseUNetConfig,
+  type DownBlockType,
+  type MidBlockType,
+  type UNetConfig,
+  type UpBlockType,
+} from './models/unet/config.js';
+export {
+  CrossAttnDownBlock2D,
+  CrossAttnUpBlock2D,
+  DownBlock2D,
+  UNetDownBlock,
+  UNetMidBlock2DCrossAttn,
+  UNetUpBlock,
+  UpBlock2D,
+  type BlockInputs,
+  type CrossAttnSettings,
+  type DownBlockOptions,
+  type MidBlockOptions,
+  type ResnetSettings,
+  type UpBlockOptions,
 } from './models/unet/blocks.js';
-export { AutoencoderKL, DiagonalGaussian, type AutoencoderKLOptions, type NoiseSource } from './models/vae/autoencoder-kl.js';
+export {
+  AutoencoderKL,
+  DiagonalGaussian,
+  type AutoencoderKLOptions,
+  type NoiseSource,
+} from './models/vae/autoencoder-kl.js';
 export { DEFAULT_VAE_SCALING_FACTOR, parseVaeConfig, type VaeConfig } from './models/vae/config.js';
 export {
-  DownEncoderBlock2D, UpDecoderBlock2D, VaeDecoder, VaeEncoder, VaeMidBlock,
-  type DownEncoderBlockOptions, type UpDecoderBlockOptions, type VaeMidBlockOptions,
+  DownEncoderBlock2D,
+  UpDecoderBlock2D,
+  VaeDecoder,
+  VaeEncoder,
+  VaeMidBlock,
+  type DownEncoderBlockOptions,
+  type UpDecoderBlockOptions,
+  type VaeMidBlockOptions,
 } from './models/vae/blocks.js';
 export { TorchGenerator } from './models/random.js';
 export {
-  createScheduler, DDIMScheduler, DPMSolverMultistepScheduler, EulerDiscreteScheduler, LMSDiscreteScheduler, PNDMScheduler,
-  SCHEDULER_CLASSES, SCHEDULER_NAMES, type Scheduler, type SchedulerConfigJson, type SchedulerName,
+  createScheduler,
+  DDIMScheduler,
+  DPMSolverMultistepScheduler,
+  EulerDiscreteScheduler,
+  LMSDiscreteScheduler,
+  PNDMScheduler,
+  SCHEDULER_CLASSES,
+  SCHEDULER_NAMES,
+  type Scheduler,
+  type SchedulerConfigJson,
+  type SchedulerName,
 } from './models/schedulers/index.js';
 export { BaseScheduler } from './models/schedulers/common.js';
-export { SchedulerConfigReader, type BetaConfig, type BetaSchedule, type PredictionType, type TimestepSpacing } from './models/schedulers/config.js';
+export {
+  SchedulerConfigReader,
+  type BetaConfig,
+  type BetaSchedule,
+  type PredictionType,
+  type TimestepSpacing,
+} from './models/schedulers/config.js';
 export type { DpmAlgorithm, DpmSolverType } from './models/schedulers/dpmpp.js';
 
 // Prompt-to-Prompt
@@ -113,8 +211,15 @@ export { TimeWordAlpha, type CrossReplaceSteps, type StepBounds } from './ptp/sc
 export { requireWordTokens, splitWords, wordTokenIndices, type WordRef } from './ptp/tokens.js';
 export { blendMapSize, type MapSize } from './ptp/resolution.js';
 export {
-  buildEdit, EditSpecError, PLAIN_OPTION_NAMES,
-  type BuildEditOptions, type BuiltEdit, type EditMode, type EditOptionNames, type EditSpec, type WordFactor,
+  buildEdit,
+  EditSpecError,
+  PLAIN_OPTION_NAMES,
+  type BuildEditOptions,
+  type BuiltEdit,
+  type EditMode,
+  type EditOptionNames,
+  type EditSpec,
+  type WordFactor,
 } from './ptp/edit-spec.js';
 export { parseCross, parseFraction, parseWordFactors, parseWords } from './ptp/edit-args.js';
 export { crossAttentionGrid, selfAttentionComponents, tokenLabels, type MapStack } from './ptp/render.js';
@@ -122,14 +227,47 @@ export { crossAttentionGrid, selfAttentionComponents, tokenLabels, type MapStack
 // Pipeline
 export {
   StableDiffusionPipeline,
-  type EditOptions, type GenerateOptions, type GenerateResult, type InversionResult, type InvertOptions, type PipelineComponents, type PromptConditioning, type PromptEncoder,
-  type NullTextInversionResult, type NullTextInvertOptions,
+  type EditOptions,
+  type GenerateOptions,
+  type GenerateResult,
+  type InversionResult,
+  type InvertOptions,
+  type PipelineComponents,
+  type PromptConditioning,
+  type PromptEncoder,
+  type NullTextInversionResult,
+  type NullTextInvertOptions,
 } from './pipeline/pipeline.js';
-export { nullTextOptimize, nullTextSettings, type NullTextOptions, type NullTextProgress, type NullTextResult, type NullTextSettings } from './pipeline/null-text.js';
+export {
+  nullTextOptimize,
+  nullTextSettings,
+  type NullTextOptions,
+  type NullTextProgress,
+  type NullTextResult,
+  type NullTextSettings,
+} from './pipeline/null-text.js';
 export { loadPipeline, modelContextLength, type LoadPipelineOptions } from './pipeline/load.js';
-export { checkImageDimension, defaultImageSize, imageSizeRuleFromConfigs, type ImageSizeRule } from './pipeline/image-size.js';
-export { checkRunMemory, estimateRunMemory, modelRunPlan, RunMemoryError, type ModelRunPlan, type RunMemory } from './pipeline/run-plan.js';
-export { checkSizeConditioning, sizeTimeIds, unetTimeIds, type PixelPair, type SizeConditioning } from './pipeline/size-conditioning.js';
+export {
+  checkImageDimension,
+  defaultImageSize,
+  imageSizeRuleFromConfigs,
+  type ImageSizeRule,
+} from './pipeline/image-size.js';
+export {
+  checkRunMemory,
+  estimateRunMemory,
+  modelRunPlan,
+  RunMemoryError,
+  type ModelRunPlan,
+  type RunMemory,
+} from './pipeline/run-plan.js';
+export {
+  checkSizeConditioning,
+  sizeTimeIds,
+  unetTimeIds,
+  type PixelPair,
+  type SizeConditioning,
+} from './pipeline/size-conditioning.js';
 export { wasmHeapBudget } from './backend/wasm-patches.js';
 export { nchwToNhwc, nhwcToNchwHost, readHost, type HostTensor } from './pipeline/host-tensor.js';
 export type { StepInfo } from './pipeline/sampler.js';

@@ -6,7 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { attend, attentionStats, attentionStrategy, resetAttentionStats, setAttentionStrategy, type AttendOptions } from '../src/nn/attention-core.js';
+import {
+  attend,
+  attentionStats,
+  attentionStrategy,
+  resetAttentionStats,
+  setAttentionStrategy,
+  type AttendOptions,
+} from '../src/nn/attention-core.js';
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
 import { fusedAttentionUnavailable } from '../src/backend/attention-ops.js';
 import { expectClose } from './helpers/close.js';
@@ -16,7 +23,13 @@ const TOL = { atol: 2e-6, rtol: 2e-5 };
 const PROBS_TOL = { atol: 1e-7, rtol: 2e-5 };
 
 /** attend() with a forced strategy, checking that this strategy (not a fallback) ran. */
-function run(strategy: 'fused' | 'batched', q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions): tf.Tensor3D {
+function run(
+  strategy: 'fused' | 'batched',
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: AttendOptions,
+): tf.Tensor3D {
   setAttentionStrategy(strategy);
   resetAttentionStats();
   try {
@@ -54,8 +67,20 @@ class Editor implements AttentionController {
 }
 
 const ctx = (b: number, heads: number, n: number, m: number): AttentionContext => ({
-  isCross: false, place: 'down', layerIndex: 0, numLayers: 1, blockIndex: 0, name: 'test', step: 0,
-  height: n, width: 1, latent: { height: n, width: 1 }, queries: n, keys: m, heads, batch: b,
+  isCross: false,
+  place: 'down',
+  layerIndex: 0,
+  numLayers: 1,
+  blockIndex: 0,
+  name: 'test',
+  step: 0,
+  height: n,
+  width: 1,
+  latent: { height: n, width: 1 },
+  queries: n,
+  keys: m,
+  heads,
+  batch: b,
 });
 
 describe('fused attention kernel vs the tfjs reference path', function () {
@@ -73,7 +98,12 @@ describe('fused attention kernel vs the tfjs reference path', function () {
     const { q, k, v } = inputs(1, 8, 8, 2 * 8);
     resetAttentionStats();
     // Head size 6 (not a multiple of 4): the per-head path.
-    tf.tidy(() => [attend(q, k, v, { heads: 2 }), attend(...[q, k, v].map((t) => tf.slice(t, [0, 0, 0], [1, 8, 12])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D], { heads: 2 })]).forEach((t) => t.dispose());
+    tf.tidy(() => [
+      attend(q, k, v, { heads: 2 }),
+      attend(...([q, k, v].map((t) => tf.slice(t, [0, 0, 0], [1, 8, 12])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]), {
+        heads: 2,
+      }),
+    ]).forEach((t) => t.dispose());
     expect(attentionStats().calls).to.deep.equal({ fused: 1, 'per-head': 1, batched: 0 });
     tf.dispose([q, k, v]);
   });
@@ -106,7 +136,11 @@ describe('fused attention kernel vs the tfjs reference path', function () {
     tf.dispose([q, k, v, got, exp]);
   });
 
-  for (const [what, fill] of [['−∞', -Infinity], ['float32 min', -3.4028234663852886e38], ['−1e9', -1e9]] as const) {
+  for (const [what, fill] of [
+    ['−∞', -Infinity],
+    ['float32 min', -3.4028234663852886e38],
+    ['−1e9', -1e9],
+  ] as const) {
     it(`CLIP causal mask filled with ${what}`, () => {
       const { q, k, v } = inputs(2, 77, 77, 12 * 64);
       const mask = causal(77, fill);
@@ -132,7 +166,10 @@ describe('fused attention kernel vs the tfjs reference path', function () {
   });
 
   it('controller path: probabilities match, edits apply, output matches', () => {
-    const b = 2, h = 8, n = 100, m = 77;
+    const b = 2,
+      h = 8,
+      n = 100,
+      m = 77;
     const { q, k, v } = inputs(b, n, m, h * 40);
     const fused = new Editor();
     const ref = new Editor();
@@ -151,7 +188,10 @@ describe('fused attention kernel vs the tfjs reference path', function () {
 
   it('controller path with a causal mask and more than one key block', () => {
     const { q, k, v } = inputs(1, 20, 700, 2 * 12);
-    const mask = tf.tensor2d(Array.from({ length: 20 * 700 }, (_, i) => ((i % 700) > 350 + (i / 700 | 0) ? -Infinity : 0)), [20, 700]);
+    const mask = tf.tensor2d(
+      Array.from({ length: 20 * 700 }, (_, i) => (i % 700 > 350 + ((i / 700) | 0) ? -Infinity : 0)),
+      [20, 700],
+    );
     const fused = new Editor();
     const ref = new Editor();
     resetAttentionStats();

@@ -1,6 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { attend, attentionStats, resetAttentionStats, setAttentionStrategy, type AttentionStrategy } from '../src/nn/attention-core.js';
+import {
+  attend,
+  attentionStats,
+  resetAttentionStats,
+  setAttentionStrategy,
+  type AttentionStrategy,
+} from '../src/nn/attention-core.js';
 import { Attention, setAttentionSlice } from '../src/nn/attention.js';
 import { Module } from '../src/nn/module.js';
 import { ClipAttention } from '../src/models/clip/text-layers.js';
@@ -21,17 +27,30 @@ describe('attention: query slicing', () => {
       const q = tf.randomNormal([2, 30, 16], 0, 1, 'float32', 1) as tf.Tensor3D;
       const kv = tf.randomNormal([2, 30, 16], 0, 1, 'float32', 2) as tf.Tensor3D;
       const ctx = tf.randomNormal([2, 11, 16], 0, 1, 'float32', 3) as tf.Tensor3D;
-      const causal = tf.tensor2d(Array.from({ length: 900 }, (_, i) => (i % 30 > Math.floor(i / 30) ? -1e9 : 0)), [30, 30]);
-      const cases: [tf.Tensor3D, tf.Tensor | undefined][] = [[kv, undefined], [ctx, undefined], [kv, causal]];
+      const causal = tf.tensor2d(
+        Array.from({ length: 900 }, (_, i) => (i % 30 > Math.floor(i / 30) ? -1e9 : 0)),
+        [30, 30],
+      );
+      const cases: [tf.Tensor3D, tf.Tensor | undefined][] = [
+        [kv, undefined],
+        [ctx, undefined],
+        [kv, causal],
+      ];
       for (const [k, mask] of cases) {
         resetAttentionStats();
         const whole = attend(q, k, k, { heads: 4, mask });
-        expect(attentionStats(), 'unsliced: one chunk').to.deep.equal({ calls: { fused: 0, batched: 0, 'per-head': 0, [strategy]: 1 }, queryChunks: 1 });
+        expect(attentionStats(), 'unsliced: one chunk').to.deep.equal({
+          calls: { fused: 0, batched: 0, 'per-head': 0, [strategy]: 1 },
+          queryChunks: 1,
+        });
         const before = tf.memory().numTensors;
         resetAttentionStats();
         const sliced = attend(q, k, k, { heads: 4, mask, sliceSize: 7 });
         // 30 queries in chunks of 7: 7, 7, 7, 7, 2.
-        expect(attentionStats(), `sliced${mask ? ' with a mask' : ''}`).to.deep.equal({ calls: { fused: 0, batched: 0, 'per-head': 0, [strategy]: 1 }, queryChunks: 5 });
+        expect(attentionStats(), `sliced${mask ? ' with a mask' : ''}`).to.deep.equal({
+          calls: { fused: 0, batched: 0, 'per-head': 0, [strategy]: 1 },
+          queryChunks: 5,
+        });
         expect(tf.memory().numTensors).to.equal(before + 1);
         expectClose(sliced, whole, { atol: 1e-6, rtol: 1e-6 }, `${strategy} sliced vs whole`);
         tf.dispose([whole, sliced]);
@@ -40,7 +59,7 @@ describe('attention: query slicing', () => {
     });
   }
 
-  it('batched: no chunk of scores passes the per-tensor limit (WebGPU\'s binding size), also against an explicit slice size; a controller\'s whole probabilities over it are refused', () => {
+  it("batched: no chunk of scores passes the per-tensor limit (WebGPU's binding size), also against an explicit slice size; a controller's whole probabilities over it are refused", () => {
     setAttentionStrategy('batched');
     expect(tensorBytesLimit(), 'no device limit off WebGPU').to.equal(Infinity);
     const q = tf.randomNormal([2, 30, 16], 0, 1, 'float32', 1) as tf.Tensor3D;
@@ -57,8 +76,20 @@ describe('attention: query slicing', () => {
     }
     const seeAll: AttentionController = { onAttention: (p) => p };
     const ctx: AttentionContext = {
-      isCross: false, place: 'down', layerIndex: 0, numLayers: 1, blockIndex: 0, name: 'down.0.attn1', step: 0, height: 5, width: 6,
-      latent: { height: 5, width: 6 }, queries: 30, keys: 30, heads: 4, batch: 2,
+      isCross: false,
+      place: 'down',
+      layerIndex: 0,
+      numLayers: 1,
+      blockIndex: 0,
+      name: 'down.0.attn1',
+      step: 0,
+      height: 5,
+      width: 6,
+      latent: { height: 5, width: 6 },
+      queries: 30,
+      keys: 30,
+      heads: 4,
+      batch: 2,
     };
     expect(() => attend(q, k, k, { heads: 4, controller: seeAll, ctx })).to.throw(
       'attention down.0.attn1: the controller needs the probabilities [8, 30, 30] (28800 bytes) in one tensor, more than this backend binds in one buffer (4800 bytes); use fewer prompts or a smaller image',
@@ -70,7 +101,9 @@ describe('attention: query slicing', () => {
   it('rejects a slice size below 1', () => {
     const q = tf.zeros([1, 4, 8]) as tf.Tensor3D;
     expect(() => attend(q, q, q, { heads: 2, sliceSize: 0 })).to.throw('attention slice size must be ≥ 1, got 0');
-    expect(() => setAttentionSlice(new Attention({ queryDim: 8, heads: 2, dimHead: 4 }), 0)).to.throw('attention slice size must be ≥ 1, got 0');
+    expect(() => setAttentionSlice(new Attention({ queryDim: 8, heads: 2, dimHead: 4 }), 0)).to.throw(
+      'attention slice size must be ≥ 1, got 0',
+    );
     q.dispose();
   });
 
@@ -84,10 +117,16 @@ describe('attention: query slicing', () => {
     setAttentionSlice(net, 7);
     expect([net.a.attentionSlice, net.b[0].attentionSlice, other.attentionSlice]).to.deep.equal([7, 7, undefined]);
     // ... and the layers run in chunks of 7 queries (30 queries: 5 chunks), the other layer unsliced.
-    for (const m of [net, other]) for (const [, p] of m.namedParams()) p.setTorchValues(Float32Array.from({ length: p.size }, (_, i) => Math.sin(i) * 0.3));
+    for (const m of [net, other])
+      for (const [, p] of m.namedParams())
+        p.setTorchValues(Float32Array.from({ length: p.size }, (_, i) => Math.sin(i) * 0.3));
     setAttentionStrategy('batched');
     const x = tf.randomNormal([1, 30, 8], 0, 1, 'float32', 4) as tf.Tensor3D;
-    for (const [layer, chunks] of [[net.a, 5], [net.b[0], 5], [other, 1]] as const) {
+    for (const [layer, chunks] of [
+      [net.a, 5],
+      [net.b[0], 5],
+      [other, 1],
+    ] as const) {
       resetAttentionStats();
       tf.dispose(layer.forward(x));
       expect(attentionStats().queryChunks, layer === other ? 'other layer' : 'layer of net').to.equal(chunks);

@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { join } from 'node:path';
 import { Attention } from '../src/nn/attention.js';
-import { attend, attentionStats, resetAttentionStats, setAttentionStrategy, type AttentionStrategy } from '../src/nn/attention-core.js';
+import {
+  attend,
+  attentionStats,
+  resetAttentionStats,
+  setAttentionStrategy,
+  type AttentionStrategy,
+} from '../src/nn/attention-core.js';
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
 import { PrefixedWeightSource } from '../src/io/weights.js';
 import { loadWeights } from '../src/nn/load-weights.js';
@@ -30,16 +36,28 @@ describeRef('Attention layer (tiny-sd down_blocks.2, 16×16, 8 heads) vs referen
       for (const which of ['attn1', 'attn2'] as const) {
         it(`${which}: q, k, v, merged heads, probabilities and output match`, async () => {
           const src = await openWeightFiles(join(tinySdDir, 'unet', 'diffusion_pytorch_model.safetensors'));
-          const attn = new Attention({ queryDim: 64, crossAttentionDim: which === 'attn2' ? 32 : undefined, heads: 8, dimHead: 8 });
+          const attn = new Attention({
+            queryDim: 64,
+            crossAttentionDim: which === 'attn2' ? 32 : undefined,
+            heads: 8,
+            dimHead: 8,
+          });
           await loadWeights(attn, new PrefixedWeightSource(src, `${PREFIX}${which}.`));
           const x = (await fixtureTf('cases/attention.safetensors', `${which}.hidden_states_in`)) as tf.Tensor3D;
-          const ctxT = which === 'attn2' ? ((await fixtureTf('cases/attention.safetensors', 'attn2.encoder_hidden_states')) as tf.Tensor3D) : undefined;
+          const ctxT =
+            which === 'attn2'
+              ? ((await fixtureTf('cases/attention.safetensors', 'attn2.encoder_hidden_states')) as tf.Tensor3D)
+              : undefined;
           // The projections and the merged heads (attention before to_out) on their own.
           const F = 'cases/attention.safetensors';
           const tol = (name: string) => caseTolerance('attention', `${which}.${name}`);
           const kv = ctxT ?? x;
           const [q, k, v] = [attn.toQ.forward(x), attn.toK.forward(kv), attn.toV.forward(kv)];
-          for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) {
+          for (const [name, t] of [
+            ['q', q],
+            ['k', k],
+            ['v', v],
+          ] as const) {
             const exp = await fixtureTf(F, `${which}.${name}`);
             expect(t.shape, name).to.deep.equal(exp.shape);
             expectClose(t, exp, tol(name), `${which}.${name}`);
@@ -68,7 +86,12 @@ describeRef('Attention layer (tiny-sd down_blocks.2, 16×16, 8 heads) vs referen
           expectClose(out, expOut, caseTolerance('attention', `${which}.hidden_states_out`), `${which} out`);
           // Without a controller the (faster) path gives the same output.
           const plain = attn.forward(x, ctxT);
-          expectClose(plain, expOut, caseTolerance('attention', `${which}.hidden_states_out`), `${which} out, no controller`);
+          expectClose(
+            plain,
+            expOut,
+            caseTolerance('attention', `${which}.hidden_states_out`),
+            `${which} out, no controller`,
+          );
           tf.dispose([x, ctxT, out, plain, probs, expProbs, expOut].filter(Boolean) as tf.Tensor[]);
           attn.dispose();
           await src.close();

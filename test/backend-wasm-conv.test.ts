@@ -34,12 +34,18 @@ describe('wasm channel-chunked conv2d', function () {
     expect(convChunks([1, 1, 2560, 1280])).to.deep.equal([2560]);
   });
 
-  for (const [what, cin, stride, bias] of [['fused with bias', 1280, 1, true], ['fused, no bias, 1000 channels', 1000, 1, false], ['stride 2', 1280, 2, true]] as const) {
+  for (const [what, cin, stride, bias] of [
+    ['fused with bias', 1280, 1, true],
+    ['fused, no bias, 1000 channels', 1000, 1, false],
+    ['stride 2', 1280, 2, true],
+  ] as const) {
     it(`${what}: matches the stock kernel`, () => {
       const x = tf.randomNormal([2, 9, 9, cin], 0, 1, 'float32', 1) as tf.Tensor4D;
       const w = tf.randomNormal([3, 3, cin, 48], 0, 0.03, 'float32', 2) as tf.Tensor4D;
       const b = bias ? (tf.randomNormal([48], 0, 1, 'float32', 3) as tf.Tensor1D) : undefined;
-      const { split, stock } = both(() => tf.fused.conv2d({ x, filter: w, bias: b, strides: stride, pad: stride === 1 ? 'same' : 'valid' }));
+      const { split, stock } = both(() =>
+        tf.fused.conv2d({ x, filter: w, bias: b, strides: stride, pad: stride === 1 ? 'same' : 'valid' }),
+      );
       expect(split.shape).to.deep.equal(stock.shape);
       // Sums of ~10⁴ terms of size ~0.03 (outputs ~3): float32 rounding differs by a few 1e-5.
       expectClose(split, stock, { atol: 1.5e-4, rtol: 1e-5 }, what);

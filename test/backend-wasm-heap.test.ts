@@ -22,13 +22,19 @@ interface HeapProbe {
 }
 
 function fill(env: Record<string, string>, chunkMiB: number): HeapProbe {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/helpers/wasm-heap-child.ts'), String(chunkMiB)], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: 240000,
-  });
-  expect(r.error, `${r.error?.message} (a hang here is the corruption the guard prevents)\n${r.stderr}`).to.equal(undefined);
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'test/helpers/wasm-heap-child.ts'), String(chunkMiB)],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 240000,
+    },
+  );
+  expect(r.error, `${r.error?.message} (a hang here is the corruption the guard prevents)\n${r.stderr}`).to.equal(
+    undefined,
+  );
   expect(r.status, r.stderr).to.equal(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as HeapProbe;
 }
@@ -43,7 +49,9 @@ describe('wasm heap guard', function () {
     try {
       setWasmHeapLimit(tf.memory().numBytes + 40 * 2 ** 20);
       for (let i = 0; i < 4; i++) kept.push(tf.fill([2 ** 20], i + 1));
-      expect(() => tf.fill([8 * 2 ** 20], 9)).to.throw(/wasm heap budget exceeded: allocating \[8388608\] float32 \(32\.0 MiB\)/);
+      expect(() => tf.fill([8 * 2 ** 20], 9)).to.throw(
+        /wasm heap budget exceeded: allocating \[8388608\] float32 \(32\.0 MiB\)/,
+      );
       kept.forEach((t, i) => expect(Array.from(new Set(t.dataSync()))).to.deep.equal([i + 1]));
     } finally {
       setWasmHeapLimit(before);
@@ -54,7 +62,9 @@ describe('wasm heap guard', function () {
   for (const threads of ['1', '2']) {
     it(`${threads} thread(s): the budget refuses first (PTP_WASM_HEAP_LIMIT_MB=1024)`, () => {
       const p = fill({ PTP_WASM_THREADS: threads, PTP_WASM_HEAP_LIMIT_MB: '1024' }, 128);
-      expect(p.error).to.match(/^wasm heap budget exceeded: allocating \[33554432\] float32 \(128\.0 MiB\) with 1024\.0 MiB live would pass the 1024 MiB limit/);
+      expect(p.error).to.match(
+        /^wasm heap budget exceeded: allocating \[33554432\] float32 \(128\.0 MiB\) with 1024\.0 MiB live would pass the 1024 MiB limit/,
+      );
       expect(p.allocated).to.equal(8);
       expect(p.corrupted).to.deep.equal([]);
       expect(p.again).to.equal(true);

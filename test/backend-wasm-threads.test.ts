@@ -20,13 +20,20 @@ interface Probe {
 }
 
 function probe(scenario: string, env: Record<string, string>): { json: Probe; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/helpers/wasm-threads-child.ts'), scenario], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env },
-    encoding: 'utf8',
-    timeout: 120000,
-  });
-  expect(r.error, `${scenario}: ${r.error?.message} (a process that does not end by itself times out)\n${r.stderr}`).to.equal(undefined);
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'test/helpers/wasm-threads-child.ts'), scenario],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      timeout: 120000,
+    },
+  );
+  expect(
+    r.error,
+    `${scenario}: ${r.error?.message} (a process that does not end by itself times out)\n${r.stderr}`,
+  ).to.equal(undefined);
   expect(r.status, `${scenario} exited with ${r.status}:\n${r.stderr}`).to.equal(0);
   return { json: JSON.parse(r.stdout.trim().split('\n').pop()!) as Probe, stderr: r.stderr };
 }

@@ -15,19 +15,30 @@ import { repoRoot } from './helpers/reference.js';
 
 interface ChildResult {
   status: number | null;
-  json: { name?: string; tfName?: string; active?: string; description?: string; skipped?: { name: string; reason: string }[]; error?: string };
+  json: {
+    name?: string;
+    tfName?: string;
+    active?: string;
+    description?: string;
+    skipped?: { name: string; reason: string }[];
+    error?: string;
+  };
   stderr: string;
 }
 
 function child(arg: string | undefined, env: Record<string, string | undefined> = {}): ChildResult {
   const e = { ...process.env, ...env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete e[k];
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/helpers/backend-child.ts'), ...(arg ? [arg] : [])], {
-    cwd: repoRoot,
-    env: e,
-    encoding: 'utf8',
-    timeout: 120000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'test/helpers/backend-child.ts'), ...(arg ? [arg] : [])],
+    {
+      cwd: repoRoot,
+      env: e,
+      encoding: 'utf8',
+      timeout: 120000,
+    },
+  );
   let json: ChildResult['json'];
   try {
     json = JSON.parse(r.stdout);
@@ -45,13 +56,20 @@ describe('backend selection', function () {
     expect(r.status, r.stderr).to.equal(0);
     const native = nativeUnavailable() === undefined;
     expect(r.json).to.include({ name: native ? 'native' : 'wasm', tfName: 'wasm', active: 'wasm' });
-    expect(r.json.skipped!.map((s) => s.name)).to.deep.equal(native ? ['tensorflow-gpu', 'tensorflow'] : ['tensorflow-gpu', 'tensorflow', 'native']);
-    for (const s of r.json.skipped!.slice(0, 2)) expect(s.reason, s.name).to.match(/Cannot find (package|module) '@tensorflow\/tfjs-node(-gpu)?'/);
+    expect(r.json.skipped!.map((s) => s.name)).to.deep.equal(
+      native ? ['tensorflow-gpu', 'tensorflow'] : ['tensorflow-gpu', 'tensorflow', 'native'],
+    );
+    for (const s of r.json.skipped!.slice(0, 2))
+      expect(s.reason, s.name).to.match(/Cannot find (package|module) '@tensorflow\/tfjs-node(-gpu)?'/);
     const lines = r.stderr.split('\n').filter((l) => l.includes('backend: '));
     expect(lines).to.have.length(1);
     const wasm = String.raw`wasm \((simd|no simd), \d+ threads?[;)]`;
     const lib = String.raw`native \(oneDNN \d+\.\d+\.\d+ \(\w+\), \d+ threads?, fp32\) over `;
-    expect(lines[0]).to.match(new RegExp(String.raw`\[ptp\] backend: ${native ? lib : ''}${wasm}.* \(skipped tensorflow-gpu, tensorflow${native ? '' : ', native'}\)$`));
+    expect(lines[0]).to.match(
+      new RegExp(
+        String.raw`\[ptp\] backend: ${native ? lib : ''}${wasm}.* \(skipped tensorflow-gpu, tensorflow${native ? '' : ', native'}\)$`,
+      ),
+    );
     expect(r.json.description).to.match(new RegExp(`^${native ? lib : ''}${wasm}`));
   });
 
@@ -68,7 +86,9 @@ describe('backend selection', function () {
   it('an unusable PTP_BACKEND is an error naming it', () => {
     const r = child(undefined, { PTP_BACKEND: 'tensorflow-gpu' });
     expect(r.status).to.equal(3);
-    expect(r.json.error).to.match(/^backend "tensorflow-gpu" is not available: Cannot find (package|module) '@tensorflow\/tfjs-node-gpu'/);
+    expect(r.json.error).to.match(
+      /^backend "tensorflow-gpu" is not available: Cannot find (package|module) '@tensorflow\/tfjs-node-gpu'/,
+    );
   });
 
   it('an explicitly requested unavailable backend throws naming it (no fallback, active backend unchanged)', async () => {
@@ -76,7 +96,9 @@ describe('backend selection', function () {
     for (const name of ['tensorflow', 'tfjs-node-gpu']) {
       let msg = '';
       await selectBackend(nodeBackendCandidates, name).catch((e: Error) => (msg = e.message));
-      expect(msg).to.match(new RegExp(`^backend "${name}" is not available: Cannot find (package|module) '@tensorflow/tfjs-node`));
+      expect(msg).to.match(
+        new RegExp(`^backend "${name}" is not available: Cannot find (package|module) '@tensorflow/tfjs-node`),
+      );
     }
     expect(tf.getBackend()).to.equal(before);
   });

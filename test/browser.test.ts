@@ -42,8 +42,15 @@ function maxRelDiff(a: readonly number[], b: ArrayLike<number>): number {
 }
 
 /** What this suite lacks: chromium (PTP_REQUIRE_BROWSER makes that a failure) or the fixtures. */
-const chromiumMissing = existsSync(CHROMIUM) ? undefined : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
-const lacks = ([[chromiumMissing, 'PTP_REQUIRE_BROWSER'], [referenceMissing, 'PTP_REQUIRE_REFERENCE']] as const).filter(([m]) => m !== undefined);
+const chromiumMissing = existsSync(CHROMIUM)
+  ? undefined
+  : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
+const lacks = (
+  [
+    [chromiumMissing, 'PTP_REQUIRE_BROWSER'],
+    [referenceMissing, 'PTP_REQUIRE_REFERENCE'],
+  ] as const
+).filter(([m]) => m !== undefined);
 // A requirement that is set wins (a failure), else the first thing missing (a loud skip).
 const [missing, requireVar] = lacks.find(([, v]) => process.env[v]) ?? lacks[0] ?? [undefined, 'PTP_REQUIRE_BROWSER'];
 
@@ -56,8 +63,15 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
 
   before(async function () {
     dir = mkdtempSync(join(tmpdir(), 'ptp-browser-'));
-    await esbuild.build({ ...browserBundleOptions, entryPoints: [join(repoRoot, 'test/browser/entry.ts')], outfile: join(dir, 'bundle.js') });
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>');
+    await esbuild.build({
+      ...browserBundleOptions,
+      entryPoints: [join(repoRoot, 'test/browser/entry.ts')],
+      outfile: join(dir, 'bundle.js'),
+    });
+    writeFileSync(
+      join(dir, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><script type="module" src="/bundle.js"></script>',
+    );
     ({ url: base, server } = await serveStatic({
       '/model/': tinySdDir,
       '/tfjs-wasm/': join(repoRoot, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
@@ -67,7 +81,15 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
     // The same run in Node (the test process's backend) as the reference.
     const pipe = await loadPipelineFromDirectory(tinySdDir);
     const store = new AttentionStore({ numPrompts: 1 });
-    const r = await pipe.generate({ prompts: [REQUEST.prompt], steps: REQUEST.steps, seed: REQUEST.seed, height: REQUEST.size, width: REQUEST.size, scheduler: 'ddim', controller: store });
+    const r = await pipe.generate({
+      prompts: [REQUEST.prompt],
+      steps: REQUEST.steps,
+      seed: REQUEST.seed,
+      height: REQUEST.size,
+      width: REQUEST.size,
+      scheduler: 'ddim',
+      controller: store,
+    });
     const maps = store.aggregateAttention(REQUEST.size / 16, ['up', 'down'], true, 0);
     reference = { latents: r.latents.data, image: r.images[0].data, crossMaps: maps.dataSync() as Float32Array };
     // The tiny model's random weights still draw structure: the reference is not blank.
@@ -91,7 +113,10 @@ describeNeeding('browser (chromium): the library bundled for the web', missing, 
     await page.waitForFunction(() => 'runSmoke' in globalThis, undefined, { timeout: 30000 });
     const req: SmokeRequest = { backend, modelUrl: `${base}/model/`, wasmPaths: `${base}/tfjs-wasm/`, ...REQUEST };
     try {
-      return await page.evaluate((r) => (globalThis as unknown as { runSmoke(x: SmokeRequest): Promise<SmokeResult> }).runSmoke(r), req);
+      return await page.evaluate(
+        (r) => (globalThis as unknown as { runSmoke(x: SmokeRequest): Promise<SmokeResult> }).runSmoke(r),
+        req,
+      );
     } finally {
       await page.close();
       expect(errors, 'page errors').to.deep.equal([]);

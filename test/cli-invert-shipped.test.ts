@@ -16,15 +16,21 @@ import { tempDirForSuite } from './helpers/tmp.js';
 import { spawnPtp } from './helpers/cli.js';
 import { DDIMScheduler } from '../src/models/schedulers/ddim.js';
 
-const json = (rel: string) => JSON.parse(readFileSync(join(demoModelDir(), rel), 'utf8')) as Record<string, number | undefined>;
+const json = (rel: string) =>
+  JSON.parse(readFileSync(join(demoModelDir(), rel), 'utf8')) as Record<string, number | undefined>;
 
 const png = (path: string): RgbImage => decodePng(readFileSync(path));
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 /** Panel `i` (of width `size`) of a side-by-side image with 8-pixel gaps. */
 function panel(img: RgbImage, size: number, i: number): Uint8Array {
   const out = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) out.set(img.data.subarray((y * img.width + i * (size + 8)) * 3, (y * img.width + i * (size + 8) + size) * 3), y * size * 3);
+  for (let y = 0; y < size; y++)
+    out.set(
+      img.data.subarray((y * img.width + i * (size + 8)) * 3, (y * img.width + i * (size + 8) + size) * 3),
+      y * size * 3,
+    );
   return out;
 }
 
@@ -36,16 +42,33 @@ describe('cli: ptp invert → ptp edit --inversion on the shipped model (no --mo
   const target = 'a big red square on a blue background';
 
   before(() => {
-    if (!existsSync(join(demoModelDir(), 'model_index.json'))) throw new Error(`the shipped demo model is missing (${demoModelDir()}): it belongs in the repository`);
+    if (!existsSync(join(demoModelDir(), 'model_index.json')))
+      throw new Error(`the shipped demo model is missing (${demoModelDir()}): it belongs in the repository`);
   });
 
   it('inverts the example scene with the default model and edits it: photo | reconstruction | edit', async () => {
     const dir = tmp();
     const inv = join(dir, 'scene-inv.safetensors');
     const rec = join(dir, 'scene-rec.png');
-    const r = spawnPtp('invert', '--image', photo, '--prompt', caption, '--steps', '2', '--inner-steps', '2', '--out', inv, '--reconstruction', rec);
+    const r = spawnPtp(
+      'invert',
+      '--image',
+      photo,
+      '--prompt',
+      caption,
+      '--steps',
+      '2',
+      '--inner-steps',
+      '2',
+      '--out',
+      inv,
+      '--reconstruction',
+      rec,
+    );
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/^reconstruction PSNR \d+\.\d\d dB against the input \(the VAE round trip alone: \d+\.\d\d dB\)\n/);
+    expect(r.stdout).to.match(
+      /^reconstruction PSNR \d+\.\d\d dB against the input \(the VAE round trip alone: \d+\.\d\d dB\)\n/,
+    );
     expect(r.stdout).to.contain(`wrote ${inv} and ${rec} (128×128, 2 steps)`);
 
     const f = await readInversionFile(inv);
@@ -56,7 +79,15 @@ describe('cli: ptp invert → ptp edit --inversion on the shipped model (no --mo
     const text = json('text_encoder/config.json');
     const scheduler = DDIMScheduler.fromConfig(schedulerConfig);
     scheduler.setTimesteps(2);
-    expect(f.meta).to.include({ model: demoModelDir(), fingerprint, prompt: caption, steps: 2, innerSteps: 2, guidance: 7.5, stepsOffset: schedulerConfig.steps_offset ?? 0 });
+    expect(f.meta).to.include({
+      model: demoModelDir(),
+      fingerprint,
+      prompt: caption,
+      steps: 2,
+      innerSteps: 2,
+      guidance: 7.5,
+      stepsOffset: schedulerConfig.steps_offset ?? 0,
+    });
     expect(f.latents.shape).to.deep.equal([1, 4, 32, 32]);
     expect(f.uncondEmbeddings.shape).to.deep.equal([2, text.max_position_embeddings, text.hidden_size]);
     expect(f.timesteps).to.deep.equal(scheduler.timesteps);

@@ -16,7 +16,8 @@ const png = (path: string): RgbImage => decodePng(readFileSync(path));
 /** Pixels of columns [x0, x0 + w) of an image. */
 function columns(img: RgbImage, x0: number, w: number): Uint8Array {
   const out = new Uint8Array(img.height * w * 3);
-  for (let y = 0; y < img.height; y++) out.set(img.data.subarray((y * img.width + x0) * 3, (y * img.width + x0 + w) * 3), y * w * 3);
+  for (let y = 0; y < img.height; y++)
+    out.set(img.data.subarray((y * img.width + x0) * 3, (y * img.width + x0 + w) * 3), y * w * 3);
   return out;
 }
 
@@ -43,8 +44,13 @@ describe('cli: edit option values', () => {
     expect(parseCross('1,dog=0.2')).to.deep.equal({ default_: 1, dog: 0.2 });
     expect(parseCross('dog=0.2, cat=.5')).to.deep.equal({ dog: 0.2, cat: 0.5 });
     expect(() => parseCross('0.5,0.6')).to.throw('--cross: more than one default fraction in "0.5,0.6"');
-    expect(parseWordFactors('bicycle=2,cat=-1.5', 'reweight')).to.deep.equal([{ word: 'bicycle', value: 2 }, { word: 'cat', value: -1.5 }]);
-    expect(() => parseWordFactors('bicycle=2,', 'reweight')).to.throw('--reweight: expected word=factor[,word=factor...], got "bicycle=2,"');
+    expect(parseWordFactors('bicycle=2,cat=-1.5', 'reweight')).to.deep.equal([
+      { word: 'bicycle', value: 2 },
+      { word: 'cat', value: -1.5 },
+    ]);
+    expect(() => parseWordFactors('bicycle=2,', 'reweight')).to.throw(
+      '--reweight: expected word=factor[,word=factor...], got "bicycle=2,"',
+    );
     expect(() => parseWordFactors('red bike=2', 'reweight')).to.throw('--reweight: "red bike" is not a single word');
   });
 });
@@ -72,7 +78,20 @@ describeRef('cli: ptp edit and ptp attention on tiny-sd', function () {
 
   it('edit with identical prompts (replace) gives identical halves', async () => {
     const out = join(tmp(), 'same.png');
-    const r = spawnPtp('edit', ...small, '--source', CAT, '--target', CAT, '--mode', 'replace', '--blend', 'cat', '--out', out);
+    const r = spawnPtp(
+      'edit',
+      ...small,
+      '--source',
+      CAT,
+      '--target',
+      CAT,
+      '--mode',
+      'replace',
+      '--blend',
+      'cat',
+      '--out',
+      out,
+    );
     expect(r.code, r.stderr).to.equal(0);
     const [left, right] = halves(png(out), 128);
     expect(same(left, right)).to.equal(true);
@@ -86,7 +105,22 @@ describeRef('cli: ptp edit and ptp attention on tiny-sd', function () {
     const [l1, r1] = halves(png(out), 128);
     expect(same(l1, r1)).to.equal(false);
     const out2 = join(tmp(), 'reweight-refine.png');
-    const r2 = spawnPtp('edit', ...small, '--source', CAT, '--target', REFINED, '--reweight', 'fluffy=3', '--cross', '0.8,fluffy=0.4', '--self', '0.2', '--out', out2);
+    const r2 = spawnPtp(
+      'edit',
+      ...small,
+      '--source',
+      CAT,
+      '--target',
+      REFINED,
+      '--reweight',
+      'fluffy=3',
+      '--cross',
+      '0.8,fluffy=0.4',
+      '--self',
+      '0.2',
+      '--out',
+      out2,
+    );
     expect(r2.code, r2.stderr).to.equal(0);
     expect(r2.stdout).to.contain('reweight over refine');
     const [l2, right2] = halves(png(out2), 128);
@@ -103,7 +137,22 @@ describeRef('cli: ptp edit and ptp attention on tiny-sd', function () {
     const [left, right] = halves(png(out), 128);
     expect(same(left, right)).to.equal(false);
     const out3 = join(tmp(), 'three.png');
-    const r3 = spawnPtp('edit', ...small, '--source', CAT, '--target', DOG, '-t', 'a cat riding a horse', '--blend', 'cat,dog,bicycle,horse', '--blend-threshold', '0.5', '--out', out3);
+    const r3 = spawnPtp(
+      'edit',
+      ...small,
+      '--source',
+      CAT,
+      '--target',
+      DOG,
+      '-t',
+      'a cat riding a horse',
+      '--blend',
+      'cat,dog,bicycle,horse',
+      '--blend-threshold',
+      '0.5',
+      '--out',
+      out3,
+    );
     expect(r3.code, r3.stderr).to.equal(0);
     const parts = halves(png(out3), 128, 3);
     expect(same(parts[0], parts[1]) || same(parts[0], parts[2]) || same(parts[1], parts[2])).to.equal(false);
@@ -114,16 +163,37 @@ describeRef('cli: ptp edit and ptp attention on tiny-sd', function () {
     const cases: [string[], string][] = [
       [['--target', DOG], '--source <text> is required'],
       [['--source', CAT], '--target <text> is required (or --reweight word=factor to reweight the source prompt)'],
-      [['--source', CAT, '--target', DOG, '--blend', 'cat,horse'], `--blend: "horse" is not a word of "${CAT}" or "${DOG}"`],
+      [
+        ['--source', CAT, '--target', DOG, '--blend', 'cat,horse'],
+        `--blend: "horse" is not a word of "${CAT}" or "${DOG}"`,
+      ],
       [['--source', CAT, '--target', DOG, '--blend', 'dog'], `--blend: none of dog is a word of "${CAT}"`],
-      [['--source', CAT, '--reweight', 'bicycle2'], '--reweight: expected word=factor[,word=factor...], got "bicycle2"'],
-      [['--source', CAT, '--reweight', 'bicycle=x'], '--reweight: expected word=factor[,word=factor...], got "bicycle=x"'],
+      [
+        ['--source', CAT, '--reweight', 'bicycle2'],
+        '--reweight: expected word=factor[,word=factor...], got "bicycle2"',
+      ],
+      [
+        ['--source', CAT, '--reweight', 'bicycle=x'],
+        '--reweight: expected word=factor[,word=factor...], got "bicycle=x"',
+      ],
       [['--source', CAT, '--reweight', 'horse=2'], `--reweight: "horse" is not a word of "${CAT}"`],
-      [['--source', CAT, '--target', REFINED, '--mode', 'replace'], `--mode replace needs the same number of words: "${CAT}" has 5, "${REFINED}" has 7; use --mode refine`],
+      [
+        ['--source', CAT, '--target', REFINED, '--mode', 'replace'],
+        `--mode replace needs the same number of words: "${CAT}" has 5, "${REFINED}" has 7; use --mode refine`,
+      ],
       [['--source', CAT, '--target', DOG, '--mode', 'reweight'], '--mode reweight needs --reweight word=factor'],
-      [['--source', CAT, '--target', DOG, '--cross', '1.5'], '--cross: expected a fraction of the steps in [0, 1], got "1.5"'],
-      [['--source', CAT, '--target', DOG, '--cross', '1,dog'], '--cross: expected a fraction or fraction,word=fraction..., got "1,dog"'],
-      [['--source', CAT, '--target', DOG, '--cross', '1,horse=0.2'], 'crossReplaceSteps: word "horse" is in none of the edited prompts'],
+      [
+        ['--source', CAT, '--target', DOG, '--cross', '1.5'],
+        '--cross: expected a fraction of the steps in [0, 1], got "1.5"',
+      ],
+      [
+        ['--source', CAT, '--target', DOG, '--cross', '1,dog'],
+        '--cross: expected a fraction or fraction,word=fraction..., got "1,dog"',
+      ],
+      [
+        ['--source', CAT, '--target', DOG, '--cross', '1,horse=0.2'],
+        'crossReplaceSteps: word "horse" is in none of the edited prompts',
+      ],
       [['--source', CAT, '--target', DOG, '--blend-threshold', '0.5'], '--blend-threshold needs --blend <words>'],
     ];
     for (const [argv, msg] of cases) {
@@ -131,7 +201,9 @@ describeRef('cli: ptp edit and ptp attention on tiny-sd', function () {
       expect(r.code, `${argv.join(' ')}: ${r.stderr}`).to.equal(2);
       // Checked before the model loads: the error is all there is on stderr.
       expect(lines(r.stderr), argv.join(' ')).to.have.length(1);
-      expect(r.stderr).to.contain(`ptp edit: ${msg}`).and.match(/\(see 'ptp edit --help'\)\n$/);
+      expect(r.stderr)
+        .to.contain(`ptp edit: ${msg}`)
+        .and.match(/\(see 'ptp edit --help'\)\n$/);
       expect(r.stdout).to.equal('');
     }
     expect(existsSync(out)).to.equal(false);
@@ -140,7 +212,20 @@ describeRef('cli: ptp edit and ptp attention on tiny-sd', function () {
   it('attention: a labelled map per token, self-attention components, the image; --res/--from errors', async () => {
     const out = join(tmp(), 'maps.png');
     const img = join(tmp(), 'img.png');
-    const args = ['--model', tinySdDir, '--steps', '2', '--seed', '7', '--height', '256', '--width', '256', '--prompt', CAT];
+    const args = [
+      '--model',
+      tinySdDir,
+      '--steps',
+      '2',
+      '--seed',
+      '7',
+      '--height',
+      '256',
+      '--width',
+      '256',
+      '--prompt',
+      CAT,
+    ];
     const r = spawnPtp('attention', ...args, '--self-components', '3', '--image', img, '--out', out);
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.contain(`wrote ${out} (920×148: 7 tokens, 8×8 maps from up, down)`);
@@ -149,7 +234,8 @@ describeRef('cli: ptp edit and ptp attention on tiny-sd', function () {
     for (let cell = 0; cell < 7; cell++) {
       // The label strip under each map holds dark (text) pixels; the map itself is grey levels.
       let dark = 0;
-      for (let y = 130; y < 148; y++) for (let x = cell * 132; x < cell * 132 + 128; x++) if (maps.data[(y * maps.width + x) * 3] < 64) dark++;
+      for (let y = 130; y < 148; y++)
+        for (let x = cell * 132; x < cell * 132 + 128; x++) if (maps.data[(y * maps.width + x) * 3] < 64) dark++;
       expect(dark, `label of token ${cell}`).to.be.greaterThan(10);
     }
     const self = png(join(tmp(), 'maps-self.png'));

@@ -9,15 +9,16 @@ import { linkCopy, removeFiles } from './helpers/model-copy.js';
 import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
 import { lines, ptp, spawnPtp } from './helpers/cli.js';
 
-
-
 describe('cli: argument parser', () => {
   const opts: OptionSpec[] = [
     { name: 'fp16', type: 'boolean', description: '' },
     { name: 'steps', type: 'number', description: '' },
     { name: 'mode', short: 'm', type: 'string', description: '', choices: ['a', 'b'] },
   ];
-  const pos = [{ name: 'in', description: '' }, { name: 'out', description: '', optional: true }];
+  const pos = [
+    { name: 'in', description: '' },
+    { name: 'out', description: '', optional: true },
+  ];
 
   it('parses options in any position, = syntax, short aliases and --', () => {
     const r = parseArgs(['x', '--steps=20', '--fp16', '-m', 'b', '--', '--weird'], opts, pos);
@@ -40,7 +41,12 @@ describe('cli: argument parser', () => {
   });
 
   it('stops at the first positional to find the sub-command', () => {
-    const r = parseArgs(['--verbose', 'inspect', 'dir', '--tensors'], [{ name: 'verbose', type: 'boolean', description: '' }], [], true);
+    const r = parseArgs(
+      ['--verbose', 'inspect', 'dir', '--tensors'],
+      [{ name: 'verbose', type: 'boolean', description: '' }],
+      [],
+      true,
+    );
     expect(r.options).to.deep.equal({ verbose: true });
     expect(r.rest).to.deep.equal(['inspect', 'dir', '--tensors']);
   });
@@ -51,7 +57,11 @@ describe('cli: help and usage errors', () => {
     const r = await ptp('--help');
     expect(r.code).to.equal(0);
     for (const c of commands) expect(r.stdout).to.match(new RegExp(`\\n  ${c.name}\\s+${c.summary.slice(0, 20)}`));
-    expect(r.stdout).to.contain('--backend <name>').and.contain('auto|tensorflow-gpu|tensorflow|native|wasm|cpu').and.contain('--precision <p>').and.contain('--verbose');
+    expect(r.stdout)
+      .to.contain('--backend <name>')
+      .and.contain('auto|tensorflow-gpu|tensorflow|native|wasm|cpu')
+      .and.contain('--precision <p>')
+      .and.contain('--verbose');
     expect((await ptp('-h')).stdout).to.equal(r.stdout);
   });
 
@@ -65,16 +75,24 @@ describe('cli: help and usage errors', () => {
       expect((await ptp('help', c.name)).stdout).to.equal(r.stdout);
       expect((await ptp('--verbose', c.name, 'whatever', '-h')).stdout).to.equal(r.stdout);
     }
-    expect((await ptp('convert', '--help')).stdout).to.contain('Usage: ptp convert <in.safetensors> <out-dir> [options]').and.contain('--fp16');
+    expect((await ptp('convert', '--help')).stdout)
+      .to.contain('Usage: ptp convert <in.safetensors> <out-dir> [options]')
+      .and.contain('--fp16');
   });
 
   it('bad input: non-zero exit and a one-line reason on stderr', async () => {
     const cases: [string[], string][] = [
-      [['frobnicate'], `ptp: unknown command "frobnicate"; commands: ${commands.map((c) => c.name).join(', ')} (see 'ptp --help')`],
+      [
+        ['frobnicate'],
+        `ptp: unknown command "frobnicate"; commands: ${commands.map((c) => c.name).join(', ')} (see 'ptp --help')`,
+      ],
       [['convert'], "ptp convert: missing argument <in.safetensors> (see 'ptp convert --help')"],
       [['inspect', 'a', 'b'], `ptp inspect: unexpected argument "b" (see 'ptp inspect --help')`],
       [['convert', 'in.safetensors', 'out', '--fp32'], "ptp convert: unknown option --fp32 (see 'ptp convert --help')"],
-      [['--backend', 'tpu', 'inspect', 'x'], `ptp: --backend: unknown value "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, native, wasm, cpu (see 'ptp --help')`],
+      [
+        ['--backend', 'tpu', 'inspect', 'x'],
+        `ptp: --backend: unknown value "tpu"; choose one of: auto, tensorflow-gpu, tensorflow, native, wasm, cpu (see 'ptp --help')`,
+      ],
       [['inspect', 'x', '--backend'], "ptp inspect: --backend needs a value <name> (see 'ptp inspect --help')"],
     ];
     for (const [argv, msg] of cases) {
@@ -106,19 +124,39 @@ describe('cli: inspect and convert', function () {
 
   it('inspect a safetensors file: summary, --tensors, --json', async () => {
     const f = join(tmp(), 'one.safetensors');
-    writeFileSync(f, rawSafetensors({ __metadata__: { format: 'pt' }, 'proj.weight': { dtype: 'F16', shape: [3, 2], data_offsets: [0, 12] } }, new Uint8Array(12)));
+    writeFileSync(
+      f,
+      rawSafetensors(
+        { __metadata__: { format: 'pt' }, 'proj.weight': { dtype: 'F16', shape: [3, 2], data_offsets: [0, 12] } },
+        new Uint8Array(12),
+      ),
+    );
     const r = await ptp('inspect', f, '--tensors');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.contain(`file: ${f}`).and.match(/\n {2}proj\.weight\s+F16\s+\[3, 2\]\s+6\n/);
+    expect(r.stdout)
+      .to.contain(`file: ${f}`)
+      .and.match(/\n {2}proj\.weight\s+F16\s+\[3, 2\]\s+6\n/);
     const j = await ptp('inspect', f, '--json');
     const s = JSON.parse(j.stdout);
     expect(s).to.deep.include({ kind: 'file', params: 6, bytes: 12, tensorCount: 1 });
-    expect(s.groups[0].tensors[0]).to.deep.equal({ key: 'proj.weight', dtype: 'F16', shape: [3, 2], params: 6, bytes: 12 });
+    expect(s.groups[0].tensors[0]).to.deep.equal({
+      key: 'proj.weight',
+      dtype: 'F16',
+      shape: [3, 2],
+      params: 6,
+      bytes: 12,
+    });
   });
 
   it('inspect --check fails (exit 1) when a tensor holds NaN', async () => {
     const f = join(tmp(), 'nan.safetensors');
-    writeFileSync(f, rawSafetensors({ w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, new Uint8Array(new Float32Array([1, NaN]).buffer)));
+    writeFileSync(
+      f,
+      rawSafetensors(
+        { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } },
+        new Uint8Array(new Float32Array([1, NaN]).buffer),
+      ),
+    );
     const r = await ptp('inspect', f, '--check');
     expect(r.code).to.equal(1);
     expect(r.stdout).to.contain('non-finite: w (1 values)');
@@ -131,7 +169,9 @@ describe('cli: inspect and convert', function () {
     const bad = await ptp('convert', ckpt, join(tmp(), 'o1'));
     expect(bad.code).to.equal(1);
     expect(lines(bad.stderr)).to.have.length(1);
-    expect(bad.stderr).to.match(/^ptp convert: .*model\.ckpt: this is a PyTorch pickle checkpoint; pickle files .* out of scope/);
+    expect(bad.stderr).to.match(
+      /^ptp convert: .*model\.ckpt: this is a PyTorch pickle checkpoint; pickle files .* out of scope/,
+    );
     const input = join(tmp(), 'small.safetensors');
     writeFileSync(
       input,
@@ -139,7 +179,11 @@ describe('cli: inspect and convert', function () {
         {
           'model.diffusion_model.out.2.bias': { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
           'first_stage_model.quant_conv.bias': { dtype: 'F32', shape: [8], data_offsets: [16, 48] },
-          'cond_stage_model.transformer.text_model.final_layer_norm.bias': { dtype: 'F32', shape: [768], data_offsets: [48, 3120] },
+          'cond_stage_model.transformer.text_model.final_layer_norm.bias': {
+            dtype: 'F32',
+            shape: [768],
+            data_offsets: [48, 3120],
+          },
           betas: { dtype: 'F32', shape: [2], data_offsets: [3120, 3128] },
         },
         new Uint8Array(3128),
@@ -149,7 +193,9 @@ describe('cli: inspect and convert', function () {
     const r = await ptp('convert', input, out, '--fp16');
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.contain(`converted ${input} → ${out} (SD-1.x, F16, epsilon, 512×512)`);
-    expect(r.stdout).to.match(/ {2}unet\s+1 tensors\s+4 parameters\s+8 B\s+.*unet\/diffusion_pytorch_model\.safetensors/);
+    expect(r.stdout).to.match(
+      / {2}unet\s+1 tensors\s+4 parameters\s+8 B\s+.*unet\/diffusion_pytorch_model\.safetensors/,
+    );
     expect(r.stdout).to.contain('left out 1 keys: 1 × DDPM schedule buffer');
     const again = await ptp('inspect', out);
     expect(again.code, again.stderr).to.equal(0);
@@ -164,14 +210,22 @@ describeRef('cli: tiny-sd and the real executable', function () {
   it('inspect tiny-sd (what `npm run demo` runs)', async () => {
     const r = await ptp('inspect', tinySdDir, '--check');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/\nunet\s+\d+\s+3,222,692\s+F32/).and.match(/\nvae\s+\d+\s+1,399,879/).and.match(/\ntext_encoder\s+\d+\s+1,621,696/);
+    expect(r.stdout)
+      .to.match(/\nunet\s+\d+\s+3,222,692\s+F32/)
+      .and.match(/\nvae\s+\d+\s+1,399,879/)
+      .and.match(/\ntext_encoder\s+\d+\s+1,621,696/);
     expect(r.stdout).to.contain('check unet: read').and.contain('all finite');
     expect(r.stderr).to.equal('');
   });
 
   it('an incomplete model directory: exit 1, every problem listed', async () => {
     const d = linkCopy(tinySdDir, join(tmp(), 'broken'));
-    removeFiles(d, 'text_encoder/config.json', 'unet/diffusion_pytorch_model.safetensors', 'unet/diffusion_pytorch_model.fp16.safetensors');
+    removeFiles(
+      d,
+      'text_encoder/config.json',
+      'unet/diffusion_pytorch_model.safetensors',
+      'unet/diffusion_pytorch_model.fp16.safetensors',
+    );
     const r = await ptp('inspect', d);
     expect(r.code).to.equal(1);
     expect(lines(r.stderr)).to.deep.equal([

@@ -39,7 +39,10 @@ import { ptp } from './helpers/cli.js';
 
 const T = 16;
 const K = DEFAULT_MODEL_MAX_LENGTH;
-const NUMBERS = 'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty'.split(' ');
+const NUMBERS =
+  'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty'.split(
+    ' ',
+  );
 
 function tokenizer16(): ClipTokenizer {
   const f = (n: string) => readFileSync(join(tinySdDir, 'tokenizer', n), 'utf8');
@@ -88,7 +91,9 @@ describeRef('text context length: P2P at 16 tokens = the first 16 token columns 
     const cut = tok16.call([long], { onTruncate: (t) => seen.push(`${t.numTokens} ${t.maxLength} ${t.dropped}`) });
     expect(seen).to.deep.equal([`${tok16.encode(long).length} 16 ${tok16.encode(long).length - 16}`]);
     expect(cut.inputIds[0]).to.deep.equal([...tok16.encode(long).slice(0, 15), tok16.eosTokenId]);
-    expect(() => ClipTokenizer.fromFiles('{"<|startoftext|>":0,"<|endoftext|>":1}', '#version: 0.2\n', { modelMaxLength: 1 })).to.throw(/modelMaxLength must be an integer ≥ 2 \(BOS and EOS\), got 1/);
+    expect(() =>
+      ClipTokenizer.fromFiles('{"<|startoftext|>":0,"<|endoftext|>":1}', '#version: 0.2\n', { modelMaxLength: 1 }),
+    ).to.throw(/modelMaxLength must be an integer ≥ 2 \(BOS and EOS\), got 1/);
   });
 
   it('alignment works on the model length: replacement and refinement mappers, schedules, equalizers', () => {
@@ -110,18 +115,42 @@ describeRef('text context length: P2P at 16 tokens = the first 16 token columns 
     expect(a16.tokens).to.equal(T);
     expect(Array.from(a16.data)).to.deep.equal(firstColumns(a77.data, K, T));
     const e16 = getEqualizer(tok16, swap[0], ['bicycle', 'cat'], [-2, 3]);
-    expect(Array.from(e16)).to.deep.equal(Array.from(getEqualizer(tok77, swap[0], ['bicycle', 'cat'], [-2, 3])).slice(0, T));
-    expect(() => replacementMappers(tok16, ['a cat ' + 'very '.repeat(14) + 'big', 'a dog ' + 'very '.repeat(14) + 'big'])).to.throw(/has 19 tokens with BOS\/EOS; at most 16 fit the text encoder/);
+    expect(Array.from(e16)).to.deep.equal(
+      Array.from(getEqualizer(tok77, swap[0], ['bicycle', 'cat'], [-2, 3])).slice(0, T),
+    );
+    expect(() =>
+      replacementMappers(tok16, ['a cat ' + 'very '.repeat(14) + 'big', 'a dog ' + 'very '.repeat(14) + 'big']),
+    ).to.throw(/has 19 tokens with BOS\/EOS; at most 16 fit the text encoder/);
   });
 
   const controllers: [string, (tok: ClipTokenizer) => AttentionEdit, number][] = [
-    ['Replace', (tokenizer) => new AttentionReplace({ tokenizer, prompts: swap, numSteps: 4, crossReplaceSteps: { default_: 0.8, dog: 0.4 }, selfReplaceSteps: 0.5 }), 3],
-    ['Refine', (tokenizer) => new AttentionRefine({ tokenizer, prompts: refine, numSteps: 4, crossReplaceSteps: 0.8, selfReplaceSteps: 0.5 }), 2],
+    [
+      'Replace',
+      (tokenizer) =>
+        new AttentionReplace({
+          tokenizer,
+          prompts: swap,
+          numSteps: 4,
+          crossReplaceSteps: { default_: 0.8, dog: 0.4 },
+          selfReplaceSteps: 0.5,
+        }),
+      3,
+    ],
+    [
+      'Refine',
+      (tokenizer) =>
+        new AttentionRefine({ tokenizer, prompts: refine, numSteps: 4, crossReplaceSteps: 0.8, selfReplaceSteps: 0.5 }),
+      2,
+    ],
     [
       'Reweight after Refine',
       (tokenizer) => {
         const opts = { tokenizer, prompts: refine, numSteps: 4, crossReplaceSteps: 0.8, selfReplaceSteps: 0.5 };
-        return new AttentionReweight({ ...opts, equalizer: getEqualizer(tokenizer, refine[1], 'fluffy', 4), prev: new AttentionRefine(opts) });
+        return new AttentionReweight({
+          ...opts,
+          equalizer: getEqualizer(tokenizer, refine[1], 'fluffy', 4),
+          prev: new AttentionRefine(opts),
+        });
       },
       2,
     ],
@@ -140,9 +169,9 @@ describeRef('text context length: P2P at 16 tokens = the first 16 token columns 
         await expectFirstColumns(o77, o16, `${name} step ${step}`);
         tf.dispose([o77, o16]);
       }
-      expect(() => c16.onAttention(p77, ctxOf({ isCross: true, step: 0, batch: 2 * n, heads, height: 4, width: 4, keys: K }))).to.throw(
-        /cross-attention over 77 keys; this edit controller was built for 16 text tokens/,
-      );
+      expect(() =>
+        c16.onAttention(p77, ctxOf({ isCross: true, step: 0, batch: 2 * n, heads, height: 4, width: 4, keys: K })),
+      ).to.throw(/cross-attention over 77 keys; this edit controller was built for 16 text tokens/);
       tf.dispose([p77, p16]);
       c77.dispose();
       c16.dispose();
@@ -172,13 +201,20 @@ describeRef('text context length: P2P at 16 tokens = the first 16 token columns 
     const frac = Array.from(got).reduce((a, b) => a + b, 0) / got.length;
     expect(frac, 'the mask is partial').to.be.within(0.02, 0.98);
     expect(() => lb16.mask(maps77, latent)).to.throw(/does not hold 2 prompts × 2 heads × 16·16 queries × 16 tokens/);
-    expect(() => new AttentionReplace({ tokenizer: tok16, prompts, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, localBlend: lb77 })).to.throw(
-      /LocalBlend was built for 77 text tokens, the edit's tokenizer has 16/,
-    );
+    expect(
+      () =>
+        new AttentionReplace({
+          tokenizer: tok16,
+          prompts,
+          crossReplaceSteps: 0.8,
+          selfReplaceSteps: 0.4,
+          localBlend: lb77,
+        }),
+    ).to.throw(/LocalBlend was built for 77 text tokens, the edit's tokenizer has 16/);
     tf.dispose([m77, m16, ...maps77.map((m) => m.probs), ...maps16.map((m) => m.probs)]);
   });
 
-  it('token labels follow the tokenizer\'s truncation', () => {
+  it("token labels follow the tokenizer's truncation", () => {
     const long = NUMBERS.join(' ');
     const labels = tokenLabels(tok16, long);
     expect(labels).to.have.length(T);
@@ -201,7 +237,7 @@ describeRef('text context length: a 16-token tiny-sd end to end', function () {
   });
   after(() => pipe?.dispose());
 
-  it('loads with context length 16; the embeddings are the 77-token model\'s first 16 rows (causal text encoder)', async () => {
+  it("loads with context length 16; the embeddings are the 77-token model's first 16 rows (causal text encoder)", async () => {
     expect(pipe.contextLength).to.equal(T);
     expect(pipe.tokenizer.modelMaxLength).to.equal(T);
     const full = await loadPipelineFromDirectory(tinySdDir);
@@ -222,15 +258,26 @@ describeRef('text context length: a 16-token tiny-sd end to end', function () {
 
   it('generate: every cross-attention layer attends to 16 tokens; a prompt over 16 tokens is truncated with the warning', async () => {
     const store = new AttentionStore({ numPrompts: 1 });
-    const r = await pipe.generate({ prompts: ['a red circle'], steps: 2, seed: 3, ...size, scheduler: 'ddim', controller: store });
+    const r = await pipe.generate({
+      prompts: ['a red circle'],
+      steps: 2,
+      seed: 3,
+      ...size,
+      scheduler: 'ddim',
+      controller: store,
+    });
     expect(r.latents.data.every(Number.isFinite)).to.equal(true);
-    const cross = Object.entries(store.storedShapes()).filter(([k]) => k.endsWith('cross')).flatMap(([, shapes]) => shapes);
+    const cross = Object.entries(store.storedShapes())
+      .filter(([k]) => k.endsWith('cross'))
+      .flatMap(([, shapes]) => shapes);
     expect(cross.length).to.be.above(0);
     for (const s of cross) expect(s[2], 'keys of a stored cross-attention map').to.equal(T);
     const maps = store.aggregateAttention(4, ['up', 'down'], true, 0);
     expect(maps.shape).to.deep.equal([4, 4, T]);
     const labels = tokenLabels(pipe.tokenizer, 'a red circle');
-    const grid = crossAttentionGrid({ data: await maps.data(), height: 4, width: 4, channels: T }, labels, { cell: 16 });
+    const grid = crossAttentionGrid({ data: await maps.data(), height: 4, width: 4, channels: T }, labels, {
+      cell: 16,
+    });
     expect(grid.width).to.equal(labels.length * 16 + (labels.length - 1) * 4);
     maps.dispose();
     store.dispose();
@@ -245,7 +292,9 @@ describeRef('text context length: a 16-token tiny-sd end to end', function () {
     } finally {
       console.warn = warn;
     }
-    expect(warned.join('\n')).to.contain('needs 23 tokens but CLIP takes 16: 7 tokens were dropped: "fifteen sixteen seventeen eighteen nineteen twenty"');
+    expect(warned.join('\n')).to.contain(
+      'needs 23 tokens but CLIP takes 16: 7 tokens were dropped: "fifteen sixteen seventeen eighteen nineteen twenty"',
+    );
     const kept = pipe.encodePrompts([words.slice(0, 14).join(' ')]);
     expect(Array.from(await long.data())).to.deep.equal(Array.from(await kept.data()));
     tf.dispose([long, kept]);
@@ -258,13 +307,22 @@ describeRef('text context length: a 16-token tiny-sd end to end', function () {
   };
   const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-  it('Replace + LocalBlend: outside the words\' mask the edited latents are the source\'s, inside they change', async () => {
+  it("Replace + LocalBlend: outside the words' mask the edited latents are the source's, inside they change", async () => {
     const prompts = ['a red circle on a blue background', 'a red square on a blue background'];
     // The tiny model's random weights attend almost uniformly: a high threshold makes the mask partial.
     const localBlend = new LocalBlend(pipe.tokenizer, prompts, ['circle', 'square'], { threshold: 0.95 });
-    const c = new AttentionReplace({ tokenizer: pipe.tokenizer, prompts, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, localBlend });
+    const c = new AttentionReplace({
+      tokenizer: pipe.tokenizer,
+      prompts,
+      crossReplaceSteps: 0.8,
+      selfReplaceSteps: 0.4,
+      localBlend,
+    });
     const r = await pipe.edit({ prompts, steps: 3, seed: 5, ...size, scheduler: 'ddim', controller: c, decode: false });
-    const mask = localBlend.mask([...c.summedMaps('down_cross'), ...c.summedMaps('up_cross')], { height: 16, width: 16 });
+    const mask = localBlend.mask([...c.summedMaps('down_cross'), ...c.summedMaps('up_cross')], {
+      height: 16,
+      width: 16,
+    });
     const m = await mask.data();
     mask.dispose();
     c.dispose();
@@ -285,41 +343,82 @@ describeRef('text context length: a 16-token tiny-sd end to end', function () {
   it('Refine and Reweight edit the edited prompt only; the source is the plain generation', async () => {
     const prompts = ['a red circle', 'a small red circle'];
     const common = { prompts, steps: 3, seed: 9, ...size, scheduler: 'ddim', decode: false } as const;
-    const plain = await pipe.generate({ prompts: prompts.slice(0, 1), steps: 3, seed: 9, ...size, scheduler: 'ddim', decode: false });
+    const plain = await pipe.generate({
+      prompts: prompts.slice(0, 1),
+      steps: 3,
+      seed: 9,
+      ...size,
+      scheduler: 'ddim',
+      decode: false,
+    });
     const none = await pipe.edit(common);
-    const refine = new AttentionRefine({ tokenizer: pipe.tokenizer, prompts, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4 });
+    const refine = new AttentionRefine({
+      tokenizer: pipe.tokenizer,
+      prompts,
+      crossReplaceSteps: 0.8,
+      selfReplaceSteps: 0.4,
+    });
     const rr = await pipe.edit({ ...common, controller: refine });
     refine.dispose();
     const equalizer = getEqualizer(pipe.tokenizer, prompts[1], 'small', 5);
     expect(equalizer).to.have.length(T);
-    const reweight = new AttentionReweight({ tokenizer: pipe.tokenizer, prompts, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, equalizer });
+    const reweight = new AttentionReweight({
+      tokenizer: pipe.tokenizer,
+      prompts,
+      crossReplaceSteps: 0.8,
+      selfReplaceSteps: 0.4,
+      equalizer,
+    });
     const rw = await pipe.edit({ ...common, controller: reweight });
     reweight.dispose();
-    for (const [name, r] of [['refine', rr], ['reweight', rw]] as const) {
+    for (const [name, r] of [
+      ['refine', rr],
+      ['reweight', rw],
+    ] as const) {
       expect(maxDiff(image(r.latents, 0), image(plain.latents, 0)), `${name}: source vs plain`).to.be.below(1e-4);
       expect(maxDiff(image(r.latents, 1), image(none.latents, 1)), `${name}: edited vs uncontrolled`).to.be.above(1e-3);
     }
     expect(maxDiff(image(rr.latents, 1), image(rw.latents, 1)), 'refine vs reweight').to.be.above(1e-3);
-    expect(() => new AttentionReweight({ tokenizer: pipe.tokenizer, prompts, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, equalizer: new Float32Array(K).fill(1) })).to.throw(
-      /equalizer row 0 has 77 values, expected 16 \(one per text token\)/,
-    );
+    expect(
+      () =>
+        new AttentionReweight({
+          tokenizer: pipe.tokenizer,
+          prompts,
+          crossReplaceSteps: 0.8,
+          selfReplaceSteps: 0.4,
+          equalizer: new Float32Array(K).fill(1),
+        }),
+    ).to.throw(/equalizer row 0 has 77 values, expected 16 \(one per text token\)/);
   });
 
   it('DDIM and null-text inversion: embeddings [steps, 16, D] reconstruct; 77-token embeddings are refused', async () => {
     const img: RgbImage = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3) };
-    for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x++) img.data.set((x - 32) ** 2 + (y - 32) ** 2 < 225 ? [220, 40, 40] : [30, 60, 200], (y * 64 + x) * 3);
+    for (let y = 0; y < 64; y++)
+      for (let x = 0; x < 64; x++)
+        img.data.set((x - 32) ** 2 + (y - 32) ** 2 < 225 ? [220, 40, 40] : [30, 60, 200], (y * 64 + x) * 3);
     const inv = await pipe.invert({ image: img, prompt: 'a red circle', steps: 3 });
     expect(inv.latents.shape).to.deep.equal([1, 4, 8, 8]);
     expect(inv.trajectory.shape).to.deep.equal([4, 1, 4, 8, 8]);
     const nt = await pipe.invertNullText({ image: img, prompt: 'a red circle', steps: 3, innerSteps: 2 });
     expect(nt.uncondEmbeddings.shape).to.deep.equal([3, T, 32]);
-    const run = { prompts: ['a red circle'], latents: nt.latents, steps: 3, guidance: nt.guidance, scheduler: pipe.scheduler('ddim'), decode: false };
+    const run = {
+      prompts: ['a red circle'],
+      latents: nt.latents,
+      steps: 3,
+      guidance: nt.guidance,
+      scheduler: pipe.scheduler('ddim'),
+      decode: false,
+    };
     const withNt = await pipe.generate({ ...run, uncondEmbeddings: nt.uncondEmbeddings });
     const without = await pipe.generate(run);
     const x0 = nt.imageLatents.data;
-    expect(maxDiff(withNt.latents.data, x0), 'null-text reconstructs better than plain guidance').to.be.below(maxDiff(without.latents.data, x0));
+    expect(maxDiff(withNt.latents.data, x0), 'null-text reconstructs better than plain guidance').to.be.below(
+      maxDiff(without.latents.data, x0),
+    );
     let err: Error | undefined;
-    await pipe.generate({ ...run, uncondEmbeddings: { shape: [3, K, 32], data: new Float32Array(3 * K * 32) } }).catch((e: Error) => (err = e));
+    await pipe
+      .generate({ ...run, uncondEmbeddings: { shape: [3, K, 32], data: new Float32Array(3 * K * 32) } })
+      .catch((e: Error) => (err = e));
     expect(err?.message).to.equal('uncondEmbeddings have shape [3, 77, 32], expected [steps, 16, 32] for this model');
   });
 
@@ -327,20 +426,52 @@ describeRef('text context length: a 16-token tiny-sd end to end', function () {
     const photo = join(tmp(), 'photo.png');
     const inv = join(tmp(), 'inv16.safetensors');
     const out = join(tmp(), 'edit.png');
-    await writePng(photo, { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).map((_, i) => (i % 3 === 0 ? 200 : 40)) });
+    await writePng(photo, {
+      width: 64,
+      height: 64,
+      data: new Uint8Array(64 * 64 * 3).map((_, i) => (i % 3 === 0 ? 200 : 40)),
+    });
     const model = ['--model', dir, '--steps', '2', '--height', '64', '--width', '64'];
-    const a = await ptp('invert', ...model, '--inner-steps', '2', '--image', photo, '--prompt', 'a red square', '--out', inv);
+    const a = await ptp(
+      'invert',
+      ...model,
+      '--inner-steps',
+      '2',
+      '--image',
+      photo,
+      '--prompt',
+      'a red square',
+      '--out',
+      inv,
+    );
     expect(a.code, a.stderr).to.equal(0);
     const data = await readInversionFile(inv);
     expect(data.uncondEmbeddings.shape).to.deep.equal([2, T, 32]);
-    const b = await ptp('edit', '--model', dir, '--inversion', inv, '--target', 'a red circle', '--blend', 'square,circle', '--out', out);
+    const b = await ptp(
+      'edit',
+      '--model',
+      dir,
+      '--inversion',
+      inv,
+      '--target',
+      'a red circle',
+      '--blend',
+      'square,circle',
+      '--out',
+      out,
+    );
     expect(b.code, b.stderr).to.equal(0);
     expect(b.stdout).to.contain(`wrote ${out}`);
     const wide = join(tmp(), 'inv77.safetensors');
-    await writeInversionFile(wide, { ...data, uncondEmbeddings: { shape: [2, K, 32], data: new Float32Array(2 * K * 32) } });
+    await writeInversionFile(wide, {
+      ...data,
+      uncondEmbeddings: { shape: [2, K, 32], data: new Float32Array(2 * K * 32) },
+    });
     const c = await ptp('edit', '--model', dir, '--inversion', wide, '--target', 'a red circle', '--out', out);
     expect(c.code).to.equal(2);
-    expect(c.stderr).to.contain(`ptp edit: ${wide}: uncond_embeddings [2, 77, 32], expected [2, 16, 32] for this model`);
+    expect(c.stderr).to.contain(
+      `ptp edit: ${wide}: uncond_embeddings [2, 77, 32], expected [2, 16, 32] for this model`,
+    );
   });
 });
 
@@ -366,15 +497,34 @@ describeRef('text context length: tokenizer and text encoder must agree', functi
       } finally {
         await d.close();
       }
-      const r = await ptp('generate', '--model', dir, '--prompt', 'a cat', '--steps', '1', '--height', '64', '--width', '64', '--out', join(tmp(), 'x.png'));
+      const r = await ptp(
+        'generate',
+        '--model',
+        dir,
+        '--prompt',
+        'a cat',
+        '--steps',
+        '1',
+        '--height',
+        '64',
+        '--width',
+        '64',
+        '--out',
+        join(tmp(), 'x.png'),
+      );
       expect(r.code).to.not.equal(0);
       expect(r.stderr).to.contain(want);
     });
   }
 
   it('ClipPromptEncoder refuses a tokenizer of another length than its text model', () => {
-    const text = ClipTextModel.fromConfig({ ...JSON.parse(readFileSync(join(tinySdDir, 'text_encoder', 'config.json'), 'utf8')), max_position_embeddings: 16 });
-    expect(() => new ClipPromptEncoder(clipTokenizer(), text)).to.throw(/^the tokenizer: model_max_length 77 does not match max_position_embeddings 16 of the text encoder/);
+    const text = ClipTextModel.fromConfig({
+      ...JSON.parse(readFileSync(join(tinySdDir, 'text_encoder', 'config.json'), 'utf8')),
+      max_position_embeddings: 16,
+    });
+    expect(() => new ClipPromptEncoder(clipTokenizer(), text)).to.throw(
+      /^the tokenizer: model_max_length 77 does not match max_position_embeddings 16 of the text encoder/,
+    );
     expect(new ClipPromptEncoder(tokenizer16(), text).contextLength).to.equal(T);
     text.dispose();
   });

@@ -38,11 +38,18 @@ interface Manifest {
 
 const COMPONENTS: Sd1Component[] = ['unet', 'vae', 'text_encoder'];
 const bundled = (rel: string) => JSON.parse(readFileSync(join(repoRoot, 'weights-tools', 'sd21-config', rel), 'utf8'));
-const sd2Layout = () => ({ ...sd1LayoutFromConfigs(bundled('unet/config.json'), bundled('vae/config.json')), openClipLayers: 23 });
+const sd2Layout = () => ({
+  ...sd1LayoutFromConfigs(bundled('unet/config.json'), bundled('vae/config.json')),
+  openClipLayers: 23,
+});
 
 describeRef('SD-2.x key rules vs sd21-manifest.json (all 1228 original keys)', () => {
   const manifest = readJson<Manifest>('sd21-manifest.json').original_to_diffusers;
-  const originals: SourceTensor[] = Object.entries(manifest.original_keys).map(([name, e]) => ({ name, shape: e.shape, dtype: 'F32' as const }));
+  const originals: SourceTensor[] = Object.entries(manifest.original_keys).map(([name, e]) => ({
+    name,
+    shape: e.shape,
+    dtype: 'F32' as const,
+  }));
 
   it('has 1228 original keys; the family is SD-2.x (OpenCLIP text keys)', () => {
     expect(originals).to.have.length(manifest.num_original_keys).and.length(1228);
@@ -60,9 +67,11 @@ describeRef('SD-2.x key rules vs sd21-manifest.json (all 1228 original keys)', (
       for (const e of got) {
         const w = manifest.mapping[c][e.dst];
         if (w.original !== e.src) wrong.push(`${c} ${e.dst}: from ${e.src}, manifest says ${w.original}`);
-        if (JSON.stringify(w.diffusers_shape) !== JSON.stringify(e.dstShape)) wrong.push(`${c} ${e.dst}: shape ${e.dstShape}, manifest ${w.diffusers_shape}`);
+        if (JSON.stringify(w.diffusers_shape) !== JSON.stringify(e.dstShape))
+          wrong.push(`${c} ${e.dst}: shape ${e.dstShape}, manifest ${w.diffusers_shape}`);
         const rows = w.split ? [w.split.start, w.split.stop] : undefined;
-        if (JSON.stringify(rows) !== JSON.stringify(e.rows)) wrong.push(`${c} ${e.dst}: rows ${e.rows}, manifest ${rows}`);
+        if (JSON.stringify(rows) !== JSON.stringify(e.rows))
+          wrong.push(`${c} ${e.dst}: rows ${e.rows}, manifest ${rows}`);
       }
     }
     expect(wrong, wrong.slice(0, 20).join('\n')).to.deep.equal([]);
@@ -75,7 +84,11 @@ describeRef('SD-2.x key rules vs sd21-manifest.json (all 1228 original keys)', (
     expect(proj).to.have.length(32);
     expect(proj.every((e) => e.srcShape.length === 2 && e.dstShape.length === 2)).to.equal(true);
     const reshaped = plan.entries.filter((e) => !e.rows && JSON.stringify(e.srcShape) !== JSON.stringify(e.dstShape));
-    expect(reshaped.map((e) => e.dst).every((k) => /^(en|de)coder\.mid_block\.attentions\.0\.to_(q|k|v|out\.0)\.weight$/.test(k))).to.equal(true);
+    expect(
+      reshaped
+        .map((e) => e.dst)
+        .every((k) => /^(en|de)coder\.mid_block\.attentions\.0\.to_(q|k|v|out\.0)\.weight$/.test(k)),
+    ).to.equal(true);
     expect(reshaped).to.have.length(8);
   });
 
@@ -86,7 +99,10 @@ describeRef('SD-2.x key rules vs sd21-manifest.json (all 1228 original keys)', (
 });
 
 describeRef('bundled SD-2.1 config sets = the reference copies', () => {
-  for (const [set, dir] of [['sd21', 'sd21-config'], ['sd21-base', 'sd21-base-config']] as const) {
+  for (const [set, dir] of [
+    ['sd21', 'sd21-config'],
+    ['sd21-base', 'sd21-base-config'],
+  ] as const) {
     it(`${set}: every file (vocab/merges shared with SD-1.5) is identical to ${dir}/`, async () => {
       for (const rel of CONFIG_SET_FILES) {
         const want = await readFile(join(referenceDir, dir, rel), 'utf8');
@@ -98,15 +114,39 @@ describeRef('bundled SD-2.1 config sets = the reference copies', () => {
 
 describe('SD-2.x prediction type and image size: never guessed', () => {
   it('needs --prediction-type (or a 512/768 image size) and picks the matching config set', () => {
-    expect(() => chooseConfigSet('sd2', {})).to.throw(/an SD-2\.x checkpoint: .*--prediction-type epsilon for stable-diffusion-2\(-1\)-base, --prediction-type v_prediction/);
-    expect(chooseConfigSet('sd2', { predictionType: 'v_prediction' })).to.deep.equal({ set: 'sd21', predictionType: 'v_prediction', imageSize: 768 });
-    expect(chooseConfigSet('sd2', { predictionType: 'epsilon' })).to.deep.equal({ set: 'sd21-base', predictionType: 'epsilon', imageSize: 512 });
-    expect(chooseConfigSet('sd2', { imageSize: 768 })).to.deep.equal({ set: 'sd21', predictionType: 'v_prediction', imageSize: 768 });
-    expect(chooseConfigSet('sd2', { imageSize: 512 })).to.deep.equal({ set: 'sd21-base', predictionType: 'epsilon', imageSize: 512 });
+    expect(() => chooseConfigSet('sd2', {})).to.throw(
+      /an SD-2\.x checkpoint: .*--prediction-type epsilon for stable-diffusion-2\(-1\)-base, --prediction-type v_prediction/,
+    );
+    expect(chooseConfigSet('sd2', { predictionType: 'v_prediction' })).to.deep.equal({
+      set: 'sd21',
+      predictionType: 'v_prediction',
+      imageSize: 768,
+    });
+    expect(chooseConfigSet('sd2', { predictionType: 'epsilon' })).to.deep.equal({
+      set: 'sd21-base',
+      predictionType: 'epsilon',
+      imageSize: 512,
+    });
+    expect(chooseConfigSet('sd2', { imageSize: 768 })).to.deep.equal({
+      set: 'sd21',
+      predictionType: 'v_prediction',
+      imageSize: 768,
+    });
+    expect(chooseConfigSet('sd2', { imageSize: 512 })).to.deep.equal({
+      set: 'sd21-base',
+      predictionType: 'epsilon',
+      imageSize: 512,
+    });
     expect(() => chooseConfigSet('sd2', { imageSize: 640 })).to.throw(/an SD-2\.x checkpoint/);
-    expect(chooseConfigSet('sd2', { imageSize: 640, predictionType: 'v_prediction' })).to.deep.equal({ set: 'sd21', predictionType: 'v_prediction', imageSize: 640 });
+    expect(chooseConfigSet('sd2', { imageSize: 640, predictionType: 'v_prediction' })).to.deep.equal({
+      set: 'sd21',
+      predictionType: 'v_prediction',
+      imageSize: 640,
+    });
     expect(chooseConfigSet('sd1', {})).to.deep.equal({ set: 'sd15', predictionType: 'epsilon', imageSize: 512 });
-    expect(() => chooseConfigSet('sd1', { imageSize: 500 })).to.throw(/image size 500 must be a positive multiple of 64/);
+    expect(() => chooseConfigSet('sd1', { imageSize: 500 })).to.throw(
+      /image size 500 must be a positive multiple of 64/,
+    );
   });
 });
 
@@ -130,9 +170,13 @@ describe('convert: small SD-2.x checkpoints', () => {
     const out = next();
     const r = await ptp('convert', input, out);
     expect(r.code).to.equal(2);
-    expect(lines(r.stderr).at(-1)).to.match(/^ptp convert: .*case\d\.safetensors: an SD-2\.x checkpoint: .* --prediction-type v_prediction for stable-diffusion-2\(-1\) \(768\).* \(see 'ptp convert --help'\)$/);
+    expect(lines(r.stderr).at(-1)).to.match(
+      /^ptp convert: .*case\d\.safetensors: an SD-2\.x checkpoint: .* --prediction-type v_prediction for stable-diffusion-2\(-1\) \(768\).* \(see 'ptp convert --help'\)$/,
+    );
     const bad = await ptp('convert', input, out, '--image-size', '500');
-    expect(lines(bad.stderr).at(-1)).to.equal("ptp convert: --image-size must be a positive multiple of 64, got 500 (see 'ptp convert --help')");
+    expect(lines(bad.stderr).at(-1)).to.equal(
+      "ptp convert: --image-size must be a positive multiple of 64, got 500 (see 'ptp convert --help')",
+    );
   });
 
   it('--image-size 512 → the SD-2.1-base set (PNDM, epsilon, sample_size 64); the q/k/v split moves the right rows', async () => {
@@ -170,7 +214,13 @@ describe('convert: small SD-2.x checkpoints', () => {
 
   it('SD-2.x with 1×1-conv attention projections: use_linear_projection false, noted', async () => {
     const input = `${next()}.safetensors`;
-    await writeSparse(input, small([{ name: 'model.diffusion_model.input_blocks.1.1.proj_out.weight', shape: [320, 320, 1, 1], dtype: 'F16' }]).slice(1), new Set());
+    await writeSparse(
+      input,
+      small([
+        { name: 'model.diffusion_model.input_blocks.1.1.proj_out.weight', shape: [320, 320, 1, 1], dtype: 'F16' },
+      ]).slice(1),
+      new Set(),
+    );
     const out = next();
     const r = await convertCheckpoint(input, out, { predictionType: 'v_prediction', imageSize: 512 });
     expect(r.notes).to.deep.equal([
@@ -197,7 +247,13 @@ describeRef('convert: full-size SD-2.1 single-file checkpoint (sparse) → diffu
   /** For each fused in_proj_weight: values at the first element of its k and v rows. */
   const rowStarts = originals
     .filter(([name]) => name.endsWith('attn.in_proj_weight'))
-    .flatMap(([name, e]) => [1, 2].map((part) => ({ name, at: part * (e.shape[0] / 3) * e.shape[1], values: [part * 100 + index.get(name)! % 50, -part] })));
+    .flatMap(([name, e]) =>
+      [1, 2].map((part) => ({
+        name,
+        at: part * (e.shape[0] / 3) * e.shape[1],
+        values: [part * 100 + (index.get(name)! % 50), -part],
+      })),
+    );
   let out = '';
   let dir: ModelDir;
   let result: Awaited<ReturnType<typeof convertCheckpoint>>;
@@ -223,14 +279,15 @@ describeRef('convert: full-size SD-2.1 single-file checkpoint (sparse) → diffu
     expect((await loadClipTokenizer(join(out, 'tokenizer'))).padTokenId).to.equal(0);
   });
 
-  it('produces every manifest diffusers key with its shape as F16, the models\' exact state dicts', () => {
+  it("produces every manifest diffusers key with its shape as F16, the models' exact state dicts", () => {
     const wrong: string[] = [];
     for (const c of COMPONENTS) {
       const src = dir.weights(c);
       expect(src.keys().sort(), c).to.deep.equal(Object.keys(manifest.mapping[c]).sort());
       for (const [k, e] of Object.entries(manifest.mapping[c])) {
         const info = src.info(k)!;
-        if (JSON.stringify(info.shape) !== JSON.stringify(e.diffusers_shape)) wrong.push(`${c} ${k}: ${info.shape} vs ${e.diffusers_shape}`);
+        if (JSON.stringify(info.shape) !== JSON.stringify(e.diffusers_shape))
+          wrong.push(`${c} ${k}: ${info.shape} vs ${e.diffusers_shape}`);
         if (info.dtype !== 'F16') wrong.push(`${c} ${k}: dtype ${info.dtype}`);
       }
     }
@@ -241,9 +298,17 @@ describeRef('convert: full-size SD-2.1 single-file checkpoint (sparse) → diffu
       ['text_encoder', 372, 340387840],
     ]);
     // The modules built from the written configs want exactly these keys and shapes.
-    for (const [c, model] of [['unet', UNet2DConditionModel.fromConfig(dir.config('unet'))], ['text_encoder', ClipTextModel.fromConfig(dir.config('text_encoder'))]] as const) {
+    for (const [c, model] of [
+      ['unet', UNet2DConditionModel.fromConfig(dir.config('unet'))],
+      ['text_encoder', ClipTextModel.fromConfig(dir.config('text_encoder'))],
+    ] as const) {
       const want = Object.fromEntries([...model.namedParams()].map(([k, p]) => [k, [...p.torchShape]]));
-      const got = Object.fromEntries(dir.weights(c).keys().map((k) => [k, [...dir.weights(c).info(k)!.shape]]));
+      const got = Object.fromEntries(
+        dir
+          .weights(c)
+          .keys()
+          .map((k) => [k, [...dir.weights(c).info(k)!.shape]]),
+      );
       expect(got, c).to.deep.equal(want);
     }
   });
@@ -275,11 +340,15 @@ describeRef('convert: full-size SD-2.1 single-file checkpoint (sparse) → diffu
   });
 
   it('leaves out the EMA/schedule extras and the 14 keys diffusers drops, and says so', () => {
-    expect(result.ignored.map((i) => i.key).sort()).to.deep.equal([...Object.keys(manifest.dropped), 'betas', 'model_ema.decay', 'model_ema.num_updates'].sort());
+    expect(result.ignored.map((i) => i.key).sort()).to.deep.equal(
+      [...Object.keys(manifest.dropped), 'betas', 'model_ema.decay', 'model_ema.num_updates'].sort(),
+    );
   });
 
   it('streams: memory stays far below the 5.2 GB checkpoint', () => {
-    console.log(`      [convert SD-2.1: ${measured.seconds.toFixed(1)} s, peak RSS +${(measured.peakRssGrowth / 2 ** 20).toFixed(0)} MiB]`);
+    console.log(
+      `      [convert SD-2.1: ${measured.seconds.toFixed(1)} s, peak RSS +${(measured.peakRssGrowth / 2 ** 20).toFixed(0)} MiB]`,
+    );
     expect(measured.peakRssGrowth).to.be.lessThan(1.5 * 2 ** 30);
   });
 });

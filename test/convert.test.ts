@@ -16,7 +16,15 @@ import type { Sd1Component } from '../weights-tools/sd1-keymap.js';
 import { describeRef, readJson } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 import { ptp } from './helpers/cli.js';
-import { convertMeasured, encode, ends, numel, pattern, writeSparse, type FakeTensor } from './helpers/sparse-checkpoint.js';
+import {
+  convertMeasured,
+  encode,
+  ends,
+  numel,
+  pattern,
+  writeSparse,
+  type FakeTensor,
+} from './helpers/sparse-checkpoint.js';
 
 interface MappingEntry {
   original: string;
@@ -41,7 +49,13 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
     { name: 'cond_stage_model.transformer.text_model.embeddings.position_ids', shape: [1, 77], dtype: 'I64' },
   ];
   const VAE_ATTN = 'decoder.mid_block.attentions.0.to_q.weight';
-  const special = [VAE_ATTN, 'encoder.mid_block.attentions.0.to_out.0.weight', 'conv_in.weight', 'text_model.embeddings.token_embedding.weight', 'up_blocks.3.attentions.2.proj_out.weight'];
+  const special = [
+    VAE_ATTN,
+    'encoder.mid_block.attentions.0.to_out.0.weight',
+    'conv_in.weight',
+    'text_model.embeddings.token_embedding.weight',
+    'up_blocks.3.attentions.2.proj_out.weight',
+  ];
   const marked = new Set(entries.flatMap(({ dst }, i) => (i % 23 === 0 || special.includes(dst) ? [i] : [])));
   let out = '';
   let dir: ModelDir;
@@ -59,7 +73,14 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
   after(async () => dir?.close());
 
   it('writes a complete, loadable diffusers directory', async () => {
-    expect((await readdir(out)).sort()).to.deep.equal(['model_index.json', 'scheduler', 'text_encoder', 'tokenizer', 'unet', 'vae']);
+    expect((await readdir(out)).sort()).to.deep.equal([
+      'model_index.json',
+      'scheduler',
+      'text_encoder',
+      'tokenizer',
+      'unet',
+      'vae',
+    ]);
     expect(dir.weightFiles.unet!.files).to.deep.equal(['unet/diffusion_pytorch_model.safetensors']);
     expect(dir.weightFiles.text_encoder!.files).to.deep.equal(['text_encoder/model.safetensors']);
     expect(dir.config('unet').cross_attention_dim).to.equal(768);
@@ -77,7 +98,8 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
       expect(src.keys().sort(), c).to.deep.equal(Object.keys(mapping[c]).sort());
       for (const [k, e] of Object.entries(mapping[c])) {
         const info = src.info(k)!;
-        if (JSON.stringify(info.shape) !== JSON.stringify(e.diffusers_shape)) wrong.push(`${c} ${k}: ${info.shape} vs ${e.diffusers_shape}`);
+        if (JSON.stringify(info.shape) !== JSON.stringify(e.diffusers_shape))
+          wrong.push(`${c} ${k}: ${info.shape} vs ${e.diffusers_shape}`);
         if (info.dtype !== 'F16') wrong.push(`${c} ${k}: dtype ${info.dtype}`);
       }
     }
@@ -107,12 +129,20 @@ describeRef('convert: full-size SD-1.5 single-file checkpoint (sparse) → diffu
 
   it('leaves out EMA weights, schedule buffers and position_ids, and says so', () => {
     expect(result.ignored.map((i) => i.key).sort()).to.deep.equal(
-      ['alphas_cumprod', 'betas', 'cond_stage_model.transformer.text_model.embeddings.position_ids', 'model_ema.decay', 'model_ema.diffusion_modelinput_blocks00weight'].sort(),
+      [
+        'alphas_cumprod',
+        'betas',
+        'cond_stage_model.transformer.text_model.embeddings.position_ids',
+        'model_ema.decay',
+        'model_ema.diffusion_modelinput_blocks00weight',
+      ].sort(),
     );
   });
 
   it('streams: memory stays far below the 4.3 GB checkpoint', () => {
-    console.log(`      [convert: ${measured.seconds.toFixed(1)} s, peak RSS +${(measured.peakRssGrowth / 2 ** 20).toFixed(0)} MiB]`);
+    console.log(
+      `      [convert: ${measured.seconds.toFixed(1)} s, peak RSS +${(measured.peakRssGrowth / 2 ** 20).toFixed(0)} MiB]`,
+    );
     expect(measured.peakRssGrowth).to.be.lessThan(1.5 * 2 ** 30);
   });
 });
@@ -147,7 +177,9 @@ describe('convert: small checkpoints and errors', () => {
         const attn = await ends(dir, 'vae', 'decoder.mid_block.attentions.0.to_q.weight');
         expect(dir.weights('vae').info('decoder.mid_block.attentions.0.to_q.weight')).to.deep.include({ dtype: 'F32' });
         // What the file holds in its dtype (BF16 keeps 8 significant bits), decoded.
-        const stored = (v: number[]) => [...new Float32Array(castFloatBytes(encode(v, dtype), dtype, 'F32').slice().buffer)];
+        const stored = (v: number[]) => [
+          ...new Float32Array(castFloatBytes(encode(v, dtype), dtype, 'F32').slice().buffer),
+        ];
         expect(attn).to.deep.equal({ head: stored(pattern(2).head), tail: stored(pattern(2).tail) });
         expect((await ends(dir, 'unet', 'conv_out.bias')).head).to.deep.equal(stored(pattern(1).head));
         expect(dir.weights('text_encoder').keys()).to.deep.equal(['text_model.final_layer_norm.bias']);
@@ -159,7 +191,11 @@ describe('convert: small checkpoints and errors', () => {
 
   it('carries a different UNet input width (inpainting) into unet/config.json', async () => {
     const input = `${next()}.safetensors`;
-    await writeSparse(input, small('F16', [{ name: 'model.diffusion_model.input_blocks.0.0.weight', shape: [320, 9, 3, 3], dtype: 'F16' }]), new Set());
+    await writeSparse(
+      input,
+      small('F16', [{ name: 'model.diffusion_model.input_blocks.0.0.weight', shape: [320, 9, 3, 3], dtype: 'F16' }]),
+      new Set(),
+    );
     const out = next();
     const r = await convertCheckpoint(input, out, { fp16: true });
     expect(r.notes).to.deep.equal(['unet conv_in takes 9 channels (SD-1.5: 4); unet/config.json in_channels set to 9']);
@@ -178,9 +214,14 @@ describe('convert: small checkpoints and errors', () => {
   it('refuses pickle checkpoints (.ckpt by name, zip/pickle by content)', async () => {
     const ckpt = `${next()}.ckpt`;
     await writeFile(ckpt, Uint8Array.from([0x50, 0x4b, 3, 4, 1, 2, 3, 4, 5, 6]));
-    expect(await convertError(ckpt)).to.match(new RegExp(`^${ckpt.replace(/\./g, '\\.')}: this is a PyTorch pickle checkpoint; pickle files .* out of scope`));
+    expect(await convertError(ckpt)).to.match(
+      new RegExp(`^${ckpt.replace(/\./g, '\\.')}: this is a PyTorch pickle checkpoint; pickle files .* out of scope`),
+    );
     const disguised = `${next()}.safetensors`;
-    await writeFile(disguised, Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]));
+    await writeFile(
+      disguised,
+      Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]),
+    );
     expect(await convertError(disguised)).to.match(/: this is a PyTorch pickle checkpoint/);
   });
 
@@ -206,7 +247,17 @@ describe('convert: small checkpoints and errors', () => {
 
   it('rejects a checkpoint whose shapes are not SD-1.x (cross-attention width)', async () => {
     const input = `${next()}.safetensors`;
-    await writeSparse(input, small('F16', [{ name: 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight', shape: [320, 1024], dtype: 'F16' }]), new Set());
+    await writeSparse(
+      input,
+      small('F16', [
+        {
+          name: 'model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight',
+          shape: [320, 1024],
+          dtype: 'F16',
+        },
+      ]),
+      new Set(),
+    );
     expect(await convertError(input)).to.contain(
       'unet down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight has cross-attention width 1024, SD-1.x has 768: not a Stable Diffusion 1.x checkpoint',
     );
@@ -218,14 +269,29 @@ describe('convert: small checkpoints and errors', () => {
     const out = next();
     await convertCheckpoint(input, out);
     await writeFile(join(out, 'mine.txt'), 'keep me');
-    expect(await convertError(input, out)).to.equal(`${out}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`);
+    expect(await convertError(input, out)).to.equal(
+      `${out}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`,
+    );
     expect(await readFile(join(out, 'mine.txt'), 'utf8')).to.equal('keep me');
     const cli = await ptp('convert', input, out);
-    expect([cli.code, cli.stderr.trim()]).to.deep.equal([1, `ptp convert: ${out}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`]);
+    expect([cli.code, cli.stderr.trim()]).to.deep.equal([
+      1,
+      `ptp convert: ${out}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`,
+    ]);
     const forced = await ptp('convert', input, out, '--force');
     expect(forced.code, forced.stderr).to.equal(0);
-    expect((await readdir(out)).sort()).to.deep.equal(['model_index.json', 'scheduler', 'text_encoder', 'tokenizer', 'unet', 'vae']);
-    expect(await readdir(tmp())).to.satisfy((names: string[]) => names.every((f) => !f.startsWith('.')), 'no temporary folder left');
+    expect((await readdir(out)).sort()).to.deep.equal([
+      'model_index.json',
+      'scheduler',
+      'text_encoder',
+      'tokenizer',
+      'unet',
+      'vae',
+    ]);
+    expect(await readdir(tmp())).to.satisfy(
+      (names: string[]) => names.every((f) => !f.startsWith('.')),
+      'no temporary folder left',
+    );
     // An empty folder is fine without --force.
     const empty = next();
     await mkdir(empty);
@@ -236,19 +302,27 @@ describe('convert: small checkpoints and errors', () => {
   it('an interrupted conversion leaves no output folder (and no temporary one), and keeps a replaced one intact', async () => {
     const input = `${next()}.safetensors`;
     await writeSparse(input, small('F16'), new Set());
-    const stopAfter = (n: number) => ({ onProgress: (done: number) => {
-      if (done === n) throw new Error('interrupted');
-    } });
+    const stopAfter = (n: number) => ({
+      onProgress: (done: number) => {
+        if (done === n) throw new Error('interrupted');
+      },
+    });
     for (const n of [1, 3, 5]) {
       const out = next();
-      await convertCheckpoint(input, out, stopAfter(n)).then(() => expect.fail('should stop'), (e: Error) => expect(e.message).to.equal('interrupted'));
+      await convertCheckpoint(input, out, stopAfter(n)).then(
+        () => expect.fail('should stop'),
+        (e: Error) => expect(e.message).to.equal('interrupted'),
+      );
       expect(existsSync(out), `after ${n} tensors`).to.equal(false);
     }
     const out = next();
     await convertCheckpoint(input, out);
     const before = await readFile(join(out, 'unet/diffusion_pytorch_model.safetensors'));
     await convertCheckpoint(input, out, { ...stopAfter(4), fp16: true, force: true }).catch(() => undefined);
-    expect((await readFile(join(out, 'unet/diffusion_pytorch_model.safetensors'))).equals(before), 'previous output untouched').to.equal(true);
+    expect(
+      (await readFile(join(out, 'unet/diffusion_pytorch_model.safetensors'))).equals(before),
+      'previous output untouched',
+    ).to.equal(true);
     expect((await readdir(tmp())).filter((f) => f.startsWith('.'))).to.deep.equal([]);
   });
 });

@@ -26,7 +26,10 @@ const VOCAB = 12;
  * gradient separately, where autograd agrees with finite differences at both lengths.
  */
 const TOKENS = 77;
-const ids = [[10, 1, 2, 3, 11, 11, 11], [10, 4, 5, 11, 11, 11, 11]].map((r) => [...r, ...Array<number>(TOKENS - r.length).fill(11)]);
+const ids = [
+  [10, 1, 2, 3, 11, 11, 11],
+  [10, 4, 5, 11, 11, 11, 11],
+].map((r) => [...r, ...Array<number>(TOKENS - r.length).fill(11)]);
 
 function gradientSuite(title: string, backend?: string): void {
   describe(title, function () {
@@ -53,26 +56,54 @@ function gradientSuite(title: string, backend?: string): void {
     });
 
     it('d diffusionLoss / d every text-encoder weight matches finite differences along a random direction per tensor', () => {
-      const abar = alphasCumprod(makeBetas({ betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear', numTrainTimesteps: 1000, trainedBetas: null }));
+      const abar = alphasCumprod(
+        makeBetas({
+          betaStart: 0.00085,
+          betaEnd: 0.012,
+          betaSchedule: 'scaled_linear',
+          numTrainTimesteps: 1000,
+          trainedBetas: null,
+        }),
+      );
       const latents = rnd([2, 8, 8, 4], 81) as tf.Tensor4D;
       const noise = rnd([2, 8, 8, 4], 82) as tf.Tensor4D;
       // One low-noise and one high-noise item (min-SNR weight < 1 for the first).
       const timesteps = [120, 870];
-      const loss = () => tf.tidy(() => diffusionLoss(unet, { latents, noise, timesteps, context: text.forward(ids).lastHiddenState }, { alphasCumprod: abar, prediction: 'v_prediction', minSnrGamma: 5 }));
+      const loss = () =>
+        tf.tidy(() =>
+          diffusionLoss(
+            unet,
+            { latents, noise, timesteps, context: text.forward(ids).lastHiddenState },
+            { alphasCumprod: abar, prediction: 'v_prediction', minSnrGamma: 5 },
+          ),
+        );
       const params = text.trainableParams();
-      const { value, grads } = tf.variableGrads(loss, params.map(([, p]) => p.trainableVariable!));
+      const { value, grads } = tf.variableGrads(
+        loss,
+        params.map(([, p]) => p.trainableVariable!),
+      );
       const l0 = value.dataSync()[0];
       value.dispose();
       try {
-        expect(params.length, 'every text-encoder weight tensor is trained (and checked)').to.equal([...text.namedParams()].length);
+        expect(params.length, 'every text-encoder weight tensor is trained (and checked)').to.equal(
+          [...text.namedParams()].length,
+        );
         const groups = params.map(([name, p]) => ({ name, variables: [p.trainableVariable!] }));
-        const r = checkDirections('diffusion loss → text encoder', () => {
-          const l = loss();
-          const v = l.dataSync()[0];
-          l.dispose();
-          return v;
-        }, grads, groups, {});
-        console.log(`      loss ${l0.toFixed(4)}; ${groups.length} weight tensors; worst |fd − ⟨g, v⟩| / bound ${r.worstRatio.toFixed(3)} (${tf.getBackend()})`);
+        const r = checkDirections(
+          'diffusion loss → text encoder',
+          () => {
+            const l = loss();
+            const v = l.dataSync()[0];
+            l.dispose();
+            return v;
+          },
+          grads,
+          groups,
+          {},
+        );
+        console.log(
+          `      loss ${l0.toFixed(4)}; ${groups.length} weight tensors; worst |fd − ⟨g, v⟩| / bound ${r.worstRatio.toFixed(3)} (${tf.getBackend()})`,
+        );
       } finally {
         tf.dispose([latents, noise, ...Object.values(grads)]);
       }

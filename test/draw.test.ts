@@ -5,7 +5,8 @@ import { imageGrid, mapGrid } from '../src/draw/grid.js';
 import { plotSeries, runningMean } from '../src/draw/plot.js';
 import { signedBatchToRgbImages, type RgbImage } from '../src/util/image.js';
 
-const px = (img: RgbImage, x: number, y: number) => Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
+const px = (img: RgbImage, x: number, y: number) =>
+  Array.from(img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3));
 
 /** Count of non-white pixels in a rectangle. */
 function inked(img: RgbImage, x0: number, y0: number, w: number, h: number): number {
@@ -15,11 +16,16 @@ function inked(img: RgbImage, x0: number, y0: number, w: number, h: number): num
 }
 
 /** A w×h image of one colour. */
-const solid = (w: number, h: number, c: number): RgbImage => ({ width: w, height: h, data: new Uint8Array(w * h * 3).fill(c) });
+const solid = (w: number, h: number, c: number): RgbImage => ({
+  width: w,
+  height: h,
+  data: new Uint8Array(w * h * 3).fill(c),
+});
 
 describe('draw: font, lines, grids and plots on RGB images', () => {
   it('font: 95 ASCII glyphs, distinct, unknown characters drawn as "?"', () => {
-    const pattern = (ch: string) => Array.from({ length: 35 }, (_, i) => (glyphPixel(ch, i % 5, Math.floor(i / 5)) ? 1 : 0)).join('');
+    const pattern = (ch: string) =>
+      Array.from({ length: 35 }, (_, i) => (glyphPixel(ch, i % 5, Math.floor(i / 5)) ? 1 : 0)).join('');
     const all = Array.from({ length: 95 }, (_, i) => pattern(String.fromCharCode(32 + i)));
     expect(new Set(all).size).to.equal(95);
     expect(pattern('é')).to.equal(pattern('?'));
@@ -62,7 +68,15 @@ describe('draw: font, lines, grids and plots on RGB images', () => {
   });
 
   it('map grid: greyscale maps upscaled nearest-neighbour, clamped to 0..255, a label under each', () => {
-    const g = mapGrid([{ label: 'x', value: (r, c) => (r === 0 && c === 1 ? 300 : -5) }, { label: 'y', value: () => 128 }], 2, 2, { cell: 8, gap: 2 });
+    const g = mapGrid(
+      [
+        { label: 'x', value: (r, c) => (r === 0 && c === 1 ? 300 : -5) },
+        { label: 'y', value: () => 128 },
+      ],
+      2,
+      2,
+      { cell: 8, gap: 2 },
+    );
     expect([g.width, g.height]).to.deep.equal([8 * 2 + 2, 8 + 7 + 6]);
     expect(px(g, 4, 0)).to.deep.equal([255, 255, 255]);
     expect(px(g, 3, 0)).to.deep.equal([0, 0, 0]);
@@ -84,7 +98,22 @@ describe('draw: font, lines, grids and plots on RGB images', () => {
     expect(red(200, 40, 100, 60)).to.be.greaterThan(20);
     expect(red(56, 24, 80, 60)).to.equal(0);
     expect(inked(plotSeries('empty', [], 100, 50), 0, 0, 100, 50), 'only the title').to.be.greaterThan(0);
-    expect(runningMean([[0, 1], [1, 3], [2, 5], [3, 7]], 2)).to.deep.equal([[0, 1], [1, 2], [2, 4], [3, 6]]);
+    expect(
+      runningMean(
+        [
+          [0, 1],
+          [1, 3],
+          [2, 5],
+          [3, 7],
+        ],
+        2,
+      ),
+    ).to.deep.equal([
+      [0, 1],
+      [1, 2],
+      [2, 4],
+      [3, 6],
+    ]);
   });
 
   it('signed float batches ([−1, 1]) become 8-bit images, clamped and rounded', () => {
@@ -96,6 +125,8 @@ describe('draw: font, lines, grids and plots on RGB images', () => {
       [1, 1, 255, 255, 255],
       [1, 1, 0, 0, 0],
     ]);
-    expect(() => signedBatchToRgbImages(pixels, 2, 2)).to.throw('signedBatchToRgbImages: 12 values for 2 images of 2×2×3');
+    expect(() => signedBatchToRgbImages(pixels, 2, 2)).to.throw(
+      'signedBatchToRgbImages: 12 values for 2 images of 2×2×3',
+    );
   });
 });

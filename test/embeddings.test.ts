@@ -41,19 +41,19 @@ describeRef('timestep embedding vs reference', () => {
 
   it('layout: [cos | sin] when flipped, [sin | cos] otherwise; odd dim pads a zero column; shift changes frequencies', () => {
     tf.tidy(() => {
-    const t = [3];
-    const flipped = timestepEmbedding(t, 4, { flipSinToCos: true }).dataSync();
-    const plain = timestepEmbedding(t, 4).dataSync();
-    // half = 2, f = [1, 10000^(-1/2)]
-    const f1 = Math.exp(-Math.log(10000) / 2);
-    expectClose(flipped, [Math.cos(3), Math.cos(3 * f1), Math.sin(3), Math.sin(3 * f1)], { atol: 1e-6 });
-    expectClose(plain, [Math.sin(3), Math.sin(3 * f1), Math.cos(3), Math.cos(3 * f1)], { atol: 1e-6 });
-    const odd = timestepEmbedding(t, 5);
-    expect(odd.shape).to.deep.equal([1, 5]);
-    expect(odd.dataSync()[4]).to.equal(0);
-    const shifted = timestepEmbedding(t, 4, { downscaleFreqShift: 1 }).dataSync();
-    // shift 1: f_i = exp(-ln(10000)·i / (half − 1)) → f1 = 1e-4
-    expectClose(shifted, [Math.sin(3), Math.sin(3e-4), Math.cos(3), Math.cos(3e-4)], { atol: 1e-6 });
+      const t = [3];
+      const flipped = timestepEmbedding(t, 4, { flipSinToCos: true }).dataSync();
+      const plain = timestepEmbedding(t, 4).dataSync();
+      // half = 2, f = [1, 10000^(-1/2)]
+      const f1 = Math.exp(-Math.log(10000) / 2);
+      expectClose(flipped, [Math.cos(3), Math.cos(3 * f1), Math.sin(3), Math.sin(3 * f1)], { atol: 1e-6 });
+      expectClose(plain, [Math.sin(3), Math.sin(3 * f1), Math.cos(3), Math.cos(3 * f1)], { atol: 1e-6 });
+      const odd = timestepEmbedding(t, 5);
+      expect(odd.shape).to.deep.equal([1, 5]);
+      expect(odd.dataSync()[4]).to.equal(0);
+      const shifted = timestepEmbedding(t, 4, { downscaleFreqShift: 1 }).dataSync();
+      // shift 1: f_i = exp(-ln(10000)·i / (half − 1)) → f1 = 1e-4
+      expectClose(shifted, [Math.sin(3), Math.sin(3e-4), Math.cos(3), Math.cos(3e-4)], { atol: 1e-6 });
     });
   });
 });

@@ -25,7 +25,11 @@ interface Summary {
 }
 
 function fuzz(...args: string[]): { code: number; summary: Summary; out: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'fuzz/fuzz.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 1800000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'fuzz/fuzz.ts'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 1800000,
+  });
   const out = `${r.stdout}${r.stderr}`;
   const last = r.stdout.trim().split('\n').pop() ?? '';
   return { code: r.status ?? -1, summary: JSON.parse(last) as Summary, out };
@@ -58,7 +62,9 @@ describe('fuzz (npm run fuzz)', function () {
     // A system error names its path: clean; one without a path is not.
     const { readFile } = await import('node:fs/promises');
     expect(await thrownBy(() => readFile('/nonexistent/ptp-fuzz'))).to.equal('clean_error');
-    expect(classify(Object.assign(new Error('EPIPE: broken pipe'), { code: 'EPIPE', syscall: 'write' })).outcome).to.equal('crash');
+    expect(
+      classify(Object.assign(new Error('EPIPE: broken pipe'), { code: 'EPIPE', syscall: 'write' })).outcome,
+    ).to.equal('crash');
   });
 
   it('the harness counts crashes (a TypeError, an exit mid-case, a tfjs assertion, a plain Error outside src/) and catches an endless loop as a hang', () => {
@@ -79,6 +85,9 @@ describe('fuzz (npm run fuzz)', function () {
       expect(c.clean_error, `${target}: clean errors`).to.be.above(0);
     }
     expect(r.out).to.match(/^ {2}safetensors +180 /m);
-    expect(r.summary.reached['cli: sampled and decoded'] ?? 0, 'CLI cases that sampled and decoded an image').to.be.above(0);
+    expect(
+      r.summary.reached['cli: sampled and decoded'] ?? 0,
+      'CLI cases that sampled and decoded an image',
+    ).to.be.above(0);
   });
 });

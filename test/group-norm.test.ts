@@ -19,7 +19,12 @@ import { skipUnlessBackend } from './helpers/backend-skip.js';
 const SHAPE = [2, 6, 5, 16];
 const GROUPS = 4;
 /** Per group: mean and standard deviation (variance 1e-6, 9e-6, 1e-4, 1). */
-const GROUP_STATS = [[0.5, 1e-3], [-0.25, 3e-3], [1.5, 1e-2], [0, 1]];
+const GROUP_STATS = [
+  [0.5, 1e-3],
+  [-0.25, 3e-3],
+  [1.5, 1e-2],
+  [0, 1],
+];
 
 /** Deterministic float32 input with the group statistics above (per item, per group). */
 function input(): Float32Array {
@@ -76,7 +81,11 @@ const TOL = 5e-4;
 
 type Impl = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number, silu: boolean) => tf.Tensor;
 
-const cases: [string, number, boolean][] = [['UNet eps 1e-5', 1e-5, false], ['VAE eps 1e-6', 1e-6, false], ['eps 1e-5 + SiLU', 1e-5, true]];
+const cases: [string, number, boolean][] = [
+  ['UNet eps 1e-5', 1e-5, false],
+  ['VAE eps 1e-6', 1e-6, false],
+  ['eps 1e-5 + SiLU', 1e-5, true],
+];
 
 /** Checks one implementation on every case, and that the cases really depend on eps. */
 function checkImpl(name: string, impl: () => Impl, backends?: readonly string[]) {
@@ -88,7 +97,9 @@ function checkImpl(name: string, impl: () => Impl, backends?: readonly string[])
       // The test is sensitive: eps × 10 and eps = 0 are far outside the tolerance.
       expect(maxDiff(reference(x, eps * 10, silu), expected)).to.be.above(100 * TOL);
       expect(maxDiff(reference(x, 0, silu), expected)).to.be.above(20 * TOL);
-      const got = tf.tidy(() => impl()(tf.tensor(x, SHAPE), tf.tensor1d(weight), tf.tensor1d(bias), eps, silu).dataSync());
+      const got = tf.tidy(() =>
+        impl()(tf.tensor(x, SHAPE), tf.tensor1d(weight), tf.tensor1d(bias), eps, silu).dataSync(),
+      );
       expect(got.length).to.equal(expected.length);
       const d = maxDiff(got, expected);
       expect(d, `${name} ${what}: max |Δ| ${d} against float64`).to.be.at.most(TOL);
@@ -115,10 +126,12 @@ const tfOpsImpl: Impl = (x, w, b, eps, silu) => {
 const tapedImpl: Impl = (x, w, b, eps, silu) => {
   registerGradients();
   let y: tf.Tensor | undefined;
-  tf.dispose(tf.grads((xi: tf.Tensor) => {
-    y = tf.keep(moduleImpl(xi, w, b, eps, silu));
-    return tf.sum(y);
-  })([x]));
+  tf.dispose(
+    tf.grads((xi: tf.Tensor) => {
+      y = tf.keep(moduleImpl(xi, w, b, eps, silu));
+      return tf.sum(y);
+    })([x]),
+  );
   return y!;
 };
 
@@ -149,7 +162,9 @@ describe('GroupNorm with group variances near eps (float64 definition)', () => {
 describeNative('GroupNorm with group variances near eps: native kernel', () => {
   useNativeBackend();
   it('the native kernel is what the GroupNorm module runs', () => {
-    expect(tf.getKernel(NATIVE_GROUP_NORM, tf.getBackend()), 'native GroupNorm kernel registered').to.not.equal(undefined);
+    expect(tf.getKernel(NATIVE_GROUP_NORM, tf.getBackend()), 'native GroupNorm kernel registered').to.not.equal(
+      undefined,
+    );
   });
   checkImpl('native kernel', () => (x, w, b, eps, silu) => nativeGroupNorm(x, GROUPS, eps, w, b, silu)!);
   checkImpl('GroupNorm module (native)', () => moduleImpl);

@@ -39,14 +39,21 @@ describe('guidance rescale', () => {
   before(() => {
     u = tf.randomNormal(shape, 0, 1, 'float32', 1);
     // Rows of different spread, so a std over the whole batch instead of per row would show.
-    c = tf.tidy(() => tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 2), tf.tensor4d([0.5, 2], [2, 1, 1, 1])), 0.3));
+    c = tf.tidy(() =>
+      tf.add(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', 2), tf.tensor4d([0.5, 2], [2, 1, 1, 1])), 0.3),
+    );
   });
   after(() => tf.dispose([u, c]));
 
   for (const phi of [0.7, 1]) {
     it(`φ = ${phi}: equals diffusers' rescale_noise_cfg computed by hand (per batch row)`, () => {
       const got = tf.tidy(() => guide(u, c, 7.5, phi));
-      expectClose(got, byHand(u.dataSync() as Float32Array, c.dataSync() as Float32Array, 2, 7.5, phi), { atol: 2e-5, rtol: 1e-5 }, `φ ${phi}`);
+      expectClose(
+        got,
+        byHand(u.dataSync() as Float32Array, c.dataSync() as Float32Array, 2, 7.5, phi),
+        { atol: 2e-5, rtol: 1e-5 },
+        `φ ${phi}`,
+      );
       got.dispose();
     });
   }
@@ -63,8 +70,13 @@ describe('guidance rescale', () => {
   /** A scheduler that records the guided model output it is given and leaves the sample as it is. */
   function recorder(outputs: Float32Array[]): Scheduler {
     return {
-      name: 'ddim', order: 1, timesteps: [999], initNoiseSigma: 1,
-      setTimesteps: () => {}, reset: () => {}, dispose: () => {},
+      name: 'ddim',
+      order: 1,
+      timesteps: [999],
+      initNoiseSigma: 1,
+      setTimesteps: () => {},
+      reset: () => {},
+      dispose: () => {},
       scaleModelInput: (x) => tf.clone(x),
       step: (m, _t, x) => {
         outputs.push(m.dataSync() as Float32Array);
@@ -85,8 +97,18 @@ describe('guidance rescale', () => {
       const r = await sample({ ...base, scheduler: recorder(seen), guidanceRescale });
       r.latents.dispose();
     }
-    expectClose(seen[0], byHand(u.dataSync() as Float32Array, c.dataSync() as Float32Array, 2, 5, 0), { atol: 2e-5 }, 'plain');
-    expectClose(seen[1], byHand(u.dataSync() as Float32Array, c.dataSync() as Float32Array, 2, 5, 0.7), { atol: 2e-5, rtol: 1e-5 }, 'rescaled');
+    expectClose(
+      seen[0],
+      byHand(u.dataSync() as Float32Array, c.dataSync() as Float32Array, 2, 5, 0),
+      { atol: 2e-5 },
+      'plain',
+    );
+    expectClose(
+      seen[1],
+      byHand(u.dataSync() as Float32Array, c.dataSync() as Float32Array, 2, 5, 0.7),
+      { atol: 2e-5, rtol: 1e-5 },
+      'rescaled',
+    );
     let err = '';
     await sample({ ...base, scheduler: recorder([]), guidanceRescale: 1.5 }).catch((e: Error) => (err = e.message));
     expect(err).to.equal('guidance rescale must be a number in [0, 1], got 1.5');
@@ -103,18 +125,51 @@ describe('cli: --guidance-rescale', function () {
     for (const v of ['1.5', '-0.1']) {
       const r = await ptp('generate', '--prompt', 'a red circle', '--guidance-rescale', v, '--out', out);
       expect(r.code, v).to.equal(2);
-      expect(lines(r.stderr).at(-1)).to.equal(`ptp generate: --guidance-rescale must be a number in [0, 1], got ${v} (see 'ptp generate --help')`);
+      expect(lines(r.stderr).at(-1)).to.equal(
+        `ptp generate: --guidance-rescale must be a number in [0, 1], got ${v} (see 'ptp generate --help')`,
+      );
     }
-    const r = await ptp('edit', '--image', join(tmp(), 'photo.png'), '--source', 'a red circle', '--target', 'a blue circle', '--guidance-rescale', '0.7', '--out', out);
+    const r = await ptp(
+      'edit',
+      '--image',
+      join(tmp(), 'photo.png'),
+      '--source',
+      'a red circle',
+      '--target',
+      'a blue circle',
+      '--guidance-rescale',
+      '0.7',
+      '--out',
+      out,
+    );
     expect(r.code).to.equal(2);
-    expect(lines(r.stderr).at(-1)).to.match(/^ptp edit: --guidance-rescale cannot be used for a photo edit: the null-text inversion reconstructs .*photo\.png with plain guidance/);
+    expect(lines(r.stderr).at(-1)).to.match(
+      /^ptp edit: --guidance-rescale cannot be used for a photo edit: the null-text inversion reconstructs .*photo\.png with plain guidance/,
+    );
     expect(existsSync(out)).to.equal(false);
   });
 
   it('generate on the shipped model: 0 is the default; 0.7 changes the latents', async () => {
     const run = async (name: string, extra: string[]) => {
       const latents = join(tmp(), `${name}.safetensors`);
-      const r = await ptp('generate', '--prompt', 'a red circle on a white background', '--steps', '2', '--seed', '1', '--height', '64', '--width', '64', ...extra, '--save-latents', latents, '--out', join(tmp(), `${name}.png`));
+      const r = await ptp(
+        'generate',
+        '--prompt',
+        'a red circle on a white background',
+        '--steps',
+        '2',
+        '--seed',
+        '1',
+        '--height',
+        '64',
+        '--width',
+        '64',
+        ...extra,
+        '--save-latents',
+        latents,
+        '--out',
+        join(tmp(), `${name}.png`),
+      );
       expect(r.code, r.stderr).to.equal(0);
       return (await readLatentsFile(latents)).data;
     };

@@ -20,7 +20,14 @@ describe('HTTP model store: dropped connections', () => {
 
   before(async () => {
     const sink = new MemoryByteSink('w.safetensors');
-    await writeSafetensors(sink, [floatTensor('a', [4], Float32Array.from([1, 2, 3, 4])), floatTensor('big', [1000], Float32Array.from({ length: 1000 }, (_, i) => i / 7))]);
+    await writeSafetensors(sink, [
+      floatTensor('a', [4], Float32Array.from([1, 2, 3, 4])),
+      floatTensor(
+        'big',
+        [1000],
+        Float32Array.from({ length: 1000 }, (_, i) => i / 7),
+      ),
+    ]);
     file = sink.bytes();
     server = createServer((req, res) => {
       if (req.method === 'HEAD') {
@@ -56,7 +63,10 @@ describe('HTTP model store: dropped connections', () => {
     return new Promise<void>((r) => server.close(() => r()));
   });
 
-  const open = async (retries = 3) => SafetensorsFile.open(await new HttpFileStore(base, undefined, { retries, retryDelayMs: 5 }).openBytes('w.safetensors'));
+  const open = async (retries = 3) =>
+    SafetensorsFile.open(
+      await new HttpFileStore(base, undefined, { retries, retryDelayMs: 5 }).openBytes('w.safetensors'),
+    );
 
   it('a tensor whose transfer is cut twice is read on the third attempt', async () => {
     const f = await open();
@@ -73,10 +83,17 @@ describe('HTTP model store: dropped connections', () => {
     const { start, byteLength } = f.info('big');
     drops = 100;
     rangeRequests = 0;
-    const e = await f.readFloat32('big').then(() => undefined, (x: Error) => x);
+    const e = await f.readFloat32('big').then(
+      () => undefined,
+      (x: Error) => x,
+    );
     drops = 0;
     expect(rangeRequests).to.equal(3);
-    expect(e?.message).to.match(new RegExp(`^${base}/w\\.safetensors: reading bytes=${start}-${start + byteLength - 1} failed after 3 attempts \\(terminated.*\\)$`));
+    expect(e?.message).to.match(
+      new RegExp(
+        `^${base}/w\\.safetensors: reading bytes=${start}-${start + byteLength - 1} failed after 3 attempts \\(terminated.*\\)$`,
+      ),
+    );
     expect(e!.message.split('\n')).to.have.length(1);
   });
 
@@ -84,12 +101,18 @@ describe('HTTP model store: dropped connections', () => {
     const f = await open(1);
     failStatus = 503;
     rangeRequests = 0;
-    const e = await f.readFloat32('big').then(() => undefined, (x: Error) => x);
+    const e = await f.readFloat32('big').then(
+      () => undefined,
+      (x: Error) => x,
+    );
     expect(rangeRequests).to.equal(2);
     expect(e?.message).to.match(/: reading bytes=\d+-\d+ failed after 2 attempts \(HTTP 503 Service Unavailable\)$/);
     failStatus = 404;
     rangeRequests = 0;
-    const e2 = await f.readFloat32('big').then(() => undefined, (x: Error) => x);
+    const e2 = await f.readFloat32('big').then(
+      () => undefined,
+      (x: Error) => x,
+    );
     failStatus = 0;
     expect(rangeRequests).to.equal(1);
     expect(e2?.message).to.match(/answered HTTP 404 \(the server must support Range\)$/);
@@ -100,7 +123,10 @@ describe('HTTP model store: dropped connections', () => {
     await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/none.safetensors`;
     await new Promise<void>((r) => gone.close(() => r()));
-    const e = await HttpByteSource.open(url, undefined, { retries: 1, retryDelayMs: 1 }).then(() => undefined, (x: Error) => x);
+    const e = await HttpByteSource.open(url, undefined, { retries: 1, retryDelayMs: 1 }).then(
+      () => undefined,
+      (x: Error) => x,
+    );
     expect(e?.message).to.equal(`${url}: HEAD request failed after 2 attempts (fetch failed: ECONNREFUSED)`);
   });
 });

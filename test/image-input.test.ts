@@ -14,7 +14,10 @@ import { repoRoot } from './helpers/reference.js';
 import { tempDirForSuite } from './helpers/tmp.js';
 import { expectReject } from './helpers/reject.js';
 
-const ref = JSON.parse(readFileSync(join(repoRoot, 'test', 'data', 'pillow-reference.json'), 'utf8')) as Record<string, number[] | string>;
+const ref = JSON.parse(readFileSync(join(repoRoot, 'test', 'data', 'pillow-reference.json'), 'utf8')) as Record<
+  string,
+  number[] | string
+>;
 
 /** The pattern the reference images were made from. */
 function pattern(width: number, height: number): RgbImage {
@@ -40,7 +43,9 @@ describe('photo input: decoding and load_512-style cropping', () => {
     expect(Array.from(out.data)).to.deep.equal(ref.square8);
     // Offsets are clamped so that a pixel stays; bad values are errors.
     expect(fitImage(pattern(20, 12), 4, 4, { left: 100, top: 100 }).width).to.equal(4);
-    expect(() => fitImage(pattern(20, 12), 4, 4, { left: -1 })).to.throw('crop offset left must be a non-negative integer');
+    expect(() => fitImage(pattern(20, 12), 4, 4, { left: -1 })).to.throw(
+      'crop offset left must be a non-negative integer',
+    );
     // Other aspect ratios: the centred window of that shape (here 20×10 of the 20×12 image, rows 1–10).
     const wide = fitImage(pattern(20, 12), 20, 10);
     expect(Array.from(wide.data)).to.deep.equal(Array.from(pattern(20, 12).data.subarray(20 * 3, 11 * 20 * 3)));

@@ -19,10 +19,16 @@ function compvisFile(): Promise<SafetensorsFile> {
     __metadata__: { format: 'pt' },
     'model.diffusion_model.input_blocks.0.0.weight': { dtype: 'F16', shape: [320, 4, 3, 3], data_offsets: [0, 23040] },
     'first_stage_model.quant_conv.bias': { dtype: 'F32', shape: [8], data_offsets: [23040, 23072] },
-    'cond_stage_model.transformer.text_model.embeddings.position_ids': { dtype: 'I64', shape: [1, 77], data_offsets: [23072, 23688] },
+    'cond_stage_model.transformer.text_model.embeddings.position_ids': {
+      dtype: 'I64',
+      shape: [1, 77],
+      data_offsets: [23072, 23688],
+    },
     betas: { dtype: 'F32', shape: [1000], data_offsets: [23688, 27688] },
   };
-  return SafetensorsFile.open(new MemoryByteSource(rawSafetensors(header, new Uint8Array(27688)), 'single.safetensors'));
+  return SafetensorsFile.open(
+    new MemoryByteSource(rawSafetensors(header, new Uint8Array(27688)), 'single.safetensors'),
+  );
 }
 
 describe('inspect: formatting helpers', () => {
@@ -50,19 +56,32 @@ describe('inspect: single files', () => {
     expect(text).to.contain('file: single.safetensors').and.contain('metadata: format=pt');
     expect(text).to.match(/unet \(model\.diffusion_model\.\*\)\s+1\s+11,520\s+F16\s+22\.5 KiB/);
     expect(text).to.match(/total\s+4\s+12,605\s+27\.0 KiB/);
-    expect(text).to.match(/\n {2}model\.diffusion_model\.input_blocks\.0\.0\.weight\s+F16\s+\[320, 4, 3, 3\]\s+11,520\n/);
+    expect(text).to.match(
+      /\n {2}model\.diffusion_model\.input_blocks\.0\.0\.weight\s+F16\s+\[320, 4, 3, 3\]\s+11,520\n/,
+    );
     expect(formatSummary(s)).to.not.contain('input_blocks.0.0.weight');
   });
 
   it('--check finds non-finite values', async () => {
     const data = new Float32Array([1, NaN, -3, Infinity, 0.5, 2]);
     const f = await SafetensorsFile.open(
-      new MemoryByteSource(rawSafetensors({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, b: { dtype: 'F32', shape: [2], data_offsets: [16, 24] } }, new Uint8Array(data.buffer)), 'nan.safetensors'),
+      new MemoryByteSource(
+        rawSafetensors(
+          {
+            a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [16, 24] },
+          },
+          new Uint8Array(data.buffer),
+        ),
+        'nan.safetensors',
+      ),
     );
     const r = await checkWeights('nan.safetensors', new SafetensorsWeightSource([f]));
     expect(r).to.deep.include({ tensors: 2, values: 6, min: -3, max: 2 });
     expect(r.nonFinite).to.deep.equal([{ key: 'a', count: 2 }]);
-    expect(formatCheck([r])).to.equal('check nan.safetensors: read 2 tensors, 1 with non-finite values, values in [-3.000, 2.000]\n  non-finite: a (2 values)');
+    expect(formatCheck([r])).to.equal(
+      'check nan.safetensors: read 2 tensors, 1 with non-finite values, values in [-3.000, 2.000]\n  non-finite: a (2 values)',
+    );
   });
 });
 
@@ -95,7 +114,11 @@ describeRef('inspect: tiny-sd through the model-directory path', () => {
     expect(r.summary.kind).to.equal('model-dir');
     expect(r.summary.groups[0]).to.deep.include({ name: 'unet', variant: 'fp16', bytes: 2 * 3222692 });
     expect(r.summary.kind === 'model-dir' && r.summary.notes).to.have.length(2);
-    expect(r.checks!.map((c) => [c.name, c.nonFinite.length])).to.deep.equal([['unet', 0], ['vae', 0], ['text_encoder', 0]]);
+    expect(r.checks!.map((c) => [c.name, c.nonFinite.length])).to.deep.equal([
+      ['unet', 0],
+      ['vae', 0],
+      ['text_encoder', 0],
+    ]);
     const comp = await inspectPath(join(tinySdDir, 'vae'));
     expect(comp.summary.groups.map((g) => [g.name, g.params])).to.deep.equal([['vae', 1399879]]);
     const file = await inspectPath(join(tinySdDir, 'text_encoder/model.safetensors'));
@@ -119,6 +142,8 @@ describeRef('inspect: tiny-sd through the model-directory path', () => {
     await inspectPath(join(tmp(), 'nothing')).catch((e: Error) => (msg = e.message));
     expect(msg).to.match(/nothing: cannot inspect \(ENOENT\)$/);
     await inspectPath(join(tmp(), 'broken', 'tokenizer')).catch((e: Error) => (msg = e.message));
-    expect(msg).to.match(/tokenizer: cannot use this model directory \(2 problems\):\n {2}- missing: model_index\.json \(not a diffusers pipeline folder\)\n {2}- missing: diffusion_pytorch_model\.safetensors/);
+    expect(msg).to.match(
+      /tokenizer: cannot use this model directory \(2 problems\):\n {2}- missing: model_index\.json \(not a diffusers pipeline folder\)\n {2}- missing: diffusion_pytorch_model\.safetensors/,
+    );
   });
 });

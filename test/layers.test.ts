@@ -33,10 +33,42 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { repoRoot } from './helpers/reference.js';
 
-const LAYERS = ['util', 'draw', 'world', 'io', 'backend', 'nn', 'models', 'ptp', 'pipeline', 'train', 'shapes', 'index', 'node', 'browser', 'cli'] as const;
+const LAYERS = [
+  'util',
+  'draw',
+  'world',
+  'io',
+  'backend',
+  'nn',
+  'models',
+  'ptp',
+  'pipeline',
+  'train',
+  'shapes',
+  'index',
+  'node',
+  'browser',
+  'cli',
+] as const;
 type Layer = (typeof LAYERS)[number];
 /** Rank of each layer; node and browser share one (siblings). */
-const RANK: Record<Layer, number> = { util: 0, draw: 1, world: 2, io: 3, backend: 4, nn: 5, models: 6, ptp: 7, pipeline: 8, train: 9, shapes: 10, index: 11, node: 12, browser: 12, cli: 13 };
+const RANK: Record<Layer, number> = {
+  util: 0,
+  draw: 1,
+  world: 2,
+  io: 3,
+  backend: 4,
+  nn: 5,
+  models: 6,
+  ptp: 7,
+  pipeline: 8,
+  train: 9,
+  shapes: 10,
+  index: 11,
+  node: 12,
+  browser: 12,
+  cli: 13,
+};
 const NODE_ONLY_PACKAGES = ['pngjs', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 const NODE_LAYERS: readonly Layer[] = ['node', 'cli'];
 
@@ -49,7 +81,10 @@ function layerOf(rel: string): Layer | undefined {
   const nested = Object.keys(NESTED_LAYERS).find((dir) => rel.startsWith(`${dir}/`));
   if (nested) return NESTED_LAYERS[nested];
   const top = rel.split('/')[0];
-  const topLayer = (LAYERS as readonly string[]).includes(top) && top !== 'index' && !Object.values(NESTED_LAYERS).includes(top as Layer);
+  const topLayer =
+    (LAYERS as readonly string[]).includes(top) &&
+    top !== 'index' &&
+    !Object.values(NESTED_LAYERS).includes(top as Layer);
   return topLayer ? (top as Layer) : undefined;
 }
 
@@ -62,7 +97,11 @@ interface SourceFile {
 /** Whether a bare import names a Node built-in or a Node-only package. */
 function isNodeOnly(spec: string): boolean {
   const bare = spec.replace(/^node:/, '');
-  return spec.startsWith('node:') || builtinModules.includes(bare.split('/')[0]) || NODE_ONLY_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`));
+  return (
+    spec.startsWith('node:') ||
+    builtinModules.includes(bare.split('/')[0]) ||
+    NODE_ONLY_PACKAGES.some((p) => spec === p || spec.startsWith(`${p}/`))
+  );
 }
 
 /** Every rule violation of `files`, one line each. */
@@ -78,16 +117,19 @@ function layerViolations(files: readonly SourceFile[]): string[] {
       if (spec.startsWith('.')) {
         const target = join(dirname(f.path), spec).split('\\').join('/');
         if (target.startsWith('..')) {
-          if (from !== 'cli') out.push(`${f.path}: imports ${spec}, outside src/ (only the cli may use weights-tools/)`);
+          if (from !== 'cli')
+            out.push(`${f.path}: imports ${spec}, outside src/ (only the cli may use weights-tools/)`);
           continue;
         }
         const to = layerOf(target);
         if (!to) out.push(`${f.path}: imports ${spec}, which is in no layer`);
         else if (RANK[to] > RANK[from]) out.push(`${f.path} (${from}) imports ${spec} from the layer above it (${to})`);
-        else if (RANK[to] === RANK[from] && to !== from) out.push(`${f.path} (${from}) imports ${spec} from its sibling layer ${to}`);
+        else if (RANK[to] === RANK[from] && to !== from)
+          out.push(`${f.path} (${from}) imports ${spec} from its sibling layer ${to}`);
         continue;
       }
-      if (isNodeOnly(spec) && !NODE_LAYERS.includes(from)) out.push(`${f.path} (${from}) imports the Node-only module ${spec}`);
+      if (isNodeOnly(spec) && !NODE_LAYERS.includes(from))
+        out.push(`${f.path} (${from}) imports the Node-only module ${spec}`);
     }
   }
   return out;
@@ -114,7 +156,8 @@ function webPageViolations(files: readonly SourceFile[]): string[] {
     for (const spec of f.imports) {
       if (spec.startsWith('.')) {
         const target = join('web/page', dirname(f.path), spec).split('\\').join('/').replace(/\.js$/, '.ts');
-        if (!target.startsWith('web/page/') && !entries.includes(target)) out.push(`web/page/${f.path} imports ${spec}: use the entry points ${entries.join(', ')}`);
+        if (!target.startsWith('web/page/') && !entries.includes(target))
+          out.push(`web/page/${f.path} imports ${spec}: use the entry points ${entries.join(', ')}`);
         continue;
       }
       if (isNodeOnly(spec)) {
@@ -150,30 +193,58 @@ describe('layering: imports run one way', () => {
       "import { y } from './norm.js';",
     ].join('\n');
     const imports = ts.preProcessFile(text, true, true).importedFiles.map((i) => i.fileName);
-    expect(imports).to.deep.equal(['../ptp/store.js', '../pipeline/load.js', '../browser/backend.js', 'node:fs', './norm.js']);
+    expect(imports).to.deep.equal([
+      '../ptp/store.js',
+      '../pipeline/load.js',
+      '../browser/backend.js',
+      'node:fs',
+      './norm.js',
+    ]);
     expect(layerViolations([{ path: 'nn/x.ts', imports }])).to.deep.equal([
       'nn/x.ts (nn) imports ../ptp/store.js from the layer above it (ptp)',
       'nn/x.ts (nn) imports ../pipeline/load.js from the layer above it (pipeline)',
       'nn/x.ts (nn) imports ../browser/backend.js from the layer above it (browser)',
       'nn/x.ts (nn) imports the Node-only module node:fs',
     ]);
-    expect(layerViolations([{ path: 'node/x.ts', imports: ['../browser/backend.js', 'node:fs', 'pngjs'] }])).to.deep.equal([
-      'node/x.ts (node) imports ../browser/backend.js from its sibling layer browser',
-    ]);
-    expect(layerViolations([{ path: 'ptp/x.ts', imports: ['pngjs', 'fs', '../../weights-tools/convert.js'] }])).to.have.length(3);
-    expect(layerViolations([{ path: 'shapes/world/x.ts', imports: ['../data.js', '../../draw/font.js', './rng.js'] }])).to.deep.equal([
-      'shapes/world/x.ts (world) imports ../data.js from the layer above it (shapes)',
-    ]);
-    expect(layerViolations([{ path: 'shapes/x.ts', imports: ['./world/index.js', '../train/ema.js'] }])).to.deep.equal([]);
+    expect(
+      layerViolations([{ path: 'node/x.ts', imports: ['../browser/backend.js', 'node:fs', 'pngjs'] }]),
+    ).to.deep.equal(['node/x.ts (node) imports ../browser/backend.js from its sibling layer browser']);
+    expect(
+      layerViolations([{ path: 'ptp/x.ts', imports: ['pngjs', 'fs', '../../weights-tools/convert.js'] }]),
+    ).to.have.length(3);
+    expect(
+      layerViolations([{ path: 'shapes/world/x.ts', imports: ['../data.js', '../../draw/font.js', './rng.js'] }]),
+    ).to.deep.equal(['shapes/world/x.ts (world) imports ../data.js from the layer above it (shapes)']);
+    expect(layerViolations([{ path: 'shapes/x.ts', imports: ['./world/index.js', '../train/ema.js'] }])).to.deep.equal(
+      [],
+    );
     expect(layerViolations([{ path: 'world/x.ts', imports: [] }])).to.have.length(1);
-    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal(['extra/x.ts: not in any layer (util, draw, world, io, backend, nn, models, ptp, pipeline, train, shapes, index, node, browser, cli)']);
+    expect(layerViolations([{ path: 'extra/x.ts', imports: [] }])).to.deep.equal([
+      'extra/x.ts: not in any layer (util, draw, world, io, backend, nn, models, ptp, pipeline, train, shapes, index, node, browser, cli)',
+    ]);
   });
 
   it('the web page (web/page) uses the library only through its entry points (src/index.ts, src/browser/index.ts, the tfjs-free WebGPU probe), and no Node module', () => {
     const files = readSourcesOf(resolve(repoRoot, 'web/page'));
     expect(files.length).to.be.greaterThan(5);
     expect(webPageViolations(files)).to.deep.equal([]);
-    expect(webPageViolations([{ path: 'x.ts', imports: ['./settings.js', '../../src/index.js', '../../src/browser/index.js', '@tensorflow/tfjs-core', '../../src/ptp/store.js', '../server.js', 'node:fs', 'pngjs'] }])).to.deep.equal([
+    expect(
+      webPageViolations([
+        {
+          path: 'x.ts',
+          imports: [
+            './settings.js',
+            '../../src/index.js',
+            '../../src/browser/index.js',
+            '@tensorflow/tfjs-core',
+            '../../src/ptp/store.js',
+            '../server.js',
+            'node:fs',
+            'pngjs',
+          ],
+        },
+      ]),
+    ).to.deep.equal([
       'web/page/x.ts imports ../../src/ptp/store.js: use the entry points src/index.ts, src/browser/index.ts, src/browser/webgpu-probe.ts',
       'web/page/x.ts imports ../server.js: use the entry points src/index.ts, src/browser/index.ts, src/browser/webgpu-probe.ts',
       'web/page/x.ts imports the Node-only module node:fs',

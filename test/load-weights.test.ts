@@ -34,7 +34,12 @@ async function source(tensors: TensorToWrite[], name = 'w.safetensors'): Promise
   return new SafetensorsWeightSource([await SafetensorsFile.open(new MemoryByteSource(sink.bytes(), name))]);
 }
 
-const t = (name: string, shape: number[]) => floatTensor(name, shape, Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i + 1));
+const t = (name: string, shape: number[]) =>
+  floatTensor(
+    name,
+    shape,
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i + 1),
+  );
 
 async function loadError(m: Module, src: SafetensorsWeightSource): Promise<string> {
   try {
@@ -48,7 +53,11 @@ async function loadError(m: Module, src: SafetensorsWeightSource): Promise<strin
 describe('loadWeights', () => {
   it('loads values (PyTorch layout → tfjs layout) when everything matches', async () => {
     const net = new Net();
-    await loadWeights(net, await source([t('proj.weight', [3, 2]), t('proj.bias', [3]), t('out.0.weight', [1, 3]), t('out.0.bias', [1])]), { residency: 'stream' });
+    await loadWeights(
+      net,
+      await source([t('proj.weight', [3, 2]), t('proj.bias', [3]), t('out.0.weight', [1, 3]), t('out.0.bias', [1])]),
+      { residency: 'stream' },
+    );
     // [out=3, in=2] = [[1,2],[3,4],[5,6]] stored as [in, out].
     expect([...net.proj.weight.values()]).to.deep.equal([1, 3, 5, 2, 4, 6]);
     expect([...net.out.bias.values()]).to.deep.equal([1]);
@@ -56,7 +65,13 @@ describe('loadWeights', () => {
   });
 
   it('reports all missing, unexpected and mis-shaped keys at once, with expected vs got shapes', async () => {
-    const src = await source([t('proj.weight', [3, 4]), t('proj.bias', [2]), t('out.0.weight', [1, 3]), t('extra.scale', [5]), t('proj.weight_old', [1])]);
+    const src = await source([
+      t('proj.weight', [3, 4]),
+      t('proj.bias', [2]),
+      t('out.0.weight', [1, 3]),
+      t('extra.scale', [5]),
+      t('proj.weight_old', [1]),
+    ]);
     const msg = await loadError(new Net(), src);
     expect(msg).to.equal(
       [
@@ -72,12 +87,16 @@ describe('loadWeights', () => {
 
   it('hints at `ptp convert` for CompVis names and at a prefix for nested keys', async () => {
     const compvis = await source([t('model.diffusion_model.proj.weight', [3, 2])]);
-    expect(await loadError(new Net(), compvis)).to.match(/\nhint: these are original CompVis single-file checkpoint names; convert the file to a diffusers folder with `ptp convert`$/);
+    expect(await loadError(new Net(), compvis)).to.match(
+      /\nhint: these are original CompVis single-file checkpoint names; convert the file to a diffusers folder with `ptp convert`$/,
+    );
     const nested = await source([t('unet.proj.weight', [3, 2]), t('unet.proj.bias', [3])]);
-    expect(await loadError(new Net(), nested)).to.match(/\nhint: file keys carry the prefix "unet\." \(wrong component, or wrap the source in PrefixedWeightSource\)$/);
+    expect(await loadError(new Net(), nested)).to.match(
+      /\nhint: file keys carry the prefix "unet\." \(wrong component, or wrap the source in PrefixedWeightSource\)$/,
+    );
   });
 
-  it('ignore option and a model\'s checkpoint adapter (key renaming, unused keys)', async () => {
+  it("ignore option and a model's checkpoint adapter (key renaming, unused keys)", async () => {
     /** Reads `out.*` from the file as `out.0.*` (a legacy name) and never uses `position_ids`. */
     class LegacyNet extends Net {
       checkpointView(src: WeightSource): WeightSource {
@@ -94,7 +113,14 @@ describe('loadWeights', () => {
       }
     }
     const net = new LegacyNet();
-    const src = await source([t('proj.weight', [3, 2]), t('proj.bias', [3]), t('out.weight', [1, 3]), t('out.bias', [1]), t('position_ids', [4]), t('extra', [1])]);
+    const src = await source([
+      t('proj.weight', [3, 2]),
+      t('proj.bias', [3]),
+      t('out.weight', [1, 3]),
+      t('out.bias', [1]),
+      t('position_ids', [4]),
+      t('extra', [1]),
+    ]);
     await loadWeights(net, src, { residency: 'stream', ignore: (k) => k === 'extra' });
     expect([...net.out.weight.values()]).to.deep.equal([1, 2, 3]);
   });

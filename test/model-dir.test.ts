@@ -31,7 +31,9 @@ async function expectDirError(p: Promise<ModelDir>): Promise<ModelDirError> {
 
 describe('weight file naming', () => {
   it('inserts the variant before the last extension (diffusers _add_variant)', () => {
-    expect(variantName('diffusion_pytorch_model.safetensors', 'fp16')).to.equal('diffusion_pytorch_model.fp16.safetensors');
+    expect(variantName('diffusion_pytorch_model.safetensors', 'fp16')).to.equal(
+      'diffusion_pytorch_model.fp16.safetensors',
+    );
     expect(variantName('model.safetensors.index.json', 'fp16')).to.equal('model.safetensors.index.fp16.json');
     expect(variantName('model.safetensors')).to.equal('model.safetensors');
   });
@@ -62,7 +64,9 @@ describeRef('model directories (tiny-sd)', () => {
       const key = 'conv_in.weight';
       const direct = await openSafetensors(join(tinySdDir, UNET));
       expect(dir.weights('unet').info(key)).to.deep.include({ dtype: 'F32' });
-      expect([...((await dir.weights('unet').read(key)) as Float32Array)]).to.deep.equal([...(await direct.readFloat32(key))]);
+      expect([...((await dir.weights('unet').read(key)) as Float32Array)]).to.deep.equal([
+        ...(await direct.readFloat32(key)),
+      ]);
       await direct.close();
       expect(dir.weights('vae').keys()).to.include('decoder.mid_block.attentions.0.to_q.weight');
     } finally {
@@ -74,7 +78,10 @@ describeRef('model directories (tiny-sd)', () => {
     const notes: string[] = [];
     const dir = await openModelDirectory(tinySdDir, { variant: 'fp16', onNote: (m) => notes.push(m) });
     try {
-      expect(dir.weightFiles.unet).to.deep.include({ files: ['unet/diffusion_pytorch_model.fp16.safetensors'], variant: 'fp16' });
+      expect(dir.weightFiles.unet).to.deep.include({
+        files: ['unet/diffusion_pytorch_model.fp16.safetensors'],
+        variant: 'fp16',
+      });
       expect(dir.weights('unet').info('conv_in.weight')!.dtype).to.equal('F16');
       expect(dir.weightFiles.vae!.files).to.deep.equal(['vae/diffusion_pytorch_model.safetensors']);
       expect(notes).to.deep.equal([
@@ -96,13 +103,21 @@ describeRef('model directories (tiny-sd)', () => {
     const notes: string[] = [];
     const dir = await openModelDirectory(d, { onNote: (m) => notes.push(m) });
     expect(dir.weightFiles.unet!.variant).to.equal('fp16');
-    expect(notes).to.deep.equal(['unet: no plain weights, using the fp16 variant unet/diffusion_pytorch_model.fp16.safetensors']);
+    expect(notes).to.deep.equal([
+      'unet: no plain weights, using the fp16 variant unet/diffusion_pytorch_model.fp16.safetensors',
+    ]);
     await dir.close();
   });
 
   it('lists every missing file in one error', async () => {
     const d = copy();
-    removeFiles(d, 'vae/config.json', 'text_encoder/model.safetensors', 'tokenizer/merges.txt', 'scheduler/scheduler_config.json');
+    removeFiles(
+      d,
+      'vae/config.json',
+      'text_encoder/model.safetensors',
+      'tokenizer/merges.txt',
+      'scheduler/scheduler_config.json',
+    );
     const e = await expectDirError(openModelDirectory(d));
     expect(e.problems).to.deep.equal([
       'missing: vae/config.json',
@@ -110,19 +125,27 @@ describeRef('model directories (tiny-sd)', () => {
       'missing: tokenizer/merges.txt',
       'missing: text_encoder/model.safetensors (or diffusion_pytorch_model.safetensors, a sharded *.safetensors.index.json)',
     ]);
-    expect(e.message).to.match(new RegExp(`^${d}: cannot use this model directory \\(4 problems\\):\\n  - missing: vae/config.json\\n`));
+    expect(e.message).to.match(
+      new RegExp(`^${d}: cannot use this model directory \\(4 problems\\):\\n  - missing: vae/config.json\\n`),
+    );
   });
 
   it('missing model_index.json, a broken config and a corrupt weight header are reported together', async () => {
     const d = copy();
     removeFiles(d, 'model_index.json');
     putFile(d, 'unet/config.json', '{"block_out_channels": [32,');
-    putFile(d, 'vae/diffusion_pytorch_model.safetensors', rawSafetensors({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(4)));
+    putFile(
+      d,
+      'vae/diffusion_pytorch_model.safetensors',
+      rawSafetensors({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, new Uint8Array(4)),
+    );
     const e = await expectDirError(openModelDirectory(d));
     expect(e.problems).to.have.length(3);
     expect(e.problems[0]).to.equal('missing: model_index.json');
     expect(e.problems[1]).to.match(/^unet\/config\.json: invalid JSON/);
-    expect(e.problems[2]).to.match(/vae\/diffusion_pytorch_model\.safetensors: tensor "w": data_offsets \[0, 16\] run past the end/);
+    expect(e.problems[2]).to.match(
+      /vae\/diffusion_pytorch_model\.safetensors: tensor "w": data_offsets \[0, 16\] run past the end/,
+    );
   });
 
   it('a PyTorch .bin in place of safetensors gives the out-of-scope message', async () => {
@@ -131,7 +154,9 @@ describeRef('model directories (tiny-sd)', () => {
     putFile(d, 'unet/diffusion_pytorch_model.bin', Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0, 0, 0]));
     const e = await expectDirError(openModelDirectory(d));
     expect(e.problems).to.have.length(1);
-    expect(e.problems[0]).to.match(/^unet\/diffusion_pytorch_model\.bin: this is a PyTorch pickle checkpoint; pickle files .* are out of scope .* Convert it to safetensors/);
+    expect(e.problems[0]).to.match(
+      /^unet\/diffusion_pytorch_model\.bin: this is a PyTorch pickle checkpoint; pickle files .* are out of scope .* Convert it to safetensors/,
+    );
   });
 
   it('names unrecognised safetensors files when the expected one is missing', async () => {
@@ -139,7 +164,9 @@ describeRef('model directories (tiny-sd)', () => {
     removeFiles(d, 'vae/diffusion_pytorch_model.safetensors');
     putFile(d, 'vae/vae-ft-mse.safetensors', rawSafetensors({}));
     const e = await expectDirError(openModelDirectory(d));
-    expect(e.problems[0]).to.match(/^missing: vae\/diffusion_pytorch_model\.safetensors .*; found vae-ft-mse\.safetensors \(not a recognised weight file name\)$/);
+    expect(e.problems[0]).to.match(
+      /^missing: vae\/diffusion_pytorch_model\.safetensors .*; found vae-ft-mse\.safetensors \(not a recognised weight file name\)$/,
+    );
   });
 
   describe('sharded weights', () => {
@@ -150,13 +177,22 @@ describeRef('model directories (tiny-sd)', () => {
       const names = [1, 2].map((i) => variantName(`diffusion_pytorch_model-0000${i}-of-00002.safetensors`, variant));
       const map: Record<string, string> = {};
       for (const [i, part] of [keys.slice(0, half), keys.slice(half)].entries()) {
-        const tensors: TensorToWrite[] = part.map((k) => ({ name: k, dtype: src.info(k).dtype, shape: src.info(k).shape, data: () => src.readBytes(k) }));
+        const tensors: TensorToWrite[] = part.map((k) => ({
+          name: k,
+          dtype: src.info(k).dtype,
+          shape: src.info(k).shape,
+          data: () => src.readBytes(k),
+        }));
         await writeSafetensors(await FileByteSink.create(join(d, 'unet', names[i])), tensors);
         for (const k of part) map[k] = names[i];
       }
       await src.close();
       removeFiles(d, UNET, 'unet/diffusion_pytorch_model.fp16.safetensors');
-      putFile(d, `unet/${variantName('diffusion_pytorch_model.safetensors.index.json', variant)}`, JSON.stringify({ metadata: {}, weight_map: map }));
+      putFile(
+        d,
+        `unet/${variantName('diffusion_pytorch_model.safetensors.index.json', variant)}`,
+        JSON.stringify({ metadata: {}, weight_map: map }),
+      );
       return map;
     }
 
@@ -166,11 +202,16 @@ describeRef('model directories (tiny-sd)', () => {
       const dir = await openModelDirectory(d);
       const w = dir.weightFiles.unet!;
       expect(w.index).to.equal('unet/diffusion_pytorch_model.safetensors.index.json');
-      expect(w.files).to.deep.equal(['unet/diffusion_pytorch_model-00001-of-00002.safetensors', 'unet/diffusion_pytorch_model-00002-of-00002.safetensors']);
+      expect(w.files).to.deep.equal([
+        'unet/diffusion_pytorch_model-00001-of-00002.safetensors',
+        'unet/diffusion_pytorch_model-00002-of-00002.safetensors',
+      ]);
       expect(dir.weights('unet').keys().sort()).to.deep.equal(Object.keys(map).sort());
       const ref = await openSafetensors(join(tinySdDir, UNET));
       const last = Object.keys(map).sort().at(-1)!;
-      expect([...((await dir.weights('unet').read(last)) as Float32Array)]).to.deep.equal([...(await ref.readFloat32(last))]);
+      expect([...((await dir.weights('unet').read(last)) as Float32Array)]).to.deep.equal([
+        ...(await ref.readFloat32(last)),
+      ]);
       await ref.close();
       await dir.close();
     });
@@ -179,7 +220,10 @@ describeRef('model directories (tiny-sd)', () => {
       const d = copy();
       await shard(d, 'fp16');
       const dir = await openModelDirectory(d, { variant: 'fp16', onNote: () => {} });
-      expect(dir.weightFiles.unet).to.deep.include({ index: 'unet/diffusion_pytorch_model.safetensors.index.fp16.json', variant: 'fp16' });
+      expect(dir.weightFiles.unet).to.deep.include({
+        index: 'unet/diffusion_pytorch_model.safetensors.index.fp16.json',
+        variant: 'fp16',
+      });
       await dir.close();
     });
 
@@ -193,11 +237,18 @@ describeRef('model directories (tiny-sd)', () => {
       ]);
       const d2 = copy();
       await shard(d2);
-      const wrong = { ...map, 'conv_in.weight': map['conv_in.weight'].includes('00001') ? 'diffusion_pytorch_model-00002-of-00002.safetensors' : 'diffusion_pytorch_model-00001-of-00002.safetensors' };
+      const wrong = {
+        ...map,
+        'conv_in.weight': map['conv_in.weight'].includes('00001')
+          ? 'diffusion_pytorch_model-00002-of-00002.safetensors'
+          : 'diffusion_pytorch_model-00001-of-00002.safetensors',
+      };
       putFile(d2, 'unet/diffusion_pytorch_model.safetensors.index.json', JSON.stringify({ weight_map: wrong }));
       const e2 = await expectDirError(openModelDirectory(d2));
       expect(e2.problems).to.have.length(1);
-      expect(e2.problems[0]).to.match(/^unet\/diffusion_pytorch_model\.safetensors\.index\.json: maps "conv_in\.weight" to unet\/diffusion_pytorch_model-0000[12]-of-00002\.safetensors, which does not contain it$/);
+      expect(e2.problems[0]).to.match(
+        /^unet\/diffusion_pytorch_model\.safetensors\.index\.json: maps "conv_in\.weight" to unet\/diffusion_pytorch_model-0000[12]-of-00002\.safetensors, which does not contain it$/,
+      );
     });
   });
 
@@ -258,7 +309,9 @@ describeRef('model directories (tiny-sd)', () => {
         const key = 'decoder.conv_out.weight';
         const got = (await dir.weights('vae').read(key)) as Float32Array;
         expect(ranges).to.equal(1);
-        const ref = await SafetensorsFile.open(await FileByteSource.open(join(tinySdDir, 'vae/diffusion_pytorch_model.safetensors')));
+        const ref = await SafetensorsFile.open(
+          await FileByteSource.open(join(tinySdDir, 'vae/diffusion_pytorch_model.safetensors')),
+        );
         expect([...got]).to.deep.equal([...(await ref.readFloat32(key))]);
         await ref.close();
       } finally {
@@ -273,7 +326,9 @@ describeRef('model directories (tiny-sd)', () => {
       try {
         const dir = openModelDir(new HttpFileStore(base));
         const e2 = await expectDirError(dir);
-        expect(e2.problems[0]).to.match(/unet\/diffusion_pytorch_model\.safetensors: range request for 8 bytes at 0 answered HTTP 200 \(the server must support Range\)/);
+        expect(e2.problems[0]).to.match(
+          /unet\/diffusion_pytorch_model\.safetensors: range request for 8 bytes at 0 answered HTTP 200 \(the server must support Range\)/,
+        );
       } finally {
         rangeSupport = true;
       }
@@ -283,8 +338,18 @@ describeRef('model directories (tiny-sd)', () => {
 
 describe('model directories in memory (MemoryFileStore)', () => {
   function tinyDir(extra: Record<string, Uint8Array | string> = {}): MemoryFileStore {
-    const w = rawSafetensors({ 'conv_in.weight': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, new Uint8Array(new Float32Array([2.5]).buffer));
-    const idx = { _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'], text_encoder: ['transformers', 'CLIPTextModel'], tokenizer: ['transformers', 'CLIPTokenizer'], scheduler: ['diffusers', 'PNDMScheduler'] };
+    const w = rawSafetensors(
+      { 'conv_in.weight': { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
+      new Uint8Array(new Float32Array([2.5]).buffer),
+    );
+    const idx = {
+      _class_name: 'StableDiffusionPipeline',
+      unet: ['diffusers', 'UNet2DConditionModel'],
+      vae: ['diffusers', 'AutoencoderKL'],
+      text_encoder: ['transformers', 'CLIPTextModel'],
+      tokenizer: ['transformers', 'CLIPTokenizer'],
+      scheduler: ['diffusers', 'PNDMScheduler'],
+    };
     return new MemoryFileStore(
       {
         'model_index.json': JSON.stringify(idx),
@@ -311,7 +376,10 @@ describe('model directories in memory (MemoryFileStore)', () => {
   });
 
   it('reports a component missing from model_index.json and a bad vocab', async () => {
-    const store = tinyDir({ 'model_index.json': '{"unet": ["diffusers", "UNet2DConditionModel"], "vae": [null, null]}', 'tokenizer/vocab.json': '{"a": "x"}' });
+    const store = tinyDir({
+      'model_index.json': '{"unet": ["diffusers", "UNet2DConditionModel"], "vae": [null, null]}',
+      'tokenizer/vocab.json': '{"a": "x"}',
+    });
     const e = await expectDirError(openModelDir(store));
     expect(e.problems).to.deep.equal([
       'model_index.json: no "vae" component listed',
@@ -325,7 +393,9 @@ describe('model directories in memory (MemoryFileStore)', () => {
 
   it('refuses paths that leave the store', async () => {
     let msg = '';
-    await tinyDir().readText('../etc/passwd').catch((e: Error) => (msg = e.message));
+    await tinyDir()
+      .readText('../etc/passwd')
+      .catch((e: Error) => (msg = e.message));
     expect(msg).to.equal('mem: path "../etc/passwd" leaves the store root');
   });
 });

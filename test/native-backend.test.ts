@@ -12,9 +12,16 @@ import { repoRoot } from './helpers/reference.js';
 
 function child(env: Record<string, string>) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/helpers/conv-child.ts'), 'native'], {
-    cwd: repoRoot, env: { ...process.env, PTP_THREADS: '', PTP_PRECISION: '', ...env }, encoding: 'utf8', timeout: 120000,
+    cwd: repoRoot,
+    env: { ...process.env, PTP_THREADS: '', PTP_PRECISION: '', ...env },
+    encoding: 'utf8',
+    timeout: 120000,
   });
-  return { status: r.status, stderr: r.stderr, json: JSON.parse(r.stdout) as { description?: string; sum?: number; error?: string } };
+  return {
+    status: r.status,
+    stderr: r.stderr,
+    json: JSON.parse(r.stdout) as { description?: string; sum?: number; error?: string },
+  };
 }
 
 describeNative('native backend set-up', function () {
@@ -24,7 +31,9 @@ describeNative('native backend set-up', function () {
     const r = child({});
     expect(r.status, r.stderr).to.equal(0);
     const n = availableParallelism();
-    expect(r.json.description).to.match(new RegExp(`^native \\(oneDNN \\d+\\.\\d+\\.\\d+ \\(\\w+\\), ${n} threads?, fp32\\) over wasm`));
+    expect(r.json.description).to.match(
+      new RegExp(`^native \\(oneDNN \\d+\\.\\d+\\.\\d+ \\(\\w+\\), ${n} threads?, fp32\\) over wasm`),
+    );
     expect(r.stderr.split('\n').filter((l) => l.includes('backend: native (oneDNN'))).to.have.length(1);
     expect(r.json.sum).to.equal(16 * 2 * 2 * 13.5);
   });
@@ -38,6 +47,8 @@ describeNative('native backend set-up', function () {
 
   it('bad PTP_THREADS / PTP_PRECISION are errors naming the variable', () => {
     expect(child({ PTP_THREADS: 'many' }).json.error).to.match(/PTP_THREADS must be a positive integer, got "many"/);
-    expect(child({ PTP_PRECISION: 'fp16' }).json.error).to.match(/precision must be fp32 or bf16, got "fp16" \(--precision \/ PTP_PRECISION\)/);
+    expect(child({ PTP_PRECISION: 'fp16' }).json.error).to.match(
+      /precision must be fp32 or bf16, got "fp16" \(--precision \/ PTP_PRECISION\)/,
+    );
   });
 });

@@ -43,7 +43,9 @@ describeNative('native bf16 precision', function () {
     let bf16Seen = false;
     for (let i = 0; i < a.length; i++) {
       const d = Math.abs(a[i] - fp32[i]);
-      expect(d, `element ${i}: |bf16 − fp32| vs Σ|x·w| ${absSum[i]}`).to.be.at.most((operands + accumulation) * absSum[i]);
+      expect(d, `element ${i}: |bf16 − fp32| vs Σ|x·w| ${absSum[i]}`).to.be.at.most(
+        (operands + accumulation) * absSum[i],
+      );
       // More than fp32 reordering could explain: bf16 rounding is in effect.
       if (d > accumulation * absSum[i]) bf16Seen = true;
     }
@@ -63,8 +65,13 @@ describeNative('native bf16 precision', function () {
       const file = `cases/${name}.safetensors`;
       setNativePrecision('bf16');
       const r = await pipe.generate({
-        prompts: meta.prompts, negativePrompts: meta.negative_prompts, steps: 20, guidance: 7.5,
-        latents: await fixtureTensor(file, 'init_latents'), scheduler: 'pndm', keepLatentsPerStep: true,
+        prompts: meta.prompts,
+        negativePrompts: meta.negative_prompts,
+        steps: 20,
+        guidance: 7.5,
+        latents: await fixtureTensor(file, 'init_latents'),
+        scheduler: 'pndm',
+        keepLatentsPerStep: true,
       });
       const perStep = r.latentsPerStep!.data;
       const step = perStep.length / r.latentsPerStep!.shape[0];
@@ -75,9 +82,14 @@ describeNative('native bf16 precision', function () {
       const first = compare(perStep.subarray(0, step), want.data.subarray(0, step), { atol: 0 });
       // Above: bf16 in effect (more than 10× the fp32 run's 8.3e-6).
       expect(first.maxAbs, 'step-1 latents').to.be.within(1e-4, ratio * FP32_ERROR.step1);
-      expect(compare(r.latents.data, (await fixtureTensor(file, 'final_latents')).data, { atol: 0 }).maxAbs, 'final latents').to.be.below(ratio * FP32_ERROR.final);
+      expect(
+        compare(r.latents.data, (await fixtureTensor(file, 'final_latents')).data, { atol: 0 }).maxAbs,
+        'final latents',
+      ).to.be.below(ratio * FP32_ERROR.final);
       const image = new Float32Array(r.images.flatMap((im) => Array.from(im.data)));
-      expect(compare(image, (await fixtureTensor(file, 'image')).data, { atol: 0 }).maxAbs, 'image').to.be.below(ratio * FP32_ERROR.image);
+      expect(compare(image, (await fixtureTensor(file, 'image')).data, { atol: 0 }).maxAbs, 'image').to.be.below(
+        ratio * FP32_ERROR.image,
+      );
     });
   });
 });

@@ -50,8 +50,12 @@ const normCases = [
 function normGradients(c: (typeof normCases)[number], i: number): Float32Array[] {
   return tf.tidy(() => {
     const ch = c.x[3];
-    const [x, g, b, r] = [randomValues(c.x, 10 + i), randomValues([ch], 20 + i), randomValues([ch], 30 + i), randomValues(c.x, 40 + i)]
-      .map((v) => tf.tensor(v.values, v.shape));
+    const [x, g, b, r] = [
+      randomValues(c.x, 10 + i),
+      randomValues([ch], 20 + i),
+      randomValues([ch], 30 + i),
+      randomValues(c.x, 40 + i),
+    ].map((v) => tf.tensor(v.values, v.shape));
     const f = (xx: tf.Tensor, gg?: tf.Tensor, bb?: tf.Tensor) =>
       tf.sum(tf.mul(trainableGroupNorm(xx, gg, bb, { groups: c.groups, eps: 1e-5, silu: c.silu }), r)) as tf.Scalar;
     const { value, grads } = tf.valueAndGrads(f as (...a: tf.Tensor[]) => tf.Scalar)(c.affine ? [x, g, b] : [x]);
@@ -80,7 +84,14 @@ describeNative('tf.grad through the native kernels', function () {
   normCases.forEach((c, i) => {
     it(`differentiable group norm x [${c.x}], ${c.groups} groups${c.affine ? ', affine' : ''}${c.silu ? ', SiLU' : ''}: value and gradients match cpu`, () => {
       expect(['PtpGroupNorm', 'PtpGroupNormGrad'].map(nativeKernelActive)).to.deep.equal([true, true]);
-      normGradients(c, i).forEach((g, k) => expectClose(g, normRef[i][k], { atol: 2e-5 * Math.max(1, maxAbs(normRef[i][k])), rtol: 1e-5 }, ['value', 'dx', 'dgamma', 'dbeta'][k]));
+      normGradients(c, i).forEach((g, k) =>
+        expectClose(
+          g,
+          normRef[i][k],
+          { atol: 2e-5 * Math.max(1, maxAbs(normRef[i][k])), rtol: 1e-5 },
+          ['value', 'dx', 'dgamma', 'dbeta'][k],
+        ),
+      );
     });
   });
 

@@ -14,15 +14,30 @@ const addonPath = join(repoRoot, 'native', 'build', 'Release', 'ptp_native.node'
 
 function install(env: Record<string, string>) {
   const before = existsSync(addonPath) ? statSync(addonPath).mtimeMs : undefined;
-  const r = spawnSync(process.execPath, [join(repoRoot, 'native', 'install.mjs')], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 120000 });
+  const r = spawnSync(process.execPath, [join(repoRoot, 'native', 'install.mjs')], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 120000,
+  });
   const after = existsSync(addonPath) ? statSync(addonPath).mtimeMs : undefined;
   return { ...r, lines: (r.stdout + r.stderr).trim().split('\n'), untouched: before === after };
 }
 
 function child(backend: string | undefined, env: Record<string, string>) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'test/helpers/conv-child.ts'), ...(backend ? [backend] : [])],
-    { cwd: repoRoot, env: { ...process.env, PTP_BACKEND: '', ...env }, encoding: 'utf8', timeout: 120000 });
-  return { status: r.status, json: JSON.parse(r.stdout) as { backend?: string; skipped?: { name: string; reason: string }[]; sum?: number; error?: string } };
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'test/helpers/conv-child.ts'), ...(backend ? [backend] : [])],
+    { cwd: repoRoot, env: { ...process.env, PTP_BACKEND: '', ...env }, encoding: 'utf8', timeout: 120000 },
+  );
+  return {
+    status: r.status,
+    json: JSON.parse(r.stdout) as {
+      backend?: string;
+      skipped?: { name: string; reason: string }[];
+      sum?: number;
+      error?: string;
+    },
+  };
 }
 
 describe('without the native build prerequisites', function () {
@@ -37,7 +52,9 @@ describe('without the native build prerequisites', function () {
     const r = install({ CXX: cxx });
     expect(r.status).to.equal(0);
     expect(r.lines, r.stdout + r.stderr).to.have.length(1);
-    expect(r.lines[0]).to.match(/native kernels not built \(oneDNN not found: install libdnnl-dev .*dnnl\.hpp.*\); the wasm backend will be used$/);
+    expect(r.lines[0]).to.match(
+      /native kernels not built \(oneDNN not found: install libdnnl-dev .*dnnl\.hpp.*\); the wasm backend will be used$/,
+    );
     expect(r.untouched).to.equal(true);
   });
 
@@ -53,7 +70,9 @@ describe('without the native build prerequisites', function () {
     const auto = child(undefined, env);
     expect(auto.status, JSON.stringify(auto.json)).to.equal(0);
     expect(auto.json.backend).to.equal('wasm');
-    expect(auto.json.skipped!.find((s) => s.name === 'native')?.reason).to.match(/^native addon not built \(.*missing\/ptp_native\.node is missing/);
+    expect(auto.json.skipped!.find((s) => s.name === 'native')?.reason).to.match(
+      /^native addon not built \(.*missing\/ptp_native\.node is missing/,
+    );
     expect(auto.json.sum).to.equal(16 * 2 * 2 * 13.5);
     const native = child('native', env);
     expect(native.status).to.equal(3);

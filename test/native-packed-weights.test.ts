@@ -17,7 +17,8 @@ import { expectClose } from './helpers/close.js';
 import { describeNative, maxAbs, randomValues, useNativeBackend } from './helpers/native.js';
 
 function setRandom(m: Module, seed: number): void {
-  for (const [, p] of m.namedParams()) p.setTorchValues(randomValues([...p.torchShape], seed++).values.map((v) => v * 0.2));
+  for (const [, p] of m.namedParams())
+    p.setTorchValues(randomValues([...p.torchShape], seed++).values.map((v) => v * 0.2));
 }
 
 /** `f`'s output values with packing on or off. */
@@ -41,7 +42,10 @@ describeNative('native weight packing', function () {
       conv.setResidency(residency);
       setRandom(conv, 1);
       try {
-        for (const [size, exact] of [[24, true], [8, false]] as const) {
+        for (const [size, exact] of [
+          [24, true],
+          [8, false],
+        ] as const) {
           // N·OH·OW > 1024 runs the blocked filter either way; ≤ 1024 runs HWIO as stored when not packed.
           const x = tf.tensor4d(randomValues([2, size, size, 24], 7).values, [2, size, size, 24]);
           const plain = run(false, () => conv.forward(x));
@@ -52,7 +56,13 @@ describeNative('native weight packing', function () {
           expect(packed().count).to.equal(count0 + 1);
           expect(Array.from(second)).to.deep.equal(Array.from(first));
           if (exact) expect(Array.from(first)).to.deep.equal(Array.from(plain));
-          else expectClose(first, plain, { atol: 2e-6 * Math.sqrt(9 * 24) * Math.max(1, maxAbs(plain)), rtol: 1e-5 }, `conv ${size}²`);
+          else
+            expectClose(
+              first,
+              plain,
+              { atol: 2e-6 * Math.sqrt(9 * 24) * Math.max(1, maxAbs(plain)), rtol: 1e-5 },
+              `conv ${size}²`,
+            );
           x.dispose();
         }
       } finally {
@@ -88,9 +98,15 @@ describeNative('native weight packing', function () {
   it('a UNet step with packed weights equals the plain one within fp32 rounding, run to run bit for bit', function () {
     this.timeout(120000);
     const unet = UNet2DConditionModel.fromConfig({
-      in_channels: 4, out_channels: 4, block_out_channels: [32, 64], layers_per_block: 1, attention_head_dim: 4,
-      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
-      cross_attention_dim: 24, norm_num_groups: 8,
+      in_channels: 4,
+      out_channels: 4,
+      block_out_channels: [32, 64],
+      layers_per_block: 1,
+      attention_head_dim: 4,
+      down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+      up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+      cross_attention_dim: 24,
+      norm_num_groups: 8,
     });
     unet.setResidency('stream');
     setRandom(unet, 5);

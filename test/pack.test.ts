@@ -31,12 +31,26 @@ import { expectClose } from './helpers/close.js';
 
 const run = promisify(execFile);
 const NAME = 'tfjs-prompt-to-prompt';
-const GENERATE = { prompts: ['a cat riding a bicycle'], steps: 2, seed: 8888, height: 64, width: 64, scheduler: 'ddim' };
+const GENERATE = {
+  prompts: ['a cat riding a bicycle'],
+  steps: 2,
+  seed: 8888,
+  height: 64,
+  width: 64,
+  scheduler: 'ddim',
+};
 
 /** Runs a command; on failure the error carries its stderr. */
 async function sh(cmd: string, args: string[], cwd: string, timeout = 120_000): Promise<string> {
   try {
-    return (await run(cmd, args, { cwd, timeout, maxBuffer: 64 * 2 ** 20, env: { ...process.env, npm_config_update_notifier: 'false' } })).stdout;
+    return (
+      await run(cmd, args, {
+        cwd,
+        timeout,
+        maxBuffer: 64 * 2 ** 20,
+        env: { ...process.env, npm_config_update_notifier: 'false' },
+      })
+    ).stdout;
   } catch (e) {
     const x = e as Error & { stdout?: string; stderr?: string };
     throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${x.message}\n${x.stdout ?? ''}\n${x.stderr ?? ''}`);
@@ -59,20 +73,38 @@ function writeConsumerProject(dir: string, tarball: string): void {
   const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
   const repoLock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8'));
   const spec = `file:../${tarball}`;
-  const integrity = `sha512-${createHash('sha512').update(readFileSync(join(dir, '..', tarball))).digest('base64')}`;
+  const integrity = `sha512-${createHash('sha512')
+    .update(readFileSync(join(dir, '..', tarball)))
+    .digest('base64')}`;
   const packages: Record<string, unknown> = {
     '': { name: 'consumer', version: '1.0.0', dependencies: { [NAME]: spec } },
     [`node_modules/${NAME}`]: {
-      version: pkg.version, resolved: spec, integrity, license: pkg.license, engines: pkg.engines, bin: pkg.bin,
-      dependencies: pkg.dependencies, optionalDependencies: pkg.optionalDependencies,
+      version: pkg.version,
+      resolved: spec,
+      integrity,
+      license: pkg.license,
+      engines: pkg.engines,
+      bin: pkg.bin,
+      dependencies: pkg.dependencies,
+      optionalDependencies: pkg.optionalDependencies,
     },
   };
   // The dependencies' entries (production and optional, not dev) as this repo resolved them.
   for (const [path, entry] of Object.entries(repoLock.packages as Record<string, Record<string, unknown>>)) {
     if (path && !entry.dev && !entry.link) packages[path] = { ...entry, devOptional: undefined };
   }
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module', dependencies: { [NAME]: spec } }, null, 2));
-  writeFileSync(join(dir, 'package-lock.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify(
+      { name: 'consumer', version: '1.0.0', private: true, type: 'module', dependencies: { [NAME]: spec } },
+      null,
+      2,
+    ),
+  );
+  writeFileSync(
+    join(dir, 'package-lock.json'),
+    JSON.stringify({ name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2),
+  );
 }
 
 const GENERATE_SCRIPT = `
@@ -134,7 +166,9 @@ describeRef('the packed package, installed offline into a temp project', functio
     } catch {
       throw new Error(`${built} does not exist: run \`npm run build\` first (npm test does)`);
     }
-    expect(builtAt, 'dist/ is older than src/: run `npm run build` first (npm test does)').to.be.at.least(newestTs(join(repoRoot, 'src')));
+    expect(builtAt, 'dist/ is older than src/: run `npm run build` first (npm test does)').to.be.at.least(
+      newestTs(join(repoRoot, 'src')),
+    );
     const out = await sh('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp()], repoRoot);
     const tarball = (JSON.parse(out) as { filename: string }[])[0].filename;
     proj = join(tmp(), 'consumer');
@@ -145,12 +179,23 @@ describeRef('the packed package, installed offline into a temp project', functio
 
   it('ships the built library, its declarations, the bundled configs, the demo model and the native sources its install script builds', () => {
     const root = join(proj, 'node_modules', NAME);
-    expect(readdirSync(root).sort()).to.deep.equal(['README.md', 'dist', 'examples', 'models', 'native', 'package.json', 'weights-tools']);
+    expect(readdirSync(root).sort()).to.deep.equal([
+      'README.md',
+      'dist',
+      'examples',
+      'models',
+      'native',
+      'package.json',
+      'weights-tools',
+    ]);
     // `npm install` runs native/install.mjs: it and what it builds from must be in the package.
     expect(readdirSync(join(root, 'native')).sort()).to.deep.equal(['binding.gyp', 'install.mjs', 'src']);
     expect(statSync(join(root, 'models', 'shapes', 'model_index.json')).isFile()).to.equal(true);
-    for (const set of ['sd15', 'sd21', 'sd21-base', 'sdxl']) expect(statSync(join(root, 'weights-tools', `${set}-config`, 'model_index.json')).isFile(), set).to.equal(true);
-    expect(statSync(join(root, 'weights-tools', 'sdxl-config', 'text_encoder_2', 'config.json')).isFile()).to.equal(true);
+    for (const set of ['sd15', 'sd21', 'sd21-base', 'sdxl'])
+      expect(statSync(join(root, 'weights-tools', `${set}-config`, 'model_index.json')).isFile(), set).to.equal(true);
+    expect(statSync(join(root, 'weights-tools', 'sdxl-config', 'text_encoder_2', 'config.json')).isFile()).to.equal(
+      true,
+    );
     expect(readdirSync(join(root, 'dist')).sort()).to.deep.equal(['src', 'weights-tools']);
     for (const f of ['index', 'node/index', 'browser/index']) {
       expect(statSync(join(root, 'dist', 'src', `${f}.js`)).isFile(), f).to.equal(true);
@@ -160,7 +205,10 @@ describeRef('the packed package, installed offline into a temp project', functio
 
   it('(a) an ESM script imports "." and "./node" and generates 2 steps: the latents of the sources', async () => {
     writeFileSync(join(proj, 'generate.mjs'), GENERATE_SCRIPT);
-    const got = JSON.parse(await sh(process.execPath, ['generate.mjs', tinySdDir], proj)) as { shape: number[]; latents: number[] };
+    const got = JSON.parse(await sh(process.execPath, ['generate.mjs', tinySdDir], proj)) as {
+      shape: number[];
+      latents: number[];
+    };
     const pipe = await loadPipelineFromDirectory(tinySdDir);
     const want = await pipe.generate(GENERATE);
     pipe.dispose();
@@ -176,8 +224,15 @@ describeRef('the packed package, installed offline into a temp project', functio
     writeFileSync(join(proj, 'consumer.ts'), CONSUMER_TS);
     const tsconfig = {
       compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, lib: ['ES2022', 'DOM'],
-        skipLibCheck: true, types: ['node'], typeRoots: [join(repoRoot, 'node_modules', '@types')],
+        target: 'ES2022',
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        strict: true,
+        noEmit: true,
+        lib: ['ES2022', 'DOM'],
+        skipLibCheck: true,
+        types: ['node'],
+        typeRoots: [join(repoRoot, 'node_modules', '@types')],
       },
       files: ['consumer.ts'],
     };
@@ -186,7 +241,10 @@ describeRef('the packed package, installed offline into a temp project', functio
     await sh(process.execPath, [tsc, '-p', 'tsconfig.json'], proj);
     // The same file without the expected error must fail: the declarations are really checked.
     writeFileSync(join(proj, 'consumer.ts'), CONSUMER_TS.replace('// @ts-expect-error', '//'));
-    const failed = await sh(process.execPath, [tsc, '-p', 'tsconfig.json'], proj).then(() => '', (e: Error) => e.message);
+    const failed = await sh(process.execPath, [tsc, '-p', 'tsconfig.json'], proj).then(
+      () => '',
+      (e: Error) => e.message,
+    );
     expect(failed).to.match(/consumer\.ts\(\d+,\d+\): error TS2322/);
   });
 

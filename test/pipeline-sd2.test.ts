@@ -21,7 +21,10 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd2 (v-prediction, def
     expect(pipe.defaultSize).to.equal(readJson('cases/index.json').cases.pipeline_sd2_ddim20_vpred.height);
   });
 
-  for (const [name, scheduler] of [['pipeline_sd2_ddim20_vpred', 'ddim'], ['pipeline_sd2_euler20_vpred', 'euler']] as const) {
+  for (const [name, scheduler] of [
+    ['pipeline_sd2_ddim20_vpred', 'ddim'],
+    ['pipeline_sd2_euler20_vpred', 'euler'],
+  ] as const) {
     it(`${name}: embeddings, timesteps, every step's latents, final latents and image (no height/width given)`, async () => {
       const meta = readJson('cases/index.json').cases[name];
       const file = `cases/${name}.safetensors`;
@@ -29,7 +32,12 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd2 (v-prediction, def
       const cond = pipe.encodePrompts(meta.prompts);
       expectClose(cond, (await fixtureTensor(file, 'prompt_embeds')).data, tol('prompt_embeds'), 'prompt_embeds');
       const uncond = pipe.encodePrompts(meta.negative_prompts);
-      expectClose(uncond, (await fixtureTensor(file, 'negative_prompt_embeds')).data, tol('negative_prompt_embeds'), 'negative_prompt_embeds');
+      expectClose(
+        uncond,
+        (await fixtureTensor(file, 'negative_prompt_embeds')).data,
+        tol('negative_prompt_embeds'),
+        'negative_prompt_embeds',
+      );
       tf.dispose([cond, uncond]);
       const s = pipe.scheduler(scheduler);
       s.setTimesteps(20);
@@ -44,8 +52,18 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd2 (v-prediction, def
         keepLatentsPerStep: true,
       });
       expect(r.timesteps).to.deep.equal(Array.from((await fixtureTensor(file, 'timesteps')).data));
-      expectClose(r.latentsPerStep!.data, (await fixtureTensor(file, 'latents_per_step')).data, tol('latents_per_step'), 'latents_per_step');
-      expectClose(r.latents.data, (await fixtureTensor(file, 'final_latents')).data, tol('final_latents'), 'final_latents');
+      expectClose(
+        r.latentsPerStep!.data,
+        (await fixtureTensor(file, 'latents_per_step')).data,
+        tol('latents_per_step'),
+        'latents_per_step',
+      );
+      expectClose(
+        r.latents.data,
+        (await fixtureTensor(file, 'final_latents')).data,
+        tol('final_latents'),
+        'final_latents',
+      );
       expect([r.images[0].width, r.images[0].height]).to.deep.equal([meta.width, meta.height]);
       const image = new Float32Array(r.images.flatMap((im) => Array.from(im.data)));
       expectClose(image, (await fixtureTensor(file, 'image')).data, tol('image'), 'image');
@@ -63,11 +81,21 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd2 (v-prediction, def
       },
     };
     const p2 = new (pipe.constructor as typeof StableDiffusionPipeline)({ ...pipe.components, text: spy });
-    const r = await p2.generate({ prompts: ['a cat'], steps: 1, clipSkip: 1, height: 64, width: 64, seed: 1, decode: false });
+    const r = await p2.generate({
+      prompts: ['a cat'],
+      steps: 1,
+      clipSkip: 1,
+      height: 64,
+      width: 64,
+      seed: 1,
+      decode: false,
+    });
     expect(seen).to.deep.equal([1, undefined]);
     expect(r.latents.shape).to.deep.equal([1, 4, 8, 8]);
     let err: Error | undefined;
-    await p2.generate({ prompts: ['a cat'], steps: 1, clipSkip: 3, height: 64, width: 64, decode: false }).catch((e: Error) => (err = e));
+    await p2
+      .generate({ prompts: ['a cat'], steps: 1, clipSkip: 3, height: 64, width: 64, decode: false })
+      .catch((e: Error) => (err = e));
     expect(err?.message).to.match(/clip skip must be an integer in 0\.\.2/);
   });
 });

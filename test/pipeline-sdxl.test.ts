@@ -15,14 +15,22 @@ import { sizeTimeIds, unetTimeIds, type SizeConditioning } from '../src/pipeline
 import { caseTolerance, describeRef, fixtureTensor, readJson, referenceDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 
-const rows = (data: Float32Array, n: number) => Array.from({ length: data.length / n }, (_, i) => Array.from(data.subarray(i * n, (i + 1) * n)));
+const rows = (data: Float32Array, n: number) =>
+  Array.from({ length: data.length / n }, (_, i) => Array.from(data.subarray(i * n, (i + 1) * n)));
 
 /** Records the added conditioning of the UNet's first call (host copies). */
-function spyAdded(unet: UNet2DConditionModel): { calls: { textEmbeds: number[]; timeIds: number[][] }[]; restore: () => void } {
+function spyAdded(unet: UNet2DConditionModel): {
+  calls: { textEmbeds: number[]; timeIds: number[][] }[];
+  restore: () => void;
+} {
   const calls: { textEmbeds: number[]; timeIds: number[][] }[] = [];
   const original = unet.forward.bind(unet);
   unet.forward = ((s: tf.Tensor4D, t: number, c: tf.Tensor3D, call: unknown, opts?: UNetForwardOptions) => {
-    if (opts?.added) calls.push({ textEmbeds: Array.from(opts.added.textEmbeds.dataSync()), timeIds: opts.added.timeIds.map((r) => [...r]) });
+    if (opts?.added)
+      calls.push({
+        textEmbeds: Array.from(opts.added.textEmbeds.dataSync()),
+        timeIds: opts.added.timeIds.map((r) => [...r]),
+      });
     return original(s, t, c, call as never, opts as never);
   }) as typeof unet.forward;
   return { calls, restore: () => void (unet.forward = original) };
@@ -44,7 +52,11 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
     expect((pipe.tokenizer as unknown as { padTokenId: number }).padTokenId).to.equal(49407);
   });
 
-  for (const [name, scheduler] of [['pipeline_sdxl_euler20', 'euler'], ['pipeline_sdxl_ddim20', 'ddim'], ['pipeline_sdxl_euler20_force_zeros', 'euler']] as const) {
+  for (const [name, scheduler] of [
+    ['pipeline_sdxl_euler20', 'euler'],
+    ['pipeline_sdxl_ddim20', 'ddim'],
+    ['pipeline_sdxl_euler20_force_zeros', 'euler'],
+  ] as const) {
     it(`${name}: conditioning, UNet added conditioning, timesteps, every step's latents, final latents and image`, async () => {
       const meta = readJson('cases/index.json').cases[name];
       const file = `cases/${name}.safetensors`;
@@ -55,15 +67,30 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
       const uncond = pipe.negativeConditioning(cond, negatives);
       expectClose(cond.embeds, await ref('prompt_embeds'), tol('prompt_embeds'), 'prompt_embeds');
       expectClose(cond.pooled!, await ref('pooled_prompt_embeds'), tol('pooled_prompt_embeds'), 'pooled_prompt_embeds');
-      expectClose(uncond.embeds, await ref('negative_prompt_embeds'), tol('negative_prompt_embeds'), 'negative_prompt_embeds');
-      expectClose(uncond.pooled!, await ref('negative_pooled_prompt_embeds'), tol('negative_pooled_prompt_embeds'), 'negative_pooled_prompt_embeds');
-      if (!negatives) expect([...uncond.embeds.dataSync(), ...uncond.pooled!.dataSync()].every((v) => Object.is(v, 0)), 'force zeros: exact zeros').to.equal(true);
+      expectClose(
+        uncond.embeds,
+        await ref('negative_prompt_embeds'),
+        tol('negative_prompt_embeds'),
+        'negative_prompt_embeds',
+      );
+      expectClose(
+        uncond.pooled!,
+        await ref('negative_pooled_prompt_embeds'),
+        tol('negative_pooled_prompt_embeds'),
+        'negative_pooled_prompt_embeds',
+      );
+      if (!negatives)
+        expect(
+          [...uncond.embeds.dataSync(), ...uncond.pooled!.dataSync()].every((v) => Object.is(v, 0)),
+          'force zeros: exact zeros',
+        ).to.equal(true);
       tf.dispose([cond.embeds, cond.pooled!, uncond.embeds, uncond.pooled!]);
 
       const s = pipe.scheduler(scheduler);
       s.setTimesteps(20);
       expect(Math.fround(s.initNoiseSigma)).to.equal(Math.fround(meta.init_noise_sigma));
-      if (scheduler === 'euler') expect(Array.from((s as unknown as SigmaScheduler).sigmas)).to.deep.equal(Array.from(await ref('sigmas')));
+      if (scheduler === 'euler')
+        expect(Array.from((s as unknown as SigmaScheduler).sigmas)).to.deep.equal(Array.from(await ref('sigmas')));
       const spy = spyAdded(pipe.components.unet);
       let r;
       try {
@@ -82,7 +109,12 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
       expect(spy.calls).to.have.length(20);
       expect(spy.calls[0].timeIds, 'add_time_ids (exact)').to.deep.equal(rows(await ref('add_time_ids'), 6));
       // add_text_embeds = cat(negative pooled, pooled): within the pooled embeddings' tolerance.
-      expectClose(spy.calls[0].textEmbeds, await ref('add_text_embeds'), tol('pooled_prompt_embeds'), 'add_text_embeds');
+      expectClose(
+        spy.calls[0].textEmbeds,
+        await ref('add_text_embeds'),
+        tol('pooled_prompt_embeds'),
+        'add_text_embeds',
+      );
       expect(r.timesteps).to.deep.equal(Array.from(await ref('timesteps')));
       expectClose(r.latentsPerStep!.data, await ref('latents_per_step'), tol('latents_per_step'), 'latents_per_step');
       expectClose(r.latents.data, await ref('final_latents'), tol('final_latents'), 'final_latents');
@@ -99,11 +131,16 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
       const z = tf.transpose(tf.tensor4d(fin.data, fin.shape as [number, number, number, number]), [0, 2, 3, 1]);
       return tf.transpose(pipe.components.vae.decode(tf.div(z, 0.13025)), [0, 3, 1, 2]);
     });
-    expectClose(raw, (await fixtureTensor(file, 'image_raw')).data, caseTolerance('pipeline_sdxl_euler20', 'image_raw'), 'image_raw');
+    expectClose(
+      raw,
+      (await fixtureTensor(file, 'image_raw')).data,
+      caseTolerance('pipeline_sdxl_euler20', 'image_raw'),
+      'image_raw',
+    );
     raw.dispose();
   });
 
-  describe('time ids (add_time_ids_sdxl): defaults, custom sizes, negative sizes and diffusers\' CFG row order', () => {
+  describe("time ids (add_time_ids_sdxl): defaults, custom sizes, negative sizes and diffusers' CFG row order", () => {
     const T = 'cases/add_time_ids_sdxl.safetensors';
     const meta = () => readJson('cases/index.json').cases.add_time_ids_sdxl;
     const camel = (o: Record<string, number[]>): SizeConditioning => ({
@@ -118,7 +155,9 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
     it('the single-row ids of the three configurations', async () => {
       for (const c of meta().configs as Record<string, unknown>[]) {
         const ids = sizeTimeIds(camel(c as Record<string, number[]>), { height: 128, width: 128 }).positive;
-        expect(ids, c.name as string).to.deep.equal(Array.from((await fixtureTensor(T, `${c.name}.add_time_ids`)).data));
+        expect(ids, c.name as string).to.deep.equal(
+          Array.from((await fixtureTensor(T, `${c.name}.add_time_ids`)).data),
+        );
       }
     });
 
@@ -130,7 +169,14 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
         // And through generate (one step): the UNet receives exactly these rows.
         const spy = spyAdded(pipe.components.unet);
         try {
-          await pipe.generate({ prompts: meta().prompts_of_pipeline_runs, steps: 1, seed: 1, guidance: 5, decode: false, ...micro });
+          await pipe.generate({
+            prompts: meta().prompts_of_pipeline_runs,
+            steps: 1,
+            seed: 1,
+            guidance: 5,
+            decode: false,
+            ...micro,
+          });
         } finally {
           spy.restore();
         }
@@ -139,7 +185,10 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
     }
 
     it('without guidance each prompt gets the positive ids; only both negative sizes together change the negative ids', () => {
-      const ids = sizeTimeIds({ originalSize: [1024, 768], negativeOriginalSize: [256, 256] }, { height: 512, width: 640 });
+      const ids = sizeTimeIds(
+        { originalSize: [1024, 768], negativeOriginalSize: [256, 256] },
+        { height: 512, width: 640 },
+      );
       expect(ids.negative).to.deep.equal(ids.positive).and.deep.equal([1024, 768, 0, 0, 512, 640]);
       expect(unetTimeIds(ids, 2, false)).to.deep.equal([ids.positive, ids.positive]);
     });
@@ -148,13 +197,19 @@ describeRef('StableDiffusionPipeline on tiny-sdxl vs diffusers StableDiffusionXL
       const sd1 = await loadPipelineFromDirectory(join(referenceDir, 'tiny-sd'));
       try {
         let err: Error | undefined;
-        await sd1.generate({ prompts: ['a'], steps: 1, originalSize: [512, 512], decode: false, height: 64, width: 64 }).catch((e: Error) => (err = e));
-        expect(err?.message).to.match(/^originalSize is SD-XL micro-conditioning; this model's UNet has no added conditioning/);
+        await sd1
+          .generate({ prompts: ['a'], steps: 1, originalSize: [512, 512], decode: false, height: 64, width: 64 })
+          .catch((e: Error) => (err = e));
+        expect(err?.message).to.match(
+          /^originalSize is SD-XL micro-conditioning; this model's UNet has no added conditioning/,
+        );
       } finally {
         sd1.dispose();
       }
       let err: Error | undefined;
-      await pipe.generate({ prompts: ['a'], steps: 1, targetSize: [512] as unknown as [number, number], decode: false }).catch((e: Error) => (err = e));
+      await pipe
+        .generate({ prompts: ['a'], steps: 1, targetSize: [512] as unknown as [number, number], decode: false })
+        .catch((e: Error) => (err = e));
       expect(err?.message).to.equal('targetSize must be two non-negative numbers, got [512]');
     });
   });

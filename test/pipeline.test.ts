@@ -58,10 +58,22 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)
       expect(err?.message, 'expected an error').to.match(msg);
     };
     const latents = { shape: [1, 4, 16, 8], data: new Float32Array(512) };
-    await fails(pipe.generate({ prompts: ['a cat'], latents, height: 128, width: 128 }), /latents have shape \[1, 4, 16, 8\], expected NCHW \[1, 4, 16, 16\]/);
-    await fails(pipe.generate({ prompts: ['a cat'], height: 100, width: 128 }), /height 100 must be a positive multiple of 64/);
-    await fails(pipe.generate({ prompts: ['a cat', 'a dog'], negativePrompts: ['x'], height: 64, width: 64 }), /1 negative prompts for 2 prompts/);
-    await fails(pipe.generate({ prompts: ['a cat'], steps: 0, height: 64, width: 64 }), /steps must be a positive integer, got 0/);
+    await fails(
+      pipe.generate({ prompts: ['a cat'], latents, height: 128, width: 128 }),
+      /latents have shape \[1, 4, 16, 8\], expected NCHW \[1, 4, 16, 16\]/,
+    );
+    await fails(
+      pipe.generate({ prompts: ['a cat'], height: 100, width: 128 }),
+      /height 100 must be a positive multiple of 64/,
+    );
+    await fails(
+      pipe.generate({ prompts: ['a cat', 'a dog'], negativePrompts: ['x'], height: 64, width: 64 }),
+      /1 negative prompts for 2 prompts/,
+    );
+    await fails(
+      pipe.generate({ prompts: ['a cat'], steps: 0, height: 64, width: 64 }),
+      /steps must be a positive integer, got 0/,
+    );
     await fails(pipe.generate({ prompts: [] }), /at least one prompt/);
   });
 
@@ -76,16 +88,26 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)
     } finally {
       console.warn = warn;
     }
-    expect(warned.join('\n')).to.match(/needs 262 tokens but CLIP takes 77: 185 tokens were dropped/).and.to.include('word0');
+    expect(warned.join('\n'))
+      .to.match(/needs 262 tokens but CLIP takes 77: 185 tokens were dropped/)
+      .and.to.include('word0');
   });
 
-  for (const [name, scheduler, steps] of [['pipeline_ddim50', 'ddim', 50], ['pipeline_pndm20', 'pndm', 20]] as const) {
+  for (const [name, scheduler, steps] of [
+    ['pipeline_ddim50', 'ddim', 50],
+    ['pipeline_pndm20', 'pndm', 20],
+  ] as const) {
     it(`${name}: embeddings, every step's latents, final latents and image`, async () => {
       const meta = readJson('cases/index.json').cases[name];
       const file = `cases/${name}.safetensors`;
       const init = await fixtureTensor(file, 'init_latents');
       const embeds = pipe.encodePrompts(meta.prompts);
-      expectClose(embeds, (await fixtureTensor(file, 'prompt_embeds')).data, caseTolerance(name, 'prompt_embeds'), 'prompt_embeds');
+      expectClose(
+        embeds,
+        (await fixtureTensor(file, 'prompt_embeds')).data,
+        caseTolerance(name, 'prompt_embeds'),
+        'prompt_embeds',
+      );
       embeds.dispose();
       const stepsSeen: number[] = [];
       const r = await pipe.generate({
@@ -100,13 +122,25 @@ describeRef('StableDiffusionPipeline vs diffusers on tiny-sd (256×256, CFG 7.5)
       });
       expect(stepsSeen).to.have.length((await fixtureTensor(file, 'latents_per_step')).shape[0]);
       expect(r.timesteps).to.deep.equal(Array.from((await fixtureTensor(file, 'timesteps')).data));
-      expectClose(r.latentsPerStep!.data, (await fixtureTensor(file, 'latents_per_step')).data, caseTolerance(name, 'latents_per_step'), 'latents_per_step');
-      expectClose(r.latents.data, (await fixtureTensor(file, 'final_latents')).data, caseTolerance(name, 'final_latents'), 'final_latents');
+      expectClose(
+        r.latentsPerStep!.data,
+        (await fixtureTensor(file, 'latents_per_step')).data,
+        caseTolerance(name, 'latents_per_step'),
+        'latents_per_step',
+      );
+      expectClose(
+        r.latents.data,
+        (await fixtureTensor(file, 'final_latents')).data,
+        caseTolerance(name, 'final_latents'),
+        'final_latents',
+      );
       const image = new Float32Array(r.images.flatMap((im) => Array.from(im.data)));
       expectClose(image, (await fixtureTensor(file, 'image')).data, caseTolerance(name, 'image'), 'image');
       // The decoder output before [0, 1] clamping (values outside it are compared too): NCHW.
       const { vae } = pipe.components;
-      const raw = tf.tidy(() => tf.transpose(vae.decode(tf.div(nchwToNhwc(r.latents), vae.scalingFactor) as tf.Tensor4D), [0, 3, 1, 2]));
+      const raw = tf.tidy(() =>
+        tf.transpose(vae.decode(tf.div(nchwToNhwc(r.latents), vae.scalingFactor) as tf.Tensor4D), [0, 3, 1, 2]),
+      );
       const refRaw = await fixtureTensor(file, 'image_raw');
       expect(raw.shape).to.deep.equal(refRaw.shape);
       expectClose(raw, refRaw.data, caseTolerance(name, 'image_raw'), 'image_raw');

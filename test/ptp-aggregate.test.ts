@@ -20,11 +20,21 @@ describeRef('ptp aggregate_attention on the case-a averaged maps', () => {
   /** A store holding the official averaged cross maps as one step (so its average is them). */
   async function storeOfAverages(): Promise<AttentionStore> {
     const store = new AttentionStore({ numPrompts: 1 });
-    const layers: [Place, number, number][] = [['down', 2, 16], ['down', 3, 16], ['mid', 0, 8], ['up', 0, 16], ['up', 1, 16], ['up', 2, 16]];
+    const layers: [Place, number, number][] = [
+      ['down', 2, 16],
+      ['down', 3, 16],
+      ['mid', 0, 8],
+      ['up', 0, 16],
+      ['up', 1, 16],
+      ['up', 2, 16],
+    ];
     let layer = 1;
     for (const [place, i, side] of layers) {
       const probs = (await fixtureTf(CASE, `avg_${place}_cross_${i}`)) as tf.Tensor3D;
-      store.onAttention(probs, ctxOf({ isCross: true, step: 0, batch: 1, heads: 8, height: side, width: side, place, layerIndex: layer++ }));
+      store.onAttention(
+        probs,
+        ctxOf({ isCross: true, step: 0, batch: 1, heads: 8, height: side, width: side, place, layerIndex: layer++ }),
+      );
       probs.dispose();
     }
     return store;
@@ -33,14 +43,19 @@ describeRef('ptp aggregate_attention on the case-a averaged maps', () => {
   it('aggregateAttention(16, [up, down], cross, 0) and (8, [mid], cross, 0)', async () => {
     const before = tf.memory().numTensors;
     const store = await storeOfAverages();
-    for (const [res, from, name] of [[16, ['up', 'down'], 'agg_cross_16_up_down'], [8, ['mid'], 'agg_cross_8_mid']] as const) {
+    for (const [res, from, name] of [
+      [16, ['up', 'down'], 'agg_cross_16_up_down'],
+      [8, ['mid'], 'agg_cross_8_mid'],
+    ] as const) {
       const agg = store.aggregateAttention(res, from, true, 0);
       const exp = await fixtureTf(CASE, name);
       expect(agg.shape).to.deep.equal(exp.shape);
       expectClose(agg, exp, tol, name);
       tf.dispose([agg, exp]);
     }
-    expect(() => store.aggregateAttention(32, ['up'], false, 0)).to.throw(/no stored self-attention maps of 32×32 in up/);
+    expect(() => store.aggregateAttention(32, ['up'], false, 0)).to.throw(
+      /no stored self-attention maps of 32×32 in up/,
+    );
     store.dispose();
     expect(tf.memory().numTensors).to.equal(before);
   });

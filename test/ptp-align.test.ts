@@ -7,7 +7,10 @@ import { clipTokenizer, unitFloat, unitInt, unitMeta } from './helpers/ptp.js';
 function expectExact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   expect(actual.length, `${what}: length`).to.equal(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) expect.fail(`${what}: element ${i} (row ${Math.floor(i / 77)}, col ${i % 77}) is ${actual[i]}, expected ${expected[i]}`);
+    if (actual[i] !== expected[i])
+      expect.fail(
+        `${what}: element ${i} (row ${Math.floor(i / 77)}, col ${i % 77}) is ${actual[i]}, expected ${expected[i]}`,
+      );
   }
 }
 
@@ -47,7 +50,9 @@ describeRef('ptp align: seq_aligner parity (g_unit)', () => {
   });
 
   it('Replace with different word counts is an error suggesting Refine', () => {
-    expect(() => replacementMappers(clipTokenizer(), ['a cat riding a bicycle', 'a fluffy cat riding a bicycle'])).to.throw(
+    expect(() =>
+      replacementMappers(clipTokenizer(), ['a cat riding a bicycle', 'a fluffy cat riding a bicycle']),
+    ).to.throw(
       /same number of words: "a cat riding a bicycle" has 5 words, "a fluffy cat riding a bicycle" has 6.*Refine/,
     );
   });

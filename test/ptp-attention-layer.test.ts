@@ -42,11 +42,22 @@ class Tap implements AttentionController {
 
 async function loadAttn(which: 'attn1' | 'attn2'): Promise<Attention> {
   const src = await openWeightFiles(join(tinySdDir, 'unet', 'diffusion_pytorch_model.safetensors'));
-  const attn = new Attention({ queryDim: 64, crossAttentionDim: which === 'attn2' ? 32 : undefined, heads: 8, dimHead: 8 });
+  const attn = new Attention({
+    queryDim: 64,
+    crossAttentionDim: which === 'attn2' ? 32 : undefined,
+    heads: 8,
+    dimHead: 8,
+  });
   await loadWeights(attn, new PrefixedWeightSource(src, `${PREFIX}${which}.`));
   await src.close();
   // Where this layer sits in the SD 1.x UNet (down_blocks.2: 16×16 at 512×512).
-  attn.placement = { place: 'down', blockIndex: 2, layerIndex: which === 'attn1' ? 8 : 9, numLayers: 32, name: `${PREFIX}${which}` };
+  attn.placement = {
+    place: 'down',
+    blockIndex: 2,
+    layerIndex: which === 'attn1' ? 8 : 9,
+    numLayers: 32,
+    name: `${PREFIX}${which}`,
+  };
   return attn;
 }
 
@@ -69,7 +80,8 @@ describeRef('ptp controllers on an Attention layer (tiny-sd down_blocks.2)', () 
         setAttentionStrategy(strategy);
         // On wasm/cpu every strategy runs; elsewhere the fused kernel does not exist.
         if (attentionStrategy(8) !== strategy) {
-          if (['wasm', 'cpu'].includes(tf.getBackend())) throw new Error(`strategy '${strategy}' is unavailable on ${tf.getBackend()}`);
+          if (['wasm', 'cpu'].includes(tf.getBackend()))
+            throw new Error(`strategy '${strategy}' is unavailable on ${tf.getBackend()}`);
           skipUnlessBackend(this, ['wasm', 'cpu'], `the '${strategy}' attention strategy`);
         }
         const attn = await loadAttn(which);
@@ -106,7 +118,8 @@ describeRef('ptp controllers on an Attention layer (tiny-sd down_blocks.2)', () 
     const tap = new Tap(replace);
     const edited = attn.forward(x, text, { controller: tap, step: 0 });
     const reference = attn.forward(x, text, { controller: new PassThrough(), step: 0 });
-    const rows = async (t: tf.Tensor, i: number) => Array.from((await t.data()).subarray(i * 256 * 64, (i + 1) * 256 * 64));
+    const rows = async (t: tf.Tensor, i: number) =>
+      Array.from((await t.data()).subarray(i * 256 * 64, (i + 1) * 256 * 64));
     // Unconditional items and the source prompt are untouched.
     for (const i of [0, 1, 2]) expect(await rows(edited, i), `item ${i}`).to.deep.equal(await rows(reference, i));
     expect(await rows(edited, 3)).to.not.deep.equal(await rows(reference, 3));
@@ -123,5 +136,16 @@ describeRef('ptp controllers on an Attention layer (tiny-sd down_blocks.2)', () 
 });
 
 function ctxFor(attn: Attention): AttentionContext {
-  return { ...attn.placement, isCross: true, step: 0, height: 16, width: 16, latent: { height: 64, width: 64 }, queries: 256, keys: 77, heads: 8, batch: 4 };
+  return {
+    ...attn.placement,
+    isCross: true,
+    step: 0,
+    height: 16,
+    width: 16,
+    latent: { height: 64, width: 64 },
+    queries: 256,
+    keys: 77,
+    heads: 8,
+    batch: 4,
+  };
 }

@@ -34,12 +34,20 @@ describeRef('ptp LocalBlend (g_unit synthetic store)', () => {
   async function storeMaps(): Promise<StoredMap[]> {
     const out: StoredMap[] = [];
     for (const [place, name, side] of LAYERS) {
-      out.push({ probs: await unitTf<tf.Rank.R3>(name), place, isCross: true, height: side, width: side, heads: meta.heads, name });
+      out.push({
+        probs: await unitTf<tf.Rank.R3>(name),
+        place,
+        isCross: true,
+        height: side,
+        width: side,
+        heads: meta.heads,
+        name,
+      });
     }
     return out;
   }
 
-  it('alpha_layers: the words\' token positions per prompt (exact)', async () => {
+  it("alpha_layers: the words' token positions per prompt (exact)", async () => {
     const lb = new LocalBlend(clipTokenizer(), meta.prompts, meta.words, { threshold: meta.threshold });
     const ref = await unitFloat('localblend.alpha_layers');
     expect(ref.shape).to.deep.equal([2, 1, 1, 1, 1, 77]);
@@ -69,14 +77,34 @@ describeRef('ptp LocalBlend (g_unit synthetic store)', () => {
     const tokenizer = clipTokenizer();
     const lb = new LocalBlend(tokenizer, meta.prompts, meta.words, { threshold: meta.threshold });
     // No cross/self replacement, so the stored maps are the fed maps unchanged.
-    const c = new AttentionReplace({ tokenizer, prompts: meta.prompts, numSteps: 10, crossReplaceSteps: 0, selfReplaceSteps: 0, localBlend: lb, latentSize: { height: 64, width: 64 } });
+    const c = new AttentionReplace({
+      tokenizer,
+      prompts: meta.prompts,
+      numSteps: 10,
+      crossReplaceSteps: 0,
+      selfReplaceSteps: 0,
+      localBlend: lb,
+      latentSize: { height: 64, width: 64 },
+    });
     const maps = await storeMaps();
     const halves: tf.Tensor3D[] = [];
     // The same step's maps split in two halves fed at steps 0 and 1: the running sum is their total.
-    for (const [step, f] of [[0, 0.25], [1, 0.75]] as const) {
+    for (const [step, f] of [
+      [0, 0.25],
+      [1, 0.75],
+    ] as const) {
       maps.forEach((m, i) => {
         const part = tf.mul(m.probs, f) as tf.Tensor3D;
-        const ctx = ctxOf({ isCross: true, step, batch: 2, heads: m.heads, height: m.height, width: m.width, place: m.place, layerIndex: 1 + i });
+        const ctx = ctxOf({
+          isCross: true,
+          step,
+          batch: 2,
+          heads: m.heads,
+          height: m.height,
+          width: m.width,
+          place: m.place,
+          layerIndex: 1 + i,
+        });
         expect(c.wantsProbs(ctx), `${m.name} wanted`).to.equal(true);
         halves.push(part, c.onAttention(part, ctx));
       });
@@ -97,9 +125,21 @@ describeRef('ptp LocalBlend (g_unit synthetic store)', () => {
 
   it('clear errors: a word not in its prompt, words per prompt', () => {
     const tok = clipTokenizer();
-    expect(() => new LocalBlend(tok, meta.prompts, ['cat', 'horse'])).to.throw(/LocalBlend: word "horse" is not in the prompt "a dog riding a bicycle"/);
+    expect(() => new LocalBlend(tok, meta.prompts, ['cat', 'horse'])).to.throw(
+      /LocalBlend: word "horse" is not in the prompt "a dog riding a bicycle"/,
+    );
     expect(() => new LocalBlend(tok, meta.prompts, ['cat'])).to.throw(/words for each of the 2 prompts/);
     const lb = new LocalBlend(tok, meta.prompts, ['cat', 'dog']);
-    expect(() => new AttentionReplace({ tokenizer: tok, prompts: ['a cat', 'a dog'], numSteps: 5, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, localBlend: lb })).to.throw(/LocalBlend was built for prompts/);
+    expect(
+      () =>
+        new AttentionReplace({
+          tokenizer: tok,
+          prompts: ['a cat', 'a dog'],
+          numSteps: 5,
+          crossReplaceSteps: 0.8,
+          selfReplaceSteps: 0.4,
+          localBlend: lb,
+        }),
+    ).to.throw(/LocalBlend was built for prompts/);
   });
 });

@@ -23,10 +23,16 @@ function unitControllers(): Record<string, () => AttentionEdit> {
   const common = { tokenizer, numSteps: 50, selfReplaceSteps: 0.4, latentSize: LATENT };
   return {
     replace: () => new AttentionReplace({ ...common, prompts: P, crossReplaceSteps: 0.8 }),
-    replace_wordsched: () => new AttentionReplace({ ...common, prompts: P, crossReplaceSteps: { default_: 1.0, dog: 0.2 } }),
+    replace_wordsched: () =>
+      new AttentionReplace({ ...common, prompts: P, crossReplaceSteps: { default_: 1.0, dog: 0.2 } }),
     refine: () => new AttentionRefine({ ...common, prompts: R, crossReplaceSteps: 0.8 }),
     reweight: () =>
-      new AttentionReweight({ ...common, prompts: [P[0], P[0]], crossReplaceSteps: 0.8, equalizer: getEqualizer(tokenizer, P[0], ['bicycle'], [2.0]) }),
+      new AttentionReweight({
+        ...common,
+        prompts: [P[0], P[0]],
+        crossReplaceSteps: 0.8,
+        equalizer: getEqualizer(tokenizer, P[0], ['bicycle'], [2.0]),
+      }),
     reweight_on_refine: () =>
       new AttentionReweight({
         ...common,
@@ -46,7 +52,10 @@ describeRef('ptp controllers: official controller calls (g_unit)', () => {
   beforeEach(() => (before = tf.memory().numTensors));
   afterEach(() => expect(tf.memory().numTensors, 'tensors leaked').to.equal(before));
 
-  for (const [key, info] of Object.entries(meta.controllers) as [string, { prompts: string[]; num_self_replace: number[]; type: string }][]) {
+  for (const [key, info] of Object.entries(meta.controllers) as [
+    string,
+    { prompts: string[]; num_self_replace: number[]; type: string },
+  ][]) {
     describe(`${key} (${info.type})`, () => {
       it('prompts, cross_replace_alpha and num_self_replace match', async () => {
         const c = make[key]();
@@ -73,12 +82,22 @@ describeRef('ptp controllers: official controller calls (g_unit)', () => {
       for (const step of [5, 30, 45]) {
         it(`forward(attn, is_cross=True, 'up') at cur_step ${step}`, async () => {
           const c = make[key]();
-          const call = meta.controller_calls.find((x: { name: string }) => x.name === `ctrl_${key}.forward_cross_s${step}`);
+          const call = meta.controller_calls.find(
+            (x: { name: string }) => x.name === `ctrl_${key}.forward_cross_s${step}`,
+          );
           expect(call.cur_step).to.equal(step);
           const attn = await unitTf<tf.Rank.R3>(call.inputs.attn);
           const exp = await unitFloat(call.output);
           // [B·heads, q, 77] with B = 2 prompts, 2 heads, 16 queries (the conditional half, no CFG).
-          const ctx = ctxOf({ isCross: true, step, batch: 2, heads: attn.shape[0] / 2, height: 4, width: 4, place: 'up' });
+          const ctx = ctxOf({
+            isCross: true,
+            step,
+            batch: 2,
+            heads: attn.shape[0] / 2,
+            height: 4,
+            width: 4,
+            place: 'up',
+          });
           expect(c.wantsProbs(ctx)).to.equal(true);
           const out = c.onAttention(attn, ctx);
           expectClose(out, exp.data, tol, call.name);
@@ -104,7 +123,15 @@ describeRef('ptp controllers: official controller calls (g_unit)', () => {
         expectClose(out, exp.data, tol, name);
         const replaced = side <= 16 && step < 20;
         // The store still wants the maps it keeps (≤ 32²); with storeMaps off only edits count.
-        const lean = new AttentionReplace({ tokenizer: clipTokenizer(), prompts: P, numSteps: 50, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, latentSize: LATENT, storeMaps: false });
+        const lean = new AttentionReplace({
+          tokenizer: clipTokenizer(),
+          prompts: P,
+          numSteps: 50,
+          crossReplaceSteps: 0.8,
+          selfReplaceSteps: 0.4,
+          latentSize: LATENT,
+          storeMaps: false,
+        });
         expect(lean.wantsProbs(ctx), 'wantsProbs without storing').to.equal(replaced);
         tf.dispose([attn, out]);
         c.dispose();
@@ -118,16 +145,34 @@ describeRef('ptp controllers: official controller calls (g_unit)', () => {
     const common = { tokenizer, numSteps: 50, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4 };
     const eq = getEqualizer(tokenizer, P[0], 'bicycle', 2);
     const three = ['a cat riding a bicycle', 'a cat riding a bicycle', 'a cat riding a bicycle'];
-    expect(() => new AttentionReweight({ ...common, prompts: three, equalizer: [eq, eq, eq] })).to.throw(/equalizer has 3 rows; give 1 or one per edited prompt \(2\)/);
-    expect(() => new AttentionReweight({ ...common, prompts: [P[0], P[0]], equalizer: new Float32Array(10) })).to.throw(/equalizer row 0 has 10 values, expected 77/);
-    expect(() => new AttentionReweight({ ...common, prompts: R, equalizer: eq, prev: new AttentionRefine({ ...common, prompts: [R[0], 'a cat riding a red bicycle'] }) })).to.throw(/prev controller was built for prompts/);
+    expect(() => new AttentionReweight({ ...common, prompts: three, equalizer: [eq, eq, eq] })).to.throw(
+      /equalizer has 3 rows; give 1 or one per edited prompt \(2\)/,
+    );
+    expect(() => new AttentionReweight({ ...common, prompts: [P[0], P[0]], equalizer: new Float32Array(10) })).to.throw(
+      /equalizer row 0 has 10 values, expected 77/,
+    );
+    expect(
+      () =>
+        new AttentionReweight({
+          ...common,
+          prompts: R,
+          equalizer: eq,
+          prev: new AttentionRefine({ ...common, prompts: [R[0], 'a cat riding a red bicycle'] }),
+        }),
+    ).to.throw(/prev controller was built for prompts/);
     expect(() => new AttentionReplace({ ...common, prompts: R })).to.throw(/same number of words.*Refine/);
-    expect(() => new AttentionReplace({ ...common, prompts: P, selfReplaceSteps: [0, 1.5] })).to.throw(/selfReplaceSteps.*\[0, 1\]/);
+    expect(() => new AttentionReplace({ ...common, prompts: P, selfReplaceSteps: [0, 1.5] })).to.throw(
+      /selfReplaceSteps.*\[0, 1\]/,
+    );
     expect(() => new AttentionReplace({ ...common, prompts: [P[0]] })).to.throw(/at least one edited prompt/);
     const c = new AttentionReplace({ ...common, prompts: P });
     const probs = tf.zeros([6, 4, 77]) as tf.Tensor3D;
-    expect(() => c.onAttention(probs, ctxOf({ isCross: true, step: 0, batch: 3, heads: 2, height: 2, width: 2 }))).to.throw(/batch of 3 fits neither 2 prompts nor their CFG batch of 4/);
-    expect(() => c.wantsProbs(ctxOf({ isCross: true, step: 51, batch: 4, heads: 2, height: 64, width: 64 }))).to.throw(/step 51 is outside the cross-attention schedule/);
+    expect(() =>
+      c.onAttention(probs, ctxOf({ isCross: true, step: 0, batch: 3, heads: 2, height: 2, width: 2 })),
+    ).to.throw(/batch of 3 fits neither 2 prompts nor their CFG batch of 4/);
+    expect(() => c.wantsProbs(ctxOf({ isCross: true, step: 51, batch: 4, heads: 2, height: 64, width: 64 }))).to.throw(
+      /step 51 is outside the cross-attention schedule/,
+    );
     probs.dispose();
     c.dispose();
   });
@@ -141,11 +186,23 @@ describeRef('ptp controllers: official controller calls (g_unit)', () => {
     const outs: tf.Tensor3D[] = [];
     for (const layer of [0, 1]) {
       // Two layers of a 2-layer model, both at denoising step 3 (the pipeline passes ctx.step).
-      const ctx = ctxOf({ isCross: true, step: 3, batch: 4, heads, height: 8, width: 8, place: 'down', layerIndex: layer, numLayers: 2 });
+      const ctx = ctxOf({
+        isCross: true,
+        step: 3,
+        batch: 4,
+        heads,
+        height: 8,
+        width: 8,
+        place: 'down',
+        layerIndex: layer,
+        numLayers: 2,
+      });
       const out = c.onAttention(attn, ctx);
       expectClose(out, (await unitFloat(`call_replace.out.layer${layer}`)).data, tol, `call_replace layer ${layer}`);
       const n = 2 * heads * 64 * 77;
-      expect(Array.from((await out.data()).subarray(0, n)), 'uncond half bit-identical').to.deep.equal(Array.from((await attn.data()).subarray(0, n)));
+      expect(Array.from((await out.data()).subarray(0, n)), 'uncond half bit-identical').to.deep.equal(
+        Array.from((await attn.data()).subarray(0, n)),
+      );
       outs.push(out);
     }
     const latents = tf.zeros([2, 8, 8, 4]) as tf.Tensor4D;

@@ -16,7 +16,16 @@ import type { Place } from '../src/nn/attention-control.js';
 import { describeRef, fixture, fixtureTensor, tinySdDir } from './helpers/reference.js';
 import { compare, expectClose } from './helpers/close.js';
 import { memoryNow } from './helpers/leaks.js';
-import { buildController, checkControllerTables, cpuLatentsRel, imagesToNchw, maxDiff, perStepRel, pipelineCases, pipelineTolerance } from './helpers/p2p-cases.js';
+import {
+  buildController,
+  checkControllerTables,
+  cpuLatentsRel,
+  imagesToNchw,
+  maxDiff,
+  perStepRel,
+  pipelineCases,
+  pipelineTolerance,
+} from './helpers/p2p-cases.js';
 
 interface Row {
   name: string;
@@ -42,7 +51,9 @@ describeRef('ptp pipeline: Prompt-to-Prompt edits vs the official code (p2p fixt
   after(() => {
     pipe?.dispose();
     if (rows.length) {
-      console.log('\n    case                            time    step/max     final/max  image|Δ|  image_u8 (max, differing)  agg|Δ|');
+      console.log(
+        '\n    case                            time    step/max     final/max  image|Δ|  image_u8 (max, differing)  agg|Δ|',
+      );
       for (const r of rows) {
         console.log(
           `    ${r.name.padEnd(30)} ${r.seconds.toFixed(1).padStart(6)} s  ${fmt(r.latentsRel).padStart(9)}  ${fmt(r.finalRel).padStart(9)}  ${fmt(r.imageMaxAbs).padStart(8)}  ${(r.u8 ?? '-').padEnd(25)}  ${fmt(r.agg)}`,
@@ -53,7 +64,15 @@ describeRef('ptp pipeline: Prompt-to-Prompt edits vs the official code (p2p fixt
 
   /** Final latents of an edit at 128×128 (3 steps, two prompts sharing one latent) with and without a pass-through controller. */
   async function passThroughRun() {
-    const opts = { prompts: ['a cat riding a bicycle', 'a dog riding a bicycle'], steps: 3, seed: 3, height: 128, width: 128, scheduler: 'ddim', decode: false };
+    const opts = {
+      prompts: ['a cat riding a bicycle', 'a dog riding a bicycle'],
+      steps: 3,
+      seed: 3,
+      height: 128,
+      width: 128,
+      scheduler: 'ddim',
+      decode: false,
+    };
     const seen = new Set<string>();
     const passThrough: AttentionController = {
       wantsProbs: () => true,
@@ -72,7 +91,10 @@ describeRef('ptp pipeline: Prompt-to-Prompt edits vs the official code (p2p fixt
 
   it(`a pass-through controller that reads every attention map leaves the final latents bit-identical (default strategy)`, async () => {
     const r = await passThroughRun();
-    expect(r.differing, `attention strategy '${attentionStrategy()}': final latents differ in ${r.differing}/${r.total} values (max |Δ| ${r.maxAbs})`).to.equal(0);
+    expect(
+      r.differing,
+      `attention strategy '${attentionStrategy()}': final latents differ in ${r.differing}/${r.total} values (max |Δ| ${r.maxAbs})`,
+    ).to.equal(0);
   });
 
   it('the same with the per-head attention strategy', async () => {
@@ -101,7 +123,15 @@ describeRef('ptp pipeline: Prompt-to-Prompt edits vs the official code (p2p fixt
 
       const before = memoryNow();
       const t0 = Date.now();
-      const r = await pipe.edit({ prompts: c.prompts, steps: c.steps, guidance: c.guidance_scale, seed: c.seed, scheduler: 'ddim', controller: ctrl, keepLatentsPerStep: true });
+      const r = await pipe.edit({
+        prompts: c.prompts,
+        steps: c.steps,
+        guidance: c.guidance_scale,
+        seed: c.seed,
+        scheduler: 'ddim',
+        controller: ctrl,
+        keepLatentsPerStep: true,
+      });
       const row: Row = { name: c.name, seconds: (Date.now() - t0) / 1000 };
       rows.push(row);
 
@@ -124,7 +154,11 @@ describeRef('ptp pipeline: Prompt-to-Prompt edits vs the official code (p2p fixt
       row.latentsRel = Math.max(...steps.map((x) => x.rel));
       const fin = maxDiff(r.latents.data, (await fixtureTensor(file, 'final_latents')).data);
       row.finalRel = fin.maxAbs / fin.maxRef;
-      steps.forEach((x, i) => expect(x.rel, `latents after step ${i + 1}: max|Δ| ${x.maxAbs} vs max|ref| ${x.maxRef}`).to.be.at.most(latentsRel));
+      steps.forEach((x, i) =>
+        expect(x.rel, `latents after step ${i + 1}: max|Δ| ${x.maxAbs} vs max|ref| ${x.maxRef}`).to.be.at.most(
+          latentsRel,
+        ),
+      );
       expect(row.finalRel, `final_latents: max|Δ| ${fin.maxAbs} vs max|ref| ${fin.maxRef}`).to.be.at.most(latentsRel);
 
       // Images: float (case b) atol 2e-3; uint8 by floor (ptp_utils.latent2image) within ±2.
@@ -155,7 +189,12 @@ describeRef('ptp pipeline: Prompt-to-Prompt edits vs the official code (p2p fixt
 });
 
 /** Case a: stored layer shapes, step count, aggregate_attention results and per-layer averages; returns the max |Δ|. */
-async function checkAttentionStore(store: AttentionStore, c: { extra?: Record<string, unknown>; tensors: Record<string, unknown> }, file: string, tol: { atol: number; rtol: number }): Promise<number> {
+async function checkAttentionStore(
+  store: AttentionStore,
+  c: { extra?: Record<string, unknown>; tensors: Record<string, unknown> },
+  file: string,
+  tol: { atol: number; rtol: number },
+): Promise<number> {
   expect(store.steps, 'cur_step').to.equal(c.extra!.attention_store_cur_step);
   const shapes = store.storedShapes();
   const want = c.extra!.attention_store_layers as Record<StoreKey, number[][]>;

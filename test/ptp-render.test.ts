@@ -18,7 +18,9 @@ function inked(img: RgbImage, x0: number, y0: number, w: number, h: number): num
 
 describe('ptp render: attention maps as pixels', () => {
   it('cross-attention grid: a bright square lands where it is, labels are drawn under each map', () => {
-    const h = 16, w = 16, k = 77;
+    const h = 16,
+      w = 16,
+      k = 77;
     const data = new Float32Array(h * w * k).fill(0.01);
     // Token 2: a bright square at rows 4-7, columns 8-11; token 1: bright top-left pixel only.
     for (let r = 4; r < 8; r++) for (let c = 8; c < 12; c++) data[(r * w + c) * k + 2] = 0.9;
@@ -46,24 +48,28 @@ describe('ptp render: attention maps as pixels', () => {
   it('principal components recover known singular vectors', () => {
     const n = 64;
     // A = Σ σ_i u_i v_iᵀ with orthonormal cosine vectors (zero mean, so centring keeps them).
-    const basis = (f: number) => Float64Array.from({ length: n }, (_, j) => Math.cos((Math.PI * f * (j + 0.5)) / n) * Math.sqrt(2 / n));
+    const basis = (f: number) =>
+      Float64Array.from({ length: n }, (_, j) => Math.cos((Math.PI * f * (j + 0.5)) / n) * Math.sqrt(2 / n));
     const sig = [9, 5, 2];
     const v = [basis(1), basis(2), basis(3)];
     const u = [basis(4), basis(5), basis(6)];
     const a = new Float64Array(n * n);
-    for (let t = 0; t < 3; t++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] += sig[t] * u[t][i] * v[t][j];
+    for (let t = 0; t < 3; t++)
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] += sig[t] * u[t][i] * v[t][j];
     const { vectors, values } = principalComponents(a, n, n, 3);
     values.forEach((s, i) => expect(s).to.be.closeTo(sig[i], 1e-6));
     vectors.forEach((x, i) => expect(Math.abs(x.reduce((acc, xi, j) => acc + xi * v[i][j], 0))).to.be.closeTo(1, 1e-6));
   });
 
   it('self-attention components: two attending regions give a left/right first component', () => {
-    const h = 8, w = 8, n = h * w;
+    const h = 8,
+      w = 8,
+      n = h * w;
     const data = new Float32Array(n * n);
     // Queries in the left half attend to left-half keys, right to right (plus a little everywhere).
     for (let q = 0; q < n; q++) {
       const left = q % w < w / 2;
-      for (let k = 0; k < n; k++) data[q * n + k] = ((k % w < w / 2) === left ? 1 : 0.1) / (n / 2 + 0.1 * (n / 2));
+      for (let k = 0; k < n; k++) data[q * n + k] = (k % w < w / 2 === left ? 1 : 0.1) / (n / 2 + 0.1 * (n / 2));
     }
     const img = selfAttentionComponents({ data, height: h, width: w, channels: n }, 2, { cell: 64 });
     const lefts = new Set<number>();
@@ -78,7 +84,14 @@ describe('ptp render: attention maps as pixels', () => {
 
 describeRef('ptp render: tokenizer labels and PNG files (node)', () => {
   it('token labels come from the tokenizer', () => {
-    expect(tokenLabels(clipTokenizer(), 'a hippopotamus')).to.deep.equal(['<|startoftext|>', 'a', 'hippo', 'potam', 'us', '<|endoftext|>']);
+    expect(tokenLabels(clipTokenizer(), 'a hippopotamus')).to.deep.equal([
+      '<|startoftext|>',
+      'a',
+      'hippo',
+      'potam',
+      'us',
+      '<|endoftext|>',
+    ]);
   });
 
   it('PNG round trip keeps every pixel', () => {

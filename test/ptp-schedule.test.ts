@@ -8,7 +8,10 @@ import { clipTokenizer, unitFloat, unitMeta, unitTol } from './helpers/ptp.js';
 function expectExact(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   expect(actual.length, `${what}: length`).to.equal(expected.length);
   for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) expect.fail(`${what}: element ${i} (step ${Math.floor(i / 77)}, token ${i % 77}) is ${actual[i]}, expected ${expected[i]}`);
+    if (actual[i] !== expected[i])
+      expect.fail(
+        `${what}: element ${i} (step ${Math.floor(i / 77)}, token ${i % 77}) is ${actual[i]}, expected ${expected[i]}`,
+      );
   }
 }
 
@@ -38,7 +41,9 @@ describeRef('ptp schedule: get_time_words_attention_alpha parity (g_unit)', () =
   });
 
   it('steps outside [0, 1] and malformed bounds are errors', () => {
-    expect(() => checkBounds(1.2, 'crossReplaceSteps')).to.throw(/crossReplaceSteps: steps are fractions of the sampling in \[0, 1\], got 1.2/);
+    expect(() => checkBounds(1.2, 'crossReplaceSteps')).to.throw(
+      /crossReplaceSteps: steps are fractions of the sampling in \[0, 1\], got 1.2/,
+    );
     expect(() => checkBounds([-0.1, 0.5], 'selfReplaceSteps')).to.throw(/selfReplaceSteps.*\[0, 1\]/);
     expect(() => checkBounds([0.6, 0.2], 'selfReplaceSteps')).to.throw(/start 0.6 is after end 0.2/);
     expect(() => selfReplaceWindow(50, 2)).to.throw(/selfReplaceSteps/);
@@ -64,13 +69,22 @@ describeRef('ptp equalizer: get_equalizer parity (g_unit)', () => {
       const missing = e.word_select.filter((w: string) => !e.text.split(' ').includes(w));
       if (missing.length > 0) {
         // The official code skips words that are not in the text; we refuse unless asked to skip.
-        expect(() => getEqualizer(clipTokenizer(), e.text, e.word_select, e.values)).to.throw(new RegExp(`word "${missing[0]}" is not in the prompt "${e.text}"`));
+        expect(() => getEqualizer(clipTokenizer(), e.text, e.word_select, e.values)).to.throw(
+          new RegExp(`word "${missing[0]}" is not in the prompt "${e.text}"`),
+        );
       }
-      expectClose(getEqualizer(clipTokenizer(), e.text, e.word_select, e.values, { ignoreMissing: true }), ref.data, tol, e.tensor);
+      expectClose(
+        getEqualizer(clipTokenizer(), e.text, e.word_select, e.values, { ignoreMissing: true }),
+        ref.data,
+        tol,
+        e.tensor,
+      );
     });
   }
 
   it('values must be one for all words or one per word', () => {
-    expect(() => getEqualizer(clipTokenizer(), 'a cat riding a bicycle', ['cat', 'bicycle'], [1, 2, 3])).to.throw(/3 values for 2 words/);
+    expect(() => getEqualizer(clipTokenizer(), 'a cat riding a bicycle', ['cat', 'bicycle'], [1, 2, 3])).to.throw(
+      /3 values for 2 words/,
+    );
   });
 });

@@ -34,10 +34,20 @@ describeRef('Prompt-to-Prompt on tiny-sd2 (SD-2 layout, v-prediction)', () => {
     const vaeLevels: number = readJson('tiny-sd2/vae/config.json').block_out_channels.length;
     const latentSide = small.height / 2 ** (vaeLevels - 1);
     const channels: number[] = unetConfig().block_out_channels;
-    const seen = new Map<string, { heads: number; rows: number; batch: number; queries: number; keys: number; isCross: boolean }>();
+    const seen = new Map<
+      string,
+      { heads: number; rows: number; batch: number; queries: number; keys: number; isCross: boolean }
+    >();
     const recorder: AttentionController = {
       onAttention: (probs, ctx) => {
-        seen.set(ctx.name, { heads: ctx.heads, rows: probs.shape[0], batch: ctx.batch, queries: probs.shape[1], keys: probs.shape[2], isCross: ctx.isCross });
+        seen.set(ctx.name, {
+          heads: ctx.heads,
+          rows: probs.shape[0],
+          batch: ctx.batch,
+          queries: probs.shape[1],
+          keys: probs.shape[2],
+          isCross: ctx.isCross,
+        });
         return probs;
       },
     };
@@ -60,18 +70,26 @@ describeRef('Prompt-to-Prompt on tiny-sd2 (SD-2 layout, v-prediction)', () => {
     }
   });
 
-  it('AttentionStore keeps each layer\'s SD-2 head count; aggregate_attention averages over every (layer, head)', async () => {
+  it("AttentionStore keeps each layer's SD-2 head count; aggregate_attention averages over every (layer, head)", async () => {
     const store = new AttentionStore({ numPrompts: 1 });
     await pipe.generate({ ...small, prompts: [PROMPT], steps: 2, controller: store });
     const maps = store.aggregateAttention(8, ['up', 'down'], true, 0);
     expect(maps.shape).to.deep.equal([8, 8, 77]);
     // Manual: every (layer, head) map of 8×8 of the (only, conditional) prompt, averaged over steps, layers and heads.
-    const parts = ['up_cross', 'down_cross'].flatMap((k) => store.summedMaps(k as 'up_cross').filter((m) => m.height === 8));
+    const parts = ['up_cross', 'down_cross'].flatMap((k) =>
+      store.summedMaps(k as 'up_cross').filter((m) => m.height === 8),
+    );
     // 128×128: 8×8 maps come from down_blocks.1 (2 layers) and up_blocks.2 (3 layers), 4 heads each.
-    expect(parts.map((p) => `${p.name.split('.').slice(0, 2).join('.')}:${p.heads}`)).to.deep.equal([...Array(3).fill('up_blocks.2:4'), ...Array(2).fill('down_blocks.1:4')]);
+    expect(parts.map((p) => `${p.name.split('.').slice(0, 2).join('.')}:${p.heads}`)).to.deep.equal([
+      ...Array(3).fill('up_blocks.2:4'),
+      ...Array(2).fill('down_blocks.1:4'),
+    ]);
     const want = tf.tidy(() => {
       expect(parts.every((p) => p.probs.shape[0] === p.heads)).to.equal(true);
-      const all = tf.concat(parts.map((p) => tf.div(tf.reshape(p.probs, [p.heads, 8, 8, 77]), store.steps)), 0);
+      const all = tf.concat(
+        parts.map((p) => tf.div(tf.reshape(p.probs, [p.heads, 8, 8, 77]), store.steps)),
+        0,
+      );
       return tf.mean(all, 0);
     });
     expectClose(maps, want, { atol: 1e-7, rtol: 1e-6 }, 'aggregated maps');
@@ -84,7 +102,12 @@ describeRef('Prompt-to-Prompt on tiny-sd2 (SD-2 layout, v-prediction)', () => {
   it('a Replace edit of a prompt by itself (identity mapper, all steps) is bit-identical to plain sampling', async () => {
     const prompts = [PROMPT, PROMPT];
     const plain = (await pipe.edit({ ...small, prompts })).latents.data;
-    const controller = new AttentionReplace({ tokenizer: pipe.tokenizer, prompts, crossReplaceSteps: 1, selfReplaceSteps: 1 });
+    const controller = new AttentionReplace({
+      tokenizer: pipe.tokenizer,
+      prompts,
+      crossReplaceSteps: 1,
+      selfReplaceSteps: 1,
+    });
     const edited = (await pipe.edit({ ...small, prompts, controller })).latents.data;
     controller.dispose();
     expect(differing(edited, plain), 'final latents differing from plain sampling').to.equal(0);
@@ -94,8 +117,12 @@ describeRef('Prompt-to-Prompt on tiny-sd2 (SD-2 layout, v-prediction)', () => {
     expect(differing(single, plain.subarray(0, half)), 'edit vs a one-prompt generate').to.equal(0);
   });
 
-  it('DDIM inversion uses the model\'s v-prediction (each step is invertStep of the UNet\'s v; differs from an epsilon reading)', async () => {
-    const image = { width: 64, height: 64, data: new Float32Array(64 * 64 * 3).map((_, i) => 0.5 + 0.4 * Math.sin(i / 97)) };
+  it("DDIM inversion uses the model's v-prediction (each step is invertStep of the UNet's v; differs from an epsilon reading)", async () => {
+    const image = {
+      width: 64,
+      height: 64,
+      data: new Float32Array(64 * 64 * 3).map((_, i) => 0.5 + 0.4 * Math.sin(i / 97)),
+    };
     const r = await pipe.invert({ image, prompt: PROMPT, steps: 4 });
     expect((pipe.scheduler('ddim') as DDIMScheduler).predictionType).to.equal('v_prediction');
     expect(r.trajectory.shape).to.deep.equal([5, 1, 4, 8, 8]);

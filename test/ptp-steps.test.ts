@@ -19,7 +19,14 @@ function wordTokenizer(): PromptTokenizer {
   };
 }
 
-const PNDM_CONFIG = { _class_name: 'PNDMScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', skip_prk_steps: true, steps_offset: 1 };
+const PNDM_CONFIG = {
+  _class_name: 'PNDMScheduler',
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  skip_prk_steps: true,
+  steps_offset: 1,
+};
 
 describe('controller step count', () => {
   const prompts = ['a cat riding a bicycle', 'a dog riding a bicycle'];
@@ -38,7 +45,9 @@ describe('controller step count', () => {
     expect(c.crossAlpha.rows).to.equal(22);
     expect(c.selfWindow).to.deep.equal([0, 8]);
     // Words are still checked when the controller is built.
-    expect(() => new AttentionReplace({ ...opts, crossReplaceSteps: { horse: 0.5 } })).to.throw(/word "horse" is in none of the edited prompts/);
+    expect(() => new AttentionReplace({ ...opts, crossReplaceSteps: { horse: 0.5 } })).to.throw(
+      /word "horse" is in none of the edited prompts/,
+    );
   });
 
   it('the sampler resets the controller with the number of UNet calls (PNDM: steps + 1)', async () => {
@@ -47,7 +56,15 @@ describe('controller step count', () => {
     const unet = { forward: (x: tf.Tensor4D) => tf.zerosLike(x) } as unknown as UNet2DConditionModel;
     const latents = tf.zeros([1, 2, 2, 4]) as tf.Tensor4D;
     const cond = tf.zeros([1, 77, 8]) as tf.Tensor3D;
-    const r = await sample({ unet, scheduler: createScheduler(PNDM_CONFIG), cond, latents, steps: 5, guidance: 1, controller: spy });
+    const r = await sample({
+      unet,
+      scheduler: createScheduler(PNDM_CONFIG),
+      cond,
+      latents,
+      steps: 5,
+      guidance: 1,
+      controller: spy,
+    });
     expect(r.timesteps).to.have.length(6);
     expect(calls).to.deep.equal([6]);
     tf.dispose([latents, cond, r.latents]);
@@ -55,7 +72,9 @@ describe('controller step count', () => {
 
   it('the sampler waits for a promise from onStep before the next step, and an abort stops it within one step, leak-free', async () => {
     const order: string[] = [];
-    const unet = { forward: (x: tf.Tensor4D) => (order.push('unet'), tf.zerosLike(x)) } as unknown as UNet2DConditionModel;
+    const unet = {
+      forward: (x: tf.Tensor4D) => (order.push('unet'), tf.zerosLike(x)),
+    } as unknown as UNet2DConditionModel;
     const latents = tf.zeros([1, 2, 2, 4]) as tf.Tensor4D;
     const cond = tf.zeros([1, 77, 8]) as tf.Tensor3D;
     const scheduler = createScheduler(PNDM_CONFIG, { type: 'ddim' });
@@ -65,14 +84,33 @@ describe('controller step count', () => {
       order.push(`step ${i.step} done`);
     };
     const r = await sample({ unet, scheduler, cond, latents, steps: 2, guidance: 1, onStep });
-    expect(order).to.deep.equal(['unet', 'step 0 begins waiting', 'step 0 done', 'unet', 'step 1 begins waiting', 'step 1 done']);
+    expect(order).to.deep.equal([
+      'unet',
+      'step 0 begins waiting',
+      'step 0 done',
+      'unet',
+      'step 1 begins waiting',
+      'step 1 done',
+    ]);
     r.latents.dispose();
 
     const before = tf.memory().numTensors;
     const abort = new AbortController();
     order.length = 0;
-    const cancelled = sample({ unet, scheduler, cond, latents, steps: 10, guidance: 1, signal: abort.signal, onStep: (i) => i.step === 2 && abort.abort(new Error('cancelled by the test')) });
-    await cancelled.then(() => expect.fail('the run should stop'), (e: Error) => expect(e.message).to.equal('cancelled by the test'));
+    const cancelled = sample({
+      unet,
+      scheduler,
+      cond,
+      latents,
+      steps: 10,
+      guidance: 1,
+      signal: abort.signal,
+      onStep: (i) => i.step === 2 && abort.abort(new Error('cancelled by the test')),
+    });
+    await cancelled.then(
+      () => expect.fail('the run should stop'),
+      (e: Error) => expect(e.message).to.equal('cancelled by the test'),
+    );
     expect(order.filter((o) => o === 'unet')).to.have.length(3);
     expect(tf.memory().numTensors).to.equal(before);
     tf.dispose([latents, cond]);

@@ -29,9 +29,20 @@ function sd1Layers(s: number, heads: number, batch: number): AttentionContext[] 
     for (let a = 0; a < blocks; a++) {
       for (const isCross of [false, true]) {
         out.push({
-          isCross, place, blockIndex, layerIndex: out.length, numLayers: 32, step: 0,
+          isCross,
+          place,
+          blockIndex,
+          layerIndex: out.length,
+          numLayers: 32,
+          step: 0,
           name: `${place}_blocks.${blockIndex}.attentions.${a}.attn${isCross ? 2 : 1}`,
-          height: side, width: side, latent: { height: s, width: s }, queries: side * side, keys: isCross ? 77 : side * side, heads, batch,
+          height: side,
+          width: side,
+          latent: { height: s, width: s },
+          queries: side * side,
+          keys: isCross ? 77 : side * side,
+          heads,
+          batch,
         });
       }
     }
@@ -41,11 +52,28 @@ function sd1Layers(s: number, heads: number, batch: number): AttentionContext[] 
 
 /** Deterministic softmaxed maps [rows, q, k]. */
 function fakeProbs(rows: number, q: number, k: number, seed: number): tf.Tensor3D {
-  return tf.tidy(() => tf.softmax(tf.reshape(tf.mul(tf.sin(tf.add(tf.mul(tf.range(0, rows * q * k), 0.37 + seed * 0.011), seed)), 3), [rows, q, k])) as tf.Tensor3D);
+  return tf.tidy(
+    () =>
+      tf.softmax(
+        tf.reshape(tf.mul(tf.sin(tf.add(tf.mul(tf.range(0, rows * q * k), 0.37 + seed * 0.011), seed)), 3), [
+          rows,
+          q,
+          k,
+        ]),
+      ) as tf.Tensor3D,
+  );
 }
 
 /** Runs a controller over `steps` UNet calls; returns what each wanted layer received and gave back. */
-function simulate(c: AttentionController, steps: number, side: number, heads: number, batch: number, latents?: tf.Tensor4D, stepEnd = true) {
+function simulate(
+  c: AttentionController,
+  steps: number,
+  side: number,
+  heads: number,
+  batch: number,
+  latents?: tf.Tensor4D,
+  stepEnd = true,
+) {
   const seen: { ctx: AttentionContext; input: tf.Tensor3D; output: tf.Tensor3D }[] = [];
   let x = latents;
   for (let step = 0; step < steps; step++) {
@@ -73,27 +101,38 @@ describeRef('ptp AttentionStore and edit bookkeeping', () => {
     const layers = sd1Layers(64, 8, 2);
     const store = new AttentionStore({ numPrompts: 1 });
     // Stored: everything with ≤ 32² queries, i.e. all but the 64×64 layers.
-    expect(layers.filter((l) => store.wantsProbs(l)).map((l) => l.height)).to.deep.equal(layers.filter((l) => l.height <= 32).map((l) => l.height));
+    expect(layers.filter((l) => store.wantsProbs(l)).map((l) => l.height)).to.deep.equal(
+      layers.filter((l) => l.height <= 32).map((l) => l.height),
+    );
     const tokenizer = clipTokenizer();
     const opts = { tokenizer, prompts: P, numSteps: 5, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4 };
     const lean = new AttentionReplace({ ...opts, storeMaps: false });
-    const want = (c: AttentionController, step: number) => layers.filter((l) => c.wantsProbs!({ ...l, batch: 4, step })).map((l) => `${l.isCross ? 'x' : 's'}${l.height}`);
+    const want = (c: AttentionController, step: number) =>
+      layers.filter((l) => c.wantsProbs!({ ...l, batch: 4, step })).map((l) => `${l.isCross ? 'x' : 's'}${l.height}`);
     // Step 0: cross everywhere, self at 16² and 8² (self window [0, 2)).
-    expect(want(lean, 0)).to.deep.equal(layers.filter((l) => l.isCross || l.height <= 16).map((l) => `${l.isCross ? 'x' : 's'}${l.height}`));
+    expect(want(lean, 0)).to.deep.equal(
+      layers.filter((l) => l.isCross || l.height <= 16).map((l) => `${l.isCross ? 'x' : 's'}${l.height}`),
+    );
     // Step 3: cross still on (rows 0-3), self window over.
     expect(want(lean, 3)).to.deep.equal(layers.filter((l) => l.isCross).map((l) => `x${l.height}`));
     // Step 4: nothing to do.
     expect(want(lean, 4)).to.deep.equal([]);
     // With LocalBlend: its 16×16 down/up cross maps are always needed.
-    const withBlend = new AttentionReplace({ ...opts, storeMaps: false, localBlend: new LocalBlend(tokenizer, P, ['cat', 'dog']) });
+    const withBlend = new AttentionReplace({
+      ...opts,
+      storeMaps: false,
+      localBlend: new LocalBlend(tokenizer, P, ['cat', 'dog']),
+    });
     expect(want(withBlend, 4)).to.deep.equal(['x16', 'x16', 'x16', 'x16', 'x16']);
     // Default (official): stores ≤ 32² too, never asks for 64×64 self-attention.
     const full = new AttentionReplace(opts);
-    expect(want(full, 4)).to.deep.equal(layers.filter((l) => l.height <= 32).map((l) => `${l.isCross ? 'x' : 's'}${l.height}`));
+    expect(want(full, 4)).to.deep.equal(
+      layers.filter((l) => l.height <= 32).map((l) => `${l.isCross ? 'x' : 's'}${l.height}`),
+    );
     expect(want(full, 0).filter((n) => n === 's64')).to.deep.equal([]);
   });
 
-  it('the latent size comes from the UNet, also when its first block has no attention (the demo model\'s layout)', () => {
+  it("the latent size comes from the UNet, also when its first block has no attention (the demo model's layout)", () => {
     const unet = UNet2DConditionModel.fromConfig(TINY_RECIPE.unet);
     initWeights(unet, { seed: 1 });
     const store = new AttentionStore({ numPrompts: 1 });
@@ -105,7 +144,12 @@ describeRef('ptp AttentionStore and edit bookkeeping', () => {
         return store.onAttention(p, ctx);
       },
     };
-    tf.tidy(() => unet.forward(tf.zeros([2, 16, 16, 4]) as tf.Tensor4D, 10, tf.zeros([2, 77, 8]) as tf.Tensor3D, { controller: spy, step: 0 }));
+    tf.tidy(() =>
+      unet.forward(tf.zeros([2, 16, 16, 4]) as tf.Tensor4D, 10, tf.zeros([2, 77, 8]) as tf.Tensor3D, {
+        controller: spy,
+        step: 0,
+      }),
+    );
     store.onStepEnd(tf.zeros([1, 16, 16, 4]) as tf.Tensor4D, 0).dispose();
     expect([...seen].sort()).to.deep.equal(['2', '4', '8']); // no attention at 16×16
     expect(store.latentSize).to.deep.equal({ height: 16, width: 16 });
@@ -119,7 +163,14 @@ describeRef('ptp AttentionStore and edit bookkeeping', () => {
 
   it('latent/2 and latent/4 limits follow the image size (the context gives the latent)', () => {
     const tokenizer = clipTokenizer();
-    const c = new AttentionReplace({ tokenizer, prompts: P, numSteps: 5, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, storeMaps: false });
+    const c = new AttentionReplace({
+      tokenizer,
+      prompts: P,
+      numSteps: 5,
+      crossReplaceSteps: 0.8,
+      selfReplaceSteps: 0.4,
+      storeMaps: false,
+    });
     const layers = sd1Layers(96, 8, 4); // 768×768: 96, 48, 24, 12
     const wanted = layers.filter((l) => !l.isCross && c.wantsProbs({ ...l, step: 0 })).map((l) => l.height);
     expect(wanted).to.deep.equal([24, 24, 12, 24, 24, 24]);
@@ -135,7 +186,12 @@ describeRef('ptp AttentionStore and edit bookkeeping', () => {
     latents!.dispose();
     expect(store.steps).to.equal(3);
     const shapes = store.storedShapes();
-    expect(shapes.down_cross).to.deep.equal([[2, 64, 77], [2, 64, 77], [2, 16, 77], [2, 16, 77]]);
+    expect(shapes.down_cross).to.deep.equal([
+      [2, 64, 77],
+      [2, 64, 77],
+      [2, 16, 77],
+      [2, 16, 77],
+    ]);
     expect(shapes.mid_self).to.deep.equal([[2, 4, 4]]);
     expect(shapes.up_self.map((s) => s[1])).to.deep.equal([16, 16, 16, 64, 64, 64]);
     // Outputs are the inputs (the store does not edit).
@@ -176,7 +232,14 @@ describeRef('ptp AttentionStore and edit bookkeeping', () => {
   it('edit controllers store the post-edit maps and leave the unconditional half alone; no leaks', async () => {
     const tokenizer = clipTokenizer();
     const lb = new LocalBlend(tokenizer, P, ['cat', 'dog']);
-    const c = new AttentionReplace({ tokenizer, prompts: ['a cat riding a bicycle', 'a dog riding a bicycle'], numSteps: 3, crossReplaceSteps: 0.8, selfReplaceSteps: 0.4, localBlend: lb });
+    const c = new AttentionReplace({
+      tokenizer,
+      prompts: ['a cat riding a bicycle', 'a dog riding a bicycle'],
+      numSteps: 3,
+      crossReplaceSteps: 0.8,
+      selfReplaceSteps: 0.4,
+      localBlend: lb,
+    });
     const x0 = tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 7) as tf.Tensor4D;
     const { seen, latents } = simulate(c, 3, 16, 2, 4, x0);
     const stored = c.summedMaps('mid_cross')[0].probs;
@@ -187,11 +250,15 @@ describeRef('ptp AttentionStore and edit bookkeeping', () => {
     expect(Array.from(await stored.data())).to.deep.equal(Array.from(await expected.data()));
     for (const s of seen) {
       const n = 2 * 2 * s.ctx.queries * s.ctx.keys;
-      expect(Array.from((await s.output.data()).subarray(0, n)), `${s.ctx.name} uncond`).to.deep.equal(Array.from((await s.input.data()).subarray(0, n)));
+      expect(Array.from((await s.output.data()).subarray(0, n)), `${s.ctx.name} uncond`).to.deep.equal(
+        Array.from((await s.input.data()).subarray(0, n)),
+      );
     }
     // The source image's latents are never changed by LocalBlend.
     const n0 = 16 * 16 * 4;
-    expect(Array.from((await latents!.data()).subarray(0, n0))).to.deep.equal(Array.from((await x0.data()).subarray(0, n0)));
+    expect(Array.from((await latents!.data()).subarray(0, n0))).to.deep.equal(
+      Array.from((await x0.data()).subarray(0, n0)),
+    );
     tf.dispose([expected, x0, latents!, ...seen.flatMap((s) => [s.input, s.output])]);
     c.reset();
     expect(tf.memory().numTensors, 'tensors leaked').to.equal(before);

@@ -22,7 +22,11 @@ describeRef('ptp tokens: get_word_inds parity (g_unit)', () => {
   }
 
   it('an absent word is an error naming the word and the prompt', () => {
-    expect(() => requireWordTokens(clipTokenizer(), 'a cat riding a bicycle', 'horse', 'LocalBlend')).to.throw(/LocalBlend: word "horse" is not in the prompt "a cat riding a bicycle"/);
-    expect(() => requireWordTokens(clipTokenizer(), 'a cat', 5, 'equalizer')).to.throw(/word index 5 .*2 words.*"a cat"/);
+    expect(() => requireWordTokens(clipTokenizer(), 'a cat riding a bicycle', 'horse', 'LocalBlend')).to.throw(
+      /LocalBlend: word "horse" is not in the prompt "a cat riding a bicycle"/,
+    );
+    expect(() => requireWordTokens(clipTokenizer(), 'a cat', 5, 'equalizer')).to.throw(
+      /word index 5 .*2 words.*"a cat"/,
+    );
   });
 });

@@ -9,11 +9,27 @@ import * as tf from '@tensorflow/tfjs-core';
 import { qualityEdits, DEFAULT_EDIT_SET, type QualityEdit } from '../src/node/quality/edit-set.js';
 import { DEFAULT_QUALITY_SETTINGS, scoreEdit, summarise, type QualitySummary } from '../src/node/quality/score.js';
 import {
-  MAX_PROBE_SEEDS, NOISE_MEAN_SCALE, paletteLatentMeans, probeCases, runBackgroundProbes, shiftNoiseMean, summariseProbes, type ProbeSummary,
+  MAX_PROBE_SEEDS,
+  NOISE_MEAN_SCALE,
+  paletteLatentMeans,
+  probeCases,
+  runBackgroundProbes,
+  shiftNoiseMean,
+  summariseProbes,
+  type ProbeSummary,
 } from '../src/node/quality/probes.js';
 import { QUALITY_TARGETS, SHIPPED_FLOORS, missedTargets, qualityTarget } from '../src/node/quality/targets.js';
 import {
-  COLOURS, Rng, changedObjects, parseCaption, placeScene, renderScene, sceneFromCaption, type ColourName, type RgbImage, type Scene,
+  COLOURS,
+  Rng,
+  changedObjects,
+  parseCaption,
+  placeScene,
+  renderScene,
+  sceneFromCaption,
+  type ColourName,
+  type RgbImage,
+  type Scene,
 } from '../src/shapes/world/index.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import type { HostTensor } from '../src/pipeline/host-tensor.js';
@@ -25,7 +41,11 @@ import { changed, flood, stripes, withBlob } from './helpers/world.js';
 import { lines, ptp } from './helpers/cli.js';
 
 const SIZE = 64;
-const float = (im: RgbImage): FloatImage => ({ width: im.width, height: im.height, data: Float32Array.from(im.data, (v) => v / 255) });
+const float = (im: RgbImage): FloatImage => ({
+  width: im.width,
+  height: im.height,
+  data: Float32Array.from(im.data, (v) => v / 255),
+});
 const place = (caption: string, seed: number): Scene => sceneFromCaption(caption, new Rng(seed), { jitter: 0 });
 
 /** What a fake editor draws for the edited prompt, given the source scene, the target caption and the edited object. */
@@ -45,21 +65,31 @@ const EDITORS: Record<string, Editor> = {
   flood: (_s, target, i) => flood(SIZE, parseCaption(target).objects[i].colour),
   /** Gives the new attribute to the other object (two-object edits). */
   swapped: (s, target, i) => {
-    const from = s.objects[i], to = parseCaption(target).objects[i];
+    const from = s.objects[i],
+      to = parseCaption(target).objects[i];
     const change = to.colour !== from.colour ? { colour: to.colour } : { shape: to.shape };
     return renderScene(changed(s, 1 - i, change), SIZE);
   },
 };
 
 /** A stand-in pipeline: source and plain generations are placed anew per seed (or `generator` draws them), edits by `editor`. */
-function fakePipeline(tokenizer: ClipTokenizer, editor: Editor, generator?: (caption: string) => RgbImage): StableDiffusionPipeline {
+function fakePipeline(
+  tokenizer: ClipTokenizer,
+  editor: Editor,
+  generator?: (caption: string) => RgbImage,
+): StableDiffusionPipeline {
   const draw = (caption: string, seed: number) => generator?.(caption) ?? renderScene(place(caption, seed), SIZE);
   return {
     tokenizer,
     async edit(o: { prompts: readonly string[]; seed?: number }) {
       const [source, target] = o.prompts;
       const index = changedObjects(source, target)[0];
-      return { images: [float(draw(source, o.seed!)), float(generator?.(target) ?? editor(place(source, o.seed!), target, index))] };
+      return {
+        images: [
+          float(draw(source, o.seed!)),
+          float(generator?.(target) ?? editor(place(source, o.seed!), target, index)),
+        ],
+      };
     },
     async generate(o: { prompts: readonly string[]; seed?: number }) {
       return { images: [float(draw(o.prompts[0], o.seed! + 1))] };
@@ -72,7 +102,11 @@ async function scoreWith(pipe: StableDiffusionPipeline, edits: QualityEdit[]) {
 }
 
 /** Background probe results where every background followed (both probes). */
-const perfectProbes: ProbeSummary = { background_follows_caption: Object.fromEntries(COLOURS.map((c) => [c, 1])) as Record<ColourName, number>, background_follows_caption_min: 1, noise_mean_probe: 1 };
+const perfectProbes: ProbeSummary = {
+  background_follows_caption: Object.fromEntries(COLOURS.map((c) => [c, 1])) as Record<ColourName, number>,
+  background_follows_caption_min: 1,
+  noise_mean_probe: 1,
+};
 
 describe('quality report: the edit set, its scoring and the targets', function () {
   this.timeout(300000);
@@ -119,7 +153,10 @@ describe('quality report: the edit set, its scoring and the targets', function (
     expect(s.background_change_p2p).to.be.NaN;
     // per edit the background did not change at all: that alone must not look good
     expect(scores.every((x) => x.backgroundP2p === 0)).to.equal(true);
-    expect(missedTargets({ ...s, ...perfectProbes })).to.include.members(['attribute_ok_fraction 0.000 < 0.85', 'iou_p2p_mean 0.000 < 0.8']);
+    expect(missedTargets({ ...s, ...perfectProbes })).to.include.members([
+      'attribute_ok_fraction 0.000 < 0.85',
+      'iou_p2p_mean 0.000 < 0.8',
+    ]);
   });
 
   it('a blob of the target colour and shape elsewhere fails attribute_ok', async () => {
@@ -153,17 +190,38 @@ describe('quality report: the edit set, its scoring and the targets', function (
 
   it('the targets: declared once, each missed or unmeasured one named on its own line', () => {
     expect(QUALITY_TARGETS.map((t) => [t.name, t.min])).to.deep.equal([
-      ['generation_ok_fraction', 0.9], ['attribute_ok_fraction', 0.85], ['iou_p2p_mean', 0.8], ['iou_p2p_mean - iou_plain_mean', 0.3],
-      ['untouched_iou_mean', 0.9], ['background_follows_caption_min', 0.75], ['noise_mean_probe', 0.9],
+      ['generation_ok_fraction', 0.9],
+      ['attribute_ok_fraction', 0.85],
+      ['iou_p2p_mean', 0.8],
+      ['iou_p2p_mean - iou_plain_mean', 0.3],
+      ['untouched_iou_mean', 0.9],
+      ['background_follows_caption_min', 0.75],
+      ['noise_mean_probe', 0.9],
     ]);
     const good: QualitySummary & ProbeSummary = {
-      edits: 60, generation_ok_fraction: 0.9, generation_background_ok_fraction: 1, attribute_ok_fraction: 0.85, iou_p2p_mean: 0.85, iou_plain_mean: 0.5,
-      untouched_iou_mean: 0.95, background_change_p2p: 1, background_change_plain: 20, background_change_edits: 51, ...perfectProbes,
+      edits: 60,
+      generation_ok_fraction: 0.9,
+      generation_background_ok_fraction: 1,
+      attribute_ok_fraction: 0.85,
+      iou_p2p_mean: 0.85,
+      iou_plain_mean: 0.5,
+      untouched_iou_mean: 0.95,
+      background_change_p2p: 1,
+      background_change_plain: 20,
+      background_change_edits: 51,
+      ...perfectProbes,
     };
     expect(missedTargets(good)).to.deep.equal([]);
-    expect(missedTargets({ ...good, iou_plain_mean: 0.6 })).to.deep.equal(['iou_p2p_mean - iou_plain_mean 0.250 < 0.3']);
-    expect(missedTargets({ ...good, background_follows_caption_min: 0.5, noise_mean_probe: 0.2 })).to.deep.equal(['background_follows_caption_min 0.500 < 0.75', 'noise_mean_probe 0.200 < 0.9']);
-    expect(missedTargets({ ...good, untouched_iou_mean: NaN })).to.deep.equal(['untouched_iou_mean not measured (target ≥ 0.9)']);
+    expect(missedTargets({ ...good, iou_plain_mean: 0.6 })).to.deep.equal([
+      'iou_p2p_mean - iou_plain_mean 0.250 < 0.3',
+    ]);
+    expect(missedTargets({ ...good, background_follows_caption_min: 0.5, noise_mean_probe: 0.2 })).to.deep.equal([
+      'background_follows_caption_min 0.500 < 0.75',
+      'noise_mean_probe 0.200 < 0.9',
+    ]);
+    expect(missedTargets({ ...good, untouched_iou_mean: NaN })).to.deep.equal([
+      'untouched_iou_mean not measured (target ≥ 0.9)',
+    ]);
     const { noise_mean_probe: _, ...noProbe } = good;
     expect(missedTargets(noProbe)).to.deep.equal(['noise_mean_probe not measured (target ≥ 0.9)']);
     expect(qualityTarget('attribute_ok_fraction').min).to.equal(0.85);
@@ -172,10 +230,26 @@ describe('quality report: the edit set, its scoring and the targets', function (
 
   it("the shipped model's floors: each stands in for a declared target, below it, on a measure an ideal model passes", () => {
     const ideal: QualitySummary & ProbeSummary = {
-      edits: 60, generation_ok_fraction: 1, generation_background_ok_fraction: 1, attribute_ok_fraction: 1, iou_p2p_mean: 1, iou_plain_mean: 0.2,
-      untouched_iou_mean: 1, background_change_p2p: 0, background_change_plain: 20, background_change_edits: 60, ...perfectProbes,
+      edits: 60,
+      generation_ok_fraction: 1,
+      generation_background_ok_fraction: 1,
+      attribute_ok_fraction: 1,
+      iou_p2p_mean: 1,
+      iou_plain_mean: 0.2,
+      untouched_iou_mean: 1,
+      background_change_p2p: 0,
+      background_change_plain: 20,
+      background_change_edits: 60,
+      ...perfectProbes,
     };
-    const none: QualitySummary & ProbeSummary = { ...ideal, generation_background_ok_fraction: 0, attribute_ok_fraction: 0, iou_p2p_mean: 0, iou_plain_mean: 0, untouched_iou_mean: 0 };
+    const none: QualitySummary & ProbeSummary = {
+      ...ideal,
+      generation_background_ok_fraction: 0,
+      attribute_ok_fraction: 0,
+      iou_p2p_mean: 0,
+      iou_plain_mean: 0,
+      untouched_iou_mean: 0,
+    };
     expect(SHIPPED_FLOORS.length).to.be.above(0);
     for (const f of SHIPPED_FLOORS) {
       const t = qualityTarget(f.target);
@@ -195,10 +269,11 @@ describe('quality report: the edit set, its scoring and the targets', function (
 function probePipeline(tokenizer: ClipTokenizer, leaky: boolean): StableDiffusionPipeline {
   const vae = {
     hasEncoder: true,
-    encodeLatents: (x: tf.Tensor4D) => tf.tidy(() => {
-      const pooled = tf.avgPool(x, 4, 4, 'valid');
-      return tf.mul(tf.concat([pooled, tf.mean(pooled, 3, true)], 3), 5) as tf.Tensor4D;
-    }),
+    encodeLatents: (x: tf.Tensor4D) =>
+      tf.tidy(() => {
+        const pooled = tf.avgPool(x, 4, 4, 'valid');
+        return tf.mul(tf.concat([pooled, tf.mean(pooled, 3, true)], 3), 5) as tf.Tensor4D;
+      }),
   };
   const pipe = {
     tokenizer,
@@ -211,11 +286,18 @@ function probePipeline(tokenizer: ClipTokenizer, leaky: boolean): StableDiffusio
       return {
         images: o.prompts.map((caption, k) => {
           const d = parseCaption(caption);
-          const m = Array.from({ length: c }, (_, ch) => o.latents.data.subarray((k * c + ch) * h * w, (k * c + ch + 1) * h * w).reduce((a, b) => a + b, 0) / (h * w));
+          const m = Array.from(
+            { length: c },
+            (_, ch) =>
+              o.latents.data.subarray((k * c + ch) * h * w, (k * c + ch + 1) * h * w).reduce((a, b) => a + b, 0) /
+              (h * w),
+          );
           const dist = (v: readonly number[]) => Math.hypot(...m.map((x, i) => x - NOISE_MEAN_SCALE * v[i]));
           const nearest = COLOURS.reduce((a, b) => (dist(means[b]) < dist(means[a]) ? b : a));
           const background = leaky && dist(means[nearest]) < Math.hypot(...m) ? nearest : d.background;
-          const objects = d.objects.map((x) => (x.colour === background ? { ...x, colour: COLOURS.find((y) => y !== background)! } : x));
+          const objects = d.objects.map((x) =>
+            x.colour === background ? { ...x, colour: COLOURS.find((y) => y !== background)! } : x,
+          );
           expect(n).to.equal(o.prompts.length);
           return float(renderScene(placeScene({ objects, background }, new Rng(k)), SIZE));
         }),
@@ -248,7 +330,7 @@ describe('quality report: the background probes', function () {
     expect(() => probeCases(MAX_PROBE_SEEDS + 1)).to.throw(/seeds must be an integer in 0–4, got 5/);
   });
 
-  it('the noise-mean scale is √ᾱ at t = 951 of SD\'s scaled-linear schedule; the shift sets each channel\'s mean', () => {
+  it("the noise-mean scale is √ᾱ at t = 951 of SD's scaled-linear schedule; the shift sets each channel's mean", () => {
     expect(NOISE_MEAN_SCALE).to.be.closeTo(0.0903, 5e-5);
     const shape = [1, 2, 3, 3];
     const noise = Float32Array.from({ length: 18 }, (_, i) => Math.sin(i) + 0.3);
@@ -261,10 +343,16 @@ describe('quality report: the background probes', function () {
   });
 
   it('a model that follows its captions passes both probes; one that takes the background from the noise mean fails the noise-mean probe', async () => {
-    const good = summariseProbes(await runBackgroundProbes(probePipeline(tokenizer, false), DEFAULT_QUALITY_SETTINGS, 2));
+    const good = summariseProbes(
+      await runBackgroundProbes(probePipeline(tokenizer, false), DEFAULT_QUALITY_SETTINGS, 2),
+    );
     expect(good).to.deep.equal(perfectProbes);
     const seen: string[] = [];
-    const leaky = summariseProbes(await runBackgroundProbes(probePipeline(tokenizer, true), DEFAULT_QUALITY_SETTINGS, 2, (r) => seen.push(r.case.caption)));
+    const leaky = summariseProbes(
+      await runBackgroundProbes(probePipeline(tokenizer, true), DEFAULT_QUALITY_SETTINGS, 2, (r) =>
+        seen.push(r.case.caption),
+      ),
+    );
     expect(seen.length).to.equal(16);
     expect(leaky.background_follows_caption_min).to.equal(1); // plain noise: the caption's background
     expect(leaky.noise_mean_probe).to.equal(0);
@@ -274,8 +362,13 @@ describe('quality report: the background probes', function () {
   });
 
   it('the noise-mean probe needs the VAE encoder', () => {
-    const pipe = { components: { vae: { hasEncoder: false } }, defaultSize: SIZE } as unknown as StableDiffusionPipeline;
-    expect(() => paletteLatentMeans(pipe)).to.throw(/needs the VAE encoder: load the pipeline with \{ vaeEncoder: true \}/);
+    const pipe = {
+      components: { vae: { hasEncoder: false } },
+      defaultSize: SIZE,
+    } as unknown as StableDiffusionPipeline;
+    expect(() => paletteLatentMeans(pipe)).to.throw(
+      /needs the VAE encoder: load the pipeline with \{ vaeEncoder: true \}/,
+    );
   });
 });
 
@@ -286,9 +379,13 @@ describe('ptp quality --check', function () {
     const r = await ptp('quality', '--edits', '1,0,0', '--probe-seeds', '0', '--steps', '2', '--check');
     expect(r.code, r.stderr).to.equal(1);
     const missed = lines(r.stderr).filter((l) => l.startsWith('missed: '));
-    expect(missed).to.include.members(['missed: background_follows_caption_min not measured (target ≥ 0.75)', 'missed: noise_mean_probe not measured (target ≥ 0.9)']);
+    expect(missed).to.include.members([
+      'missed: background_follows_caption_min not measured (target ≥ 0.75)',
+      'missed: noise_mean_probe not measured (target ≥ 0.9)',
+    ]);
     expect(r.stderr).to.contain(`ptp quality: ${missed.length} of ${QUALITY_TARGETS.length} quality targets missed`);
-    for (const t of QUALITY_TARGETS) expect(r.stdout).to.match(new RegExp(`${t.name.replace(/[-]/g, '\\-')} .* target ≥ ${t.min}  (met|MISSED)`));
+    for (const t of QUALITY_TARGETS)
+      expect(r.stdout).to.match(new RegExp(`${t.name.replace(/[-]/g, '\\-')} .* target ≥ ${t.min}  (met|MISSED)`));
     const json = JSON.parse(lines(r.stdout).at(-1)!) as Record<string, unknown>;
     expect(json).to.include({ edits: 1, probe_seeds: 0, steps: 2 });
     expect((await ptp('quality', '--probe-seeds', '5')).code).to.equal(2);

@@ -31,7 +31,10 @@ describeRef('TorchGenerator vs torch.randn (cases/torch_randn)', () => {
       const got = new TorchGenerator(e.seed).randn(e.shape);
       expect(got.length).to.equal(want.data.length);
       const d = diff(got, want.data);
-      expect(d, `${e.key}: ${d.mismatches} values differ, max |diff| ${d.maxAbs}`).to.deep.equal({ mismatches: 0, maxAbs: 0 });
+      expect(d, `${e.key}: ${d.mismatches} values differ, max |diff| ${d.maxAbs}`).to.deep.equal({
+        mismatches: 0,
+        maxAbs: 0,
+      });
     });
   }
 

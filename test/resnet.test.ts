@@ -29,7 +29,10 @@ describeRef('ResnetBlock2D and GroupNorm vs reference', () => {
     await src.close();
   });
 
-  for (const [name, eps] of [['unet_like', 1e-5], ['vae_like', 1e-6]] as const) {
+  for (const [name, eps] of [
+    ['unet_like', 1e-5],
+    ['vae_like', 1e-6],
+  ] as const) {
     it(`standalone GroupNorm ${name} (eps ${eps})`, async () => {
       const gn = new GroupNorm(8, 64, eps);
       const w = await fixtureTf('cases/groupnorm.safetensors', `${name}.weight`);

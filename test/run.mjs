@@ -17,7 +17,10 @@ if (!['fast', 'slow', 'all'].includes(mode)) {
   console.error('usage: node test/run.mjs fast|slow|all [mocha options]');
   process.exit(2);
 }
-const all = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => f.slice(0, -'.test.ts'.length)).sort();
+const all = readdirSync(join(root, 'test'))
+  .filter((f) => f.endsWith('.test.ts'))
+  .map((f) => f.slice(0, -'.test.ts'.length))
+  .sort();
 for (const s of [...SLOW, ...NATIVE_PARITY]) {
   if (!all.includes(s)) {
     console.error(`test/suites.mjs names "${s}", but there is no test/${s}.test.ts`);
@@ -28,7 +31,11 @@ const picked = (names) => names.filter((s) => mode === 'all' || (mode === 'slow'
 const files = (names) => names.map((s) => `test/${s}.test.ts`);
 const mocha = (names, env) => {
   if (!names.length) return 0;
-  const r = spawnSync(process.execPath, [join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...mochaArgs, ...files(names)], { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules', 'mocha', 'bin', 'mocha.js'), ...mochaArgs, ...files(names)],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } },
+  );
   return r.status ?? 1;
 };
 

@@ -5,7 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
-import { createScheduler, SCHEDULER_NAMES, type Scheduler, type SchedulerName } from '../src/models/schedulers/index.js';
+import {
+  createScheduler,
+  SCHEDULER_NAMES,
+  type Scheduler,
+  type SchedulerName,
+} from '../src/models/schedulers/index.js';
 import { alphasCumprod, makeBetas } from '../src/models/schedulers/betas.js';
 import { TERMINAL_ALPHA_FOR_SIGMAS } from '../src/models/schedulers/common.js';
 import { join } from 'node:path';
@@ -18,9 +23,19 @@ import { tempDirForSuite } from './helpers/tmp.js';
 
 /** The shipped demo model's scheduler_config.json once retrained for zero terminal SNR (issue 19). */
 const ZSNR: Record<string, unknown> = {
-  _class_name: 'DDIMScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', num_train_timesteps: 1000,
-  clip_sample: false, set_alpha_to_one: false, skip_prk_steps: true, steps_offset: 1, trained_betas: null,
-  prediction_type: 'v_prediction', rescale_betas_zero_snr: true, timestep_spacing: 'trailing',
+  _class_name: 'DDIMScheduler',
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  num_train_timesteps: 1000,
+  clip_sample: false,
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
+  steps_offset: 1,
+  trained_betas: null,
+  prediction_type: 'v_prediction',
+  rescale_betas_zero_snr: true,
+  timestep_spacing: 'trailing',
 };
 const SHAPE = [1, 4, 4, 4];
 /** float32 rounding allowance of a whole run (measured ≤ 4e-6). */
@@ -28,7 +43,16 @@ const ROUNDING = 1e-5;
 
 /** ᾱ the model was trained with (ᾱ_999 = 0 exactly under zero SNR; no 2⁻²⁴ clamp). */
 function trainingAlphas(zeroSnr: boolean): Float32Array {
-  return alphasCumprod(makeBetas({ betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear', numTrainTimesteps: 1000, trainedBetas: null, rescaleBetasZeroSnr: zeroSnr }));
+  return alphasCumprod(
+    makeBetas({
+      betaStart: 0.00085,
+      betaEnd: 0.012,
+      betaSchedule: 'scaled_linear',
+      numTrainTimesteps: 1000,
+      trainedBetas: null,
+      rescaleBetasZeroSnr: zeroSnr,
+    }),
+  );
 }
 
 /** ᾱ the scheduler's last step ends at (DDIM/PNDM: final ᾱ; σ-schedulers: 1/(σ_last²+1)). */
@@ -88,11 +112,17 @@ function oracleRun(type: SchedulerName, config: Record<string, unknown>, steps: 
   const af = finalAlpha(s);
   const xf = x.dataSync();
   let finalError = 0;
-  for (let k = 0; k < xf.length; k++) finalError = Math.max(finalError, Math.abs(xf[k] - (Math.sqrt(af) * x0[k] + Math.sqrt(1 - af) * eps![k])));
+  for (let k = 0; k < xf.length; k++)
+    finalError = Math.max(finalError, Math.abs(xf[k] - (Math.sqrt(af) * x0[k] + Math.sqrt(1 - af) * eps![k])));
   x.dispose();
   s.dispose();
   expect(tf.memory().numTensors, `${type}: tensors left by the run`).to.equal(before);
-  return { timesteps: [...s.timesteps], deviations, finalError, maxAbsX0: x0.reduce((m, v) => Math.max(m, Math.abs(v)), 0) };
+  return {
+    timesteps: [...s.timesteps],
+    deviations,
+    finalError,
+    maxAbsX0: x0.reduce((m, v) => Math.max(m, Math.abs(v)), 0),
+  };
 }
 
 /**
@@ -140,14 +170,21 @@ describe('zero terminal SNR + v_prediction + trailing spacing in every scheduler
         expect(r.deviations[1], 'after the first step').to.be.below(first);
         if (type === 'pndm') return; // the rest of PNDM: next test
         r.deviations.forEach((d, i) => expect(d, `input of call ${i} (t=${r.timesteps[i]})`).to.be.below(first));
-        expect(r.finalError, 'final sample').to.be.below(clampOffset(type, true, r.maxAbsX0, finalAlphaOf(type, config)) + rounding);
+        expect(r.finalError, 'final sample').to.be.below(
+          clampOffset(type, true, r.maxAbsX0, finalAlphaOf(type, config)) + rounding,
+        );
       });
     }
   }
 
   it('pndm: with v its multistep combines raw v outputs (diffusers) — as accurate as without zero SNR, and converging', () => {
     const vTrailing = { ...ZSNR, rescale_betas_zero_snr: false };
-    const [z20, z50, p20, p50] = [oracleRun('pndm', ZSNR, 20), oracleRun('pndm', ZSNR, 50), oracleRun('pndm', vTrailing, 20), oracleRun('pndm', vTrailing, 50)];
+    const [z20, z50, p20, p50] = [
+      oracleRun('pndm', ZSNR, 20),
+      oracleRun('pndm', ZSNR, 50),
+      oracleRun('pndm', vTrailing, 20),
+      oracleRun('pndm', vTrailing, 50),
+    ];
     // Measured: zero SNR 2.27e-2 / 8.4e-3, without 2.08e-2 / 7.7e-3 (an O(1/steps) error of PLMS over v).
     expect(z20.finalError).to.be.below(1.15 * p20.finalError);
     expect(z50.finalError).to.be.below(1.15 * p50.finalError);
@@ -173,14 +210,19 @@ describe('zero terminal SNR + v_prediction + trailing spacing in every scheduler
     });
 
     it(`${type}: zero SNR with ε-prediction is refused in one line`, () => {
-      for (const cfg of [{ ...ZSNR, prediction_type: 'epsilon' }, { ...ZSNR, prediction_type: undefined }]) {
+      for (const cfg of [
+        { ...ZSNR, prediction_type: 'epsilon' },
+        { ...ZSNR, prediction_type: undefined },
+      ]) {
         let msg = '';
         try {
           createScheduler(cfg, { type });
         } catch (e) {
           msg = (e as Error).message;
         }
-        expect(msg).to.match(/config: "prediction_type" "epsilon" cannot be used with rescale_betas_zero_snr .*use v_prediction$/);
+        expect(msg).to.match(
+          /config: "prediction_type" "epsilon" cannot be used with rescale_betas_zero_snr .*use v_prediction$/,
+        );
         expect(msg).not.to.include('\n');
       }
     });
@@ -197,7 +239,27 @@ describe('cli: ptp generate --scheduler <each> on a model whose scheduler_config
     putFile(model, 'scheduler/scheduler_config.json', JSON.stringify(ZSNR));
     for (const scheduler of SCHEDULER_NAMES) {
       const latents = join(tmp(), `${scheduler}.safetensors`);
-      const r = await ptp('generate', '--model', model, '--prompt', 'a red circle', '--steps', '3', '--seed', '1', '--height', '64', '--width', '64', '--scheduler', scheduler, '--save-latents', latents, '--out', join(tmp(), `${scheduler}.png`));
+      const r = await ptp(
+        'generate',
+        '--model',
+        model,
+        '--prompt',
+        'a red circle',
+        '--steps',
+        '3',
+        '--seed',
+        '1',
+        '--height',
+        '64',
+        '--width',
+        '64',
+        '--scheduler',
+        scheduler,
+        '--save-latents',
+        latents,
+        '--out',
+        join(tmp(), `${scheduler}.png`),
+      );
       expect(r.code, `${scheduler}: ${r.stderr}`).to.equal(0);
       const final = (await readLatentsFile(latents)).data;
       expect(final.every(Number.isFinite), `${scheduler}: finite latents`).to.equal(true);

@@ -18,7 +18,13 @@ const SD15: Record<string, unknown> = {
   trained_betas: null,
   clip_sample: false,
 };
-const CASE_TYPES: Record<string, SchedulerName> = { ddim: 'ddim', pndm: 'pndm', euler: 'euler', lms: 'lms', dpmpp2m: 'dpmpp' };
+const CASE_TYPES: Record<string, SchedulerName> = {
+  ddim: 'ddim',
+  pndm: 'pndm',
+  euler: 'euler',
+  lms: 'lms',
+  dpmpp2m: 'dpmpp',
+};
 const CLASS_NAMES: Record<SchedulerName, string> = {
   ddim: 'DDIMScheduler',
   pndm: 'PNDMScheduler',
@@ -27,7 +33,14 @@ const CLASS_NAMES: Record<SchedulerName, string> = {
   dpmpp: 'DPMSolverMultistepScheduler',
 };
 /** The P2P fixtures' DDIM (ptp_utils / null-text notebook). */
-const P2P_DDIM = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', clip_sample: false, set_alpha_to_one: false, steps_offset: 1 };
+const P2P_DDIM = {
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  clip_sample: false,
+  set_alpha_to_one: false,
+  steps_offset: 1,
+};
 
 /** Values of a fixture tensor (any dtype) as numbers. */
 async function values(file: string, name: string): Promise<number[]> {
@@ -43,7 +56,8 @@ function row(f: { data: Float32Array; shape: number[] }, i: number): Float32Arra
 function bitExact(got: ArrayLike<number>, want: ArrayLike<number>, what: string): void {
   expect(got.length, `${what}: length`).to.equal(want.length);
   const bad: string[] = [];
-  for (let i = 0; i < want.length && bad.length < 5; i++) if (Math.fround(got[i]) !== want[i]) bad.push(`[${i}] ${got[i]} vs ${want[i]}`);
+  for (let i = 0; i < want.length && bad.length < 5; i++)
+    if (Math.fround(got[i]) !== want[i]) bad.push(`[${i}] ${got[i]} vs ${want[i]}`);
   expect(bad, `${what}: not bit-identical`).to.deep.equal([]);
 }
 
@@ -81,7 +95,8 @@ describeRef('schedulers vs diffusers (cases/scheduler_*)', () => {
 
   it('covers every scheduler case of the fixtures; SD15 above is the reference scheduler_config.json', () => {
     expect(caseNames.length).to.be.at.least(21);
-    for (const name of index.sd2.cases.filter((c: string) => c.startsWith('scheduler_'))) expect(caseNames).to.include(name);
+    for (const name of index.sd2.cases.filter((c: string) => c.startsWith('scheduler_')))
+      expect(caseNames).to.include(name);
     expect(readJson('sd15-config/scheduler/scheduler_config.json')).to.deep.equal(SD15);
   });
 
@@ -109,9 +124,17 @@ describeRef('schedulers vs diffusers (cases/scheduler_*)', () => {
         const want = await values(file, 'timesteps');
         expect(s.timesteps).to.deep.equal(want);
         expect(s.timesteps).to.deep.equal(index.scheduler_timesteps[kind]);
-        bitExact((s as DDIMScheduler).alphasCumprod, (await fixtureTensor(file, 'alphas_cumprod')).data, 'alphas_cumprod');
+        bitExact(
+          (s as DDIMScheduler).alphasCumprod,
+          (await fixtureTensor(file, 'alphas_cumprod')).data,
+          'alphas_cumprod',
+        );
         if ((await fixture(file)).tensors.has('sigmas')) {
-          bitExact((s as unknown as { sigmas: Float32Array }).sigmas, (await fixtureTensor(file, 'sigmas')).data, 'sigmas');
+          bitExact(
+            (s as unknown as { sigmas: Float32Array }).sigmas,
+            (await fixtureTensor(file, 'sigmas')).data,
+            'sigmas',
+          );
         }
         const sigma0 = (await fixtureTensor(file, 'init_noise_sigma')).data[0];
         expect(Math.fround(s.initNoiseSigma)).to.equal(sigma0);
@@ -238,7 +261,6 @@ describeRef('DDIM timesteps of the Prompt-to-Prompt fixtures', () => {
 });
 
 describe('DDIM inversion step (null-text notebook next_step)', () => {
-
   for (const offset of [0, 1]) {
     it(`invertStep is the inverse of step (steps_offset ${offset}) and follows next_step's formula`, () => {
       const s = new DDIMScheduler({ ...P2P_DDIM, steps_offset: offset });
@@ -257,7 +279,10 @@ describe('DDIM inversion step (null-text notebook next_step)', () => {
         const an = ac[t];
         const xs = x.dataSync();
         const es = eps.dataSync();
-        const want = Float32Array.from(xs, (xv, k) => Math.sqrt(an) * ((xv - Math.sqrt(1 - a) * es[k]) / Math.sqrt(a)) + Math.sqrt(1 - an) * es[k]);
+        const want = Float32Array.from(
+          xs,
+          (xv, k) => Math.sqrt(an) * ((xv - Math.sqrt(1 - a) * es[k]) / Math.sqrt(a)) + Math.sqrt(1 - an) * es[k],
+        );
         expectClose(up, want, { atol: 1e-5, rtol: 1e-5 }, `invertStep at t=${t}`);
         tf.dispose([up, down]);
       }
@@ -298,23 +323,83 @@ describe('DDIM inversion step with v_prediction and sample (diffusers DDIMInvers
 
 describe('scheduler config errors', () => {
   const bad: [string, Record<string, unknown>, { type?: string }, RegExp][] = [
-    ['unknown short name', SD15, { type: 'heun' }, /unknown scheduler type "heun"; supported: ddim, pndm, euler, lms, dpmpp/],
-    ['unknown class', { ...SD15, _class_name: 'UniPCMultistepScheduler' }, {}, /unknown scheduler class "UniPCMultistepScheduler"/],
+    [
+      'unknown short name',
+      SD15,
+      { type: 'heun' },
+      /unknown scheduler type "heun"; supported: ddim, pndm, euler, lms, dpmpp/,
+    ],
+    [
+      'unknown class',
+      { ...SD15, _class_name: 'UniPCMultistepScheduler' },
+      {},
+      /unknown scheduler class "UniPCMultistepScheduler"/,
+    ],
     ['no class name', { beta_schedule: 'linear' }, {}, /no "_class_name"/],
-    ['beta schedule', { ...SD15, beta_schedule: 'sigmoid' }, {}, /"beta_schedule" value "sigmoid" is not supported \(supported: linear, scaled_linear, squaredcos_cap_v2\)/],
-    ['timestep spacing', { ...SD15, timestep_spacing: 'uniform' }, { type: 'ddim' }, /DDIMScheduler config: "timestep_spacing" value "uniform" is not supported/],
-    ['prediction type', { ...SD15, prediction_type: 'flow' }, { type: 'euler' }, /"prediction_type" value "flow" is not supported/],
-    ['PNDM v-sample', { ...SD15, prediction_type: 'sample' }, {}, /PNDMScheduler config: "prediction_type" value "sample"/],
+    [
+      'beta schedule',
+      { ...SD15, beta_schedule: 'sigmoid' },
+      {},
+      /"beta_schedule" value "sigmoid" is not supported \(supported: linear, scaled_linear, squaredcos_cap_v2\)/,
+    ],
+    [
+      'timestep spacing',
+      { ...SD15, timestep_spacing: 'uniform' },
+      { type: 'ddim' },
+      /DDIMScheduler config: "timestep_spacing" value "uniform" is not supported/,
+    ],
+    [
+      'prediction type',
+      { ...SD15, prediction_type: 'flow' },
+      { type: 'euler' },
+      /"prediction_type" value "flow" is not supported/,
+    ],
+    [
+      'PNDM v-sample',
+      { ...SD15, prediction_type: 'sample' },
+      {},
+      /PNDMScheduler config: "prediction_type" value "sample"/,
+    ],
     ['PRK steps', { ...SD15, skip_prk_steps: false }, {}, /"skip_prk_steps" = false .* not supported/],
     ['thresholding', { ...SD15, thresholding: true }, { type: 'ddim' }, /"thresholding" = true is not supported/],
-    ['karras sigmas', { ...SD15, use_karras_sigmas: true }, { type: 'lms' }, /"use_karras_sigmas" = true is not supported/],
+    [
+      'karras sigmas',
+      { ...SD15, use_karras_sigmas: true },
+      { type: 'lms' },
+      /"use_karras_sigmas" = true is not supported/,
+    ],
     ['solver order 3', { ...SD15, solver_order: 3 }, { type: 'dpmpp' }, /"solver_order" = 3 is not supported/],
-    ['SDE solver', { ...SD15, algorithm_type: 'sde-dpmsolver++' }, { type: 'dpmpp' }, /"algorithm_type" value "sde-dpmsolver\+\+" is not supported/],
-    ['zero SNR with epsilon', { ...SD15, rescale_betas_zero_snr: true }, { type: 'lms' }, /LMSDiscreteScheduler config: "prediction_type" "epsilon" cannot be used with rescale_betas_zero_snr/],
-    ['zero SNR with epsilon in PNDM', { ...SD15, rescale_betas_zero_snr: true }, {}, /PNDMScheduler config: "prediction_type" "epsilon" cannot be used with rescale_betas_zero_snr/],
-    ['zero SNR not a boolean', { ...SD15, rescale_betas_zero_snr: 'yes' }, { type: 'ddim' }, /"rescale_betas_zero_snr" must be true or false/],
+    [
+      'SDE solver',
+      { ...SD15, algorithm_type: 'sde-dpmsolver++' },
+      { type: 'dpmpp' },
+      /"algorithm_type" value "sde-dpmsolver\+\+" is not supported/,
+    ],
+    [
+      'zero SNR with epsilon',
+      { ...SD15, rescale_betas_zero_snr: true },
+      { type: 'lms' },
+      /LMSDiscreteScheduler config: "prediction_type" "epsilon" cannot be used with rescale_betas_zero_snr/,
+    ],
+    [
+      'zero SNR with epsilon in PNDM',
+      { ...SD15, rescale_betas_zero_snr: true },
+      {},
+      /PNDMScheduler config: "prediction_type" "epsilon" cannot be used with rescale_betas_zero_snr/,
+    ],
+    [
+      'zero SNR not a boolean',
+      { ...SD15, rescale_betas_zero_snr: 'yes' },
+      { type: 'ddim' },
+      /"rescale_betas_zero_snr" must be true or false/,
+    ],
     ['wrong type', { ...SD15, steps_offset: '1' }, {}, /"steps_offset" must be a finite number, got "1"/],
-    ['interpolation', { ...SD15, interpolation_type: 'log_linear' }, { type: 'euler' }, /"interpolation_type" value "log_linear"/],
+    [
+      'interpolation',
+      { ...SD15, interpolation_type: 'log_linear' },
+      { type: 'euler' },
+      /"interpolation_type" value "log_linear"/,
+    ],
   ];
   for (const [what, config, opts, msg] of bad) {
     it(`${what} → clear error`, () => {

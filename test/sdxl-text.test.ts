@@ -44,7 +44,10 @@ async function idsOf(name: string): Promise<number[][]> {
   return Array.from({ length: b }, (_, i) => flat.slice(i * t, (i + 1) * t));
 }
 
-async function loadText<T extends ClipTextModel>(make: (json: unknown, where: string) => T, component: string): Promise<T> {
+async function loadText<T extends ClipTextModel>(
+  make: (json: unknown, where: string) => T,
+  component: string,
+): Promise<T> {
   const model = make(readJson(`tiny-sdxl/${component}/config.json`), `tiny-sdxl/${component}/config.json`);
   const src = await openWeightFiles(join(DIR, component, 'model.safetensors'));
   await loadWeights(model, src);
@@ -63,16 +66,30 @@ describeRef('SD-XL tokenizers (tiny-sdxl tokenizer and tokenizer_2) vs transform
   });
 
   it('tokenizer pads with <|endoftext|> (49407), tokenizer_2 with "!" (0); both take 77 tokens', () => {
-    expect([tok.padToken, tok.padTokenId, tok.modelMaxLength]).to.deep.equal([ref.tokenizer.pad_token, ref.tokenizer.pad_token_id, 77]);
-    expect([tok2.padToken, tok2.padTokenId, tok2.modelMaxLength]).to.deep.equal([ref.tokenizer_2.pad_token, ref.tokenizer_2.pad_token_id, 77]);
+    expect([tok.padToken, tok.padTokenId, tok.modelMaxLength]).to.deep.equal([
+      ref.tokenizer.pad_token,
+      ref.tokenizer.pad_token_id,
+      77,
+    ]);
+    expect([tok2.padToken, tok2.padTokenId, tok2.modelMaxLength]).to.deep.equal([
+      ref.tokenizer_2.pad_token,
+      ref.tokenizer_2.pad_token_id,
+      77,
+    ]);
   });
 
   for (const [i, c] of cases.entries()) {
     it(`#${i} ${JSON.stringify(c.prompt).slice(0, 60)}: ids, tokens and masks of both tokenizers`, () => {
       expect(tok.encode(c.prompt), 'encode').to.deep.equal(c.ids_no_padding_no_truncation);
       expect(tok2.encode(c.prompt), 'encode (tokenizer_2)').to.deep.equal(c.ids_2_no_padding_no_truncation);
-      expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)]).to.deep.equal(c.tokens);
-      expect([tok2.idToToken(tok2.bosTokenId), ...tok2.tokenize(c.prompt), tok2.idToToken(tok2.eosTokenId)]).to.deep.equal(c.tokens_2);
+      expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)]).to.deep.equal(
+        c.tokens,
+      );
+      expect([
+        tok2.idToToken(tok2.bosTokenId),
+        ...tok2.tokenize(c.prompt),
+        tok2.idToToken(tok2.eosTokenId),
+      ]).to.deep.equal(c.tokens_2);
       const a = tok.call([c.prompt]);
       const b = tok2.call([c.prompt]);
       expect(a.inputIds[0], 'input_ids').to.deep.equal(c.input_ids);
@@ -80,7 +97,9 @@ describeRef('SD-XL tokenizers (tiny-sdxl tokenizer and tokenizer_2) vs transform
       expect(b.inputIds[0], 'input_ids_2').to.deep.equal(c.input_ids_2);
       expect(b.attentionMask[0], 'attention_mask_2').to.deep.equal(c.attention_mask_2);
       expect(a.truncated[0]).to.equal(c.truncated);
-      expect(tok.encode(c.prompt).join() === tok2.encode(c.prompt).join(), 'same ids before padding').to.equal(c.same_ids_before_padding);
+      expect(tok.encode(c.prompt).join() === tok2.encode(c.prompt).join(), 'same ids before padding').to.equal(
+        c.same_ids_before_padding,
+      );
     });
   }
 });
@@ -110,7 +129,10 @@ describeRef('SD-XL text encoders (tiny-sdxl) vs transformers (text_encoder_sdxl)
     expect(keys.slice(0, -1)).to.deep.equal([...te1.namedParams()].map(([k]) => k));
   });
 
-  for (const [name, which] of [['text_encoder', 1], ['text_encoder_2', 2]] as const) {
+  for (const [name, which] of [
+    ['text_encoder', 1],
+    ['text_encoder_2', 2],
+  ] as const) {
     it(`${name}: embeddings, every layer, last_hidden_state and the pooled output`, async () => {
       const model = which === 1 ? te1 : te2;
       const out = model.forward(which === 1 ? ids : ids2, { outputHiddenStates: true });
@@ -118,9 +140,19 @@ describeRef('SD-XL text encoders (tiny-sdxl) vs transformers (text_encoder_sdxl)
       expect(out.hiddenStates).to.have.length(4);
       // index.json has no tolerance for embeddings_out: it is held to that of hidden_states.1.
       for (const [k, layer] of layers.entries()) {
-        expectClose(out.hiddenStates![k], await fixtureTf(CASE, `${name}.${layer}`), tol(`${name}.${k === 0 ? 'hidden_states.1' : layer}`), `${name}.${layer}`);
+        expectClose(
+          out.hiddenStates![k],
+          await fixtureTf(CASE, `${name}.${layer}`),
+          tol(`${name}.${k === 0 ? 'hidden_states.1' : layer}`),
+          `${name}.${layer}`,
+        );
       }
-      expectClose(out.lastHiddenState, await fixtureTf(CASE, `${name}.last_hidden_state`), tol(`${name}.last_hidden_state`), 'last_hidden_state');
+      expectClose(
+        out.lastHiddenState,
+        await fixtureTf(CASE, `${name}.last_hidden_state`),
+        tol(`${name}.last_hidden_state`),
+        'last_hidden_state',
+      );
       // The pooled output (taken at the first end-of-text token: argmax of the ids for both pad conventions).
       const pooledTol = which === 1 ? tol('text_encoder.pooler_output') : tol('text_encoder_2.text_embeds');
       expectClose(out.poolerOutput, await fixtureTf(CASE, `${name}.pooler_output`), pooledTol, 'pooler_output');
@@ -131,7 +163,12 @@ describeRef('SD-XL text encoders (tiny-sdxl) vs transformers (text_encoder_sdxl)
 
   it('text_encoder_2.text_embeds = text_projection(pooler_output)', async () => {
     const out = te2.forward(ids2);
-    expectClose(out.textEmbeds, await fixtureTf(CASE, 'text_encoder_2.text_embeds'), tol('text_encoder_2.text_embeds'), 'text_embeds');
+    expectClose(
+      out.textEmbeds,
+      await fixtureTf(CASE, 'text_encoder_2.text_embeds'),
+      tol('text_encoder_2.text_embeds'),
+      'text_embeds',
+    );
     tf.dispose([out.lastHiddenState, out.poolerOutput, out.textEmbeds]);
   });
 
@@ -150,13 +187,23 @@ describeRef('SD-XL text encoders (tiny-sdxl) vs transformers (text_encoder_sdxl)
       const { embeds, pooled } = enc.encodePooled(prompts());
       expect(embeds.shape).to.deep.equal([3, 77, 20]);
       expectClose(embeds, await fixtureTf(CASE, 'prompt_embeds'), tol('prompt_embeds'), 'prompt_embeds');
-      expectClose(pooled, await fixtureTf(CASE, 'pooled_prompt_embeds'), tol('text_encoder_2.text_embeds'), 'pooled_prompt_embeds');
+      expectClose(
+        pooled,
+        await fixtureTf(CASE, 'pooled_prompt_embeds'),
+        tol('text_encoder_2.text_embeds'),
+        'pooled_prompt_embeds',
+      );
       tf.dispose([embeds, pooled]);
     });
 
     it('clip skip 1 takes hidden_states[-3] of both encoders; the pooled embedding stays that of the whole encoder', async () => {
       const { embeds, pooled } = enc.encodePooled(prompts(), { clipSkip: 1 });
-      expectClose(embeds, await fixtureTf(CASE, 'prompt_embeds_clip_skip1'), tol('prompt_embeds'), 'prompt_embeds_clip_skip1');
+      expectClose(
+        embeds,
+        await fixtureTf(CASE, 'prompt_embeds_clip_skip1'),
+        tol('prompt_embeds'),
+        'prompt_embeds_clip_skip1',
+      );
       expectClose(pooled, await fixtureTf(CASE, 'pooled_prompt_embeds'), tol('text_encoder_2.text_embeds'), 'pooled');
       tf.dispose([embeds, pooled]);
       expect(() => enc.encode(['a'], { clipSkip: 3 })).to.throw(/clip skip must be an integer in 0\.\.2/);
@@ -164,8 +211,18 @@ describeRef('SD-XL text encoders (tiny-sdxl) vs transformers (text_encoder_sdxl)
 
     it('"" is encoded like any prompt (negative_prompt_embeds_empty_string)', async () => {
       const { embeds, pooled } = enc.encodePooled(['', '', '']);
-      expectClose(embeds, await fixtureTf(CASE, 'negative_prompt_embeds_empty_string'), tol('prompt_embeds'), 'negative_prompt_embeds');
-      expectClose(pooled, await fixtureTf(CASE, 'negative_pooled_prompt_embeds_empty_string'), tol('text_encoder_2.text_embeds'), 'negative pooled');
+      expectClose(
+        embeds,
+        await fixtureTf(CASE, 'negative_prompt_embeds_empty_string'),
+        tol('prompt_embeds'),
+        'negative_prompt_embeds',
+      );
+      expectClose(
+        pooled,
+        await fixtureTf(CASE, 'negative_pooled_prompt_embeds_empty_string'),
+        tol('text_encoder_2.text_embeds'),
+        'negative pooled',
+      );
       tf.dispose([embeds, pooled]);
     });
 
@@ -179,10 +236,17 @@ describeRef('SD-XL text encoders (tiny-sdxl) vs transformers (text_encoder_sdxl)
     it('context lengths: each tokenizer must match its text encoder, and both tokenizers each other (one-line errors)', async () => {
       const tok = await loadClipTokenizer(join(DIR, 'tokenizer'));
       const tok2Short = await loadClipTokenizer(join(DIR, 'tokenizer_2'), { modelMaxLength: 16 });
-      expect(() => new DualClipPromptEncoder(tok, te1, tok2Short, te2)).to.throw(/^the second tokenizer: model_max_length 16 does not match max_position_embeddings 77 of the second text encoder/);
-      const te2Short = ClipTextModelWithProjection.fromConfig({ ...JSON.parse(readFileSync(join(DIR, 'text_encoder_2', 'config.json'), 'utf8')), max_position_embeddings: 16 });
+      expect(() => new DualClipPromptEncoder(tok, te1, tok2Short, te2)).to.throw(
+        /^the second tokenizer: model_max_length 16 does not match max_position_embeddings 77 of the second text encoder/,
+      );
+      const te2Short = ClipTextModelWithProjection.fromConfig({
+        ...JSON.parse(readFileSync(join(DIR, 'text_encoder_2', 'config.json'), 'utf8')),
+        max_position_embeddings: 16,
+      });
       try {
-        expect(() => new DualClipPromptEncoder(tok, te1, tok2Short, te2Short)).to.throw(/^the second tokenizer: model_max_length 16 differs from 77 of the tokenizer \(the two encoders' states are concatenated per token\)$/);
+        expect(() => new DualClipPromptEncoder(tok, te1, tok2Short, te2Short)).to.throw(
+          /^the second tokenizer: model_max_length 16 differs from 77 of the tokenizer \(the two encoders' states are concatenated per token\)$/,
+        );
       } finally {
         te2Short.dispose();
       }
@@ -202,6 +266,8 @@ describeRef('SD-XL model directory: tokenizer_2 checked against text_encoder_2 b
     writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), model_max_length: 16 }));
     let err: Error | undefined;
     await loadPipelineFromDirectory(dir).catch((e: Error) => (err = e));
-    expect(err?.message).to.equal(`${dir}/tokenizer_2/tokenizer_config.json: model_max_length 16 does not match max_position_embeddings 77 of ${dir}/text_encoder_2/config.json (a tokenizer_config.json without model_max_length means 77)`);
+    expect(err?.message).to.equal(
+      `${dir}/tokenizer_2/tokenizer_config.json: model_max_length 16 does not match max_position_embeddings 77 of ${dir}/text_encoder_2/config.json (a tokenizer_config.json without model_max_length means 77)`,
+    );
   });
 });

@@ -19,7 +19,8 @@ import { describeRef, readJson, tinySdDir } from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 import { skipUnlessBackend } from './helpers/backend-skip.js';
 
-const randn = (shape: number[], seed: number, scale = 1) => tf.tidy(() => tf.mul(tf.tensor(new TorchGenerator(seed).randn(shape), shape), scale));
+const randn = (shape: number[], seed: number, scale = 1) =>
+  tf.tidy(() => tf.mul(tf.tensor(new TorchGenerator(seed).randn(shape), shape), scale));
 const maxAbs = (a: ArrayLike<number>) => Array.from(a).reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
 describe('SegmentTape: gradients by per-segment recomputation', () => {
@@ -35,14 +36,26 @@ describe('SegmentTape: gradients by per-segment recomputation', () => {
     const other = randn([3, 4], 4);
     const r = randn([3, 4], 5);
     /** The same computation, segment by segment (`seg` runs or records a segment). */
-    const model = (s: tf.Tensor, seg: (xs: tf.Tensor[], f: (xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) => tf.Tensor | tf.Tensor[]) => {
+    const model = (
+      s: tf.Tensor,
+      seg: (xs: tf.Tensor[], f: (xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]) => tf.Tensor | tf.Tensor[],
+    ) => {
       const free = seg([other], ([o]) => tf.tanh(o)) as tf.Tensor; // does not depend on the source
       const [a, b] = seg([s, c], ([x, k]) => [tf.tanh(tf.matMul(x, w)), tf.mul(tf.sigmoid(x), k)]) as tf.Tensor[];
       const d = seg([a, free], ([p, q]) => tf.mul(tf.sin(p), q)) as tf.Tensor;
-      return seg([d, a, b, s], ([p, q, u, x]) => tf.add(tf.add(tf.mul(p, q), tf.square(u)), tf.mul(x, 0.5))) as tf.Tensor;
+      return seg([d, a, b, s], ([p, q, u, x]) =>
+        tf.add(tf.add(tf.mul(p, q), tf.square(u)), tf.mul(x, 0.5)),
+      ) as tf.Tensor;
     };
     const before = tf.memory().numTensors;
-    const plain = tf.grads((s: tf.Tensor) => tf.sum(tf.mul(model(s, (xs, f) => f(xs)), r)))([src])[0];
+    const plain = tf.grads((s: tf.Tensor) =>
+      tf.sum(
+        tf.mul(
+          model(s, (xs, f) => f(xs)),
+          r,
+        ),
+      ),
+    )([src])[0];
     const tape = new SegmentTape();
     tape.watch(src);
     const y = tf.tidy(() => model(src, (xs, f) => tape.run(xs, f)) as tf.Tensor);
@@ -87,7 +100,9 @@ describeRef('SegmentTape through the tiny UNet: d⟨unet(x, t, context), r⟩ / 
     const x = randn([1, size, size, 4], 11) as tf.Tensor4D;
     const ctx = randn([1, 77, unet.config.crossAttentionDim[0]], 12) as tf.Tensor3D;
     const r = randn([1, size, size, 4], 13);
-    const plain = withPlain ? tf.grads((c: tf.Tensor) => tf.sum(tf.mul(unet.forward(x, 401, c as tf.Tensor3D), r)))([ctx])[0] : undefined;
+    const plain = withPlain
+      ? tf.grads((c: tf.Tensor) => tf.sum(tf.mul(unet.forward(x, 401, c as tf.Tensor3D), r)))([ctx])[0]
+      : undefined;
     const tape = new SegmentTape();
     tape.watch(ctx);
     const y = unet.forward(x, 401, ctx, undefined, { tape });
@@ -131,7 +146,9 @@ describeRef('SegmentTape through the tiny UNet: d⟨unet(x, t, context), r⟩ / 
     const tape = new SegmentTape();
     const x = tf.zeros([1, 8, 8, 4]) as tf.Tensor4D;
     const ctx = tf.zeros([1, 77, unet.config.crossAttentionDim[0]]) as tf.Tensor3D;
-    expect(() => unet.forward(x, 1, ctx, { controller: { onAttention: (p) => p } }, { tape })).to.throw('cannot run on a gradient tape');
+    expect(() => unet.forward(x, 1, ctx, { controller: { onAttention: (p) => p } }, { tape })).to.throw(
+      'cannot run on a gradient tape',
+    );
     tape.dispose();
     tf.dispose([x, ctx]);
   });

@@ -35,7 +35,11 @@ function safetensorsSummary(path: string): { dtypes: Set<string>; bytes: number 
   const buf = readFileSync(path);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string }>;
-  const dtypes = new Set(Object.entries(header).filter(([k]) => k !== '__metadata__').map(([, v]) => v.dtype));
+  const dtypes = new Set(
+    Object.entries(header)
+      .filter(([k]) => k !== '__metadata__')
+      .map(([, v]) => v.dtype),
+  );
   return { dtypes, bytes: buf.byteLength };
 }
 
@@ -60,21 +64,31 @@ describe('shipped demo model (models/shapes)', function () {
     expect(json('vae/config.json')._class_name).to.equal('AutoencoderKL');
     expect(json('text_encoder/config.json').architectures).to.deep.equal(['CLIPTextModel']);
     let bytes = 0;
-    for (const f of ['unet/diffusion_pytorch_model.safetensors', 'vae/diffusion_pytorch_model.safetensors', 'text_encoder/model.safetensors']) {
+    for (const f of [
+      'unet/diffusion_pytorch_model.safetensors',
+      'vae/diffusion_pytorch_model.safetensors',
+      'text_encoder/model.safetensors',
+    ]) {
       const s = safetensorsSummary(join(MODEL, f));
       expect([...s.dtypes], f).to.deep.equal(['F16']);
       bytes += s.bytes;
     }
     expect(bytes).to.be.below(20e6);
     // Nothing else that weighs: no checkpoints or optimiser state in the package.
-    const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]));
+    const walk = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)],
+      );
     const total = walk(MODEL).reduce((s, f) => s + statSync(f).size, 0);
     expect(total - bytes).to.be.below(3e6);
   });
 
   it('uses the real SD-1.5 CLIP tokenizer (the bundled files, byte for byte)', () => {
     for (const f of ['vocab.json', 'merges.txt']) {
-      expect(readFileSync(join(MODEL, 'tokenizer', f)).equals(readFileSync(join(bundledTokenizerDir(), f))), f).to.equal(true);
+      expect(
+        readFileSync(join(MODEL, 'tokenizer', f)).equals(readFileSync(join(bundledTokenizerDir(), f))),
+        f,
+      ).to.equal(true);
     }
   });
 
@@ -96,7 +110,8 @@ describe('shipped demo model (models/shapes)', function () {
     before(async function () {
       this.timeout(1800000); // ~2–3 min on an idle 2-core machine; far longer when it is shared
       const scores: EditScore[] = [];
-      for (const e of qualityEdits({ colourSingle: 4, colourPair: 3, shapePair: 3 })) scores.push(await scoreEdit(pipe, e, DEFAULT_QUALITY_SETTINGS));
+      for (const e of qualityEdits({ colourSingle: 4, colourPair: 3, shapePair: 3 }))
+        scores.push(await scoreEdit(pipe, e, DEFAULT_QUALITY_SETTINGS));
       const probes = await runBackgroundProbes(pipe, DEFAULT_QUALITY_SETTINGS, 1);
       measured = { m: { ...summarise(scores), ...summariseProbes(probes) }, scores, probes };
     });
@@ -118,15 +133,33 @@ describe('shipped demo model (models/shapes)', function () {
         return;
       }
       const f = floor.value(m);
-      console.log(`      below target: ${name} = ${show(v)} (target ≥ ${t.min}); held to its floor ${floor.name} ≥ ${floor.min}: ${show(f)}`);
-      expect(f !== undefined && f >= floor.min, `${floor.name} = ${show(f)}, below the shipped model's floor ${floor.min} (target ${name} ≥ ${t.min}); ${detail}`).to.equal(true);
+      console.log(
+        `      below target: ${name} = ${show(v)} (target ≥ ${t.min}); held to its floor ${floor.name} ≥ ${floor.min}: ${show(f)}`,
+      );
+      expect(
+        f !== undefined && f >= floor.min,
+        `${floor.name} = ${show(f)}, below the shipped model's floor ${floor.min} (target ${name} ≥ ${t.min}); ${detail}`,
+      ).to.equal(true);
     };
     const reasons = (scores: EditScore[]) => scores.map((s) => (s.attributeOk ? 'ok' : s.check.reason)).join('; ');
 
     it('generation_ok: the source and plain-target images show their captions', () => {
       const { m, scores } = measure();
-      const failed = scores.flatMap((s) => [[s.edit.source, s.generation[0]], [s.edit.target, s.generation[1]]] as const).filter(([, g]) => !g.ok).map(([c]) => c);
-      expectTarget(m, 'generation_ok_fraction', `${failed.length} of ${2 * scores.length} generations miss their caption (background right in ${m.generation_background_ok_fraction!.toFixed(3)}): ${failed.join('; ')}`);
+      const failed = scores
+        .flatMap(
+          (s) =>
+            [
+              [s.edit.source, s.generation[0]],
+              [s.edit.target, s.generation[1]],
+            ] as const,
+        )
+        .filter(([, g]) => !g.ok)
+        .map(([c]) => c);
+      expectTarget(
+        m,
+        'generation_ok_fraction',
+        `${failed.length} of ${2 * scores.length} generations miss their caption (background right in ${m.generation_background_ok_fraction!.toFixed(3)}): ${failed.join('; ')}`,
+      );
     });
 
     it('attribute_ok: each edit changes its attribute where the source object was', () => {
@@ -136,24 +169,56 @@ describe('shipped demo model (models/shapes)', function () {
 
     it('iou_p2p: a colour swap keeps the object in place, far better than a plain regeneration', () => {
       const { m, scores } = measure();
-      const ious = scores.filter((s) => s.iouP2p !== undefined).map((s) => `${s.iouP2p!.toFixed(2)}/${s.iouPlain!.toFixed(2)}`).join(', ');
+      const ious = scores
+        .filter((s) => s.iouP2p !== undefined)
+        .map((s) => `${s.iouP2p!.toFixed(2)}/${s.iouPlain!.toFixed(2)}`)
+        .join(', ');
       expectTarget(m, 'iou_p2p_mean', `P2P/plain per colour swap: ${ious}`);
-      expectTarget(m, 'iou_p2p_mean - iou_plain_mean', `iou_p2p_mean ${m.iou_p2p_mean!.toFixed(3)}, iou_plain_mean ${m.iou_plain_mean!.toFixed(3)}`);
+      expectTarget(
+        m,
+        'iou_p2p_mean - iou_plain_mean',
+        `iou_p2p_mean ${m.iou_p2p_mean!.toFixed(3)}, iou_plain_mean ${m.iou_plain_mean!.toFixed(3)}`,
+      );
     });
 
     it('untouched: LocalBlend leaves the other object in place', () => {
       const { m, scores } = measure();
-      expectTarget(m, 'untouched_iou_mean', `per two-object edit: ${scores.filter((s) => s.untouchedIou !== undefined).map((s) => s.untouchedIou!.toFixed(2)).join(', ')}`);
+      expectTarget(
+        m,
+        'untouched_iou_mean',
+        `per two-object edit: ${scores
+          .filter((s) => s.untouchedIou !== undefined)
+          .map((s) => s.untouchedIou!.toFixed(2))
+          .join(', ')}`,
+      );
     });
 
     it('the background follows the caption for every one of the 8 colours', () => {
       const { m, probes } = measure();
-      expectTarget(m, 'background_follows_caption_min', `not followed: ${probes.filter((r) => !r.plain).map((r) => r.case.caption).join('; ') || 'none'}`);
+      expectTarget(
+        m,
+        'background_follows_caption_min',
+        `not followed: ${
+          probes
+            .filter((r) => !r.plain)
+            .map((r) => r.case.caption)
+            .join('; ') || 'none'
+        }`,
+      );
     });
 
     it('the noise-mean probe: backgrounds follow the caption, not a shifted noise mean', () => {
       const { m, probes } = measure();
-      expectTarget(m, 'noise_mean_probe', `not followed: ${probes.filter((r) => !r.shifted).map((r) => `${r.case.caption} (noise mean of ${r.case.noiseColour})`).join('; ') || 'none'}`);
+      expectTarget(
+        m,
+        'noise_mean_probe',
+        `not followed: ${
+          probes
+            .filter((r) => !r.shifted)
+            .map((r) => `${r.case.caption} (noise mean of ${r.case.noiseColour})`)
+            .join('; ') || 'none'
+        }`,
+      );
     });
   });
 
@@ -167,7 +232,14 @@ describe('shipped demo model (models/shapes)', function () {
     const out = join(tmp(), 'demo');
     const r = await ptp('demo', '--out', out, '--steps', '3');
     expect(r.code, r.stderr).to.equal(0);
-    for (const f of ['generate.png', 'replace-colour.png', 'blend-shape.png', 'refine.png', 'reweight.png', 'attention.png']) {
+    for (const f of [
+      'generate.png',
+      'replace-colour.png',
+      'blend-shape.png',
+      'refine.png',
+      'reweight.png',
+      'attention.png',
+    ]) {
       expect(existsSync(join(out, f)), f).to.equal(true);
       const png = PNG.sync.read(readFileSync(join(out, f)));
       expect(png.width * png.height, f).to.be.above(0);

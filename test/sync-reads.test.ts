@@ -8,10 +8,24 @@
 import { expect } from 'chai';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import { demoModelDir } from '../src/node/package-files.js';
-import { blendMapSize, buildEdit, countReads, toRgbImage, type ReadCounter, type StableDiffusionPipeline } from '../src/index.js';
+import {
+  blendMapSize,
+  buildEdit,
+  countReads,
+  toRgbImage,
+  type ReadCounter,
+  type StableDiffusionPipeline,
+} from '../src/index.js';
 
 const SOURCE = 'a red circle on a white background';
-const SPEC = { source: SOURCE, targets: ['a blue circle on a white background'], mode: 'replace' as const, cross: 0.8, self: 0.4, blend: ['circle'] };
+const SPEC = {
+  source: SOURCE,
+  targets: ['a blue circle on a white background'],
+  mode: 'replace' as const,
+  cross: 0.8,
+  self: 0.4,
+  blend: ['circle'],
+};
 
 describe('synchronous reads (wasm): none in an edit or an inversion of the shipped model', function () {
   let pipe: StableDiffusionPipeline;
@@ -40,9 +54,21 @@ describe('synchronous reads (wasm): none in an edit or an inversion of the shipp
     reads.reset();
     const built = buildEdit(pipe.tokenizer, SPEC);
     try {
-      const r = await pipe.edit({ prompts: built.prompts, steps: 2, seed: 1, scheduler: 'ddim', controller: built.controller, keepLatentsPerStep: true });
+      const r = await pipe.edit({
+        prompts: built.prompts,
+        steps: 2,
+        seed: 1,
+        scheduler: 'ddim',
+        controller: built.controller,
+        keepLatentsPerStep: true,
+      });
       r.images.map(toRgbImage);
-      const maps = built.controller.aggregateAttention(blendMapSize(built.controller.latentSize), ['up', 'down'], true, 0);
+      const maps = built.controller.aggregateAttention(
+        blendMapSize(built.controller.latentSize),
+        ['up', 'down'],
+        true,
+        0,
+      );
       await maps.data();
       maps.dispose();
     } finally {
@@ -54,12 +80,27 @@ describe('synchronous reads (wasm): none in an edit or an inversion of the shipp
   });
 
   it('DDIM and null-text inversion of an image, then its edit: 0 synchronous reads', async () => {
-    const image = toRgbImage((await pipe.generate({ prompts: [SOURCE], steps: 2, seed: 3, scheduler: 'ddim' })).images[0]);
+    const image = toRgbImage(
+      (await pipe.generate({ prompts: [SOURCE], steps: 2, seed: 3, scheduler: 'ddim' })).images[0],
+    );
     reads.reset();
-    const inv = await pipe.invertNullText({ image, prompt: SOURCE, steps: 2, innerSteps: 2, scheduler: pipe.scheduler('ddim') });
+    const inv = await pipe.invertNullText({
+      image,
+      prompt: SOURCE,
+      steps: 2,
+      innerSteps: 2,
+      scheduler: pipe.scheduler('ddim'),
+    });
     const built = buildEdit(pipe.tokenizer, SPEC);
     try {
-      await pipe.edit({ prompts: built.prompts, steps: 2, scheduler: 'ddim', controller: built.controller, latents: inv.latents, uncondEmbeddings: inv.uncondEmbeddings });
+      await pipe.edit({
+        prompts: built.prompts,
+        steps: 2,
+        scheduler: 'ddim',
+        controller: built.controller,
+        latents: inv.latents,
+        uncondEmbeddings: inv.uncondEmbeddings,
+      });
     } finally {
       built.controller.dispose();
     }

@@ -7,14 +7,27 @@ import { parseClipTextConfig } from '../src/models/clip/config.js';
 import { loadClipTokenizer } from '../src/node/clip-tokenizer.js';
 import { openWeightFiles } from '../src/node/weights.js';
 import type { Residency } from '../src/nn/param.js';
-import { caseTolerance, describeRef, fixture, fixtureTensor, fixtureTf, readJson, referenceDir, ruleTolerance, tinySdDir } from './helpers/reference.js';
+import {
+  caseTolerance,
+  describeRef,
+  fixture,
+  fixtureTensor,
+  fixtureTf,
+  readJson,
+  referenceDir,
+  ruleTolerance,
+  tinySdDir,
+} from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 import { expectNoLeak } from './helpers/leaks.js';
 
 const CASE = 'cases/text_encoder.safetensors';
 
 async function tinyModel(residency: Residency = 'resident'): Promise<ClipTextModel> {
-  const model = ClipTextModel.fromConfig(readJson('tiny-sd/text_encoder/config.json'), 'tiny-sd/text_encoder/config.json');
+  const model = ClipTextModel.fromConfig(
+    readJson('tiny-sd/text_encoder/config.json'),
+    'tiny-sd/text_encoder/config.json',
+  );
   const src = await openWeightFiles(join(tinySdDir, 'text_encoder', 'model.safetensors'));
   await loadWeights(model, src, { residency });
   await src.close();
@@ -49,7 +62,12 @@ describeRef('CLIPTextModel (tiny-sd) vs transformers', () => {
     expect(out.lastHiddenState.shape).to.deep.equal([3, 77, 32]);
     expect(out.poolerOutput.shape).to.deep.equal([3, 32]);
     expectClose(out.lastHiddenState, await fixtureTf(CASE, 'last_hidden_state'), lastTol, 'last_hidden_state');
-    expectClose(out.poolerOutput, await fixtureTf(CASE, 'pooler_output'), caseTolerance('text_encoder', 'pooler_output'), 'pooler_output');
+    expectClose(
+      out.poolerOutput,
+      await fixtureTf(CASE, 'pooler_output'),
+      caseTolerance('text_encoder', 'pooler_output'),
+      'pooler_output',
+    );
     // index.json gives tolerances for the two outputs only; each intermediate tensor gets the
     // README's rule applied to its own values (embeddings_out, |x| ≤ 0.095 — a gather and an add,
     // float32 error ≤ 1 ulp ≈ 7e-9 — gets the 1e-5 floor), and never more than the
@@ -71,7 +89,12 @@ describeRef('CLIPTextModel (tiny-sd) vs transformers', () => {
     const out = model.forward(t);
     t.dispose();
     expect(out.hiddenStates).to.equal(undefined);
-    expectClose(out.lastHiddenState, await fixtureTf(CASE, 'last_hidden_state'), caseTolerance('text_encoder', 'last_hidden_state'), 'last_hidden_state');
+    expectClose(
+      out.lastHiddenState,
+      await fixtureTf(CASE, 'last_hidden_state'),
+      caseTolerance('text_encoder', 'last_hidden_state'),
+      'last_hidden_state',
+    );
     tf.dispose([out.lastHiddenState, out.poolerOutput]);
   });
 
@@ -92,7 +115,12 @@ describeRef('CLIPTextModel (tiny-sd) vs transformers', () => {
     await loadWeights(m2, src);
     await src.close();
     const out = m2.forward(ids);
-    expectClose(out.poolerOutput, await fixtureTf(CASE, 'pooler_output'), caseTolerance('text_encoder', 'pooler_output'), 'pooler_output');
+    expectClose(
+      out.poolerOutput,
+      await fixtureTf(CASE, 'pooler_output'),
+      caseTolerance('text_encoder', 'pooler_output'),
+      'pooler_output',
+    );
     tf.dispose([out.lastHiddenState, out.poolerOutput]);
     m2.dispose();
   });
@@ -129,10 +157,15 @@ describeRef('CLIPTextModel from the SD-1.5 config', () => {
   it('names a missing or invalid config field', () => {
     const cfg = readJson('sd15-config/text_encoder/config.json');
     const { hidden_size: _drop, ...missing } = cfg;
-    expect(() => parseClipTextConfig(missing, 'sd15/text_encoder/config.json')).to.throw(/sd15\/text_encoder\/config\.json[\s\S]*missing required field "hidden_size"/);
+    expect(() => parseClipTextConfig(missing, 'sd15/text_encoder/config.json')).to.throw(
+      /sd15\/text_encoder\/config\.json[\s\S]*missing required field "hidden_size"/,
+    );
     expect(() => ClipTextModel.fromConfig({ ...cfg, num_attention_heads: 5 })).to.throw(/not divisible/);
     expect(() => ClipTextModel.fromConfig({ ...cfg, hidden_act: 'swish' })).to.throw(/hidden_act/);
-    expect(parseClipTextConfig({ ...cfg, hidden_act: 'gelu', eos_token_id: 49407 })).to.include({ hiddenAct: 'gelu', eosTokenId: 49407 });
+    expect(parseClipTextConfig({ ...cfg, hidden_act: 'gelu', eos_token_id: 49407 })).to.include({
+      hiddenAct: 'gelu',
+      eosTokenId: 49407,
+    });
   });
 });
 
@@ -160,24 +193,42 @@ describeRef('CLIPTextModel (tiny-sd2: gelu, pad-"!" tokenizer) vs transformers (
 
   it('last_hidden_state, pooler_output, embeddings and every layer output match', async () => {
     const out = model.forward(ids, { outputHiddenStates: true });
-    expectClose(out.lastHiddenState, await fixtureTf(SD2, 'last_hidden_state'), tol('last_hidden_state'), 'last_hidden_state');
+    expectClose(
+      out.lastHiddenState,
+      await fixtureTf(SD2, 'last_hidden_state'),
+      tol('last_hidden_state'),
+      'last_hidden_state',
+    );
     expectClose(out.poolerOutput, await fixtureTf(SD2, 'pooler_output'), tol('pooler_output'), 'pooler_output');
     // embeddings_out has no tolerance of its own: the README's rule on its own values.
     const emb = await fixtureTensor(SD2, 'embeddings_out');
     expectClose(out.hiddenStates![0], emb.data, ruleTolerance(emb.data), 'embeddings_out');
-    for (const k of [1, 2, 3]) expectClose(out.hiddenStates![k], await fixtureTf(SD2, `hidden_states.${k}`), tol(`hidden_states.${k}`), `hidden_states.${k}`);
+    for (const k of [1, 2, 3])
+      expectClose(
+        out.hiddenStates![k],
+        await fixtureTf(SD2, `hidden_states.${k}`),
+        tol(`hidden_states.${k}`),
+        `hidden_states.${k}`,
+      );
     tf.dispose([out.lastHiddenState, out.poolerOutput, ...out.hiddenStates!]);
   });
 
   it('clip skip 1 gives penultimate_normed (diffusers encode_prompt(clip_skip=1)) and runs one layer less', async () => {
     const out = model.forward(ids, { clipSkip: 1, outputHiddenStates: true });
-    expectClose(out.lastHiddenState, await fixtureTf(SD2, 'penultimate_normed'), tol('penultimate_normed'), 'penultimate_normed');
+    expectClose(
+      out.lastHiddenState,
+      await fixtureTf(SD2, 'penultimate_normed'),
+      tol('penultimate_normed'),
+      'penultimate_normed',
+    );
     expect(out.hiddenStates).to.have.length(3);
     tf.dispose([out.lastHiddenState, out.poolerOutput, ...out.hiddenStates!]);
     const before = tf.memory().numTensors;
     tf.dispose(Object.values(model.forward(ids, { clipSkip: 2 })));
     expect(tf.memory().numTensors).to.equal(before);
-    expect(() => model.forward(ids, { clipSkip: 3 })).to.throw(/clip skip must be an integer in 0\.\.2 \(the text encoder has 3 layers\), got 3/);
+    expect(() => model.forward(ids, { clipSkip: 3 })).to.throw(
+      /clip skip must be an integer in 0\.\.2 \(the text encoder has 3 layers\), got 3/,
+    );
     expect(() => model.forward(ids, { clipSkip: -1 })).to.throw(/clip skip/);
   });
 });

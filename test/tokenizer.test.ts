@@ -19,7 +19,10 @@ interface TokenizerCase {
 /** encode, tokens, input_ids and attention_mask of one fixture prompt; returns the padded encoding. */
 function expectCase(tok: ClipTokenizer, c: TokenizerCase): ClipEncoding {
   expect(tok.encode(c.prompt), 'encode').to.deep.equal(c.ids_no_padding_no_truncation);
-  expect([tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)], 'tokens').to.deep.equal(c.tokens);
+  expect(
+    [tok.idToToken(tok.bosTokenId), ...tok.tokenize(c.prompt), tok.idToToken(tok.eosTokenId)],
+    'tokens',
+  ).to.deep.equal(c.tokens);
   const one = tok.call([c.prompt]);
   expect(one.inputIds[0], 'input_ids').to.deep.equal(c.input_ids);
   expect(one.attentionMask[0], 'attention_mask').to.deep.equal(c.attention_mask);
@@ -46,7 +49,11 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
 
   it('gives the same ids when built from the text of the sd15-config files', () => {
     const dir = join(referenceDir, 'sd15-config', 'tokenizer');
-    const t2 = ClipTokenizer.fromFiles(readFileSync(join(dir, 'vocab.json'), 'utf8'), readFileSync(join(dir, 'merges.txt'), 'utf8'), { onTruncate: noWarn });
+    const t2 = ClipTokenizer.fromFiles(
+      readFileSync(join(dir, 'vocab.json'), 'utf8'),
+      readFileSync(join(dir, 'merges.txt'), 'utf8'),
+      { onTruncate: noWarn },
+    );
     for (const c of cases) expect(t2.encode(c.prompt), c.prompt).to.deep.equal(c.ids_no_padding_no_truncation);
   });
 
@@ -63,7 +70,10 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
 
   it('encodes the whole batch in one call, truncating the over-long prompts with a report each', () => {
     const reports: TruncationInfo[] = [];
-    const enc = tok.call(cases.map((c) => c.prompt), { onTruncate: (t) => reports.push(t) });
+    const enc = tok.call(
+      cases.map((c) => c.prompt),
+      { onTruncate: (t) => reports.push(t) },
+    );
     expect(enc.inputIds).to.deep.equal(cases.map((c) => c.input_ids));
     expect(enc.attentionMask).to.deep.equal(cases.map((c) => c.attention_mask));
     const long = cases.map((c, i) => [c, i] as const).filter(([c]) => c.ids_no_padding_no_truncation.length > 77);
@@ -97,7 +107,9 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
       console.warn = orig;
     }
     expect(seen).to.have.length(1);
-    expect(seen[0]).to.include('the quick brown fox').and.include(`${prompt.ids_no_padding_no_truncation.length - 77} tokens were dropped`);
+    expect(seen[0])
+      .to.include('the quick brown fox')
+      .and.include(`${prompt.ids_no_padding_no_truncation.length - 77} tokens were dropped`);
   });
 
   it('supports padding "none" and truncation off', () => {
@@ -150,7 +162,7 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
       same('this&not that &#59;', 'this & not that &# 5 9 ;');
     });
     it('curly quotes, ligatures, character width, C1 controls, controls, NFC', () => {
-      same('“Hello” it’s ‘fine’', '"hello" it\'s \'fine\'');
+      same('“Hello” it’s ‘fine’', "\"hello\" it's 'fine'");
       same('ﬁsh ﬂower ﬃ', 'fish flower ffi');
       same('ＦＵＬＬ　ｗｉｄｔｈ！ １２', 'full width! 12');
       same('ﾃｽﾄ', 'テスト');
@@ -160,7 +172,13 @@ describeRef('CLIP tokenizer vs transformers CLIPTokenizer (slow, with ftfy)', ()
       same('crlf\r\nx\u2028y', 'crlf x y');
     });
     it('special-token literals: exact ones are split out first; other case forms are found after cleaning', () => {
-      expect(tok.encode('a!<|endoftext|>b')).to.deep.equal([49406, ...tok.encode('a!').slice(1, -1), 49407, ...tok.encode('b').slice(1, -1), 49407]);
+      expect(tok.encode('a!<|endoftext|>b')).to.deep.equal([
+        49406,
+        ...tok.encode('a!').slice(1, -1),
+        49407,
+        ...tok.encode('b').slice(1, -1),
+        49407,
+      ]);
       expect(tok.encode('<|ENDOFTEXT|>x')).to.deep.equal([49406, 49407, ...tok.encode('x').slice(1, -1), 49407]);
     });
   });
@@ -209,7 +227,9 @@ describeRef('SD-2 CLIP tokenizer (pad "!") vs transformers (cases: tokenizer_sd2
       expect(got, name).to.equal(want['resolved pad_token']);
       expect(id(got), name).to.equal(want.pad_token_id);
     }
-    expect(() => tokenizerOptionsFromFiles(cfg, { pad_token: 5 })).to.throw(/special_tokens_map\.json: "pad_token" must be a string/);
+    expect(() => tokenizerOptionsFromFiles(cfg, { pad_token: 5 })).to.throw(
+      /special_tokens_map\.json: "pad_token" must be a string/,
+    );
   });
 
   describe(`the ${cases.length} fixture prompts (ids, tokens, mask; SD-1.5 ids differ where the fixture says)`, () => {
@@ -218,7 +238,10 @@ describeRef('SD-2 CLIP tokenizer (pad "!") vs transformers (cases: tokenizer_sd2
         expectCase(tok, c);
         const old = sd15.call([c.prompt]).inputIds[0];
         expect(old, 'input_ids_sd15').to.deep.equal(c.input_ids_sd15);
-        expect(sd15.encode(c.prompt).join() !== c.ids_no_padding_no_truncation.join(), 'differs before padding').to.equal(c.differs_from_sd15_before_padding);
+        expect(
+          sd15.encode(c.prompt).join() !== c.ids_no_padding_no_truncation.join(),
+          'differs before padding',
+        ).to.equal(c.differs_from_sd15_before_padding);
       });
     }
   });
@@ -232,6 +255,8 @@ describeRef('SD-2 CLIP tokenizer (pad "!") vs transformers (cases: tokenizer_sd2
   it('a pad token missing from the vocabulary is a clear error', () => {
     const vocab = readFileSync(join(dir, 'vocab.json'), 'utf8');
     const merges = readFileSync(join(dir, 'merges.txt'), 'utf8');
-    expect(() => ClipTokenizer.fromFiles(vocab, merges, { padToken: '<pad>' })).to.throw(/vocab\.json has no "<pad>" token/);
+    expect(() => ClipTokenizer.fromFiles(vocab, merges, { padToken: '<pad>' })).to.throw(
+      /vocab\.json has no "<pad>" token/,
+    );
   });
 });

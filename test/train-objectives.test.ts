@@ -24,8 +24,14 @@ function halfDenoiser(): Denoiser & { seen: number[] } {
 }
 
 // Two items of 1×1×2 latents; ᾱ for four timesteps, the last one pure noise.
-const X0 = [[1, -2], [0.5, 3]];
-const EPS = [[0.3, 0.7], [-1, 2]];
+const X0 = [
+  [1, -2],
+  [0.5, 3],
+];
+const EPS = [
+  [0.3, 0.7],
+  [-1, 2],
+];
 const ABAR = Float32Array.from([0.9, 0.5, 0.2, 0]);
 
 function loss(objective: DiffusionObjective, timesteps: number[]): number {
@@ -55,7 +61,10 @@ describe('training losses, against hand-computed values', () => {
     expect(got).to.be.closeTo(want, 1e-6 * Math.max(1, want));
     // Unweighted (γ = ∞): the plain mean.
     const plain = (itemError(0, 0.9, (_x, e) => e) + itemError(1, 0.5, (_x, e) => e)) / 2;
-    expect(loss({ alphasCumprod: ABAR, prediction: 'epsilon', minSnrGamma: Infinity }, [0, 1])).to.be.closeTo(plain, 1e-6);
+    expect(loss({ alphasCumprod: ABAR, prediction: 'epsilon', minSnrGamma: Infinity }, [0, 1])).to.be.closeTo(
+      plain,
+      1e-6,
+    );
     expect(want).to.not.be.closeTo(plain, 1e-3); // the weight matters for these numbers
   });
 
@@ -77,11 +86,18 @@ describe('training losses, against hand-computed values', () => {
     const item = (i: number) => ((0.5 * EPS[i][0] + X0[i][0]) ** 2 + (0.5 * EPS[i][1] + X0[i][1]) ** 2) / 2;
     const got = loss({ alphasCumprod: ABAR, prediction: 'v_prediction', minSnrGamma: 5 }, [3, 3]);
     expect(got).to.be.closeTo((item(0) + item(1)) / 2, 1e-6);
-    expect(() => loss({ alphasCumprod: ABAR, prediction: 'epsilon', minSnrGamma: 5 }, [3, 0])).to.throw(/ε-prediction is undefined at timestep 3/);
+    expect(() => loss({ alphasCumprod: ABAR, prediction: 'epsilon', minSnrGamma: 5 }, [3, 0])).to.throw(
+      /ε-prediction is undefined at timestep 3/,
+    );
     // The demo model's schedule (rescaled to zero terminal SNR) ends exactly there.
     const zsnr = DDIMScheduler.fromConfig({
-      num_train_timesteps: 1000, beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear',
-      rescale_betas_zero_snr: true, prediction_type: 'v_prediction', timestep_spacing: 'trailing',
+      num_train_timesteps: 1000,
+      beta_start: 0.00085,
+      beta_end: 0.012,
+      beta_schedule: 'scaled_linear',
+      rescale_betas_zero_snr: true,
+      prediction_type: 'v_prediction',
+      timestep_spacing: 'trailing',
     });
     expect(zsnr.alphasCumprod[999]).to.equal(0);
     expect(zsnr.alphasCumprod[998]).to.be.greaterThan(0);
@@ -108,7 +124,7 @@ describe('training losses, against hand-computed values', () => {
     const z = [mu[0] + 1 * noise[0], mu[1] + 2 * noise[1]]; // 0.7, −2
     const rec = [z[0], z[1], z[0], z[1]];
     const l1 = rec.reduce((s, r, i) => s + Math.abs(r - image[i]), 0) / 4;
-    const kl = 0.5 * ((mu[0] ** 2 + 1 - 0 - 1) + (mu[1] ** 2 + 4 - Math.log(4) - 1)) / 2;
+    const kl = (0.5 * (mu[0] ** 2 + 1 - 0 - 1 + (mu[1] ** 2 + 4 - Math.log(4) - 1))) / 2;
     const r = tf.tidy(() => {
       const out = vaeLoss(fake, tf.tensor4d(image, [1, 1, 2, 2]), tf.tensor4d(noise, [1, 1, 1, 2]), 0.01);
       return [out.loss, out.reconstruction, out.kl].map((t) => t.dataSync()[0]);

@@ -28,9 +28,15 @@ interface Sitting {
 
 /** `ptp train` in a child process, exactly as the bin runs. */
 function train(dir: string, ...extra: string[]): Sitting {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'train', '--out', dir, ...TINY, ...extra], {
-    cwd: repoRoot, encoding: 'utf8', timeout: 900000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'train', '--out', dir, ...TINY, ...extra],
+    {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 900000,
+    },
+  );
   return { code: r.status ?? -1, stdout: r.stdout, stderr: `${r.stderr}${r.error ? `\n${r.error.message}` : ''}` };
 }
 
@@ -51,12 +57,19 @@ function files(dir: string): string[] {
 /** Time spent differs from sitting to sitting: JSON keys ending in "seconds" are left out. */
 function withoutTimes(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(withoutTimes);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => !/seconds$/i.test(k)).map(([k, x]) => [k, withoutTimes(x)]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => !/seconds$/i.test(k))
+        .map(([k, x]) => [k, withoutTimes(x)]),
+    );
   return v;
 }
 
 /** A checkpoint as found on disk: tensor names, dtypes, shapes and bytes; metadata parsed where it is JSON. */
-async function readCheckpoint(path: string): Promise<{ tensors: Map<string, { info: string; bytes: Buffer }>; metadata: Record<string, unknown> }> {
+async function readCheckpoint(
+  path: string,
+): Promise<{ tensors: Map<string, { info: string; bytes: Buffer }>; metadata: Record<string, unknown> }> {
   const f = await openSafetensors(path);
   try {
     const tensors = new Map<string, { info: string; bytes: Buffer }>();
@@ -107,7 +120,10 @@ describe('ptp train: stopped twice and resumed in new processes = one uninterrup
     // uninterrupted run wrote exists there too.
     const wholeFiles = files(whole);
     const partFiles = files(parts);
-    expect(wholeFiles.filter((f) => !partFiles.includes(f)), 'files only the uninterrupted run has').to.deep.equal([]);
+    expect(
+      wholeFiles.filter((f) => !partFiles.includes(f)),
+      'files only the uninterrupted run has',
+    ).to.deep.equal([]);
     const checkpoints = wholeFiles.filter((f) => f.endsWith('.ckpt.safetensors'));
     expect(checkpoints, 'checkpoints').to.include.members(['vae.ckpt.safetensors', 'unet.ckpt.safetensors']);
     for (const f of checkpoints) {

@@ -23,7 +23,11 @@ import { memoryNow } from './helpers/leaks.js';
 describe('training: optimiser, schedules, averages', () => {
   it('Adam follows PyTorch’s update step for step (float64 reference), with decoupled weight decay', () => {
     const p0 = [0.5, -1.2, 2.0, 0.01];
-    const grads = [[0.3, -0.1, 0.7, 1e-4], [-0.2, 0.05, 0.6, -2e-4], [0.1, 0.4, -0.3, 3e-4]];
+    const grads = [
+      [0.3, -0.1, 0.7, 1e-4],
+      [-0.2, 0.05, 0.6, -2e-4],
+      [0.1, 0.4, -0.3, 3e-4],
+    ];
     for (const wd of [0, 0.1]) {
       const v = tf.variable(tf.tensor1d(p0));
       const opt = new Adam([v], { lr: 0.01, weightDecay: wd });
@@ -50,7 +54,10 @@ describe('training: optimiser, schedules, averages', () => {
 
   it('gradNorm is the global L2 norm', () => {
     const a = tf.tensor1d([3, 4]);
-    const b = tf.tensor2d([[1, 2], [2, 0]]);
+    const b = tf.tensor2d([
+      [1, 2],
+      [2, 0],
+    ]);
     expect(gradNorm([a, b])).to.be.closeTo(Math.sqrt(9 + 16 + 1 + 4 + 4), 1e-6);
     tf.dispose([a, b]);
   });
@@ -67,7 +74,12 @@ describe('training: optimiser, schedules, averages', () => {
   it('optimiseStep minimises a least-squares problem, clips the gradient norm and leaks nothing', () => {
     installWasmGradKernels();
     const w = tf.variable(tf.zeros([3, 1]));
-    const x = tf.tensor2d([[1, 2, 0], [0, 1, 1], [2, 0, 1], [1, 1, 1]]);
+    const x = tf.tensor2d([
+      [1, 2, 0],
+      [0, 1, 1],
+      [2, 0, 1],
+      [1, 1, 1],
+    ]);
     const y = tf.tensor2d([[3], [1], [2], [2]]);
     const opt = new Adam([w], { lr: 0.1 });
     const loss = () => tf.mean(tf.square(tf.sub(tf.matMul(x, w), y))) as tf.Scalar;
@@ -180,8 +192,19 @@ describe('training: the demo-model recipe end to end (tiny architecture)', funct
   this.timeout(300000);
   const tmp = tempDirForSuite('train');
   const base = (dir: string) => ({
-    dir, exportTo: join(dir, 'model'), seed: 3, vaeSteps: 3, vaeBatch: 2, vaeCrop: 16, vaeLr: 1e-3,
-    unetSteps: 4, unetBatch: 2, unetLr: 1e-3, checkpointEvery: 2, recipe: TINY_RECIPE, sampleCaptions: ['a red circle on a white background'],
+    dir,
+    exportTo: join(dir, 'model'),
+    seed: 3,
+    vaeSteps: 3,
+    vaeBatch: 2,
+    vaeCrop: 16,
+    vaeLr: 1e-3,
+    unetSteps: 4,
+    unetBatch: 2,
+    unetLr: 1e-3,
+    checkpointEvery: 2,
+    recipe: TINY_RECIPE,
+    sampleCaptions: ['a red circle on a white background'],
   });
   before(() => installWasmGradKernels());
 
@@ -190,27 +213,57 @@ describe('training: the demo-model recipe end to end (tiny architecture)', funct
     const notes: string[] = [];
     const r = await trainShapesModel({ ...base(dir), onNote: (l) => notes.push(l) });
     expect(r.finished).to.equal(true);
-    for (const f of ['vae.ckpt.safetensors', 'unet.ckpt.safetensors', 'vae-loss.png', 'unet-loss.png', 'vae-reconstructions.png', 'unet-samples-000004.png']) {
+    for (const f of [
+      'vae.ckpt.safetensors',
+      'unet.ckpt.safetensors',
+      'vae-loss.png',
+      'unet-loss.png',
+      'vae-reconstructions.png',
+      'unet-samples-000004.png',
+    ]) {
       expect(existsSync(join(dir, f)), f).to.equal(true);
     }
     const model = join(dir, 'model');
-    for (const f of ['model_index.json', 'unet/config.json', 'unet/diffusion_pytorch_model.safetensors', 'vae/diffusion_pytorch_model.safetensors',
-      'text_encoder/model.safetensors', 'tokenizer/vocab.json', 'scheduler/scheduler_config.json']) {
+    for (const f of [
+      'model_index.json',
+      'unet/config.json',
+      'unet/diffusion_pytorch_model.safetensors',
+      'vae/diffusion_pytorch_model.safetensors',
+      'text_encoder/model.safetensors',
+      'tokenizer/vocab.json',
+      'scheduler/scheduler_config.json',
+    ]) {
       expect(existsSync(join(model, f)), f).to.equal(true);
     }
     const vaeCfg = JSON.parse(readFileSync(join(model, 'vae/config.json'), 'utf8')) as { scaling_factor: number };
     expect(vaeCfg.scaling_factor).to.be.greaterThan(0);
     // The UNet stage trained on latents × the same factor that the exported configuration holds.
-    const vaeStage = await trainVaeStage({ dir, steps: 3, batch: 2, crop: 16, lr: 1e-3, seed: 3, klWeight: 1e-4, checkpointEvery: 2, recipe: TINY_RECIPE });
+    const vaeStage = await trainVaeStage({
+      dir,
+      steps: 3,
+      batch: 2,
+      crop: 16,
+      lr: 1e-3,
+      seed: 3,
+      klWeight: 1e-4,
+      checkpointEvery: 2,
+      recipe: TINY_RECIPE,
+    });
     expect(vaeStage.vae.scalingFactor).to.equal(vaeStage.scalingFactor);
     expect(Math.fround(vaeStage.scalingFactor)).to.equal(Math.fround(vaeCfg.scaling_factor));
     vaeStage.vae.dispose();
     const md = await openModelDirectory(model);
-    expect(md.weights('text_encoder').info('text_model.embeddings.token_embedding.weight')).to.deep.include({ dtype: 'F16', shape: [49408, 8] });
+    expect(md.weights('text_encoder').info('text_model.embeddings.token_embedding.weight')).to.deep.include({
+      dtype: 'F16',
+      shape: [49408, 8],
+    });
     // The UNet and the text encoder are exported with the averaged (EMA) weights, both of them
     // (1-D tensors: the checkpoint keeps the average in the variables' layout, the weights in torch's).
     const ck = await loadCheckpoint(join(dir, 'unet.ckpt.safetensors'));
-    for (const [component, key] of [['unet', 'conv_in.bias'], ['text_encoder', 'text_model.final_layer_norm.weight']] as const) {
+    for (const [component, key] of [
+      ['unet', 'conv_in.bias'],
+      ['text_encoder', 'text_model.final_layer_norm.weight'],
+    ] as const) {
       const got = (await md.weights(component).read(key, true)) as Float32Array;
       const ema = ck.tensors.get(`ema/${component}/${key}`)!.data;
       const raw = ck.tensors.get(`param/${component}/${key}`)!.data;
@@ -245,7 +298,10 @@ describe('training: the demo-model recipe end to end (tiny architecture)', funct
       const a = await loadCheckpoint(join(whole, `${stage}.ckpt.safetensors`));
       const b = await loadCheckpoint(join(parts, `${stage}.ckpt.safetensors`));
       expect([...b.tensors.keys()]).to.deep.equal([...a.tensors.keys()]);
-      for (const [k, t] of a.tensors) expect(Buffer.from(b.tensors.get(k)!.data.buffer).equals(Buffer.from(t.data.buffer)), `${stage} ${k}`).to.equal(true);
+      for (const [k, t] of a.tensors)
+        expect(Buffer.from(b.tensors.get(k)!.data.buffer).equals(Buffer.from(t.data.buffer)), `${stage} ${k}`).to.equal(
+          true,
+        );
     }
   });
 });

@@ -12,7 +12,15 @@ import { parseUNetConfig } from '../src/models/unet/config.js';
 import type { AttentionContext, AttentionController } from '../src/nn/attention-control.js';
 import { loadWeights } from '../src/nn/load-weights.js';
 import { openWeightFiles } from '../src/node/weights.js';
-import { caseTolerance, describeRef, fixtureNhwc, fixtureTensor, fixtureTf, readJson, referenceDir } from './helpers/reference.js';
+import {
+  caseTolerance,
+  describeRef,
+  fixtureNhwc,
+  fixtureTensor,
+  fixtureTf,
+  readJson,
+  referenceDir,
+} from './helpers/reference.js';
 import { expectClose } from './helpers/close.js';
 import { expectNoLeak } from './helpers/leaks.js';
 import { estimateRunMemory } from '../src/pipeline/run-plan.js';
@@ -22,17 +30,45 @@ import { resetWasmPeakBytes, wasmPeakBytes } from '../src/backend/wasm-patches.j
 const F = 'cases/unet_sdxl.safetensors';
 const T = 'cases/add_time_ids_sdxl.safetensors';
 const config = () => readJson('tiny-sdxl/unet/config.json');
-const rows = (data: Float32Array, n: number) => Array.from({ length: data.length / n }, (_, i) => Array.from(data.subarray(i * n, (i + 1) * n)));
+const rows = (data: Float32Array, n: number) =>
+  Array.from({ length: data.length / n }, (_, i) => Array.from(data.subarray(i * n, (i + 1) * n)));
 
 describe('UNet config: addition_embed_type', () => {
   it('reads "text_time" with its two sizes; refuses other kinds and a missing size', () => {
-    const base = { down_block_types: ['DownBlock2D'], up_block_types: ['UpBlock2D'], block_out_channels: [8], layers_per_block: 1, attention_head_dim: 1, cross_attention_dim: 4, in_channels: 4, out_channels: 4, norm_num_groups: 4 };
-    expect(parseUNetConfig(base)).to.include({ additionEmbedType: null, additionTimeEmbedDim: 0, projectionClassEmbeddingsInputDim: 0 });
-    expect(parseUNetConfig({ ...base, addition_embed_type: 'text_time', addition_time_embed_dim: 8, projection_class_embeddings_input_dim: 58 })).to.include({
-      additionEmbedType: 'text_time', additionTimeEmbedDim: 8, projectionClassEmbeddingsInputDim: 58,
+    const base = {
+      down_block_types: ['DownBlock2D'],
+      up_block_types: ['UpBlock2D'],
+      block_out_channels: [8],
+      layers_per_block: 1,
+      attention_head_dim: 1,
+      cross_attention_dim: 4,
+      in_channels: 4,
+      out_channels: 4,
+      norm_num_groups: 4,
+    };
+    expect(parseUNetConfig(base)).to.include({
+      additionEmbedType: null,
+      additionTimeEmbedDim: 0,
+      projectionClassEmbeddingsInputDim: 0,
     });
-    expect(() => parseUNetConfig({ ...base, addition_embed_type: 'text_image' })).to.throw(/"addition_embed_type": "text_image" is not supported \(only null or "text_time"\)/);
-    expect(() => parseUNetConfig({ ...base, addition_embed_type: 'text_time', addition_time_embed_dim: 8 })).to.throw(/projection_class_embeddings_input_dim/);
+    expect(
+      parseUNetConfig({
+        ...base,
+        addition_embed_type: 'text_time',
+        addition_time_embed_dim: 8,
+        projection_class_embeddings_input_dim: 58,
+      }),
+    ).to.include({
+      additionEmbedType: 'text_time',
+      additionTimeEmbedDim: 8,
+      projectionClassEmbeddingsInputDim: 58,
+    });
+    expect(() => parseUNetConfig({ ...base, addition_embed_type: 'text_image' })).to.throw(
+      /"addition_embed_type": "text_image" is not supported \(only null or "text_time"\)/,
+    );
+    expect(() => parseUNetConfig({ ...base, addition_embed_type: 'text_time', addition_time_embed_dim: 8 })).to.throw(
+      /projection_class_embeddings_input_dim/,
+    );
   });
 });
 
@@ -48,7 +84,10 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
     await src.close();
     sample = await fixtureNhwc(F, 'sample');
     ctx = (await fixtureTf(F, 'encoder_hidden_states')) as tf.Tensor3D;
-    added = { textEmbeds: (await fixtureTf(F, 'text_embeds')) as tf.Tensor2D, timeIds: rows((await fixtureTensor(F, 'time_ids')).data, 6) };
+    added = {
+      textEmbeds: (await fixtureTf(F, 'text_embeds')) as tf.Tensor2D,
+      timeIds: rows((await fixtureTensor(F, 'time_ids')).data, 6),
+    };
   });
   after(() => {
     unet?.dispose();
@@ -58,9 +97,16 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
   it('has the state dict of the SD-XL layout: add_embedding after time_embedding, 513,748 weights', () => {
     const keys = [...unet.namedParams()].map(([k]) => k);
     expect(keys.slice(0, 10)).to.deep.equal([
-      'conv_in.weight', 'conv_in.bias',
-      'time_embedding.linear_1.weight', 'time_embedding.linear_1.bias', 'time_embedding.linear_2.weight', 'time_embedding.linear_2.bias',
-      'add_embedding.linear_1.weight', 'add_embedding.linear_1.bias', 'add_embedding.linear_2.weight', 'add_embedding.linear_2.bias',
+      'conv_in.weight',
+      'conv_in.bias',
+      'time_embedding.linear_1.weight',
+      'time_embedding.linear_1.bias',
+      'time_embedding.linear_2.weight',
+      'time_embedding.linear_2.bias',
+      'add_embedding.linear_1.weight',
+      'add_embedding.linear_1.bias',
+      'add_embedding.linear_2.weight',
+      'add_embedding.linear_2.bias',
     ]);
     expect([...unet.addEmbedding!.linear1.weight.torchShape]).to.deep.equal([32, 58]);
     expect(unet.numParams()).to.equal(readJson('cases/index.json').sdxl.num_parameters.unet);
@@ -73,7 +119,12 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
   for (const t of [951, 1]) {
     it(`noise_pred_t${t}`, async () => {
       const out = unet.forward(sample, t, ctx, undefined, { added });
-      expectClose(out, await fixtureNhwc(F, `noise_pred_t${t}`), caseTolerance('unet_sdxl', `noise_pred_t${t}`), `noise_pred_t${t}`);
+      expectClose(
+        out,
+        await fixtureNhwc(F, `noise_pred_t${t}`),
+        caseTolerance('unet_sdxl', `noise_pred_t${t}`),
+        `noise_pred_t${t}`,
+      );
       out.dispose();
     });
   }
@@ -85,8 +136,21 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
     });
     after(() => tf.dispose(Object.values(got)));
     const stages = [
-      'time_proj_out', 'time_embedding_out', 'add_time_proj_out', 'add_embeds', 'add_embedding_out', 'emb', 'conv_in_out',
-      'down_blocks.0.out', 'down_blocks.1.out', 'down_blocks.2.out', 'mid_block_out', 'up_blocks.0.out', 'up_blocks.1.out', 'up_blocks.2.out', 'conv_out_out',
+      'time_proj_out',
+      'time_embedding_out',
+      'add_time_proj_out',
+      'add_embeds',
+      'add_embedding_out',
+      'emb',
+      'conv_in_out',
+      'down_blocks.0.out',
+      'down_blocks.1.out',
+      'down_blocks.2.out',
+      'mid_block_out',
+      'up_blocks.0.out',
+      'up_blocks.1.out',
+      'up_blocks.2.out',
+      'conv_out_out',
     ];
     it('records exactly these stages', () => {
       expect(Object.keys(got)).to.deep.equal(stages);
@@ -101,7 +165,7 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
     }
   });
 
-  it('the 2-layer Transformer2DModel down_blocks.2.attentions.0: its layers, and layer 1\'s attention internals', async () => {
+  it("the 2-layer Transformer2DModel down_blocks.2.attentions.0: its layers, and layer 1's attention internals", async () => {
     const tol = (n: string) => caseTolerance('unet_sdxl', n);
     const P = 'down_blocks.2.attentions.0';
     const tr = unet.downBlocks[2].attentions[0];
@@ -117,21 +181,43 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
         const L = `${P}.transformer_blocks.1`;
         // The attention processors receive the LayerNorm-ed tokens.
         const normed = block.norm1.forward(tokens);
-        expectClose(normed, await fixtureTf(F, `${L}.attn1.hidden_states_in`), tol(`${L}.attn1.hidden_states_in`), 'attn1 input = norm1(tokens)');
+        expectClose(
+          normed,
+          await fixtureTf(F, `${L}.attn1.hidden_states_in`),
+          tol(`${L}.attn1.hidden_states_in`),
+          'attn1 input = norm1(tokens)',
+        );
         normed.dispose();
         const probs: tf.Tensor3D[] = [];
         const rec: AttentionController = { onAttention: (p) => (probs.push(tf.keep(p.clone())), p) };
-        for (const [k, attn, kv] of [[1, block.attn1, undefined], [2, block.attn2, ctx]] as const) {
+        for (const [k, attn, kv] of [
+          [1, block.attn1, undefined],
+          [2, block.attn2, ctx],
+        ] as const) {
           const A = `${L}.attn${k}`;
           const xin = (await fixtureTf(F, `${A}.hidden_states_in`)) as tf.Tensor3D;
-          for (const [name, lin, src] of [['q', attn.toQ, xin], ['k', attn.toK, kv ?? xin], ['v', attn.toV, kv ?? xin]] as const) {
+          for (const [name, lin, src] of [
+            ['q', attn.toQ, xin],
+            ['k', attn.toK, kv ?? xin],
+            ['v', attn.toV, kv ?? xin],
+          ] as const) {
             const y = lin.forward(src);
             expectClose(y, await fixtureTf(F, `${A}.${name}`), tol(`${A}.${name}`), `${A}.${name}`);
             y.dispose();
           }
           const y = attn.forward(xin, kv, { controller: rec });
-          expectClose(probs.at(-1)!, await fixtureTf(F, `${A}.attention_probs`), tol(`${A}.attention_probs`), `${A}.attention_probs`);
-          expectClose(y, await fixtureTf(F, `${A}.hidden_states_out`), tol(`${A}.hidden_states_out`), `${A}.hidden_states_out`);
+          expectClose(
+            probs.at(-1)!,
+            await fixtureTf(F, `${A}.attention_probs`),
+            tol(`${A}.attention_probs`),
+            `${A}.attention_probs`,
+          );
+          expectClose(
+            y,
+            await fixtureTf(F, `${A}.hidden_states_out`),
+            tol(`${A}.hidden_states_out`),
+            `${A}.hidden_states_out`,
+          );
           tf.dispose([xin, y]);
         }
         tf.dispose(probs);
@@ -139,12 +225,17 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
       const next = block.forward(tokens, ctx);
       tokens.dispose();
       tokens = next;
-      expectClose(tokens, await fixtureTf(F, `${P}.transformer_blocks.${layer}.out`), tol(`${P}.transformer_blocks.${layer}.out`), `layer ${layer} out`);
+      expectClose(
+        tokens,
+        await fixtureTf(F, `${P}.transformer_blocks.${layer}.out`),
+        tol(`${P}.transformer_blocks.${layer}.out`),
+        `layer ${layer} out`,
+      );
     }
     tf.dispose([x, out, tokens]);
   });
 
-  describe('add_time_ids_sdxl: the time ids\' sinusoids and add_embedding', () => {
+  describe("add_time_ids_sdxl: the time ids' sinusoids and add_embedding", () => {
     const meta = () => readJson('cases/index.json').cases.add_time_ids_sdxl;
     for (const name of ['default', 'custom', 'upscaled_source']) {
       it(`${name}: time_embeds, add_embeds, aug_emb`, async () => {
@@ -173,24 +264,40 @@ describeRef('UNet2DConditionModel (tiny-sdxl) vs diffusers (unet_sdxl, add_time_
     expect(seen).to.have.length(layout.length).and.length(34);
     expect(new Set(names).size).to.equal(17);
     expect(names.some((n) => /^(down_blocks\.0|up_blocks\.2)\./.test(n))).to.equal(false);
-    expect(seen.filter((c) => c.name.startsWith('down_blocks.2.attentions.0.')).map((c) => c.name.split('.').slice(4).join('.'))).to.deep.equal([
-      'transformer_blocks.0.attn1', 'transformer_blocks.0.attn2', 'transformer_blocks.1.attn1', 'transformer_blocks.1.attn2',
+    expect(
+      seen
+        .filter((c) => c.name.startsWith('down_blocks.2.attentions.0.'))
+        .map((c) => c.name.split('.').slice(4).join('.')),
+    ).to.deep.equal([
+      'transformer_blocks.0.attn1',
+      'transformer_blocks.0.attn2',
+      'transformer_blocks.1.attn1',
+      'transformer_blocks.1.attn2',
     ]);
     seen.forEach((c, i) => expect([c.layerIndex, c.numLayers]).to.deep.equal([i, 34]));
   });
 
   it('refuses a call without the added conditioning, or with the wrong sizes, in one line', () => {
-    expect(() => unet.forward(sample, 951, ctx)).to.throw(/needs the added conditioning: pooled text embeds and time ids/);
+    expect(() => unet.forward(sample, 951, ctx)).to.throw(
+      /needs the added conditioning: pooled text embeds and time ids/,
+    );
     const bad = { textEmbeds: added.textEmbeds, timeIds: added.timeIds.map((r) => r.slice(0, 5)) };
-    expect(() => unet.forward(sample, 951, ctx, undefined, { added: bad })).to.throw(/10 channels and 5 time ids × 8 make 50 inputs; add_embedding takes 58/);
-    expect(() => unet.forward(sample, 951, ctx, undefined, { added: { ...added, timeIds: added.timeIds.slice(0, 1) } })).to.throw(/1 rows of time ids for a batch of 2/);
+    expect(() => unet.forward(sample, 951, ctx, undefined, { added: bad })).to.throw(
+      /10 channels and 5 time ids × 8 make 50 inputs; add_embedding takes 58/,
+    );
+    expect(() =>
+      unet.forward(sample, 951, ctx, undefined, { added: { ...added, timeIds: added.timeIds.slice(0, 1) } }),
+    ).to.throw(/1 rows of time ids for a batch of 2/);
   });
 
   it('the run-memory estimate (attention levels only from level 1) is a lower estimate of what the UNet call uses', function () {
     // Measured on plain wasm, as the estimate was (the native kernels allocate their own scratch).
     if (currentBackend()?.name !== 'wasm') this.skip();
     const c = unet.config;
-    const est = estimateRunMemory({ unet: c.blockOutChannels, vae: [8], unetAttention: c.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D') }, { height: 384, width: 512, vaeFactor: 8, batch: 2 });
+    const est = estimateRunMemory(
+      { unet: c.blockOutChannels, vae: [8], unetAttention: c.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D') },
+      { height: 384, width: 512, vaeFactor: 8, batch: 2 },
+    );
     const x = tf.randomNormal([2, 48, 64, 4]) as tf.Tensor4D;
     tf.dispose(unet.forward(x, 500, ctx, undefined, { added }));
     const base = tf.memory().numBytes;

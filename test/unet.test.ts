@@ -7,7 +7,15 @@ import type { AttentionContext, AttentionController } from '../src/nn/attention-
 import { attentionStats, resetAttentionStats } from '../src/nn/attention-core.js';
 import { loadWeights } from '../src/nn/load-weights.js';
 import { openWeightFiles } from '../src/node/weights.js';
-import { caseTolerance, describeRef, fixtureNhwc, fixtureTensor, fixtureTf, readJson, tinySdDir } from './helpers/reference.js';
+import {
+  caseTolerance,
+  describeRef,
+  fixtureNhwc,
+  fixtureTensor,
+  fixtureTf,
+  readJson,
+  tinySdDir,
+} from './helpers/reference.js';
 import { compare, expectClose } from './helpers/close.js';
 import { expectNoLeak, memoryNow } from './helpers/leaks.js';
 
@@ -137,7 +145,11 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
     tf.tidy(() => {
       const inp = { temb: tf.zeros([1, 128]) as tf.Tensor2D, context: tf.zeros([1, 77, 32]) as tf.Tensor3D, call: {} };
       const down = unet.downBlocks[1].forward(tf.ones([1, 5, 7, 32]) as tf.Tensor4D, inp);
-      expect(down.map((t) => t.shape)).to.deep.equal([[1, 5, 7, 64], [1, 5, 7, 64], [1, 3, 4, 64]]);
+      expect(down.map((t) => t.shape)).to.deep.equal([
+        [1, 5, 7, 64],
+        [1, 5, 7, 64],
+        [1, 3, 4, 64],
+      ]);
       const x = tf.ones([1, 3, 4, 64]) as tf.Tensor4D;
       const up = unet.upBlocks[1].forward(x, [x, x, x], inp, [5, 7]);
       expect(up.shape).to.deep.equal([1, 5, 7, 64]);
@@ -147,10 +159,14 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
 
   describe('attention layers and the controller', () => {
     const expectedNames = [
-      ...[0, 1, 2].flatMap((b) => [0, 1].flatMap((a) => [1, 2].map((k) => `down_blocks.${b}.attentions.${a}.transformer_blocks.0.attn${k}`))),
+      ...[0, 1, 2].flatMap((b) =>
+        [0, 1].flatMap((a) => [1, 2].map((k) => `down_blocks.${b}.attentions.${a}.transformer_blocks.0.attn${k}`)),
+      ),
       'mid_block.attentions.0.transformer_blocks.0.attn1',
       'mid_block.attentions.0.transformer_blocks.0.attn2',
-      ...[1, 2, 3].flatMap((b) => [0, 1, 2].flatMap((a) => [1, 2].map((k) => `up_blocks.${b}.attentions.${a}.transformer_blocks.0.attn${k}`))),
+      ...[1, 2, 3].flatMap((b) =>
+        [0, 1, 2].flatMap((a) => [1, 2].map((k) => `up_blocks.${b}.attentions.${a}.transformer_blocks.0.attn${k}`)),
+      ),
     ];
 
     it('attentionLayers() lists the 32 layers in forward order with their placement', () => {
@@ -158,7 +174,13 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
       expect(layers.map((a) => a.placement.name)).to.deep.equal(expectedNames);
       layers.forEach((a, i) => {
         const { place, block } = whereOf(a.placement.name);
-        expect(a.placement).to.deep.equal({ layerIndex: i, numLayers: 32, place, blockIndex: block, name: expectedNames[i] });
+        expect(a.placement).to.deep.equal({
+          layerIndex: i,
+          numLayers: 32,
+          place,
+          blockIndex: block,
+          name: expectedNames[i],
+        });
         expect(a.heads).to.equal(8);
       });
     });
@@ -173,19 +195,40 @@ describeRef('UNet2DConditionModel (tiny-sd) vs reference', () => {
           return probs;
         },
       };
-      const [sample, ctx] = tf.tidy(() => [tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 1) as tf.Tensor4D, tf.randomNormal([2, 77, 32], 0, 1, 'float32', 2) as tf.Tensor3D]);
+      const [sample, ctx] = tf.tidy(() => [
+        tf.randomNormal([2, 16, 16, 4], 0, 1, 'float32', 1) as tf.Tensor4D,
+        tf.randomNormal([2, 77, 32], 0, 1, 'float32', 2) as tf.Tensor3D,
+      ]);
       resetAttentionStats();
       const out = unet.forward(sample, 500, ctx, { controller: probe, step: 4 });
       expect(seen.map((c) => c.name)).to.deep.equal(expectedNames);
       // Every layer ran the backend's attention path: the fused kernel on wasm/cpu (head sizes 4 and 8), batched matmuls elsewhere.
       const path = ['wasm', 'cpu'].includes(tf.getBackend()) ? 'fused' : 'batched';
-      expect(attentionStats().calls, 'attention calls per strategy').to.deep.equal({ fused: 0, batched: 0, 'per-head': 0, [path]: 32 });
+      expect(attentionStats().calls, 'attention calls per strategy').to.deep.equal({
+        fused: 0,
+        batched: 0,
+        'per-head': 0,
+        [path]: 32,
+      });
       seen.forEach((c, i) => {
         const { place, block } = whereOf(c.name);
         // 16×16 latents: down_blocks.b at 16/2^b, mid at 2, up_blocks.b at 16/2^(3-b).
         const r = place === 'down' ? 16 >> block : place === 'mid' ? 2 : 16 >> (3 - block);
         const cross = c.name.endsWith('attn2');
-        expect(c, c.name).to.deep.include({ layerIndex: i, numLayers: 32, place, blockIndex: block, isCross: cross, height: r, width: r, queries: r * r, keys: cross ? 77 : r * r, heads: 8, batch: 2, step: 4 });
+        expect(c, c.name).to.deep.include({
+          layerIndex: i,
+          numLayers: 32,
+          place,
+          blockIndex: block,
+          isCross: cross,
+          height: r,
+          width: r,
+          queries: r * r,
+          keys: cross ? 77 : r * r,
+          heads: 8,
+          batch: 2,
+          step: 4,
+        });
         expect(shapes[i]).to.deep.equal([16, r * r, cross ? 77 : r * r]);
       });
       // With a controller too, a call leaves nothing behind but its output (the call above warmed up).
@@ -202,14 +245,21 @@ describeRef('UNet2DConditionModel structure from configs', () => {
     const manifest = readJson('sd15-manifest.json').unet;
     const unet = UNet2DConditionModel.fromConfig(readJson('sd15-config/unet/config.json'));
     const ours = [...unet.namedParams()].map(([k, p]) => [k, p.torchShape]);
-    const theirs = Object.entries(manifest.state_dict as Record<string, { shape: number[] }>).map(([k, v]) => [k, v.shape]);
+    const theirs = Object.entries(manifest.state_dict as Record<string, { shape: number[] }>).map(([k, v]) => [
+      k,
+      v.shape,
+    ]);
     expect(ours).to.deep.equal(theirs);
     expect(ours.length).to.equal(686).and.equal(manifest.num_state_dict_tensors);
     expect(unet.numParams()).to.equal(859_520_964).and.equal(manifest.num_parameters);
     expect([...unet.namedParams()].every(([, p]) => !p.isLoaded)).to.equal(true);
     const layers = unet.attentionLayers();
     expect(layers).to.have.length(32);
-    expect(layers.map((a) => [a.heads, a.opts.dimHead])).to.deep.include.members([[8, 40], [8, 80], [8, 160]]);
+    expect(layers.map((a) => [a.heads, a.opts.dimHead])).to.deep.include.members([
+      [8, 40],
+      [8, 80],
+      [8, 160],
+    ]);
   });
 
   it('SD-2.1-style config: per-block attention_head_dim = heads (head size 64), linear projections, 1024-d context', () => {
@@ -237,15 +287,32 @@ describeRef('UNet2DConditionModel structure from configs', () => {
   });
 
   it('a missing or unsupported config field gives an error naming it', () => {
-    for (const key of ['down_block_types', 'block_out_channels', 'layers_per_block', 'cross_attention_dim', 'attention_head_dim', 'norm_num_groups', 'in_channels']) {
+    for (const key of [
+      'down_block_types',
+      'block_out_channels',
+      'layers_per_block',
+      'cross_attention_dim',
+      'attention_head_dim',
+      'norm_num_groups',
+      'in_channels',
+    ]) {
       const c = { ...tinyConfig() };
       delete c[key];
       expect(() => parseUNetConfig(c), key).to.throw(`"${key}"`);
     }
-    expect(() => parseUNetConfig({ ...tinyConfig(), down_block_types: ['CrossAttnDownBlock2D', 'AttnDownBlock2D', 'DownBlock2D', 'DownBlock2D'] })).to.throw(/down_block_types\[1\] "AttnDownBlock2D" is not supported/);
+    expect(() =>
+      parseUNetConfig({
+        ...tinyConfig(),
+        down_block_types: ['CrossAttnDownBlock2D', 'AttnDownBlock2D', 'DownBlock2D', 'DownBlock2D'],
+      }),
+    ).to.throw(/down_block_types\[1\] "AttnDownBlock2D" is not supported/);
     expect(() => parseUNetConfig({ ...tinyConfig(), class_embed_type: 'timestep' })).to.throw(/"class_embed_type"/);
-    expect(() => parseUNetConfig({ ...tinyConfig(), attention_head_dim: [8, 8] })).to.throw(/"attention_head_dim" has 2 entries for 4 down blocks/);
-    expect(() => parseUNetConfig({ ...tinyConfig(), up_block_types: ['UpBlock2D'] })).to.throw(/4 down_block_types but 1 up_block_types/);
+    expect(() => parseUNetConfig({ ...tinyConfig(), attention_head_dim: [8, 8] })).to.throw(
+      /"attention_head_dim" has 2 entries for 4 down blocks/,
+    );
+    expect(() => parseUNetConfig({ ...tinyConfig(), up_block_types: ['UpBlock2D'] })).to.throw(
+      /4 down_block_types but 1 up_block_types/,
+    );
   });
 
   it('bad inputs give clear errors (before touching any weight)', () => {
@@ -253,10 +320,16 @@ describeRef('UNet2DConditionModel structure from configs', () => {
     tf.tidy(() => {
       const ctx = tf.zeros([1, 77, 32]) as tf.Tensor3D;
       const ok = tf.zeros([1, 16, 16, 4]) as tf.Tensor4D;
-      expect(() => unet.forward(tf.zeros([1, 16, 16, 3]) as tf.Tensor4D, 1, ctx)).to.throw(/sample must be NHWC \[batch, height, width, 4\], got \[1, 16, 16, 3\]/);
+      expect(() => unet.forward(tf.zeros([1, 16, 16, 3]) as tf.Tensor4D, 1, ctx)).to.throw(
+        /sample must be NHWC \[batch, height, width, 4\], got \[1, 16, 16, 3\]/,
+      );
       expect(() => unet.forward(tf.zeros([1, 12, 16, 4]) as tf.Tensor4D, 1, ctx)).to.throw(/multiples of 8, got 12×16/);
-      expect(() => unet.forward(tf.zeros([2, 16, 16, 4]) as tf.Tensor4D, 1, ctx)).to.throw(/batch 1 differs from sample batch 2/);
-      expect(() => unet.forward(ok, 1, tf.zeros([1, 77, 768]) as tf.Tensor3D)).to.throw(/768 channels, the model expects cross_attention_dim 32/);
+      expect(() => unet.forward(tf.zeros([2, 16, 16, 4]) as tf.Tensor4D, 1, ctx)).to.throw(
+        /batch 1 differs from sample batch 2/,
+      );
+      expect(() => unet.forward(ok, 1, tf.zeros([1, 77, 768]) as tf.Tensor3D)).to.throw(
+        /768 channels, the model expects cross_attention_dim 32/,
+      );
       expect(() => unet.forward(ok, [1, 2, 3], ctx)).to.throw(/3 timesteps for a batch of 1/);
     });
   });

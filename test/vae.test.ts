@@ -30,7 +30,10 @@ function tolerance(caseName: string, output: string): Tol {
   return { atol: Math.max(1e-5, 1e-4 * Math.max(Math.abs(s.min), Math.abs(s.max))), rtol: 1e-4 };
 }
 
-async function loadTiny(opts: { encoder?: boolean } = {}, residency?: 'resident' | 'stream'): Promise<{ vae: AutoencoderKL; src: SafetensorsWeightSource }> {
+async function loadTiny(
+  opts: { encoder?: boolean } = {},
+  residency?: 'resident' | 'stream',
+): Promise<{ vae: AutoencoderKL; src: SafetensorsWeightSource }> {
   const src = await openWeightFiles(join(tinySdDir, 'vae', 'diffusion_pytorch_model.safetensors'));
   const vae = new AutoencoderKL(tinyConfig(), opts);
   await loadWeights(vae, src, { residency });
@@ -40,12 +43,19 @@ async function loadTiny(opts: { encoder?: boolean } = {}, residency?: 'resident'
 /** The same tensors as `src`, with the mid-block attention keys renamed to a legacy scheme in memory. */
 async function legacyCopy(src: WeightSource): Promise<SafetensorsWeightSource> {
   const legacyName: Record<string, string> = { to_q: 'query', to_k: 'key', to_v: 'value', 'to_out.0': 'proj_attn' };
-  const compVis: Record<string, string> = { to_q: 'q', to_k: 'k', to_v: 'v', 'to_out.0': 'proj_out', group_norm: 'norm' };
+  const compVis: Record<string, string> = {
+    to_q: 'q',
+    to_k: 'k',
+    to_v: 'v',
+    'to_out.0': 'proj_out',
+    group_norm: 'norm',
+  };
   const tensors = [];
   for (const key of src.keys()) {
     let name = key;
     let shape = [...src.info(key)!.shape];
-    const m = /^(encoder|decoder)(\.mid_block\.attentions\.0\.)(to_q|to_k|to_v|to_out\.0|group_norm)\.(weight|bias)$/.exec(key);
+    const m =
+      /^(encoder|decoder)(\.mid_block\.attentions\.0\.)(to_q|to_k|to_v|to_out\.0|group_norm)\.(weight|bias)$/.exec(key);
     if (m && m[1] === 'decoder' && legacyName[m[3]]) name = `${m[1]}${m[2]}${legacyName[m[3]]}.${m[4]}`;
     if (m && m[1] === 'encoder') {
       name = `${m[1]}${m[2]}${compVis[m[3]]}.${m[4]}`;
@@ -55,7 +65,9 @@ async function legacyCopy(src: WeightSource): Promise<SafetensorsWeightSource> {
   }
   const sink = new MemoryByteSink('legacy-vae.safetensors');
   await writeSafetensors(sink, tensors);
-  return new SafetensorsWeightSource([await SafetensorsFile.open(new MemoryByteSource(sink.bytes(), 'legacy-vae.safetensors'))]);
+  return new SafetensorsWeightSource([
+    await SafetensorsFile.open(new MemoryByteSource(sink.bytes(), 'legacy-vae.safetensors')),
+  ]);
 }
 
 describeRef('AutoencoderKL (VAE) vs reference', () => {
@@ -72,7 +84,9 @@ describeRef('AutoencoderKL (VAE) vs reference', () => {
   describe('vae_decode, stage by stage (each stage fed the reference input)', () => {
     const stage = (name: string, input: string | null, run: (x: tf.Tensor4D) => tf.Tensor4D) =>
       it(name, async () => {
-        const x = input ? await fixtureNhwc(DEC, input) : tf.tidy(() => tf.div(latents, DEFAULT_VAE_SCALING_FACTOR) as tf.Tensor4D);
+        const x = input
+          ? await fixtureNhwc(DEC, input)
+          : tf.tidy(() => tf.div(latents, DEFAULT_VAE_SCALING_FACTOR) as tf.Tensor4D);
         const y = run(x);
         const exp = await fixtureNhwc(DEC, name);
         expectClose(y, exp, tolerance('vae_decode', name), name);
@@ -105,7 +119,12 @@ describeRef('AutoencoderKL (VAE) vs reference', () => {
     it('moments, mean, std, logvar; encodeLatents = mean·scaling_factor', async () => {
       const image = await fixtureNhwc(ENC, 'image');
       const dist = vae.encode(image);
-      for (const [name, t] of [['moments', dist.moments], ['mean', dist.mean], ['std', dist.std], ['logvar', dist.logvar]] as const) {
+      for (const [name, t] of [
+        ['moments', dist.moments],
+        ['mean', dist.mean],
+        ['std', dist.std],
+        ['logvar', dist.logvar],
+      ] as const) {
         const exp = await fixtureNhwc(ENC, name);
         expectClose(t, exp, tolerance('vae_encode', name), name);
         exp.dispose();
@@ -126,7 +145,12 @@ describeRef('AutoencoderKL (VAE) vs reference', () => {
       const z = tf.randomNormal([1, 8, 8, 4]) as tf.Tensor4D;
       const x = tf.randomUniform([1, 32, 32, 3], -1, 1) as tf.Tensor4D;
       await expectNoLeak('VAE calls', () => {
-        tf.dispose([vae.decode(z), vae.decodeLatents(z), vae.encodeLatents(x), vae.encodeLatents(x, (s) => tf.randomNormal(s))]);
+        tf.dispose([
+          vae.decode(z),
+          vae.decodeLatents(z),
+          vae.encodeLatents(x),
+          vae.encodeLatents(x, (s) => tf.randomNormal(s)),
+        ]);
         const dist = vae.encode(x);
         tf.dispose([dist.sample(), dist.mode()]);
         dist.dispose();
@@ -152,14 +176,18 @@ describeRef('AutoencoderKL (VAE) vs reference', () => {
       expectClose(b, a, { atol: 0 }, 'decode after legacy load');
       tf.dispose([z, a, b]);
       other.dispose();
-      expect(renameLegacyVaeKey('decoder.mid_block.attentions.0.proj_attn.bias')).to.equal('decoder.mid_block.attentions.0.to_out.0.bias');
+      expect(renameLegacyVaeKey('decoder.mid_block.attentions.0.proj_attn.bias')).to.equal(
+        'decoder.mid_block.attentions.0.to_out.0.bias',
+      );
       expect(renameLegacyVaeKey('decoder.mid_block.resnets.0.norm1.weight')).to.equal(undefined);
     });
 
     it('decoder-only model ignores the encoder weights, decodes the same, and streams the same', async () => {
       const dec = new AutoencoderKL(tinyConfig(), { encoder: false });
       await loadWeights(dec, src);
-      expect([...dec.namedParams()].some(([k]) => k.startsWith('encoder.') || k.startsWith('quant_conv.'))).to.equal(false);
+      expect([...dec.namedParams()].some(([k]) => k.startsWith('encoder.') || k.startsWith('quant_conv.'))).to.equal(
+        false,
+      );
       const img = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
       expect(() => dec.encode(img)).to.throw(/without the encoder/);
       img.dispose();
@@ -228,43 +256,68 @@ describeRef('AutoencoderKL built from the SD-1.5 config', () => {
     for (const [k, p] of vae.namedParams()) got[k] = [...p.torchShape];
     const want: Record<string, number[]> = {};
     for (const [k, v] of Object.entries(manifest.state_dict as Record<string, { shape: number[] }>)) want[k] = v.shape;
-    expect(Object.keys(got).filter((k) => !(k in want)), 'keys not in the manifest').to.deep.equal([]);
-    expect(Object.keys(want).filter((k) => !(k in got)), 'manifest keys missing').to.deep.equal([]);
+    expect(
+      Object.keys(got).filter((k) => !(k in want)),
+      'keys not in the manifest',
+    ).to.deep.equal([]);
+    expect(
+      Object.keys(want).filter((k) => !(k in got)),
+      'manifest keys missing',
+    ).to.deep.equal([]);
     for (const k of Object.keys(want)) expect(got[k], k).to.deep.equal(want[k]);
     expect(Object.keys(got).length).to.equal(manifest.num_state_dict_tensors);
     expect(vae.numParams()).to.equal(manifest.num_parameters);
     const dec = new AutoencoderKL(cfg, { encoder: false });
-    expect([...dec.namedParams()].every(([k]) => k.startsWith('decoder.') || k.startsWith('post_quant_conv.'))).to.equal(true);
+    expect(
+      [...dec.namedParams()].every(([k]) => k.startsWith('decoder.') || k.startsWith('post_quant_conv.')),
+    ).to.equal(true);
   });
 });
 
 describe('AutoencoderKL config', () => {
   const base = {
-    in_channels: 3, out_channels: 3, latent_channels: 4, layers_per_block: 2, norm_num_groups: 8, act_fn: 'silu', sample_size: 64,
-    block_out_channels: [32, 64], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'], up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+    in_channels: 3,
+    out_channels: 3,
+    latent_channels: 4,
+    layers_per_block: 2,
+    norm_num_groups: 8,
+    act_fn: 'silu',
+    sample_size: 64,
+    block_out_channels: [32, 64],
+    down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
+    up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
   };
 
   it('a missing field gives an error naming it and the file', () => {
     for (const field of Object.keys(base)) {
       const cfg: Record<string, unknown> = { ...base };
       delete cfg[field];
-      expect(() => parseVaeConfig(cfg, 'my/vae/config.json'), field).to.throw(`my/vae/config.json: missing required field "${field}"`);
+      expect(() => parseVaeConfig(cfg, 'my/vae/config.json'), field).to.throw(
+        `my/vae/config.json: missing required field "${field}"`,
+      );
     }
     expect(parseVaeConfig(base).scalingFactor).to.equal(0.18215);
     expect(parseVaeConfig({ ...base, scaling_factor: 0.13025 }).scalingFactor).to.equal(0.13025);
   });
 
   it('ill-typed and unsupported fields give clear errors', () => {
-    expect(() => parseVaeConfig({ ...base, latent_channels: '4' })).to.throw(/"latent_channels" must be a positive integer/);
-    expect(() => parseVaeConfig({ ...base, up_block_types: ['AttnUpDecoderBlock2D', 'UpDecoderBlock2D'] })).to.throw(/up_block_types\[0\] is "AttnUpDecoderBlock2D"/);
+    expect(() => parseVaeConfig({ ...base, latent_channels: '4' })).to.throw(
+      /"latent_channels" must be a positive integer/,
+    );
+    expect(() => parseVaeConfig({ ...base, up_block_types: ['AttnUpDecoderBlock2D', 'UpDecoderBlock2D'] })).to.throw(
+      /up_block_types\[0\] is "AttnUpDecoderBlock2D"/,
+    );
     expect(() => parseVaeConfig({ ...base, block_out_channels: [32, 64, 64] })).to.throw(/same length/);
-    expect(() => parseVaeConfig({ ...base, block_out_channels: [32, 60] })).to.throw(/block_out_channels\[1\] = 60 is not divisible by norm_num_groups = 8/);
+    expect(() => parseVaeConfig({ ...base, block_out_channels: [32, 60] })).to.throw(
+      /block_out_channels\[1\] = 60 is not divisible by norm_num_groups = 8/,
+    );
     expect(() => parseVaeConfig([])).to.throw(/not a JSON object/);
   });
 
   it('small random model: decode/encode shapes, and input checks', () => {
     const vae = new AutoencoderKL(parseVaeConfig(base));
-    for (const [, p] of vae.namedParams()) p.setTorchValues(Float32Array.from({ length: p.size }, (_, i) => Math.sin(i) * 0.05));
+    for (const [, p] of vae.namedParams())
+      p.setTorchValues(Float32Array.from({ length: p.size }, (_, i) => Math.sin(i) * 0.05));
     const z = tf.randomNormal([2, 3, 5, 4]) as tf.Tensor4D;
     const img = vae.decodeLatents(z);
     expect(img.shape).to.deep.equal([2, 6, 10, 3]);

@@ -20,12 +20,26 @@ import { checkSettings } from '../web/page/edit-settings.js';
 import { settingsFromQuery } from '../web/page/settings.js';
 import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { describeNeeding } from './helpers/requirement.js';
-import { cancelDuringSampling, levelDiff, openPage, pagePixels, screenshotTo, settle, type Rgb8 } from './helpers/web-page.js';
+import {
+  cancelDuringSampling,
+  levelDiff,
+  openPage,
+  pagePixels,
+  screenshotTo,
+  settle,
+  type Rgb8,
+} from './helpers/web-page.js';
 
 const MODEL = demoModelDir();
 
 /** Two steps: SwiftShader compiles every WebGPU shader on the CPU (minutes) and runs a step in tens of seconds. */
-const EDIT = { source: 'a red circle on a white background', target: 'a blue circle on a white background', mode: 'replace', steps: '2', seed: '7' };
+const EDIT = {
+  source: 'a red circle on a white background',
+  target: 'a blue circle on a white background',
+  mode: 'replace',
+  steps: '2',
+  seed: '7',
+};
 const query = (changes: Record<string, string> = {}) => new URLSearchParams({ ...EDIT, ...changes }).toString();
 
 /**
@@ -37,7 +51,9 @@ const query = (changes: Record<string, string> = {}) => new URLSearchParams({ ..
 const WEBGPU_MAX_LEVELS = 2;
 const WEBGPU_MEAN_LEVELS = 0.01;
 
-const chromiumMissing = existsSync(CHROMIUM) ? undefined : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
+const chromiumMissing = existsSync(CHROMIUM)
+  ? undefined
+  : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
 
 describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BROWSER', function () {
   let outDir: string;
@@ -56,7 +72,14 @@ describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BRO
     const pipe = await loadPipelineFromDirectory(MODEL);
     try {
       const built = buildEdit(pipe.tokenizer, edit.spec);
-      const r = await pipe.edit({ prompts: built.prompts, steps: edit.steps, guidance: edit.guidance, seed: edit.seed, scheduler: 'ddim', controller: built.controller });
+      const r = await pipe.edit({
+        prompts: built.prompts,
+        steps: edit.steps,
+        guidance: edit.guidance,
+        seed: edit.seed,
+        scheduler: 'ddim',
+        controller: built.controller,
+      });
       reference = r.images.map((im) => ({ width: im.width, height: im.height, data: imageToUint8(im) }));
       built.controller.dispose();
     } finally {
@@ -80,11 +103,17 @@ describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BRO
     const browser = await launchChromium();
     browsers.push(browser);
     const { page, errors } = await open(browser, query({ backend: 'webgpu' }));
-    await page.waitForFunction(() => !document.querySelector<HTMLElement>('[data-role="backend-note"]')!.hidden, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => !document.querySelector<HTMLElement>('[data-role="backend-note"]')!.hidden,
+      undefined,
+      { timeout: 30_000 },
+    );
     expect(await page.locator('[data-role="backend-note"]').textContent()).to.equal(
       'WebGPU is not available: this browser offers no WebGPU adapter (no supported GPU, or WebGPU is disabled), so the page runs on webgl instead.',
     );
-    expect(await page.locator('option[value="webgpu"]').evaluate((o) => (o as HTMLOptionElement).disabled)).to.equal(true);
+    expect(await page.locator('option[value="webgpu"]').evaluate((o) => (o as HTMLOptionElement).disabled)).to.equal(
+      true,
+    );
     expect(await page.locator('option[value="webgpu"]').textContent()).to.equal('webgpu (no adapter)');
     expect(await page.locator('[data-role="backend"]').inputValue()).to.equal('webgl');
     expect(await page.evaluate(() => document.body.dataset.state)).to.equal('idle');
@@ -104,10 +133,17 @@ describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BRO
     await screenshot(page, 'webgpu');
     expect(state, (await page.locator('[data-role="error"]').textContent()) ?? '').to.equal('done');
     expect(await perf(page, 'backend')).to.match(/^webgpu \(google swiftshader; \d+ MiB per buffer\)$/);
-    const diffs = [levelDiff(await pagePixels(page, '[data-role="source"]'), reference[0]), levelDiff(await pagePixels(page, '[data-role="edit"]'), reference[1])];
-    console.log(`      webgpu vs wasm (u8 levels): source max ${diffs[0].max} mean ${diffs[0].mean.toFixed(4)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(4)}`);
-    console.log(`      webgpu timings: load ${Number(await perf(page, 'load-seconds')).toFixed(1)} s, first step ${Number(await perf(page, 'first-step-seconds')).toFixed(1)} s, `
-      + `${Number(await perf(page, 'seconds-per-step')).toFixed(1)} s/step, decode ${Number(await perf(page, 'decode-seconds')).toFixed(1)} s`);
+    const diffs = [
+      levelDiff(await pagePixels(page, '[data-role="source"]'), reference[0]),
+      levelDiff(await pagePixels(page, '[data-role="edit"]'), reference[1]),
+    ];
+    console.log(
+      `      webgpu vs wasm (u8 levels): source max ${diffs[0].max} mean ${diffs[0].mean.toFixed(4)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(4)}`,
+    );
+    console.log(
+      `      webgpu timings: load ${Number(await perf(page, 'load-seconds')).toFixed(1)} s, first step ${Number(await perf(page, 'first-step-seconds')).toFixed(1)} s, ` +
+        `${Number(await perf(page, 'seconds-per-step')).toFixed(1)} s/step, decode ${Number(await perf(page, 'decode-seconds')).toFixed(1)} s`,
+    );
     for (const d of diffs) {
       expect(d.max).to.be.at.most(WEBGPU_MAX_LEVELS);
       expect(d.mean).to.be.below(WEBGPU_MEAN_LEVELS);
@@ -123,7 +159,9 @@ describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BRO
     await page.fill('[data-role="steps"]', '50');
     await page.click('[data-role="generate"]');
     expect(await page.evaluate(() => document.body.dataset.state)).to.equal('running');
-    const { at, done, status } = await cancelDuringSampling(page, { step: 20 * 60_000, stop: 10 * 60_000 }, () => screenshot(page, 'webgpu-cancelled'));
+    const { at, done, status } = await cancelDuringSampling(page, { step: 20 * 60_000, stop: 10 * 60_000 }, () =>
+      screenshot(page, 'webgpu-cancelled'),
+    );
     expect(done, status).to.be.within(at, at + 1);
 
     // The same edit on wasm in this tab: the performance panel compares the two backends.
@@ -132,8 +170,13 @@ describeNeeding('web page (chromium): WebGPU', chromiumMissing, 'PTP_REQUIRE_BRO
     await page.click('[data-role="generate"]');
     expect(await settle(page, 10 * 60_000)).to.equal('done');
     const rows = page.locator('[data-role="perf-compare"] tr');
-    expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.backend))).to.deep.equal(['wasm', 'webgpu']);
-    const cells = await rows.evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)));
+    expect(await rows.evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.backend))).to.deep.equal([
+      'wasm',
+      'webgpu',
+    ]);
+    const cells = await rows.evaluateAll((trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent)),
+    );
     console.log(`      performance panel: ${cells.map((c) => c.slice(0, 3).join(' | ')).join('; ')}`);
     expect(cells[0][2]).to.equal('1.0×');
     expect(cells[1][2]).to.match(/^\d+\.\d×$/);

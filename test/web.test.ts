@@ -27,13 +27,27 @@ import { checkSettings } from '../web/page/edit-settings.js';
 import { settingsFromQuery } from '../web/page/settings.js';
 import { CHROMIUM, launchChromium } from '../web/chromium.js';
 import { describeNeeding } from './helpers/requirement.js';
-import { cancelDuringSampling, levelDiff, openPage, pagePixels, screenshotTo, settle, type Rgb8 } from './helpers/web-page.js';
+import {
+  cancelDuringSampling,
+  levelDiff,
+  openPage,
+  pagePixels,
+  screenshotTo,
+  settle,
+  type Rgb8,
+} from './helpers/web-page.js';
 
 /** The shipped demo model (in the repository). */
 const MODEL = demoModelDir();
 
 /** The edit of the comparison tests, as page URL settings. */
-const EDIT = { source: 'a red circle on a white background', target: 'a blue circle on a white background', mode: 'replace', steps: '3', seed: '7' };
+const EDIT = {
+  source: 'a red circle on a white background',
+  target: 'a blue circle on a white background',
+  mode: 'replace',
+  steps: '3',
+  seed: '7',
+};
 
 /** The page query of EDIT with some settings changed or added. */
 const query = (changes: Record<string, string> = {}) => new URLSearchParams({ ...EDIT, ...changes }).toString();
@@ -48,24 +62,49 @@ const WEBGL_MAX_LEVELS = 3;
 const WEBGL_MEAN_LEVELS = 0.1;
 
 /** The uploaded image's edit: a rendered 150×150 scene of its caption (the page crops/resizes it to the model's 128×128). */
-const PHOTO = { caption: 'a red circle on a white background', target: 'a red square on a white background', size: 150, steps: 3, inner: 2, guidance: 7.5 };
+const PHOTO = {
+  caption: 'a red circle on a white background',
+  target: 'a red square on a white background',
+  size: 150,
+  steps: 3,
+  inner: 2,
+  guidance: 7.5,
+};
 
-const chromiumMissing = existsSync(CHROMIUM) ? undefined : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
+const chromiumMissing = existsSync(CHROMIUM)
+  ? undefined
+  : `chromium at ${CHROMIUM} (apt-get install chromium, as .ci/run does, or set PTP_CHROMIUM)`;
 
 /** The images of an edit of the photo run here in Node, as `ptp edit --image` does: input, reconstruction, edit. */
 async function nodePhotoEdit(pipe: StableDiffusionPipeline, photo: Uint8Array): Promise<Rgb8[]> {
   const input = fitImage(decodeImage(photo), pipe.defaultSize, pipe.defaultSize);
   const inv = await pipe.invertNullText({
-    image: input, prompt: PHOTO.caption, steps: PHOTO.steps, guidance: PHOTO.guidance, innerSteps: PHOTO.inner, scheduler: pipe.scheduler('ddim'),
+    image: input,
+    prompt: PHOTO.caption,
+    steps: PHOTO.steps,
+    guidance: PHOTO.guidance,
+    innerSteps: PHOTO.inner,
+    scheduler: pipe.scheduler('ddim'),
   });
-  const edit = checkSettings(settingsFromQuery(new URLSearchParams({ source: PHOTO.caption, target: PHOTO.target, mode: 'replace' }).toString()).settings);
+  const edit = checkSettings(
+    settingsFromQuery(new URLSearchParams({ source: PHOTO.caption, target: PHOTO.target, mode: 'replace' }).toString())
+      .settings,
+  );
   const built = buildEdit(pipe.tokenizer, edit.spec);
   try {
     const r = await pipe.edit({
-      prompts: built.prompts, steps: PHOTO.steps, guidance: PHOTO.guidance, scheduler: 'ddim', controller: built.controller,
-      latents: inv.latents, uncondEmbeddings: inv.uncondEmbeddings,
+      prompts: built.prompts,
+      steps: PHOTO.steps,
+      guidance: PHOTO.guidance,
+      scheduler: 'ddim',
+      controller: built.controller,
+      latents: inv.latents,
+      uncondEmbeddings: inv.uncondEmbeddings,
     });
-    return [{ width: input.width, height: input.height, data: Uint8Array.from(input.data) }, ...r.images.map((im) => ({ width: im.width, height: im.height, data: imageToUint8(im) }))];
+    return [
+      { width: input.width, height: input.height, data: Uint8Array.from(input.data) },
+      ...r.images.map((im) => ({ width: im.width, height: im.height, data: imageToUint8(im) })),
+    ];
   } finally {
     built.controller.dispose();
   }
@@ -93,7 +132,14 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     const pipe = await loadPipelineFromDirectory(MODEL, { vaeEncoder: true });
     try {
       const built = buildEdit(pipe.tokenizer, edit.spec);
-      const r = await pipe.edit({ prompts: built.prompts, steps: edit.steps, guidance: edit.guidance, seed: edit.seed, scheduler: 'ddim', controller: built.controller });
+      const r = await pipe.edit({
+        prompts: built.prompts,
+        steps: edit.steps,
+        guidance: edit.guidance,
+        seed: edit.seed,
+        scheduler: 'ddim',
+        controller: built.controller,
+      });
       reference = r.images.map((im) => ({ width: im.width, height: im.height, data: imageToUint8(im) }));
       labels = tokenLabels(pipe.tokenizer, edit.spec.source);
       built.controller.dispose();
@@ -118,12 +164,17 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     const { page, errors } = await open(query({ backend, run: '1' }));
     const state = await settle(page, 480_000);
     await screenshot(page, backend);
-    expect(state, await page.locator('[data-role="error"]').textContent() ?? '').to.equal('done');
+    expect(state, (await page.locator('[data-role="error"]').textContent()) ?? '').to.equal('done');
     expect(errors, 'page errors').to.deep.equal([]);
     expect(await page.locator('[data-role="source"]').count()).to.equal(1);
     expect(await page.locator('[data-role="edit"]').count()).to.equal(1);
-    const diffs = [levelDiff(await pagePixels(page, '[data-role="source"]'), reference[0]), levelDiff(await pagePixels(page, '[data-role="edit"]'), reference[1])];
-    console.log(`      ${backend} vs Node (u8 levels): source max ${diffs[0].max} mean ${diffs[0].mean.toFixed(3)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(3)}`);
+    const diffs = [
+      levelDiff(await pagePixels(page, '[data-role="source"]'), reference[0]),
+      levelDiff(await pagePixels(page, '[data-role="edit"]'), reference[1]),
+    ];
+    console.log(
+      `      ${backend} vs Node (u8 levels): source max ${diffs[0].max} mean ${diffs[0].mean.toFixed(3)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(3)}`,
+    );
     expect(await page.locator('[data-role="perf"]').getAttribute('data-backend')).to.match(new RegExp(`^${backend}`));
     return { page, diffs };
   }
@@ -131,12 +182,19 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
   it('wasm: the edit matches the Node result within 1 u8 level; one labelled attention map per token', async () => {
     const { page, diffs } = await runEdit('wasm');
     for (const d of diffs) expect(d.max).to.be.at.most(1);
-    expect(await page.locator('[data-role="perf"]').getAttribute('data-sync-reads'), 'synchronous tensor reads').to.equal('0');
+    expect(
+      await page.locator('[data-role="perf"]').getAttribute('data-sync-reads'),
+      'synchronous tensor reads',
+    ).to.equal('0');
     const grid = page.locator('[data-role="attention"] figure');
     expect(await grid.count()).to.equal(labels.length);
     expect(await grid.locator('figcaption').allTextContents()).to.deep.equal(labels);
     const size = (await page.locator('[data-role="attention"]').getAttribute('data-size'))!.split('×').map(Number);
-    const natural = await grid.locator('img').evaluateAll((imgs) => imgs.map((i) => [(i as HTMLImageElement).naturalHeight, (i as HTMLImageElement).naturalWidth]));
+    const natural = await grid
+      .locator('img')
+      .evaluateAll((imgs) =>
+        imgs.map((i) => [(i as HTMLImageElement).naturalHeight, (i as HTMLImageElement).naturalWidth]),
+      );
     expect(natural).to.deep.equal(labels.map(() => size));
     expect(await page.locator('[data-role="download"]').count()).to.equal(2);
     await page.close();
@@ -160,7 +218,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     expect(await page.locator('[data-role="perf"]').getAttribute('data-kernel-sync-reads')).to.equal('0');
 
     // A lost context (as after a GPU reset) is one sentence; the page then runs on a fresh worker.
-    await page.evaluate(() => (globalThis as unknown as { ptpPage: { loseGpuContext(): void } }).ptpPage.loseGpuContext());
+    await page.evaluate(() =>
+      (globalThis as unknown as { ptpPage: { loseGpuContext(): void } }).ptpPage.loseGpuContext(),
+    );
     await page.fill('[data-role="steps"]', '1');
     await page.click('[data-role="generate"]');
     expect(await settle(page, 240_000)).to.equal('error');
@@ -176,7 +236,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
 
   it('Cancel stops the run at the end of the current step and the page stays usable', async () => {
     const { page, errors } = await open(query({ steps: '50', backend: 'wasm', run: '1' }));
-    const { at, done, status } = await cancelDuringSampling(page, { step: 240_000, stop: 60_000 }, () => screenshot(page, 'cancelled'));
+    const { at, done, status } = await cancelDuringSampling(page, { step: 240_000, stop: 60_000 }, () =>
+      screenshot(page, 'cancelled'),
+    );
     // The worker finishes the step it is in; it may be one step ahead of the page (a progress message in flight).
     expect(done, status).to.be.within(at, at + 2);
     expect(errors).to.deep.equal([]);
@@ -188,7 +250,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     expect(await settle(page, 240_000)).to.equal('error');
     await screenshot(page, 'error');
     const message = (await page.locator('[data-role="error"]').textContent())!;
-    expect(message).to.equal('Blend: "square" is not a word of "a red circle on a white background" or "a blue circle on a white background".');
+    expect(message).to.equal(
+      'Blend: "square" is not a word of "a red circle on a white background" or "a blue circle on a white background".',
+    );
     expect(await page.locator('[data-role="error"]').isVisible()).to.equal(true);
 
     await page.fill('[data-role="blend"]', '');
@@ -203,7 +267,9 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     await page.click('[data-role="generate"]');
     expect(await settle(page, 240_000)).to.equal('done');
     expect(await page.locator('[data-role="error"]').isVisible()).to.equal(false);
-    expect(await page.locator('[data-role="note"]').textContent()).to.equal('mode: refine (the number of words differs)');
+    expect(await page.locator('[data-role="note"]').textContent()).to.equal(
+      'mode: refine (the number of words differs)',
+    );
     expect(await page.locator('[data-role="edit"]').count()).to.equal(1);
     expect(new URL(page.url()).searchParams.get('target')).to.equal('a big blue circle on a white background');
     expect(errors).to.deep.equal([]);
@@ -211,9 +277,16 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
   });
 
   it('an uploaded PNG: cropped/resized as the library does, null-text inverted with progress, then edited as in Node (wasm, ≤ 1 u8 level); the inversion is reused', async () => {
-    const { page, errors } = await open(new URLSearchParams({
-      source: PHOTO.caption, target: PHOTO.target, mode: 'replace', steps: String(PHOTO.steps), inner: String(PHOTO.inner), backend: 'wasm',
-    }).toString());
+    const { page, errors } = await open(
+      new URLSearchParams({
+        source: PHOTO.caption,
+        target: PHOTO.target,
+        mode: 'replace',
+        steps: String(PHOTO.steps),
+        inner: String(PHOTO.inner),
+        backend: 'wasm',
+      }).toString(),
+    );
     await page.locator('[data-role="upload"]').setInputFiles(photoFile);
     expect(await page.locator('[data-role="upload-preview"]').isVisible()).to.equal(true);
     // Record every progress phase the page shows.
@@ -227,17 +300,34 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
       }).observe(bar, { attributes: true });
     });
     await page.click('[data-role="generate"]');
-    expect(await settle(page, 480_000)).to.equal('done', (await page.locator('[data-role="error"]').textContent()) ?? '');
+    expect(await settle(page, 480_000)).to.equal(
+      'done',
+      (await page.locator('[data-role="error"]').textContent()) ?? '',
+    );
     await screenshot(page, 'upload-edit');
-    expect(await page.evaluate(() => (globalThis as unknown as { phases: string[] }).phases)).to.deep.equal(['inversion', 'null-text', 'sampling']);
-    for (const role of ['input', 'source', 'edit']) expect(await page.locator(`[data-role="${role}"]`).count(), role).to.equal(1);
+    expect(await page.evaluate(() => (globalThis as unknown as { phases: string[] }).phases)).to.deep.equal([
+      'inversion',
+      'null-text',
+      'sampling',
+    ]);
+    for (const role of ['input', 'source', 'edit'])
+      expect(await page.locator(`[data-role="${role}"]`).count(), role).to.equal(1);
     const input = await pagePixels(page, '[data-role="input"]');
-    expect(levelDiff(input, photoReference[0]).max, 'the page crops/resizes the upload exactly as fitImage').to.equal(0);
-    const diffs = [levelDiff(await pagePixels(page, '[data-role="source"]'), photoReference[1]), levelDiff(await pagePixels(page, '[data-role="edit"]'), photoReference[2])];
-    console.log(`      uploaded image, wasm vs Node (u8 levels): reconstruction max ${diffs[0].max} mean ${diffs[0].mean.toFixed(3)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(3)}`);
+    expect(levelDiff(input, photoReference[0]).max, 'the page crops/resizes the upload exactly as fitImage').to.equal(
+      0,
+    );
+    const diffs = [
+      levelDiff(await pagePixels(page, '[data-role="source"]'), photoReference[1]),
+      levelDiff(await pagePixels(page, '[data-role="edit"]'), photoReference[2]),
+    ];
+    console.log(
+      `      uploaded image, wasm vs Node (u8 levels): reconstruction max ${diffs[0].max} mean ${diffs[0].mean.toFixed(3)}, edit max ${diffs[1].max} mean ${diffs[1].mean.toFixed(3)}`,
+    );
     for (const d of diffs) expect(d.max).to.be.at.most(1);
     const perf = (await page.locator('[data-role="perf"]').textContent())!;
-    expect(perf).to.match(new RegExp(`null-text [\\d.]+ s \\(\\d+ of at most ${PHOTO.steps * PHOTO.inner} Adam iterations\\)`));
+    expect(perf).to.match(
+      new RegExp(`null-text [\\d.]+ s \\(\\d+ of at most ${PHOTO.steps * PHOTO.inner} Adam iterations\\)`),
+    );
     expect(perf).to.match(/reconstruction PSNR\s*[\d.]+ dB/);
     expect(await page.locator('[data-role="source"]').getAttribute('alt')).to.equal(PHOTO.caption);
 
@@ -245,8 +335,12 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
     await page.fill('[data-role="target-prompts"]', 'a blue circle on a white background');
     await page.click('[data-role="generate"]');
     expect(await settle(page, 240_000)).to.equal('done');
-    expect(await page.locator('[data-role="perf"]').textContent()).to.contain('reused (same image, caption and settings)');
-    expect(await page.locator('[data-role="edit"]').getAttribute('alt')).to.equal('a blue circle on a white background');
+    expect(await page.locator('[data-role="perf"]').textContent()).to.contain(
+      'reused (same image, caption and settings)',
+    );
+    expect(await page.locator('[data-role="edit"]').getAttribute('alt')).to.equal(
+      'a blue circle on a white background',
+    );
     expect(await page.locator('[data-role="error"]').isVisible()).to.equal(false);
 
     // Removing the image goes back to generating from the seed.
@@ -262,23 +356,39 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
   async function cancelNullText(page: Page): Promise<void> {
     await page.locator('[data-role="upload"]').setInputFiles(photoFile);
     await page.click('[data-role="generate"]');
-    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.phase === 'null-text', undefined, { timeout: 240_000, polling: 50 });
+    await page.waitForFunction(
+      () => document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.phase === 'null-text',
+      undefined,
+      { timeout: 240_000, polling: 50 },
+    );
     await page.locator('[data-role="cancel"]').click();
     expect(await settle(page, 60_000)).to.equal('idle');
     expect(await page.locator('[data-role="source"]').count()).to.equal(0);
   }
 
   it('Cancel stops the null-text inversion after its current iteration (isolated page) or by stopping the worker; a file that is not an image is one sentence; a JPEG runs', async () => {
-    const long = new URLSearchParams({ source: PHOTO.caption, target: PHOTO.target, steps: '50', inner: '10', backend: 'wasm' }).toString();
+    const long = new URLSearchParams({
+      source: PHOTO.caption,
+      target: PHOTO.target,
+      steps: '50',
+      inner: '10',
+      backend: 'wasm',
+    }).toString();
     const { page, errors } = await open(long);
     expect(await page.evaluate(() => globalThis.crossOriginIsolated), 'the test server sends COOP/COEP').to.equal(true);
     await cancelNullText(page);
-    expect(await page.locator('[data-role="status"]').textContent()).to.equal('Cancelled during the null-text inversion.');
+    expect(await page.locator('[data-role="status"]').textContent()).to.equal(
+      'Cancelled during the null-text inversion.',
+    );
 
-    await page.locator('[data-role="upload"]').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
+    await page
+      .locator('[data-role="upload"]')
+      .setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not an image') });
     await page.click('[data-role="generate"]');
     expect(await settle(page, 60_000)).to.equal('error');
-    expect(await page.locator('[data-role="error"]').textContent()).to.equal('Upload "notes.png": not a PNG or JPEG file.');
+    expect(await page.locator('[data-role="error"]').textContent()).to.equal(
+      'Upload "notes.png": not a PNG or JPEG file.',
+    );
     expect(errors).to.deep.equal([]);
     await page.close();
 
@@ -294,12 +404,20 @@ describeNeeding('web page (chromium): edit in the browser', chromiumMissing, 'PT
       // ... and a JPEG of the same scene, 160×120 (cropped to its centre square), runs on the fresh worker.
       const scene = renderScene(sceneFromCaption(PHOTO.caption, new Rng(3)), 160);
       const rgba = Buffer.alloc(160 * 120 * 4, 255);
-      for (let p = 0; p < 160 * 120; p++) rgba.set(scene.data.subarray((p + 160 * 20) * 3, (p + 160 * 20) * 3 + 3), p * 4);
-      await other.page.locator('[data-role="upload"]').setInputFiles({ name: 'scene.jpg', mimeType: 'image/jpeg', buffer: jpeg.encode({ width: 160, height: 120, data: rgba }, 90).data });
+      for (let p = 0; p < 160 * 120; p++)
+        rgba.set(scene.data.subarray((p + 160 * 20) * 3, (p + 160 * 20) * 3 + 3), p * 4);
+      await other.page.locator('[data-role="upload"]').setInputFiles({
+        name: 'scene.jpg',
+        mimeType: 'image/jpeg',
+        buffer: jpeg.encode({ width: 160, height: 120, data: rgba }, 90).data,
+      });
       await other.page.fill('[data-role="steps"]', '2');
       await other.page.fill('[data-role="inner"]', '1');
       await other.page.click('[data-role="generate"]');
-      expect(await settle(other.page, 240_000)).to.equal('done', (await other.page.locator('[data-role="error"]').textContent()) ?? '');
+      expect(await settle(other.page, 240_000)).to.equal(
+        'done',
+        (await other.page.locator('[data-role="error"]').textContent()) ?? '',
+      );
       expect(await other.page.locator('[data-role="edit"]').count()).to.equal(1);
       const input = await pagePixels(other.page, '[data-role="input"]');
       expect([input.width, input.height]).to.deep.equal([128, 128]);

@@ -5,11 +5,21 @@ import { article, captionOf, parseCaption, sceneFromCaption } from '../src/shape
 
 describe('world: caption grammar', () => {
   it('writes the articles and optional words of the grammar', () => {
-    expect(captionOf({ background: 'blue', objects: [{ colour: 'orange', shape: 'circle' }] })).to.equal('an orange circle on a blue background');
-    expect(captionOf({ background: 'orange', objects: [{ colour: 'orange', shape: 'circle', size: 'big' }] })).to.equal('a big orange circle on an orange background');
-    expect(captionOf({ background: 'white', objects: [{ colour: 'red', shape: 'star', size: 'small' }, { colour: 'orange', shape: 'triangle' }] })).to.equal(
-      'a small red star and an orange triangle on a white background',
+    expect(captionOf({ background: 'blue', objects: [{ colour: 'orange', shape: 'circle' }] })).to.equal(
+      'an orange circle on a blue background',
     );
+    expect(captionOf({ background: 'orange', objects: [{ colour: 'orange', shape: 'circle', size: 'big' }] })).to.equal(
+      'a big orange circle on an orange background',
+    );
+    expect(
+      captionOf({
+        background: 'white',
+        objects: [
+          { colour: 'red', shape: 'star', size: 'small' },
+          { colour: 'orange', shape: 'triangle' },
+        ],
+      }),
+    ).to.equal('a small red star and an orange triangle on a white background');
     expect(article('orange')).to.equal('an');
     expect(article('yellow')).to.equal('a');
   });
@@ -21,13 +31,20 @@ describe('world: caption grammar', () => {
       const text = captionOf(s);
       const d = parseCaption(text);
       expect(d.background).to.equal(s.background);
-      expect(d.objects).to.deep.equal(s.objects.map((o) => (o.size ? { colour: o.colour, shape: o.shape, size: o.size } : { colour: o.colour, shape: o.shape })));
+      expect(d.objects).to.deep.equal(
+        s.objects.map((o) =>
+          o.size ? { colour: o.colour, shape: o.shape, size: o.size } : { colour: o.colour, shape: o.shape },
+        ),
+      );
       expect(captionOf(d)).to.equal(text);
     }
   });
 
   it('forgives case and spacing only', () => {
-    expect(parseCaption('  A  Big RED square on a  blue background ')).to.deep.equal({ background: 'blue', objects: [{ colour: 'red', shape: 'square', size: 'big' }] });
+    expect(parseCaption('  A  Big RED square on a  blue background ')).to.deep.equal({
+      background: 'blue',
+      objects: [{ colour: 'red', shape: 'square', size: 'big' }],
+    });
   });
 
   const bad: [string, RegExp][] = [
@@ -39,7 +56,10 @@ describe('world: caption grammar', () => {
     ['a red circle on a orange background', /"a" \(word 5\) should be "an" before "orange"/],
     ['red circle on a blue background', /expected "a" or "an" but found "red" \(word 1\)/],
     ['a red circle in a blue background', /expected "and" or "on" but found "in" \(word 4\)/],
-    ['a red circle and a blue square and a green star on a white background', /expected "on" but found "and" \(word 8\)/],
+    [
+      'a red circle and a blue square and a green star on a white background',
+      /expected "on" but found "and" \(word 8\)/,
+    ],
     ['a red circle on a blue', /expected "background" but found the end of the caption/],
     ['a red circle on a blue background please', /unexpected "please" \(word 8\) after "background"/],
     ['a red circle on a red background', /"red" is the background's colour too/],

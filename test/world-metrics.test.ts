@@ -4,8 +4,18 @@ import { sampleScene, placeScene } from '../src/shapes/world/scene.js';
 import { objectMask, renderScene } from '../src/shapes/world/render.js';
 import { captionOf, sceneFromCaption } from '../src/shapes/world/caption.js';
 import {
-  BACKGROUND_COVER_MIN, backgroundFollows, changedObjects, checkGeneration, generationOk, iou, meanAbsChangeOutside, objectHasColour, objectHasShape, objectIou,
-  unionMask, untouchedIou,
+  BACKGROUND_COVER_MIN,
+  backgroundFollows,
+  changedObjects,
+  checkGeneration,
+  generationOk,
+  iou,
+  meanAbsChangeOutside,
+  objectHasColour,
+  objectHasShape,
+  objectIou,
+  unionMask,
+  untouchedIou,
 } from '../src/shapes/world/metrics.js';
 import { emptyMask, type Mask } from '../src/shapes/world/image.js';
 import { COLOURS, type ColourName } from '../src/shapes/world/palette.js';
@@ -34,12 +44,15 @@ describe('world: metrics', () => {
     expect(meanAbsChangeOutside(a, b, maskOf(2, 1, [1]))).to.equal(3);
     expect(meanAbsChangeOutside(a, b, maskOf(2, 1, [0]))).to.be.closeTo(100 / 3, 1e-12);
     expect(() => meanAbsChangeOutside(a, b, maskOf(2, 1, [0, 1]))).to.throw(/the mask covers the whole image/);
-    expect(() => meanAbsChangeOutside(a, { ...b, data: new Uint8Array(3) }, emptyMask(2, 1))).to.throw(/second image: expected 6 RGB bytes/);
+    expect(() => meanAbsChangeOutside(a, { ...b, data: new Uint8Array(3) }, emptyMask(2, 1))).to.throw(
+      /second image: expected 6 RGB bytes/,
+    );
     // a colour swap leaves everything outside the object untouched
     const s = sceneFromCaption('a big red circle and a blue triangle on a white background', new Rng(3));
     const t = changed(s, 0, { colour: 'green' });
     const m = unionMask(64, 64, [objectMask(s, 0, 64), objectMask(t, 0, 64)]);
-    const before = renderScene(s, 64), after = renderScene(t, 64);
+    const before = renderScene(s, 64),
+      after = renderScene(t, 64);
     // anti-aliased edge pixels outside the half-coverage mask change a little: under 1 level on average
     expect(meanAbsChangeOutside(before, after, m)).to.be.below(1);
     expect(meanAbsChangeOutside(before, after, emptyMask(64, 64))).to.be.above(1);
@@ -93,7 +106,9 @@ describe('world: metrics', () => {
     expect(changedObjects(src, dst)).to.deep.equal([1]);
     expect(changedObjects(src, 'a green circle and a blue star on a white background')).to.deep.equal([0, 1]);
     expect(changedObjects(src, src)).to.deep.equal([]);
-    expect(() => changedObjects(src, 'a red circle on a white background')).to.throw(/names 2 objects but "a red circle on a white background" names 1/);
+    expect(() => changedObjects(src, 'a red circle on a white background')).to.throw(
+      /names 2 objects but "a red circle on a white background" names 1/,
+    );
 
     const s = sceneFromCaption(src, new Rng(12));
     const before = renderScene(s, 64);
@@ -105,13 +120,26 @@ describe('world: metrics', () => {
     expect(untouchedIou(before, gone, src, dst)).to.equal(0);
     // the edited object: a colour swap keeps its mask
     const recoloured = renderScene(changed(s, 1, { colour: 'green' }), 64);
-    expect(objectIou(before, recoloured, src, 'a red circle and a green square on a white background', 1)).to.be.greaterThan(0.95);
+    expect(
+      objectIou(before, recoloured, src, 'a red circle and a green square on a white background', 1),
+    ).to.be.greaterThan(0.95);
     expect(() => untouchedIou(before, kept, src, src)).to.throw(/exactly one changed, got 2 objects with 0 changed/);
-    expect(() => untouchedIou(before, kept, 'a red circle on a white background', 'a red star on a white background')).to.throw(/got 1 objects with 1 changed/);
+    expect(() =>
+      untouchedIou(before, kept, 'a red circle on a white background', 'a red star on a white background'),
+    ).to.throw(/got 1 objects with 1 changed/);
   });
 
   it('checkGeneration finds same-colour objects by shape', () => {
-    const s = placeScene({ background: 'purple', objects: [{ colour: 'white', shape: 'triangle' }, { colour: 'white', shape: 'circle' }] }, new Rng(4));
+    const s = placeScene(
+      {
+        background: 'purple',
+        objects: [
+          { colour: 'white', shape: 'triangle' },
+          { colour: 'white', shape: 'circle' },
+        ],
+      },
+      new Rng(4),
+    );
     const image = renderScene(s, 64);
     const c = checkGeneration(image, captionOf(s));
     expect(c.ok).to.equal(true);
@@ -125,7 +153,10 @@ describe('world: metrics', () => {
       const s = sampleScene(rng);
       const size = i % 2 ? 64 : 128;
       const c = checkGeneration(blur(renderScene(s, size), (0.6 * size) / 64), captionOf(s));
-      expect(c.ok, `${captionOf(s)} at ${size}: ${JSON.stringify({ cover: c.backgroundCover, extra: c.extraObjects, objects: c.objects })}`).to.equal(true);
+      expect(
+        c.ok,
+        `${captionOf(s)} at ${size}: ${JSON.stringify({ cover: c.backgroundCover, extra: c.extraObjects, objects: c.objects })}`,
+      ).to.equal(true);
     }
   });
 
@@ -145,14 +176,24 @@ describe('world: metrics', () => {
     // the right object and background, and a small blue square in a corner that no word names
     const s = sceneFromCaption('a red circle on a white background', new Rng(5));
     expect(generationOk(renderScene(s, 64), 'a red circle on a white background')).to.equal(true);
-    const blob = checkGeneration(renderScene(withBlob(s, 'blue', 'square', 7 / 64), 64), 'a red circle on a white background');
+    const blob = checkGeneration(
+      renderScene(withBlob(s, 'blue', 'square', 7 / 64), 64),
+      'a red circle on a white background',
+    );
     expect(blob).to.include({ ok: false, backgroundOk: false, extraObjects: 1 });
     expect(blob.backgroundCover).to.be.above(BACKGROUND_COVER_MIN); // caught as an object, not by the cover
     // a flood of the object's colour: the object covers everything, no background is left
-    expect(checkGeneration(flood(64, 'red'), 'a red square on a white background')).to.include({ ok: false, backgroundOk: false });
+    expect(checkGeneration(flood(64, 'red'), 'a red square on a white background')).to.include({
+      ok: false,
+      backgroundOk: false,
+    });
     // the object on the wrong background
     const wrong = renderScene(sceneFromCaption('a red circle on a green background', new Rng(5)), 64);
-    expect(checkGeneration(wrong, 'a red circle on a white background')).to.include({ ok: false, background: 'green', backgroundOk: false });
+    expect(checkGeneration(wrong, 'a red circle on a white background')).to.include({
+      ok: false,
+      background: 'green',
+      backgroundOk: false,
+    });
   });
 
   it('backgroundFollows: the colour of the border and of half the image, whatever the objects', () => {

@@ -22,12 +22,16 @@ function single(shape: ShapeName, extent: number, cx = 0.5, cy = 0.5): Scene {
 /** Per pixel, how far the colour is from the background to the object's colour (0–1, least squares). */
 function alphas(scene: Scene, size: number): Float64Array {
   const img = renderScene(scene, size);
-  const bg = scene.backgroundRgb, fg = scene.objects[0].rgb;
-  const d0 = fg[0] - bg[0], d1 = fg[1] - bg[1], d2 = fg[2] - bg[2];
+  const bg = scene.backgroundRgb,
+    fg = scene.objects[0].rgb;
+  const d0 = fg[0] - bg[0],
+    d1 = fg[1] - bg[1],
+    d2 = fg[2] - bg[2];
   const len2 = d0 * d0 + d1 * d1 + d2 * d2;
   const out = new Float64Array(size * size);
   for (let p = 0; p < out.length; p++) {
-    out[p] = ((img.data[3 * p] - bg[0]) * d0 + (img.data[3 * p + 1] - bg[1]) * d1 + (img.data[3 * p + 2] - bg[2]) * d2) / len2;
+    out[p] =
+      ((img.data[3 * p] - bg[0]) * d0 + (img.data[3 * p + 1] - bg[1]) * d1 + (img.data[3 * p + 2] - bg[2]) * d2) / len2;
   }
   return out;
 }
@@ -65,14 +69,20 @@ describe('world: renderer', () => {
       for (const o of s.objects) {
         // the star's centre, the circle's and square's centre, a point low in the triangle
         const y = o.shape === 'triangle' ? o.cy + o.extent / 4 : o.cy;
-        expect(px(Math.floor(o.cx * size), Math.floor(y * size)), `${o.shape} ${JSON.stringify(o)}`).to.deep.equal([...o.rgb]);
+        expect(px(Math.floor(o.cx * size), Math.floor(y * size)), `${o.shape} ${JSON.stringify(o)}`).to.deep.equal([
+          ...o.rgb,
+        ]);
       }
     }
   });
 
   it('anti-aliases: edge pixels take intermediate values, and coverage sums to the exact area (±1 %)', () => {
     for (const shape of ['circle', 'square', 'triangle', 'star'] as const) {
-      for (const [size, extent] of [[128, 0.4], [64, 0.3], [128, 0.137]] as const) {
+      for (const [size, extent] of [
+        [128, 0.4],
+        [64, 0.3],
+        [128, 0.137],
+      ] as const) {
         const s = single(shape, extent, 0.503, 0.497);
         const a = alphas(s, size);
         const partial = a.filter((v) => v > 0.05 && v < 0.95).length;
@@ -90,7 +100,9 @@ describe('world: renderer', () => {
     const size = 128;
     const rowWidths = (s: Scene) => {
       const m = objectMask(s, 0, size);
-      return Array.from({ length: size }, (_, y) => m.data.subarray(y * size, (y + 1) * size).reduce((a, v) => a + v, 0)).filter((w) => w > 0);
+      return Array.from({ length: size }, (_, y) =>
+        m.data.subarray(y * size, (y + 1) * size).reduce((a, v) => a + v, 0),
+      ).filter((w) => w > 0);
     };
     const tri = rowWidths(single('triangle', 0.4));
     expect(tri.indexOf(Math.max(...tri))).to.be.at.least(tri.length - 2);
@@ -103,14 +115,18 @@ describe('world: renderer', () => {
 
   it('objectMask is the set of pixels the render covers at least half', () => {
     for (const shape of ['circle', 'square', 'triangle', 'star'] as const) {
-      for (const [size, extent] of [[128, 0.4], [64, 0.15]] as const) {
+      for (const [size, extent] of [
+        [128, 0.4],
+        [64, 0.15],
+      ] as const) {
         const s = single(shape, extent, 0.51, 0.49);
         const m = objectMask(s, 0, size);
         const a = alphas(s, size);
         let set = 0;
         const wrong: string[] = [];
         a.forEach((v, p) => {
-          if (Math.abs(v - 0.5) > 0.02 && m.data[p] !== (v > 0.5 ? 1 : 0)) wrong.push(`pixel ${p}: alpha ${v}, mask ${m.data[p]}`);
+          if (Math.abs(v - 0.5) > 0.02 && m.data[p] !== (v > 0.5 ? 1 : 0))
+            wrong.push(`pixel ${p}: alpha ${v}, mask ${m.data[p]}`);
           set += m.data[p];
         });
         expect(wrong, shape).to.deep.equal([]);
@@ -121,7 +137,17 @@ describe('world: renderer', () => {
   });
 
   it('blends over the background colour with the right per-object colours', () => {
-    const s = placeScene({ background: 'black', objects: [{ colour: 'red', shape: 'square' }, { colour: 'white', shape: 'circle' }] }, new Rng(1), { jitter: 0 });
+    const s = placeScene(
+      {
+        background: 'black',
+        objects: [
+          { colour: 'red', shape: 'square' },
+          { colour: 'white', shape: 'circle' },
+        ],
+      },
+      new Rng(1),
+      { jitter: 0 },
+    );
     const img = renderScene(s, 64);
     const colours = new Set<string>();
     for (let p = 0; p < 64 * 64; p++) colours.add(Array.from(img.data.subarray(3 * p, 3 * p + 3)).join(','));
@@ -134,7 +160,9 @@ describe('world: renderer', () => {
     for (const size of [64, 128]) {
       const t0 = performance.now();
       for (const s of scenes) renderScene(s, size);
-      console.log(`      render ${size}×${size}: ${((performance.now() - t0) / scenes.length).toFixed(3)} ms per scene`);
+      console.log(
+        `      render ${size}×${size}: ${((performance.now() - t0) / scenes.length).toFixed(3)} ms per scene`,
+      );
     }
   });
 

@@ -37,7 +37,9 @@ describe('world: Rng (xoshiro128** seeded by splitmix32)', () => {
   });
 
   it('same seed, same stream; different seeds, different streams', () => {
-    const a = new Rng(123), b = new Rng(123), c = new Rng(124);
+    const a = new Rng(123),
+      b = new Rng(123),
+      c = new Rng(124);
     const xa = Array.from({ length: 50 }, () => a.nextU32());
     expect(Array.from({ length: 50 }, () => b.nextU32())).to.deep.equal(xa);
     expect(Array.from({ length: 50 }, () => c.nextU32())).to.not.deep.equal(xa);

@@ -2,7 +2,13 @@ import { expect } from 'chai';
 import { Rng } from '../src/shapes/world/rng.js';
 import { placeScene, sampleScene } from '../src/shapes/world/scene.js';
 import { objectMask, renderScene } from '../src/shapes/world/render.js';
-import { backgroundColour, colourMask, nearestColourIndex, objectMasks, paletteLabels } from '../src/shapes/world/segment.js';
+import {
+  backgroundColour,
+  colourMask,
+  nearestColourIndex,
+  objectMasks,
+  paletteLabels,
+} from '../src/shapes/world/segment.js';
 import { connectedComponents, fillHoles, largestComponent, morph } from '../src/shapes/world/connected-components.js';
 import { iou } from '../src/shapes/world/metrics.js';
 import { captionOf } from '../src/shapes/world/caption.js';
@@ -12,16 +18,24 @@ import { blur } from './helpers/world.js';
 
 /** A mask from rows of '#' and '.'. */
 function maskOf(...rows: string[]): Mask {
-  return { width: rows[0].length, height: rows.length, data: Uint8Array.from(rows.join(''), (c) => (c === '#' ? 1 : 0)) };
+  return {
+    width: rows[0].length,
+    height: rows.length,
+    data: Uint8Array.from(rows.join(''), (c) => (c === '#' ? 1 : 0)),
+  };
 }
-const rowsOf = (m: Mask) => Array.from({ length: m.height }, (_, y) => Array.from(m.data.subarray(y * m.width, (y + 1) * m.width), (v) => (v ? '#' : '.')).join(''));
+const rowsOf = (m: Mask) =>
+  Array.from({ length: m.height }, (_, y) =>
+    Array.from(m.data.subarray(y * m.width, (y + 1) * m.width), (v) => (v ? '#' : '.')).join(''),
+  );
 
 describe('world: segmentation', () => {
   it('nearest palette colour: each palette colour maps to itself, jittered ones too', () => {
     COLOURS.forEach((c, k) => {
       const [r, g, b] = PALETTE[c];
       expect(nearestColourIndex(r, g, b)).to.equal(k);
-      for (const d of [-8, 8]) expect(nearestColourIndex(Math.max(0, r + d), Math.max(0, g - d), Math.min(255, b + d)), c).to.equal(k);
+      for (const d of [-8, 8])
+        expect(nearestColourIndex(Math.max(0, r + d), Math.max(0, g - d), Math.min(255, b + d)), c).to.equal(k);
     });
   });
 
@@ -30,7 +44,12 @@ describe('world: segmentation', () => {
     expect(connectedComponents(m, 4).areas).to.deep.equal([4, 1, 1, 3]);
     expect(connectedComponents(m, 8).areas).to.deep.equal([4, 2, 3]);
     expect(rowsOf(largestComponent(m))).to.deep.equal(['##...', '##...', '.....', '.....']);
-    expect(rowsOf(fillHoles(maskOf('#####', '#..#.', '#####', '.....')))).to.deep.equal(['#####', '####.', '#####', '.....']);
+    expect(rowsOf(fillHoles(maskOf('#####', '#..#.', '#####', '.....')))).to.deep.equal([
+      '#####',
+      '####.',
+      '#####',
+      '.....',
+    ]);
     expect(rowsOf(fillHoles(maskOf('.###.', '.#.#.', '.#...')))).to.deep.equal(['.###.', '.#.#.', '.#...']); // open to the border
     const block = maskOf('.....', '.###.', '.###.', '.###.', '.....');
     expect(rowsOf(morph(block, -1))).to.deep.equal(['.....', '.....', '..#..', '.....', '.....']);
@@ -48,7 +67,10 @@ describe('world: segmentation', () => {
   it('recovers the object masks of 300 renders at 64 and 128 px with IoU > 0.95 (clean); blurred: > 0.7 (8 px stars lose their points), mean > 0.9', () => {
     for (const size of [64, 128]) {
       const rng = new Rng(size);
-      let worst = 1, worstBlurred = 1, sumBlurred = 0, nBlurred = 0;
+      let worst = 1,
+        worstBlurred = 1,
+        sumBlurred = 0,
+        nBlurred = 0;
       for (let i = 0; i < 300; i++) {
         const s = sampleScene(rng);
         const image = renderScene(s, size);
@@ -67,7 +89,9 @@ describe('world: segmentation', () => {
         });
       }
       const meanBlurred = sumBlurred / nBlurred;
-      console.log(`      ${size} px: worst IoU ${worst.toFixed(3)} clean; blurred (σ = ${(0.6 * size) / 64} px) worst ${worstBlurred.toFixed(3)}, mean ${meanBlurred.toFixed(3)}`);
+      console.log(
+        `      ${size} px: worst IoU ${worst.toFixed(3)} clean; blurred (σ = ${(0.6 * size) / 64} px) worst ${worstBlurred.toFixed(3)}, mean ${meanBlurred.toFixed(3)}`,
+      );
       expect(worst).to.be.greaterThan(0.95);
       expect(worstBlurred).to.be.greaterThan(0.7);
       expect(meanBlurred).to.be.greaterThan(0.9);
@@ -79,13 +103,18 @@ describe('world: segmentation', () => {
     for (let i = 0; i < 60; i++) {
       const s = sampleScene(rng, { twoObjects: 1, colours: ['white', 'green'] });
       const masks = objectMasks(renderScene(s, 64), s);
-      s.objects.forEach((o, k) => expect(iou(masks[k]!, objectMask(s, k, 64)), `${captionOf(s)}: ${o.shape}`).to.be.greaterThan(0.95));
+      s.objects.forEach((o, k) =>
+        expect(iou(masks[k]!, objectMask(s, k, 64)), `${captionOf(s)}: ${o.shape}`).to.be.greaterThan(0.95),
+      );
     }
   });
 
   it('finds no object where the colour is missing, nor in the anti-aliasing fringe of another', () => {
     // red on blue: the mixed edge pixels are nearest to purple
-    const s = placeScene({ background: 'blue', objects: [{ colour: 'red', shape: 'circle', size: 'big' }] }, new Rng(2));
+    const s = placeScene(
+      { background: 'blue', objects: [{ colour: 'red', shape: 'circle', size: 'big' }] },
+      new Rng(2),
+    );
     const image = renderScene(s, 128);
     const purple = colourMask(paletteLabels(image), 128, 128, 'purple');
     expect(purple.data.reduce((a, v) => a + v, 0)).to.be.greaterThan(20); // the fringe exists
@@ -96,7 +125,11 @@ describe('world: segmentation', () => {
   });
 
   it('rejects malformed images and captions with one-line errors', () => {
-    expect(() => paletteLabels({ width: 4, height: 4, data: new Uint8Array(10) })).to.throw(/expected 48 RGB bytes for 4×4, got 10/);
-    expect(() => objectMasks(renderScene(sampleScene(new Rng(1)), 64), 'a red thing on a blue background')).to.throw(/"thing" \(word 3\) is not a shape/);
+    expect(() => paletteLabels({ width: 4, height: 4, data: new Uint8Array(10) })).to.throw(
+      /expected 48 RGB bytes for 4×4, got 10/,
+    );
+    expect(() => objectMasks(renderScene(sampleScene(new Rng(1)), 64), 'a red thing on a blue background')).to.throw(
+      /"thing" \(word 3\) is not a shape/,
+    );
   });
 });

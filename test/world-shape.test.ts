@@ -12,7 +12,8 @@ import { blur } from './helpers/world.js';
 /** Shape-test accuracy over `count` random renders (all sizes), through segmentation, optionally blurred. */
 function accuracy(size: number, count: number, sigma: number, seed: number): { acc: number; misses: string[] } {
   const rng = new Rng(seed);
-  let ok = 0, n = 0;
+  let ok = 0,
+    n = 0;
   const misses: string[] = [];
   for (let i = 0; i < count; i++) {
     const s = sampleScene(rng);
@@ -32,7 +33,8 @@ function accuracy(size: number, count: number, sigma: number, seed: number): { a
 function drawn(shape: ShapeName, size: number, cx: number, cy: number, w: number, h: number): Mask {
   const s = placeShape(shape, cx, cy, w, h);
   const data = new Uint8Array(size * size);
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) data[y * size + x] = s.coverage(x + 0.5, y + 0.5) >= 0.5 ? 1 : 0;
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++) data[y * size + x] = s.coverage(x + 0.5, y + 0.5) >= 0.5 ? 1 : 0;
   return { width: size, height: size, data };
 }
 
@@ -42,7 +44,9 @@ describe('world: shape test', () => {
     for (const blurPx of [0, (0.6 * size) / 64]) {
       it(`≥ 98 % right on 400 random renders at ${size} px${blurPx ? `, blurred σ = ${blurPx} px` : ''} (measured: 100 %)`, () => {
         const { acc, misses } = accuracy(size, 400, blurPx, 1000 + size);
-        console.log(`      accuracy ${(100 * acc).toFixed(2)} %${misses.length ? `; misses: ${misses.join(', ')}` : ''}`);
+        console.log(
+          `      accuracy ${(100 * acc).toFixed(2)} %${misses.length ? `; misses: ${misses.join(', ')}` : ''}`,
+        );
         expect(acc).to.be.at.least(0.98);
       });
     }
@@ -53,7 +57,9 @@ describe('world: shape test', () => {
     for (const shape of SHAPES) {
       for (let e = 8; e <= 40; e += 0.7) {
         for (const off of [0, 0.3, 0.5, 0.77]) {
-          const s = placeScene({ background: 'black', objects: [{ colour: 'white', shape }] }, new Rng(0), { jitter: 0 });
+          const s = placeScene({ background: 'black', objects: [{ colour: 'white', shape }] }, new Rng(0), {
+            jitter: 0,
+          });
           Object.assign(s.objects[0], { extent: e / 64, cx: (32 + off) / 64, cy: (32.2 - off) / 64 });
           const got = classifyShape(objectMask(s, 0, 64));
           if (got !== shape) wrong.push(`${shape} ${e.toFixed(1)} px +${off}: ${got}`);
@@ -65,7 +71,12 @@ describe('world: shape test', () => {
 
   it('tolerates stretched shapes (aspect 0.75–1.33), as a generator may draw them', () => {
     for (const shape of SHAPES) {
-      for (const [w, h] of [[30, 40], [40, 30], [24, 20]]) expect(classifyShape(drawn(shape, 64, 31.7, 32.4, w, h)), `${shape} ${w}×${h}`).to.equal(shape);
+      for (const [w, h] of [
+        [30, 40],
+        [40, 30],
+        [24, 20],
+      ])
+        expect(classifyShape(drawn(shape, 64, 31.7, 32.4, w, h)), `${shape} ${w}×${h}`).to.equal(shape);
     }
   });
 
@@ -81,7 +92,8 @@ describe('world: shape test', () => {
   it('scores: starness separates stars from the rest with a margin', () => {
     const star = shapeScores(drawn('star', 64, 32, 32, 30, 28.5)).starness;
     expect(star).to.be.greaterThan(STARNESS_MIN + 0.3);
-    for (const shape of ['circle', 'square', 'triangle'] as const) expect(shapeScores(drawn(shape, 64, 32, 32, 30, 30)).starness, shape).to.be.below(STARNESS_MIN - 0.03);
+    for (const shape of ['circle', 'square', 'triangle'] as const)
+      expect(shapeScores(drawn(shape, 64, 32, 32, 30, 30)).starness, shape).to.be.below(STARNESS_MIN - 0.03);
   });
 
   it('throws on an empty mask', () => {

@@ -57,7 +57,8 @@ export async function buildPage(opts: BuildOptions = {}): Promise<BuildResult> {
   });
   for (const f of ['index.html', 'style.css']) copyFileSync(join(page, f), join(outDir, f));
   const wasmDir = join(packageRoot(), 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
-  for (const f of readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(outDir, 'tfjs-wasm', f));
+  for (const f of readdirSync(wasmDir).filter((n) => n.endsWith('.wasm')))
+    copyFileSync(join(wasmDir, f), join(outDir, 'tfjs-wasm', f));
   const model = (opts.copyModel ?? true) && existsSync(join(demoModelDir(), 'model_index.json'));
   if (model) cpSync(demoModelDir(), join(outDir, 'models', 'shapes'), { recursive: true });
   return { outDir, model };
@@ -66,7 +67,10 @@ export async function buildPage(opts: BuildOptions = {}): Promise<BuildResult> {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const out = process.argv[2];
   buildPage({ outDir: out }).then(
-    (r) => console.log(`built the page in ${r.outDir}${r.model ? ' (with models/shapes)' : '; models/shapes is missing: the default model will not load until it is there'}`),
+    (r) =>
+      console.log(
+        `built the page in ${r.outDir}${r.model ? ' (with models/shapes)' : '; models/shapes is missing: the default model will not load until it is there'}`,
+      ),
     (e: Error) => {
       console.error(`web build failed: ${e.message.split('\n')[0]}`);
       process.exit(1);

@@ -29,11 +29,13 @@ function parse(argv: string[]): Args {
     if (name === '--port') {
       const raw = value();
       const port = Number(raw);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: expected a port number from 0 to 65535, got "${raw}"`);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw new Error(`--port: expected a port number from 0 to 65535, got "${raw}"`);
       args.port = port;
     } else if (name === '--model-dir') {
       const dir = resolve(value());
-      if (!existsSync(join(dir, 'model_index.json')) || !statSync(dir).isDirectory()) throw new Error(`--model-dir: ${dir} is not a diffusers directory (no model_index.json)`);
+      if (!existsSync(join(dir, 'model_index.json')) || !statSync(dir).isDirectory())
+        throw new Error(`--model-dir: ${dir} is not a diffusers directory (no model_index.json)`);
       args.modelDir = dir;
     } else if (name === '--help' || name === '-h') {
       console.log(USAGE);
@@ -56,10 +58,15 @@ async function main(): Promise<void> {
     ({ url } = await serveStatic(mounts, { port: args.port, isolate: true }));
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new Error(err.code === 'EADDRINUSE' ? `port ${args.port} is in use; choose another with --port N` : err.message);
+    throw new Error(
+      err.code === 'EADDRINUSE' ? `port ${args.port} is in use; choose another with --port N` : err.message,
+    );
   }
   console.log(`built the page in ${built.outDir}`);
-  if (!built.model && !extra) console.log('note: models/shapes (the demo model) is missing, so the default model will not load; pass --model-dir <dir>');
+  if (!built.model && !extra)
+    console.log(
+      'note: models/shapes (the demo model) is missing, so the default model will not load; pass --model-dir <dir>',
+    );
   console.log(`serving on ${url}/ (Ctrl-C to stop)`);
   if (extra) console.log(`with ${args.modelDir}: ${url}/?model=${encodeURIComponent(extra.slice(1))}`);
 }

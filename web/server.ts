@@ -10,8 +10,15 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json',
-  '.txt': 'text/plain', '.png': 'image/png', '.svg': 'image/svg+xml', '.map': 'application/json',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.txt': 'text/plain',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json',
 };
 
 export interface ServeOptions {
@@ -25,7 +32,9 @@ export interface ServeOptions {
 
 /** The file a URL path names under `mounts` (URL prefix → folder), or undefined. */
 function resolveFile(mounts: Record<string, string>, urlPath: string): { file: string; size: number } | undefined {
-  const prefix = Object.keys(mounts).sort((a, b) => b.length - a.length).find((p) => urlPath.startsWith(p));
+  const prefix = Object.keys(mounts)
+    .sort((a, b) => b.length - a.length)
+    .find((p) => urlPath.startsWith(p));
   if (prefix === undefined) return undefined;
   const root = resolve(mounts[prefix]);
   const rel = normalize(urlPath.slice(prefix.length) || '.');
@@ -44,13 +53,22 @@ function resolveFile(mounts: Record<string, string>, urlPath: string): { file: s
 }
 
 /** Serves `mounts` (URL prefix → folder; a folder's index.html for its path); resolves to the base URL and the server. */
-export async function serveStatic(mounts: Record<string, string>, opts: ServeOptions = {}): Promise<{ url: string; server: Server }> {
+export async function serveStatic(
+  mounts: Record<string, string>,
+  opts: ServeOptions = {},
+): Promise<{ url: string; server: Server }> {
   const common: Record<string, string> = {
     'Access-Control-Allow-Origin': '*',
     'Access-Control-Allow-Headers': 'Range',
     'Access-Control-Expose-Headers': 'Content-Length, Content-Range, Accept-Ranges',
     'Cache-Control': 'no-cache',
-    ...(opts.isolate ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cross-Origin-Resource-Policy': 'cross-origin' } : {}),
+    ...(opts.isolate
+      ? {
+          'Cross-Origin-Opener-Policy': 'same-origin',
+          'Cross-Origin-Embedder-Policy': 'require-corp',
+          'Cross-Origin-Resource-Policy': 'cross-origin',
+        }
+      : {}),
   };
   const server = createServer((req, res) => {
     if (req.method === 'OPTIONS') {
@@ -70,7 +88,11 @@ export async function serveStatic(mounts: Record<string, string>, opts: ServeOpt
       return;
     }
     const { file, size } = found;
-    const headers: Record<string, string | number> = { ...common, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Accept-Ranges': 'bytes' };
+    const headers: Record<string, string | number> = {
+      ...common,
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'Accept-Ranges': 'bytes',
+    };
     const range = req.headers.range;
     const m = /^bytes=(\d+)-(\d*)$/.exec(range ?? '');
     let [start, end, status] = [0, size - 1, 200];

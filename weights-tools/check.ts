@@ -41,7 +41,9 @@ export function formatCheck(results: readonly CheckResult[]): string {
   const lines: string[] = [];
   for (const r of results) {
     const range = r.values ? `values in [${r.min.toPrecision(4)}, ${r.max.toPrecision(4)}]` : 'no values';
-    lines.push(`check ${r.name}: read ${r.tensors} tensors, ${r.nonFinite.length ? `${r.nonFinite.length} with non-finite values` : 'all finite'}, ${range}`);
+    lines.push(
+      `check ${r.name}: read ${r.tensors} tensors, ${r.nonFinite.length ? `${r.nonFinite.length} with non-finite values` : 'all finite'}, ${range}`,
+    );
     for (const b of r.nonFinite) lines.push(`  non-finite: ${b.key} (${b.count} values)`);
   }
   return lines.join('\n');

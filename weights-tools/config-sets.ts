@@ -45,7 +45,12 @@ export function configSetFiles(set: ConfigSet): readonly string[] {
 }
 
 /** Files every set shares with sd15-config's tokenizer/ (the CLIP vocabulary). */
-const SHARED = new Set(['tokenizer/vocab.json', 'tokenizer/merges.txt', 'tokenizer_2/vocab.json', 'tokenizer_2/merges.txt']);
+const SHARED = new Set([
+  'tokenizer/vocab.json',
+  'tokenizer/merges.txt',
+  'tokenizer_2/vocab.json',
+  'tokenizer_2/merges.txt',
+]);
 
 /** Folder of a bundled set, found from both the sources and the compiled dist/ tree. */
 export function configSetDir(set: ConfigSet): string {
@@ -59,7 +64,9 @@ export function configSetDir(set: ConfigSet): string {
 
 /** One file of a set as text. */
 export function readConfigSetFile(set: ConfigSet, rel: string): Promise<string> {
-  return SHARED.has(rel) ? readFile(join(configSetDir('sd15'), 'tokenizer', rel.split('/')[1]), 'utf8') : readFile(join(configSetDir(set), rel), 'utf8');
+  return SHARED.has(rel)
+    ? readFile(join(configSetDir('sd15'), 'tokenizer', rel.split('/')[1]), 'utf8')
+    : readFile(join(configSetDir(set), rel), 'utf8');
 }
 
 /** One JSON file of a set, parsed. */

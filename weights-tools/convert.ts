@@ -36,7 +36,6 @@ import { configSetFiles, readConfigSetFile, readConfigSetJson, type ConfigSet } 
 /** What the UNet predicts (the scheduler config's prediction_type). */
 export type PredictionType = 'epsilon' | 'v_prediction';
 
-
 export interface ConvertOptions {
   /** Write float16 weights (half the size); default float32. */
   fp16?: boolean;
@@ -97,7 +96,12 @@ interface Configs {
   scheduler: Json;
 }
 
-const SET_NAME: Readonly<Record<ConfigSet, string>> = { sd15: 'SD-1.5', 'sd21-base': 'SD-2.1-base', sd21: 'SD-2.1', sdxl: 'SD-XL base 1.0' };
+const SET_NAME: Readonly<Record<ConfigSet, string>> = {
+  sd15: 'SD-1.5',
+  'sd21-base': 'SD-2.1-base',
+  sd21: 'SD-2.1',
+  sdxl: 'SD-XL base 1.0',
+};
 const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** A conversion option that is missing or invalid for this checkpoint (the CLI reports it as a usage error). */
@@ -105,16 +109,22 @@ export class ConvertOptionError extends Error {
   override name = 'ConvertOptionError';
 }
 
-
 /** The config set, prediction type and image size of a conversion (an error when SD-2.x is ambiguous). */
-export function chooseConfigSet(family: ModelFamily, opts: Pick<ConvertOptions, 'predictionType' | 'imageSize'>): { set: ConfigSet; predictionType: PredictionType; imageSize: number } {
+export function chooseConfigSet(
+  family: ModelFamily,
+  opts: Pick<ConvertOptions, 'predictionType' | 'imageSize'>,
+): { set: ConfigSet; predictionType: PredictionType; imageSize: number } {
   const size = opts.imageSize;
   if (size !== undefined && !(Number.isInteger(size) && size > 0 && size % 64 === 0)) {
-    throw new ConvertOptionError(`image size ${size} must be a positive multiple of 64 (the UNet's sample_size is size / 8)`);
+    throw new ConvertOptionError(
+      `image size ${size} must be a positive multiple of 64 (the UNet's sample_size is size / 8)`,
+    );
   }
-  if (family === 'sd1') return { set: 'sd15', predictionType: opts.predictionType ?? 'epsilon', imageSize: size ?? 512 };
+  if (family === 'sd1')
+    return { set: 'sd15', predictionType: opts.predictionType ?? 'epsilon', imageSize: size ?? 512 };
   // SD-XL base predicts epsilon at 1024 (v-prediction fine-tunes exist: --prediction-type says so).
-  if (family === 'sdxl') return { set: 'sdxl', predictionType: opts.predictionType ?? 'epsilon', imageSize: size ?? 1024 };
+  if (family === 'sdxl')
+    return { set: 'sdxl', predictionType: opts.predictionType ?? 'epsilon', imageSize: size ?? 1024 };
   const predictionType = opts.predictionType ?? (size === 768 ? 'v_prediction' : size === 512 ? 'epsilon' : undefined);
   if (!predictionType) {
     throw new ConvertOptionError(
@@ -132,13 +142,22 @@ export function chooseConfigSet(family: ModelFamily, opts: Pick<ConvertOptions, 
  * clear reason; a different UNet input width (inpainting: 9) and the checkpoint's attention
  * projection kind (Linear [C, C] or 1×1 conv [C, C, 1, 1]) are carried into the unet config.
  */
-function checkAnchors(entries: readonly PlanEntry[], cfg: Configs, family: ModelFamily, setName: string, notes: string[]): string[] {
+function checkAnchors(
+  entries: readonly PlanEntry[],
+  cfg: Configs,
+  family: ModelFamily,
+  setName: string,
+  notes: string[],
+): string[] {
   const shape = (c: Sd1Component, k: string) => entries.find((e) => e.component === c && e.dst === k)?.dstShape;
   const problems: string[] = [];
   const name = FAMILY_NAME[family];
   const expectDim = (c: Sd1Component, key: string, dim: number, want: unknown, what: string) => {
     const s = shape(c, key);
-    if (s && s[dim] !== want) problems.push(`${c} ${key} has ${what} ${s[dim]}, ${name} has ${want}: not a Stable Diffusion ${name.slice(3)} checkpoint`);
+    if (s && s[dim] !== want)
+      problems.push(
+        `${c} ${key} has ${what} ${s[dim]}, ${name} has ${want}: not a Stable Diffusion ${name.slice(3)} checkpoint`,
+      );
   };
   const unetWidths = cfg.unet.block_out_channels as number[];
   expectDim('unet', 'conv_in.weight', 0, unetWidths[0], 'width');
@@ -154,21 +173,36 @@ function checkAnchors(entries: readonly PlanEntry[], cfg: Configs, family: Model
   }
   if (cfg.text_encoder_2) {
     expectDim('text_encoder_2', 'text_projection.weight', 0, cfg.text_encoder_2.projection_dim, 'projection size');
-    expectDim('unet', 'add_embedding.linear_1.weight', 1, cfg.unet.projection_class_embeddings_input_dim, 'added-conditioning input width');
+    expectDim(
+      'unet',
+      'add_embedding.linear_1.weight',
+      1,
+      cfg.unet.projection_class_embeddings_input_dim,
+      'added-conditioning input width',
+    );
   }
   const inCh = shape('unet', 'conv_in.weight')?.[1];
   if (inCh !== undefined && inCh !== cfg.unet.in_channels) {
-    notes.push(`unet conv_in takes ${inCh} channels (${setName}: ${cfg.unet.in_channels}); unet/config.json in_channels set to ${inCh}`);
+    notes.push(
+      `unet conv_in takes ${inCh} channels (${setName}: ${cfg.unet.in_channels}); unet/config.json in_channels set to ${inCh}`,
+    );
     cfg.unet.in_channels = inCh;
   }
   const proj = entries.filter((e) => e.component === 'unet' && /attentions\.\d+\.proj_(?:in|out)\.weight$/.test(e.dst));
   const ranks = new Set(proj.map((e) => e.srcShape.length));
   if (ranks.size > 1) {
-    problems.push(`unet proj_in/proj_out weights mix Linear [C, C] and 1×1 conv [C, C, 1, 1] shapes (e.g. ${proj.map((e) => `${e.src} ${fmt(e.srcShape)}`).slice(0, 2).join(', ')})`);
+    problems.push(
+      `unet proj_in/proj_out weights mix Linear [C, C] and 1×1 conv [C, C, 1, 1] shapes (e.g. ${proj
+        .map((e) => `${e.src} ${fmt(e.srcShape)}`)
+        .slice(0, 2)
+        .join(', ')})`,
+    );
   } else if (ranks.size === 1) {
     const linear = ranks.has(2);
     if (linear !== (cfg.unet.use_linear_projection === true)) {
-      notes.push(`unet attention projections are ${linear ? 'Linear [C, C]' : '1×1 convs [C, C, 1, 1]'} (${setName}: ${linear ? 'convs' : 'Linear'}); unet/config.json use_linear_projection set to ${linear}`);
+      notes.push(
+        `unet attention projections are ${linear ? 'Linear [C, C]' : '1×1 convs [C, C, 1, 1]'} (${setName}: ${linear ? 'convs' : 'Linear'}); unet/config.json use_linear_projection set to ${linear}`,
+      );
       cfg.unet.use_linear_projection = linear;
     }
   }
@@ -189,7 +223,11 @@ async function writeConfigs(outDir: string, set: ConfigSet, cfg: Configs): Promi
     if (rel === 'model_index.json' && set !== 'sdxl') {
       // No safety checker weights are produced: mark the optional components absent.
       const index = JSON.parse(text) as Json;
-      Object.assign(index, { safety_checker: [null, null], feature_extractor: [null, null], requires_safety_checker: false });
+      Object.assign(index, {
+        safety_checker: [null, null],
+        feature_extractor: [null, null],
+        requires_safety_checker: false,
+      });
       text = json(index);
     } else if (rel === 'unet/config.json') {
       text = json(cfg.unet);
@@ -206,7 +244,7 @@ async function sourceBytes(file: SafetensorsFile, e: PlanEntry): Promise<Uint8Ar
   if (e.transpose) return transposeBytes(await file.readBytes(e.src), e.srcShape, DTYPE_BYTES[file.info(e.src).dtype]);
   if (!e.rows) return file.readBytes(e.src);
   const info = file.info(e.src);
-  const rowBytes = (info.shape.slice(1).reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype]);
+  const rowBytes = info.shape.slice(1).reduce((a, b) => a * b, 1) * DTYPE_BYTES[info.dtype];
   return file.source.read(info.start + e.rows[0] * rowBytes, (e.rows[1] - e.rows[0]) * rowBytes);
 }
 
@@ -214,7 +252,8 @@ async function sourceBytes(file: SafetensorsFile, e: PlanEntry): Promise<Uint8Ar
 function transposeBytes(src: Uint8Array, [rows, cols]: readonly number[], size: number): Uint8Array {
   const out = new Uint8Array(src.length);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out.set(src.subarray((r * cols + c) * size, (r * cols + c + 1) * size), (c * rows + r) * size);
+    for (let c = 0; c < cols; c++)
+      out.set(src.subarray((r * cols + c) * size, (r * cols + c + 1) * size), (c * rows + r) * size);
   }
   return out;
 }
@@ -224,7 +263,11 @@ function transposeBytes(src: Uint8Array, [rows, cols]: readonly number[], size: 
  * or any folder with `force`). The directory is written under a temporary name beside `outDir`
  * and renamed when complete, so an interrupted conversion leaves no folder that looks complete.
  */
-export async function convertCheckpoint(input: string, outDir: string, opts: ConvertOptions = {}): Promise<ConvertResult> {
+export async function convertCheckpoint(
+  input: string,
+  outDir: string,
+  opts: ConvertOptions = {},
+): Promise<ConvertResult> {
   if (isPickleName(input)) throw pickleError(input);
   const file = await SafetensorsFile.open(await FileByteSource.open(input));
   try {
@@ -246,11 +289,16 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
     const layout = sd1LayoutFromConfigs(cfg.unet, cfg.vae);
     if (family === 'sd2') layout.openClipLayers = cfg.text_encoder.num_hidden_layers as number;
     if (family === 'sdxl') layout.sdxl = { openClipLayers2: cfg.text_encoder_2!.num_hidden_layers as number };
-    const plan = planSd1Conversion(file.keys().map((k) => file.info(k)), layout);
+    const plan = planSd1Conversion(
+      file.keys().map((k) => file.info(k)),
+      layout,
+    );
     const notes: string[] = [];
     const problems = [...plan.problems, ...checkAnchors(plan.entries, cfg, family, SET_NAME[set], notes)];
     if (problems.length) {
-      throw new Error(`${input}: cannot convert (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+      throw new Error(
+        `${input}: cannot convert (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      );
     }
     const bundledPrediction = cfg.scheduler.prediction_type ?? 'epsilon';
     if (bundledPrediction !== predictionType) {
@@ -258,7 +306,9 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
       cfg.scheduler.prediction_type = predictionType;
     }
     if ((cfg.unet.sample_size as number) * 8 !== imageSize) {
-      notes.push(`unet sample_size set to ${imageSize / 8} for ${imageSize}×${imageSize} images (${SET_NAME[set]}: ${cfg.unet.sample_size})`);
+      notes.push(
+        `unet sample_size set to ${imageSize / 8} for ${imageSize}×${imageSize} images (${SET_NAME[set]}: ${cfg.unet.sample_size})`,
+      );
       cfg.unet.sample_size = imageSize / 8;
     }
     await checkDirTarget(outDir, opts.force);
@@ -268,26 +318,52 @@ export async function convertCheckpoint(input: string, outDir: string, opts: Con
     const total = plan.entries.length;
     let done = 0;
     const components: ConvertedComponent[] = [];
-    await writeDirAtomic(outDir, async (tmp) => {
-      for (const component of layoutComponents(layout)) {
-        const entries = plan.entries.filter((e) => e.component === component);
-        const tensors: TensorToWrite[] = entries.map((e) => ({
-          name: e.dst,
-          dtype,
-          shape: e.dstShape,
-          data: async () => {
-            const bytes = castFloatBytes(await sourceBytes(file, e), file.info(e.src).dtype, dtype, `${input}: tensor "${e.src}"`);
-            opts.onProgress?.(++done, total, e.src);
-            return bytes;
-          },
-        }));
-        await writeComponent(join(tmp, WEIGHT_FILE[component]), tensors);
-        const params = entries.reduce((s, e) => s + e.dstShape.reduce((a, b) => a * b, 1), 0);
-        components.push({ component, file: join(outDir, WEIGHT_FILE[component]), tensors: entries.length, params, bytes: params * bytesPer });
-      }
-      await writeConfigs(tmp, set, cfg);
-    }, { replace: opts.force });
-    return { input, outDir, dtype, family, configSet: set, predictionType, imageSize, components, ignored: [...plan.ignored], notes };
+    await writeDirAtomic(
+      outDir,
+      async (tmp) => {
+        for (const component of layoutComponents(layout)) {
+          const entries = plan.entries.filter((e) => e.component === component);
+          const tensors: TensorToWrite[] = entries.map((e) => ({
+            name: e.dst,
+            dtype,
+            shape: e.dstShape,
+            data: async () => {
+              const bytes = castFloatBytes(
+                await sourceBytes(file, e),
+                file.info(e.src).dtype,
+                dtype,
+                `${input}: tensor "${e.src}"`,
+              );
+              opts.onProgress?.(++done, total, e.src);
+              return bytes;
+            },
+          }));
+          await writeComponent(join(tmp, WEIGHT_FILE[component]), tensors);
+          const params = entries.reduce((s, e) => s + e.dstShape.reduce((a, b) => a * b, 1), 0);
+          components.push({
+            component,
+            file: join(outDir, WEIGHT_FILE[component]),
+            tensors: entries.length,
+            params,
+            bytes: params * bytesPer,
+          });
+        }
+        await writeConfigs(tmp, set, cfg);
+      },
+      { replace: opts.force },
+    );
+    return {
+      input,
+      outDir,
+      dtype,
+      family,
+      configSet: set,
+      predictionType,
+      imageSize,
+      components,
+      ignored: [...plan.ignored],
+      notes,
+    };
   } finally {
     await file.close();
   }

@@ -20,8 +20,13 @@ export function detectFamily(keys: readonly string[]): ModelFamily {
  * The family of a diffusers directory from its configs: SD-XL (a second text encoder or a
  * "text_time" UNet), SD-2.x (a gelu, OpenCLIP text encoder), else SD-1.x; with what tells it.
  */
-export function directoryFamily(configs: { unet?: Record<string, unknown>; text_encoder?: Record<string, unknown>; text_encoder_2?: Record<string, unknown> }): string {
-  if (configs.text_encoder_2 || configs.unet?.addition_embed_type === 'text_time') return `${FAMILY_NAME.sdxl} (two text encoders, text_time added conditioning)`;
+export function directoryFamily(configs: {
+  unet?: Record<string, unknown>;
+  text_encoder?: Record<string, unknown>;
+  text_encoder_2?: Record<string, unknown>;
+}): string {
+  if (configs.text_encoder_2 || configs.unet?.addition_embed_type === 'text_time')
+    return `${FAMILY_NAME.sdxl} (two text encoders, text_time added conditioning)`;
   if (configs.text_encoder?.hidden_act === 'gelu') return `${FAMILY_NAME.sd2} (OpenCLIP text encoder)`;
   return `${FAMILY_NAME.sd1} (CLIP ViT-L text encoder)`;
 }

@@ -66,7 +66,9 @@ async function inspectComponentDir(path: string, opts: InspectPathOptions): Prom
   try {
     for (const f of found.files.files) files.push(await SafetensorsFile.open(await store.openBytes(f)));
     const src = new SafetensorsWeightSource(files);
-    const rows = files.flatMap((f) => summarizeFile(f).groups.flatMap((g) => g.tensors)).sort((a, b) => (a.key < b.key ? -1 : 1));
+    const rows = files
+      .flatMap((f) => summarizeFile(f).groups.flatMap((g) => g.tensors))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
     const group = makeGroup(basename(path), [...found.files.files], rows, found.files.variant);
     const summary: Summary = {
       kind: 'model-dir',

@@ -68,7 +68,13 @@ export interface ModelDirSummary extends Totals {
 export type Summary = FileSummary | ModelDirSummary;
 
 function row(t: TensorInfo): TensorRow {
-  return { key: t.name, dtype: t.dtype, shape: [...t.shape], params: t.shape.reduce((a, b) => a * b, 1), bytes: t.byteLength };
+  return {
+    key: t.name,
+    dtype: t.dtype,
+    shape: [...t.shape],
+    params: t.shape.reduce((a, b) => a * b, 1),
+    bytes: t.byteLength,
+  };
 }
 
 /** Groups rows into a TensorGroup with totals. */
@@ -106,7 +112,10 @@ const FILE_GROUPS: readonly [string, string][] = [
 
 /** Summary of one safetensors file. */
 export function summarizeFile(file: SafetensorsFile): FileSummary {
-  const rows = file.keys().map((k) => row(file.info(k))).sort((a, b) => (a.key < b.key ? -1 : 1));
+  const rows = file
+    .keys()
+    .map((k) => row(file.info(k)))
+    .sort((a, b) => (a.key < b.key ? -1 : 1));
   const groups: TensorGroup[] = [];
   const checkpoint = rows.some((r) => FILE_GROUPS.some(([p]) => r.key.startsWith(p)));
   if (checkpoint) {
@@ -120,11 +129,28 @@ export function summarizeFile(file: SafetensorsFile): FileSummary {
     groups.push(makeGroup('tensors', [file.name], rows));
   }
   const family = checkpoint ? `${FAMILY_NAME[detectFamily(rows.map((r) => r.key))]} single-file checkpoint` : undefined;
-  return { kind: 'file', path: file.name, fileBytes: file.source.size, metadata: { ...file.metadata }, family, groups, ...totals(groups) };
+  return {
+    kind: 'file',
+    path: file.name,
+    fileBytes: file.source.size,
+    metadata: { ...file.metadata },
+    family,
+    groups,
+    ...totals(groups),
+  };
 }
 
 const CONFIG_FIELDS: Record<string, readonly string[]> = {
-  unet: ['sample_size', 'in_channels', 'block_out_channels', 'layers_per_block', 'cross_attention_dim', 'attention_head_dim', 'transformer_layers_per_block', 'addition_embed_type'],
+  unet: [
+    'sample_size',
+    'in_channels',
+    'block_out_channels',
+    'layers_per_block',
+    'cross_attention_dim',
+    'attention_head_dim',
+    'transformer_layers_per_block',
+    'addition_embed_type',
+  ],
   vae: ['block_out_channels', 'latent_channels', 'scaling_factor'],
   text_encoder: ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'max_position_embeddings', 'vocab_size'],
   text_encoder_2: ['hidden_size', 'num_hidden_layers', 'num_attention_heads', 'projection_dim'],
@@ -139,7 +165,11 @@ function pick(cfg: Record<string, unknown> | undefined, fields: readonly string[
 /** The pad token a tokenizer folder's files name (special_tokens_map.json over tokenizer_config.json). */
 function padTokenOf(t: TokenizerFiles): string | undefined {
   const v = t.specialTokens?.pad_token ?? t.config?.pad_token;
-  return typeof v === 'string' ? v : typeof (v as { content?: unknown } | undefined)?.content === 'string' ? (v as { content: string }).content : undefined;
+  return typeof v === 'string'
+    ? v
+    : typeof (v as { content?: unknown } | undefined)?.content === 'string'
+      ? (v as { content: string }).content
+      : undefined;
 }
 
 /** Summary of an opened model directory. */
@@ -162,19 +192,28 @@ export function summarizeModelDir(dir: ModelDir): ModelDirSummary {
     family: directoryFamily(dir.configs),
     groups,
     tokenizer: dir.tokenizer && { vocabSize: Object.keys(dir.tokenizer.vocab).length, merges: merges ?? 0 },
-    tokenizer2: dir.tokenizer2 && { vocabSize: Object.keys(dir.tokenizer2.vocab).length, padToken: padTokenOf(dir.tokenizer2) },
-    scheduler: sched && pick(sched, ['_class_name', 'num_train_timesteps', 'beta_schedule', 'beta_start', 'beta_end', 'prediction_type']),
+    tokenizer2: dir.tokenizer2 && {
+      vocabSize: Object.keys(dir.tokenizer2.vocab).length,
+      padToken: padTokenOf(dir.tokenizer2),
+    },
+    scheduler:
+      sched &&
+      pick(sched, ['_class_name', 'num_train_timesteps', 'beta_schedule', 'beta_start', 'beta_end', 'prediction_type']),
     notes: [...dir.notes],
     ...totals(groups),
   };
 }
 
 function dtypeList(g: TensorGroup): string {
-  return Object.entries(g.dtypes).map(([d, n]) => (Object.keys(g.dtypes).length > 1 ? `${d}×${n}` : d)).join(' ');
+  return Object.entries(g.dtypes)
+    .map(([d, n]) => (Object.keys(g.dtypes).length > 1 ? `${d}×${n}` : d))
+    .join(' ');
 }
 
 function brief(cfg: Record<string, unknown>): string {
-  return Object.entries(cfg).map(([k, v]) => `${k} ${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)}`).join(', ');
+  return Object.entries(cfg)
+    .map(([k, v]) => `${k} ${Array.isArray(v) ? `[${v.join(', ')}]` : String(v)}`)
+    .join(', ');
 }
 
 export interface FormatOptions {
@@ -192,20 +231,32 @@ export function formatSummary(s: Summary, opts: FormatOptions = {}): string {
     if (s.family) out.push(`model: ${s.family}`);
   } else {
     out.push(`model directory: ${s.root}`);
-    if (s.pipeline) out.push(`pipeline: ${s.pipeline}${s.diffusersVersion ? ` (diffusers ${s.diffusersVersion})` : ''}`);
+    if (s.pipeline)
+      out.push(`pipeline: ${s.pipeline}${s.diffusersVersion ? ` (diffusers ${s.diffusersVersion})` : ''}`);
     if (s.family) out.push(`model: ${s.family}`);
   }
   const rows = [['component', 'tensors', 'parameters', 'dtype', 'size', s.kind === 'file' ? '' : 'weights']];
   for (const g of s.groups) {
-    rows.push([g.name, String(g.tensors.length), formatCount(g.params), dtypeList(g), formatBytes(g.bytes), s.kind === 'file' ? '' : g.files.join(', ')]);
+    rows.push([
+      g.name,
+      String(g.tensors.length),
+      formatCount(g.params),
+      dtypeList(g),
+      formatBytes(g.bytes),
+      s.kind === 'file' ? '' : g.files.join(', '),
+    ]);
   }
   rows.push(['total', String(s.tensorCount), formatCount(s.params), '', formatBytes(s.bytes), '']);
   out.push('', ...table(rows, [1, 2, 4]));
   if (s.kind === 'model-dir') {
     out.push('');
     for (const g of s.groups) if (g.config && Object.keys(g.config).length) out.push(`${g.name}: ${brief(g.config)}`);
-    if (s.tokenizer) out.push(`tokenizer: ${formatCount(s.tokenizer.vocabSize)} tokens, ${formatCount(s.tokenizer.merges)} merges`);
-    if (s.tokenizer2) out.push(`tokenizer_2: ${formatCount(s.tokenizer2.vocabSize)} tokens${s.tokenizer2.padToken ? `, pad "${s.tokenizer2.padToken}"` : ''}`);
+    if (s.tokenizer)
+      out.push(`tokenizer: ${formatCount(s.tokenizer.vocabSize)} tokens, ${formatCount(s.tokenizer.merges)} merges`);
+    if (s.tokenizer2)
+      out.push(
+        `tokenizer_2: ${formatCount(s.tokenizer2.vocabSize)} tokens${s.tokenizer2.padToken ? `, pad "${s.tokenizer2.padToken}"` : ''}`,
+      );
     if (s.scheduler) {
       const { _class_name: cls, ...rest } = s.scheduler;
       out.push(`scheduler: ${String(cls ?? '?')}${Object.keys(rest).length ? ` (${brief(rest)})` : ''}`);
@@ -215,7 +266,12 @@ export function formatSummary(s: Summary, opts: FormatOptions = {}): string {
   if (opts.tensors) {
     for (const g of s.groups) {
       out.push('', `${g.name}:`);
-      out.push(...table(g.tensors.map((t) => [`  ${t.key}`, t.dtype, formatShape(t.shape), formatCount(t.params)]), [3]));
+      out.push(
+        ...table(
+          g.tensors.map((t) => [`  ${t.key}`, t.dtype, formatShape(t.shape), formatCount(t.params)]),
+          [3],
+        ),
+      );
     }
   }
   return out.join('\n');

@@ -28,7 +28,8 @@ export interface OpenClipTarget {
   transpose?: boolean;
 }
 
-export type OpenClipMapping = { kind: 'map'; targets: OpenClipTarget[] } | { kind: 'ignore'; reason: string } | { kind: 'unknown' };
+export type OpenClipMapping =
+  { kind: 'map'; targets: OpenClipTarget[] } | { kind: 'ignore'; reason: string } | { kind: 'unknown' };
 
 const LAYER_TAIL: Readonly<Record<string, string>> = {
   'ln_1.weight': 'layer_norm1.weight',
@@ -60,7 +61,8 @@ export function openClipKey(rest: string, numLayers: number, projection = false)
     if (projection) return { kind: 'map', targets: [{ key: 'text_projection.weight', transpose: true }] };
     return { kind: 'ignore', reason: 'OpenCLIP text projection (pooled joint embedding, unused by Stable Diffusion)' };
   }
-  if (rest === 'logit_scale') return { kind: 'ignore', reason: 'OpenCLIP contrastive temperature (unused by Stable Diffusion)' };
+  if (rest === 'logit_scale')
+    return { kind: 'ignore', reason: 'OpenCLIP contrastive temperature (unused by Stable Diffusion)' };
   if (rest === 'attn_mask') return { kind: 'ignore', reason: 'OpenCLIP causal mask buffer (recomputed)' };
   const m = /^transformer\.resblocks\.(\d+)\.(.+)$/.exec(rest);
   if (!m) return { kind: 'unknown' };
@@ -69,12 +71,18 @@ export function openClipKey(rest: string, numLayers: number, projection = false)
   const known = tail in LAYER_TAIL || /^attn\.in_proj_(?:weight|bias)$/.test(tail);
   if (!known) return { kind: 'unknown' };
   if (layer >= numLayers) {
-    return { kind: 'ignore', reason: `OpenCLIP text blocks from ${numLayers} on (SD-2 conditions on the penultimate layer; the text encoder has ${numLayers} layers)` };
+    return {
+      kind: 'ignore',
+      reason: `OpenCLIP text blocks from ${numLayers} on (SD-2 conditions on the penultimate layer; the text encoder has ${numLayers} layers)`,
+    };
   }
   const prefix = `text_model.encoder.layers.${layer}.`;
   const inProj = /^attn\.in_proj_(weight|bias)$/.exec(tail);
   if (inProj) {
-    const parts = (['q', 'k', 'v'] as const).map((p, i) => ({ key: `${prefix}self_attn.${p}_proj.${inProj[1]}`, part: i as 0 | 1 | 2 }));
+    const parts = (['q', 'k', 'v'] as const).map((p, i) => ({
+      key: `${prefix}self_attn.${p}_proj.${inProj[1]}`,
+      part: i as 0 | 1 | 2,
+    }));
     return { kind: 'map', targets: parts };
   }
   return { kind: 'map', targets: [{ key: prefix + LAYER_TAIL[tail] }] };

@@ -59,7 +59,12 @@ export const SDXL_TEXT_PREFIXES = {
 /** Where each component's keys start in a checkpoint of this layout (for messages). */
 export function componentPrefix(c: Sd1Component, layout: Sd1Layout): string {
   if (c === 'text_encoder_2') return SDXL_TEXT_PREFIXES.text_encoder_2;
-  if (c === 'text_encoder') return layout.sdxl ? SDXL_TEXT_PREFIXES.text_encoder : layout.openClipLayers !== undefined ? OPENCLIP_PREFIX : SD1_PREFIXES.text_encoder;
+  if (c === 'text_encoder')
+    return layout.sdxl
+      ? SDXL_TEXT_PREFIXES.text_encoder
+      : layout.openClipLayers !== undefined
+        ? OPENCLIP_PREFIX
+        : SD1_PREFIXES.text_encoder;
   return SD1_PREFIXES[c];
 }
 
@@ -82,9 +87,19 @@ export type Sd1KeyMapping =
 
 /** DDPM schedule buffers stored at the top level of LatentDiffusion checkpoints. */
 const SCHEDULE_BUFFERS = new Set([
-  'betas', 'alphas_cumprod', 'alphas_cumprod_prev', 'sqrt_alphas_cumprod', 'sqrt_one_minus_alphas_cumprod',
-  'log_one_minus_alphas_cumprod', 'sqrt_recip_alphas_cumprod', 'sqrt_recipm1_alphas_cumprod', 'posterior_variance',
-  'posterior_log_variance_clipped', 'posterior_mean_coef1', 'posterior_mean_coef2', 'logvar',
+  'betas',
+  'alphas_cumprod',
+  'alphas_cumprod_prev',
+  'sqrt_alphas_cumprod',
+  'sqrt_one_minus_alphas_cumprod',
+  'log_one_minus_alphas_cumprod',
+  'sqrt_recip_alphas_cumprod',
+  'sqrt_recipm1_alphas_cumprod',
+  'posterior_variance',
+  'posterior_log_variance_clipped',
+  'posterior_mean_coef1',
+  'posterior_mean_coef2',
+  'logvar',
 ]);
 
 const UNET_RESNET: Readonly<Record<string, string>> = {
@@ -116,9 +131,11 @@ function transformer(tail: string, prefix: string): string | undefined {
 export function unetKey(rest: string, layout: Sd1Layout): string | undefined {
   const per = layout.unetLayersPerBlock + 1;
   let m: RegExpExecArray | null;
-  if ((m = /^time_embed\.([02])\.(weight|bias)$/.exec(rest))) return `time_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
+  if ((m = /^time_embed\.([02])\.(weight|bias)$/.exec(rest)))
+    return `time_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
   // SD-XL's vector conditioning MLP (pooled text embedding + size/crop embeddings).
-  if (layout.sdxl && (m = /^label_emb\.0\.([02])\.(weight|bias)$/.exec(rest))) return `add_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
+  if (layout.sdxl && (m = /^label_emb\.0\.([02])\.(weight|bias)$/.exec(rest)))
+    return `add_embedding.linear_${m[1] === '0' ? 1 : 2}.${m[2]}`;
   if ((m = /^input_blocks\.0\.0\.(weight|bias)$/.exec(rest))) return `conv_in.${m[1]}`;
   if ((m = /^out\.([02])\.(weight|bias)$/.exec(rest))) return `${m[1] === '0' ? 'conv_norm_out' : 'conv_out'}.${m[2]}`;
   if ((m = /^input_blocks\.(\d+)\.(\d+)\.(.+)$/.exec(rest))) {
@@ -156,7 +173,13 @@ function vaeResnet(tail: string, prefix: string): string | undefined {
   return `${prefix}${m[1] === 'nin_shortcut' ? 'conv_shortcut' : m[1]}.${m[2]}`;
 }
 
-const VAE_ATTN: Readonly<Record<string, string>> = { norm: 'group_norm', q: 'to_q', k: 'to_k', v: 'to_v', proj_out: 'to_out.0' };
+const VAE_ATTN: Readonly<Record<string, string>> = {
+  norm: 'group_norm',
+  q: 'to_q',
+  k: 'to_k',
+  v: 'to_v',
+  proj_out: 'to_out.0',
+};
 
 /** VAE key (after `first_stage_model.`) → diffusers key; `squeeze` for the 1×1-conv attention weights. */
 export function vaeKey(rest: string, layout: Sd1Layout): { key: string; squeeze?: boolean } | undefined {
@@ -182,7 +205,10 @@ export function vaeKey(rest: string, layout: Sd1Layout): { key: string; squeeze?
     return wrap(vaeResnet(m[3], `${m[1]}.mid_block.resnets.${Number(m[2]) - 1}.`));
   }
   if ((m = /^(encoder|decoder)\.mid\.attn_1\.(norm|q|k|v|proj_out)\.(weight|bias)$/.exec(rest))) {
-    return { key: `${m[1]}.mid_block.attentions.0.${VAE_ATTN[m[2]]}.${m[3]}`, squeeze: m[2] !== 'norm' && m[3] === 'weight' };
+    return {
+      key: `${m[1]}.mid_block.attentions.0.${VAE_ATTN[m[2]]}.${m[3]}`,
+      squeeze: m[2] !== 'norm' && m[3] === 'weight',
+    };
   }
   return undefined;
 }
@@ -209,34 +235,53 @@ function openClipMapping(rest: string, layers: number, component: Sd1Component, 
 }
 
 /** SD-XL's text towers; undefined for keys outside `conditioner.` / `cond_stage_model.`. */
-function mapSdxlTextKey(key: string, layout: Sd1Layout & { sdxl: { openClipLayers2: number } }): Sd1KeyMapping | undefined {
+function mapSdxlTextKey(
+  key: string,
+  layout: Sd1Layout & { sdxl: { openClipLayers2: number } },
+): Sd1KeyMapping | undefined {
   const p = SDXL_TEXT_PREFIXES;
   if (key.startsWith(p.text_encoder)) {
     const rest = key.slice(p.text_encoder.length);
-    if (/^(?:text_model\.)?embeddings\.position_ids$/.test(rest)) return { kind: 'ignore', reason: 'position_ids buffer (recomputed)' };
+    if (/^(?:text_model\.)?embeddings\.position_ids$/.test(rest))
+      return { kind: 'ignore', reason: 'position_ids buffer (recomputed)' };
     const k = clipKey(rest);
     return k ? { kind: 'map', component: 'text_encoder', key: k } : { kind: 'unknown' };
   }
-  if (key.startsWith(p.text_encoder_2)) return openClipMapping(key.slice(p.text_encoder_2.length), layout.sdxl.openClipLayers2, 'text_encoder_2', true);
-  if (key.startsWith('conditioner.embedders.0.model.')) return { kind: 'unsupported', reason: 'SD-XL refiner conditioner (OpenCLIP as embedder 0; only the SD-XL base layout is supported)' };
+  if (key.startsWith(p.text_encoder_2))
+    return openClipMapping(key.slice(p.text_encoder_2.length), layout.sdxl.openClipLayers2, 'text_encoder_2', true);
+  if (key.startsWith('conditioner.embedders.0.model.'))
+    return {
+      kind: 'unsupported',
+      reason: 'SD-XL refiner conditioner (OpenCLIP as embedder 0; only the SD-XL base layout is supported)',
+    };
   if (key.startsWith('conditioner.')) return { kind: 'unknown' };
-  if (key.startsWith('cond_stage_model.')) return { kind: 'unsupported', reason: 'SD-1.x/2.x text encoder keys in an SD-XL checkpoint' };
+  if (key.startsWith('cond_stage_model.'))
+    return { kind: 'unsupported', reason: 'SD-1.x/2.x text encoder keys in an SD-XL checkpoint' };
   return undefined;
 }
 
 /** Classifies one single-file checkpoint key. */
 export function mapSd1Key(key: string, layout: Sd1Layout): Sd1KeyMapping {
-  if (SCHEDULE_BUFFERS.has(key)) return { kind: 'ignore', reason: 'DDPM schedule buffer (the scheduler config has it)' };
-  if (key.startsWith('model_ema.')) return { kind: 'ignore', reason: 'EMA copy of the UNet (the non-EMA weights are used)' };
+  if (SCHEDULE_BUFFERS.has(key))
+    return { kind: 'ignore', reason: 'DDPM schedule buffer (the scheduler config has it)' };
+  if (key.startsWith('model_ema.'))
+    return { kind: 'ignore', reason: 'EMA copy of the UNet (the non-EMA weights are used)' };
   if (layout.sdxl) {
     const m = mapSdxlTextKey(key, layout as Sd1Layout & { sdxl: { openClipLayers2: number } });
     if (m) return m;
   } else if (layout.openClipLayers !== undefined) {
-    if (key.startsWith(OPENCLIP_PREFIX)) return openClipMapping(key.slice(OPENCLIP_PREFIX.length), layout.openClipLayers, 'text_encoder', false);
-    if (key.startsWith(SD1_PREFIXES.text_encoder)) return { kind: 'unsupported', reason: 'SD-1.x CLIP text encoder keys in an SD-2.x (OpenCLIP) checkpoint' };
+    if (key.startsWith(OPENCLIP_PREFIX))
+      return openClipMapping(key.slice(OPENCLIP_PREFIX.length), layout.openClipLayers, 'text_encoder', false);
+    if (key.startsWith(SD1_PREFIXES.text_encoder))
+      return { kind: 'unsupported', reason: 'SD-1.x CLIP text encoder keys in an SD-2.x (OpenCLIP) checkpoint' };
   }
-  if (key.startsWith(OPENCLIP_PREFIX)) return { kind: 'unsupported', reason: 'OpenCLIP text encoder (SD-2.x) keys in an SD-1.x checkpoint' };
-  if (key.startsWith('conditioner.embedders.')) return { kind: 'unsupported', reason: `SD-XL conditioner keys in an SD-${layout.openClipLayers !== undefined ? '2' : '1'}.x checkpoint` };
+  if (key.startsWith(OPENCLIP_PREFIX))
+    return { kind: 'unsupported', reason: 'OpenCLIP text encoder (SD-2.x) keys in an SD-1.x checkpoint' };
+  if (key.startsWith('conditioner.embedders.'))
+    return {
+      kind: 'unsupported',
+      reason: `SD-XL conditioner keys in an SD-${layout.openClipLayers !== undefined ? '2' : '1'}.x checkpoint`,
+    };
   if (key.startsWith(SD1_PREFIXES.unet)) {
     const k = unetKey(key.slice(SD1_PREFIXES.unet.length), layout);
     return k ? { kind: 'map', component: 'unet', key: k } : { kind: 'unknown' };
@@ -248,7 +293,8 @@ export function mapSd1Key(key: string, layout: Sd1Layout): Sd1KeyMapping {
   }
   if (key.startsWith(SD1_PREFIXES.text_encoder)) {
     const rest = key.slice(SD1_PREFIXES.text_encoder.length);
-    if (/^(?:text_model\.)?embeddings\.position_ids$/.test(rest)) return { kind: 'ignore', reason: 'position_ids buffer (recomputed)' };
+    if (/^(?:text_model\.)?embeddings\.position_ids$/.test(rest))
+      return { kind: 'ignore', reason: 'position_ids buffer (recomputed)' };
     const k = clipKey(rest);
     return k ? { kind: 'map', component: 'text_encoder', key: k } : { kind: 'unknown' };
   }

@@ -74,17 +74,44 @@ export function planSd1Conversion(tensors: Iterable<SourceTensor>, layout: Sd1La
           continue;
         }
         bySrc.set(dstKey, t.name);
-        entries.push({ src: t.name, component: m.component, dst: p.key, srcShape: t.shape, dstShape: [third, ...t.shape.slice(1)], dtype: t.dtype, rows });
+        entries.push({
+          src: t.name,
+          component: m.component,
+          dst: p.key,
+          srcShape: t.shape,
+          dstShape: [third, ...t.shape.slice(1)],
+          dtype: t.dtype,
+          rows,
+        });
       }
     } else {
-      const dstShape = m.squeeze ? squeeze1x1(t.shape) : m.transpose ? (t.shape.length === 2 ? [t.shape[1], t.shape[0]] : undefined) : [...t.shape];
+      const dstShape = m.squeeze
+        ? squeeze1x1(t.shape)
+        : m.transpose
+          ? t.shape.length === 2
+            ? [t.shape[1], t.shape[0]]
+            : undefined
+          : [...t.shape];
       const dstKey = `${m.component}/${m.key}`;
-      if (!dstShape) problems.push(`"${t.name}": expected ${m.transpose ? 'a 2-D matrix to transpose' : 'a 1×1 conv weight [C, C, 1, 1]'}, got ${fmt(t.shape)}`);
-      else if (t.dtype && !FLOAT_DTYPES.has(t.dtype)) problems.push(`"${t.name}": dtype ${t.dtype} is not a float type`);
-      else if (bySrc.has(dstKey)) problems.push(`"${t.name}" and "${bySrc.get(dstKey)}" both map to ${m.component} "${m.key}"`);
+      if (!dstShape)
+        problems.push(
+          `"${t.name}": expected ${m.transpose ? 'a 2-D matrix to transpose' : 'a 1×1 conv weight [C, C, 1, 1]'}, got ${fmt(t.shape)}`,
+        );
+      else if (t.dtype && !FLOAT_DTYPES.has(t.dtype))
+        problems.push(`"${t.name}": dtype ${t.dtype} is not a float type`);
+      else if (bySrc.has(dstKey))
+        problems.push(`"${t.name}" and "${bySrc.get(dstKey)}" both map to ${m.component} "${m.key}"`);
       else {
         bySrc.set(dstKey, t.name);
-        entries.push({ src: t.name, component: m.component, dst: m.key, srcShape: t.shape, dstShape, dtype: t.dtype, ...(m.transpose ? { transpose: true } : {}) });
+        entries.push({
+          src: t.name,
+          component: m.component,
+          dst: m.key,
+          srcShape: t.shape,
+          dstShape,
+          dtype: t.dtype,
+          ...(m.transpose ? { transpose: true } : {}),
+        });
       }
     }
   }
@@ -92,8 +119,15 @@ export function planSd1Conversion(tensors: Iterable<SourceTensor>, layout: Sd1La
     problems.unshift(`${keys.length} key${keys.length === 1 ? '' : 's'} like "${keys[0]}": ${reason}`);
   }
   for (const c of layoutComponents(layout)) {
-    if (!entries.some((e) => e.component === c)) problems.push(`no ${componentPrefix(c, layout)}* tensors: the ${c} is missing (not a full Stable Diffusion checkpoint?)`);
+    if (!entries.some((e) => e.component === c))
+      problems.push(
+        `no ${componentPrefix(c, layout)}* tensors: the ${c} is missing (not a full Stable Diffusion checkpoint?)`,
+      );
   }
-  entries.sort((a, b) => COMPONENT_ORDER.indexOf(a.component) - COMPONENT_ORDER.indexOf(b.component) || (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0));
+  entries.sort(
+    (a, b) =>
+      COMPONENT_ORDER.indexOf(a.component) - COMPONENT_ORDER.indexOf(b.component) ||
+      (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0),
+  );
   return { entries, ignored, problems };
 }

@@ -101,7 +101,8 @@ export class OnnxGraph {
         const values = init.data();
         const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
         const expected = init.dims.reduce((a, b) => a * b, 1);
-        if (values.length !== expected) throw new Error(`ONNX initializer ${init.name}: ${values.length} values for shape [${init.dims.join(', ')}]`);
+        if (values.length !== expected)
+          throw new Error(`ONNX initializer ${init.name}: ${values.length} values for shape [${init.dims.join(', ')}]`);
         const t = new ProtoWriter();
         for (const d of init.dims) t.int(1, d);
         t.int(2, init.type).string(8, init.name);

@@ -29,9 +29,15 @@ export async function loadOrt(): Promise<Ort | { reason: string }> {
     const mod = await import(name);
     const ort = (mod.default ?? mod) as Omit<Ort, 'version'> & { env?: { versions?: { node?: string } } };
     if (typeof ort.InferenceSession?.create !== 'function') return { reason: `${name} has no InferenceSession` };
-    return { InferenceSession: ort.InferenceSession, Tensor: ort.Tensor, version: ort.env?.versions?.node ?? 'unknown' };
+    return {
+      InferenceSession: ort.InferenceSession,
+      Tensor: ort.Tensor,
+      version: ort.env?.versions?.node ?? 'unknown',
+    };
   } catch (e) {
-    return { reason: `${name} cannot be loaded (${String((e as Error).message ?? e).split('\n')[0]}); \`npm install\` installs it as a dev dependency` };
+    return {
+      reason: `${name} cannot be loaded (${String((e as Error).message ?? e).split('\n')[0]}); \`npm install\` installs it as a dev dependency`,
+    };
   }
 }
 

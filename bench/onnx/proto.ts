@@ -36,7 +36,8 @@ export class ProtoWriter {
 
   /** An int32/int64/enum field. */
   int(field: number, value: number | bigint): this {
-    if (typeof value === 'number' && !Number.isInteger(value)) throw new Error(`protobuf: field ${field} needs an integer, got ${value}`);
+    if (typeof value === 'number' && !Number.isInteger(value))
+      throw new Error(`protobuf: field ${field} needs an integer, got ${value}`);
     this.tag(field, WIRE_VARINT);
     this.varint(value);
     return this;

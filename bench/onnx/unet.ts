@@ -29,9 +29,11 @@ export interface UNetExportShapes {
 /** Input names: sample [B, C, H, W], timestep [B], encoder_hidden_states [B, tokens, D]; output out_sample. */
 export function exportUNet(m: UNet2DConditionModel, s: UNetExportShapes): OnnxGraph {
   const c = m.config;
-  if (!['silu', 'swish'].includes(c.actFn)) throw new Error(`exportUNet: act_fn "${c.actFn}" is not supported (silu only)`);
+  if (!['silu', 'swish'].includes(c.actFn))
+    throw new Error(`exportUNet: act_fn "${c.actFn}" is not supported (silu only)`);
   if (s.size % m.sizeFactor) throw new Error(`exportUNet: latent size ${s.size} is not a multiple of ${m.sizeFactor}`);
-  if (new Set(c.crossAttentionDim).size !== 1) throw new Error('exportUNet: per-block cross_attention_dim is not supported');
+  if (new Set(c.crossAttentionDim).size !== 1)
+    throw new Error('exportUNet: per-block cross_attention_dim is not supported');
   const e = new UNetExporter(new OnnxGraph(), m);
   return e.build(s);
 }
@@ -39,7 +41,10 @@ export function exportUNet(m: UNet2DConditionModel, s: UNetExportShapes): OnnxGr
 class UNetExporter {
   private weights = 0;
 
-  constructor(readonly g: OnnxGraph, readonly m: UNet2DConditionModel) {}
+  constructor(
+    readonly g: OnnxGraph,
+    readonly m: UNet2DConditionModel,
+  ) {}
 
   /** A weight initializer whose values `values` gives when the model is written. */
   private param(dims: number[], values: () => Float32Array): string {
@@ -76,16 +81,23 @@ class UNetExporter {
     if (n.weight && n.bias) {
       const w = n.weight;
       const b = n.bias;
-      y = g.op('Add', [g.op('Mul', [y, this.param([n.numChannels, 1, 1], () => w.values())]), this.param([n.numChannels, 1, 1], () => b.values())]);
+      y = g.op('Add', [
+        g.op('Mul', [y, this.param([n.numChannels, 1, 1], () => w.values())]),
+        this.param([n.numChannels, 1, 1], () => b.values()),
+      ]);
     }
     return silu ? this.silu(y) : y;
   }
 
   layerNorm(n: LayerNorm, x: string): string {
-    return this.g.op('LayerNormalization', [x, this.param([n.dim], () => n.weight.values()), this.param([n.dim], () => n.bias.values())], {
-      axis: -1,
-      epsilon: { f: n.eps },
-    });
+    return this.g.op(
+      'LayerNormalization',
+      [x, this.param([n.dim], () => n.weight.values()), this.param([n.dim], () => n.bias.values())],
+      {
+        axis: -1,
+        epsilon: { f: n.eps },
+      },
+    );
   }
 
   resnet(r: ResnetBlock2D, x: string, temb: string, scale: number): string {
@@ -135,20 +147,28 @@ class UNetExporter {
     h = g.op('Add', [this.attention(b.attn2, this.layerNorm(b.norm2, h), context), h]);
     const ff = b.ff;
     const inner = ff.act.dimOut;
-    const [value, gate] = g.opN('Split', [this.linear(ff.act.proj, this.layerNorm(b.norm3, h)), g.ints([inner, inner])], 2, { axis: -1 });
+    const [value, gate] = g.opN(
+      'Split',
+      [this.linear(ff.act.proj, this.layerNorm(b.norm3, h)), g.ints([inner, inner])],
+      2,
+      { axis: -1 },
+    );
     const y = this.linear(ff.out, g.op('Mul', [value, this.gelu(gate)]));
     return g.op('Add', [y, h]);
   }
 
   transformer(t: Transformer2DModel, x: string, context: string): string {
     const g = this.g;
-    if (t.innerDim !== t.opts.inChannels) throw new Error('exportUNet: a Transformer2DModel whose inner size differs from its channels is not supported');
+    if (t.innerDim !== t.opts.inChannels)
+      throw new Error('exportUNet: a Transformer2DModel whose inner size differs from its channels is not supported');
     const shape = g.op('Shape', [x]);
-    const toTokens = (y: string) => g.op('Transpose', [g.op('Reshape', [y, g.ints([0, t.innerDim, -1])])], { perm: [0, 2, 1] });
+    const toTokens = (y: string) =>
+      g.op('Transpose', [g.op('Reshape', [y, g.ints([0, t.innerDim, -1])])], { perm: [0, 2, 1] });
     const toMap = (y: string) => g.op('Reshape', [g.op('Transpose', [y], { perm: [0, 2, 1] }), shape]);
     const normed = this.groupNorm(t.norm, x, false);
     // proj_in/proj_out: a 1×1 conv on the map (SD-1) or a linear layer on the tokens (SD-2).
-    let h = t.projIn instanceof Conv2d ? toTokens(this.conv(t.projIn, normed)) : this.linear(t.projIn, toTokens(normed));
+    let h =
+      t.projIn instanceof Conv2d ? toTokens(this.conv(t.projIn, normed)) : this.linear(t.projIn, toTokens(normed));
     for (const b of t.transformerBlocks) h = this.block(b, h, context);
     const out = t.projOut instanceof Conv2d ? this.conv(t.projOut, toMap(h)) : toMap(this.linear(t.projOut, h));
     return g.op('Add', [out, x]);
@@ -184,7 +204,11 @@ class UNetExporter {
       if (b.attentions.length) h = this.transformer(b.attentions[i], h, context);
     });
     if (!b.upsampler) return h;
-    const up = g.op('Resize', [h, '', g.floats([1, 1, 2, 2])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+    const up = g.op('Resize', [h, '', g.floats([1, 1, 2, 2])], {
+      mode: 'nearest',
+      coordinate_transformation_mode: 'asymmetric',
+      nearest_mode: 'floor',
+    });
     return this.conv(b.upsampler.conv, up);
   }
 
@@ -207,7 +231,9 @@ class UNetExporter {
     const te = m.timeEmbedding;
     const temb = this.linear(te.linear2, this.silu(this.linear(te.linear1, proj)));
 
-    const centred = c.centerInputSample ? g.op('Sub', [g.op('Mul', [sample, g.floats([2], [])]), g.floats([1], [])]) : sample;
+    const centred = c.centerInputSample
+      ? g.op('Sub', [g.op('Mul', [sample, g.floats([2], [])]), g.floats([1], [])])
+      : sample;
     let x = this.conv(m.convIn, centred);
     const skips = [x];
     for (const b of m.downBlocks) {

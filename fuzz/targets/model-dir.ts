@@ -28,27 +28,70 @@ import { initNodeBackend } from '../../src/node/backend.js';
 /** A small SD-1 layout (the shapes of SD-1.5's configs, tiny widths). */
 export const FUZZ_CONFIGS = {
   'model_index.json': {
-    _class_name: 'StableDiffusionPipeline', unet: ['diffusers', 'UNet2DConditionModel'], vae: ['diffusers', 'AutoencoderKL'],
-    text_encoder: ['transformers', 'CLIPTextModel'], tokenizer: ['transformers', 'CLIPTokenizer'], scheduler: ['diffusers', 'DDIMScheduler'],
+    _class_name: 'StableDiffusionPipeline',
+    unet: ['diffusers', 'UNet2DConditionModel'],
+    vae: ['diffusers', 'AutoencoderKL'],
+    text_encoder: ['transformers', 'CLIPTextModel'],
+    tokenizer: ['transformers', 'CLIPTokenizer'],
+    scheduler: ['diffusers', 'DDIMScheduler'],
   },
   'unet/config.json': {
-    _class_name: 'UNet2DConditionModel', act_fn: 'silu', attention_head_dim: 2, block_out_channels: [8, 16], cross_attention_dim: 8,
-    down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'], up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'], in_channels: 4, out_channels: 4,
-    layers_per_block: 1, norm_num_groups: 4, sample_size: 8, flip_sin_to_cos: true, freq_shift: 0, downsample_padding: 1, mid_block_scale_factor: 1,
-    center_input_sample: false, norm_eps: 1e-5,
+    _class_name: 'UNet2DConditionModel',
+    act_fn: 'silu',
+    attention_head_dim: 2,
+    block_out_channels: [8, 16],
+    cross_attention_dim: 8,
+    down_block_types: ['CrossAttnDownBlock2D', 'DownBlock2D'],
+    up_block_types: ['UpBlock2D', 'CrossAttnUpBlock2D'],
+    in_channels: 4,
+    out_channels: 4,
+    layers_per_block: 1,
+    norm_num_groups: 4,
+    sample_size: 8,
+    flip_sin_to_cos: true,
+    freq_shift: 0,
+    downsample_padding: 1,
+    mid_block_scale_factor: 1,
+    center_input_sample: false,
+    norm_eps: 1e-5,
   },
   'vae/config.json': {
-    _class_name: 'AutoencoderKL', act_fn: 'silu', block_out_channels: [8, 8], down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
-    up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'], in_channels: 3, out_channels: 3, latent_channels: 4, layers_per_block: 1,
-    norm_num_groups: 4, sample_size: 16, scaling_factor: 0.18215,
+    _class_name: 'AutoencoderKL',
+    act_fn: 'silu',
+    block_out_channels: [8, 8],
+    down_block_types: ['DownEncoderBlock2D', 'DownEncoderBlock2D'],
+    up_block_types: ['UpDecoderBlock2D', 'UpDecoderBlock2D'],
+    in_channels: 3,
+    out_channels: 3,
+    latent_channels: 4,
+    layers_per_block: 1,
+    norm_num_groups: 4,
+    sample_size: 16,
+    scaling_factor: 0.18215,
   },
   'text_encoder/config.json': {
-    architectures: ['CLIPTextModel'], hidden_act: 'quick_gelu', hidden_size: 8, intermediate_size: 16, layer_norm_eps: 1e-5,
-    max_position_embeddings: 77, num_attention_heads: 2, num_hidden_layers: 1, vocab_size: 714, bos_token_id: 0, eos_token_id: 2, pad_token_id: 1,
+    architectures: ['CLIPTextModel'],
+    hidden_act: 'quick_gelu',
+    hidden_size: 8,
+    intermediate_size: 16,
+    layer_norm_eps: 1e-5,
+    max_position_embeddings: 77,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    vocab_size: 714,
+    bos_token_id: 0,
+    eos_token_id: 2,
+    pad_token_id: 1,
   },
   'scheduler/scheduler_config.json': {
-    _class_name: 'DDIMScheduler', beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', num_train_timesteps: 1000,
-    clip_sample: false, set_alpha_to_one: false, steps_offset: 1,
+    _class_name: 'DDIMScheduler',
+    beta_start: 0.00085,
+    beta_end: 0.012,
+    beta_schedule: 'scaled_linear',
+    num_train_timesteps: 1000,
+    clip_sample: false,
+    set_alpha_to_one: false,
+    steps_offset: 1,
   },
 };
 
@@ -61,7 +104,14 @@ type Component = keyof typeof WEIGHT_FILES;
 
 /** Random weights of `m` (every parameter, torch layout). */
 function moduleTensors(m: Module, rng: Rng): TensorToWrite[] {
-  return [...m.namedParams()].map(([k, p]) => floatTensor(k, p.torchShape, Float32Array.from({ length: p.size }, () => rng.next() - 0.5), 'F16'));
+  return [...m.namedParams()].map(([k, p]) =>
+    floatTensor(
+      k,
+      p.torchShape,
+      Float32Array.from({ length: p.size }, () => rng.next() - 0.5),
+      'F16',
+    ),
+  );
 }
 
 async function encode(tensors: readonly TensorToWrite[]): Promise<Uint8Array> {
@@ -118,7 +168,27 @@ async function compactTokenizer(): Promise<Record<string, string>> {
   };
 }
 
-const STRANGE: unknown[] = [null, -1, 0, 0.5, 1e9, -1e9, 'x', '', true, [], {}, [0], [-1, 2], [1e9], { a: 1 }, Number.MAX_SAFE_INTEGER, 'silu', 'gelu', [8, 16, 32]];
+const STRANGE: unknown[] = [
+  null,
+  -1,
+  0,
+  0.5,
+  1e9,
+  -1e9,
+  'x',
+  '',
+  true,
+  [],
+  {},
+  [0],
+  [-1, 2],
+  [1e9],
+  { a: 1 },
+  Number.MAX_SAFE_INTEGER,
+  'silu',
+  'gelu',
+  [8, 16, 32],
+];
 
 /** A config with one strange change (`text` may already be garbled: then the valid one is changed). */
 function garbleConfig(rng: Rng, text: string, valid: object): string {
@@ -140,7 +210,8 @@ function garbleConfig(rng: Rng, text: string, valid: object): string {
       json[`unknown_${rng.int(99)}`] = rng.pick(STRANGE);
       break;
     case 3: // a list of the wrong length
-      for (const k of keys) if (Array.isArray(json[k]) && rng.chance(0.5)) (json[k] as unknown[]).push(rng.pick(STRANGE));
+      for (const k of keys)
+        if (Array.isArray(json[k]) && rng.chance(0.5)) (json[k] as unknown[]).push(rng.pick(STRANGE));
       break;
     default:
       json[rng.pick(keys)] = rng.pick(STRANGE);
@@ -172,14 +243,35 @@ async function garbleWeights(rng: Rng, tensors: readonly TensorToWrite[]): Promi
 }
 
 /** A shard index for `c` that is broken in one way. */
-function badIndex(rng: Rng, c: Component, tensors: readonly TensorToWrite[]): { index: string; shards: Record<string, Uint8Array | string> } {
+function badIndex(
+  rng: Rng,
+  c: Component,
+  tensors: readonly TensorToWrite[],
+): { index: string; shards: Record<string, Uint8Array | string> } {
   const keys = tensors.map((t) => t.name);
-  const target = rng.pick(['../../etc/passwd', '/etc/passwd', 'missing-00001.safetensors', '../unet/diffusion_pytorch_model.safetensors', 'shard.ckpt', '', 'a/../../b.safetensors', 'shard.safetensors']);
+  const target = rng.pick([
+    '../../etc/passwd',
+    '/etc/passwd',
+    'missing-00001.safetensors',
+    '../unet/diffusion_pytorch_model.safetensors',
+    'shard.ckpt',
+    '',
+    'a/../../b.safetensors',
+    'shard.safetensors',
+  ]);
   const weightMap: Record<string, unknown> = Object.fromEntries(keys.map((k) => [k, target]));
   if (rng.chance(0.3)) weightMap[rng.pick(keys)] = rng.pick(STRANGE);
-  const index = rng.chance(0.2) ? rng.pick(['{}', '[]', '{"weight_map": 3}', 'garbage']) : JSON.stringify({ metadata: { total_size: 1 }, weight_map: weightMap });
+  const index = rng.chance(0.2)
+    ? rng.pick(['{}', '[]', '{"weight_map": 3}', 'garbage'])
+    : JSON.stringify({ metadata: { total_size: 1 }, weight_map: weightMap });
   // A shard that exists but holds no tensors.
-  return { index, shards: target === 'shard.safetensors' ? { [`${c}/shard.safetensors`]: new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 123, 125]) } : {} };
+  return {
+    index,
+    shards:
+      target === 'shard.safetensors'
+        ? { [`${c}/shard.safetensors`]: new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0, 123, 125]) }
+        : {},
+  };
 }
 
 /** One mutated directory. */
@@ -194,19 +286,32 @@ async function mutate(rng: Rng, base: ModelDirBase): Promise<Record<string, Uint
         delete files[rng.pick(paths)];
         break;
       case 1: // extra or unexpected files
-        files[rng.pick(['unet/diffusion_pytorch_model.fp16.safetensors', 'unet/diffusion_pytorch_model.bin', 'vae/model.safetensors', 'text_encoder/model.ckpt', 'notes.txt'])] = rng.bytes(rng.int(40));
+        files[
+          rng.pick([
+            'unet/diffusion_pytorch_model.fp16.safetensors',
+            'unet/diffusion_pytorch_model.bin',
+            'vae/model.safetensors',
+            'text_encoder/model.ckpt',
+            'notes.txt',
+          ])
+        ] = rng.bytes(rng.int(40));
         break;
       case 2:
       case 3: {
         const cfg = rng.pick(Object.keys(FUZZ_CONFIGS));
         const valid = FUZZ_CONFIGS[cfg as keyof typeof FUZZ_CONFIGS];
-        files[cfg] = garbleConfig(rng, typeof files[cfg] === 'string' ? (files[cfg] as string) : JSON.stringify(valid), valid);
+        files[cfg] = garbleConfig(
+          rng,
+          typeof files[cfg] === 'string' ? (files[cfg] as string) : JSON.stringify(valid),
+          valid,
+        );
         break;
       }
       case 4:
         files[WEIGHT_FILES[c]] = await garbleWeights(rng, base.tensors[c]);
         break;
-      case 5: { // sharded weights with a broken index
+      case 5: {
+        // sharded weights with a broken index
         delete files[WEIGHT_FILES[c]];
         const { index, shards } = badIndex(rng, c, base.tensors[c]);
         files[`${WEIGHT_FILES[c]}.index.json`] = index;
@@ -214,10 +319,18 @@ async function mutate(rng: Rng, base: ModelDirBase): Promise<Record<string, Uint
         break;
       }
       case 6: // tokenizer files
-        files[rng.pick(['tokenizer/vocab.json', 'tokenizer/merges.txt', 'tokenizer/tokenizer_config.json'])] = rng.pick(['', '{"a": "b"}', '[]', '#version: 0.2\na\n', '{"a": 1.5}', 'not json', '#version: 0.2\nx y z\n']);
+        files[rng.pick(['tokenizer/vocab.json', 'tokenizer/merges.txt', 'tokenizer/tokenizer_config.json'])] = rng.pick(
+          ['', '{"a": "b"}', '[]', '#version: 0.2\na\n', '{"a": 1.5}', 'not json', '#version: 0.2\nx y z\n'],
+        );
         break;
       default: // model_index.json
-        files['model_index.json'] = rng.pick(['{}', '{"unet": ["diffusers"]}', '[]', 'x', JSON.stringify({ ...FUZZ_CONFIGS['model_index.json'], vae: null })]);
+        files['model_index.json'] = rng.pick([
+          '{}',
+          '{"unet": ["diffusers"]}',
+          '[]',
+          'x',
+          JSON.stringify({ ...FUZZ_CONFIGS['model_index.json'], vae: null }),
+        ]);
     }
   }
   return files;
@@ -255,7 +368,9 @@ export const modelDirTarget: FuzzTarget<ModelDirBase> = {
         }
       }
       ClipTokenizer.fromVocab(dir.tokenizer!.vocab, dir.tokenizer!.merges);
-      createScheduler(dir.config('scheduler'), { type: rng.pick(['ddim', 'pndm', 'euler', 'lms', 'dpmpp']) }).setTimesteps(1 + rng.int(60));
+      createScheduler(dir.config('scheduler'), {
+        type: rng.pick(['ddim', 'pndm', 'euler', 'lms', 'dpmpp']),
+      }).setTimesteps(1 + rng.int(60));
     } finally {
       await dir.close();
     }

@@ -27,7 +27,13 @@ export class CheckedSource implements ByteSource {
     return this.inner.close?.() ?? Promise.resolve();
   }
   read(offset: number, length: number): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    ) {
       throw new Violation(`read of ${length} bytes at ${offset} outside the ${this.size}-byte file`);
     }
     return this.inner.read(offset, length);
@@ -42,7 +48,12 @@ async function baseFile(rng: Rng): Promise<Uint8Array> {
     const dtype = rng.pick(DTYPES);
     const shape = Array.from({ length: rng.int(4) }, () => rng.int(6));
     const len = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype];
-    tensors.push({ name: rng.chance(0.2) ? `weird "name" ${i} \u00e9\u4e2d` : `layer.${i}.weight`, dtype, shape, data: rng.bytes(len) });
+    tensors.push({
+      name: rng.chance(0.2) ? `weird "name" ${i} \u00e9\u4e2d` : `layer.${i}.weight`,
+      dtype,
+      shape,
+      data: rng.bytes(len),
+    });
   }
   const sink = new MemoryByteSink('base.safetensors');
   await writeSafetensors(sink, tensors, rng.chance(0.5) ? { format: 'pt', note: 'x'.repeat(rng.int(40)) } : undefined);
@@ -63,7 +74,20 @@ function assemble(headerText: string, data: Uint8Array, lengthField?: bigint): U
   return out;
 }
 
-const STRANGE_NUMBERS = [-1, -8, 0.5, 1e20, 2 ** 53, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 2 ** 31, 2 ** 32 + 4, 1e308, -0, 3.0000001];
+const STRANGE_NUMBERS = [
+  -1,
+  -8,
+  0.5,
+  1e20,
+  2 ** 53,
+  2 ** 53 + 2,
+  Number.MAX_SAFE_INTEGER,
+  2 ** 31,
+  2 ** 32 + 4,
+  1e308,
+  -0,
+  3.0000001,
+];
 const STRANGE_VALUES: unknown[] = [null, true, 'F32', '12', [], {}, [1, 2, 3], ...STRANGE_NUMBERS];
 
 /** A structured change of one header entry. */
@@ -79,7 +103,9 @@ function mutateHeader(rng: Rng, json: Record<string, unknown>): string {
       entry.data_offsets = ((entry.data_offsets as number[]) ?? [0, 0]).map((o) => o + rng.int(9) - 4);
       break;
     case 2: // shape
-      entry.shape = rng.chance(0.5) ? Array.from({ length: rng.int(6) }, () => rng.pick([...STRANGE_NUMBERS, 0, 1, 3])) : rng.pick(STRANGE_VALUES);
+      entry.shape = rng.chance(0.5)
+        ? Array.from({ length: rng.int(6) }, () => rng.pick([...STRANGE_NUMBERS, 0, 1, 3]))
+        : rng.pick(STRANGE_VALUES);
       break;
     case 3: // dtype
       entry.dtype = rng.pick(['F8', 'f32', 'F32 ', '', 'I64', 'BOOL', 'BF16', 'U64', 'complex64', 7, null, 'F64']);
@@ -96,36 +122,58 @@ function mutateHeader(rng: Rng, json: Record<string, unknown>): string {
     case 7: // overlapping copy of another tensor
       json[`${key}.copy`] = { ...entry };
       break;
-    case 8: { // deep nesting
+    case 8: {
+      // deep nesting
       const depth = rng.pick([10, 1000, 100000]);
       return `{${JSON.stringify(key)}: ${'['.repeat(depth)}${']'.repeat(depth)}}`;
     }
-    case 9: { // duplicate keys (text level)
+    case 9: {
+      // duplicate keys (text level)
       const text = JSON.stringify(json);
-      return text.replace(/^\{/, `{${JSON.stringify(key)}: ${JSON.stringify({ dtype: 'F32', shape: [1], data_offsets: [0, 4] })},`);
+      return text.replace(
+        /^\{/,
+        `{${JSON.stringify(key)}: ${JSON.stringify({ dtype: 'F32', shape: [1], data_offsets: [0, 4] })},`,
+      );
     }
     case 10: // empty name, __metadata__ as a tensor
       json[rng.pick(['', '__metadata__', ' '])] = { dtype: 'F32', shape: [1], data_offsets: [0, 4] };
       break;
     default: // many tensors
-      for (let i = 0; i < 50; i++) json[`t${i}`] = { dtype: 'U8', shape: [rng.int(3)], data_offsets: [i, i + rng.int(3)] };
+      for (let i = 0; i < 50; i++)
+        json[`t${i}`] = { dtype: 'U8', shape: [rng.int(3)], data_offsets: [i, i + rng.int(3)] };
   }
   if (typeof json[key] === 'object' && json[key] !== null && !Array.isArray(json[key])) json[key] = entry;
   return JSON.stringify(json);
 }
 
-const GARBAGE = ['', '{', '[]', 'null', '"x"', '{"a": }', '\u0000\u0001', '{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}} trailing', '\ufeff{}', '{"__proto__": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}'];
+const GARBAGE = [
+  '',
+  '{',
+  '[]',
+  'null',
+  '"x"',
+  '{"a": }',
+  '\u0000\u0001',
+  '{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}} trailing',
+  '\ufeff{}',
+  '{"__proto__": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}',
+];
 
 /** One mutated file. */
 async function mutated(rng: Rng): Promise<Uint8Array> {
   const file = await baseFile(rng);
   const { json, data } = headerOf(file);
   switch (rng.int(9)) {
-    case 0: { // bit flips: mostly in the header text, sometimes in the length field or the data
+    case 0: {
+      // bit flips: mostly in the header text, sometimes in the length field or the data
       const out = file.slice();
       const headerEnd = out.byteLength - data.byteLength;
       for (let k = 1 + rng.int(4); k > 0; k--) {
-        const at = rng.chance(0.15) ? rng.int(8) : rng.chance(0.8) ? 8 + rng.int(Math.max(1, headerEnd - 8)) : rng.int(out.byteLength);
+        const at = rng.chance(0.15)
+          ? rng.int(8)
+          : rng.chance(0.8)
+            ? 8 + rng.int(Math.max(1, headerEnd - 8))
+            : rng.int(out.byteLength);
         out[Math.min(at, out.byteLength - 1)] ^= 1 << rng.int(8);
       }
       return out;
@@ -133,7 +181,11 @@ async function mutated(rng: Rng): Promise<Uint8Array> {
     case 1: // truncation
       return file.slice(0, rng.int(file.byteLength));
     case 2: // the length field
-      return assemble(JSON.stringify(json), data, BigInt(rng.pick([0, 1, 7, 2 ** 32, 100_000_001, 2 ** 53, 2 ** 63])) + BigInt(rng.int(3)));
+      return assemble(
+        JSON.stringify(json),
+        data,
+        BigInt(rng.pick([0, 1, 7, 2 ** 32, 100_000_001, 2 ** 53, 2 ** 63])) + BigInt(rng.int(3)),
+      );
     case 3: // JSON garbage
       return assemble(rng.pick(GARBAGE), data);
     case 4: // random bytes as the whole file
@@ -155,10 +207,16 @@ export const safetensorsTarget: FuzzTarget<undefined> = {
     for (const k of f.keys()) {
       const info = f.info(k);
       const n = info.shape.reduce((a, b) => a * b, 1);
-      if (info.byteLength !== n * DTYPE_BYTES[info.dtype]) throw new Violation(`tensor "${k}" accepted with ${info.byteLength} bytes for [${info.shape}] ${info.dtype}`);
-      if (info.start < 8 || info.start + info.byteLength > bytes.byteLength) throw new Violation(`tensor "${k}" accepted outside the file`);
-      const values = ['F64', 'F32', 'F16', 'BF16'].includes(info.dtype) || rng.chance(0.5) ? await f.readFloat32(k) : await f.readInt32(k);
-      if (values.length !== n) throw new Violation(`tensor "${k}" decoded to ${values.length} values, shape [${info.shape}] has ${n}`);
+      if (info.byteLength !== n * DTYPE_BYTES[info.dtype])
+        throw new Violation(`tensor "${k}" accepted with ${info.byteLength} bytes for [${info.shape}] ${info.dtype}`);
+      if (info.start < 8 || info.start + info.byteLength > bytes.byteLength)
+        throw new Violation(`tensor "${k}" accepted outside the file`);
+      const values =
+        ['F64', 'F32', 'F16', 'BF16'].includes(info.dtype) || rng.chance(0.5)
+          ? await f.readFloat32(k)
+          : await f.readInt32(k);
+      if (values.length !== n)
+        throw new Violation(`tensor "${k}" decoded to ${values.length} values, shape [${info.shape}] has ${n}`);
     }
     await f.close();
   },

@@ -25,7 +25,16 @@ export interface AdamCoefficients {
 
 const f = Math.fround;
 
-function update(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, po: Float32Array, mo: Float32Array, vo: Float32Array, c: AdamCoefficients): void {
+function update(
+  p: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  g: Float32Array,
+  po: Float32Array,
+  mo: Float32Array,
+  vo: Float32Array,
+  c: AdamCoefficients,
+): void {
   const b1 = f(c.beta1);
   const b2 = f(c.beta2);
   const a1 = f(1 - c.beta1);
@@ -50,13 +59,28 @@ for (const backendName of HOST_BACKENDS) {
   tf.registerKernel({
     kernelName: ADAM_UPDATE,
     backendName,
-    kernelFunc: (({ inputs, attrs, backend }: { inputs: Record<string, tf.TensorInfo>; attrs: AdamCoefficients; backend: unknown }) => {
+    kernelFunc: (({
+      inputs,
+      attrs,
+      backend,
+    }: {
+      inputs: Record<string, tf.TensorInfo>;
+      attrs: AdamCoefficients;
+      backend: unknown;
+    }) => {
       const { p, m, v, g } = inputs;
       for (const t of [m, v, g]) {
-        if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) throw new Error(`Adam: shapes [${p.shape}] and [${t.shape}] differ`);
+        if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i]))
+          throw new Error(`Adam: shapes [${p.shape}] and [${t.shape}] differ`);
       }
-      return withHostIO('Adam', backendName, backend, [p, m, v, g], [p.shape, p.shape, p.shape], ([pv, mv, vv, gv], [po, mo, vo]) =>
-        update(pv!, mv!, vv!, gv!, po, mo, vo, attrs));
+      return withHostIO(
+        'Adam',
+        backendName,
+        backend,
+        [p, m, v, g],
+        [p.shape, p.shape, p.shape],
+        ([pv, mv, vv, gv], [po, mo, vo]) => update(pv!, mv!, vv!, gv!, po, mo, vo, attrs),
+      );
     }) as unknown as tf.KernelFunc,
   });
 }
@@ -80,7 +104,15 @@ for (const backendName of HOST_BACKENDS) {
   tf.registerKernel({
     kernelName: LERP,
     backendName,
-    kernelFunc: (({ inputs, attrs, backend }: { inputs: Record<string, tf.TensorInfo>; attrs: { d: number }; backend: unknown }) =>
+    kernelFunc: (({
+      inputs,
+      attrs,
+      backend,
+    }: {
+      inputs: Record<string, tf.TensorInfo>;
+      attrs: { d: number };
+      backend: unknown;
+    }) =>
       withHostIO('lerp', backendName, backend, [inputs.a, inputs.b], [inputs.a.shape], ([a, b], [out]) => {
         const d = Math.fround(attrs.d);
         const e = Math.fround(1 - attrs.d);
@@ -92,7 +124,9 @@ for (const backendName of HOST_BACKENDS) {
 /** a·d + b·(1 − d) in one pass (the weight average's update). */
 export function lerp(a: tf.Tensor, b: tf.Tensor, d: number): tf.Tensor {
   if ((HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) {
-    return tf.engine().runKernel(LERP, { a, b } as unknown as tf.NamedTensorMap, { d } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    return tf
+      .engine()
+      .runKernel(LERP, { a, b } as unknown as tf.NamedTensorMap, { d } as unknown as tf.NamedAttrMap) as tf.Tensor;
   }
   return tf.add(tf.mul(a, d), tf.mul(b, 1 - d));
 }
@@ -108,7 +142,13 @@ export function sumOfSquares(x: tf.Tensor): tf.Scalar {
 /** [p', m', v'] after one Adam step with gradient g. */
 export function adamUpdate(p: tf.Tensor, m: tf.Tensor, v: tf.Tensor, g: tf.Tensor, c: AdamCoefficients): tf.Tensor[] {
   if ((HOST_BACKENDS as readonly string[]).includes(tf.getBackend())) {
-    return tf.engine().runKernel(ADAM_UPDATE, { p, m, v, g } as unknown as tf.NamedTensorMap, c as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    return tf
+      .engine()
+      .runKernel(
+        ADAM_UPDATE,
+        { p, m, v, g } as unknown as tf.NamedTensorMap,
+        c as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
   }
   return tf.tidy(() => {
     const m2 = tf.add(tf.mul(m, c.beta1), tf.mul(g, 1 - c.beta1));

@@ -34,9 +34,33 @@ export interface AttentionExports {
 
 /** Field indices (i32) of the control block at offset 0 of kernel memory; see the AS source. */
 export const CTRL = {
-  SEQ: 0, NEXT: 1, DONE: 2, FAILED: 3, KIND: 4, UNITS: 5, CHUNKS: 6, CHUNK_ROWS: 7, HEAD_START: 8,
-  Q: 9, K: 10, V: 11, OUT: 12, PROBS: 13, MASK: 14, MASK_STRIDE: 15, HAS_MASK: 16,
-  N: 17, M: 18, HEADS: 19, D: 20, SCALE: 21, SCRATCH: 22, SCRATCH_STRIDE: 23, KPACK: 24, VPACK: 25, PACK: 26,
+  SEQ: 0,
+  NEXT: 1,
+  DONE: 2,
+  FAILED: 3,
+  KIND: 4,
+  UNITS: 5,
+  CHUNKS: 6,
+  CHUNK_ROWS: 7,
+  HEAD_START: 8,
+  Q: 9,
+  K: 10,
+  V: 11,
+  OUT: 12,
+  PROBS: 13,
+  MASK: 14,
+  MASK_STRIDE: 15,
+  HAS_MASK: 16,
+  N: 17,
+  M: 18,
+  HEADS: 19,
+  D: 20,
+  SCALE: 21,
+  SCRATCH: 22,
+  SCRATCH_STRIDE: 23,
+  KPACK: 24,
+  VPACK: 25,
+  PACK: 26,
 } as const;
 const CTRL_BYTES = 256;
 /** NEXT while a job is being written: any claim then is past the end. */
@@ -108,7 +132,9 @@ export class AttentionKernel {
   static create(opts: { shared?: boolean; throwOnFailure?: boolean } = {}): AttentionKernel | undefined {
     try {
       const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: !!opts.shared });
-      const module = new WebAssembly.Module(decodeBase64(opts.shared ? ATTENTION_WASM_SHARED : ATTENTION_WASM_PLAIN) as BufferSource);
+      const module = new WebAssembly.Module(
+        decodeBase64(opts.shared ? ATTENTION_WASM_SHARED : ATTENTION_WASM_PLAIN) as BufferSource,
+      );
       const instance = new WebAssembly.Instance(module, { env: { memory } });
       return new AttentionKernel(module, memory, instance.exports as unknown as AttentionExports);
     } catch (e) {
@@ -122,7 +148,8 @@ export class AttentionKernel {
    * 1…n−1 must be running `workerLoop` on this kernel's module and memory.
    */
   setThreads(n: number): void {
-    if (n > 1 && !(this.memory.buffer instanceof SharedArrayBuffer)) throw new Error('attention kernel: threads need a shared kernel');
+    if (n > 1 && !(this.memory.buffer instanceof SharedArrayBuffer))
+      throw new Error('attention kernel: threads need a shared kernel');
     this.threads = Math.max(1, Math.floor(n));
   }
 
@@ -155,7 +182,11 @@ export class AttentionKernel {
    * Lays out the buffers of one call after the control block (packed keys/values for `heads`
    * heads at a time), growing memory as needed.
    */
-  private layout(d: AttentionDims, heads: number, sizes: { q?: boolean; k?: boolean; v?: boolean; mask?: number; probs?: number }) {
+  private layout(
+    d: AttentionDims,
+    heads: number,
+    sizes: { q?: boolean; k?: boolean; v?: boolean; mask?: number; probs?: number },
+  ) {
     const c = d.heads * d.dim;
     let at = CTRL_BYTES;
     const take = (floats: number) => {
@@ -191,19 +222,40 @@ export class AttentionKernel {
    * Writes a job over heads [headStart, headStart + count) and runs it to completion; `pack`
    * (1 keys, 2 values) first packs those heads' keys/values in a job of its own.
    */
-  private run(kind: Exclude<keyof typeof KIND, 'pack'>, d: AttentionDims, headStart: number, count: number, ptr: Layout, pack: number, scale = 1, mask?: KernelMask): void {
+  private run(
+    kind: Exclude<keyof typeof KIND, 'pack'>,
+    d: AttentionDims,
+    headStart: number,
+    count: number,
+    ptr: Layout,
+    pack: number,
+    scale = 1,
+    mask?: KernelMask,
+  ): void {
     const n = d.queries;
     let chunks = 1;
     const small = n * d.keys * d.dim * count < 1 << 20;
-    if (this.threads > 1 && !small) chunks = Math.max(1, Math.min(Math.ceil((8 * this.threads) / count), Math.ceil(n / 64)));
+    if (this.threads > 1 && !small)
+      chunks = Math.max(1, Math.min(Math.ceil((8 * this.threads) / count), Math.ceil(n / 64)));
     const chunkRows = Math.ceil(Math.ceil(n / chunks) / 4) * 4;
     chunks = Math.ceil(n / chunkRows);
     if (pack) this.job('pack', d, headStart, count * 2, 1, n, ptr, pack, small, scale, mask);
     this.job(kind, d, headStart, count * chunks, chunks, chunkRows, ptr, 0, small, scale, mask);
   }
 
-  private job(kind: keyof typeof KIND, d: AttentionDims, headStart: number, units: number, chunks: number, chunkRows: number,
-    ptr: Layout, pack: number, small: boolean, scale: number, mask: KernelMask | undefined): void {
+  private job(
+    kind: keyof typeof KIND,
+    d: AttentionDims,
+    headStart: number,
+    units: number,
+    chunks: number,
+    chunkRows: number,
+    ptr: Layout,
+    pack: number,
+    small: boolean,
+    scale: number,
+    mask: KernelMask | undefined,
+  ): void {
     const c = this.ctrl;
 
     Atomics.store(c, CTRL.NEXT, CLOSED);
@@ -266,13 +318,23 @@ export class AttentionKernel {
         last = now;
         since = performance.now();
       } else if (performance.now() - since > STALL_S * 1000) {
-        throw new Error(`attention kernel: worker threads made no progress for ${STALL_S} s (${last}/${units} units done)`);
+        throw new Error(
+          `attention kernel: worker threads made no progress for ${STALL_S} s (${last}/${units} units done)`,
+        );
       }
     }
   }
 
   /** out = softmax(q·kᵀ·scale + mask)·v per head, without storing the scores. */
-  fused(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void {
+  fused(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    d: AttentionDims,
+    scale: number,
+    mask?: KernelMask,
+  ): void {
     this.check(d);
     const L = this.layout(d, d.batch * d.heads, { q: true, k: true, v: true, mask: mask?.values.length ?? 0 });
     const f = this.f32();
@@ -290,7 +352,14 @@ export class AttentionKernel {
   }
 
   /** probs [batch·heads, queries, keys] (row b·heads + h) = softmax(q·kᵀ·scale + mask). */
-  probs(q: Float32Array, k: Float32Array, probs: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void {
+  probs(
+    q: Float32Array,
+    k: Float32Array,
+    probs: Float32Array,
+    d: AttentionDims,
+    scale: number,
+    mask?: KernelMask,
+  ): void {
     this.check(d);
     const per = d.queries * d.keys;
     const g = this.group(d);

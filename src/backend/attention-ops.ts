@@ -14,8 +14,23 @@ import { applyAttentionProbsBackward, attentionProbsBackward, fusedAttentionBack
 
 /** What the ops need from a kernel; the Node set-up may install a multi-threaded one. */
 export interface AttentionKernelLike {
-  fused(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void;
-  probs(q: Float32Array, k: Float32Array, probs: Float32Array, d: AttentionDims, scale: number, mask?: KernelMask): void;
+  fused(
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    d: AttentionDims,
+    scale: number,
+    mask?: KernelMask,
+  ): void;
+  probs(
+    q: Float32Array,
+    k: Float32Array,
+    probs: Float32Array,
+    d: AttentionDims,
+    scale: number,
+    mask?: KernelMask,
+  ): void;
   applyProbs(probs: Float32Array, v: Float32Array, out: Float32Array, d: AttentionDims): void;
 }
 
@@ -42,7 +57,10 @@ function getKernel(): AttentionKernelLike {
       kernelError = (e as Error).message;
     }
   }
-  if (!kernel) throw new Error(`fused attention: the wasm SIMD kernel could not be instantiated (${kernelError ?? 'unknown reason'})`);
+  if (!kernel)
+    throw new Error(
+      `fused attention: the wasm SIMD kernel could not be instantiated (${kernelError ?? 'unknown reason'})`,
+    );
   return kernel;
 }
 
@@ -74,8 +92,13 @@ export function fusedAttentionSupported(dim: number): boolean {
 }
 
 /** One-output form of withHostIO. */
-function withIO(backendName: string, backend: unknown, inputs: (tf.TensorInfo | undefined)[], outShape: number[],
-  compute: (ins: (Float32Array | undefined)[], out: Float32Array) => void): tf.TensorInfo {
+function withIO(
+  backendName: string,
+  backend: unknown,
+  inputs: (tf.TensorInfo | undefined)[],
+  outShape: number[],
+  compute: (ins: (Float32Array | undefined)[], out: Float32Array) => void,
+): tf.TensorInfo {
   return withHostIO('fused attention', backendName, backend, inputs, [outShape], (ins, [out]) => compute(ins, out))[0];
 }
 
@@ -100,14 +123,16 @@ function registerAll(): void {
       const mask = inputs.mask as tf.TensorInfo | undefined;
       const d = dimsOf(q, k, attrs!.heads as number);
       return withIO(backendName, backend, [q, k, v, mask], q.shape, ([qv, kv, vv, mv], out) =>
-        getKernel().fused(qv!, kv!, vv!, out, d, attrs!.scale as number, maskOf(mv, mask)));
+        getKernel().fused(qv!, kv!, vv!, out, d, attrs!.scale as number, maskOf(mv, mask)),
+      );
     };
     const probs = ({ inputs, attrs, backend }: Args) => {
       const { q, k } = inputs;
       const mask = inputs.mask as tf.TensorInfo | undefined;
       const d = dimsOf(q, k, attrs!.heads as number);
       return withIO(backendName, backend, [q, k, mask], [d.batch * d.heads, d.queries, d.keys], ([qv, kv, mv], out) =>
-        getKernel().probs(qv!, kv!, out, d, attrs!.scale as number, maskOf(mv, mask)));
+        getKernel().probs(qv!, kv!, out, d, attrs!.scale as number, maskOf(mv, mask)),
+      );
     };
     const apply = ({ inputs, attrs, backend }: Args) => {
       const { probs: p, v } = inputs;
@@ -115,11 +140,19 @@ function registerAll(): void {
       const [bh, queries, keys] = p.shape;
       const [batch, , inner] = v.shape;
       const d: AttentionDims = { batch, queries, keys, heads, dim: inner / heads };
-      if (bh !== batch * heads) throw new Error(`applyAttentionProbs: probs [${p.shape}] do not fit v [${v.shape}] with ${heads} heads`);
-      return withIO(backendName, backend, [p, v], [batch, queries, inner], ([pv, vv], out) => getKernel().applyProbs(pv!, vv!, out, d));
+      if (bh !== batch * heads)
+        throw new Error(`applyAttentionProbs: probs [${p.shape}] do not fit v [${v.shape}] with ${heads} heads`);
+      return withIO(backendName, backend, [p, v], [batch, queries, inner], ([pv, vv], out) =>
+        getKernel().applyProbs(pv!, vv!, out, d),
+      );
     };
-    for (const [kernelName, kernelFunc] of [[FUSED_ATTENTION, fused], [ATTENTION_PROBS, probs], [APPLY_ATTENTION_PROBS, apply]] as const) {
-      if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    for (const [kernelName, kernelFunc] of [
+      [FUSED_ATTENTION, fused],
+      [ATTENTION_PROBS, probs],
+      [APPLY_ATTENTION_PROBS, apply],
+    ] as const) {
+      if (!tf.getKernel(kernelName, backendName))
+        tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
     }
   }
 }
@@ -140,7 +173,8 @@ export interface FusedAttentionOptions {
 function check(q: tf.Tensor3D, k: tf.Tensor3D, heads: number): number {
   const [b, , inner] = q.shape;
   if (inner % heads !== 0) throw new Error(`fused attention: ${inner} channels do not split into ${heads} heads`);
-  if (k.shape[0] !== b || k.shape[2] !== inner) throw new Error(`fused attention: q [${q.shape}] and k [${k.shape}] do not match`);
+  if (k.shape[0] !== b || k.shape[2] !== inner)
+    throw new Error(`fused attention: q [${q.shape}] and k [${k.shape}] do not match`);
   return inner / heads;
 }
 
@@ -151,7 +185,8 @@ function mask2d(mask: tf.Tensor, n: number, m: number): tf.Tensor2D {
   if (lead.some((x) => x !== 1)) throw new Error(`attention mask [${s}] does not broadcast to [${n}, ${m}]`);
   const rows = s.length >= 2 ? s[s.length - 2] : 1;
   const cols = s.length >= 1 ? s[s.length - 1] : 1;
-  if ((rows !== 1 && rows !== n) || (cols !== 1 && cols !== m)) throw new Error(`attention mask [${s}] does not broadcast to [${n}, ${m}]`);
+  if ((rows !== 1 && rows !== n) || (cols !== 1 && cols !== m))
+    throw new Error(`attention mask [${s}] does not broadcast to [${n}, ${m}]`);
   let m2 = tf.reshape(tf.cast(mask, 'float32'), [rows, cols]) as tf.Tensor2D;
   if (cols !== m) m2 = tf.broadcastTo(m2, [rows, m]);
   return m2;
@@ -163,12 +198,16 @@ function maskInputs(opts: FusedAttentionOptions, n: number, m: number): { mask?:
 
 type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 /** tf.customGrad with the inputs typed as tensors (tfjs types them as tensor-or-save-function). */
-function customOp(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor3D; gradFunc: GradFn }): (...inputs: tf.Tensor[]) => tf.Tensor3D {
+function customOp(
+  f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor3D; gradFunc: GradFn },
+): (...inputs: tf.Tensor[]) => tf.Tensor3D {
   const g = (...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     return f(args as tf.Tensor[], save);
   };
-  return tf.customGrad(g as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor3D;
+  return tf.customGrad(g as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+    ...inputs: tf.Tensor[]
+  ) => tf.Tensor3D;
 }
 
 function runKernel(name: string, inputs: Record<string, tf.Tensor | undefined>, attrs: object): tf.Tensor3D {
@@ -177,7 +216,12 @@ function runKernel(name: string, inputs: Record<string, tf.Tensor | undefined>, 
 }
 
 /** softmax(q·kᵀ·scale + mask)·v per head: q [B, N, H·d], k/v [B, M, H·d] → [B, N, H·d]. */
-export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: FusedAttentionOptions): tf.Tensor3D {
+export function fusedAttention(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: FusedAttentionOptions,
+): tf.Tensor3D {
   const dim = check(q, k, opts.heads);
   if (v.shape[0] !== k.shape[0] || v.shape[1] !== k.shape[1] || v.shape[2] !== k.shape[2]) {
     throw new Error(`fused attention: k [${k.shape}] and v [${v.shape}] do not match`);
@@ -192,15 +236,26 @@ export function fusedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, o
         value: runKernel(FUSED_ATTENTION, { q, k, v, mask }, attrs),
         gradFunc: (dy, [qs, ks, vs, ms]) => {
           if (tf.getKernel(FUSED_ATTENTION_GRAD, tf.getBackend())) {
-            const g = tf.engine().runKernel(FUSED_ATTENTION_GRAD, { q: qs, k: ks, v: vs, dy, ...(ms ? { mask: ms } : {}) } as unknown as tf.NamedTensorMap,
-              attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+            const g = tf
+              .engine()
+              .runKernel(
+                FUSED_ATTENTION_GRAD,
+                { q: qs, k: ks, v: vs, dy, ...(ms ? { mask: ms } : {}) } as unknown as tf.NamedTensorMap,
+                attrs as unknown as tf.NamedAttrMap,
+              ) as tf.Tensor[];
             return [...g, ...(ms ? [tf.zerosLike(ms)] : [])];
           }
           const [b, n, inner] = qs.shape as [number, number, number];
-          const rowsOf = (x: tf.Tensor, r0: number, r1: number) => (r1 - r0 === n ? x : tf.slice(x, [0, r0, 0], [b, r1 - r0, inner]));
-          const maskRows = (r0: number, r1: number) => (!ms || ms.shape[0] === 1 || r1 - r0 === n ? ms : tf.slice(ms, [r0, 0], [r1 - r0, ms.shape[1] as number]));
-          const probsOf = (r0: number, r1: number) => runKernel(ATTENTION_PROBS, { q: rowsOf(qs, r0, r1), k: ks, mask: maskRows(r0, r1) }, attrs);
-          return [...fusedAttentionBackward(dy, probsOf, qs, ks, vs, attrs, opts.backwardChunkBytes), ...(ms ? [tf.zerosLike(ms)] : [])];
+          const rowsOf = (x: tf.Tensor, r0: number, r1: number) =>
+            r1 - r0 === n ? x : tf.slice(x, [0, r0, 0], [b, r1 - r0, inner]);
+          const maskRows = (r0: number, r1: number) =>
+            !ms || ms.shape[0] === 1 || r1 - r0 === n ? ms : tf.slice(ms, [r0, 0], [r1 - r0, ms.shape[1] as number]);
+          const probsOf = (r0: number, r1: number) =>
+            runKernel(ATTENTION_PROBS, { q: rowsOf(qs, r0, r1), k: ks, mask: maskRows(r0, r1) }, attrs);
+          return [
+            ...fusedAttentionBackward(dy, probsOf, qs, ks, vs, attrs, opts.backwardChunkBytes),
+            ...(ms ? [tf.zerosLike(ms)] : []),
+          ];
         },
       };
     });
@@ -219,7 +274,10 @@ export function attentionProbs(q: tf.Tensor3D, k: tf.Tensor3D, opts: FusedAttent
       save([q, k, p, ...(mask ? [mask] : [])]);
       return {
         value: p,
-        gradFunc: (dp, [qs, ks, ps, ms]) => [...attentionProbsBackward(dp, ps, qs, ks, attrs), ...(ms ? [tf.zerosLike(ms)] : [])],
+        gradFunc: (dp, [qs, ks, ps, ms]) => [
+          ...attentionProbsBackward(dp, ps, qs, ks, attrs),
+          ...(ms ? [tf.zerosLike(ms)] : []),
+        ],
       };
     });
     return mask ? op(q, k, mask) : op(q, k);

@@ -44,32 +44,51 @@ const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: object = {}
 
 type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor | tf.Tensor[];
 /** tf.customGrad over tensors only (tfjs types its inputs as tensor-or-save-function). */
-function customOp(f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: GradFn }): (...inputs: tf.Tensor[]) => tf.Tensor {
+function customOp(
+  f: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: tf.Tensor; gradFunc: GradFn },
+): (...inputs: tf.Tensor[]) => tf.Tensor {
   const g = (...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     return f(args as tf.Tensor[], save);
   };
-  return tf.customGrad(g as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...inputs: tf.Tensor[]) => tf.Tensor;
+  return tf.customGrad(g as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+    ...inputs: tf.Tensor[]
+  ) => tf.Tensor;
 }
 
 /**
  * GroupNorm over NHWC `x` [B, …, C] in `groups` groups (then SiLU when `silu`), or undefined
  * when no fused kernel applies (always while gradients are recorded).
  */
-export function fusedGroupNorm<T extends tf.Tensor>(x: T, groups: number, eps: number, gamma?: tf.Tensor, beta?: tf.Tensor, silu = false): T | undefined {
+export function fusedGroupNorm<T extends tf.Tensor>(
+  x: T,
+  groups: number,
+  eps: number,
+  gamma?: tf.Tensor,
+  beta?: tf.Tensor,
+  silu = false,
+): T | undefined {
   if (!usable(GROUP_NORM, undefined, x, gamma, beta)) return undefined;
   const inputs = { x, ...(gamma ? { gamma } : {}), ...(beta ? { beta } : {}) };
   return run(GROUP_NORM, inputs, { groups, eps, silu }) as T;
 }
 
 /** LayerNorm over the last axis (differentiable where the backend has its gradient), or undefined. */
-export function fusedLayerNorm<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor, eps: number): T | undefined {
+export function fusedLayerNorm<T extends tf.Tensor>(
+  x: T,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+): T | undefined {
   if (!usable(LAYER_NORM, LAYER_NORM_GRAD, x, gamma, beta)) return undefined;
   if (!recordingGradients()) return run(LAYER_NORM, { x, gamma, beta }, { eps, withStats: false }) as T;
   const op = customOp(([xi, gi, bi], save) => {
     const [y, stats] = run(LAYER_NORM, { x: xi, gamma: gi, beta: bi }, { eps, withStats: true }) as tf.Tensor[];
     save([xi, gi, stats]);
-    return { value: y, gradFunc: (dy, [xs, gs, st]) => run(LAYER_NORM_GRAD, { dy, x: xs, stats: st, gamma: gs }) as tf.Tensor[] };
+    return {
+      value: y,
+      gradFunc: (dy, [xs, gs, st]) => run(LAYER_NORM_GRAD, { dy, x: xs, stats: st, gamma: gs }) as tf.Tensor[],
+    };
   });
   return tf.tidy(() => op(x, gamma, beta)) as T;
 }
@@ -80,7 +99,10 @@ export function fusedActivation<T extends tf.Tensor>(x: T, kind: FusedActivation
   if (!recordingGradients()) return run(ACTIVATION, { x }, { kind }) as T;
   const op = customOp(([xi], save) => {
     save([xi]);
-    return { value: run(ACTIVATION, { x: xi }, { kind }) as tf.Tensor, gradFunc: (dy, [xs]) => run(ACTIVATION_GRAD, { x: xs, dy }, { kind }) as tf.Tensor };
+    return {
+      value: run(ACTIVATION, { x: xi }, { kind }) as tf.Tensor,
+      gradFunc: (dy, [xs]) => run(ACTIVATION_GRAD, { x: xs, dy }, { kind }) as tf.Tensor,
+    };
   });
   return op(x) as T;
 }
@@ -101,7 +123,10 @@ export function fusedGeglu<T extends tf.Tensor>(x: T): T | undefined {
   if (!recordingGradients()) return run(GEGLU, { x }) as T;
   const op = customOp(([xi], save) => {
     save([xi]);
-    return { value: run(GEGLU, { x: xi }) as tf.Tensor, gradFunc: (dy, [xs]) => run(GEGLU_GRAD, { x: xs, dy }) as tf.Tensor };
+    return {
+      value: run(GEGLU, { x: xi }) as tf.Tensor,
+      gradFunc: (dy, [xs]) => run(GEGLU_GRAD, { x: xs, dy }) as tf.Tensor,
+    };
   });
   return op(x) as T;
 }

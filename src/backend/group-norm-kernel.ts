@@ -23,7 +23,13 @@ export interface GroupNormAttrs {
   silu: boolean;
 }
 
-interface Dims { b: number; n: number; c: number; g: number; cg: number }
+interface Dims {
+  b: number;
+  n: number;
+  c: number;
+  g: number;
+  cg: number;
+}
 
 function dims(shape: readonly number[], groups: number): Dims {
   const c = shape[shape.length - 1];
@@ -79,7 +85,15 @@ function itemStats(stats: Float32Array, bi: number, d: Dims): [Float64Array, Flo
   return [perChannel(mean, d.c, d.cg), perChannel(rstd, d.c, d.cg)];
 }
 
-function forward(x: Float32Array, gamma: Float32Array | undefined, beta: Float32Array | undefined, y: Float32Array, stats: Float32Array, d: Dims, a: GroupNormAttrs): void {
+function forward(
+  x: Float32Array,
+  gamma: Float32Array | undefined,
+  beta: Float32Array | undefined,
+  y: Float32Array,
+  stats: Float32Array,
+  d: Dims,
+  a: GroupNormAttrs,
+): void {
   const { b, n, c } = d;
   statistics(x, stats, d, a.eps);
   const one = new Float32Array(c).fill(1);
@@ -98,8 +112,18 @@ function forward(x: Float32Array, gamma: Float32Array | undefined, beta: Float32
   }
 }
 
-function backward(dy: Float32Array, x: Float32Array, stats: Float32Array, gamma: Float32Array | undefined, beta: Float32Array | undefined,
-  dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, d: Dims, a: GroupNormAttrs): void {
+function backward(
+  dy: Float32Array,
+  x: Float32Array,
+  stats: Float32Array,
+  gamma: Float32Array | undefined,
+  beta: Float32Array | undefined,
+  dx: Float32Array,
+  dgamma: Float32Array,
+  dbeta: Float32Array,
+  d: Dims,
+  a: GroupNormAttrs,
+): void {
   const { b, n, c, g, cg } = d;
   const dgam = new Float64Array(c);
   const dbet = new Float64Array(c);
@@ -159,8 +183,14 @@ for (const backendName of HOST_BACKENDS) {
       kernelFunc: (({ inputs, attrs, backend }: Args) => {
         const { x, gamma, beta } = inputs;
         const d = dims(x!.shape, attrs.groups);
-        return withHostIO('group norm', backendName, backend, [x, gamma, beta], [x!.shape, [d.b, d.g, 2]], ([xv, gv, bv], [y, st]) =>
-          forward(xv!, gv, bv, y, st, d, attrs));
+        return withHostIO(
+          'group norm',
+          backendName,
+          backend,
+          [x, gamma, beta],
+          [x!.shape, [d.b, d.g, 2]],
+          ([xv, gv, bv], [y, st]) => forward(xv!, gv, bv, y, st, d, attrs),
+        );
       }) as unknown as tf.KernelFunc,
     });
   }
@@ -171,8 +201,14 @@ for (const backendName of HOST_BACKENDS) {
       kernelFunc: (({ inputs, attrs, backend }: Args) => {
         const { dy, x, stats, gamma, beta } = inputs;
         const d = dims(x!.shape, attrs.groups);
-        return withHostIO('group norm gradient', backendName, backend, [dy, x, stats, gamma, beta], [x!.shape, [d.c], [d.c]], ([dyv, xv, sv, gv, bv], [dx, dg, db]) =>
-          backward(dyv!, xv!, sv!, gv, bv, dx, dg, db, d, attrs));
+        return withHostIO(
+          'group norm gradient',
+          backendName,
+          backend,
+          [dy, x, stats, gamma, beta],
+          [x!.shape, [d.c], [d.c]],
+          ([dyv, xv, sv, gv, bv], [dx, dg, db]) => backward(dyv!, xv!, sv!, gv, bv, dx, dg, db, d, attrs),
+        );
       }) as unknown as tf.KernelFunc,
     });
   }
@@ -187,20 +223,34 @@ export function groupNormKernelAvailable(): boolean {
  * Group norm (+ affine, + SiLU) of x [B, ..., C] through the fused kernels, differentiable in x,
  * gamma and beta. Only on host backends (see groupNormKernelAvailable).
  */
-export function fusedGroupNorm(x: tf.Tensor, gamma: tf.Tensor | undefined, beta: tf.Tensor | undefined, attrs: GroupNormAttrs): tf.Tensor {
+export function fusedGroupNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor | undefined,
+  beta: tf.Tensor | undefined,
+  attrs: GroupNormAttrs,
+): tf.Tensor {
   const f = (...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [xi, gi, bi] = args as tf.Tensor[];
     const ins = { x: xi, ...(gi ? { gamma: gi, beta: bi } : {}) };
-    const [y, stats] = tf.engine().runKernel(GROUP_NORM, ins as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    const [y, stats] = tf
+      .engine()
+      .runKernel(GROUP_NORM, ins as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
     save([xi, stats, ...(gi ? [gi, bi] : [])]);
     const gradFunc = (dy: tf.Tensor, [xs, st, gs, bs]: tf.Tensor[]) => {
-      const g = tf.engine().runKernel(GROUP_NORM_GRAD, { dy, x: xs, stats: st, ...(gs ? { gamma: gs, beta: bs } : {}) } as unknown as tf.NamedTensorMap,
-        attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      const g = tf
+        .engine()
+        .runKernel(
+          GROUP_NORM_GRAD,
+          { dy, x: xs, stats: st, ...(gs ? { gamma: gs, beta: bs } : {}) } as unknown as tf.NamedTensorMap,
+          attrs as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor[];
       return gs ? g : [g[0]];
     };
     return { value: y, gradFunc };
   };
-  const op = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...t: tf.Tensor[]) => tf.Tensor;
+  const op = tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+    ...t: tf.Tensor[]
+  ) => tf.Tensor;
   return tf.tidy(() => (gamma ? op(x, gamma, beta!) : op(x)));
 }

@@ -21,8 +21,14 @@ interface CpuBackendIO {
  * (wasm: views taken after every allocation, since one may grow the heap and detach older ones).
  * `what` names the kernel in errors.
  */
-export function withHostIO(what: string, backendName: string, backend: unknown, inputs: (tf.TensorInfo | undefined)[], outShapes: number[][],
-  compute: (ins: (Float32Array | undefined)[], outs: Float32Array[]) => void): tf.TensorInfo[] {
+export function withHostIO(
+  what: string,
+  backendName: string,
+  backend: unknown,
+  inputs: (tf.TensorInfo | undefined)[],
+  outShapes: number[][],
+  compute: (ins: (Float32Array | undefined)[], outs: Float32Array[]) => void,
+): tf.TensorInfo[] {
   for (const t of inputs) {
     if (t && t.dtype !== 'float32') throw new Error(`${what}: inputs must be float32, got ${t.dtype}`);
   }
@@ -30,7 +36,10 @@ export function withHostIO(what: string, backendName: string, backend: unknown, 
     const b = backend as WasmBackendIO;
     const outs = outShapes.map((s) => b.makeOutput(s, 'float32'));
     const view = (t: tf.TensorInfo) => b.typedArrayFromHeap(t) as Float32Array;
-    compute(inputs.map((t) => (t ? view(t) : undefined)), outs.map(view));
+    compute(
+      inputs.map((t) => (t ? view(t) : undefined)),
+      outs.map(view),
+    );
     return outs;
   }
   const b = backend as CpuBackendIO;

@@ -7,7 +7,11 @@ import * as tf from '@tensorflow/tfjs-core';
 
 export interface KernelRunner {
   /** `inputs` by name, or a list for kernels that take one (Concat, AddN, Pack). */
-  run(kernelName: string, inputs: Record<string, tf.TensorInfo | undefined> | tf.TensorInfo[], attrs?: Record<string, unknown>): tf.TensorInfo;
+  run(
+    kernelName: string,
+    inputs: Record<string, tf.TensorInfo | undefined> | tf.TensorInfo[],
+    attrs?: Record<string, unknown>,
+  ): tf.TensorInfo;
   /** Frees an intermediate result. */
   free(...infos: tf.TensorInfo[]): void;
 }
@@ -22,8 +26,14 @@ export function kernelRunner(backendName: string, backend: unknown): KernelRunne
     run(kernelName, inputs, attrs = {}) {
       const k = tf.getKernel(kernelName, backendName);
       if (!k) throw new Error(`kernel ${kernelName} is not registered for backend ${backendName}`);
-      const clean = Array.isArray(inputs) ? inputs : Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined));
-      return k.kernelFunc({ inputs: clean as tf.NamedTensorInfoMap, attrs: attrs as tf.NamedAttrMap, backend: backend as tf.KernelBackend }) as tf.TensorInfo;
+      const clean = Array.isArray(inputs)
+        ? inputs
+        : Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined));
+      return k.kernelFunc({
+        inputs: clean as tf.NamedTensorInfoMap,
+        attrs: attrs as tf.NamedAttrMap,
+        backend: backend as tf.KernelBackend,
+      }) as tf.TensorInfo;
     },
     free(...infos) {
       for (const t of infos) b.disposeData(t.dataId);

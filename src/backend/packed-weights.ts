@@ -34,7 +34,7 @@ export function markWeight<T extends tf.Tensor>(t: T, key: number): T {
 
 /** The weight key of a tensor's data, or -1 when it is not a marked weight (or packing is off). */
 export function weightKeyOf(t: tf.TensorInfo | undefined): number {
-  return t && release ? keys.get(t.dataId as object) ?? -1 : -1;
+  return t && release ? (keys.get(t.dataId as object) ?? -1) : -1;
 }
 
 /** Frees what the backend keeps for `key` (its weight was changed or disposed). */

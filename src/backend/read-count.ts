@@ -66,16 +66,26 @@ export function countReads(): ReadCounter {
       return inner.apply(this, args);
     };
   });
-  wrapOnce(engine, 'read', (f) => function (this: unknown, ...args: unknown[]) {
-    bump('async');
-    return f.apply(this, args);
-  });
+  wrapOnce(
+    engine,
+    'read',
+    (f) =>
+      function (this: unknown, ...args: unknown[]) {
+        bump('async');
+        return f.apply(this, args);
+      },
+  );
   // A backend's `read` may call its own `readSync` synchronously (wasm, cpu): not a kernel's read.
   wrapOnce(backend, 'read', (f) => nested(f, 'inBackendRead'));
-  wrapOnce(backend, 'readSync', (f) => function (this: unknown, ...args: unknown[]) {
-    if (depth.throughEngine === 0 && depth.inBackendRead === 0) bump('kernelSync');
-    return f.apply(this, args);
-  });
+  wrapOnce(
+    backend,
+    'readSync',
+    (f) =>
+      function (this: unknown, ...args: unknown[]) {
+        if (depth.throughEngine === 0 && depth.inBackendRead === 0) bump('kernelSync');
+        return f.apply(this, args);
+      },
+  );
   const counts: ReadCounts = { sync: 0, async: 0, kernelSync: 0 };
   active.add(counts);
   return {

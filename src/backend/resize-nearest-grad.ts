@@ -16,7 +16,13 @@ interface Attrs {
 }
 
 /** The source row (or column) the forward kernel reads for output index `i`. */
-function sourceIndex(i: number, inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): number {
+function sourceIndex(
+  i: number,
+  inSize: number,
+  outSize: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+): number {
   const ratio = alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize;
   const frac = halfPixelCenters ? ratio * (i + 0.5) : ratio * i;
   const near = Math.min(inSize - 1, alignCorners ? Math.round(frac) : Math.floor(frac));
@@ -27,7 +33,13 @@ function sourceIndex(i: number, inSize: number, outSize: number, alignCorners: b
  * dx [B, H, W, C] of y = resizeNearestNeighbor(x) [B, H', W', C]: each dy pixel added to the
  * pixel it was copied from.
  */
-export function resizeNearestNeighborBackward(dy: Float32Array, dyShape: readonly number[], xShape: readonly number[], attrs: Attrs, dx: Float32Array): void {
+export function resizeNearestNeighborBackward(
+  dy: Float32Array,
+  dyShape: readonly number[],
+  xShape: readonly number[],
+  attrs: Attrs,
+  dx: Float32Array,
+): void {
   const [b, h, w, c] = xShape;
   const [, oh, ow] = dyShape;
   const align = !!attrs.alignCorners;
@@ -47,13 +59,29 @@ export function resizeNearestNeighborBackward(dy: Float32Array, dyShape: readonl
   }
 }
 
-function kernelFunc({ inputs, attrs, backend }: { inputs: Record<string, tf.TensorInfo>; attrs: Attrs; backend: unknown }): tf.TensorInfo {
+function kernelFunc({
+  inputs,
+  attrs,
+  backend,
+}: {
+  inputs: Record<string, tf.TensorInfo>;
+  attrs: Attrs;
+  backend: unknown;
+}): tf.TensorInfo {
   const { images, dy } = inputs;
-  if (images.shape.length !== 4 || dy.shape.length !== 4 || images.shape[0] !== dy.shape[0] || images.shape[3] !== dy.shape[3]) {
-    throw new Error(`${KERNEL}: images [${images.shape}] and dy [${dy.shape}] must be [batch, height, width, channels] with the same batch and channels`);
+  if (
+    images.shape.length !== 4 ||
+    dy.shape.length !== 4 ||
+    images.shape[0] !== dy.shape[0] ||
+    images.shape[3] !== dy.shape[3]
+  ) {
+    throw new Error(
+      `${KERNEL}: images [${images.shape}] and dy [${dy.shape}] must be [batch, height, width, channels] with the same batch and channels`,
+    );
   }
   return withHostIO('resize nearest neighbour gradient', 'cpu', backend, [dy], [images.shape], ([d], [dx]) =>
-    resizeNearestNeighborBackward(d!, dy.shape, images.shape, attrs, dx))[0];
+    resizeNearestNeighborBackward(d!, dy.shape, images.shape, attrs, dx),
+  )[0];
 }
 
 /** Registers our kernel over the cpu backend's (idempotent; again after a later import of the backend replaced it). */

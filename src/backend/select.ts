@@ -40,20 +40,27 @@ export function currentBackend(): SelectedBackend | undefined {
 }
 
 function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0].slice(0, 200);
+  return String((e as Error)?.message ?? e)
+    .split('\n')[0]
+    .slice(0, 200);
 }
 
 /**
  * Activates the first candidate that loads, or exactly `preferred` when given (no fallback then:
  * an explicit choice that fails is an error). 'auto' or undefined means the ordered fallback.
  */
-export async function selectBackend(candidates: readonly BackendCandidate[], preferred?: string): Promise<SelectedBackend> {
+export async function selectBackend(
+  candidates: readonly BackendCandidate[],
+  preferred?: string,
+): Promise<SelectedBackend> {
   const want = preferred && preferred !== 'auto' ? preferred.toLowerCase() : undefined;
   let list = candidates;
   if (want) {
     list = candidates.filter((c) => c.name === want || c.aliases?.includes(want));
     if (!list.length) {
-      throw new Error(`unknown backend "${preferred}"; choose one of: auto, ${candidates.map((c) => c.name).join(', ')}`);
+      throw new Error(
+        `unknown backend "${preferred}"; choose one of: auto, ${candidates.map((c) => c.name).join(', ')}`,
+      );
     }
   }
   // Already active (a repeated initialisation): keep it rather than set the backend up twice.

@@ -27,7 +27,11 @@ export function setConvSplit(on: boolean): void {
   enabled = on;
 }
 
-type KernelArgs = { inputs: { [name: string]: tf.TensorInfo | undefined }; attrs: tf.NamedAttrMap; backend: { disposeData(id: object): void } };
+type KernelArgs = {
+  inputs: { [name: string]: tf.TensorInfo | undefined };
+  attrs: tf.NamedAttrMap;
+  backend: { disposeData(id: object): void };
+};
 type Kernel = (args: KernelArgs) => tf.TensorInfo;
 
 /** Input-channel chunk sizes (multiples of 4 where possible) for a filter [kh, kw, cin, cout]. */
@@ -48,7 +52,8 @@ function splitting(conv: Kernel, slice: Kernel, add: Kernel): Kernel {
     const act = (attrs.activation as string | undefined) ?? 'linear';
     const chunks = convChunks(filter!.shape);
     const nhwc = attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC';
-    if (!enabled || chunks.length < 2 || act !== 'linear' || preluActivationWeights || !nhwc || x!.dtype !== 'float32') return conv(args);
+    if (!enabled || chunks.length < 2 || act !== 'linear' || preluActivationWeights || !nhwc || x!.dtype !== 'float32')
+      return conv(args);
     const { backend } = args;
     const [n, h, w] = x!.shape;
     const [kh, kw, , cout] = filter!.shape;
@@ -85,7 +90,14 @@ export function installConvSplit(): void {
     const orig = get(name);
     if (!orig) continue;
     tf.unregisterKernel(name, 'wasm');
-    tf.registerKernel({ ...orig, kernelFunc: splitting(orig.kernelFunc as unknown as Kernel, slice.kernelFunc as unknown as Kernel, add.kernelFunc as unknown as Kernel) as unknown as tf.KernelFunc });
+    tf.registerKernel({
+      ...orig,
+      kernelFunc: splitting(
+        orig.kernelFunc as unknown as Kernel,
+        slice.kernelFunc as unknown as Kernel,
+        add.kernelFunc as unknown as Kernel,
+      ) as unknown as tf.KernelFunc,
+    });
   }
   installed = true;
 }

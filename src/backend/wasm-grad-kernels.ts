@@ -16,18 +16,30 @@ let installed = false;
 let plainMatMul: tf.KernelFunc | undefined;
 
 /** op(a)·op(b) for rank-3 a, b (batch 1 or equal batches; 1 broadcasts). */
-function batchMatMul(r: KernelRunner, a: tf.TensorInfo, b: tf.TensorInfo, ta: boolean, tb: boolean, backend: unknown): tf.TensorInfo {
+function batchMatMul(
+  r: KernelRunner,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  ta: boolean,
+  tb: boolean,
+  backend: unknown,
+): tf.TensorInfo {
   const swapLast = [0, 2, 1];
   const at = ta ? r.run('Transpose', { x: a }, { perm: swapLast }) : a;
   const bt = tb ? r.run('Transpose', { x: b }, { perm: swapLast }) : b;
   const plain = (x: tf.TensorInfo, y: tf.TensorInfo) =>
-    plainMatMul!({ inputs: { a: x, b: y }, attrs: { transposeA: false, transposeB: false }, backend } as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    plainMatMul!({
+      inputs: { a: x, b: y },
+      attrs: { transposeA: false, transposeB: false },
+      backend,
+    } as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   const batch = Math.max(at.shape[0], bt.shape[0]);
   let out: tf.TensorInfo;
   if (batch === 1) {
     out = plain(at, bt);
   } else {
-    const item = (x: tf.TensorInfo, i: number) => (x.shape[0] === 1 ? x : r.run('Slice', { x }, { begin: [i, 0, 0], size: [1, x.shape[1], x.shape[2]] }));
+    const item = (x: tf.TensorInfo, i: number) =>
+      x.shape[0] === 1 ? x : r.run('Slice', { x }, { begin: [i, 0, 0], size: [1, x.shape[1], x.shape[2]] });
     const parts: tf.TensorInfo[] = [];
     for (let i = 0; i < batch; i++) {
       const x = item(at, i);
@@ -75,9 +87,21 @@ export function installWasmGradKernels(): void {
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   };
   register('Conv2DBackpropInput', ({ inputs, attrs, backend }) =>
-    conv2dBackpropInput(kernelRunner('wasm', backend), inputs.dy, inputs.filter, attrs as unknown as Parameters<typeof conv2dBackpropInput>[3]));
+    conv2dBackpropInput(
+      kernelRunner('wasm', backend),
+      inputs.dy,
+      inputs.filter,
+      attrs as unknown as Parameters<typeof conv2dBackpropInput>[3],
+    ),
+  );
   register('Conv2DBackpropFilter', ({ inputs, attrs, backend }) =>
-    conv2dBackpropFilter(kernelRunner('wasm', backend), inputs.x, inputs.dy, attrs as unknown as Parameters<typeof conv2dBackpropFilter>[3]));
+    conv2dBackpropFilter(
+      kernelRunner('wasm', backend),
+      inputs.x,
+      inputs.dy,
+      attrs as unknown as Parameters<typeof conv2dBackpropFilter>[3],
+    ),
+  );
   const mm = tf.getKernel('BatchMatMul', 'wasm');
   if (mm) {
     plainMatMul = mm.kernelFunc;

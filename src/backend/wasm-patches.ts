@@ -18,7 +18,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { installConvSplit } from './wasm-conv-split.js';
 
-interface WasmTensorInfo { dataId: object; shape: number[]; dtype: tf.DataType }
+interface WasmTensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: tf.DataType;
+}
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): WasmTensorInfo;
   typedArrayFromHeap(t: WasmTensorInfo): Float32Array | Int32Array | Uint8Array;
@@ -50,13 +54,23 @@ export function getWasmHeapLimit(): number {
 
 /** The wasm heap's live-tensor budget (the allocation guard's limit) while wasm is the active backend, else undefined (other backends have no budget here). */
 export function wasmHeapBudget(): { bytes: number; name: string } | undefined {
-  return tf.getBackend() === 'wasm' ? { bytes: heapLimitBytes, name: 'wasm heap budget (PTP_WASM_HEAP_LIMIT_MB)' } : undefined;
+  return tf.getBackend() === 'wasm'
+    ? { bytes: heapLimitBytes, name: 'wasm heap budget (PTP_WASM_HEAP_LIMIT_MB)' }
+    : undefined;
 }
 
-function sliceKernel(args: { inputs: tf.NamedTensorInfoMap; attrs: tf.NamedAttrMap; backend: unknown }): WasmTensorInfo {
+function sliceKernel(args: {
+  inputs: tf.NamedTensorInfoMap;
+  attrs: tf.NamedAttrMap;
+  backend: unknown;
+}): WasmTensorInfo {
   const x = args.inputs.x as unknown as WasmTensorInfo;
   const backend = args.backend as WasmBackendLike;
-  const [begin, size] = tf.slice_util.parseSliceParams(x as unknown as tf.TensorInfo, args.attrs.begin as number[], args.attrs.size as number[]);
+  const [begin, size] = tf.slice_util.parseSliceParams(
+    x as unknown as tf.TensorInfo,
+    args.attrs.begin as number[],
+    args.attrs.size as number[],
+  );
   const out = backend.makeOutput(size, x.dtype);
   // Views are taken after makeOutput: allocation may grow (and detach) the heap buffer.
   const src = backend.typedArrayFromHeap(x);
@@ -102,11 +116,17 @@ function guardAllocations(backend: WasmBackendLike): void {
       const bytes = tf.util.sizeFromShape(shape) * tf.util.bytesPerElement(dtype as 'float32');
       const live = tf.memory().numBytes;
       if (bytes > 0 && live + bytes > heapLimitBytes) {
-        throw new Error(`wasm heap budget exceeded: allocating [${shape.join(', ')}] ${dtype} (${(bytes / 2 ** 20).toFixed(1)} MiB) with ${(live / 2 ** 20).toFixed(1)} MiB live would pass the ${(heapLimitBytes / 2 ** 20).toFixed(0)} MiB limit (PTP_WASM_HEAP_LIMIT_MB); use smaller attention slices or weight streaming`);
+        throw new Error(
+          `wasm heap budget exceeded: allocating [${shape.join(', ')}] ${dtype} (${(bytes / 2 ** 20).toFixed(1)} MiB) with ${(live / 2 ** 20).toFixed(1)} MiB live would pass the ${(heapLimitBytes / 2 ** 20).toFixed(0)} MiB limit (PTP_WASM_HEAP_LIMIT_MB); use smaller attention slices or weight streaming`,
+        );
       }
     }
     move(dataId, values, shape, dtype, refCount);
-    if (dtype !== 'string') peakBytes = Math.max(peakBytes, tf.memory().numBytes + tf.util.sizeFromShape(shape) * tf.util.bytesPerElement(dtype as 'float32'));
+    if (dtype !== 'string')
+      peakBytes = Math.max(
+        peakBytes,
+        tf.memory().numBytes + tf.util.sizeFromShape(shape) * tf.util.bytesPerElement(dtype as 'float32'),
+      );
   };
   // Wrap the module's raw export: emscripten's `Module._malloc` is a lazy stub that replaces
   // itself with the export on its first call, which would silently drop a wrapper around it.
@@ -115,7 +135,9 @@ function guardAllocations(backend: WasmBackendLike): void {
   backend.wasm._malloc = (n: number) => {
     const p = malloc(n);
     if (n > 0 && p === 0) {
-      throw new Error(`wasm heap exhausted: malloc(${n}) failed with a ${(backend.wasm.HEAPU8.length / 2 ** 20).toFixed(0)} MiB heap`);
+      throw new Error(
+        `wasm heap exhausted: malloc(${n}) failed with a ${(backend.wasm.HEAPU8.length / 2 ** 20).toFixed(0)} MiB heap`,
+      );
     }
     return p;
   };

@@ -21,9 +21,15 @@ const SOFTWARE = /swiftshader|llvmpipe|lavapipe|software|softpipe|basic render/i
 
 /** The WebGL renderer string (unmasked where the browser allows); in a worker through an OffscreenCanvas. */
 function webglRenderer(): string {
-  const canvas = typeof document !== 'undefined' ? document.createElement('canvas') : typeof OffscreenCanvas !== 'undefined' ? new OffscreenCanvas(1, 1) : undefined;
+  const canvas =
+    typeof document !== 'undefined'
+      ? document.createElement('canvas')
+      : typeof OffscreenCanvas !== 'undefined'
+        ? new OffscreenCanvas(1, 1)
+        : undefined;
   if (!canvas) return '';
-  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | WebGL2RenderingContext | null;
+  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as
+    WebGLRenderingContext | WebGL2RenderingContext | null;
   if (!gl) return '';
   const ext = gl.getExtension('WEBGL_debug_renderer_info');
   const renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
@@ -43,7 +49,8 @@ export function browserBackendCandidates(opts: BrowserBackendOptions = {}, auto 
       async load() {
         const probe = await probeWebGPU();
         if (!probe.available) throw new Error(probe.reason);
-        if (avoid && SOFTWARE.test(probe.description)) throw new Error(`software WebGPU adapter (${probe.description})`);
+        if (avoid && SOFTWARE.test(probe.description))
+          throw new Error(`software WebGPU adapter (${probe.description})`);
         await import('@tensorflow/tfjs-backend-webgpu');
         return 'webgpu';
       },
@@ -92,6 +99,9 @@ export function browserBackendCandidates(opts: BrowserBackendOptions = {}, auto 
 }
 
 /** Activates `preferred` ('webgpu' | 'webgl' | 'wasm' | 'cpu'), or the first usable in order ('auto'). */
-export async function initBrowserBackend(preferred = 'auto', opts: BrowserBackendOptions = {}): Promise<SelectedBackend> {
+export async function initBrowserBackend(
+  preferred = 'auto',
+  opts: BrowserBackendOptions = {},
+): Promise<SelectedBackend> {
   return selectBackend(browserBackendCandidates(opts, preferred === 'auto'), preferred);
 }

@@ -11,15 +11,25 @@ export type WebGPUProbe = { available: true; description: string } | { available
  * may expose it and still have no adapter (no supported GPU, WebGPU blocked or disabled).
  */
 export async function probeWebGPU(): Promise<WebGPUProbe> {
-  const gpu = (globalThis.navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } | undefined)?.gpu;
+  const gpu = (
+    globalThis.navigator as unknown as
+      { gpu?: { requestAdapter(): Promise<{ info?: Record<string, string> } | null> } } | undefined
+  )?.gpu;
   if (!gpu) return { available: false, reason: 'this browser has no WebGPU (no navigator.gpu)' };
   let adapter: { info?: Record<string, string> } | null;
   try {
     adapter = await gpu.requestAdapter();
   } catch (e) {
-    return { available: false, reason: `requesting a WebGPU adapter failed (${String((e as Error)?.message ?? e).split('\n')[0]})` };
+    return {
+      available: false,
+      reason: `requesting a WebGPU adapter failed (${String((e as Error)?.message ?? e).split('\n')[0]})`,
+    };
   }
-  if (!adapter) return { available: false, reason: 'this browser offers no WebGPU adapter (no supported GPU, or WebGPU is disabled)' };
+  if (!adapter)
+    return {
+      available: false,
+      reason: 'this browser offers no WebGPU adapter (no supported GPU, or WebGPU is disabled)',
+    };
   const info = adapter.info ?? {};
   return { available: true, description: [info.vendor, info.architecture, info.description].filter(Boolean).join(' ') };
 }

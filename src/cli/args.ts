@@ -95,7 +95,8 @@ export function parseArgs(
       let raw: string | undefined;
       if (eq > 0) raw = token.slice(eq + 1);
       else if (i + 1 < argv.length) raw = argv[++i];
-      if (raw === undefined) throw new UsageError(`--${spec.name} needs a value${spec.valueName ? ` ${spec.valueName}` : ''}`);
+      if (raw === undefined)
+        throw new UsageError(`--${spec.name} needs a value${spec.valueName ? ` ${spec.valueName}` : ''}`);
       const value = convert(spec, raw);
       if (spec.multiple) opts[spec.name] = [...((opts[spec.name] as string[] | undefined) ?? []), String(value)];
       else opts[spec.name] = value;

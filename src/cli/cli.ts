@@ -45,7 +45,11 @@ function wantsHelp(argv: readonly string[]): boolean {
 }
 
 /** Runs `ptp` with `argv` (without node and the script); resolves to the exit status. */
-export async function runCli(argv: readonly string[], io: CliIo = processIo, commands: readonly Command[] = defaultCommands): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: CliIo = processIo,
+  commands: readonly Command[] = defaultCommands,
+): Promise<number> {
   const line = (write: (t: string) => void) => (t: string) => write(t.endsWith('\n') ? t : `${t}\n`);
   const out = line(io.stdout);
   const err = line(io.stderr);
@@ -58,7 +62,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo, com
     if (name === undefined || name === 'help') {
       const target = name === 'help' ? rest[0] : undefined;
       const c = target === undefined ? undefined : commands.find((x) => x.name === target);
-      if (target !== undefined && !c) throw new UsageError(`unknown command "${target}"; commands: ${commands.map((x) => x.name).join(', ')}`);
+      if (target !== undefined && !c)
+        throw new UsageError(`unknown command "${target}"; commands: ${commands.map((x) => x.name).join(', ')}`);
       if (name === undefined && !head.options.help) {
         err(mainHelp(commands));
         return 2;

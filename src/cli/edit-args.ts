@@ -24,10 +24,12 @@ export function asUsage<T>(f: () => T): T {
 export const parseFraction = (raw: unknown, name: string): number => asUsage(() => p.parseFraction(raw, `--${name}`));
 
 /** `word=factor[,word=factor...]` (factors may be negative). */
-export const parseWordFactors = (raw: string, name: string): WordFactor[] => asUsage(() => p.parseWordFactors(raw, `--${name}`));
+export const parseWordFactors = (raw: string, name: string): WordFactor[] =>
+  asUsage(() => p.parseWordFactors(raw, `--${name}`));
 
 /** Cross-attention schedule: `0.8`, or per word `1,dog=0.2`. */
-export const parseCross = (raw: string, name = 'cross'): CrossReplaceSteps => asUsage(() => p.parseCross(raw, `--${name}`));
+export const parseCross = (raw: string, name = 'cross'): CrossReplaceSteps =>
+  asUsage(() => p.parseCross(raw, `--${name}`));
 
 /** A comma-separated list of words. */
 export const parseWords = (raw: string, name: string): string[] => asUsage(() => p.parseWords(raw, `--${name}`));

@@ -17,7 +17,8 @@ export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
     type: 'string',
     valueName: '<p>',
     choices: ['fp32', 'bf16'],
-    description: 'native backend: convolutions and matmuls in fp32 (default) or bf16 with fp32 accumulation (default: PTP_PRECISION or fp32)',
+    description:
+      'native backend: convolutions and matmuls in fp32 (default) or bf16 with fp32 accumulation (default: PTP_PRECISION or fp32)',
   },
   { name: 'verbose', short: 'v', type: 'boolean', description: 'more logging; stack traces on errors' },
   { name: 'help', short: 'h', type: 'boolean', description: 'show help' },

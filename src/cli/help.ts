@@ -4,7 +4,10 @@ import type { Command } from './command.js';
 import { GLOBAL_OPTIONS } from './globals.js';
 
 function optionRows(specs: readonly OptionSpec[]): string[] {
-  const left = specs.map((o) => `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.type === 'boolean' ? '' : ` ${o.valueName ?? '<value>'}`}`);
+  const left = specs.map(
+    (o) =>
+      `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.type === 'boolean' ? '' : ` ${o.valueName ?? '<value>'}`}`,
+  );
   const w = Math.max(...left.map((l) => l.length));
   return specs.map((o, i) => `  ${left[i].padEnd(w)}  ${o.description}${o.multiple ? ' (repeatable)' : ''}`);
 }

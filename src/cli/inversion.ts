@@ -23,10 +23,30 @@ import { nchwToNhwc } from '../pipeline/host-tensor.js';
 
 /** Options of the inversion (besides the model options and the prompt). */
 export const INVERSION_OPTIONS: readonly OptionSpec[] = [
-  { name: 'inner-steps', type: 'number', valueName: '<n>', description: 'Adam iterations per step at most (default 10)' },
-  { name: 'early-stop', type: 'number', valueName: '<eps>', description: 'stop a step\'s iterations once the loss < eps + step·2e-5 (default 1e-5)' },
-  { name: 'steps-offset', type: 'number', valueName: '<n>', description: 'override the scheduler\'s steps_offset (the null-text notebook uses 0)' },
-  { name: 'offsets', type: 'string', valueName: '<l,r,t,b>', description: 'pixels cut from the left, right, top, bottom before the centre crop (default 0,0,0,0)' },
+  {
+    name: 'inner-steps',
+    type: 'number',
+    valueName: '<n>',
+    description: 'Adam iterations per step at most (default 10)',
+  },
+  {
+    name: 'early-stop',
+    type: 'number',
+    valueName: '<eps>',
+    description: "stop a step's iterations once the loss < eps + step·2e-5 (default 1e-5)",
+  },
+  {
+    name: 'steps-offset',
+    type: 'number',
+    valueName: '<n>',
+    description: "override the scheduler's steps_offset (the null-text notebook uses 0)",
+  },
+  {
+    name: 'offsets',
+    type: 'string',
+    valueName: '<l,r,t,b>',
+    description: 'pixels cut from the left, right, top, bottom before the centre crop (default 0,0,0,0)',
+  },
 ];
 
 export interface InversionSettings {
@@ -41,19 +61,28 @@ export interface InversionSettings {
 export function inversionSettings(args: ParsedArgs, imagePath: string): InversionSettings {
   const o = args.options;
   const innerSteps = o['inner-steps'] ?? 10;
-  if (typeof innerSteps !== 'number' || !Number.isInteger(innerSteps) || innerSteps < 1) throw new UsageError(`--inner-steps must be a positive integer, got ${innerSteps}`);
+  if (typeof innerSteps !== 'number' || !Number.isInteger(innerSteps) || innerSteps < 1)
+    throw new UsageError(`--inner-steps must be a positive integer, got ${innerSteps}`);
   const earlyStop = o['early-stop'] ?? 1e-5;
-  if (typeof earlyStop !== 'number' || earlyStop < 0) throw new UsageError(`--early-stop must be a non-negative number, got ${earlyStop}`);
+  if (typeof earlyStop !== 'number' || earlyStop < 0)
+    throw new UsageError(`--early-stop must be a non-negative number, got ${earlyStop}`);
   const stepsOffset = o['steps-offset'];
-  if (stepsOffset !== undefined && (typeof stepsOffset !== 'number' || !Number.isInteger(stepsOffset) || stepsOffset < 0)) {
+  if (
+    stepsOffset !== undefined &&
+    (typeof stepsOffset !== 'number' || !Number.isInteger(stepsOffset) || stepsOffset < 0)
+  ) {
     throw new UsageError(`--steps-offset must be a non-negative integer, got ${stepsOffset}`);
   }
   let offsets: CropOffsets = {};
   if (o.offsets !== undefined) {
-    const parts = String(o.offsets).split(',').map((s) => s.trim());
+    const parts = String(o.offsets)
+      .split(',')
+      .map((s) => s.trim());
     const v = parts.map(Number);
     if (parts.length !== 4 || parts.some((p) => p === '') || v.some((x) => !Number.isInteger(x) || x < 0)) {
-      throw new UsageError(`--offsets: expected four non-negative integers left,right,top,bottom, got "${String(o.offsets)}"`);
+      throw new UsageError(
+        `--offsets: expected four non-negative integers left,right,top,bottom, got "${String(o.offsets)}"`,
+      );
     }
     offsets = { left: v[0], right: v[1], top: v[2], bottom: v[3] };
   }
@@ -89,7 +118,11 @@ export async function modelGeometry(o: ModelRunOptions): Promise<ModelGeometry> 
     throw new UsageError((e as Error).message.split('\n')[0]);
   }
   try {
-    const unet = dir.config('unet') as { sample_size?: number; block_out_channels?: number[]; cross_attention_dim?: number | number[] };
+    const unet = dir.config('unet') as {
+      sample_size?: number;
+      block_out_channels?: number[];
+      cross_attention_dim?: number | number[];
+    };
     const vae = dir.config('vae') as { block_out_channels?: number[]; latent_channels?: number };
     const sched = dir.config('scheduler') as { steps_offset?: number };
     const vaeFactor = 2 ** ((vae.block_out_channels?.length ?? 4) - 1);
@@ -121,7 +154,10 @@ export async function modelGeometry(o: ModelRunOptions): Promise<ModelGeometry> 
 export function runSize(o: ModelRunOptions, g: ModelGeometry): { width: number; height: number } {
   const width = o.width ?? o.height ?? g.defaultSize;
   const height = o.height ?? o.width ?? g.defaultSize;
-  for (const [name, v] of [['height', height], ['width', width]] as const) {
+  for (const [name, v] of [
+    ['height', height],
+    ['width', width],
+  ] as const) {
     if (v % g.unit !== 0) throw new UsageError(`--${name} ${v} must be a multiple of ${g.unit} for this model`);
   }
   return { width, height };
@@ -157,32 +193,89 @@ function iterationPrinter(ctx: CommandContext): (p: NullTextProgress) => void {
 
 /** Inverts the photo and samples its reconstruction; returns the file contents and the reconstructed image. */
 export async function invertPhoto(
-  pipe: StableDiffusionPipeline, ctx: CommandContext,
-  run: { image: RgbImage; prompt: string; steps: number; guidance: number; stepsOffset: number; model: string; fingerprint: string; settings: InversionSettings },
+  pipe: StableDiffusionPipeline,
+  ctx: CommandContext,
+  run: {
+    image: RgbImage;
+    prompt: string;
+    steps: number;
+    guidance: number;
+    stepsOffset: number;
+    model: string;
+    fingerprint: string;
+    settings: InversionSettings;
+  },
 ): Promise<{ data: InversionData; reconstruction: RgbImage }> {
   const t0 = Date.now();
   const r = await pipe.invertNullText({
-    image: run.image, prompt: run.prompt, steps: run.steps, guidance: run.guidance,
-    innerSteps: run.settings.innerSteps, earlyStop: run.settings.earlyStop, scheduler: inversionScheduler(pipe, run.stepsOffset),
-    onStep: progressPrinter(ctx, 'DDIM inversion'), onIteration: iterationPrinter(ctx), onNullTextStep: progressPrinter(ctx, 'null-text'),
+    image: run.image,
+    prompt: run.prompt,
+    steps: run.steps,
+    guidance: run.guidance,
+    innerSteps: run.settings.innerSteps,
+    earlyStop: run.settings.earlyStop,
+    scheduler: inversionScheduler(pipe, run.stepsOffset),
+    onStep: progressPrinter(ctx, 'DDIM inversion'),
+    onIteration: iterationPrinter(ctx),
+    onNullTextStep: progressPrinter(ctx, 'null-text'),
   });
   const iterations = r.losses.reduce((n, l) => n + l.length, 0);
-  ctx.err(`inverted in ${((Date.now() - t0) / 1000).toFixed(1)} s (${iterations} Adam iterations over ${run.steps} steps; last loss ${r.losses[r.losses.length - 1].slice(-1)[0].toExponential(2)})`);
-  const reconstruction = await reconstruct(pipe, ctx, run.prompt, r.latents, r.uncondEmbeddings, run.steps, run.guidance, run.stepsOffset);
+  ctx.err(
+    `inverted in ${((Date.now() - t0) / 1000).toFixed(1)} s (${iterations} Adam iterations over ${run.steps} steps; last loss ${r.losses[r.losses.length - 1].slice(-1)[0].toExponential(2)})`,
+  );
+  const reconstruction = await reconstruct(
+    pipe,
+    ctx,
+    run.prompt,
+    r.latents,
+    r.uncondEmbeddings,
+    run.steps,
+    run.guidance,
+    run.stepsOffset,
+  );
   const vae = toRgbImage(await decodeLatents(pipe, r.imageLatents));
   const db = psnr(reconstruction, run.image);
-  ctx.out(`reconstruction PSNR ${db.toFixed(2)} dB against the input (the VAE round trip alone: ${psnr(vae, run.image).toFixed(2)} dB)`);
+  ctx.out(
+    `reconstruction PSNR ${db.toFixed(2)} dB against the input (the VAE round trip alone: ${psnr(vae, run.image).toFixed(2)} dB)`,
+  );
   const data: InversionData = {
-    latents: r.latents, uncondEmbeddings: r.uncondEmbeddings, timesteps: r.timesteps, image: run.image,
-    meta: { prompt: run.prompt, model: run.model, fingerprint: run.fingerprint, steps: run.steps, innerSteps: run.settings.innerSteps, earlyStop: run.settings.earlyStop, guidance: run.guidance, stepsOffset: run.stepsOffset, psnr: db },
+    latents: r.latents,
+    uncondEmbeddings: r.uncondEmbeddings,
+    timesteps: r.timesteps,
+    image: run.image,
+    meta: {
+      prompt: run.prompt,
+      model: run.model,
+      fingerprint: run.fingerprint,
+      steps: run.steps,
+      innerSteps: run.settings.innerSteps,
+      earlyStop: run.settings.earlyStop,
+      guidance: run.guidance,
+      stepsOffset: run.stepsOffset,
+      psnr: db,
+    },
   };
   return { data, reconstruction };
 }
 
 /** Guided sampling from inverted latents with the per-step embeddings. */
-async function reconstruct(pipe: StableDiffusionPipeline, ctx: CommandContext, prompt: string, latents: HostTensor, uncond: HostTensor, steps: number, guidance: number, stepsOffset: number): Promise<RgbImage> {
+async function reconstruct(
+  pipe: StableDiffusionPipeline,
+  ctx: CommandContext,
+  prompt: string,
+  latents: HostTensor,
+  uncond: HostTensor,
+  steps: number,
+  guidance: number,
+  stepsOffset: number,
+): Promise<RgbImage> {
   const r = await pipe.generate({
-    prompts: [prompt], latents, uncondEmbeddings: uncond, steps, guidance, scheduler: inversionScheduler(pipe, stepsOffset),
+    prompts: [prompt],
+    latents,
+    uncondEmbeddings: uncond,
+    steps,
+    guidance,
+    scheduler: inversionScheduler(pipe, stepsOffset),
     onStep: progressPrinter(ctx, 'reconstruction'),
   });
   return toRgbImage(r.images[0]);

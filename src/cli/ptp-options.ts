@@ -4,5 +4,9 @@ import { MODEL_OPTIONS } from './model-options.js';
 
 /** MODEL_OPTIONS with the scheduler default stated as ddim. */
 export function ptpModelOptions(): OptionSpec[] {
-  return MODEL_OPTIONS.map((o) => (o.name === 'scheduler' ? { ...o, description: `${o.description.replace(/ \(default[^)]*\)$/, '')} (default ddim, as Prompt-to-Prompt)` } : o));
+  return MODEL_OPTIONS.map((o) =>
+    o.name === 'scheduler'
+      ? { ...o, description: `${o.description.replace(/ \(default[^)]*\)$/, '')} (default ddim, as Prompt-to-Prompt)` }
+      : o,
+  );
 }

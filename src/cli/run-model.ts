@@ -22,7 +22,11 @@ import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
  * VAE encoder when `run.vaeEncoder`). Ctrl-C (ctx.signal) stops loading, and later sampling, before
  * the next step.
  */
-export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { prompts?: number; vaeEncoder?: boolean } = {}): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
+export async function loadModel(
+  o: ModelRunOptions,
+  ctx: CommandContext,
+  run: { prompts?: number; vaeEncoder?: boolean } = {},
+): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
   const signal = ctx.interruptible();
   const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
   const dir = await openModelDirectory(o.model, { variant: o.variant });
@@ -33,7 +37,12 @@ export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { 
     checkRunMemory(plan.memory, 0, wasmHeapBudget(), plan.size);
     signal.throwIfAborted();
     const t0 = Date.now();
-    const pipe = await loadPipeline(dir, { residency: o.residency, attentionSlice: o.attentionSlice, vaeEncoder: run.vaeEncoder, signal });
+    const pipe = await loadPipeline(dir, {
+      residency: o.residency,
+      attentionSlice: o.attentionSlice,
+      vaeEncoder: run.vaeEncoder,
+      signal,
+    });
     ctx.err(`model: ${o.model} loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return { pipe, latents };
   } finally {
@@ -47,11 +56,19 @@ export async function loadModel(o: ModelRunOptions, ctx: CommandContext, run: { 
  * size: SD-2.1 768-v gives poor images at 512), the step count against the scheduler; returns the
  * size and the memory the run needs (src/pipeline/run-plan.ts).
  */
-function checkRun(dir: ModelDir, o: ModelRunOptions, ctx: CommandContext, latents: HostTensor | undefined, prompts: number): { size: { height: number; width: number }; memory: RunMemory } {
+function checkRun(
+  dir: ModelDir,
+  o: ModelRunOptions,
+  ctx: CommandContext,
+  latents: HostTensor | undefined,
+  prompts: number,
+): { size: { height: number; width: number }; memory: RunMemory } {
   if (o.clipSkip) {
     const layers = dir.config('text_encoder').num_hidden_layers;
     if (typeof layers === 'number' && o.clipSkip >= layers) {
-      throw new UsageError(`--clip-skip ${o.clipSkip} leaves no layer: the text encoder has ${layers} layers (use 0..${layers - 1})`);
+      throw new UsageError(
+        `--clip-skip ${o.clipSkip} leaves no layer: the text encoder has ${layers} layers (use 0..${layers - 1})`,
+      );
     }
   }
   const unet = parseUNetConfig(dir.config('unet'), `${dir.name}/unet/config.json`);
@@ -66,15 +83,26 @@ function checkRun(dir: ModelDir, o: ModelRunOptions, ctx: CommandContext, latent
   const { rule, size } = plan;
   const d = defaultImageSize(rule);
   if (size.height !== d || size.width !== d) {
-    ctx.err(`note: ${size.width}×${size.height} is not this model's native size ${d}×${d} (unet sample_size ${rule.sampleSize} × VAE factor ${rule.vaeFactor})`);
+    ctx.err(
+      `note: ${size.width}×${size.height} is not this model's native size ${d}×${d} (unet sample_size ${rule.sampleSize} × VAE factor ${rule.vaeFactor})`,
+    );
   }
   // The step count against the scheduler (e.g. more steps than training timesteps).
-  if (o.steps !== undefined) createScheduler(dir.config('scheduler'), o.scheduler ? { type: o.scheduler } : {}).setTimesteps(o.steps);
+  if (o.steps !== undefined)
+    createScheduler(dir.config('scheduler'), o.scheduler ? { type: o.scheduler } : {}).setTimesteps(o.steps);
   return { size, memory: plan.memory };
 }
 
 /** Writes --save-latents (initial and final latents, NCHW) when asked. */
-export async function saveRunLatents(o: ModelRunOptions, r: GenerateResult, meta: Record<string, string>): Promise<void> {
+export async function saveRunLatents(
+  o: ModelRunOptions,
+  r: GenerateResult,
+  meta: Record<string, string>,
+): Promise<void> {
   if (!o.saveLatents) return;
-  await writeLatentsFile(o.saveLatents, { latents: r.latents, initial_latents: r.initialLatents }, { ...meta, timesteps: r.timesteps.join(',') });
+  await writeLatentsFile(
+    o.saveLatents,
+    { latents: r.latents, initial_latents: r.initialLatents },
+    { ...meta, timesteps: r.timesteps.join(',') },
+  );
 }

@@ -18,5 +18,6 @@ export function setPixel(img: RgbImage, x: number, y: number, colour: Colour): v
 /** A one-pixel line from (x0, y0) to (x1, y1), end points included, rounded to pixels and clipped to the image. */
 export function drawLine(img: RgbImage, x0: number, y0: number, x1: number, y1: number, colour: Colour): void {
   const n = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
-  for (let i = 0; i <= n; i++) setPixel(img, Math.round(x0 + ((x1 - x0) * i) / n), Math.round(y0 + ((y1 - y0) * i) / n), colour);
+  for (let i = 0; i <= n; i++)
+    setPixel(img, Math.round(x0 + ((x1 - x0) * i) / n), Math.round(y0 + ((y1 - y0) * i) / n), colour);
 }

@@ -7,7 +7,12 @@ import { drawText, GLYPH_ADVANCE, GLYPH_HEIGHT, textWidth } from './font.js';
 import type { RgbImage } from '../util/image.js';
 
 /** Tiles equally sized images `cols` per row; `labels[i]` is drawn under image i (cut to fit, at most two lines). */
-export function imageGrid(images: readonly RgbImage[], cols: number, labels: readonly string[] = [], gap = 4): RgbImage {
+export function imageGrid(
+  images: readonly RgbImage[],
+  cols: number,
+  labels: readonly string[] = [],
+  gap = 4,
+): RgbImage {
   if (!images.length) throw new Error('imageGrid: no images');
   const { width: w, height: h } = images[0];
   const labelH = labels.length ? 22 : 0;
@@ -17,7 +22,8 @@ export function imageGrid(images: readonly RgbImage[], cols: number, labels: rea
     if (im.width !== w || im.height !== h) throw new Error('imageGrid: images differ in size');
     const x0 = gap + (i % cols) * (w + gap);
     const y0 = gap + Math.floor(i / cols) * (h + labelH + gap);
-    for (let y = 0; y < h; y++) out.data.set(im.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * out.width + x0) * 3);
+    for (let y = 0; y < h; y++)
+      out.data.set(im.data.subarray(y * w * 3, (y + 1) * w * 3), ((y0 + y) * out.width + x0) * 3);
     const text = labels[i] ?? '';
     const perLine = Math.floor(w / GLYPH_ADVANCE);
     drawText(out, x0, y0 + h + 2, text.slice(0, perLine));
@@ -42,7 +48,15 @@ export interface MapCell {
 }
 
 /** Draws a [h, w] map into img at (x0, y0), upscaled nearest-neighbour to `size`×`size`. */
-function blitMap(img: RgbImage, x0: number, y0: number, size: number, h: number, w: number, value: (r: number, c: number) => number): void {
+function blitMap(
+  img: RgbImage,
+  x0: number,
+  y0: number,
+  size: number,
+  h: number,
+  w: number,
+  value: (r: number, c: number) => number,
+): void {
   for (let y = 0; y < size; y++) {
     const r = Math.min(h - 1, Math.floor((y * h) / size));
     for (let x = 0; x < size; x++) {

@@ -36,7 +36,8 @@ export function plotSeries(title: string, series: readonly Series[], width = 640
   drawText(img, right - endLabel.length * 6, bottom + 8, endLabel);
   series.forEach((s, si) => {
     const pts = s.points.filter(([, v]) => v > 0 && Number.isFinite(v));
-    for (let i = 1; i < pts.length; i++) drawLine(img, px(pts[i - 1][0]), py(pts[i - 1][1]), px(pts[i][0]), py(pts[i][1]), s.colour);
+    for (let i = 1; i < pts.length; i++)
+      drawLine(img, px(pts[i - 1][0]), py(pts[i - 1][1]), px(pts[i][0]), py(pts[i][1]), s.colour);
     drawText(img, right - 160, top + 4 + si * 10, s.label, s.colour);
   });
   return img;

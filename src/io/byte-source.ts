@@ -19,7 +19,10 @@ export interface ByteSink {
 /** ByteSource over an in-memory buffer. */
 export class MemoryByteSource implements ByteSource {
   readonly size: number;
-  constructor(private readonly bytes: Uint8Array, readonly name = '<memory>') {
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = '<memory>',
+  ) {
     this.size = bytes.byteLength;
   }
   async read(offset: number, length: number): Promise<Uint8Array> {

@@ -31,7 +31,8 @@ export class ConfigReader {
     /** Names the config in messages, e.g. "tiny-sd/unet/config.json" or "DDIMScheduler config". */
     readonly where: string,
   ) {
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${where}: not a JSON object (got ${show(raw)})`);
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      throw new Error(`${where}: not a JSON object (got ${show(raw)})`);
     this.raw = raw as JsonObject;
   }
 

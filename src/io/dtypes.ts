@@ -6,7 +6,16 @@ export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | '
 export type HostValues = Float32Array | Uint16Array;
 
 export const DTYPE_BYTES: Readonly<Record<StDtype, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export function isStDtype(s: unknown): s is StDtype {
@@ -98,15 +107,25 @@ function aligned(bytes: Uint8Array): ArrayBuffer {
 export function decodeToFloat32(bytes: Uint8Array, dtype: StDtype): Float32Array {
   const buf = aligned(bytes);
   switch (dtype) {
-    case 'F32': return new Float32Array(buf);
-    case 'F16': return f16ToF32(new Uint16Array(buf));
-    case 'BF16': return bf16ToF32(new Uint16Array(buf));
-    case 'F64': return Float32Array.from(new Float64Array(buf));
-    case 'I64': return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
-    case 'I32': return Float32Array.from(new Int32Array(buf));
-    case 'I16': return Float32Array.from(new Int16Array(buf));
-    case 'I8': return Float32Array.from(new Int8Array(buf));
-    case 'U8': case 'BOOL': return Float32Array.from(new Uint8Array(buf));
+    case 'F32':
+      return new Float32Array(buf);
+    case 'F16':
+      return f16ToF32(new Uint16Array(buf));
+    case 'BF16':
+      return bf16ToF32(new Uint16Array(buf));
+    case 'F64':
+      return Float32Array.from(new Float64Array(buf));
+    case 'I64':
+      return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
+    case 'I32':
+      return Float32Array.from(new Int32Array(buf));
+    case 'I16':
+      return Float32Array.from(new Int16Array(buf));
+    case 'I8':
+      return Float32Array.from(new Int8Array(buf));
+    case 'U8':
+    case 'BOOL':
+      return Float32Array.from(new Uint8Array(buf));
   }
 }
 
@@ -124,11 +143,17 @@ export function decodeToInt32(bytes: Uint8Array, dtype: StDtype, what = 'tensor'
       }
       return out;
     }
-    case 'I32': return new Int32Array(buf);
-    case 'I16': return Int32Array.from(new Int16Array(buf));
-    case 'I8': return Int32Array.from(new Int8Array(buf));
-    case 'U8': case 'BOOL': return Int32Array.from(new Uint8Array(buf));
-    default: throw new Error(`${what}: dtype ${dtype} is not an integer type`);
+    case 'I32':
+      return new Int32Array(buf);
+    case 'I16':
+      return Int32Array.from(new Int16Array(buf));
+    case 'I8':
+      return Int32Array.from(new Int8Array(buf));
+    case 'U8':
+    case 'BOOL':
+      return Int32Array.from(new Uint8Array(buf));
+    default:
+      throw new Error(`${what}: dtype ${dtype} is not an integer type`);
   }
 }
 
@@ -138,7 +163,8 @@ export function decodeToInt32(bytes: Uint8Array, dtype: StDtype, what = 'tensor'
  */
 export function castFloatBytes(bytes: Uint8Array, from: StDtype, to: 'F32' | 'F16', what = 'tensor'): Uint8Array {
   if (from === to) return bytes;
-  if (from !== 'F32' && from !== 'F16' && from !== 'BF16' && from !== 'F64') throw new Error(`${what}: dtype ${from} is not a float type`);
+  if (from !== 'F32' && from !== 'F16' && from !== 'BF16' && from !== 'F64')
+    throw new Error(`${what}: dtype ${from} is not a float type`);
   const f32 = decodeToFloat32(bytes, from);
   const out = to === 'F32' ? f32 : f32ToF16(f32);
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);

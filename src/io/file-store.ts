@@ -31,7 +31,8 @@ export function joinPath(...parts: string[]): string {
 /** Rejects paths that leave the store root ('..' segments, absolute paths). */
 export function checkRelative(store: string, path: string): string {
   const p = joinPath(path);
-  if (path.startsWith('/') || p.split('/').includes('..')) throw new Error(`${store}: path "${path}" leaves the store root`);
+  if (path.startsWith('/') || p.split('/').includes('..'))
+    throw new Error(`${store}: path "${path}" leaves the store root`);
   return p;
 }
 
@@ -39,7 +40,10 @@ export function checkRelative(store: string, path: string): string {
 export class MemoryFileStore implements FileStore {
   private readonly files = new Map<string, Uint8Array>();
 
-  constructor(files: Record<string, Uint8Array | string>, readonly name = '<memory>') {
+  constructor(
+    files: Record<string, Uint8Array | string>,
+    readonly name = '<memory>',
+  ) {
     for (const [path, data] of Object.entries(files)) {
       this.files.set(joinPath(path), typeof data === 'string' ? new TextEncoder().encode(data) : data);
     }

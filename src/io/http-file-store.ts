@@ -17,7 +17,10 @@ export interface HttpRetryOptions {
 }
 
 /** Calls `f` unbound (browsers reject `fetch` invoked as a method of another object). */
-const unbound = (f: Fetch): Fetch => (input, init) => f(input, init);
+const unbound =
+  (f: Fetch): Fetch =>
+  (input, init) =>
+    f(input, init);
 
 /** A failure worth another attempt. */
 class Transient extends Error {}
@@ -53,12 +56,21 @@ const retryStatus = (status: number) => status >= 500 || status === 408 || statu
 export class HttpByteSource implements ByteSource {
   private readonly fetchFn: Fetch;
 
-  private constructor(readonly name: string, readonly size: number, fetchFn: Fetch, private readonly retry: HttpRetryOptions) {
+  private constructor(
+    readonly name: string,
+    readonly size: number,
+    fetchFn: Fetch,
+    private readonly retry: HttpRetryOptions,
+  ) {
     this.fetchFn = unbound(fetchFn);
   }
 
   /** Finds the size with a HEAD request (Content-Length). */
-  static async open(url: string, fetchFn: Fetch = (input, init) => fetch(input, init), retry: HttpRetryOptions = {}): Promise<HttpByteSource> {
+  static async open(
+    url: string,
+    fetchFn: Fetch = (input, init) => fetch(input, init),
+    retry: HttpRetryOptions = {},
+  ): Promise<HttpByteSource> {
     const res = await withRetries(`${url}: HEAD request`, retry, async () => {
       const r = await unbound(fetchFn)(url, { method: 'HEAD' });
       if (retryStatus(r.status)) throw new Transient(`HTTP ${r.status} ${r.statusText}`);
@@ -66,7 +78,8 @@ export class HttpByteSource implements ByteSource {
     });
     if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
     const size = Number(res.headers.get('content-length'));
-    if (!Number.isSafeInteger(size) || size < 0) throw new Error(`${url}: no usable Content-Length in the HEAD response`);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new Error(`${url}: no usable Content-Length in the HEAD response`);
     return new HttpByteSource(url, size, fetchFn, retry);
   }
 
@@ -80,7 +93,9 @@ export class HttpByteSource implements ByteSource {
       const res = await this.fetchFn(this.name, { headers: { Range: range } });
       if (retryStatus(res.status)) throw new Transient(`HTTP ${res.status} ${res.statusText}`);
       if (res.status !== 206 && !(res.status === 200 && offset === 0 && length === this.size)) {
-        throw new Error(`${this.name}: range request for ${length} bytes at ${offset} answered HTTP ${res.status} (the server must support Range)`);
+        throw new Error(
+          `${this.name}: range request for ${length} bytes at ${offset} answered HTTP ${res.status} (the server must support Range)`,
+        );
       }
       const bytes = new Uint8Array(await res.arrayBuffer());
       if (bytes.byteLength !== length) throw new Transient(`${bytes.byteLength} of ${length} bytes received`);
@@ -98,7 +113,11 @@ export class HttpFileStore implements FileStore {
    * `fetchFn` defaults to the global fetch (pass one to add headers, e.g. authorization); failed
    * transfers are retried as `retry` says (default: 3 retries, 250 ms doubling).
    */
-  constructor(baseUrl: string, fetchFn: Fetch = (input, init) => fetch(input, init), private readonly retry: HttpRetryOptions = {}) {
+  constructor(
+    baseUrl: string,
+    fetchFn: Fetch = (input, init) => fetch(input, init),
+    private readonly retry: HttpRetryOptions = {},
+  ) {
     this.name = baseUrl.replace(/\/+$/, '');
     this.fetchFn = unbound(fetchFn);
   }

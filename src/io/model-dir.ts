@@ -68,8 +68,13 @@ export interface ModelDirOptions {
 
 /** Thrown when a model directory is incomplete or broken; lists every problem. */
 export class ModelDirError extends Error {
-  constructor(readonly root: string, readonly problems: readonly string[]) {
-    super(`${root}: cannot use this model directory (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  constructor(
+    readonly root: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `${root}: cannot use this model directory (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
     this.name = 'ModelDirError';
   }
 }
@@ -126,7 +131,12 @@ export class ModelDir {
 }
 
 /** Reads a JSON object; a missing or broken file becomes a problem line. */
-async function readJson(store: FileStore, path: string, problems: string[], required: boolean): Promise<JsonObject | undefined> {
+async function readJson(
+  store: FileStore,
+  path: string,
+  problems: string[],
+  required: boolean,
+): Promise<JsonObject | undefined> {
   if (!(await store.exists(path))) {
     if (required) problems.push(`missing: ${path}`);
     return undefined;
@@ -144,7 +154,8 @@ async function readJson(store: FileStore, path: string, problems: string[], requ
 async function readTokenizer(store: FileStore, dir: string, problems: string[]): Promise<TokenizerFiles | undefined> {
   const before = problems.length;
   const vocab = await readJson(store, `${dir}/vocab.json`, problems, true);
-  if (vocab && !Object.values(vocab).every((v) => Number.isInteger(v))) problems.push(`${dir}/vocab.json: not a map of token → integer id`);
+  if (vocab && !Object.values(vocab).every((v) => Number.isInteger(v)))
+    problems.push(`${dir}/vocab.json: not a map of token → integer id`);
   let merges: string | undefined;
   if (await store.exists(`${dir}/merges.txt`)) merges = await store.readText(`${dir}/merges.txt`);
   else problems.push(`missing: ${dir}/merges.txt`);
@@ -155,7 +166,11 @@ async function readTokenizer(store: FileStore, dir: string, problems: string[]):
 }
 
 /** Opens every file of `w` and checks the shard map against the shards' headers. */
-async function openWeights(store: FileStore, w: WeightFiles, problems: string[]): Promise<SafetensorsWeightSource | undefined> {
+async function openWeights(
+  store: FileStore,
+  w: WeightFiles,
+  problems: string[],
+): Promise<SafetensorsWeightSource | undefined> {
   const files: SafetensorsFile[] = [];
   const before = problems.length;
   for (const path of w.files) {

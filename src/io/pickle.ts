@@ -15,7 +15,8 @@ export function isPickleName(path: string): boolean {
 
 /** True when the first bytes are a torch zip archive ("PK\x03\x04") or a raw pickle (protocol 2+ opcode 0x80). */
 export function looksLikePickle(first: Uint8Array): boolean {
-  if (first.length >= 4 && first[0] === 0x50 && first[1] === 0x4b && first[2] === 0x03 && first[3] === 0x04) return true;
+  if (first.length >= 4 && first[0] === 0x50 && first[1] === 0x4b && first[2] === 0x03 && first[3] === 0x04)
+    return true;
   return first.length >= 2 && first[0] === 0x80 && first[1] >= 2 && first[1] <= 5;
 }
 

@@ -69,10 +69,13 @@ export class SafetensorsFile {
     if (source.size < 8) fail(`file is ${source.size} bytes, too small for the 8-byte header length`);
     const lenBytes = await source.read(0, 8);
     const headerLen = Number(new DataView(lenBytes.buffer, lenBytes.byteOffset, 8).getBigUint64(0, true));
-    if ((headerLen > MAX_HEADER_BYTES || 8 + headerLen > source.size) && looksLikePickle(lenBytes)) fail(pickleMessage());
+    if ((headerLen > MAX_HEADER_BYTES || 8 + headerLen > source.size) && looksLikePickle(lenBytes))
+      fail(pickleMessage());
     if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
     if (8 + headerLen > source.size) {
-      fail(`header length ${headerLen} is larger than the file allows (${source.size - 8} bytes after the length field); file truncated or not safetensors`);
+      fail(
+        `header length ${headerLen} is larger than the file allows (${source.size - 8} bytes after the length field); file truncated or not safetensors`,
+      );
     }
     const headerBytes = await source.read(8, headerLen);
     let headerText = '';
@@ -105,7 +108,11 @@ export class SafetensorsFile {
       const at = `tensor "${name}"`;
       if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) fail(`${at}: entry is not an object`);
       const { dtype, shape, data_offsets: offsets } = raw as Record<string, unknown>;
-      for (const [field, v] of [['dtype', dtype], ['shape', shape], ['data_offsets', offsets]] as const) {
+      for (const [field, v] of [
+        ['dtype', dtype],
+        ['shape', shape],
+        ['data_offsets', offsets],
+      ] as const) {
         if (v === undefined) fail(`${at}: "${field}" is missing`);
       }
       if (!isStDtype(dtype)) fail(`${at}: unknown dtype ${JSON.stringify(dtype)}`);
@@ -118,15 +125,25 @@ export class SafetensorsFile {
       const [begin, end] = offsets as number[];
       if (end < begin) fail(`${at}: data_offsets [${begin}, ${end}] end before begin`);
       if (end > dataSize) {
-        fail(`${at}: data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes); file truncated?`);
+        fail(
+          `${at}: data_offsets [${begin}, ${end}] run past the end of the data (${dataSize} bytes); file truncated?`,
+        );
       }
       const dt = dtype as StDtype;
       const expected = numel(shape as number[]) * DTYPE_BYTES[dt];
       if (end - begin !== expected) {
-        fail(`${at}: shape [${(shape as number[]).join(', ')}] × ${dt} (${DTYPE_BYTES[dt]} bytes) = ${expected} bytes, but data_offsets span ${end - begin}`);
+        fail(
+          `${at}: shape [${(shape as number[]).join(', ')}] × ${dt} (${DTYPE_BYTES[dt]} bytes) = ${expected} bytes, but data_offsets span ${end - begin}`,
+        );
       }
       if (end > begin) spans.push({ name, begin, end });
-      tensors.set(name, { name, dtype: dt, shape: shape as number[], start: dataStart + begin, byteLength: end - begin });
+      tensors.set(name, {
+        name,
+        dtype: dt,
+        shape: shape as number[],
+        start: dataStart + begin,
+        byteLength: end - begin,
+      });
     }
     // Empty tensors occupy no bytes and cannot overlap anything.
     spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -187,22 +204,32 @@ export interface TensorToWrite {
 }
 
 /** Float32 values as a TensorToWrite in F32 or F16. */
-export function floatTensor(name: string, shape: readonly number[], values: Float32Array, dtype: 'F32' | 'F16' = 'F32'): TensorToWrite {
-  const bytes = dtype === 'F32'
-    ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
-    : new Uint8Array(f32ToF16(values).buffer);
+export function floatTensor(
+  name: string,
+  shape: readonly number[],
+  values: Float32Array,
+  dtype: 'F32' | 'F16' = 'F32',
+): TensorToWrite {
+  const bytes =
+    dtype === 'F32'
+      ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+      : new Uint8Array(f32ToF16(values).buffer);
   return { name, dtype, shape, data: bytes };
 }
 
 /** Builds the header bytes (padded with spaces to a multiple of 8, as the reference writer does). */
-function encodeHeader(tensors: readonly TensorToWrite[], metadata?: Record<string, string>): { bytes: Uint8Array; total: number } {
+function encodeHeader(
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+): { bytes: Uint8Array; total: number } {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   const seen = new Set<string>();
   for (const t of tensors) {
     if (seen.has(t.name)) throw new Error(`safetensors writer: duplicate tensor name "${t.name}"`);
-    if (t.name === '__metadata__') throw new Error('safetensors writer: "__metadata__" is reserved and cannot name a tensor');
+    if (t.name === '__metadata__')
+      throw new Error('safetensors writer: "__metadata__" is reserved and cannot name a tensor');
     if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new Error(`safetensors writer: tensor "${t.name}" has invalid shape [${t.shape.join(', ')}]`);
     }
@@ -212,7 +239,7 @@ function encodeHeader(tensors: readonly TensorToWrite[], metadata?: Record<strin
     offset += len;
   }
   let json = JSON.stringify(header);
-  const pad = (8 - ((new TextEncoder().encode(json).byteLength) % 8)) % 8;
+  const pad = (8 - (new TextEncoder().encode(json).byteLength % 8)) % 8;
   json += ' '.repeat(pad);
   const body = new TextEncoder().encode(json);
   const bytes = new Uint8Array(8 + body.byteLength);
@@ -226,7 +253,11 @@ function encodeHeader(tensors: readonly TensorToWrite[], metadata?: Record<strin
  * order, so only one tensor is in memory). The sink is closed in all cases; on error the output is
  * incomplete and the caller should discard it.
  */
-export async function writeSafetensors(sink: ByteSink, tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Promise<void> {
+export async function writeSafetensors(
+  sink: ByteSink,
+  tensors: readonly TensorToWrite[],
+  metadata?: Record<string, string>,
+): Promise<void> {
   try {
     const { bytes } = encodeHeader(tensors, metadata);
     await sink.write(bytes);
@@ -234,7 +265,9 @@ export async function writeSafetensors(sink: ByteSink, tensors: readonly TensorT
       const data = typeof t.data === 'function' ? await t.data() : t.data;
       const len = numel(t.shape) * DTYPE_BYTES[t.dtype];
       if (data.byteLength !== len) {
-        throw new Error(`${sink.name}: tensor "${t.name}" has ${data.byteLength} bytes, shape [${t.shape.join(', ')}] × ${t.dtype} needs ${len}`);
+        throw new Error(
+          `${sink.name}: tensor "${t.name}" has ${data.byteLength} bytes, shape [${t.shape.join(', ')}] × ${t.dtype} needs ${len}`,
+        );
       }
       await sink.write(data);
     }

@@ -44,7 +44,12 @@ export function variantName(file: string, variant?: string): string {
   return parts.join('.');
 }
 
-async function readIndex(store: FileStore, dir: string, index: string, variant: string | undefined): Promise<WeightFilesResult> {
+async function readIndex(
+  store: FileStore,
+  dir: string,
+  index: string,
+  variant: string | undefined,
+): Promise<WeightFilesResult> {
   const problems: string[] = [];
   let parsed: unknown;
   try {
@@ -53,7 +58,12 @@ async function readIndex(store: FileStore, dir: string, index: string, variant: 
     return { problems: [`${index}: not a valid shard index (${(e as Error).message})`], notes: [] };
   }
   const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
+  if (
+    typeof map !== 'object' ||
+    map === null ||
+    Array.isArray(map) ||
+    !Object.values(map).every((v) => typeof v === 'string')
+  ) {
     return { problems: [`${index}: has no "weight_map" object of key → shard file name`], notes: [] };
   }
   const weightMap: Record<string, string> = {};
@@ -66,7 +76,11 @@ async function readIndex(store: FileStore, dir: string, index: string, variant: 
   return { files: problems.length ? undefined : { dir, files, index, variant, weightMap }, problems, notes: [] };
 }
 
-async function findExact(store: FileStore, dir: string, variant: string | undefined): Promise<WeightFilesResult | undefined> {
+async function findExact(
+  store: FileStore,
+  dir: string,
+  variant: string | undefined,
+): Promise<WeightFilesResult | undefined> {
   for (const base of basenamesFor(dir)) {
     const single = joinPath(dir, variantName(`${base}.safetensors`, variant));
     if (await store.exists(single)) return { files: { dir, files: [single], variant }, problems: [], notes: [] };
@@ -93,7 +107,11 @@ export async function findWeightFiles(store: FileStore, dir: string, variant?: s
     if (!found) continue;
     if (found.files && v !== variant) {
       const used = found.files.index ?? found.files.files[0];
-      found.notes.push(variant ? `${dir || '.'}: no ${variant} variant, using ${used}` : `${dir || '.'}: no plain weights, using the ${v} variant ${used}`);
+      found.notes.push(
+        variant
+          ? `${dir || '.'}: no ${variant} variant, using ${used}`
+          : `${dir || '.'}: no plain weights, using the ${v} variant ${used}`,
+      );
     }
     return found;
   }
@@ -103,7 +121,9 @@ export async function findWeightFiles(store: FileStore, dir: string, variant?: s
     return { problems: pickles.map((p) => `${joinPath(dir, p)}: ${pickleMessage()}`), notes: [] };
   }
   const others = listed.filter((f) => f.endsWith('.safetensors'));
-  const alt = basenamesFor(dir).slice(1).map((b) => `${b}.safetensors`);
+  const alt = basenamesFor(dir)
+    .slice(1)
+    .map((b) => `${b}.safetensors`);
   return {
     problems: [
       `missing: ${describe(dir, variant)} (or ${alt.join(', ')}, a sharded *.safetensors.index.json${variant ? ', or the plain files' : ''})` +

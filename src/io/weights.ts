@@ -58,11 +58,17 @@ export class SafetensorsWeightSource implements WeightSource {
 /** The tensors of `src` under `prefix` (e.g. "down_blocks.2.attentions.0."), with the prefix removed. */
 export class PrefixedWeightSource implements WeightSource {
   readonly name: string;
-  constructor(private readonly src: WeightSource, private readonly prefix: string) {
+  constructor(
+    private readonly src: WeightSource,
+    private readonly prefix: string,
+  ) {
     this.name = `${src.name} [${prefix}*]`;
   }
   keys(): string[] {
-    return this.src.keys().filter((k) => k.startsWith(this.prefix)).map((k) => k.slice(this.prefix.length));
+    return this.src
+      .keys()
+      .filter((k) => k.startsWith(this.prefix))
+      .map((k) => k.slice(this.prefix.length));
   }
   info(key: string): WeightInfo | undefined {
     return this.src.info(this.prefix + key);

@@ -44,11 +44,20 @@ export function quickGelu<T extends tf.Tensor>(x: T): T {
 /** Activation by its diffusers/transformers config name. */
 export function activation(name: string): <T extends tf.Tensor>(x: T) => T {
   switch (name) {
-    case 'silu': case 'swish': return silu;
-    case 'gelu': return gelu;
-    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_tanh': return geluTanh;
-    case 'quick_gelu': return quickGelu;
-    case 'relu': return (x) => tf.relu(x);
-    default: throw new Error(`unknown activation function "${name}"`);
+    case 'silu':
+    case 'swish':
+      return silu;
+    case 'gelu':
+      return gelu;
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_tanh':
+      return geluTanh;
+    case 'quick_gelu':
+      return quickGelu;
+    case 'relu':
+      return (x) => tf.relu(x);
+    default:
+      throw new Error(`unknown activation function "${name}"`);
   }
 }

@@ -32,13 +32,22 @@ export class Adam {
   readonly eps: number;
   readonly weightDecay: number;
 
-  constructor(readonly params: readonly tf.Variable[], opts: AdamOptions) {
+  constructor(
+    readonly params: readonly tf.Variable[],
+    opts: AdamOptions,
+  ) {
     this.lr = opts.lr;
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
-    for (const [k, x] of Object.entries({ lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps, weightDecay: this.weightDecay })) {
+    for (const [k, x] of Object.entries({
+      lr: this.lr,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      weightDecay: this.weightDecay,
+    })) {
       if (!Number.isFinite(x) || x < 0) throw new Error(`Adam: ${k} must be a finite non-negative number, got ${x}`);
     }
     // tf.variable keeps its own reference: the zeros it starts from are freed with the tidy.
@@ -53,10 +62,18 @@ export class Adam {
 
   /** One update; `grads[i]` is the gradient of `params[i]` (undefined = no gradient: skipped). */
   update(grads: readonly (tf.Tensor | undefined)[]): void {
-    if (grads.length !== this.params.length) throw new Error(`Adam: ${grads.length} gradients for ${this.params.length} parameters`);
+    if (grads.length !== this.params.length)
+      throw new Error(`Adam: ${grads.length} gradients for ${this.params.length} parameters`);
     this.t++;
     const { beta1, beta2, eps } = this;
-    const c = { beta1, beta2, eps, stepSize: this.lr / (1 - beta1 ** this.t), bc2Sqrt: Math.sqrt(1 - beta2 ** this.t), decay: 1 - this.lr * this.weightDecay };
+    const c = {
+      beta1,
+      beta2,
+      eps,
+      stepSize: this.lr / (1 - beta1 ** this.t),
+      bc2Sqrt: Math.sqrt(1 - beta2 ** this.t),
+      decay: 1 - this.lr * this.weightDecay,
+    };
     tf.tidy(() => {
       grads.forEach((g, i) => {
         if (!g) return;
@@ -69,11 +86,16 @@ export class Adam {
   }
 
   getState(): AdamState {
-    return { step: this.t, m: this.m.map((x) => Float32Array.from(x.dataSync() as Float32Array)), v: this.v.map((x) => Float32Array.from(x.dataSync() as Float32Array)) };
+    return {
+      step: this.t,
+      m: this.m.map((x) => Float32Array.from(x.dataSync() as Float32Array)),
+      v: this.v.map((x) => Float32Array.from(x.dataSync() as Float32Array)),
+    };
   }
 
   setState(s: AdamState): void {
-    if (s.m.length !== this.m.length || s.v.length !== this.v.length) throw new Error(`Adam state has ${s.m.length} moments for ${this.m.length} parameters`);
+    if (s.m.length !== this.m.length || s.v.length !== this.v.length)
+      throw new Error(`Adam state has ${s.m.length} moments for ${this.m.length} parameters`);
     tf.tidy(() => {
       this.m.forEach((x, i) => x.assign(tf.tensor(s.m[i], x.shape, 'float32')));
       this.v.forEach((x, i) => x.assign(tf.tensor(s.v[i], x.shape, 'float32')));

@@ -17,7 +17,13 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionContext, AttentionController } from './attention-control.js';
-import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionSupported, fusedAttentionUnavailable } from '../backend/attention-ops.js';
+import {
+  applyAttentionProbs,
+  attentionProbs,
+  fusedAttention,
+  fusedAttentionSupported,
+  fusedAttentionUnavailable,
+} from '../backend/attention-ops.js';
 import { tensorBytesLimit } from '../backend/gpu-limits.js';
 import { log } from '../util/log.js';
 
@@ -129,32 +135,43 @@ function attendFused(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Atten
 function applyController(probs: tf.Tensor3D, opts: AttendOptions): tf.Tensor3D {
   const out = opts.controller!.onAttention(probs, opts.ctx!);
   if (out.shape.length !== 3 || out.shape.some((d, i) => d !== probs.shape[i])) {
-    throw new Error(`attention controller returned shape [${out.shape}] for probs [${probs.shape}] at ${opts.ctx!.name}`);
+    throw new Error(
+      `attention controller returned shape [${out.shape}] for probs [${probs.shape}] at ${opts.ctx!.name}`,
+    );
   }
   return out;
 }
 
-function attendBatched(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions, wants: boolean): tf.Tensor3D {
+function attendBatched(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: AttendOptions,
+  wants: boolean,
+): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, n, inner] = q.shape;
     const m = k.shape[1];
     const h = opts.heads;
     const d = inner / h;
     const scale = opts.scale ?? 1 / Math.sqrt(d);
-    const split = (x: tf.Tensor3D, len: number) => tf.reshape(tf.transpose(tf.reshape(x, [b, len, h, d]), [0, 2, 1, 3]), [b * h, len, d]) as tf.Tensor3D;
+    const split = (x: tf.Tensor3D, len: number) =>
+      tf.reshape(tf.transpose(tf.reshape(x, [b, len, h, d]), [0, 2, 1, 3]), [b * h, len, d]) as tf.Tensor3D;
     const qs = split(q, n);
     const ks = split(k, m);
     const vs = split(v, m);
     const mask = opts.mask && tf.reshape(opts.mask, [-1, m]);
     // Rows [r0, r0 + rows) of every head: scores, softmax, (controller), P·V.
-    const rowsOut = (r0: number, rows: number): tf.Tensor3D => tf.tidy(() => {
-      const qc = rows === n ? qs : tf.slice(qs, [0, r0, 0], [b * h, rows, d]);
-      let scores = tf.mul(tf.matMul(qc, ks, false, true), scale) as tf.Tensor3D;
-      if (mask) scores = tf.add(scores, mask.shape[0] === 1 || rows === n ? mask : tf.slice(mask, [r0, 0], [rows, m]));
-      let probs = tf.softmax(scores) as tf.Tensor3D;
-      if (wants) probs = applyController(probs, opts);
-      return tf.matMul(probs, vs);
-    });
+    const rowsOut = (r0: number, rows: number): tf.Tensor3D =>
+      tf.tidy(() => {
+        const qc = rows === n ? qs : tf.slice(qs, [0, r0, 0], [b * h, rows, d]);
+        let scores = tf.mul(tf.matMul(qc, ks, false, true), scale) as tf.Tensor3D;
+        if (mask)
+          scores = tf.add(scores, mask.shape[0] === 1 || rows === n ? mask : tf.slice(mask, [r0, 0], [rows, m]));
+        let probs = tf.softmax(scores) as tf.Tensor3D;
+        if (wants) probs = applyController(probs, opts);
+        return tf.matMul(probs, vs);
+      });
     const chunk = wants ? n : batchedChunk(n, b * h * m * 4, opts.sliceSize);
     if (wants) checkWholeScores(b * h * n * m * 4, [b * h, n, m], opts);
     const parts: tf.Tensor3D[] = [];
@@ -187,7 +204,13 @@ function checkWholeScores(bytes: number, shape: number[], opts: AttendOptions): 
   );
 }
 
-function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttendOptions, wants: boolean): tf.Tensor3D {
+function attendPerHead(
+  q: tf.Tensor3D,
+  k: tf.Tensor3D,
+  v: tf.Tensor3D,
+  opts: AttendOptions,
+  wants: boolean,
+): tf.Tensor3D {
   return tf.tidy(() => {
     const [b, n, inner] = q.shape;
     const m = k.shape[1];
@@ -206,7 +229,8 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
     const headKT = (i: number, j: number) => tf.slice(items[i].kT, [j * d, 0], [d, m]);
     const headV = (i: number, j: number) => tf.slice(items[i].v, [0, j * d], [m, d]);
     // The mask rows of queries [r0, r0 + rows) (a single row applies to every query).
-    const maskRows = (r0: number, rows: number) => (!mask || mask.shape[0] === 1 || rows === n ? mask : tf.slice(mask, [r0, 0], [rows, m]));
+    const maskRows = (r0: number, rows: number) =>
+      !mask || mask.shape[0] === 1 || rows === n ? mask : tf.slice(mask, [r0, 0], [rows, m]);
     const scoresToProbs = (s: tf.Tensor2D, r0 = 0) => {
       const rowsMask = maskRows(r0, s.shape[0]);
       return tf.softmax(rowsMask ? tf.add(s, rowsMask) : s) as tf.Tensor2D;
@@ -216,13 +240,19 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
     if (wants) {
       stats.queryChunks++;
       const probs = tf.stack(
-        items.flatMap((_, i) => Array.from({ length: h }, (_, j) => tf.tidy(() => scoresToProbs(tf.matMul(headQ(i, j), headKT(i, j)))))),
+        items.flatMap((_, i) =>
+          Array.from({ length: h }, (_, j) => tf.tidy(() => scoresToProbs(tf.matMul(headQ(i, j), headKT(i, j))))),
+        ),
       ) as tf.Tensor3D;
       const edited = applyController(probs, opts);
       for (let i = 0; i < b; i++) {
         const heads: tf.Tensor2D[] = [];
         for (let j = 0; j < h; j++) {
-          heads.push(tf.tidy(() => tf.matMul(tf.reshape(tf.slice(edited, [i * h + j, 0, 0], [1, n, m]), [n, m]) as tf.Tensor2D, headV(i, j))));
+          heads.push(
+            tf.tidy(() =>
+              tf.matMul(tf.reshape(tf.slice(edited, [i * h + j, 0, 0], [1, n, m]), [n, m]) as tf.Tensor2D, headV(i, j)),
+            ),
+          );
         }
         outs.push(tf.concat(heads, 1));
       }
@@ -232,16 +262,18 @@ function attendPerHead(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: Att
       for (let i = 0; i < b; i++) {
         const heads: tf.Tensor2D[] = [];
         for (let j = 0; j < h; j++) {
-          heads.push(tf.tidy(() => {
-            const kT = headKT(i, j);
-            const vh = headV(i, j);
-            const parts: tf.Tensor2D[] = [];
-            for (let r = 0; r < n; r += chunk) {
-              const rows = Math.min(chunk, n - r);
-              parts.push(tf.tidy(() => tf.matMul(scoresToProbs(tf.matMul(headQ(i, j, r, rows), kT), r), vh)));
-            }
-            return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
-          }));
+          heads.push(
+            tf.tidy(() => {
+              const kT = headKT(i, j);
+              const vh = headV(i, j);
+              const parts: tf.Tensor2D[] = [];
+              for (let r = 0; r < n; r += chunk) {
+                const rows = Math.min(chunk, n - r);
+                parts.push(tf.tidy(() => tf.matMul(scoresToProbs(tf.matMul(headQ(i, j, r, rows), kT), r), vh)));
+              }
+              return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+            }),
+          );
         }
         outs.push(tf.concat(heads, 1));
       }

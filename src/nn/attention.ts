@@ -11,7 +11,8 @@ import type { AttentionCall, AttentionContext, Place } from './attention-control
  */
 export function setAttentionSlice(model: Module, n: number | undefined): void {
   checkSliceSize(n);
-  for (const [, m] of model.namedModules()) if ('attentionSlice' in m) (m as Module & SliceableAttention).attentionSlice = n;
+  for (const [, m] of model.namedModules())
+    if ('attentionSlice' in m) (m as Module & SliceableAttention).attentionSlice = n;
 }
 
 /** Where an Attention layer sits in its model; assigned by the model after construction. */
@@ -56,7 +57,11 @@ export class Attention extends Module implements SliceableAttention {
     const bias = opts.qkvBias ?? false;
     this.heads = opts.heads;
     // diffusers registers group_norm first (state-dict order).
-    if (opts.groupNorm) this.groupNorm = this.addModule('group_norm', new GroupNorm(opts.groupNorm.groups, opts.queryDim, opts.groupNorm.eps));
+    if (opts.groupNorm)
+      this.groupNorm = this.addModule(
+        'group_norm',
+        new GroupNorm(opts.groupNorm.groups, opts.queryDim, opts.groupNorm.eps),
+      );
     this.toQ = this.addModule('to_q', new Linear(opts.queryDim, inner, bias));
     this.toK = this.addModule('to_k', new Linear(kvDim, inner, bias));
     this.toV = this.addModule('to_v', new Linear(kvDim, inner, bias));
@@ -67,11 +72,17 @@ export class Attention extends Module implements SliceableAttention {
    * x [B, N, queryDim]; `context` [B, M, crossAttentionDim] makes it cross-attention.
    * `spatial` gives the query map size (default: square N).
    */
-  forward(x: tf.Tensor3D, context?: tf.Tensor3D, call: AttentionCall = {}, spatial?: { height: number; width: number }): tf.Tensor3D {
+  forward(
+    x: tf.Tensor3D,
+    context?: tf.Tensor3D,
+    call: AttentionCall = {},
+    spatial?: { height: number; width: number },
+  ): tf.Tensor3D {
     return tf.tidy(() => {
       const [b, n] = x.shape;
       const kv = context ?? x;
-      if (kv.shape[0] !== b) throw new Error(`Attention ${this.placement.name}: batch of x (${b}) and context (${kv.shape[0]}) differ`);
+      if (kv.shape[0] !== b)
+        throw new Error(`Attention ${this.placement.name}: batch of x (${b}) and context (${kv.shape[0]}) differ`);
       const side = Math.round(Math.sqrt(n));
       const height = spatial?.height ?? side;
       const width = spatial?.width ?? Math.round(n / height);
@@ -108,7 +119,12 @@ export class Attention extends Module implements SliceableAttention {
     return tf.tidy(() => {
       const [b, h, w, c] = x.shape;
       const normed = this.groupNorm ? this.groupNorm.forward(x) : x;
-      const attended = this.forward(tf.reshape(normed, [b, h * w, c]) as tf.Tensor3D, undefined, {}, { height: h, width: w });
+      const attended = this.forward(
+        tf.reshape(normed, [b, h * w, c]) as tf.Tensor3D,
+        undefined,
+        {},
+        { height: h, width: w },
+      );
       return tf.add(tf.reshape(attended, [b, h, w, c]), x) as tf.Tensor4D;
     });
   }

@@ -34,11 +34,24 @@ export class Conv2d extends Module {
       if (this.kernelSize === 1 && this.stride === 1) {
         // 1×1 conv as a matmul over channels.
         const [b, h, w] = x.shape;
-        const y = dense(tf.reshape(x, [-1, this.inChannels]), tf.reshape(filter, [this.inChannels, this.outChannels]), bias, unfused);
+        const y = dense(
+          tf.reshape(x, [-1, this.inChannels]),
+          tf.reshape(filter, [this.inChannels, this.outChannels]),
+          bias,
+          unfused,
+        );
         return tf.reshape(y, [b, h, w, this.outChannels]);
       }
       const pad = this.padding;
-      const input = pad > 0 && this.stride !== 1 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+      const input =
+        pad > 0 && this.stride !== 1
+          ? tf.pad(x, [
+              [0, 0],
+              [pad, pad],
+              [pad, pad],
+              [0, 0],
+            ])
+          : x;
       // Stride 1 with symmetric padding maps directly onto tfjs' numeric padding.
       const p = this.stride !== 1 ? 'valid' : pad;
       if (unfused) {

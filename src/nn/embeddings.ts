@@ -55,7 +55,10 @@ export function timestepFrequencies(dim: number, o: SinusoidalOptions = {}): Flo
 
 /** diffusers `Timesteps`: the sinusoidal projection as a (weightless) module. */
 export class Timesteps extends Module {
-  constructor(readonly numChannels: number, readonly options: SinusoidalOptions = {}) {
+  constructor(
+    readonly numChannels: number,
+    readonly options: SinusoidalOptions = {},
+  ) {
     super();
   }
 

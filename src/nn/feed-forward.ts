@@ -9,7 +9,10 @@ import { canFuseGeglu, fusedGeglu, recordingGradients } from '../backend/fused-o
 export class GEGLU extends Module {
   readonly proj: Linear;
 
-  constructor(readonly dimIn: number, readonly dimOut: number) {
+  constructor(
+    readonly dimIn: number,
+    readonly dimOut: number,
+  ) {
     super();
     this.proj = this.addModule('proj', new Linear(dimIn, dimOut * 2));
   }
@@ -30,7 +33,9 @@ export class GEGLU extends Module {
       const half = (i: 0 | 1) =>
         dense(
           x2,
-          this.proj.weight.derived(`geglu${i}`, (w) => tf.slice(w, [0, i * this.dimOut], [this.dimIn, this.dimOut])) as tf.Tensor2D,
+          this.proj.weight.derived(`geglu${i}`, (w) =>
+            tf.slice(w, [0, i * this.dimOut], [this.dimIn, this.dimOut]),
+          ) as tf.Tensor2D,
           this.proj.bias!.derived(`geglu${i}`, (b) => tf.slice(b, [i * this.dimOut], [this.dimOut])),
           unfused,
         );
@@ -45,7 +50,10 @@ export class FeedForward extends Module {
   readonly out: Linear;
 
   /** `mult` sets the inner size (dim·mult) unless `innerDim` is given. */
-  constructor(readonly dim: number, opts: { dimOut?: number; mult?: number; innerDim?: number } = {}) {
+  constructor(
+    readonly dim: number,
+    opts: { dimOut?: number; mult?: number; innerDim?: number } = {},
+  ) {
     super();
     const inner = opts.innerDim ?? Math.floor(dim * (opts.mult ?? 4));
     this.act = this.addModule('net.0', new GEGLU(dim, inner));

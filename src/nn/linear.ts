@@ -25,7 +25,11 @@ export class Linear extends Module {
   readonly weight: Param;
   readonly bias?: Param;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, bias = true) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    bias = true,
+  ) {
     super();
     this.weight = this.addParam('weight', [outFeatures, inFeatures], 'linear');
     if (bias) this.bias = this.addParam('bias', [outFeatures]);
@@ -36,7 +40,12 @@ export class Linear extends Module {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const x2 = tf.reshape(x, [-1, this.inFeatures]) as tf.Tensor2D;
-      const y = dense(x2, this.weight.tensor() as tf.Tensor2D, this.bias?.tensor(), unfusedForGradients(this.weight, this.bias));
+      const y = dense(
+        x2,
+        this.weight.tensor() as tf.Tensor2D,
+        this.bias?.tensor(),
+        unfusedForGradients(this.weight, this.bias),
+      );
       return tf.reshape(y, [...lead, this.outFeatures]) as T;
     });
   }

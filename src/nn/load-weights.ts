@@ -65,7 +65,8 @@ export function mismatchHint(module: Module, src: WeightSource): string {
   }
   for (const k of modelKeys) {
     const hit = fileKeys.find((f) => f.endsWith(`.${k}`));
-    if (hit) return `hint: file keys carry the prefix "${hit.slice(0, hit.length - k.length)}" (wrong component, or wrap the source in PrefixedWeightSource)`;
+    if (hit)
+      return `hint: file keys carry the prefix "${hit.slice(0, hit.length - k.length)}" (wrong component, or wrap the source in PrefixedWeightSource)`;
   }
   return 'hint: no key matched at all; is this the weights file of another component?';
 }
@@ -75,7 +76,11 @@ export function mismatchHint(module: Module, src: WeightSource): string {
  * one). All missing keys, unexpected keys and shape mismatches (expected vs got) are reported
  * together in one error before anything is read.
  */
-export async function loadWeights(module: Module & CheckpointAdapter, src: WeightSource, opts: LoadWeightsOptions = {}): Promise<void> {
+export async function loadWeights(
+  module: Module & CheckpointAdapter,
+  src: WeightSource,
+  opts: LoadWeightsOptions = {},
+): Promise<void> {
   const view = module.checkpointView?.(src) ?? src;
   const unused = module.isUnusedKey?.bind(module);
   const ignore = unused ? (k: string) => unused(k) || (opts.ignore?.(k) ?? false) : opts.ignore;

@@ -24,7 +24,12 @@ export class GroupNorm extends Module {
   readonly weight?: Param;
   readonly bias?: Param;
 
-  constructor(readonly numGroups: number, readonly numChannels: number, readonly eps = 1e-5, affine = true) {
+  constructor(
+    readonly numGroups: number,
+    readonly numChannels: number,
+    readonly eps = 1e-5,
+    affine = true,
+  ) {
     super();
     if (numChannels % numGroups !== 0) {
       throw new Error(`GroupNorm: ${numChannels} channels are not divisible into ${numGroups} groups`);
@@ -47,7 +52,8 @@ export class GroupNorm extends Module {
       const silu = opts.silu ?? false;
       const native = nativeGroupNorm(x, this.numGroups, this.eps, w, b, silu);
       if (native) return native;
-      if (groupNormKernelAvailable()) return fusedGroupNorm(x, w, b, { groups: this.numGroups, eps: this.eps, silu }) as T;
+      if (groupNormKernelAvailable())
+        return fusedGroupNorm(x, w, b, { groups: this.numGroups, eps: this.eps, silu }) as T;
       const y = groupNormOp(this.numGroups, this.eps)(x, ...(w ? [w, b!] : []));
       return (silu ? tf.mul(y, tf.sigmoid(y)) : y) as T;
     });
@@ -63,7 +69,12 @@ type NormOp = (x: tf.Tensor, weight?: tf.Tensor, bias?: tf.Tensor) => tf.Tensor;
  * dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), dx̂ = dy·γ, dγ = Σ dy·x̂, dβ = Σ dy — a handful of ops
  * where autograd through the forward would run about twenty-five.
  */
-function affineNormOp(view: (shape: readonly number[]) => number[], axes: number[], mean: (t: tf.Tensor) => tf.Tensor, eps: number): NormOp {
+function affineNormOp(
+  view: (shape: readonly number[]) => number[],
+  axes: number[],
+  mean: (t: tf.Tensor) => tf.Tensor,
+  eps: number,
+): NormOp {
   const f = (...args: unknown[]) => {
     const save = args.pop() as tf.GradSaveFunc;
     const [x, weight, bias] = args as tf.Tensor[];
@@ -93,12 +104,22 @@ function affineNormOp(view: (shape: readonly number[]) => number[], axes: number
  * where the fused kernels do not run (webgl, webgpu, tfjs-node).
  */
 export function groupNormOp(g: number, eps: number): NormOp {
-  return affineNormOp((s) => [s[0], -1, g, s[s.length - 1] / g], [1, 3], (t) => groupMean(t as tf.Tensor4D), eps);
+  return affineNormOp(
+    (s) => [s[0], -1, g, s[s.length - 1] / g],
+    [1, 3],
+    (t) => groupMean(t as tf.Tensor4D),
+    eps,
+  );
 }
 
 /** Layer normalisation (+ affine) over the last axis as tf ops (see affineNormOp). */
 export function layerNormOp(eps: number): NormOp {
-  return affineNormOp((s) => [-1, s[s.length - 1]], [1], (t) => tf.mean(t, 1, true), eps);
+  return affineNormOp(
+    (s) => [-1, s[s.length - 1]],
+    [1],
+    (t) => tf.mean(t, 1, true),
+    eps,
+  );
 }
 
 /** torch.nn.LayerNorm over the last axis. */
@@ -106,7 +127,10 @@ export class LayerNorm extends Module {
   readonly weight: Param;
   readonly bias: Param;
 
-  constructor(readonly dim: number, readonly eps = 1e-5) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+  ) {
     super();
     this.weight = this.addParam('weight', [dim]);
     this.bias = this.addParam('bias', [dim]);

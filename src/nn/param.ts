@@ -56,10 +56,14 @@ function convToHwio<T extends HostValues>(src: T, o: number, i: number, kh: numb
 
 export function tfShapeOf(torchShape: readonly number[], layout: Layout): number[] {
   switch (layout) {
-    case 'none': return [...torchShape];
-    case 'linear': return [torchShape[1], torchShape[0]];
-    case 'conv2d': return [torchShape[2], torchShape[3], torchShape[1], torchShape[0]];
-    case 'conv1x1-as-linear': return [torchShape[1], torchShape[0]];
+    case 'none':
+      return [...torchShape];
+    case 'linear':
+      return [torchShape[1], torchShape[0]];
+    case 'conv2d':
+      return [torchShape[2], torchShape[3], torchShape[1], torchShape[0]];
+    case 'conv1x1-as-linear':
+      return [torchShape[1], torchShape[0]];
   }
 }
 
@@ -78,7 +82,10 @@ export class Param {
   readonly shape: readonly number[];
 
   /** @param torchShape shape of the tensor in the checkpoint (PyTorch layout). */
-  constructor(readonly torchShape: readonly number[], readonly layout: Layout = 'none') {
+  constructor(
+    readonly torchShape: readonly number[],
+    readonly layout: Layout = 'none',
+  ) {
     this.shape = tfShapeOf(torchShape, layout);
   }
 
@@ -112,7 +119,11 @@ export class Param {
       const init = this.values();
       this.dropBackend();
       this.host = undefined;
-      this.variable = tf.variable(tf.tensor(init, this.shape as number[], 'float32'), true, name ?? `ptp_param_${variableCounter++}`);
+      this.variable = tf.variable(
+        tf.tensor(init, this.shape as number[], 'float32'),
+        true,
+        name ?? `ptp_param_${variableCounter++}`,
+      );
       return;
     }
     const values = this.variable!.dataSync() as Float32Array;
@@ -240,7 +251,12 @@ export class Param {
     if (!this.resident) return this.markDerived(key, make(this.tensor()));
     let t = this.derivedCache.get(key);
     if (!t) {
-      t = tf.keep(this.markDerived(key, tf.tidy(() => make(this.resident!))));
+      t = tf.keep(
+        this.markDerived(
+          key,
+          tf.tidy(() => make(this.resident!)),
+        ),
+      );
       this.derivedCache.set(key, t);
     }
     return t;

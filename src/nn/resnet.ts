@@ -36,7 +36,8 @@ export class ResnetBlock2D extends Module {
     const out = o.outChannels ?? o.inChannels;
     this.norm1 = this.addModule('norm1', new GroupNorm(o.groups, o.inChannels, o.eps));
     this.conv1 = this.addModule('conv1', new Conv2d(o.inChannels, out, 3, 1, 1));
-    if (o.tembChannels !== undefined) this.timeEmbProj = this.addModule('time_emb_proj', new Linear(o.tembChannels, out));
+    if (o.tembChannels !== undefined)
+      this.timeEmbProj = this.addModule('time_emb_proj', new Linear(o.tembChannels, out));
     this.norm2 = this.addModule('norm2', new GroupNorm(o.groupsOut ?? o.groups, out, o.eps));
     this.conv2 = this.addModule('conv2', new Conv2d(out, out, 3, 1, 1));
     if (o.inChannels !== out) this.convShortcut = this.addModule('conv_shortcut', new Conv2d(o.inChannels, out, 1));
@@ -54,7 +55,8 @@ export class ResnetBlock2D extends Module {
   forward(x: tf.Tensor4D, temb?: tf.Tensor2D): tf.Tensor4D {
     return tf.tidy(() => {
       // GroupNorm + SiLU run as one kernel where the backend has it.
-      const normAct = (n: GroupNorm, t: tf.Tensor4D) => (this.fuseSilu ? n.forward(t, { silu: true }) : this.act(n.forward(t)));
+      const normAct = (n: GroupNorm, t: tf.Tensor4D) =>
+        this.fuseSilu ? n.forward(t, { silu: true }) : this.act(n.forward(t));
       /** `next`, after disposing `prev` (an intermediate of this block, never `x`). */
       const then = <T extends tf.Tensor>(prev: tf.Tensor, next: T): T => {
         if (prev !== x && prev !== next) prev.dispose();
@@ -81,5 +83,8 @@ export class ResnetBlock2D extends Module {
  * outChannels, the others keep outChannels.
  */
 export function resnetChain(count: number, o: ResnetBlock2DOptions & { outChannels: number }): ResnetBlock2D[] {
-  return Array.from({ length: count }, (_, i) => new ResnetBlock2D({ ...o, inChannels: i === 0 ? o.inChannels : o.outChannels }));
+  return Array.from(
+    { length: count },
+    (_, i) => new ResnetBlock2D({ ...o, inChannels: i === 0 ? o.inChannels : o.outChannels }),
+  );
 }

@@ -8,13 +8,25 @@ import { Conv2d } from './conv2d.js';
  */
 export class Downsample2D extends Module {
   readonly conv: Conv2d;
-  constructor(channels: number, outChannels = channels, readonly padding = 1) {
+  constructor(
+    channels: number,
+    outChannels = channels,
+    readonly padding = 1,
+  ) {
     super();
     this.conv = this.addModule('conv', new Conv2d(channels, outChannels, 3, 2, padding));
   }
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const input = this.padding === 0 ? tf.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]]) : x;
+      const input =
+        this.padding === 0
+          ? tf.pad(x, [
+              [0, 0],
+              [0, 1],
+              [0, 1],
+              [0, 0],
+            ])
+          : x;
       return this.conv.forward(input);
     });
   }

@@ -76,8 +76,10 @@ export class SegmentTape {
    */
   backward(y: tf.Tensor, dy: tf.Tensor, sources: readonly tf.Tensor[]): tf.Tensor[] {
     if (this.disposed) throw new Error('SegmentTape: used after dispose');
-    if (!this.tracked.has(y.id)) throw new Error('SegmentTape.backward: the output does not depend on a watched tensor through recorded segments');
-    for (const s of sources) if (!this.tracked.has(s.id)) throw new Error('SegmentTape.backward: a source is not watched');
+    if (!this.tracked.has(y.id))
+      throw new Error('SegmentTape.backward: the output does not depend on a watched tensor through recorded segments');
+    for (const s of sources)
+      if (!this.tracked.has(s.id)) throw new Error('SegmentTape.backward: a source is not watched');
     const grads = new Map<number, tf.Tensor>([[y.id, tf.keep(tf.clone(dy))]]);
     const accumulate = (id: number, g: tf.Tensor) => {
       const prev = grads.get(id);
@@ -102,7 +104,10 @@ export class SegmentTape {
           const f = () => {
             const out = seg.fn(seg.saved);
             const outs = Array.isArray(out) ? out : [out];
-            if (outs.length !== dys.length) throw new Error(`SegmentTape: a segment returned ${outs.length} outputs on recomputation, ${dys.length} before`);
+            if (outs.length !== dys.length)
+              throw new Error(
+                `SegmentTape: a segment returned ${outs.length} outputs on recomputation, ${dys.length} before`,
+              );
             if (single) return outs[0];
             // ⟨outputs, dys⟩: its gradient is the vector-Jacobian product (outputs without a gradient left out).
             return tf.addN(outs.flatMap((o, i) => (dys[i] ? [tf.sum(tf.mul(o, dys[i]!))] : [])));

@@ -35,7 +35,15 @@ export class BasicTransformerBlock extends Module {
     const { dim, heads, dimHead, crossAttentionDim } = opts;
     const eps = opts.normEps ?? 1e-5;
     this.norm1 = this.addModule('norm1', new LayerNorm(dim, eps));
-    this.attn1 = this.addModule('attn1', new Attention({ queryDim: dim, heads, dimHead, crossAttentionDim: opts.onlyCrossAttention ? crossAttentionDim : undefined }));
+    this.attn1 = this.addModule(
+      'attn1',
+      new Attention({
+        queryDim: dim,
+        heads,
+        dimHead,
+        crossAttentionDim: opts.onlyCrossAttention ? crossAttentionDim : undefined,
+      }),
+    );
     this.norm2 = this.addModule('norm2', new LayerNorm(dim, eps));
     this.attn2 = this.addModule('attn2', new Attention({ queryDim: dim, heads, dimHead, crossAttentionDim }));
     this.norm3 = this.addModule('norm3', new LayerNorm(dim, eps));
@@ -46,7 +54,12 @@ export class BasicTransformerBlock extends Module {
    * x [B, N, dim], context [B, M, crossAttentionDim] → [B, N, dim]. `spatial` is the query map
    * size (N = height·width) handed to the attention controller.
    */
-  forward(x: tf.Tensor3D, context?: tf.Tensor3D, call: AttentionCall = {}, spatial?: { height: number; width: number }): tf.Tensor3D {
+  forward(
+    x: tf.Tensor3D,
+    context?: tf.Tensor3D,
+    call: AttentionCall = {},
+    spatial?: { height: number; width: number },
+  ): tf.Tensor3D {
     return tf.tidy(() => {
       const selfCtx = this.opts.onlyCrossAttention ? context : undefined;
       let h = tf.add(this.attn1.forward(this.norm1.forward(x), selfCtx, call, spatial), x) as tf.Tensor3D;

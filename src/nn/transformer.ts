@@ -40,17 +40,22 @@ export class Transformer2DModel extends Module {
     this.projIn = this.addModule('proj_in', opts.useLinearProjection ? new Linear(c, inner) : new Conv2d(c, inner, 1));
     this.transformerBlocks = this.addModules(
       'transformer_blocks',
-      Array.from({ length: opts.numLayers ?? 1 }, () =>
-        new BasicTransformerBlock({
-          dim: inner,
-          heads: opts.heads,
-          dimHead: opts.dimHead,
-          crossAttentionDim: opts.crossAttentionDim,
-          onlyCrossAttention: opts.onlyCrossAttention,
-        }),
+      Array.from(
+        { length: opts.numLayers ?? 1 },
+        () =>
+          new BasicTransformerBlock({
+            dim: inner,
+            heads: opts.heads,
+            dimHead: opts.dimHead,
+            crossAttentionDim: opts.crossAttentionDim,
+            onlyCrossAttention: opts.onlyCrossAttention,
+          }),
       ),
     );
-    this.projOut = this.addModule('proj_out', opts.useLinearProjection ? new Linear(inner, c) : new Conv2d(inner, c, 1));
+    this.projOut = this.addModule(
+      'proj_out',
+      opts.useLinearProjection ? new Linear(inner, c) : new Conv2d(inner, c, 1),
+    );
   }
 
   /** x [B, H, W, C] (NHWC), context [B, M, crossAttentionDim] → [B, H, W, C]. */
@@ -58,7 +63,9 @@ export class Transformer2DModel extends Module {
     return tf.tidy(() => {
       const [b, height, width, c] = x.shape;
       if (c !== this.opts.inChannels) {
-        throw new Error(`Transformer2DModel: expected ${this.opts.inChannels} channels, got shape [${x.shape.join(', ')}]`);
+        throw new Error(
+          `Transformer2DModel: expected ${this.opts.inChannels} channels, got shape [${x.shape.join(', ')}]`,
+        );
       }
       const projected = this.projIn.forward(this.norm.forward(x));
       let h = tf.reshape(projected, [b, height * width, this.innerDim]) as tf.Tensor3D;

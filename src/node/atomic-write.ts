@@ -14,7 +14,10 @@ let exitHook = false;
 
 /** A hidden temporary name beside `path`, removed on process exit unless renamed before. */
 function temporaryBeside(path: string, kind: string): string {
-  const tmp = join(dirname(path), `.${basename(path)}.${kind}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  const tmp = join(
+    dirname(path),
+    `.${basename(path)}.${kind}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+  );
   pending.add(tmp);
   if (!exitHook) {
     exitHook = true;
@@ -51,7 +54,11 @@ export async function writeFileAtomic(path: string, write: (tmp: string) => Prom
  * on success that folder becomes `dir`. An existing `dir` is replaced only with `replace`
  * (otherwise it must be absent or empty), and only once the new folder is complete.
  */
-export async function writeDirAtomic(dir: string, write: (tmpDir: string) => Promise<void>, opts: { replace?: boolean } = {}): Promise<void> {
+export async function writeDirAtomic(
+  dir: string,
+  write: (tmpDir: string) => Promise<void>,
+  opts: { replace?: boolean } = {},
+): Promise<void> {
   await checkDirTarget(dir, opts.replace);
   const tmp = temporaryBeside(dir, 'partial');
   try {
@@ -82,7 +89,8 @@ export async function checkDirTarget(dir: string, replace = false): Promise<bool
   const st = await statOrUndefined(dir);
   if (!st) return false;
   if (!st.isDirectory()) throw new Error(`${dir}: exists and is not a folder`);
-  if (!replace && (await readdir(dir)).length > 0) throw new Error(`${dir}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`);
+  if (!replace && (await readdir(dir)).length > 0)
+    throw new Error(`${dir}: folder exists and is not empty; choose a new or empty folder, or replace it (--force)`);
   return true;
 }
 

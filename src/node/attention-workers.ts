@@ -35,23 +35,35 @@ export async function startAttentionWorkers(threads: number, timeoutMs = 30000):
     await Promise.all(workers.map((w) => w.terminate()));
   };
   try {
-    await Promise.all(Array.from({ length: threads - 1 }, (_, i) => new Promise<void>((resolve, reject) => {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module: kernel.module, memory: kernel.memory, thread: i + 1 } });
-      workers.push(w);
-      const timer = setTimeout(() => reject(new Error(`attention worker ${i + 1} did not start within ${timeoutMs} ms`)), timeoutMs);
-      w.once('message', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      w.once('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      w.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`attention worker ${i + 1} exited with code ${code}`));
-      });
-    })));
+    await Promise.all(
+      Array.from(
+        { length: threads - 1 },
+        (_, i) =>
+          new Promise<void>((resolve, reject) => {
+            const w = new Worker(WORKER_SOURCE, {
+              eval: true,
+              workerData: { module: kernel.module, memory: kernel.memory, thread: i + 1 },
+            });
+            workers.push(w);
+            const timer = setTimeout(
+              () => reject(new Error(`attention worker ${i + 1} did not start within ${timeoutMs} ms`)),
+              timeoutMs,
+            );
+            w.once('message', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            w.once('error', (e) => {
+              clearTimeout(timer);
+              reject(e);
+            });
+            w.once('exit', (code) => {
+              clearTimeout(timer);
+              reject(new Error(`attention worker ${i + 1} exited with code ${code}`));
+            });
+          }),
+      ),
+    );
   } catch (e) {
     await stop();
     throw e;

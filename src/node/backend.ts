@@ -66,7 +66,10 @@ async function startAttentionThreads(threads: number, state: WasmState): Promise
     setAttentionKernel(state.attention.kernel);
     return threads;
   } catch (e) {
-    if (!warnedAttention) log.warn(`attention kernel: single-threaded, worker threads unavailable: ${String((e as Error)?.message ?? e).split('\n')[0]}`);
+    if (!warnedAttention)
+      log.warn(
+        `attention kernel: single-threaded, worker threads unavailable: ${String((e as Error)?.message ?? e).split('\n')[0]}`,
+      );
     warnedAttention = true;
     return 1;
   }
@@ -86,7 +89,11 @@ async function loadWasm(opts: NodeBackendOptions, state: WasmState): Promise<str
       pkg = loadThreadedWasmBundle({ ...opts.threadedBundle, threads });
       tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
       pkg.setThreadsCount(threads);
-      const ok = await withTimeout(tf.setBackend('wasm'), opts.threadedStartTimeoutMs ?? 60000, 'threaded wasm start-up');
+      const ok = await withTimeout(
+        tf.setBackend('wasm'),
+        opts.threadedStartTimeoutMs ?? 60000,
+        'threaded wasm start-up',
+      );
       if (!ok) throw new Error('the threaded wasm backend failed to initialise');
       state.pkg = pkg;
       return 'wasm';
@@ -136,7 +143,10 @@ export function createNodeBackendCandidates(opts: NodeBackendOptions = {}): read
         return 'tensorflow';
       },
     },
-    nativeCandidate(() => loadWasm(opts, wasm), () => wasmAfterInit(false)),
+    nativeCandidate(
+      () => loadWasm(opts, wasm),
+      () => wasmAfterInit(false),
+    ),
     {
       name: 'wasm',
       load: () => loadWasm(opts, wasm),
@@ -162,7 +172,10 @@ export const nodeBackendCandidates: readonly BackendCandidate[] = createNodeBack
  * variable, which overrides the automatic order. Idempotent for the same choice. `precision`
  * (default PTP_PRECISION, else fp32) applies to the native convolutions and matmuls.
  */
-export async function initNodeBackend(preferred?: string, opts: { precision?: NativePrecision } = {}): Promise<SelectedBackend> {
+export async function initNodeBackend(
+  preferred?: string,
+  opts: { precision?: NativePrecision } = {},
+): Promise<SelectedBackend> {
   if (opts.precision) setNativePrecision(opts.precision);
   return selectBackend(nodeBackendCandidates, preferred ?? process.env.PTP_BACKEND);
 }

@@ -7,7 +7,11 @@ function reason(e: unknown): string {
 }
 
 export class FileByteSource implements ByteSource {
-  private constructor(private readonly fh: FileHandle, readonly name: string, readonly size: number) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly name: string,
+    readonly size: number,
+  ) {}
 
   /**
    * Opens `path` for random-access reads; rejects naming the file if it is missing or not a
@@ -56,7 +60,10 @@ export class FileByteSource implements ByteSource {
 
 export class FileByteSink implements ByteSink {
   private closed = false;
-  private constructor(private readonly fh: FileHandle, readonly name: string) {}
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly name: string,
+  ) {}
 
   /** Creates (or truncates) `path` for sequential writes. */
   static async create(path: string): Promise<FileByteSink> {

@@ -28,7 +28,9 @@ export class NodeFileStore implements FileStore {
     try {
       return await readFile(this.path(rel), 'utf8');
     } catch (e) {
-      throw new Error(`${this.display(rel)}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new Error(
+        `${this.display(rel)}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     }
   }
 
@@ -47,7 +49,10 @@ export class NodeFileStore implements FileStore {
   async list(dir: string): Promise<string[]> {
     try {
       const entries = await readdir(this.path(dir), { withFileTypes: true });
-      return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+      return entries
+        .filter((e) => e.isFile())
+        .map((e) => e.name)
+        .sort();
     } catch {
       return [];
     }

@@ -20,7 +20,12 @@ export function imageFormat(bytes: Uint8Array): 'png' | 'jpeg' | undefined {
 
 /** JPEG bytes → RGB image (jpeg-js, pure JavaScript; CMYK/greyscale converted to RGB). */
 export function decodeJpeg(bytes: Uint8Array): RgbImage {
-  const d = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 2048, maxResolutionInMP: 400 });
+  const d = jpeg.decode(bytes, {
+    useTArray: true,
+    formatAsRGBA: true,
+    maxMemoryUsageInMB: 2048,
+    maxResolutionInMP: 400,
+  });
   const n = d.width * d.height;
   const data = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
@@ -49,7 +54,9 @@ export async function readImageFile(path: string): Promise<RgbImage> {
     bytes = await readFile(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read the image (${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message})`);
+    throw new Error(
+      `${path}: cannot read the image (${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)})`,
+    );
   }
   return decodeImage(bytes, path);
 }

@@ -23,5 +23,12 @@ export { openSafetensors, openWeightFiles } from './weights.js';
 export { loadClipTokenizer } from './clip-tokenizer.js';
 export { decodePng, encodePng, writePng } from './png.js';
 export { decodeImage, decodeJpeg, imageFormat, readImageFile, writeImagePng } from './images.js';
-export { INVERSION_FORMAT, modelFingerprint, readInversionFile, writeInversionFile, type InversionData, type InversionMeta } from './inversion-file.js';
+export {
+  INVERSION_FORMAT,
+  modelFingerprint,
+  readInversionFile,
+  writeInversionFile,
+  type InversionData,
+  type InversionMeta,
+} from './inversion-file.js';
 export { readLatentsFile, writeLatentsFile } from './latents-file.js';

@@ -48,7 +48,10 @@ export interface InversionData {
 export async function modelFingerprint(dir: ModelDir): Promise<string> {
   const h = createHash('sha256');
   const picks: [Parameters<ModelDir['weights']>[0], string][] = [
-    ['unet', 'conv_in.weight'], ['unet', 'conv_out.weight'], ['unet', 'conv_out.bias'], ['text_encoder', 'text_model.final_layer_norm.weight'],
+    ['unet', 'conv_in.weight'],
+    ['unet', 'conv_out.weight'],
+    ['unet', 'conv_out.bias'],
+    ['text_encoder', 'text_model.final_layer_norm.weight'],
   ];
   // SD-XL: its second text encoder too (SD-1/2 fingerprints are unchanged).
   if (dir.hasTextEncoder2) picks.push(['text_encoder_2', 'text_model.final_layer_norm.weight']);
@@ -73,8 +76,15 @@ export async function writeInversionFile(path: string, d: InversionData): Promis
   ];
   const m = d.meta;
   const metadata: Record<string, string> = {
-    format: INVERSION_FORMAT, prompt: m.prompt, model: m.model, model_fingerprint: m.fingerprint, steps: String(m.steps),
-    inner_steps: String(m.innerSteps), early_stop: String(m.earlyStop), guidance: String(m.guidance), steps_offset: String(m.stepsOffset),
+    format: INVERSION_FORMAT,
+    prompt: m.prompt,
+    model: m.model,
+    model_fingerprint: m.fingerprint,
+    steps: String(m.steps),
+    inner_steps: String(m.innerSteps),
+    early_stop: String(m.earlyStop),
+    guidance: String(m.guidance),
+    steps_offset: String(m.stepsOffset),
     ...(m.psnr !== undefined ? { reconstruction_psnr_db: m.psnr.toFixed(2) } : {}),
   };
   await writeSafetensors(await FileByteSink.create(path), tensors, metadata);
@@ -90,22 +100,31 @@ export async function readInversionFile(path: string): Promise<InversionData> {
       throw new Error(`${path}: ${what}`);
     };
     const md = f.metadata;
-    if (md.format !== INVERSION_FORMAT) fail(`not a null-text inversion file (metadata format "${md.format ?? ''}", expected "${INVERSION_FORMAT}"; write one with ptp invert)`);
+    if (md.format !== INVERSION_FORMAT)
+      fail(
+        `not a null-text inversion file (metadata format "${md.format ?? ''}", expected "${INVERSION_FORMAT}"; write one with ptp invert)`,
+      );
     const num = (k: string, int = false) => {
       const v = Number(md[k]);
-      if (md[k] === undefined || !Number.isFinite(v) || (int && !Number.isInteger(v))) fail(`metadata ${k} is missing or not a number`);
+      if (md[k] === undefined || !Number.isFinite(v) || (int && !Number.isInteger(v)))
+        fail(`metadata ${k} is missing or not a number`);
       return v;
     };
     const meta: InversionMeta = {
       prompt: md.prompt ?? fail('metadata prompt is missing'),
       model: md.model ?? '',
       fingerprint: md.model_fingerprint ?? fail('metadata model_fingerprint is missing'),
-      steps: num('steps', true), innerSteps: num('inner_steps', true), earlyStop: num('early_stop'), guidance: num('guidance'), stepsOffset: num('steps_offset', true),
+      steps: num('steps', true),
+      innerSteps: num('inner_steps', true),
+      earlyStop: num('early_stop'),
+      guidance: num('guidance'),
+      stepsOffset: num('steps_offset', true),
       psnr: md.reconstruction_psnr_db !== undefined ? Number(md.reconstruction_psnr_db) : undefined,
     };
     const shape = (name: string, dtype: string, rank: number) => {
       const info = f.has(name) ? f.info(name) : fail(`tensor "${name}" is missing`);
-      if (info.dtype !== dtype || info.shape.length !== rank) fail(`tensor "${name}" is ${info.dtype} [${info.shape.join(', ')}], expected ${dtype} of rank ${rank}`);
+      if (info.dtype !== dtype || info.shape.length !== rank)
+        fail(`tensor "${name}" is ${info.dtype} [${info.shape.join(', ')}], expected ${dtype} of rank ${rank}`);
       return [...info.shape];
     };
     const ls = shape('latents', 'F32', 4);
@@ -113,7 +132,8 @@ export async function readInversionFile(path: string): Promise<InversionData> {
     const tsShape = shape('timesteps', 'I64', 1);
     const is = shape('image', 'U8', 3);
     if (ls[0] !== 1) fail(`latents have shape [${ls.join(', ')}], expected [1, channels, h, w]`);
-    if (es[0] !== meta.steps || tsShape[0] !== meta.steps) fail(`${es[0]} embeddings and ${tsShape[0]} timesteps for ${meta.steps} steps`);
+    if (es[0] !== meta.steps || tsShape[0] !== meta.steps)
+      fail(`${es[0]} embeddings and ${tsShape[0]} timesteps for ${meta.steps} steps`);
     if (is[2] !== 3) fail(`image has shape [${is.join(', ')}], expected [height, width, 3]`);
     return {
       latents: { shape: ls, data: await f.readFloat32('latents') },

@@ -18,7 +18,8 @@ export async function readLatentsFile(path: string, name?: string): Promise<Host
       throw new Error(`${path}: no tensor "${name ?? 'latents'}" (tensors: ${keys.join(', ') || 'none'})`);
     }
     const shape = [...f.info(key).shape];
-    if (shape.length !== 4) throw new Error(`${path}: tensor "${key}" has shape [${shape.join(', ')}], expected NCHW [batch, 4, h, w]`);
+    if (shape.length !== 4)
+      throw new Error(`${path}: tensor "${key}" has shape [${shape.join(', ')}], expected NCHW [batch, 4, h, w]`);
     return { shape, data: await f.readFloat32(key) };
   } finally {
     await f.close();
@@ -26,7 +27,11 @@ export async function readLatentsFile(path: string, name?: string): Promise<Host
 }
 
 /** Writes named float32 tensors (e.g. {latents, initial_latents}) to a safetensors file (atomically). */
-export async function writeLatentsFile(path: string, tensors: Record<string, HostTensor>, metadata?: Record<string, string>): Promise<void> {
+export async function writeLatentsFile(
+  path: string,
+  tensors: Record<string, HostTensor>,
+  metadata?: Record<string, string>,
+): Promise<void> {
   const list = Object.entries(tensors).map(([k, t]) => floatTensor(k, t.shape, t.data));
   await writeFileAtomic(path, async (tmp) => writeSafetensors(await FileByteSink.create(tmp), list, metadata));
 }

@@ -11,9 +11,11 @@ export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'tfjs-prompt-to-prompt') return (root = dir);
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'tfjs-prompt-to-prompt')
+      return (root = dir);
     const up = dirname(dir);
-    if (up === dir) throw new Error(`cannot find the tfjs-prompt-to-prompt package root above ${fileURLToPath(import.meta.url)}`);
+    if (up === dir)
+      throw new Error(`cannot find the tfjs-prompt-to-prompt package root above ${fileURLToPath(import.meta.url)}`);
     dir = up;
   }
 }

@@ -4,6 +4,9 @@ import type { StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { NodeFileStore } from './file-store.js';
 
 /** Opens `path` (diffusers layout), loads every component and closes the weight files. */
-export function loadPipelineFromDirectory(path: string, opts: LoadPipelineOptions = {}): Promise<StableDiffusionPipeline> {
+export function loadPipelineFromDirectory(
+  path: string,
+  opts: LoadPipelineOptions = {},
+): Promise<StableDiffusionPipeline> {
   return loadPipeline(new NodeFileStore(path), opts);
 }

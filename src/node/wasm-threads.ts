@@ -42,7 +42,9 @@ export interface ThreadedBundleOptions {
 const require = createRequire(import.meta.url);
 
 function replaceOnce(src: string, what: string, pattern: RegExp, replacement: string): string {
-  const matches = src.match(new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g'));
+  const matches = src.match(
+    new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g'),
+  );
   if (!matches || matches.length !== 1) {
     throw new Error(`cannot patch tfjs-backend-wasm (${what}): expected 1 match, found ${matches?.length ?? 0}`);
   }
@@ -71,37 +73,71 @@ export function loadThreadedWasmBundle(opts: ThreadedBundleOptions): WasmPackage
   const pkgPath = require.resolve('@tensorflow/tfjs-backend-wasm/package.json');
   const version = (JSON.parse(readFileSync(pkgPath, 'utf8')) as { version: string }).version;
   const expect = opts.expectVersion ?? PINNED_WASM_VERSION;
-  if (version !== expect) throw new Error(`tfjs-backend-wasm ${version} is installed; the thread patches are for ${expect}`);
+  if (version !== expect)
+    throw new Error(`tfjs-backend-wasm ${version} is installed; the thread patches are for ${expect}`);
   const bundlePath = opts.bundlePath ?? join(dirname(pkgPath), 'dist', 'tf-backend-wasm.node.js');
   let src = readFileSync(bundlePath, 'utf8');
 
-  src = replaceOnce(src, 'pthread worker loader',
+  src = replaceOnce(
+    src,
+    'pthread worker loader',
     /var response = wasmWorkerContents\.replace\(\/\\n\/g, '\\\\n'\);\s*var blob = new Blob\(\[response\], \{ type: 'application\/javascript' \}\);\s*return URL\.createObjectURL\(blob\);/,
-    'return __ptpWorkerFile(wasmWorkerContents);');
-  src = replaceOnce(src, 'main script for the workers',
+    'return __ptpWorkerFile(wasmWorkerContents);',
+  );
+  src = replaceOnce(
+    src,
+    'main script for the workers',
     /factoryConfig\.mainScriptUrlOrBlob = new Blob\(\["var WasmBackendModuleThreadedSimd = " \+\s*wasmFactoryThreadedSimd\.toString\(\)\], \{ type: 'text\/javascript' \}\);/,
-    'factoryConfig.mainScriptUrlOrBlob = __ptpMainScript(wasmFactoryThreadedSimd.toString());');
+    'factoryConfig.mainScriptUrlOrBlob = __ptpMainScript(wasmFactoryThreadedSimd.toString());',
+  );
   src = replaceOnce(src, 'logical core count', /return require\$\$4\.cpus\(\)\.length;/, 'return __ptpLogicalCores;');
-  src = replaceOnce(src, 'pthread keep-alive', /worker\.runPthread = function \(\) \{ if \(ENVIRONMENT_IS_NODE\) \{\s*worker\.ref\(\);\s*\}/,
-    'worker.runPthread = function () {');
+  src = replaceOnce(
+    src,
+    'pthread keep-alive',
+    /worker\.runPthread = function \(\) \{ if \(ENVIRONMENT_IS_NODE\) \{\s*worker\.ref\(\);\s*\}/,
+    'worker.runPthread = function () {',
+  );
 
   const distDir = dirname(bundlePath);
   const logicalCores = 2 * opts.threads;
   const workerFile = (contents: string) => tempFile('tfjs-wasm-pthread.worker.cjs', contents.replace(/\n/g, '\\n'));
-  const mainScript = (factory: string) => tempFile('tfjs-wasm-threaded-main.cjs', [
-    "var require$$0 = require('fs');",
-    "var require$$1 = require('path');",
-    "var require$$3 = require('perf_hooks');",
-    "var require$$4 = require('os');",
-    'var commonjsGlobal = globalThis;',
-    `var __dirname = ${JSON.stringify(distDir)};`,
-    `var __ptpLogicalCores = ${logicalCores};`,
-    `var WasmBackendModuleThreadedSimd = ${factory}`,
-  ].join('\n'));
+  const mainScript = (factory: string) =>
+    tempFile(
+      'tfjs-wasm-threaded-main.cjs',
+      [
+        "var require$$0 = require('fs');",
+        "var require$$1 = require('path');",
+        "var require$$3 = require('perf_hooks');",
+        "var require$$4 = require('os');",
+        'var commonjsGlobal = globalThis;',
+        `var __dirname = ${JSON.stringify(distDir)};`,
+        `var __ptpLogicalCores = ${logicalCores};`,
+        `var WasmBackendModuleThreadedSimd = ${factory}`,
+      ].join('\n'),
+    );
 
-  const params = ['exports', 'require', 'module', '__filename', '__dirname', '__ptpWorkerFile', '__ptpMainScript', '__ptpLogicalCores'];
+  const params = [
+    'exports',
+    'require',
+    'module',
+    '__filename',
+    '__dirname',
+    '__ptpWorkerFile',
+    '__ptpMainScript',
+    '__ptpLogicalCores',
+  ];
   const fn = vm.compileFunction(src, params, { filename: bundlePath });
   const mod = { exports: {} as WasmPackage };
-  fn.call(mod.exports, mod.exports, createRequire(bundlePath), mod, bundlePath, distDir, workerFile, mainScript, logicalCores);
+  fn.call(
+    mod.exports,
+    mod.exports,
+    createRequire(bundlePath),
+    mod,
+    bundlePath,
+    distDir,
+    workerFile,
+    mainScript,
+    logicalCores,
+  );
   return mod.exports;
 }

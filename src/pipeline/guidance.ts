@@ -27,5 +27,6 @@ export function guide(uncond: tf.Tensor, cond: tf.Tensor, scale: number, rescale
 
 /** Throws unless φ is a number in [0, 1] (`what` names the option). */
 export function checkGuidanceRescale(phi: number, what = 'guidance rescale'): void {
-  if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1)) throw new Error(`${what} must be a number in [0, 1], got ${phi}`);
+  if (typeof phi !== 'number' || !(phi >= 0 && phi <= 1))
+    throw new Error(`${what} must be a number in [0, 1], got ${phi}`);
 }

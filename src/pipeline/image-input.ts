@@ -8,9 +8,11 @@ import type { FloatImage, RgbImage } from '../util/image.js';
  */
 export function imageToModelInput(img: FloatImage | RgbImage): tf.Tensor4D {
   const { width, height, data } = img;
-  if (data.length !== width * height * 3) throw new Error(`image: ${data.length} values for a ${width}×${height} RGB image`);
+  if (data.length !== width * height * 3)
+    throw new Error(`image: ${data.length} values for a ${width}×${height} RGB image`);
   return tf.tidy(() => {
-    if (data instanceof Float32Array) return tf.sub(tf.mul(tf.tensor4d(data, [1, height, width, 3]), 2), 1) as tf.Tensor4D;
+    if (data instanceof Float32Array)
+      return tf.sub(tf.mul(tf.tensor4d(data, [1, height, width, 3]), 2), 1) as tf.Tensor4D;
     const x = tf.tensor4d(Float32Array.from(data), [1, height, width, 3]);
     return tf.sub(tf.div(x, 127.5), 1) as tf.Tensor4D;
   });

@@ -47,7 +47,10 @@ export function imageSizeRuleFromConfigs(unet: unknown, vae: unknown): ImageSize
  * The image size of a run: the asked height/width, else the given latents' size (NCHW), else the
  * model's default; each checked with {@link checkImageDimension}.
  */
-export function resolveImageSize(req: { height?: number; width?: number; latentsShape?: readonly number[] }, rule: ImageSizeRule): { height: number; width: number } {
+export function resolveImageSize(
+  req: { height?: number; width?: number; latentsShape?: readonly number[] },
+  rule: ImageSizeRule,
+): { height: number; width: number } {
   const f = rule.vaeFactor;
   const shape = req.latentsShape;
   const d = defaultImageSize(rule);

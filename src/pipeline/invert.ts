@@ -35,10 +35,12 @@ export interface DdimInvertResult {
 
 /** Runs the inversion loop. Tensors passed in are not disposed. */
 export async function ddimInvert(o: DdimInvertOptions): Promise<DdimInvertResult> {
-  if (!(o.scheduler instanceof DDIMScheduler)) throw new Error(`DDIM inversion needs the DDIM scheduler, got '${o.scheduler.name}'`);
+  if (!(o.scheduler instanceof DDIMScheduler))
+    throw new Error(`DDIM inversion needs the DDIM scheduler, got '${o.scheduler.name}'`);
   const scheduler = o.scheduler;
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${o.steps}`);
-  if (o.cond.shape[0] !== o.latents.shape[0]) throw new Error(`${o.cond.shape[0]} prompt embeddings for ${o.latents.shape[0]} images`);
+  if (o.cond.shape[0] !== o.latents.shape[0])
+    throw new Error(`${o.cond.shape[0]} prompt embeddings for ${o.latents.shape[0]} images`);
   scheduler.setTimesteps(o.steps);
   const timesteps = [...scheduler.timesteps];
   let x = tf.keep(tf.clone(o.latents));
@@ -49,7 +51,9 @@ export async function ddimInvert(o: DdimInvertOptions): Promise<DdimInvertResult
     for (let i = 0; i < timesteps.length; i++) {
       await betweenSteps(o.signal);
       const t = timesteps[timesteps.length - 1 - i];
-      const next = tf.tidy(() => scheduler.invertStep(o.unet.forward(x, t, o.cond, undefined, { added: o.added }), t, x) as tf.Tensor4D);
+      const next = tf.tidy(
+        () => scheduler.invertStep(o.unet.forward(x, t, o.cond, undefined, { added: o.added }), t, x) as tf.Tensor4D,
+      );
       x.dispose();
       x = tf.keep(next);
       trajectory.push((await x.data()) as Float32Array);

@@ -17,12 +17,21 @@ export interface LatentSpec {
  * broadcast to every prompt) or from `seed` (torch.randn with a CPU generator, NCHW order, so the
  * same seed gives the same image as PyTorch). `shared` draws one latent for all prompts (P2P).
  */
-export function initialLatents(spec: LatentSpec, src: { latents?: HostTensor | tf.Tensor4D; seed?: number; shared?: boolean }): tf.Tensor4D {
+export function initialLatents(
+  spec: LatentSpec,
+  src: { latents?: HostTensor | tf.Tensor4D; seed?: number; shared?: boolean },
+): tf.Tensor4D {
   const { batch, channels, height, width } = spec;
   if (src.latents) {
     const shape = [...src.latents.shape];
     const want = `[${batch === 1 ? '1' : `${batch} or 1`}, ${channels}, ${height}, ${width}]`;
-    if (shape.length !== 4 || shape[1] !== channels || shape[2] !== height || shape[3] !== width || (shape[0] !== batch && shape[0] !== 1)) {
+    if (
+      shape.length !== 4 ||
+      shape[1] !== channels ||
+      shape[2] !== height ||
+      shape[3] !== width ||
+      (shape[0] !== batch && shape[0] !== 1)
+    ) {
       throw new Error(`latents have shape [${shape.join(', ')}], expected NCHW ${want}`);
     }
     return tf.tidy(() => {

@@ -59,8 +59,13 @@ function float32Bytes(dir: ModelDir): number {
 
 /** The files that set a model directory's text context length (`second`: SD-XL's tokenizer_2 and text_encoder_2). */
 function contextSources(dir: ModelDir, second = false): ContextLengthSources {
-  const [tokenizer, encoder] = second ? (['tokenizer_2', 'text_encoder_2'] as const) : (['tokenizer', 'text_encoder'] as const);
-  return { tokenizer: `${dir.name}/${tokenizer}/tokenizer_config.json`, textEncoder: `${dir.name}/${CONFIG_FILES[encoder]}` };
+  const [tokenizer, encoder] = second
+    ? (['tokenizer_2', 'text_encoder_2'] as const)
+    : (['tokenizer', 'text_encoder'] as const);
+  return {
+    tokenizer: `${dir.name}/${tokenizer}/tokenizer_config.json`,
+    textEncoder: `${dir.name}/${CONFIG_FILES[encoder]}`,
+  };
 }
 
 /**
@@ -74,7 +79,8 @@ export function modelContextLength(dir: ModelDir): number {
   const length = tokenizerOptionsFromFiles(tok.config, tok.specialTokens).modelMaxLength ?? DEFAULT_MODEL_MAX_LENGTH;
   const positions = dir.config('text_encoder').max_position_embeddings;
   const where = contextSources(dir);
-  if (typeof positions !== 'number') throw new Error(`${where.textEncoder}: max_position_embeddings is missing or not a number`);
+  if (typeof positions !== 'number')
+    throw new Error(`${where.textEncoder}: max_position_embeddings is missing or not a number`);
   checkContextLength(length, positions, where);
   return length;
 }
@@ -92,7 +98,10 @@ export function chooseResidency(dir: ModelDir, opts: LoadPipelineOptions): Resid
  * opened `ModelDir`, or a `FileStore` (a directory, a URL prefix, memory), which is opened
  * (with `variant`) and closed again.
  */
-export async function loadPipeline(source: FileStore | ModelDir, opts: LoadPipelineOptions = {}): Promise<StableDiffusionPipeline> {
+export async function loadPipeline(
+  source: FileStore | ModelDir,
+  opts: LoadPipelineOptions = {},
+): Promise<StableDiffusionPipeline> {
   checkSliceSize(opts.attentionSlice);
   if (source instanceof ModelDir) return loadFromDir(source, opts);
   const dirOpts: ModelDirOptions = { variant: opts.variant };
@@ -110,7 +119,10 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   const common = { residency, keepFloat16: opts.keepFloat16 };
   const tokenizerFrom = (files: TokenizerFiles | undefined, folder: string) => {
     if (!files) throw new Error(`${dir.name}: the ${folder} was not loaded`);
-    return ClipTokenizer.fromVocab(files.vocab, files.merges, { ...tokenizerOptionsFromFiles(files.config, files.specialTokens), onTruncate: opts.onTruncate });
+    return ClipTokenizer.fromVocab(files.vocab, files.merges, {
+      ...tokenizerOptionsFromFiles(files.config, files.specialTokens),
+      onTruncate: opts.onTruncate,
+    });
   };
   const tokenizer = tokenizerFrom(dir.tokenizer, 'tokenizer');
   const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
@@ -120,14 +132,24 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   const unet = UNet2DConditionModel.fromConfig(dir.config('unet'), where('unet'));
   const sdxl = dir.hasTextEncoder2;
   if (unet.config.additionEmbedType === 'text_time' && !sdxl) {
-    throw new Error(`${where('unet')}: the UNet takes SD-XL's added conditioning (addition_embed_type "text_time") but model_index.json lists no text_encoder_2`);
+    throw new Error(
+      `${where('unet')}: the UNet takes SD-XL's added conditioning (addition_embed_type "text_time") but model_index.json lists no text_encoder_2`,
+    );
   }
-  const text2 = sdxl ? ClipTextModelWithProjection.fromConfig(dir.config('text_encoder_2'), where('text_encoder_2')) : undefined;
+  const text2 = sdxl
+    ? ClipTextModelWithProjection.fromConfig(dir.config('text_encoder_2'), where('text_encoder_2'))
+    : undefined;
   const tokenizer2 = sdxl ? tokenizerFrom(dir.tokenizer2, 'tokenizer_2') : undefined;
   const lengths2 = contextSources(dir, true);
-  if (text2 && tokenizer2) DualClipPromptEncoder.checkContextLengths(tokenizer, text, tokenizer2, text2, [lengths, lengths2]);
+  if (text2 && tokenizer2)
+    DualClipPromptEncoder.checkContextLengths(tokenizer, text, tokenizer2, text2, [lengths, lengths2]);
   const vae = AutoencoderKL.fromConfig(dir.config('vae'), { encoder: opts.vaeEncoder ?? false }, where('vae'));
-  const models: [Module, 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae'][] = [[text, 'text_encoder'], ...(text2 ? [[text2, 'text_encoder_2'] as [Module, 'text_encoder_2']] : []), [unet, 'unet'], [vae, 'vae']];
+  const models: [Module, 'text_encoder' | 'text_encoder_2' | 'unet' | 'vae'][] = [
+    [text, 'text_encoder'],
+    ...(text2 ? [[text2, 'text_encoder_2'] as [Module, 'text_encoder_2']] : []),
+    [unet, 'unet'],
+    [vae, 'vae'],
+  ];
   try {
     for (const [model, component] of models) {
       opts.signal?.throwIfAborted();
@@ -137,7 +159,10 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
     for (const [model] of models) model.dispose();
     throw e;
   }
-  const prompt = text2 && tokenizer2 ? new DualClipPromptEncoder(tokenizer, text, tokenizer2, text2, [lengths, lengths2]) : new ClipPromptEncoder(tokenizer, text, lengths);
+  const prompt =
+    text2 && tokenizer2
+      ? new DualClipPromptEncoder(tokenizer, text, tokenizer2, text2, [lengths, lengths2])
+      : new ClipPromptEncoder(tokenizer, text, lengths);
   const pipe = new StableDiffusionPipeline({
     text: prompt,
     unet,

@@ -77,9 +77,12 @@ export function nullTextSettings(s: NullTextSettings): { innerSteps: number; ear
   const innerSteps = s.innerSteps ?? 10;
   const earlyStop = s.earlyStop ?? 1e-5;
   const guidance = s.guidance ?? 7.5;
-  if (!Number.isInteger(innerSteps) || innerSteps < 1) throw new Error(`null-text inversion: innerSteps must be a positive integer, got ${innerSteps}`);
-  if (!Number.isFinite(earlyStop) || earlyStop < 0) throw new Error(`null-text inversion: earlyStop must be a non-negative number, got ${earlyStop}`);
-  if (!Number.isFinite(guidance) || guidance <= 1) throw new Error(`null-text inversion: guidance must be a number above 1, got ${guidance}`);
+  if (!Number.isInteger(innerSteps) || innerSteps < 1)
+    throw new Error(`null-text inversion: innerSteps must be a positive integer, got ${innerSteps}`);
+  if (!Number.isFinite(earlyStop) || earlyStop < 0)
+    throw new Error(`null-text inversion: earlyStop must be a non-negative number, got ${earlyStop}`);
+  if (!Number.isFinite(guidance) || guidance <= 1)
+    throw new Error(`null-text inversion: guidance must be a number above 1, got ${guidance}`);
   return { innerSteps, earlyStop, guidance };
 }
 
@@ -89,16 +92,20 @@ export function nullTextSettings(s: NullTextSettings): { innerSteps: number; ear
  */
 export async function nullTextOptimize(o: NullTextOptions): Promise<NullTextResult> {
   const { innerSteps, earlyStop, guidance } = nullTextSettings(o);
-  if (!(o.scheduler instanceof DDIMScheduler)) throw new Error(`null-text inversion needs the DDIM scheduler, got '${o.scheduler.name}'`);
+  if (!(o.scheduler instanceof DDIMScheduler))
+    throw new Error(`null-text inversion needs the DDIM scheduler, got '${o.scheduler.name}'`);
   const scheduler = o.scheduler;
   const steps = o.trajectory.length - 1;
   if (steps < 1) throw new Error('null-text inversion: the trajectory needs at least two latents');
-  if (o.cond.shape[0] !== 1 || o.uncond.shape[0] !== 1) throw new Error('null-text inversion: one image at a time (embeddings of batch 1)');
+  if (o.cond.shape[0] !== 1 || o.uncond.shape[0] !== 1)
+    throw new Error('null-text inversion: one image at a time (embeddings of batch 1)');
   registerGradients();
   installWasmGradKernels();
   scheduler.setTimesteps(steps);
   const timesteps = [...scheduler.timesteps];
-  const emb = tf.tidy(() => tf.variable(tf.clone(o.uncond), true, `ptp_null_text_${Date.now()}_${Math.random().toString(36).slice(2)}`));
+  const emb = tf.tidy(() =>
+    tf.variable(tf.clone(o.uncond), true, `ptp_null_text_${Date.now()}_${Math.random().toString(36).slice(2)}`),
+  );
   let x = tf.keep(tf.clone(o.trajectory[steps]));
   const perStep: tf.Tensor3D[] = [];
   const losses: number[][] = [];
@@ -108,19 +115,38 @@ export async function nullTextOptimize(o: NullTextOptions): Promise<NullTextResu
       const t = timesteps[i];
       const target = o.trajectory[steps - 1 - i];
       const epsCond = tf.tidy(() => o.unet.forward(x, t, o.cond, undefined, { added: o.addedCond }));
-      const guidedStep = (epsUncond: tf.Tensor) => scheduler.step(tf.add(epsUncond, tf.mul(tf.sub(epsCond, epsUncond), guidance)), t, x);
+      const guidedStep = (epsUncond: tf.Tensor) =>
+        scheduler.step(tf.add(epsUncond, tf.mul(tf.sub(epsCond, epsUncond), guidance)), t, x);
       const opt = new Adam([emb], { lr: 1e-2 * (1 - i / 100) });
       const stepLosses: number[] = [];
       try {
         for (let j = 0; j < innerSteps; j++) {
-          const loss = await adamIteration(o.unet, x, t, emb, o.addedUncond, opt, (e) => tf.mean(tf.squaredDifference(guidedStep(e), target)) as tf.Scalar);
+          const loss = await adamIteration(
+            o.unet,
+            x,
+            t,
+            emb,
+            o.addedUncond,
+            opt,
+            (e) => tf.mean(tf.squaredDifference(guidedStep(e), target)) as tf.Scalar,
+          );
           stepLosses.push(loss);
           const stopped = loss < earlyStop + i * 2e-5;
-          o.onIteration?.({ step: i, steps, iteration: j, iterations: innerSteps, loss, stopped, elapsedMs: Date.now() - start });
+          o.onIteration?.({
+            step: i,
+            steps,
+            iteration: j,
+            iterations: innerSteps,
+            loss,
+            stopped,
+            elapsedMs: Date.now() - start,
+          });
           if (stopped) break;
         }
         perStep.push(tf.keep(tf.clone(emb) as tf.Tensor3D));
-        const next = tf.tidy(() => guidedStep(o.unet.forward(x, t, emb, undefined, { added: o.addedUncond })) as tf.Tensor4D);
+        const next = tf.tidy(
+          () => guidedStep(o.unet.forward(x, t, emb, undefined, { added: o.addedUncond })) as tf.Tensor4D,
+        );
         x.dispose();
         x = tf.keep(next);
       } finally {
@@ -145,7 +171,15 @@ export async function nullTextOptimize(o: NullTextOptions): Promise<NullTextResu
  * One Adam update of `emb` for `lossOf(unet(x, t, emb))`; returns the loss before the update.
  * The UNet runs on a SegmentTape: its backward recomputes one block at a time.
  */
-async function adamIteration(unet: UNet2DConditionModel, x: tf.Tensor4D, t: number, emb: tf.Variable, added: AddedConditioning | undefined, opt: Adam, lossOf: (eps: tf.Tensor) => tf.Scalar): Promise<number> {
+async function adamIteration(
+  unet: UNet2DConditionModel,
+  x: tf.Tensor4D,
+  t: number,
+  emb: tf.Variable,
+  added: AddedConditioning | undefined,
+  opt: Adam,
+  lossOf: (eps: tf.Tensor) => tf.Scalar,
+): Promise<number> {
   const tape = new SegmentTape();
   tape.watch(emb);
   let value: tf.Scalar | undefined;

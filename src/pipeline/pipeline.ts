@@ -192,7 +192,11 @@ export class StableDiffusionPipeline {
 
   /** What fixes the accepted image sizes (VAE and UNet factors, sample_size). */
   get imageSizeRule(): ImageSizeRule {
-    return { vaeFactor: this.vaeScaleFactor, unetFactor: this.components.unet.sizeFactor, sampleSize: this.components.unet.config.sampleSize };
+    return {
+      vaeFactor: this.vaeScaleFactor,
+      unetFactor: this.components.unet.sizeFactor,
+      sampleSize: this.components.unet.config.sampleSize,
+    };
   }
 
   /** Default image size: sample_size × VAE factor (512 for SD-1.x and SD-2.1-base, 768 for SD-2.1). */
@@ -213,7 +217,7 @@ export class StableDiffusionPipeline {
   /** The prompt tokenizer, for building Prompt-to-Prompt controllers (SD-XL: the first one). */
   get tokenizer(): PromptTokenizer {
     const t = this.components.text.tokenizer;
-    if (!t) throw new Error('this pipeline\'s prompt encoder exposes no tokenizer');
+    if (!t) throw new Error("this pipeline's prompt encoder exposes no tokenizer");
     return t;
   }
 
@@ -225,7 +229,8 @@ export class StableDiffusionPipeline {
   get contextLength(): number {
     const t = this.components.text;
     const n = t.contextLength ?? t.tokenizer?.modelMaxLength;
-    if (n === undefined) throw new Error('this pipeline\'s prompt encoder states no context length (give it contextLength or a tokenizer)');
+    if (n === undefined)
+      throw new Error("this pipeline's prompt encoder states no context length (give it contextLength or a tokenizer)");
     return n;
   }
 
@@ -238,7 +243,8 @@ export class StableDiffusionPipeline {
   encodeConditioning(prompts: readonly string[], opts: PromptEncodeOptions = {}): PromptConditioning {
     if (!this.usesAddedConditioning) return { embeds: this.encodePrompts(prompts, opts) };
     const text = this.components.text;
-    if (!text.encodePooled) throw new Error('this UNet needs pooled text embeddings (SD-XL), which the prompt encoder does not give');
+    if (!text.encodePooled)
+      throw new Error('this UNet needs pooled text embeddings (SD-XL), which the prompt encoder does not give');
     return opts.clipSkip ? text.encodePooled(prompts, opts) : text.encodePooled(prompts);
   }
 
@@ -249,7 +255,8 @@ export class StableDiffusionPipeline {
    */
   negativeConditioning(cond: PromptConditioning, negatives?: readonly string[]): PromptConditioning {
     if (negatives) return this.encodeConditioning(negatives);
-    if (this.components.forceZerosForEmptyPrompt) return { embeds: tf.zerosLike(cond.embeds), pooled: cond.pooled && tf.zerosLike(cond.pooled) };
+    if (this.components.forceZerosForEmptyPrompt)
+      return { embeds: tf.zerosLike(cond.embeds), pooled: cond.pooled && tf.zerosLike(cond.pooled) };
     return this.encodeConditioning(new Array<string>(cond.embeds.shape[0]).fill(''));
   }
 
@@ -324,7 +331,12 @@ export class StableDiffusionPipeline {
    * of the batch ([uncond..., cond...] with guidance) and the time ids of every row
    * (size-conditioning.ts, diffusers' row order). The caller disposes `textEmbeds`.
    */
-  private addedConditioning(cond: PromptConditioning, uncond: PromptConditioning | undefined, size: { height: number; width: number }, micro: SizeConditioning): AddedConditioning | undefined {
+  private addedConditioning(
+    cond: PromptConditioning,
+    uncond: PromptConditioning | undefined,
+    size: { height: number; width: number },
+    micro: SizeConditioning,
+  ): AddedConditioning | undefined {
     if (!this.usesAddedConditioning) return undefined;
     const n = cond.embeds.shape[0];
     const textEmbeds = uncond ? (tf.concat([uncond.pooled!, cond.pooled!], 0) as tf.Tensor2D) : tf.clone(cond.pooled!);
@@ -336,7 +348,8 @@ export class StableDiffusionPipeline {
    * controller editing the attention of the edited prompts.
    */
   async edit(opts: EditOptions): Promise<GenerateResult> {
-    if (opts.prompts.length < 2 && !opts.controller) throw new Error('edit needs a source and at least one edited prompt');
+    if (opts.prompts.length < 2 && !opts.controller)
+      throw new Error('edit needs a source and at least one edited prompt');
     return this.generate({ ...opts, sharedLatents: true });
   }
 
@@ -356,7 +369,16 @@ export class StableDiffusionPipeline {
     const cond = this.encodeConditioning([opts.prompt]);
     const added = this.addedConditioning(cond, undefined, { height, width }, {});
     try {
-      const r = await ddimInvert({ unet, scheduler, cond: cond.embeds, added, latents: x0, steps: opts.steps ?? 50, onStep: opts.onStep, signal: opts.signal ?? this.signal });
+      const r = await ddimInvert({
+        unet,
+        scheduler,
+        cond: cond.embeds,
+        added,
+        latents: x0,
+        steps: opts.steps ?? 50,
+        onStep: opts.onStep,
+        signal: opts.signal ?? this.signal,
+      });
       try {
         return {
           latents: await nhwcToNchwHost(r.latents),
@@ -385,7 +407,9 @@ export class StableDiffusionPipeline {
     const inv = await this.invert({ ...opts, scheduler });
     const [n, , c, h, w] = inv.trajectory.shape;
     const per = c * h * w;
-    const trajectory = Array.from({ length: n }, (_, k) => nchwToNhwc({ shape: [1, c, h, w], data: inv.trajectory.data.subarray(k * per, (k + 1) * per) }));
+    const trajectory = Array.from({ length: n }, (_, k) =>
+      nchwToNhwc({ shape: [1, c, h, w], data: inv.trajectory.data.subarray(k * per, (k + 1) * per) }),
+    );
     const cond = this.encodeConditioning([opts.prompt]);
     // The starting null embedding: what sampling uses without negative prompts ("", or zeros for SD-XL).
     const uncond = this.negativeConditioning(cond);
@@ -394,11 +418,24 @@ export class StableDiffusionPipeline {
     const addedUncond = this.addedConditioning(uncond, undefined, size, {});
     try {
       const r = await nullTextOptimize({
-        unet: this.components.unet, scheduler, cond: cond.embeds, uncond: uncond.embeds, addedCond, addedUncond, trajectory, ...settings,
-        onStep: opts.onNullTextStep, onIteration: opts.onIteration,
+        unet: this.components.unet,
+        scheduler,
+        cond: cond.embeds,
+        uncond: uncond.embeds,
+        addedCond,
+        addedUncond,
+        trajectory,
+        ...settings,
+        onStep: opts.onNullTextStep,
+        onIteration: opts.onIteration,
       });
       try {
-        return { ...inv, uncondEmbeddings: await readHost(r.uncondEmbeddings), guidance: settings.guidance, losses: r.losses };
+        return {
+          ...inv,
+          uncondEmbeddings: await readHost(r.uncondEmbeddings),
+          guidance: settings.guidance,
+          losses: r.losses,
+        };
       } finally {
         tf.dispose([r.uncondEmbeddings, r.latents]);
       }
@@ -453,20 +490,30 @@ export class StableDiffusionPipeline {
     if (shape.length !== 3 || shape[1] !== t || shape[2] !== d) {
       throw new Error(`uncondEmbeddings have shape [${shape.join(', ')}], expected [steps, ${t}, ${d}] for this model`);
     }
-    if (shape[0] !== steps) throw new Error(`uncondEmbeddings hold ${shape[0]} steps, the run has ${steps}: sample with the inversion's step count`);
-    if (guidance <= 1) throw new Error(`uncondEmbeddings need classifier-free guidance (guidance > 1), got ${guidance}`);
+    if (shape[0] !== steps)
+      throw new Error(
+        `uncondEmbeddings hold ${shape[0]} steps, the run has ${steps}: sample with the inversion's step count`,
+      );
+    if (guidance <= 1)
+      throw new Error(`uncondEmbeddings need classifier-free guidance (guidance > 1), got ${guidance}`);
     if (negatives) throw new Error('give either negativePrompts or uncondEmbeddings, not both');
   }
 
   private imageSize(opts: GenerateOptions): { height: number; width: number } {
-    return resolveImageSize({ height: opts.height, width: opts.width, latentsShape: opts.latents?.shape }, this.imageSizeRule);
+    return resolveImageSize(
+      { height: opts.height, width: opts.width, latentsShape: opts.latents?.shape },
+      this.imageSizeRule,
+    );
   }
 
   /** Refuses, before any step, a run whose activations cannot fit the backend's memory budget. */
   private checkMemory(size: { height: number; width: number }, batch: number): void {
     const { unet, vae } = this.components;
     const attention = unet.config.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D');
-    const mem = estimateRunMemory({ unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels, unetAttention: attention }, { ...size, vaeFactor: this.vaeScaleFactor, batch });
+    const mem = estimateRunMemory(
+      { unet: unet.config.blockOutChannels, vae: vae.config.blockOutChannels, unetAttention: attention },
+      { ...size, vaeFactor: this.vaeScaleFactor, batch },
+    );
     checkRunMemory(mem, tf.memory().numBytes, wasmHeapBudget(), size);
   }
 }
@@ -487,7 +534,8 @@ function stackNhwcAsNchw(steps: Float32Array[], [b, h, w, c]: number[]): HostTen
     for (let n = 0; n < b; n++)
       for (let y = 0; y < h; y++)
         for (let x = 0; x < w; x++)
-          for (let ch = 0; ch < c; ch++) out[k * per + ((n * c + ch) * h + y) * w + x] = s[((n * h + y) * w + x) * c + ch];
+          for (let ch = 0; ch < c; ch++)
+            out[k * per + ((n * c + ch) * h + y) * w + x] = s[((n * h + y) * w + x) * c + ch];
   });
   return { shape: [steps.length, b, c, h, w], data: out };
 }

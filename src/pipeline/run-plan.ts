@@ -41,7 +41,12 @@ export function estimateRunMemory(
 ): RunMemory {
   const latentPixels = (run.height / run.vaeFactor) * (run.width / run.vaeFactor);
   const vaeWidth = Math.max(widths.vae[0], widths.vae[1] ?? 0);
-  const level = widths.unet.map((c, l) => (widths.unetAttention?.[l] === false ? UNET_LEVEL_FACTOR.resnets : UNET_LEVEL_FACTOR.attention) * (latentPixels / 4 ** l) * c);
+  const level = widths.unet.map(
+    (c, l) =>
+      (widths.unetAttention?.[l] === false ? UNET_LEVEL_FACTOR.resnets : UNET_LEVEL_FACTOR.attention) *
+      (latentPixels / 4 ** l) *
+      c,
+  );
   return {
     unetBytes: run.batch * Math.max(...level) * 4,
     vaeBytes: 4 * run.height * run.width * vaeWidth * 4,
@@ -60,11 +65,23 @@ export interface ModelRunPlan {
  * height/width, else those of given NCHW latents, else the model's default size (errors name the
  * multiple and the default), and the memory of `batch` UNet samples (incl. the CFG copy).
  */
-export function modelRunPlan(unet: UNetConfig, vae: VaeConfig, req: { height?: number; width?: number; latentsShape?: readonly number[]; batch: number }): ModelRunPlan {
-  const rule: ImageSizeRule = { sampleSize: unet.sampleSize, vaeFactor: 2 ** (vae.blockOutChannels.length - 1), unetFactor: 2 ** (unet.downBlockTypes.length - 1) };
+export function modelRunPlan(
+  unet: UNetConfig,
+  vae: VaeConfig,
+  req: { height?: number; width?: number; latentsShape?: readonly number[]; batch: number },
+): ModelRunPlan {
+  const rule: ImageSizeRule = {
+    sampleSize: unet.sampleSize,
+    vaeFactor: 2 ** (vae.blockOutChannels.length - 1),
+    unetFactor: 2 ** (unet.downBlockTypes.length - 1),
+  };
   const size = resolveImageSize(req, rule);
   const memory = estimateRunMemory(
-    { unet: unet.blockOutChannels, vae: vae.blockOutChannels, unetAttention: unet.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D') },
+    {
+      unet: unet.blockOutChannels,
+      vae: vae.blockOutChannels,
+      unetAttention: unet.downBlockTypes.map((t) => t === 'CrossAttnDownBlock2D'),
+    },
     { ...size, vaeFactor: rule.vaeFactor, batch: req.batch },
   );
   return { rule, size, memory };
@@ -81,7 +98,12 @@ const gib = (b: number) => `${(b / 2 ** 30).toFixed(b < 2 ** 30 ? 2 : 1)} GiB`;
  * Throws a one-line error when `liveBytes` (already on the backend, e.g. resident weights) plus
  * the larger stage does not fit `budget` (bytes; undefined = no known limit).
  */
-export function checkRunMemory(mem: RunMemory, liveBytes: number, budget: { bytes: number; name: string } | undefined, size: { height: number; width: number }): void {
+export function checkRunMemory(
+  mem: RunMemory,
+  liveBytes: number,
+  budget: { bytes: number; name: string } | undefined,
+  size: { height: number; width: number },
+): void {
   if (!budget) return;
   const need = liveBytes + Math.max(mem.unetBytes, mem.vaeBytes);
   if (need <= budget.bytes) return;

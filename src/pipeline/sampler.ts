@@ -102,7 +102,13 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
       await betweenSteps(o.signal);
       const next = tf.tidy(() => {
         const input = cfg ? tf.concat([x, x], 0) : x;
-        const eps = o.unet.forward(o.scheduler.scaleModelInput(input, t) as tf.Tensor4D, t, contextAt(i), { controller: o.controller, step: i }, { added: o.added });
+        const eps = o.unet.forward(
+          o.scheduler.scaleModelInput(input, t) as tf.Tensor4D,
+          t,
+          contextAt(i),
+          { controller: o.controller, step: i },
+          { added: o.added },
+        );
         let guided: tf.Tensor4D = eps;
         if (cfg) {
           const [u, c] = tf.split(eps, 2, 0);

@@ -27,14 +27,24 @@ export interface SizeConditioning {
   negativeTargetSize?: PixelPair;
 }
 
-const KEYS = ['originalSize', 'cropsCoordsTopLeft', 'targetSize', 'negativeOriginalSize', 'negativeCropsCoordsTopLeft', 'negativeTargetSize'] as const;
+const KEYS = [
+  'originalSize',
+  'cropsCoordsTopLeft',
+  'targetSize',
+  'negativeOriginalSize',
+  'negativeCropsCoordsTopLeft',
+  'negativeTargetSize',
+] as const;
 
 /** Throws (naming the option) unless every given pair is two finite non-negative numbers; `applies` false refuses any. */
 export function checkSizeConditioning(c: SizeConditioning, applies: boolean): void {
   for (const k of KEYS) {
     const v = c[k];
     if (v === undefined) continue;
-    if (!applies) throw new Error(`${k} is SD-XL micro-conditioning; this model's UNet has no added conditioning (addition_embed_type "text_time")`);
+    if (!applies)
+      throw new Error(
+        `${k} is SD-XL micro-conditioning; this model's UNet has no added conditioning (addition_embed_type "text_time")`,
+      );
     if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0)) {
       throw new Error(`${k} must be two non-negative numbers, got ${JSON.stringify(v)}`);
     }
@@ -42,11 +52,16 @@ export function checkSizeConditioning(c: SizeConditioning, applies: boolean): vo
 }
 
 /** The positive and negative time ids of a run of `size` (see the module comment). */
-export function sizeTimeIds(c: SizeConditioning, size: { height: number; width: number }): { positive: number[]; negative: number[] } {
+export function sizeTimeIds(
+  c: SizeConditioning,
+  size: { height: number; width: number },
+): { positive: number[]; negative: number[] } {
   const own: PixelPair = [size.height, size.width];
   const positive = [...(c.originalSize ?? own), ...(c.cropsCoordsTopLeft ?? [0, 0]), ...(c.targetSize ?? own)];
   const negative =
-    c.negativeOriginalSize && c.negativeTargetSize ? [...c.negativeOriginalSize, ...(c.negativeCropsCoordsTopLeft ?? [0, 0]), ...c.negativeTargetSize] : positive;
+    c.negativeOriginalSize && c.negativeTargetSize
+      ? [...c.negativeOriginalSize, ...(c.negativeCropsCoordsTopLeft ?? [0, 0]), ...c.negativeTargetSize]
+      : positive;
   return { positive, negative };
 }
 
@@ -58,7 +73,11 @@ export function sizeTimeIds(c: SizeConditioning, size: { height: number; width: 
  * some conditional rows the negative ones. That order is reproduced so the numbers are diffusers';
  * with the default (equal) ids it makes no difference.
  */
-export function unetTimeIds(ids: { positive: number[]; negative: number[] }, prompts: number, guided: boolean): number[][] {
+export function unetTimeIds(
+  ids: { positive: number[]; negative: number[] },
+  prompts: number,
+  guided: boolean,
+): number[][] {
   if (!guided) return Array.from({ length: prompts }, () => [...ids.positive]);
   return Array.from({ length: 2 * prompts }, (_, i) => [...(i % 2 === 0 ? ids.negative : ids.positive)]);
 }

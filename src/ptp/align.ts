@@ -26,7 +26,11 @@ const START = 4;
  * left (gap in x), then up (gap in y), then the diagonal. Returns the traceback matrix
  * [(|x|+1)·(|y|+1)], row-major.
  */
-export function globalAlign(x: readonly number[], y: readonly number[], score: AlignScore = DEFAULT_ALIGN_SCORE): Uint8Array {
+export function globalAlign(
+  x: readonly number[],
+  y: readonly number[],
+  score: AlignScore = DEFAULT_ALIGN_SCORE,
+): Uint8Array {
   const nx = x.length;
   const ny = y.length;
   const w = ny + 1;
@@ -58,7 +62,11 @@ export function globalAlign(x: readonly number[], y: readonly number[], score: A
  * For each element of y, the index of the element of x it is aligned to, or −1 where y has an
  * insertion (`get_aligned_sequences(...)[-1][:, 1]`).
  */
-export function alignTargetToSource(x: readonly number[], y: readonly number[], score: AlignScore = DEFAULT_ALIGN_SCORE): Int32Array {
+export function alignTargetToSource(
+  x: readonly number[],
+  y: readonly number[],
+  score: AlignScore = DEFAULT_ALIGN_SCORE,
+): Int32Array {
   const tb = globalAlign(x, y, score);
   const w = y.length + 1;
   const out = new Int32Array(y.length).fill(-1);
@@ -95,7 +103,12 @@ export interface RefinementMap {
  * `target`; positions from the target's length on map to themselves with alpha 1. `maxLen` is the
  * text context length (the official code's 77; default: the tokenizer's `modelMaxLength`).
  */
-export function refinementMapper(tokenizer: PromptTokenizer, source: string, target: string, maxLen = tokenizer.modelMaxLength): RefinementMap {
+export function refinementMapper(
+  tokenizer: PromptTokenizer,
+  source: string,
+  target: string,
+  maxLen = tokenizer.modelMaxLength,
+): RefinementMap {
   const x = encodePrompt(tokenizer, source, maxLen);
   const y = encodePrompt(tokenizer, target, maxLen);
   const base = alignTargetToSource(x, y);
@@ -113,7 +126,11 @@ export function refinementMapper(tokenizer: PromptTokenizer, source: string, tar
 }
 
 /** `get_refinement_mapper`: one RefinementMap per edited prompt (prompts[1..]) against prompts[0]. */
-export function refinementMappers(tokenizer: PromptTokenizer, prompts: readonly string[], maxLen = tokenizer.modelMaxLength): RefinementMap[] {
+export function refinementMappers(
+  tokenizer: PromptTokenizer,
+  prompts: readonly string[],
+  maxLen = tokenizer.modelMaxLength,
+): RefinementMap[] {
   requireEdits(prompts, 'Refine');
   return prompts.slice(1).map((p) => refinementMapper(tokenizer, prompts[0], p, maxLen));
 }
@@ -125,7 +142,12 @@ export function refinementMappers(tokenizer: PromptTokenizer, prompts: readonly 
  * target token). As in the official code, before the last differing word the diagonal is
  * shifted by the token-count difference; after it the code writes M[j, j] = 1.
  */
-export function replacementMapper(tokenizer: PromptTokenizer, source: string, target: string, maxLen = tokenizer.modelMaxLength): Float32Array {
+export function replacementMapper(
+  tokenizer: PromptTokenizer,
+  source: string,
+  target: string,
+  maxLen = tokenizer.modelMaxLength,
+): Float32Array {
   const wx = splitWords(source);
   const wy = splitWords(target);
   if (wx.length !== wy.length) {
@@ -141,7 +163,9 @@ export function replacementMapper(tokenizer: PromptTokenizer, source: string, ta
   const tgt = replaced.map((i) => wordTokenIndices(tokenizer, target, i));
   replaced.forEach((w, k) => {
     if (src[k].length === 0 || tgt[k].length === 0) {
-      throw new Error(`Replace: word ${w} ("${wx[w]}" → "${wy[w]}") has no tokens in "${src[k].length ? target : source}"`);
+      throw new Error(
+        `Replace: word ${w} ("${wx[w]}" → "${wy[w]}") has no tokens in "${src[k].length ? target : source}"`,
+      );
     }
   });
   const m = new Float32Array(maxLen * maxLen);
@@ -175,11 +199,16 @@ export function replacementMapper(tokenizer: PromptTokenizer, source: string, ta
 }
 
 /** `get_replacement_mapper`: one matrix per edited prompt (prompts[1..]) against prompts[0]. */
-export function replacementMappers(tokenizer: PromptTokenizer, prompts: readonly string[], maxLen = tokenizer.modelMaxLength): Float32Array[] {
+export function replacementMappers(
+  tokenizer: PromptTokenizer,
+  prompts: readonly string[],
+  maxLen = tokenizer.modelMaxLength,
+): Float32Array[] {
   requireEdits(prompts, 'Replace');
   return prompts.slice(1).map((p) => replacementMapper(tokenizer, prompts[0], p, maxLen));
 }
 
 function requireEdits(prompts: readonly string[], what: string): void {
-  if (prompts.length < 2) throw new Error(`${what} needs a source prompt and at least one edited prompt, got ${prompts.length} prompt(s)`);
+  if (prompts.length < 2)
+    throw new Error(`${what} needs a source prompt and at least one edited prompt, got ${prompts.length} prompt(s)`);
 }

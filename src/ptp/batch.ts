@@ -20,10 +20,14 @@ export function condRange(ctx: AttentionContext, numPrompts?: number): CondRange
   if (numPrompts !== undefined) {
     if (ctx.batch === 2 * numPrompts) return { start: numPrompts, count: numPrompts };
     if (ctx.batch === numPrompts) return { start: 0, count: numPrompts };
-    throw new Error(`${ctx.name}: batch of ${ctx.batch} fits neither ${numPrompts} prompts nor their CFG batch of ${2 * numPrompts}`);
+    throw new Error(
+      `${ctx.name}: batch of ${ctx.batch} fits neither ${numPrompts} prompts nor their CFG batch of ${2 * numPrompts}`,
+    );
   }
   if (ctx.batch % 2 !== 0) {
-    throw new Error(`${ctx.name}: batch of ${ctx.batch} is not a CFG batch [uncond..., cond...]; give the controller numPrompts`);
+    throw new Error(
+      `${ctx.name}: batch of ${ctx.batch} is not a CFG batch [uncond..., cond...]; give the controller numPrompts`,
+    );
   }
   return { start: ctx.batch / 2, count: ctx.batch / 2 };
 }

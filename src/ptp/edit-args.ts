@@ -7,7 +7,8 @@ import type { CrossReplaceSteps } from './schedule.js';
 
 function items(raw: string, label: string, form: string): string[] {
   const parts = raw.split(',').map((s) => s.trim());
-  if (raw.trim() === '' || parts.some((p) => p === '')) throw new EditSpecError(`${label}: expected ${form}, got "${raw}"`);
+  if (raw.trim() === '' || parts.some((p) => p === ''))
+    throw new EditSpecError(`${label}: expected ${form}, got "${raw}"`);
   return parts;
 }
 
@@ -19,7 +20,8 @@ function number(raw: string): number | undefined {
 /** A fraction of the sampling in [0, 1]. */
 export function parseFraction(raw: unknown, label: string): number {
   const v = typeof raw === 'number' ? raw : number(String(raw));
-  if (v === undefined || v < 0 || v > 1) throw new EditSpecError(`${label}: expected a fraction of the steps in [0, 1], got "${String(raw)}"`);
+  if (v === undefined || v < 0 || v > 1)
+    throw new EditSpecError(`${label}: expected a fraction of the steps in [0, 1], got "${String(raw)}"`);
   return v;
 }
 

@@ -53,7 +53,12 @@ export interface EditOptionNames {
 }
 
 /** Names for messages outside the command line. */
-export const PLAIN_OPTION_NAMES: EditOptionNames = { mode: 'mode', target: 'an edited prompt', reweight: 'reweight', blend: 'blend' };
+export const PLAIN_OPTION_NAMES: EditOptionNames = {
+  mode: 'mode',
+  target: 'an edited prompt',
+  reweight: 'reweight',
+  blend: 'blend',
+};
 
 /** Bad edit settings (an unknown word, mismatched word counts, a malformed value): a one-line message. */
 export class EditSpecError extends Error {
@@ -80,11 +85,15 @@ function baseMode(spec: EditSpec, n: EditOptionNames, note: (text: string) => vo
   if (!targets.length) return undefined;
   const differ = targets.filter((t) => wordCount(t) !== wordCount(source));
   if (mode === 'replace' && differ.length) {
-    throw new EditSpecError(`${n.mode} replace needs the same number of words: "${source}" has ${wordCount(source)}, "${differ[0]}" has ${wordCount(differ[0])}; use ${n.mode} refine`);
+    throw new EditSpecError(
+      `${n.mode} replace needs the same number of words: "${source}" has ${wordCount(source)}, "${differ[0]}" has ${wordCount(differ[0])}; use ${n.mode} refine`,
+    );
   }
   const base = mode === 'replace' || mode === 'refine' ? mode : differ.length ? 'refine' : 'replace';
   if (mode === undefined || mode === 'reweight') {
-    note(`mode: ${base} (${base === 'replace' ? 'same number of words' : 'the number of words differs'})${spec.reweight ? ', with reweighting' : ''}`);
+    note(
+      `mode: ${base} (${base === 'replace' ? 'same number of words' : 'the number of words differs'})${spec.reweight ? ', with reweighting' : ''}`,
+    );
   }
   return base;
 }
@@ -94,14 +103,24 @@ export function buildEdit(tokenizer: PromptTokenizer, spec: EditSpec, opts: Buil
   const n = opts.names ?? PLAIN_OPTION_NAMES;
   const { source, targets, mode, reweight } = spec;
   if (mode === 'reweight' && !reweight) throw new EditSpecError(`${n.mode} reweight needs ${n.reweight} word=factor`);
-  if (targets.length === 0 && !reweight) throw new EditSpecError(`${n.target} is required (or ${n.reweight} word=factor to reweight the source prompt)`);
-  if (targets.length === 0 && (mode === 'replace' || mode === 'refine')) throw new EditSpecError(`${n.mode} ${mode} needs ${n.target}`);
+  if (targets.length === 0 && !reweight)
+    throw new EditSpecError(`${n.target} is required (or ${n.reweight} word=factor to reweight the source prompt)`);
+  if (targets.length === 0 && (mode === 'replace' || mode === 'refine'))
+    throw new EditSpecError(`${n.mode} ${mode} needs ${n.target}`);
   const prompts = targets.length ? [source, ...targets] : [source, source];
   const base = baseMode(spec, n, opts.note ?? (() => {}));
   try {
     const localBlend = spec.blend ? makeBlend(tokenizer, prompts, spec.blend, spec.blendThreshold, n) : undefined;
-    const common = { tokenizer, prompts, crossReplaceSteps: spec.cross, selfReplaceSteps: spec.self, localBlend, storeMaps: opts.storeMaps };
-    const edit = base === 'replace' ? new AttentionReplace(common) : base === 'refine' ? new AttentionRefine(common) : undefined;
+    const common = {
+      tokenizer,
+      prompts,
+      crossReplaceSteps: spec.cross,
+      selfReplaceSteps: spec.self,
+      localBlend,
+      storeMaps: opts.storeMaps,
+    };
+    const edit =
+      base === 'replace' ? new AttentionReplace(common) : base === 'refine' ? new AttentionRefine(common) : undefined;
     if (!reweight) return { controller: edit!, prompts, description: base! };
     const edited = prompts.slice(1);
     for (const { word } of reweight) {
@@ -122,7 +141,13 @@ export function buildEdit(tokenizer: PromptTokenizer, spec: EditSpec, opts: Buil
 }
 
 /** LocalBlend with, for each prompt, the blend words it contains. */
-function makeBlend(tokenizer: PromptTokenizer, prompts: readonly string[], words: readonly string[], threshold: number | undefined, n: EditOptionNames): LocalBlend {
+function makeBlend(
+  tokenizer: PromptTokenizer,
+  prompts: readonly string[],
+  words: readonly string[],
+  threshold: number | undefined,
+  n: EditOptionNames,
+): LocalBlend {
   for (const w of words) {
     if (prompts.every((p) => wordTokenIndices(tokenizer, p, w).length === 0)) {
       throw new EditSpecError(`${n.blend}: "${w}" is not a word of ${quoteAll(prompts)}`);

@@ -9,7 +9,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { AttentionContext } from '../nn/attention-control.js';
 import type { LocalBlend } from './local-blend.js';
 import { selfReplaceMaxKeys, type MapSize } from './resolution.js';
-import { selfReplaceWindow, timeWordAlpha, type CrossReplaceSteps, type StepBounds, type TimeWordAlpha } from './schedule.js';
+import {
+  selfReplaceWindow,
+  timeWordAlpha,
+  type CrossReplaceSteps,
+  type StepBounds,
+  type TimeWordAlpha,
+} from './schedule.js';
 import { AttentionStore } from './store.js';
 import type { PromptTokenizer } from '../models/clip/tokenizer.js';
 
@@ -58,8 +64,13 @@ export abstract class AttentionEdit extends AttentionStore {
   private plan?: { numSteps: number; crossAlpha: TimeWordAlpha; selfWindow: [number, number] };
 
   constructor(opts: AttentionEditOptions) {
-    super({ numPrompts: opts.prompts.length, latentSize: opts.latentSize, kinds: opts.storeMaps === 'cross' ? 'cross' : 'all' });
-    if (opts.prompts.length < 2) throw new Error(`an edit needs a source and at least one edited prompt, got ${opts.prompts.length} prompt(s)`);
+    super({
+      numPrompts: opts.prompts.length,
+      latentSize: opts.latentSize,
+      kinds: opts.storeMaps === 'cross' ? 'cross' : 'all',
+    });
+    if (opts.prompts.length < 2)
+      throw new Error(`an edit needs a source and at least one edited prompt, got ${opts.prompts.length} prompt(s)`);
     this.prompts = [...opts.prompts];
     this.tokenizer = opts.tokenizer;
     this.tokens = opts.tokenizer.modelMaxLength;
@@ -72,10 +83,14 @@ export abstract class AttentionEdit extends AttentionStore {
     if (opts.localBlend) {
       const lb = opts.localBlend.prompts;
       if (lb.length !== opts.prompts.length || lb.some((p, i) => p !== opts.prompts[i])) {
-        throw new Error(`LocalBlend was built for prompts ${JSON.stringify(lb)}, the edit has ${JSON.stringify(opts.prompts)}`);
+        throw new Error(
+          `LocalBlend was built for prompts ${JSON.stringify(lb)}, the edit has ${JSON.stringify(opts.prompts)}`,
+        );
       }
       if (opts.localBlend.tokens !== this.tokens) {
-        throw new Error(`LocalBlend was built for ${opts.localBlend.tokens} text tokens, the edit's tokenizer has ${this.tokens}`);
+        throw new Error(
+          `LocalBlend was built for ${opts.localBlend.tokens} text tokens, the edit's tokenizer has ${this.tokens}`,
+        );
       }
       this.localBlend = opts.localBlend;
     }
@@ -90,7 +105,10 @@ export abstract class AttentionEdit extends AttentionStore {
   }
 
   private requirePlan(): NonNullable<AttentionEdit['plan']> {
-    if (!this.plan) throw new Error('the number of denoising steps is not known yet: pass numSteps, or run the controller through the pipeline (reset(numSteps))');
+    if (!this.plan)
+      throw new Error(
+        'the number of denoising steps is not known yet: pass numSteps, or run the controller through the pipeline (reset(numSteps))',
+      );
     return this.plan;
   }
 
@@ -150,7 +168,10 @@ export abstract class AttentionEdit extends AttentionStore {
     const heads = ctx.heads;
     const [, q, k] = cond.shape;
     if (ctx.isCross) {
-      if (k !== this.tokens) throw new Error(`${ctx.name}: cross-attention over ${k} keys; this edit controller was built for ${this.tokens} text tokens (its tokenizer's modelMaxLength)`);
+      if (k !== this.tokens)
+        throw new Error(
+          `${ctx.name}: cross-attention over ${k} keys; this edit controller was built for ${this.tokens} text tokens (its tokenizer's modelMaxLength)`,
+        );
       if (!this.crossAlpha.isActive(step)) return cond; // r·0 + 1·rep = rep exactly
       const x = tf.reshape(cond, [n, heads, q, k]);
       const base = tf.reshape(tf.slice(x, [0, 0, 0, 0], [1, heads, q, k]), [heads, q, k]) as tf.Tensor3D;

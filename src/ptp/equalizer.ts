@@ -27,12 +27,16 @@ export function getEqualizer(
   const vs = typeof values === 'number' ? [values] : values;
   if (ws.length === 0) throw new Error('equalizer: no words given');
   if (vs.length !== 1 && vs.length !== ws.length) {
-    throw new Error(`equalizer: ${vs.length} values for ${ws.length} words; give one value for all words or one per word`);
+    throw new Error(
+      `equalizer: ${vs.length} values for ${ws.length} words; give one value for all words or one per word`,
+    );
   }
   for (const v of vs) if (!Number.isFinite(v)) throw new Error(`equalizer: value ${v} is not a finite number`);
   const eq = new Float32Array(tokenizer.modelMaxLength).fill(1);
   ws.forEach((w, i) => {
-    const inds = opts.ignoreMissing ? wordTokenIndices(tokenizer, text, w) : requireWordTokens(tokenizer, text, w, 'equalizer');
+    const inds = opts.ignoreMissing
+      ? wordTokenIndices(tokenizer, text, w)
+      : requireWordTokens(tokenizer, text, w, 'equalizer');
     for (const t of inds) eq[t] = vs.length === 1 ? vs[0] : vs[i];
   });
   return eq;

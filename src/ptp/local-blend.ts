@@ -40,17 +40,26 @@ export class LocalBlend {
   readonly threshold: number;
 
   /** `words[i]`: the word(s) of prompts[i] whose attention defines the region (string or word index). */
-  constructor(tokenizer: PromptTokenizer, readonly prompts: readonly string[], words: readonly (WordRef | readonly WordRef[])[], opts: LocalBlendOptions = {}) {
-    if (prompts.length < 2) throw new Error(`LocalBlend needs a source and at least one edited prompt, got ${prompts.length}`);
+  constructor(
+    tokenizer: PromptTokenizer,
+    readonly prompts: readonly string[],
+    words: readonly (WordRef | readonly WordRef[])[],
+    opts: LocalBlendOptions = {},
+  ) {
+    if (prompts.length < 2)
+      throw new Error(`LocalBlend needs a source and at least one edited prompt, got ${prompts.length}`);
     if (words.length !== prompts.length) {
       throw new Error(`LocalBlend: give words for each of the ${prompts.length} prompts (got ${words.length} entries)`);
     }
     this.threshold = opts.threshold ?? 0.3;
     this.tokens = tokenizer.modelMaxLength;
-    if (!Number.isFinite(this.threshold)) throw new Error(`LocalBlend: threshold must be a number, got ${opts.threshold}`);
+    if (!Number.isFinite(this.threshold))
+      throw new Error(`LocalBlend: threshold must be a number, got ${opts.threshold}`);
     this.alphaLayers = prompts.map((prompt, i) => {
       const a = new Float32Array(this.tokens);
-      const list = (typeof words[i] === 'string' || typeof words[i] === 'number' ? [words[i]] : words[i]) as readonly WordRef[];
+      const list = (
+        typeof words[i] === 'string' || typeof words[i] === 'number' ? [words[i]] : words[i]
+      ) as readonly WordRef[];
       if (list.length === 0) throw new Error(`LocalBlend: no word given for prompt "${prompt}"`);
       for (const w of list) for (const t of requireWordTokens(tokenizer, prompt, w, 'LocalBlend')) a[t] = 1;
       return a;
@@ -69,7 +78,10 @@ export class LocalBlend {
   /** The stored maps LocalBlend reads: the first BLEND_LAYERS.down down and BLEND_LAYERS.up up ones at latent/4, down first. */
   selectMaps(maps: readonly StoredMap[], latent: MapSize): StoredMap[] {
     const candidates = maps.filter((m) => this.readsLayer(m, latent));
-    return [...candidates.filter((m) => m.place === 'down').slice(0, BLEND_LAYERS.down), ...candidates.filter((m) => m.place === 'up').slice(0, BLEND_LAYERS.up)];
+    return [
+      ...candidates.filter((m) => m.place === 'down').slice(0, BLEND_LAYERS.down),
+      ...candidates.filter((m) => m.place === 'up').slice(0, BLEND_LAYERS.up),
+    ];
   }
 
   /**
@@ -82,13 +94,17 @@ export class LocalBlend {
     const s = blendMapSize(latent);
     const n = this.prompts.length;
     if (used.length === 0) {
-      throw new Error(`LocalBlend: no stored cross-attention maps of ${s.height}×${s.width} (latent ${latent.height}×${latent.width}); is the controller storing them?`);
+      throw new Error(
+        `LocalBlend: no stored cross-attention maps of ${s.height}×${s.width} (latent ${latent.height}×${latent.width}); is the controller storing them?`,
+      );
     }
     return tf.tidy(() => {
       const per = used.map((m) => {
         const [rows, q, k] = m.probs.shape;
         if (rows !== n * m.heads || k !== this.tokens || q !== s.height * s.width) {
-          throw new Error(`LocalBlend: map ${m.name} [${m.probs.shape}] does not hold ${n} prompts × ${m.heads} heads × ${s.height}·${s.width} queries × ${this.tokens} tokens`);
+          throw new Error(
+            `LocalBlend: map ${m.name} [${m.probs.shape}] does not hold ${n} prompts × ${m.heads} heads × ${s.height}·${s.width} queries × ${this.tokens} tokens`,
+          );
         }
         return tf.reshape(m.probs, [n, m.heads, s.height, s.width, k]);
       });
@@ -108,7 +124,12 @@ export class LocalBlend {
   mask(maps: readonly StoredMap[], latent: MapSize): tf.Tensor4D {
     const n = this.prompts.length;
     return tf.tidy(() => {
-      const up = tf.image.resizeNearestNeighbor(this.wordMaps(maps, latent), [latent.height, latent.width], false, false);
+      const up = tf.image.resizeNearestNeighbor(
+        this.wordMaps(maps, latent),
+        [latent.height, latent.width],
+        false,
+        false,
+      );
       const on = tf.greater(up, this.threshold);
       const src = tf.slice(on, [0, 0, 0, 0], [1, latent.height, latent.width, 1]);
       const edits = tf.slice(on, [1, 0, 0, 0], [n - 1, latent.height, latent.width, 1]);
@@ -119,7 +140,8 @@ export class LocalBlend {
   /** Blends NHWC latents [prompts, H, W, C] with the mask from `maps`; returns new latents. */
   apply(latents: tf.Tensor4D, maps: readonly StoredMap[]): tf.Tensor4D {
     const [b, h, w, c] = latents.shape;
-    if (b !== this.prompts.length) throw new Error(`LocalBlend: latents hold ${b} images for ${this.prompts.length} prompts`);
+    if (b !== this.prompts.length)
+      throw new Error(`LocalBlend: latents hold ${b} images for ${this.prompts.length} prompts`);
     return tf.tidy(() => {
       const mask = this.mask(maps, { height: h, width: w });
       const x0 = tf.slice(latents, [0, 0, 0, 0], [1, h, w, c]);

@@ -19,7 +19,13 @@ export interface PrincipalComponentOptions {
 }
 
 /** The `count` leading right-singular vectors of the row-major [rows, cols] matrix `a`. */
-export function principalComponents(a: ArrayLike<number>, rows: number, cols: number, count: number, opts: PrincipalComponentOptions = {}): PrincipalComponents {
+export function principalComponents(
+  a: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  count: number,
+  opts: PrincipalComponentOptions = {},
+): PrincipalComponents {
   if (a.length !== rows * cols) throw new Error(`principalComponents: ${a.length} values for a ${rows}×${cols} matrix`);
   const k = Math.min(count, rows, cols);
   if (k < 1) return { vectors: [], values: [] };
@@ -95,10 +101,11 @@ function orthonormalize(vs: Float64Array[]): Float64Array[] {
   const out: Float64Array[] = [];
   for (const v0 of vs) {
     const v = Float64Array.from(v0);
-    for (let pass = 0; pass < 2; pass++) for (const u of out) {
-      const d = dot(u, v);
-      for (let i = 0; i < v.length; i++) v[i] -= d * u[i];
-    }
+    for (let pass = 0; pass < 2; pass++)
+      for (const u of out) {
+        const d = dot(u, v);
+        for (let i = 0; i < v.length; i++) v[i] -= d * u[i];
+      }
     let n = Math.sqrt(dot(v, v));
     if (!(n > 1e-300)) {
       // Degenerate direction: take the first basis vector not yet spanned.
@@ -119,7 +126,12 @@ function orthonormalize(vs: Float64Array[]): Float64Array[] {
 }
 
 /** Ritz pairs of AᵀA in span(q): eigen-decomposition of (Aq)ᵀ(Aq) by Jacobi rotations. */
-function rayleighRitz(m: Float64Array, rows: number, cols: number, q: Float64Array[]): { vectors: Float64Array[]; values: number[] } {
+function rayleighRitz(
+  m: Float64Array,
+  rows: number,
+  cols: number,
+  q: Float64Array[],
+): { vectors: Float64Array[]; values: number[] } {
   const p = q.length;
   const y = q.map((v) => mulA(m, rows, cols, v));
   const h = new Float64Array(p * p);
@@ -180,7 +192,14 @@ function jacobiEigen(a0: Float64Array, n: number): { values: number[]; vectors: 
   return { values: Array.from({ length: n }, (_, i) => a[i * n + i]), vectors: v };
 }
 
-function converged(m: Float64Array, rows: number, cols: number, r: { vectors: Float64Array[]; values: number[] }, k: number, tol: number): boolean {
+function converged(
+  m: Float64Array,
+  rows: number,
+  cols: number,
+  r: { vectors: Float64Array[]; values: number[] },
+  k: number,
+  tol: number,
+): boolean {
   const top = r.values[0];
   if (!(top > 0)) return true;
   for (let c = 0; c < k; c++) {

@@ -21,7 +21,16 @@ export class AttentionRefine extends AttentionEdit {
     return tf.tidy(() => {
       const e = this.maps.length;
       // torch indexing: mapper −1 (inserted token, alpha 0) reads the last token.
-      const gathered = this.maps.map((m) => tf.gather(base, tf.tensor1d(Array.from(m.mapper, (i) => (i < 0 ? this.tokens + i : i)), 'int32'), 2));
+      const gathered = this.maps.map((m) =>
+        tf.gather(
+          base,
+          tf.tensor1d(
+            Array.from(m.mapper, (i) => (i < 0 ? this.tokens + i : i)),
+            'int32',
+          ),
+          2,
+        ),
+      );
       const src = tf.stack(gathered, 0);
       const alphas = tf.tensor(concatRows(this.maps.map((m) => m.alphas)), [e, 1, 1, this.tokens]);
       return tf.add(tf.mul(src, alphas), tf.mul(replace, tf.sub(1, alphas))) as tf.Tensor4D;

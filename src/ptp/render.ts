@@ -53,7 +53,8 @@ export function crossAttentionGrid(maps: MapStack, labels: readonly string[], op
 export function selfAttentionComponents(maps: MapStack, count = 10, opts: GridOptions = {}): RgbImage {
   const { data, height: h, width: w, channels: k } = maps;
   const n = h * w;
-  if (k !== n) throw new Error(`selfAttentionComponents: self-attention maps need ${n} keys for ${h}×${w} queries, got ${k}`);
+  if (k !== n)
+    throw new Error(`selfAttentionComponents: self-attention maps need ${n} keys for ${h}×${w} queries, got ${k}`);
   if (data.length !== n * k) throw new Error(`selfAttentionComponents: ${data.length} values for ${h}×${w}×${k} maps`);
   const { vectors } = principalComponents(data, n, n, count);
   const cells = vectors.map((v, i) => {

@@ -27,17 +27,27 @@ export class AttentionReweight extends AttentionEdit {
     super(opts);
     const rows = opts.equalizer instanceof Float32Array ? [opts.equalizer] : [...opts.equalizer];
     if (rows.length !== 1 && rows.length !== this.edits) {
-      throw new Error(`AttentionReweight: equalizer has ${rows.length} rows; give 1 or one per edited prompt (${this.edits})`);
+      throw new Error(
+        `AttentionReweight: equalizer has ${rows.length} rows; give 1 or one per edited prompt (${this.edits})`,
+      );
     }
     rows.forEach((r, i) => {
-      if (r.length !== this.tokens) throw new Error(`AttentionReweight: equalizer row ${i} has ${r.length} values, expected ${this.tokens} (one per text token)`);
+      if (r.length !== this.tokens)
+        throw new Error(
+          `AttentionReweight: equalizer row ${i} has ${r.length} values, expected ${this.tokens} (one per text token)`,
+        );
     });
     if (opts.prev) {
       const p = opts.prev.prompts;
       if (p.length !== opts.prompts.length || p.some((x, i) => x !== opts.prompts[i])) {
-        throw new Error(`AttentionReweight: prev controller was built for prompts ${JSON.stringify(p)}, this one for ${JSON.stringify(opts.prompts)}`);
+        throw new Error(
+          `AttentionReweight: prev controller was built for prompts ${JSON.stringify(p)}, this one for ${JSON.stringify(opts.prompts)}`,
+        );
       }
-      if (opts.prev.tokens !== this.tokens) throw new Error(`AttentionReweight: prev controller works on ${opts.prev.tokens} text tokens, this one on ${this.tokens}`);
+      if (opts.prev.tokens !== this.tokens)
+        throw new Error(
+          `AttentionReweight: prev controller works on ${opts.prev.tokens} text tokens, this one on ${this.tokens}`,
+        );
     }
     this.equalizer = rows;
     this.prev = opts.prev;

@@ -46,7 +46,9 @@ export class TimeWordAlpha {
   /** Weights of one step: [edits·tokens]. Steps outside the schedule are an error. */
   step(step: number): Float32Array {
     if (!Number.isInteger(step) || step < 0 || step >= this.rows) {
-      throw new Error(`step ${step} is outside the cross-attention schedule (steps 0..${this.rows - 1}); was the controller built for ${this.rows - 1} steps?`);
+      throw new Error(
+        `step ${step} is outside the cross-attention schedule (steps 0..${this.rows - 1}); was the controller built for ${this.rows - 1} steps?`,
+      );
     }
     const n = this.edits * this.tokens;
     return this.data.subarray(step * n, step * n + n);
@@ -83,8 +85,12 @@ export function timeWordAlpha(
   crossReplaceSteps: CrossReplaceSteps,
   maxLen = tokenizer.modelMaxLength,
 ): TimeWordAlpha {
-  if (!Number.isInteger(numSteps) || numSteps < 1) throw new Error(`numSteps must be a positive integer, got ${numSteps}`);
-  if (prompts.length < 2) throw new Error(`cross-attention schedule needs a source and at least one edited prompt, got ${prompts.length} prompt(s)`);
+  if (!Number.isInteger(numSteps) || numSteps < 1)
+    throw new Error(`numSteps must be a positive integer, got ${numSteps}`);
+  if (prompts.length < 2)
+    throw new Error(
+      `cross-attention schedule needs a source and at least one edited prompt, got ${prompts.length} prompt(s)`,
+    );
   const entries: [string, StepBounds][] =
     typeof crossReplaceSteps === 'number' || Array.isArray(crossReplaceSteps)
       ? [['default_', crossReplaceSteps as StepBounds]]
@@ -107,7 +113,12 @@ export function timeWordAlpha(
       setWindow(a, bb, b, inds);
     }
     if (!found) {
-      throw new Error(`crossReplaceSteps: word "${word}" is in none of the edited prompts (${prompts.slice(1).map((p) => JSON.stringify(p)).join(', ')})`);
+      throw new Error(
+        `crossReplaceSteps: word "${word}" is in none of the edited prompts (${prompts
+          .slice(1)
+          .map((p) => JSON.stringify(p))
+          .join(', ')})`,
+      );
     }
   }
   return a;

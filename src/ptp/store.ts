@@ -10,7 +10,14 @@ import { DEFAULT_LATENT, storeMaxQueries, type MapSize } from './resolution.js';
 export type StoreKey = `${Place}_${'cross' | 'self'}`;
 
 /** Every key in the official order. */
-export const STORE_KEYS: readonly StoreKey[] = ['down_cross', 'mid_cross', 'up_cross', 'down_self', 'mid_self', 'up_self'];
+export const STORE_KEYS: readonly StoreKey[] = [
+  'down_cross',
+  'mid_cross',
+  'up_cross',
+  'down_self',
+  'mid_self',
+  'up_self',
+];
 
 export function storeKey(place: Place, isCross: boolean): StoreKey {
   return `${place}_${isCross ? 'cross' : 'self'}`;
@@ -179,7 +186,9 @@ export class AttentionStore implements AttentionController {
         const sum = this.sums.get(key) ?? [];
         if (sum.length !== list.length || sum.some((s, i) => s.probs.shape.join() !== list[i].probs.shape.join())) {
           const shapes = (l: StoredMap[]) => l.map((e) => `[${e.probs.shape}]`).join(' ');
-          throw new Error(`AttentionStore: ${key} maps changed between steps (stored ${shapes(sum)}, now ${shapes(list)}); call reset() before a new run`);
+          throw new Error(
+            `AttentionStore: ${key} maps changed between steps (stored ${shapes(sum)}, now ${shapes(list)}); call reset() before a new run`,
+          );
         }
       }
       for (const [key, list] of this.current) {
@@ -225,7 +234,10 @@ export class AttentionStore implements AttentionController {
     this.requireSteps();
     const out = new Map<StoreKey, StoredMap[]>();
     for (const [key, list] of this.sums) {
-      out.set(key, list.map((e) => ({ ...e, probs: tf.tidy(() => tf.div(e.probs, this.completed)) as tf.Tensor3D })));
+      out.set(
+        key,
+        list.map((e) => ({ ...e, probs: tf.tidy(() => tf.div(e.probs, this.completed)) as tf.Tensor3D })),
+      );
     }
     return out;
   }
@@ -235,7 +247,12 @@ export class AttentionStore implements AttentionController {
    * size `res` from the given places, the heads of prompt `promptIndex`, averaged over heads and
    * layers → [height, width, keys]. The caller disposes the result.
    */
-  aggregateAttention(res: number | MapSize, from: readonly Place[], isCross: boolean, promptIndex: number): tf.Tensor3D {
+  aggregateAttention(
+    res: number | MapSize,
+    from: readonly Place[],
+    isCross: boolean,
+    promptIndex: number,
+  ): tf.Tensor3D {
     this.settle();
     this.requireSteps();
     const size = typeof res === 'number' ? { height: res, width: res } : res;
@@ -247,14 +264,24 @@ export class AttentionStore implements AttentionController {
           if (e.height !== size.height || e.width !== size.width) continue;
           const [rows, , k] = e.probs.shape;
           prompts = rows / e.heads;
-          if (!(promptIndex >= 0 && promptIndex < prompts)) throw new Error(`aggregateAttention: prompt ${promptIndex} out of range (${prompts} prompts)`);
+          if (!(promptIndex >= 0 && promptIndex < prompts))
+            throw new Error(`aggregateAttention: prompt ${promptIndex} out of range (${prompts} prompts)`);
           const avg = tf.div(e.probs, this.completed);
           const five = tf.reshape(avg, [prompts, e.heads, size.height, size.width, k]);
-          parts.push(tf.reshape(tf.slice(five, [promptIndex, 0, 0, 0, 0], [1, e.heads, size.height, size.width, k]), [e.heads, size.height, size.width, k]));
+          parts.push(
+            tf.reshape(tf.slice(five, [promptIndex, 0, 0, 0, 0], [1, e.heads, size.height, size.width, k]), [
+              e.heads,
+              size.height,
+              size.width,
+              k,
+            ]),
+          );
         }
       }
       if (parts.length === 0) {
-        throw new Error(`aggregateAttention: no stored ${isCross ? 'cross' : 'self'}-attention maps of ${size.height}×${size.width} in ${from.join(', ')}`);
+        throw new Error(
+          `aggregateAttention: no stored ${isCross ? 'cross' : 'self'}-attention maps of ${size.height}×${size.width} in ${from.join(', ')}`,
+        );
       }
       const all = tf.concat(parts, 0);
       return tf.div(tf.sum(all, 0), all.shape[0]) as tf.Tensor3D;

@@ -57,8 +57,11 @@ export function requireWordTokens(tokenizer: PromptTokenizer, text: string, word
   const inds = wordTokenIndices(tokenizer, text, word);
   if (inds.length === 0) {
     const words = splitWords(text);
-    const desc = typeof word === 'number' ? `word index ${word} (the prompt has ${words.length} words)` : `word "${word}"`;
-    throw new Error(`${what}: ${desc} is not in the prompt "${text}" (its words: ${words.map((w) => JSON.stringify(w)).join(', ')})`);
+    const desc =
+      typeof word === 'number' ? `word index ${word} (the prompt has ${words.length} words)` : `word "${word}"`;
+    throw new Error(
+      `${what}: ${desc} is not in the prompt "${text}" (its words: ${words.map((w) => JSON.stringify(w)).join(', ')})`,
+    );
   }
   return inds;
 }

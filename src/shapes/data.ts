@@ -7,7 +7,8 @@ import type { ClipTokenizer } from '../models/clip/tokenizer.js';
 
 /** A seed for (run seed, step, stream): the streams of one step (images, noise, timesteps) differ. */
 export function stepSeed(seed: number, step: number, stream = 0): number {
-  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35) ^ Math.imul(stream + 7, 0x27d4eb2f);
+  let h =
+    Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(step + 1, 0xc2b2ae35) ^ Math.imul(stream + 7, 0x27d4eb2f);
   h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
   return (h ^ (h >>> 13)) >>> 0;
 }

@@ -39,7 +39,8 @@ export class LatentPool {
 
   /** Renders and encodes `count` scenes with the frozen autoencoder, chunk by chunk. */
   static async build(vae: AutoencoderKL, o: LatentPoolOptions): Promise<LatentPool> {
-    if (!(Number.isInteger(o.count) && o.count > 0)) throw new Error(`latent pool: count must be a positive integer, got ${o.count}`);
+    if (!(Number.isInteger(o.count) && o.count > 0))
+      throw new Error(`latent pool: count must be a positive integer, got ${o.count}`);
     const chunks = Math.ceil(o.count / POOL_CHUNK);
     const n = chunks * POOL_CHUNK;
     const f = vae.downscale;
@@ -87,9 +88,13 @@ export class LatentPool {
     const per = this.latentShape[0] * this.latentShape[1] * this.latentShape[2];
     const data = new Float32Array(indices.length * per);
     indices.forEach((i, k) => {
-      if (!(Number.isInteger(i) && i >= 0 && i < this.size)) throw new Error(`latent pool: scene ${i} outside 0..${this.size - 1}`);
+      if (!(Number.isInteger(i) && i >= 0 && i < this.size))
+        throw new Error(`latent pool: scene ${i} outside 0..${this.size - 1}`);
       data.set(this.latents.subarray(i * per, (i + 1) * per), k * per);
     });
-    return { latents: tf.tensor4d(data, [indices.length, ...this.latentShape]), captions: indices.map((i) => this.captions[i]) };
+    return {
+      latents: tf.tensor4d(data, [indices.length, ...this.latentShape]),
+      captions: indices.map((i) => this.captions[i]),
+    };
   }
 }

@@ -53,14 +53,22 @@ export function sampleTimestep(u: number, power: number, steps = 1000): number {
 }
 
 /** The loss weight of each timestep for a prediction type (see the file comment). */
-export function minSnrWeights(alphasCumprod: Float32Array, timesteps: readonly number[], gamma: number, prediction: PredictionType = 'epsilon'): number[] {
+export function minSnrWeights(
+  alphasCumprod: Float32Array,
+  timesteps: readonly number[],
+  gamma: number,
+  prediction: PredictionType = 'epsilon',
+): number[] {
   if (!(gamma > 0)) throw new Error(`min-SNR gamma must be positive, got ${gamma}`);
   return timesteps.map((t) => {
     const a = alphasCumprod[t];
     if (a === undefined) throw new Error(`min-SNR weights: timestep ${t} outside 0..${alphasCumprod.length - 1}`);
     const snr = a / (1 - a);
     if (prediction === 'epsilon') {
-      if (!(snr > 0)) throw new Error(`min-SNR weights: ε-prediction is undefined at timestep ${t} (SNR 0: the noise is the whole input); use v_prediction with a zero-terminal-SNR schedule`);
+      if (!(snr > 0))
+        throw new Error(
+          `min-SNR weights: ε-prediction is undefined at timestep ${t} (SNR 0: the noise is the whole input); use v_prediction with a zero-terminal-SNR schedule`,
+        );
       return Math.min(snr, gamma) / snr;
     }
     if (prediction === 'v_prediction') return Math.min(snr + 1, gamma) / (snr + 1);
@@ -69,7 +77,10 @@ export function minSnrWeights(alphasCumprod: Float32Array, timesteps: readonly n
 }
 
 /** √ᾱ_t and √(1 − ᾱ_t) per item, as [B, 1, 1, 1] columns. */
-function coefficients(alphasCumprod: Float32Array, timesteps: readonly number[]): { sa: tf.Tensor4D; s1a: tf.Tensor4D } {
+function coefficients(
+  alphasCumprod: Float32Array,
+  timesteps: readonly number[],
+): { sa: tf.Tensor4D; s1a: tf.Tensor4D } {
   const col = (v: number[]) => tf.tensor4d(v, [v.length, 1, 1, 1]);
   return {
     sa: col(timesteps.map((t) => Math.sqrt(alphasCumprod[t]))),
@@ -78,7 +89,12 @@ function coefficients(alphasCumprod: Float32Array, timesteps: readonly number[])
 }
 
 /** x_t = √ᾱ_t·x₀ + √(1 − ᾱ_t)·ε per item. */
-export function addNoise(latents: tf.Tensor4D, noise: tf.Tensor4D, timesteps: readonly number[], alphasCumprod: Float32Array): tf.Tensor4D {
+export function addNoise(
+  latents: tf.Tensor4D,
+  noise: tf.Tensor4D,
+  timesteps: readonly number[],
+  alphasCumprod: Float32Array,
+): tf.Tensor4D {
   return tf.tidy(() => {
     const { sa, s1a } = coefficients(alphasCumprod, timesteps);
     return tf.add(tf.mul(latents, sa), tf.mul(noise, s1a)) as tf.Tensor4D;
@@ -86,7 +102,13 @@ export function addNoise(latents: tf.Tensor4D, noise: tf.Tensor4D, timesteps: re
 }
 
 /** What the UNet should output for (x₀, ε, t): ε, v = √ᾱ·ε − √(1 − ᾱ)·x₀, or x₀. */
-export function predictionTarget(latents: tf.Tensor4D, noise: tf.Tensor4D, timesteps: readonly number[], alphasCumprod: Float32Array, prediction: PredictionType): tf.Tensor4D {
+export function predictionTarget(
+  latents: tf.Tensor4D,
+  noise: tf.Tensor4D,
+  timesteps: readonly number[],
+  alphasCumprod: Float32Array,
+  prediction: PredictionType,
+): tf.Tensor4D {
   if (prediction === 'epsilon') return tf.clone(noise);
   if (prediction === 'sample') return tf.clone(latents);
   return tf.tidy(() => {
@@ -99,11 +121,15 @@ function checkBatch(batch: DiffusionBatch, steps: number): void {
   const { latents, noise, timesteps, context } = batch;
   const b = latents.shape[0];
   if (timesteps.length !== b || noise.shape[0] !== b || context.shape[0] !== b) {
-    throw new Error(`diffusion loss: batch sizes differ (latents ${b}, noise ${noise.shape[0]}, context ${context.shape[0]}, timesteps ${timesteps.length})`);
+    throw new Error(
+      `diffusion loss: batch sizes differ (latents ${b}, noise ${noise.shape[0]}, context ${context.shape[0]}, timesteps ${timesteps.length})`,
+    );
   }
-  if (noise.shape.some((d, i) => d !== latents.shape[i])) throw new Error(`diffusion loss: noise [${noise.shape}] differs from latents [${latents.shape}]`);
+  if (noise.shape.some((d, i) => d !== latents.shape[i]))
+    throw new Error(`diffusion loss: noise [${noise.shape}] differs from latents [${latents.shape}]`);
   for (const t of timesteps) {
-    if (!Number.isInteger(t) || t < 0 || t >= steps) throw new Error(`diffusion loss: timestep ${t} outside 0..${steps - 1}`);
+    if (!Number.isInteger(t) || t < 0 || t >= steps)
+      throw new Error(`diffusion loss: timestep ${t} outside 0..${steps - 1}`);
   }
 }
 

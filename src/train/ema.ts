@@ -10,7 +10,10 @@ export class Ema {
   private readonly shadow: tf.Variable[];
   private t = 0;
 
-  constructor(readonly params: readonly tf.Variable[], readonly decay = 0.999) {
+  constructor(
+    readonly params: readonly tf.Variable[],
+    readonly decay = 0.999,
+  ) {
     if (!(decay >= 0 && decay < 1)) throw new Error(`EMA decay must be in [0, 1), got ${decay}`);
     this.shadow = params.map((p) => tf.variable(p.clone(), false));
   }
@@ -63,7 +66,8 @@ export class Ema {
   }
 
   setState(step: number, values: readonly Float32Array[]): void {
-    if (values.length !== this.shadow.length) throw new Error(`EMA state has ${values.length} tensors for ${this.shadow.length} parameters`);
+    if (values.length !== this.shadow.length)
+      throw new Error(`EMA state has ${values.length} tensors for ${this.shadow.length} parameters`);
     tf.tidy(() => this.shadow.forEach((s, i) => s.assign(tf.tensor(values[i], s.shape, 'float32'))));
     this.t = step;
   }

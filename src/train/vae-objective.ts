@@ -13,13 +13,21 @@ export interface VaeLoss {
 }
 
 /** images NHWC in [−1, 1]; `noise` samples the posterior (shape of the latents). */
-export function vaeLoss(vae: Pick<AutoencoderKL, 'encode' | 'decode'>, images: tf.Tensor4D, noise: tf.Tensor4D, klWeight: number): VaeLoss {
+export function vaeLoss(
+  vae: Pick<AutoencoderKL, 'encode' | 'decode'>,
+  images: tf.Tensor4D,
+  noise: tf.Tensor4D,
+  klWeight: number,
+): VaeLoss {
   return tf.tidy(() => {
     const dist = vae.encode(images);
     const z = dist.sample(noise);
     const rec = vae.decode(z);
     const reconstruction = tf.mean(tf.abs(tf.sub(rec, images))) as tf.Scalar;
-    const kl = tf.mul(tf.mean(tf.sub(tf.add(tf.square(dist.mean), tf.exp(dist.logvar)), tf.add(dist.logvar, 1))), 0.5) as tf.Scalar;
+    const kl = tf.mul(
+      tf.mean(tf.sub(tf.add(tf.square(dist.mean), tf.exp(dist.logvar)), tf.add(dist.logvar, 1))),
+      0.5,
+    ) as tf.Scalar;
     dist.dispose();
     return { loss: tf.add(reconstruction, tf.mul(kl, klWeight)) as tf.Scalar, reconstruction, kl };
   }) as unknown as VaeLoss;

@@ -23,16 +23,19 @@ export class CompactVocab {
 
   /** Full ids → compact ids (an id outside the vocabulary is an error naming it). */
   map(rows: readonly (readonly number[])[]): number[][] {
-    return rows.map((r) => r.map((id) => {
-      const c = this.index.get(id);
-      if (c === undefined) throw new Error(`token id ${id} is not in the training vocabulary (${this.size} ids)`);
-      return c;
-    }));
+    return rows.map((r) =>
+      r.map((id) => {
+        const c = this.index.get(id);
+        if (c === undefined) throw new Error(`token id ${id} is not in the training vocabulary (${this.size} ids)`);
+        return c;
+      }),
+    );
   }
 
   /** Writes the compact table [size, d] into rows of a full table [V, d] (in place; returns it). */
   scatter(compact: Float32Array, full: Float32Array, d: number): Float32Array {
-    if (compact.length !== this.size * d) throw new Error(`compact embedding has ${compact.length} values, expected ${this.size}×${d}`);
+    if (compact.length !== this.size * d)
+      throw new Error(`compact embedding has ${compact.length} values, expected ${this.size}×${d}`);
     for (const [id, c] of this.index) full.set(compact.subarray(c * d, (c + 1) * d), id * d);
     return full;
   }

@@ -30,12 +30,14 @@ export function imageToUint8(img: FloatImage, mode: 'round' | 'floor' = 'round')
 export function sideBySide(images: readonly FloatImage[], gap = 8): FloatImage {
   if (!images.length) throw new Error('no images to place');
   const height = images[0].height;
-  if (images.some((im) => im.height !== height)) throw new Error('images of different heights cannot be placed side by side');
+  if (images.some((im) => im.height !== height))
+    throw new Error('images of different heights cannot be placed side by side');
   const width = images.reduce((w, im) => w + im.width, 0) + gap * (images.length - 1);
   const data = new Float32Array(width * height * 3).fill(1);
   let x0 = 0;
   for (const im of images) {
-    for (let y = 0; y < height; y++) data.set(im.data.subarray(y * im.width * 3, (y + 1) * im.width * 3), (y * width + x0) * 3);
+    for (let y = 0; y < height; y++)
+      data.set(im.data.subarray(y * im.width * 3, (y + 1) * im.width * 3), (y * width + x0) * 3);
     x0 += im.width + gap;
   }
   return { width, height, data };
@@ -43,7 +45,8 @@ export function sideBySide(images: readonly FloatImage[], gap = 8): FloatImage {
 
 /** Peak signal-to-noise ratio in dB of two 8-bit images of the same size (Infinity when equal). */
 export function psnr(a: RgbImage, b: RgbImage): number {
-  if (a.width !== b.width || a.height !== b.height) throw new Error(`psnr: ${a.width}×${a.height} vs ${b.width}×${b.height} images`);
+  if (a.width !== b.width || a.height !== b.height)
+    throw new Error(`psnr: ${a.width}×${a.height} vs ${b.width}×${b.height} images`);
   let se = 0;
   for (let i = 0; i < a.data.length; i++) se += (a.data[i] - b.data[i]) ** 2;
   const mse = se / a.data.length;
@@ -63,6 +66,9 @@ export function toFloatImage(img: RgbImage): FloatImage {
 /** The `n` images of a float NHWC batch of `size`×`size` images with values in [−1, 1] (an autoencoder's range) as 8-bit RGB images. */
 export function signedBatchToRgbImages(pixels: Float32Array, n: number, size: number): RgbImage[] {
   const per = size * size * 3;
-  if (pixels.length !== n * per) throw new Error(`signedBatchToRgbImages: ${pixels.length} values for ${n} images of ${size}×${size}×3`);
-  return Array.from({ length: n }, (_, i) => toRgbImage({ width: size, height: size, data: pixels.subarray(i * per, (i + 1) * per).map((v) => v * 0.5 + 0.5) }));
+  if (pixels.length !== n * per)
+    throw new Error(`signedBatchToRgbImages: ${pixels.length} values for ${n} images of ${size}×${size}×3`);
+  return Array.from({ length: n }, (_, i) =>
+    toRgbImage({ width: size, height: size, data: pixels.subarray(i * per, (i + 1) * per).map((v) => v * 0.5 + 0.5) }),
+  );
 }

@@ -11,7 +11,13 @@ export function getLogLevel(): LogLevel {
   return level;
 }
 export const log = {
-  warn: (...a: unknown[]) => { if (ORDER[level] >= 1) console.warn('[ptp]', ...a); },
-  info: (...a: unknown[]) => { if (ORDER[level] >= 2) console.error('[ptp]', ...a); },
-  debug: (...a: unknown[]) => { if (ORDER[level] >= 3) console.error('[ptp]', ...a); },
+  warn: (...a: unknown[]) => {
+    if (ORDER[level] >= 1) console.warn('[ptp]', ...a);
+  },
+  info: (...a: unknown[]) => {
+    if (ORDER[level] >= 2) console.error('[ptp]', ...a);
+  },
+  debug: (...a: unknown[]) => {
+    if (ORDER[level] >= 3) console.error('[ptp]', ...a);
+  },
 };

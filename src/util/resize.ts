@@ -81,7 +81,8 @@ function pass(src: RgbImage, outW: number, outH: number, horizontal: boolean): R
 
 /** Resizes like Pillow's `Image.resize((width, height))` with its default (bicubic) filter. */
 export function resizeBicubic(img: RgbImage, width: number, height: number): RgbImage {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error(`resize: bad target size ${width}×${height}`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
+    throw new Error(`resize: bad target size ${width}×${height}`);
   let out = img;
   if (width !== img.width) out = pass(out, width, out.height, true);
   if (height !== img.height) out = pass(out, width, height, false);
@@ -94,7 +95,8 @@ export function cropImage(img: RgbImage, x: number, y: number, width: number, he
     throw new Error(`crop: ${width}×${height} at (${x}, ${y}) is outside the ${img.width}×${img.height} image`);
   }
   const data = new Uint8Array(width * height * 3);
-  for (let r = 0; r < height; r++) data.set(img.data.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + width) * 3), r * width * 3);
+  for (let r = 0; r < height; r++)
+    data.set(img.data.subarray(((y + r) * img.width + x) * 3, ((y + r) * img.width + x + width) * 3), r * width * 3);
   return { width, height, data };
 }
 
@@ -106,7 +108,8 @@ export function cropImage(img: RgbImage, x: number, y: number, width: number, he
  */
 export function fitImage(img: RgbImage, width: number, height: number, offsets: CropOffsets = {}): RgbImage {
   for (const [k, v] of Object.entries(offsets)) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new Error(`crop offset ${k} must be a non-negative integer, got ${v}`);
+    if (v !== undefined && (!Number.isInteger(v) || v < 0))
+      throw new Error(`crop offset ${k} must be a non-negative integer, got ${v}`);
   }
   const { width: w, height: h } = img;
   const left = Math.min(offsets.left ?? 0, w - 1);

@@ -32,7 +32,14 @@ async function runSmoke(req: SmokeRequest): Promise<SmokeResult> {
   const dir = await openModelDir(new HttpFileStore(req.modelUrl));
   const pipe = await loadPipeline(dir);
   await dir.close();
-  const opts = { prompts: [req.prompt], steps: req.steps, seed: req.seed, height: req.size, width: req.size, scheduler: 'ddim' };
+  const opts = {
+    prompts: [req.prompt],
+    steps: req.steps,
+    seed: req.seed,
+    height: req.size,
+    width: req.size,
+    scheduler: 'ddim',
+  };
   await pipe.generate(opts); // warm-up: lazily built caches
   const before = tf.memory().numTensors;
   const store = new AttentionStore({ numPrompts: 1 });
@@ -45,7 +52,15 @@ async function runSmoke(req: SmokeRequest): Promise<SmokeResult> {
   const leakedTensors = tf.memory().numTensors - before;
   pipe.dispose();
   const im = r.images[0];
-  return { backend: b.description, latents: Array.from(r.latents.data), image: Array.from(im.data), width: im.width, height: im.height, crossMaps, leakedTensors };
+  return {
+    backend: b.description,
+    latents: Array.from(r.latents.data),
+    image: Array.from(im.data),
+    width: im.width,
+    height: im.height,
+    crossMaps,
+    leakedTensors,
+  };
 }
 
 (globalThis as unknown as { runSmoke: typeof runSmoke }).runSmoke = runSmoke;

@@ -10,7 +10,10 @@ export function skipUnlessBackend(ctx: Mocha.Context, backends: readonly string[
   const active = tf.getBackend();
   if (backends.includes(active)) return;
   const msg = `${what} needs the ${backends.join(' or ')} backend; this run is on ${active}`;
-  if (process.env.PTP_REQUIRE_WASM) throw new Error(`${msg} (PTP_REQUIRE_WASM is set, so this is a failure, not a skip)`);
-  console.warn(`    [SKIPPED: ${ctx.test?.fullTitle() ?? what}: ${msg}; set PTP_REQUIRE_WASM=1 to make this a failure]`);
+  if (process.env.PTP_REQUIRE_WASM)
+    throw new Error(`${msg} (PTP_REQUIRE_WASM is set, so this is a failure, not a skip)`);
+  console.warn(
+    `    [SKIPPED: ${ctx.test?.fullTitle() ?? what}: ${msg}; set PTP_REQUIRE_WASM=1 to make this a failure]`,
+  );
   ctx.skip();
 }

@@ -31,7 +31,11 @@ export async function ptpWithSignal(signal: AbortSignal | undefined, ...argv: st
 
 /** Runs src/cli/main.ts in a child process, exactly as the `ptp` bin runs. */
 export function spawnPtp(...argv: string[]): Run {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...argv], { cwd: repoRoot, encoding: 'utf8', timeout: 240000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), ...argv], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 240000,
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -30,11 +30,24 @@ export function compare(actual: tf.Tensor | ArrayLike<number>, expected: tf.Tens
       worstIdx = i;
     }
   }
-  return { length: a.length, expectedLength: b.length, maxAbs, bad, worstIdx, actualAt: a[worstIdx], expectedAt: b[worstIdx] };
+  return {
+    length: a.length,
+    expectedLength: b.length,
+    maxAbs,
+    bad,
+    worstIdx,
+    actualAt: a[worstIdx],
+    expectedAt: b[worstIdx],
+  };
 }
 
 /** Asserts closeness elementwise with a message naming `what` and the worst element. */
-export function expectClose(actual: tf.Tensor | ArrayLike<number>, expected: tf.Tensor | ArrayLike<number>, tol: Tol, what = 'tensor'): void {
+export function expectClose(
+  actual: tf.Tensor | ArrayLike<number>,
+  expected: tf.Tensor | ArrayLike<number>,
+  tol: Tol,
+  what = 'tensor',
+): void {
   const r = compare(actual, expected, tol);
   expect(r.length, `${what}: length`).to.equal(r.expectedLength);
   expect(

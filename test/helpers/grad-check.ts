@@ -51,11 +51,28 @@ export function values(n: number, seed: number): Float32Array {
 
 /** A tensor of `values` × scale + shift. */
 export const rnd = (shape: number[], seed: number, scale = 1, shift = 0) =>
-  tf.tidy(() => tf.add(tf.mul(tf.tensor(values(shape.reduce((a, b) => a * b, 1), seed), shape), scale), shift));
+  tf.tidy(() =>
+    tf.add(
+      tf.mul(
+        tf.tensor(
+          values(
+            shape.reduce((a, b) => a * b, 1),
+            seed,
+          ),
+          shape,
+        ),
+        scale,
+      ),
+      shift,
+    ),
+  );
 
 /** `rnd` with every value at least `margin` away from each of `kinks` (for relu, abs, max, clip). */
 export function rndAwayFrom(shape: number[], seed: number, kinks: number[], margin = 0.05, scale = 1): tf.Tensor {
-  const v = values(shape.reduce((a, b) => a * b, 1), seed).map((x) => x * scale);
+  const v = values(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+  ).map((x) => x * scale);
   for (let i = 0; i < v.length; i++) {
     for (const k of kinks) if (Math.abs(v[i] - k) < margin) v[i] = k + (v[i] >= k ? margin : -margin);
   }
@@ -73,7 +90,12 @@ export interface GradCheckResult {
  * Checks every element of every input (see the file comment); fails naming the input, the
  * element, autograd's value, the finite difference and the bound. Returns the worst ratio.
  */
-export function checkEveryElement(name: string, f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], h = 1e-2): GradCheckResult {
+export function checkEveryElement(
+  name: string,
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: tf.Tensor[],
+  h = 1e-2,
+): GradCheckResult {
   const out0 = tf.tidy(() => f(...inputs));
   const shape = out0.shape;
   const base = out0.dataSync().slice();
@@ -88,12 +110,13 @@ export function checkEveryElement(name: string, f: (...xs: tf.Tensor[]) => tf.Te
       expect(grads[k].shape, `${name}: gradient shape of input ${k}`).to.deep.equal(x.shape);
       const g = grads[k].dataSync();
       const xv = x.dataSync().slice();
-      const at = (i: number, d: number) => tf.tidy(() => {
-        const v = xv.slice();
-        v[i] += d;
-        const xs = inputs.map((t, m) => (m === k ? tf.tensor(v, x.shape, x.dtype) : t));
-        return f(...xs).dataSync();
-      });
+      const at = (i: number, d: number) =>
+        tf.tidy(() => {
+          const v = xv.slice();
+          v[i] += d;
+          const xs = inputs.map((t, m) => (m === k ? tf.tensor(v, x.shape, x.dtype) : t));
+          return f(...xs).dataSync();
+        });
       for (let i = 0; i < xv.length; i++) {
         const [p1, m1, p2, m2] = [at(i, h), at(i, -h), at(i, 2 * h), at(i, -2 * h)];
         let fd = 0;
@@ -114,7 +137,9 @@ export function checkEveryElement(name: string, f: (...xs: tf.Tensor[]) => tf.Te
         worstRatio = Math.max(worstRatio, ratio);
         elements++;
         if (!(ratio <= 1)) {
-          expect.fail(`${name}: d/d input${k}[${i}] (of ${xv.length}, shape [${x.shape}]): autograd ${g[i]} vs finite difference ${fd}; |Δ| ${err.toExponential(2)} > bound ${bound.toExponential(2)}`);
+          expect.fail(
+            `${name}: d/d input${k}[${i}] (of ${xv.length}, shape [${x.shape}]): autograd ${g[i]} vs finite difference ${fd}; |Δ| ${err.toExponential(2)} > bound ${bound.toExponential(2)}`,
+          );
         }
       }
     });
@@ -142,17 +167,36 @@ export interface DirectionGroup {
  * element of g moves ⟨g, v⟩ by ±e, so it fails once e exceeds the bound. `grads` are the
  * gradients at the current values, by variable name; every variable is restored afterwards.
  */
-export function checkDirections(name: string, loss: () => number, grads: Record<string, tf.Tensor>, groups: DirectionGroup[], opts: { seed?: number; rel?: number } = {}): { worstRatio: number } {
+export function checkDirections(
+  name: string,
+  loss: () => number,
+  grads: Record<string, tf.Tensor>,
+  groups: DirectionGroup[],
+  opts: { seed?: number; rel?: number } = {},
+): { worstRatio: number } {
   const rel = opts.rel ?? 1e-2;
   const l0 = loss();
   let worstRatio = 0;
   groups.forEach((grp, gi) => {
     const saved = grp.variables.map((v) => v.dataSync().slice() as Float32Array);
-    const dirs = saved.map((x, k) => values(x.length, (opts.seed ?? 7) * 1000 + gi * 31 + k).map((u) => (u >= 0 ? 1 : -1)));
-    const rms = Math.sqrt(saved.reduce((s, x) => s + x.reduce((t, v) => t + v * v, 0), 0) / saved.reduce((n, x) => n + x.length, 0));
+    const dirs = saved.map((x, k) =>
+      values(x.length, (opts.seed ?? 7) * 1000 + gi * 31 + k).map((u) => (u >= 0 ? 1 : -1)),
+    );
+    const rms = Math.sqrt(
+      saved.reduce((s, x) => s + x.reduce((t, v) => t + v * v, 0), 0) / saved.reduce((n, x) => n + x.length, 0),
+    );
     const h = rel * (rms > 0 ? rms : 1);
     const at = (d: number) => {
-      grp.variables.forEach((v, k) => tf.tidy(() => v.assign(tf.tensor(saved[k].map((x, i) => x + d * dirs[k][i]), v.shape))));
+      grp.variables.forEach((v, k) =>
+        tf.tidy(() =>
+          v.assign(
+            tf.tensor(
+              saved[k].map((x, i) => x + d * dirs[k][i]),
+              v.shape,
+            ),
+          ),
+        ),
+      );
       return loss();
     };
     let fd: number;
@@ -172,7 +216,9 @@ export function checkDirections(name: string, loss: () => number, grads: Record<
     const ratio = Math.abs(fd - dot) / bound;
     worstRatio = Math.max(worstRatio, ratio);
     if (!(ratio <= 1)) {
-      expect.fail(`${name}: ${grp.name}: directional derivative by autograd ${dot} vs finite difference ${fd}; |Δ| ${Math.abs(fd - dot).toExponential(2)} > bound ${bound.toExponential(2)}`);
+      expect.fail(
+        `${name}: ${grp.name}: directional derivative by autograd ${dot} vs finite difference ${fd}; |Δ| ${Math.abs(fd - dot).toExponential(2)} > bound ${bound.toExponential(2)}`,
+      );
     }
   });
   return { worstRatio };

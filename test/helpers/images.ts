@@ -8,7 +8,9 @@ export type Rgb8 = { width: number; height: number; data: Uint8Array };
 /** A smooth synthetic `size`×`size` photo (diagonal colour ramps). */
 export function smoothPhoto(size: number): Rgb8 {
   const data = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) data[(y * size + x) * 3 + c] = (x * (c + 1) + y * (3 - c)) % 256;
+  for (let y = 0; y < size; y++)
+    for (let x = 0; x < size; x++)
+      for (let c = 0; c < 3; c++) data[(y * size + x) * 3 + c] = (x * (c + 1) + y * (3 - c)) % 256;
   return { width: size, height: size, data };
 }
 

@@ -17,7 +17,11 @@ export function memoryNow(): { numTensors: number; numBytes: number } {
  * `tf.memory().numTensors` and `numBytes` unchanged. `work` disposes what it creates (or returns
  * tensors, which are disposed here). Returns what the last run returned (tensors disposed).
  */
-export async function expectNoLeak<T>(what: string, work: () => T | Promise<T>, opts: { warmups?: number } = {}): Promise<T> {
+export async function expectNoLeak<T>(
+  what: string,
+  work: () => T | Promise<T>,
+  opts: { warmups?: number } = {},
+): Promise<T> {
   const settle = async () => {
     const r = await work();
     tf.dispose(collectTensors(r));

@@ -40,7 +40,10 @@ export function useNativeBackend(): void {
 }
 
 /** Runs `f` on the cpu backend with the given inputs and returns its output's values. */
-export async function onCpu(inputs: { shape: number[]; values: Float32Array }[], f: (...xs: tf.Tensor[]) => tf.Tensor): Promise<Float32Array> {
+export async function onCpu(
+  inputs: { shape: number[]; values: Float32Array }[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+): Promise<Float32Array> {
   const active = tf.getBackend();
   await tf.setBackend('cpu');
   try {
@@ -51,7 +54,10 @@ export async function onCpu(inputs: { shape: number[]; values: Float32Array }[],
 }
 
 /** Runs `f` on the active backend and returns its output's values. */
-export function onActive(inputs: { shape: number[]; values: Float32Array }[], f: (...xs: tf.Tensor[]) => tf.Tensor): Float32Array {
+export function onActive(
+  inputs: { shape: number[]; values: Float32Array }[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+): Float32Array {
   const t = tf.tidy(() => f(...inputs.map((i) => tf.tensor(i.values, i.shape))));
   const v = t.dataSync() as Float32Array;
   t.dispose();

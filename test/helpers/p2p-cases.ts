@@ -92,12 +92,22 @@ export function sdxlTolerance(name: string): SdxlTolerance {
 }
 
 /** The official controller of a case (LocalBlend words: one per prompt, as `LocalBlend(prompts, words)`). */
-export function buildController(tokenizer: PromptTokenizer, spec: ControllerSpec, prompts: string[], numSteps: number): AttentionStore {
+export function buildController(
+  tokenizer: PromptTokenizer,
+  spec: ControllerSpec,
+  prompts: string[],
+  numSteps: number,
+): AttentionStore {
   if (spec.type === 'AttentionStore') return new AttentionStore({ numPrompts: prompts.length });
   return buildEdit(tokenizer, spec, prompts, numSteps);
 }
 
-function buildEdit(tokenizer: PromptTokenizer, spec: ControllerSpec, prompts: string[], numSteps: number): AttentionEdit {
+function buildEdit(
+  tokenizer: PromptTokenizer,
+  spec: ControllerSpec,
+  prompts: string[],
+  numSteps: number,
+): AttentionEdit {
   const lb = spec.local_blend;
   const common = {
     tokenizer,
@@ -139,11 +149,19 @@ export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): { maxAbs: n
 }
 
 /** max|a − b| / max|b| of each of `steps` equal parts (e.g. the steps of `latents_per_step`). */
-export function perStepRel(a: ArrayLike<number>, b: ArrayLike<number>, steps: number): { maxAbs: number; maxRef: number; rel: number }[] {
-  if (a.length !== b.length || b.length % steps !== 0) throw new Error(`length ${a.length} vs reference ${b.length} in ${steps} steps`);
+export function perStepRel(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  steps: number,
+): { maxAbs: number; maxRef: number; rel: number }[] {
+  if (a.length !== b.length || b.length % steps !== 0)
+    throw new Error(`length ${a.length} vs reference ${b.length} in ${steps} steps`);
   const per = b.length / steps;
   return Array.from({ length: steps }, (_, s) => {
-    const d = maxDiff(Array.prototype.slice.call(a, s * per, (s + 1) * per), Array.prototype.slice.call(b, s * per, (s + 1) * per));
+    const d = maxDiff(
+      Array.prototype.slice.call(a, s * per, (s + 1) * per),
+      Array.prototype.slice.call(b, s * per, (s + 1) * per),
+    );
     return { ...d, rel: d.maxAbs / d.maxRef };
   });
 }
@@ -181,20 +199,35 @@ export async function checkControllerTables(
   const refine = (e: AttentionEdit, mapper: string, alphas: string) => async () => {
     expect(e).to.be.instanceOf(AttentionRefine);
     const maps = (e as AttentionRefine).maps;
-    expect(maps.flatMap((m) => Array.from(m.mapper)), mapper).to.deep.equal(await ints(mapper));
-    expect(maps.flatMap((m) => Array.from(m.alphas)), alphas).to.deep.equal(await floats(alphas));
+    expect(
+      maps.flatMap((m) => Array.from(m.mapper)),
+      mapper,
+    ).to.deep.equal(await ints(mapper));
+    expect(
+      maps.flatMap((m) => Array.from(m.alphas)),
+      alphas,
+    ).to.deep.equal(await floats(alphas));
   };
   if (has('mapper') && tensors.mapper.dtype === 'F32') {
     expect(ctrl).to.be.instanceOf(AttentionReplace);
-    expect((ctrl as AttentionReplace).mappers.flatMap((m) => Array.from(m)), 'mapper').to.deep.equal(await floats('mapper'));
+    expect(
+      (ctrl as AttentionReplace).mappers.flatMap((m) => Array.from(m)),
+      'mapper',
+    ).to.deep.equal(await floats('mapper'));
   }
   if (has('mapper') && tensors.mapper.dtype === 'I64') await refine(ctrl, 'mapper', 'refine_alphas')();
   if (has('equalizer')) {
     expect(ctrl).to.be.instanceOf(AttentionReweight);
-    expect((ctrl as AttentionReweight).equalizer.flatMap((e) => Array.from(e)), 'equalizer').to.deep.equal(await floats('equalizer'));
+    expect(
+      (ctrl as AttentionReweight).equalizer.flatMap((e) => Array.from(e)),
+      'equalizer',
+    ).to.deep.equal(await floats('equalizer'));
   }
   if (has('prev_mapper')) await refine((ctrl as AttentionReweight).prev!, 'prev_mapper', 'prev_refine_alphas')();
   if (has('local_blend_alpha_layers')) {
-    expect(ctrl.localBlend!.alphaLayers.flatMap((a) => Array.from(a)), 'local_blend_alpha_layers').to.deep.equal(await floats('local_blend_alpha_layers'));
+    expect(
+      ctrl.localBlend!.alphaLayers.flatMap((a) => Array.from(a)),
+      'local_blend_alpha_layers',
+    ).to.deep.equal(await floats('local_blend_alpha_layers'));
   }
 }

@@ -14,7 +14,9 @@ export const hasReference = existsSync(join(referenceDir, 'README.md'));
 export const tinySdDir = join(referenceDir, 'tiny-sd');
 
 /** Why the reference fixtures cannot be used, or undefined when they can. */
-export const referenceMissing = hasReference ? undefined : `the reference fixtures (${referenceDir}/README.md not found)`;
+export const referenceMissing = hasReference
+  ? undefined
+  : `the reference fixtures (${referenceDir}/README.md not found)`;
 
 /**
  * `describe` for suites that read the reference fixtures: skipped loudly when they are missing,

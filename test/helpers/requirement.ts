@@ -5,15 +5,22 @@
  */
 
 /** `describe` when `missing` is undefined; else a loud skip, or a failure when `requireVar` is set. */
-export function describeNeeding(title: string, missing: string | undefined, requireVar: string, body: (this: Mocha.Suite) => void): void {
+export function describeNeeding(
+  title: string,
+  missing: string | undefined,
+  requireVar: string,
+  body: (this: Mocha.Suite) => void,
+): void {
   if (missing === undefined) {
     describe(title, body);
     return;
   }
   if (process.env[requireVar]) {
-    describe(title, () => it(`needs ${missing} (${requireVar} is set)`, () => {
-      throw new Error(`${missing} (${requireVar} is set, so this is a failure, not a skip)`);
-    }));
+    describe(title, () =>
+      it(`needs ${missing} (${requireVar} is set)`, () => {
+        throw new Error(`${missing} (${requireVar} is set, so this is a failure, not a skip)`);
+      }),
+    );
     return;
   }
   console.warn(`    [SKIPPED: ${title}: ${missing}; set ${requireVar}=1 to make this a failure]`);

@@ -109,7 +109,12 @@ function unet(add: Add): void {
 }
 
 function vaeBlock(add: Add, p: string, cin: number, cout: number): void {
-  for (const [n, shape] of [['norm1', [cin]], ['conv1', [cout, cin, 3, 3]], ['norm2', [cout]], ['conv2', [cout, cout, 3, 3]]] as const) {
+  for (const [n, shape] of [
+    ['norm1', [cin]],
+    ['conv1', [cout, cin, 3, 3]],
+    ['norm2', [cout]],
+    ['conv2', [cout, cout, 3, 3]],
+  ] as const) {
     add(`${p}.${n}.weight`, [...shape]);
     add(`${p}.${n}.bias`, [n.startsWith('norm') ? shape[0] : cout]);
   }
@@ -220,8 +225,16 @@ function openClipBigG(add: Add): void {
 
 /** Every weight of sd_xl_base_1.0.safetensors as float16, by component (no buffers, no extras). */
 export function sdxlBaseWeights(): Record<'unet' | 'vae' | 'text_encoder' | 'text_encoder_2', FakeTensor[]> {
-  const out = { unet: [] as FakeTensor[], vae: [] as FakeTensor[], text_encoder: [] as FakeTensor[], text_encoder_2: [] as FakeTensor[] };
-  const into = (list: FakeTensor[]): Add => (name, shape) => void list.push({ name, shape, dtype: 'F16' });
+  const out = {
+    unet: [] as FakeTensor[],
+    vae: [] as FakeTensor[],
+    text_encoder: [] as FakeTensor[],
+    text_encoder_2: [] as FakeTensor[],
+  };
+  const into =
+    (list: FakeTensor[]): Add =>
+    (name, shape) =>
+      void list.push({ name, shape, dtype: 'F16' });
   unet(into(out.unet));
   vae(into(out.vae));
   clipL(into(out.text_encoder));

@@ -26,13 +26,19 @@ export async function shortContextModel(dst: string, opts: ShortContextOptions =
   const length = opts.tokenizerLength === undefined ? positions : opts.tokenizerLength;
   linkCopy(tinySdDir, dst);
   const textConfig = JSON.parse(readFileSync(join(tinySdDir, 'text_encoder', 'config.json'), 'utf8'));
-  putFile(dst, 'text_encoder/config.json', JSON.stringify({ ...textConfig, max_position_embeddings: positions }, null, 2));
+  putFile(
+    dst,
+    'text_encoder/config.json',
+    JSON.stringify({ ...textConfig, max_position_embeddings: positions }, null, 2),
+  );
   const tokConfig = JSON.parse(readFileSync(join(tinySdDir, 'tokenizer', 'tokenizer_config.json'), 'utf8'));
   if (length === null) delete tokConfig.model_max_length;
   else tokConfig.model_max_length = length;
   putFile(dst, 'tokenizer/tokenizer_config.json', JSON.stringify(tokConfig, null, 2));
 
-  const src = await SafetensorsFile.open(await FileByteSource.open(join(tinySdDir, 'text_encoder', 'model.safetensors')));
+  const src = await SafetensorsFile.open(
+    await FileByteSource.open(join(tinySdDir, 'text_encoder', 'model.safetensors')),
+  );
   const tensors: TensorToWrite[] = [];
   try {
     for (const key of src.keys()) {

@@ -17,13 +17,17 @@ const BYTES: Partial<Record<StDtype, number>> = { F32: 4, F16: 2, BF16: 2, I64: 
 
 /** Values written at the head and tail of tensor number `i` (all exact in float16). */
 export function pattern(i: number): { head: number[]; tail: number[] } {
-  return { head: [(i % 500) + 0.5, -((i % 300) + 0.25), 0.125 * ((i % 7) + 1), 1000 + (i % 900)], tail: [-(i % 97) - 0.75, 3, (i % 11) * 0.0625, -2048] };
+  return {
+    head: [(i % 500) + 0.5, -((i % 300) + 0.25), 0.125 * ((i % 7) + 1), 1000 + (i % 900)],
+    tail: [-(i % 97) - 0.75, 3, (i % 11) * 0.0625, -2048],
+  };
 }
 
 export function encode(values: number[], dtype: StDtype): Uint8Array {
   if (dtype === 'F32') return new Uint8Array(Float32Array.from(values).buffer);
   if (dtype === 'F16') return new Uint8Array(f32ToF16(values).buffer);
-  if (dtype === 'BF16') return new Uint8Array(Uint16Array.from(new Uint32Array(Float32Array.from(values).buffer), (u) => u >>> 16).buffer);
+  if (dtype === 'BF16')
+    return new Uint8Array(Uint16Array.from(new Uint32Array(Float32Array.from(values).buffer), (u) => u >>> 16).buffer);
   throw new Error(dtype);
 }
 
@@ -66,7 +70,12 @@ export async function writeSparse(
     for (const x of extra) {
       const t = tensors.find((u) => u.name === x.name)!;
       const bytes = encode(x.values, t.dtype);
-      await fh.write(bytes, 0, bytes.length, head.length + (header[t.name] as { data_offsets: number[] }).data_offsets[0] + x.at * BYTES[t.dtype]!);
+      await fh.write(
+        bytes,
+        0,
+        bytes.length,
+        head.length + (header[t.name] as { data_offsets: number[] }).data_offsets[0] + x.at * BYTES[t.dtype]!,
+      );
     }
   } finally {
     await fh.close();
@@ -79,13 +88,22 @@ export async function ends(dir: ModelDir, c: string, key: string): Promise<{ hea
   const info = file.info(key);
   const b = info.dtype === 'F16' ? 2 : 4;
   const n = info.byteLength / b;
-  const dec = (bytes: Uint8Array) => [...(b === 2 ? f16ToF32(new Uint16Array(bytes.slice().buffer)) : new Float32Array(bytes.slice().buffer))];
+  const dec = (bytes: Uint8Array) => [
+    ...(b === 2 ? f16ToF32(new Uint16Array(bytes.slice().buffer)) : new Float32Array(bytes.slice().buffer)),
+  ];
   const k = Math.min(4, n);
-  return { head: dec(await file.source.read(info.start, k * b)), tail: n >= 8 ? dec(await file.source.read(info.start + (n - 4) * b, 4 * b)) : [] };
+  return {
+    head: dec(await file.source.read(info.start, k * b)),
+    tail: n >= 8 ? dec(await file.source.read(info.start + (n - 4) * b, 4 * b)) : [],
+  };
 }
 
 /** `convertCheckpoint` with its wall time and the growth of the process RSS high-water mark (sampled every 20 ms). */
-export async function convertMeasured(input: string, out: string, opts: ConvertOptions): Promise<{ result: ConvertResult; seconds: number; peakRssGrowth: number }> {
+export async function convertMeasured(
+  input: string,
+  out: string,
+  opts: ConvertOptions,
+): Promise<{ result: ConvertResult; seconds: number; peakRssGrowth: number }> {
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;
   const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);

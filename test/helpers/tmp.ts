@@ -19,7 +19,11 @@ export function tempDirForSuite(prefix: string): () => string {
 }
 
 /** Raw safetensors bytes from a header (object or literal JSON text) and a data section. */
-export function rawSafetensors(header: object | string, data: Uint8Array = new Uint8Array(0), headerLength?: number): Uint8Array {
+export function rawSafetensors(
+  header: object | string,
+  data: Uint8Array = new Uint8Array(0),
+  headerLength?: number,
+): Uint8Array {
   const text = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));
   const out = new Uint8Array(8 + text.byteLength + data.byteLength);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerLength ?? text.byteLength), true);

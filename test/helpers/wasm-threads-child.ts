@@ -26,7 +26,8 @@ if (scenario === 'bad-bundle') {
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]) || (Number.isNaN(a[i] - b[i]) ? Infinity : 0));
+  for (let i = 0; i < a.length; i++)
+    m = Math.max(m, Math.abs(a[i] - b[i]) || (Number.isNaN(a[i] - b[i]) ? Infinity : 0));
   return m;
 }
 
@@ -39,17 +40,23 @@ const B = tf.randomUniform([n, n], -1, 1, 'float32', 2) as tf.Tensor2D;
 const a = A.dataSync();
 const bb = B.dataSync();
 const ref = new Float64Array(n * n);
-for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) {
-  const x = a[i * n + k];
-  for (let j = 0; j < n; j++) ref[i * n + j] += x * bb[k * n + j];
-}
+for (let i = 0; i < n; i++)
+  for (let k = 0; k < n; k++) {
+    const x = a[i * n + k];
+    for (let j = 0; j < n; j++) ref[i * n + j] += x * bb[k * n + j];
+  }
 const matmulDiff = maxDiff(tf.matMul(A, B).dataSync(), ref);
 
 // conv2d 3×3 on [1, 32, 32, 64] against the same conv as a matmul of shifted inputs (im2col).
 const x = tf.randomUniform([1, 32, 32, 64], -1, 1, 'float32', 3) as tf.Tensor4D;
 const w = tf.randomUniform([3, 3, 64, 32], -1, 1, 'float32', 4) as tf.Tensor4D;
 const conv = tf.conv2d(x, w, 1, 'same');
-const xp = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+const xp = tf.pad(x, [
+  [0, 0],
+  [1, 1],
+  [1, 1],
+  [0, 0],
+]);
 const cols = [];
 for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) cols.push(tf.slice(xp, [0, dy, dx, 0], [1, 32, 32, 64]));
 const im2col = tf.reshape(tf.concat(cols, 3), [32 * 32, 9 * 64]) as tf.Tensor2D;
@@ -67,11 +74,13 @@ const batched = attend(q, k, v, { heads: 8 }).dataSync();
 setAttentionStrategy(undefined);
 
 const attentionThreads = Number(/attention kernel (\d+) thread/.exec(b.description)?.[1] ?? 0);
-process.stdout.write(JSON.stringify({
-  description: b.description,
-  tfjsThreads: wasmThreadsInUse(),
-  attentionThreads,
-  matmulDiff,
-  convDiff,
-  attentionDiff: maxDiff(fused, batched),
-}) + '\n');
+process.stdout.write(
+  JSON.stringify({
+    description: b.description,
+    tfjsThreads: wasmThreadsInUse(),
+    attentionThreads,
+    matmulDiff,
+    convDiff,
+    attentionDiff: maxDiff(fused, batched),
+  }) + '\n',
+);

@@ -47,8 +47,16 @@ export async function screenshotTo(page: Page, dir: string, name: string): Promi
  * would let several steps pass in between). Waits for 'idle', checks that no image is shown and the
  * page can run again; returns the step shown at the click and the steps the status says were done.
  */
-export async function cancelDuringSampling(page: Page, timeouts: { step: number; stop: number }, onStopped?: () => Promise<void>): Promise<{ at: number; done: number; status: string }> {
-  await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.step ?? 0) >= 1, undefined, { timeout: timeouts.step, polling: 100 });
+export async function cancelDuringSampling(
+  page: Page,
+  timeouts: { step: number; stop: number },
+  onStopped?: () => Promise<void>,
+): Promise<{ at: number; done: number; status: string }> {
+  await page.waitForFunction(
+    () => Number(document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.step ?? 0) >= 1,
+    undefined,
+    { timeout: timeouts.step, polling: 100 },
+  );
   const at = await page.evaluate(() => {
     const shown = Number(document.querySelector<HTMLElement>('[data-role="progress"]')!.dataset.step);
     document.querySelector<HTMLButtonElement>('[data-role="cancel"]')!.click();

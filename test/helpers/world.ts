@@ -63,7 +63,11 @@ export function withBlob(scene: Scene, colour: ColourName, shape: ShapeName, ext
 }
 
 /** A copy of a scene with object `k` changed (a new colour is drawn unjittered). */
-export function changed(scene: Scene, k: number, change: { colour?: ColourName; shape?: ShapeName; cx?: number }): Scene {
+export function changed(
+  scene: Scene,
+  k: number,
+  change: { colour?: ColourName; shape?: ShapeName; cx?: number },
+): Scene {
   const s = structuredClone(scene) as Scene;
   Object.assign(s.objects[k], change, change.colour ? { rgb: PALETTE[change.colour] } : {});
   return s;

@@ -2,7 +2,14 @@
  * The page's text settings → a checked edit (the library's parsers; one error naming the field at
  * fault). Runs in the worker, where the library is loaded.
  */
-import { EditSpecError, parseCross, parseFraction, parseWordFactors, parseWords, type EditSpec } from '../../src/index.js';
+import {
+  EditSpecError,
+  parseCross,
+  parseFraction,
+  parseWordFactors,
+  parseWords,
+  type EditSpec,
+} from '../../src/index.js';
 import type { PageSettings } from './protocol.js';
 
 export interface CheckedEdit {
@@ -16,13 +23,15 @@ export interface CheckedEdit {
 
 function integer(raw: string, label: string, min: number, max: number): number {
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isInteger(v) || v < min || v > max) throw new EditSpecError(`${label}: expected a whole number from ${min} to ${max}, got "${raw}"`);
+  if (raw.trim() === '' || !Number.isInteger(v) || v < min || v > max)
+    throw new EditSpecError(`${label}: expected a whole number from ${min} to ${max}, got "${raw}"`);
   return v;
 }
 
 function decimal(raw: string, label: string, min: number, max: number): number {
   const v = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) throw new EditSpecError(`${label}: expected a number from ${min} to ${max}, got "${raw}"`);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < min || v > max)
+    throw new EditSpecError(`${label}: expected a number from ${min} to ${max}, got "${raw}"`);
   return v;
 }
 
@@ -32,7 +41,12 @@ function decimal(raw: string, label: string, min: number, max: number): number {
  */
 export function checkSettings(s: PageSettings, opts: { upload?: boolean } = {}): CheckedEdit {
   const source = s.source.trim();
-  if (!source) throw new EditSpecError(opts.upload ? 'source prompt: empty; type the caption of the uploaded image' : 'source prompt: empty; type the prompt of the image to edit');
+  if (!source)
+    throw new EditSpecError(
+      opts.upload
+        ? 'source prompt: empty; type the caption of the uploaded image'
+        : 'source prompt: empty; type the prompt of the image to edit',
+    );
   const targets = s.targets.map((t) => t.trim()).filter((t) => t !== '');
   const spec: EditSpec = {
     source,
@@ -44,7 +58,10 @@ export function checkSettings(s: PageSettings, opts: { upload?: boolean } = {}):
     reweight: s.reweight.trim() ? parseWordFactors(s.reweight, 'reweight') : undefined,
   };
   const guidance = decimal(s.guidance, 'guidance', 0, 100);
-  if (opts.upload && guidance <= 1) throw new EditSpecError(`guidance: editing an uploaded image needs guidance above 1 (its null-text inversion is optimised for guided sampling), got "${s.guidance}"`);
+  if (opts.upload && guidance <= 1)
+    throw new EditSpecError(
+      `guidance: editing an uploaded image needs guidance above 1 (its null-text inversion is optimised for guided sampling), got "${s.guidance}"`,
+    );
   return {
     spec,
     steps: integer(s.steps, 'steps', 1, 1000),

@@ -40,14 +40,20 @@ export class ModelLoadError extends Error {
   }
 }
 
-const OUT_OF_MEMORY = /out of memory|oom\b|allocation failed|failed to allocate|cannot allocate|memory access out of bounds|array buffer allocation|heap limit|budget|exhausted|failed to create texture|unable to create webgltexture|maximum call stack/i;
+const OUT_OF_MEMORY =
+  /out of memory|oom\b|allocation failed|failed to allocate|cannot allocate|memory access out of bounds|array buffer allocation|heap limit|budget|exhausted|failed to create texture|unable to create webgltexture|maximum call stack/i;
 
 /** The first line of an error; when it introduces a list ("… (3 problems):"), with the list's first item. */
 function firstLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const first = lines[0] ?? text.trim();
-  return first.endsWith(':') && lines.length > 1 ? `${first} ${lines[1].replace(/^[-*•]\s*/, '')}${lines.length > 2 ? ' …' : ''}` : first;
+  return first.endsWith(':') && lines.length > 1
+    ? `${first} ${lines[1].replace(/^[-*•]\s*/, '')}${lines.length > 2 ? ' …' : ''}`
+    : first;
 }
 
 /** One sentence: the first line, capitalised, one trailing full stop, at most 400 characters. */
@@ -61,16 +67,25 @@ export function sentence(text: string): string {
 /** Whether the error means the backend can no longer be trusted (a fresh worker is needed). */
 export function isFatal(e: unknown): boolean {
   if (e instanceof GpuLostError || e instanceof BackendUnusableError) return true;
-  if (e instanceof ModelLoadError || e instanceof UploadError || (e instanceof Error && ['EditSpecError', 'RunMemoryError'].includes(e.name))) return false;
+  if (
+    e instanceof ModelLoadError ||
+    e instanceof UploadError ||
+    (e instanceof Error && ['EditSpecError', 'RunMemoryError'].includes(e.name))
+  )
+    return false;
   return OUT_OF_MEMORY.test(firstLine(e)) || !(e instanceof Error) || e.name !== 'Error';
 }
 
 /** The page's one-sentence message for an error on `backend`. */
 export function describeError(e: unknown, backend: string): string {
-  if (e instanceof GpuLostError) return sentence(`${e.message}; run again to start a fresh ${backend} backend, or choose wasm`);
+  if (e instanceof GpuLostError)
+    return sentence(`${e.message}; run again to start a fresh ${backend} backend, or choose wasm`);
   const line = firstLine(e);
   // A run refused before it started says what it needs: nothing ran out.
   if (e instanceof Error && e.name === 'RunMemoryError') return sentence(line);
-  if (OUT_OF_MEMORY.test(line)) return sentence(`The ${backend} backend ran out of memory (${line.replace(/[.]$/, '')}); try fewer edited prompts, or another backend`);
+  if (OUT_OF_MEMORY.test(line))
+    return sentence(
+      `The ${backend} backend ran out of memory (${line.replace(/[.]$/, '')}); try fewer edited prompts, or another backend`,
+    );
   return sentence(line);
 }

@@ -41,7 +41,8 @@ export interface InvertProgress {
 
 let held: HeldInversion | undefined;
 
-const keyOf = (r: InvertRequest) => JSON.stringify([r.upload.id, r.modelUrl, r.caption, r.steps, r.guidance, r.innerSteps]);
+const keyOf = (r: InvertRequest) =>
+  JSON.stringify([r.upload.id, r.modelUrl, r.caption, r.steps, r.guidance, r.innerSteps]);
 
 /** Forgets the held inversion (another model was loaded). */
 export function forgetInversion(): void {
@@ -50,7 +51,11 @@ export function forgetInversion(): void {
 
 /** The held inversion of `r`, or a new one; `reused` says which. */
 export async function invertUpload(
-  pipe: StableDiffusionPipeline, r: InvertRequest, signal: AbortSignal, cancelFlag: Int32Array | undefined, progress: InvertProgress,
+  pipe: StableDiffusionPipeline,
+  r: InvertRequest,
+  signal: AbortSignal,
+  cancelFlag: Int32Array | undefined,
+  progress: InvertProgress,
 ): Promise<{ inversion: HeldInversion; reused: boolean }> {
   const key = keyOf(r);
   if (held?.key === key) return { inversion: held, reused: true };
@@ -60,7 +65,13 @@ export async function invertUpload(
   const t0 = performance.now();
   let t1 = t0;
   const inv = await pipe.invertNullText({
-    image: input, prompt: r.caption, steps: r.steps, guidance: r.guidance, innerSteps: r.innerSteps, scheduler: pipe.scheduler('ddim'), signal,
+    image: input,
+    prompt: r.caption,
+    steps: r.steps,
+    guidance: r.guidance,
+    innerSteps: r.innerSteps,
+    scheduler: pipe.scheduler('ddim'),
+    signal,
     onStep: (s) => {
       progress.step('inversion', s.step + 1, s.steps, s.itPerSec);
       if (s.step + 1 === s.steps) t1 = performance.now();
@@ -73,10 +84,15 @@ export async function invertUpload(
     onNullTextStep: (s) => progress.step('null-text', s.step + 1, s.steps, s.itPerSec),
   });
   held = {
-    key, input, latents: inv.latents, uncondEmbeddings: inv.uncondEmbeddings,
+    key,
+    input,
+    latents: inv.latents,
+    uncondEmbeddings: inv.uncondEmbeddings,
     perf: {
-      ddimSeconds: (t1 - t0) / 1000, nullTextSeconds: (performance.now() - t1) / 1000,
-      iterations: inv.losses.reduce((n, l) => n + l.length, 0), maxIterations: r.steps * r.innerSteps,
+      ddimSeconds: (t1 - t0) / 1000,
+      nullTextSeconds: (performance.now() - t1) / 1000,
+      iterations: inv.losses.reduce((n, l) => n + l.length, 0),
+      maxIterations: r.steps * r.innerSteps,
     },
   };
   return { inversion: held, reused: false };

@@ -5,7 +5,16 @@
  * `document.body.dataset.state` is idle | running | done | error.
  */
 import {
-  type AttentionMaps, type FromWorker, type PageBackend, type PageImage, type PageMode, type PageSettings, type PageUpload, type RunPerf, type RunPhase, type ToWorker,
+  type AttentionMaps,
+  type FromWorker,
+  type PageBackend,
+  type PageImage,
+  type PageMode,
+  type PageSettings,
+  type PageUpload,
+  type RunPerf,
+  type RunPhase,
+  type ToWorker,
 } from './protocol.js';
 import { settingsFromQuery, settingsToQuery } from './settings.js';
 import { sentence } from './errors.js';
@@ -21,7 +30,8 @@ const $ = <T extends Element>(role: string): T => {
 };
 
 const form = $<HTMLFormElement>('settings');
-const field = (name: string) => form.elements.namedItem(name) as HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
+const field = (name: string) =>
+  form.elements.namedItem(name) as HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement;
 const ui = {
   generate: $<HTMLButtonElement>('generate'),
   cancel: $<HTMLButtonElement>('cancel'),
@@ -43,11 +53,28 @@ const ui = {
   compare: $<HTMLTableSectionElement>('perf-compare'),
 };
 
-const TEXT_FIELDS = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed', 'inner'] as const;
+const TEXT_FIELDS = [
+  'model',
+  'source',
+  'reweight',
+  'blend',
+  'cross',
+  'self',
+  'steps',
+  'guidance',
+  'seed',
+  'inner',
+] as const;
 
 function readForm(): PageSettings {
-  const s = Object.fromEntries(TEXT_FIELDS.map((k) => [k, field(k).value])) as Pick<PageSettings, (typeof TEXT_FIELDS)[number]>;
-  const targets = field('targets').value.split('\n').map((t) => t.trim()).filter((t) => t !== '');
+  const s = Object.fromEntries(TEXT_FIELDS.map((k) => [k, field(k).value])) as Pick<
+    PageSettings,
+    (typeof TEXT_FIELDS)[number]
+  >;
+  const targets = field('targets')
+    .value.split('\n')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
   return { ...s, targets, mode: field('mode').value as PageMode, backend: field('backend').value as PageBackend };
 }
 
@@ -86,9 +113,12 @@ async function imageUrl(img: PageImage): Promise<string> {
     canvas.width = img.width;
     canvas.height = img.height;
     const data = new ImageData(img.width, img.height);
-    for (let p = 0; p < img.width * img.height; p++) data.data.set([img.rgb![p * 3], img.rgb![p * 3 + 1], img.rgb![p * 3 + 2], 255], p * 4);
+    for (let p = 0; p < img.width * img.height; p++)
+      data.data.set([img.rgb![p * 3], img.rgb![p * 3 + 1], img.rgb![p * 3 + 2], 255], p * 4);
     canvas.getContext('2d')!.putImageData(data, 0, 0);
-    blob = await new Promise<Blob>((ok, fail) => canvas.toBlob((b) => (b ? ok(b) : fail(new Error('PNG encoding failed'))), 'image/png'));
+    blob = await new Promise<Blob>((ok, fail) =>
+      canvas.toBlob((b) => (b ? ok(b) : fail(new Error('PNG encoding failed'))), 'image/png'),
+    );
   }
   const url = URL.createObjectURL(blob);
   urls.push(url);
@@ -105,7 +135,12 @@ function clearResults(): void {
   (ui.perf.closest('section') as HTMLElement).hidden = true;
 }
 
-const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60) || 'image';
+const slug = (text: string) =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60) || 'image';
 
 /** A figure with the image, its caption and a download button. */
 async function figure(img: PageImage, role: string, caption: string, file: string, alt: string): Promise<HTMLElement> {
@@ -130,27 +165,57 @@ async function figure(img: PageImage, role: string, caption: string, file: strin
 }
 
 /** The images: an uploaded input first (as the model saw it), then the source (its reconstruction) and the edits. */
-async function showImages(prompts: string[], images: PageImage[], description: string, input?: PageImage, psnr?: number): Promise<void> {
-  const figures = await Promise.all(images.map((img, i) => {
-    const what = i > 0 ? `edit ${i} (${description})` : input ? `source: the reconstruction (PSNR ${psnr!.toFixed(1)} dB)` : 'source';
-    return figure(img, i === 0 ? 'source' : 'edit', `${what}: ${prompts[i]}`, `${i === 0 ? 'source' : `edit-${i}`}-${slug(prompts[i])}.png`, prompts[i]);
-  }));
-  if (input) figures.unshift(await figure(input, 'input', `input, cropped and resized to ${input.width}×${input.height}`, 'input.png', 'the uploaded image'));
+async function showImages(
+  prompts: string[],
+  images: PageImage[],
+  description: string,
+  input?: PageImage,
+  psnr?: number,
+): Promise<void> {
+  const figures = await Promise.all(
+    images.map((img, i) => {
+      const what =
+        i > 0
+          ? `edit ${i} (${description})`
+          : input
+            ? `source: the reconstruction (PSNR ${psnr!.toFixed(1)} dB)`
+            : 'source';
+      return figure(
+        img,
+        i === 0 ? 'source' : 'edit',
+        `${what}: ${prompts[i]}`,
+        `${i === 0 ? 'source' : `edit-${i}`}-${slug(prompts[i])}.png`,
+        prompts[i],
+      );
+    }),
+  );
+  if (input)
+    figures.unshift(
+      await figure(
+        input,
+        'input',
+        `input, cropped and resized to ${input.width}×${input.height}`,
+        'input.png',
+        'the uploaded image',
+      ),
+    );
   ui.images.replaceChildren(...figures);
 }
 
 async function showAttention(att: AttentionMaps): Promise<void> {
-  const figures = await Promise.all(att.maps.map(async (m, k) => {
-    const fig = document.createElement('figure');
-    fig.dataset.token = String(k);
-    const el = document.createElement('img');
-    el.src = await imageUrl(m);
-    el.alt = `attention to ${att.labels[k]}`;
-    const cap = document.createElement('figcaption');
-    cap.textContent = att.labels[k];
-    fig.append(el, cap);
-    return fig;
-  }));
+  const figures = await Promise.all(
+    att.maps.map(async (m, k) => {
+      const fig = document.createElement('figure');
+      fig.dataset.token = String(k);
+      const el = document.createElement('img');
+      el.src = await imageUrl(m);
+      el.alt = `attention to ${att.labels[k]}`;
+      const cap = document.createElement('figcaption');
+      cap.textContent = att.labels[k];
+      fig.append(el, cap);
+      return fig;
+    }),
+  );
   ui.attention.replaceChildren(...figures);
   ui.attention.dataset.size = att.size;
   ui.attentionDownload.href = await imageUrl(att.grid);
@@ -163,30 +228,52 @@ function showPerf(p: RunPerf, steps: number): void {
     ['backend', p.backend],
     ['model load', p.loadSeconds === undefined ? 'already loaded' : s(p.loadSeconds)],
     ['first step (text encoder, shader set-up)', s(p.firstStepSeconds)],
-    [steps > 1 ? `seconds per step (steps 2–${steps})` : 'seconds per step', `${s(p.secondsPerStep)} (${(1 / p.secondsPerStep).toFixed(2)} it/s)`],
+    [
+      steps > 1 ? `seconds per step (steps 2–${steps})` : 'seconds per step',
+      `${s(p.secondsPerStep)} (${(1 / p.secondsPerStep).toFixed(2)} it/s)`,
+    ],
     ['decode', s(p.decodeSeconds)],
     ['total', s(p.totalSeconds)],
     ['step timing', p.stepSync],
     ['tensor reads to the CPU during sampling', `${p.readbacksDuringSteps} (${p.readbacksTotal} with decoding)`],
-    ['synchronous reads (dataSync and the like)', `${p.syncReads}${p.kernelSyncReads ? ` (and ${p.kernelSyncReads} by the backend's own kernels, in its memory)` : ''}`],
+    [
+      'synchronous reads (dataSync and the like)',
+      `${p.syncReads}${p.kernelSyncReads ? ` (and ${p.kernelSyncReads} by the backend's own kernels, in its memory)` : ''}`,
+    ],
   ];
   const inv = p.inversion;
   if (inv) {
-    rows.splice(2, 0,
-      ['inversion', inv.reused ? 'reused (same image, caption and settings)' : `DDIM ${s(inv.ddimSeconds)}, null-text ${s(inv.nullTextSeconds)} (${inv.iterations} of at most ${inv.maxIterations} Adam iterations)`],
-      ['reconstruction PSNR', `${inv.psnr.toFixed(2)} dB`]);
+    rows.splice(
+      2,
+      0,
+      [
+        'inversion',
+        inv.reused
+          ? 'reused (same image, caption and settings)'
+          : `DDIM ${s(inv.ddimSeconds)}, null-text ${s(inv.nullTextSeconds)} (${inv.iterations} of at most ${inv.maxIterations} Adam iterations)`,
+      ],
+      ['reconstruction PSNR', `${inv.psnr.toFixed(2)} dB`],
+    );
   }
-  ui.perf.replaceChildren(...rows.flatMap(([k, v]) => {
-    const dt = document.createElement('dt');
-    dt.textContent = k;
-    const dd = document.createElement('dd');
-    dd.textContent = v;
-    return [dt, dd];
-  }));
+  ui.perf.replaceChildren(
+    ...rows.flatMap(([k, v]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = v;
+      return [dt, dd];
+    }),
+  );
   Object.assign(ui.perf.dataset, {
-    backend: p.backend, secondsPerStep: String(p.secondsPerStep), readbacks: String(p.readbacksDuringSteps), readbacksTotal: String(p.readbacksTotal),
-    syncReads: String(p.syncReads), kernelSyncReads: String(p.kernelSyncReads), firstStepSeconds: String(p.firstStepSeconds),
-    loadSeconds: String(p.loadSeconds ?? ''), decodeSeconds: String(p.decodeSeconds),
+    backend: p.backend,
+    secondsPerStep: String(p.secondsPerStep),
+    readbacks: String(p.readbacksDuringSteps),
+    readbacksTotal: String(p.readbacksTotal),
+    syncReads: String(p.syncReads),
+    kernelSyncReads: String(p.kernelSyncReads),
+    firstStepSeconds: String(p.firstStepSeconds),
+    loadSeconds: String(p.loadSeconds ?? ''),
+    decodeSeconds: String(p.decodeSeconds),
   });
   (ui.perf.closest('section') as HTMLElement).hidden = false;
 }
@@ -219,7 +306,11 @@ let phase: RunPhase | undefined;
 let launched: { backend: PageBackend; model: string; upload: boolean } | undefined;
 const lastRuns = new Map<PageBackend, BackendRun>();
 
-const PHASE_NAMES: Record<RunPhase, string> = { inversion: 'DDIM inversion', 'null-text': 'null-text inversion', sampling: 'sampling' };
+const PHASE_NAMES: Record<RunPhase, string> = {
+  inversion: 'DDIM inversion',
+  'null-text': 'null-text inversion',
+  sampling: 'sampling',
+};
 const capitalised = (text: string) => `${text[0].toUpperCase()}${text.slice(1)}`;
 
 function dropWorker(): void {
@@ -274,7 +365,11 @@ async function onWorkerMessage(m: FromWorker): Promise<void> {
       await showImages(m.prompts, m.images, m.description, m.input, m.perf.inversion?.psnr);
       await showAttention(m.attention);
       showPerf(m.perf, steps);
-      const run: BackendRun = { backend: launched!.backend, perf: m.perf, key: `${m.prompts.length} prompts × ${steps} steps, ${launched!.model}${launched!.upload ? ', uploaded image' : ''}` };
+      const run: BackendRun = {
+        backend: launched!.backend,
+        perf: m.perf,
+        key: `${m.prompts.length} prompts × ${steps} steps, ${launched!.model}${launched!.upload ? ', uploaded image' : ''}`,
+      };
       lastRuns.set(run.backend, run);
       renderComparison(ui.compare, lastRuns, run);
       ui.status.textContent = `Done: ${m.description}, ${m.perf.secondsPerStep.toFixed(2)} s/step on ${m.perf.backend.split(' ')[0]}.`;
@@ -282,7 +377,10 @@ async function onWorkerMessage(m: FromWorker): Promise<void> {
       break;
     }
     case 'cancelled':
-      ui.status.textContent = m.phase === 'sampling' ? `Cancelled after ${m.stepsDone} of ${m.steps} steps.` : `Cancelled during the ${PHASE_NAMES[m.phase]}.`;
+      ui.status.textContent =
+        m.phase === 'sampling'
+          ? `Cancelled after ${m.stepsDone} of ${m.steps} steps.`
+          : `Cancelled during the ${PHASE_NAMES[m.phase]}.`;
       setState('idle');
       break;
     case 'error':
@@ -309,7 +407,9 @@ async function checkWebGPU(): Promise<boolean> {
   opt.textContent = 'webgpu (no adapter)';
   const asked = select.value === 'webgpu';
   if (asked) select.value = 'webgl';
-  ui.backendNote.textContent = sentence(`WebGPU is not available: ${probe.reason}, so the page runs on ${asked ? 'webgl instead' : 'webgl or wasm'}`);
+  ui.backendNote.textContent = sentence(
+    `WebGPU is not available: ${probe.reason}, so the page runs on ${asked ? 'webgl instead' : 'webgl or wasm'}`,
+  );
   ui.backendNote.hidden = false;
   return false;
 }
@@ -360,11 +460,13 @@ ui.cancel.addEventListener('click', () => {
   if (phase === 'null-text' && !worker.cancelFlag) {
     // Not cross-origin isolated: the optimisation cannot be told to stop, so its worker goes.
     dropWorker();
-    ui.status.textContent = 'Cancelled during the null-text inversion (its worker was stopped; the model loads again on the next run).';
+    ui.status.textContent =
+      'Cancelled during the null-text inversion (its worker was stopped; the model loads again on the next run).';
     setState('idle');
     return;
   }
-  ui.status.textContent = phase === 'null-text' ? 'Cancelling after this iteration…' : 'Cancelling at the end of this step…';
+  ui.status.textContent =
+    phase === 'null-text' ? 'Cancelling after this iteration…' : 'Cancelling at the end of this step…';
   if (worker.cancelFlag) Atomics.store(new Int32Array(worker.cancelFlag), 0, 1);
   worker.w.postMessage({ type: 'cancel' } satisfies ToWorker);
 });

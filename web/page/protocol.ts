@@ -42,15 +42,18 @@ export interface PageUpload {
 
 export type ToWorker =
   | {
-    type: 'run'; settings: PageSettings; modelUrl: string; wasmPaths: string;
-    /** Invert this image (unless the worker holds its inversion) and edit it. */
-    upload?: PageUpload;
-    /**
-     * Int32 flag set to 1 by Cancel (cross-origin isolated pages only): the null-text optimisation
-     * runs without yielding to the worker's event loop, so it polls this instead of a message.
-     */
-    cancelFlag?: SharedArrayBuffer;
-  }
+      type: 'run';
+      settings: PageSettings;
+      modelUrl: string;
+      wasmPaths: string;
+      /** Invert this image (unless the worker holds its inversion) and edit it. */
+      upload?: PageUpload;
+      /**
+       * Int32 flag set to 1 by Cancel (cross-origin isolated pages only): the null-text optimisation
+       * runs without yielding to the worker's event loop, so it polls this instead of a message.
+       */
+      cancelFlag?: SharedArrayBuffer;
+    }
   | { type: 'cancel' }
   /** Automation: lose the WebGL context (WEBGL_lose_context) to exercise the context-lost path. */
   | { type: 'lose-gpu-context' };
@@ -126,9 +129,14 @@ export type FromWorker =
   /** One Adam iteration of the null-text optimisation (0-based step and iteration). */
   | { type: 'iteration'; step: number; steps: number; iteration: number; iterations: number; loss: number }
   | {
-    type: 'done'; description: string; prompts: string[]; images: PageImage[]; attention: AttentionMaps; perf: RunPerf;
-    /** The uploaded image as the model saw it (cropped and resized), when there was one. */
-    input?: PageImage;
-  }
+      type: 'done';
+      description: string;
+      prompts: string[];
+      images: PageImage[];
+      attention: AttentionMaps;
+      perf: RunPerf;
+      /** The uploaded image as the model saw it (cropped and resized), when there was one. */
+      input?: PageImage;
+    }
   | { type: 'cancelled'; phase: RunPhase; stepsDone: number; steps: number }
   | { type: 'error'; message: string; fatal: boolean };

@@ -26,7 +26,18 @@ export const DEFAULTS: PageSettings = {
 };
 
 type TextKey = Exclude<keyof PageSettings, 'targets' | 'backend' | 'mode'>;
-const TEXT_KEYS: readonly TextKey[] = ['model', 'source', 'reweight', 'blend', 'cross', 'self', 'steps', 'guidance', 'seed', 'inner'];
+const TEXT_KEYS: readonly TextKey[] = [
+  'model',
+  'source',
+  'reweight',
+  'blend',
+  'cross',
+  'self',
+  'steps',
+  'guidance',
+  'seed',
+  'inner',
+];
 
 /** Settings from a query string (missing or unknown values take the defaults) and whether `run=1` asks to start. */
 export function settingsFromQuery(search: string): { settings: PageSettings; run: boolean } {
@@ -36,7 +47,11 @@ export function settingsFromQuery(search: string): { settings: PageSettings; run
     const v = q.get(k);
     if (v !== null) s[k] = v;
   }
-  if (q.has('target')) s.targets = q.getAll('target').map((t) => t.trim()).filter((t) => t !== '');
+  if (q.has('target'))
+    s.targets = q
+      .getAll('target')
+      .map((t) => t.trim())
+      .filter((t) => t !== '');
   const backend = q.get('backend');
   if (backend && (BACKENDS as readonly string[]).includes(backend)) s.backend = backend as PageBackend;
   const mode = q.get('mode');

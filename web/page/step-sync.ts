@@ -38,7 +38,10 @@ function webglSync(): StepSync {
   (gpgpu.gl.canvas as EventTarget).addEventListener('webglcontextlost', () => {
     lost = true;
   });
-  const isLost = () => (lost || gpgpu.gl.isContextLost() ? new GpuLostError('The WebGL context was lost (the GPU was reset or ran out of memory)') : undefined);
+  const isLost = () =>
+    lost || gpgpu.gl.isContextLost()
+      ? new GpuLostError('The WebGL context was lost (the GPU was reset or ran out of memory)')
+      : undefined;
   const check = () => {
     const e = isLost();
     if (e) throw e;

@@ -21,12 +21,15 @@ export async function decodeUpload(file: Blob, name: string): Promise<RgbImage> 
   try {
     bitmap = await createImageBitmap(file, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   } catch (e) {
-    throw new UploadError(`upload "${name}": the browser cannot decode this image (${(e as Error).message || 'corrupt data'})`);
+    throw new UploadError(
+      `upload "${name}": the browser cannot decode this image (${(e as Error).message || 'corrupt data'})`,
+    );
   }
   try {
     const { width, height } = bitmap;
     const ctx = new OffscreenCanvas(width, height).getContext('2d');
-    if (!ctx) throw new Error('this browser has no OffscreenCanvas 2D context in workers, which decoding an upload needs');
+    if (!ctx)
+      throw new Error('this browser has no OffscreenCanvas 2D context in workers, which decoding an upload needs');
     ctx.drawImage(bitmap, 0, 0);
     const rgba = ctx.getImageData(0, 0, width, height).data;
     const data = new Uint8Array(width * height * 3);

@@ -9,8 +9,23 @@
  */
 import { initBrowserBackend } from '../../src/browser/index.js';
 import {
-  wasmHeapBudget, blendMapSize, buildEdit, checkRunMemory, countReads, crossAttentionGrid, HttpFileStore, loadPipeline, modelRunPlan,
-  parseUNetConfig, parseVaeConfig, psnr, tokenLabels, toRgbImage, type AttentionEdit, type ReadCounter, type SelectedBackend,
+  wasmHeapBudget,
+  blendMapSize,
+  buildEdit,
+  checkRunMemory,
+  countReads,
+  crossAttentionGrid,
+  HttpFileStore,
+  loadPipeline,
+  modelRunPlan,
+  parseUNetConfig,
+  parseVaeConfig,
+  psnr,
+  tokenLabels,
+  toRgbImage,
+  type AttentionEdit,
+  type ReadCounter,
+  type SelectedBackend,
   type StableDiffusionPipeline,
 } from '../../src/index.js';
 import { checkSettings } from './edit-settings.js';
@@ -78,7 +93,11 @@ async function checkRunFits(url: string, batch: number): Promise<void> {
   try {
     const store = new HttpFileStore(url);
     const json = async (rel: string) => JSON.parse(await store.readText(rel)) as unknown;
-    plan = modelRunPlan(parseUNetConfig(await json('unet/config.json'), `${url}unet/config.json`), parseVaeConfig(await json('vae/config.json'), `${url}vae/config.json`), { batch });
+    plan = modelRunPlan(
+      parseUNetConfig(await json('unet/config.json'), `${url}unet/config.json`),
+      parseVaeConfig(await json('vae/config.json'), `${url}vae/config.json`),
+      { batch },
+    );
   } catch (e) {
     throw new ModelLoadError(url, e);
   }
@@ -86,7 +105,11 @@ async function checkRunFits(url: string, batch: number): Promise<void> {
 }
 
 /** The source prompt's cross-attention per token, averaged over the steps and the up/down layers at latent/4 (as `ptp attention`). */
-async function attentionMaps(controller: AttentionEdit, pipe: StableDiffusionPipeline, source: string): Promise<AttentionMaps> {
+async function attentionMaps(
+  controller: AttentionEdit,
+  pipe: StableDiffusionPipeline,
+  source: string,
+): Promise<AttentionMaps> {
   const size = blendMapSize(controller.latentSize);
   const t = controller.aggregateAttention(size, ['up', 'down'], true, 0);
   const data = await t.data();
@@ -116,31 +139,49 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
   try {
     const edit = checkSettings(msg.settings, { upload: msg.upload !== undefined });
     const b = await ensureBackend(msg.settings.backend, msg.wasmPaths);
-    if (model?.url !== msg.modelUrl) await checkRunFits(msg.modelUrl, (edit.spec.targets.length ? edit.spec.targets.length + 1 : 2) * (edit.guidance > 1 ? 2 : 1));
+    if (model?.url !== msg.modelUrl)
+      await checkRunFits(
+        msg.modelUrl,
+        (edit.spec.targets.length ? edit.spec.targets.length + 1 : 2) * (edit.guidance > 1 ? 2 : 1),
+      );
     const loadSeconds = await ensureModel(msg.modelUrl, msg.upload !== undefined);
     abort.signal.throwIfAborted();
     const pipe = model!.pipe;
     b.reads.reset();
     // The page draws the source's cross-attention only: no self-attention maps are kept.
-    const built = buildEdit(pipe.tokenizer, edit.spec, { note: (text) => post({ type: 'note', text }), storeMaps: 'cross' });
+    const built = buildEdit(pipe.tokenizer, edit.spec, {
+      note: (text) => post({ type: 'note', text }),
+      storeMaps: 'cross',
+    });
     controller = built.controller;
     steps = edit.steps;
     let real: { inversion: HeldInversion; reused: boolean } | undefined;
     if (msg.upload) {
       post({ type: 'phase', text: `inverting ${msg.upload.name} (DDIM, then null-text)` });
       phase = 'inversion';
-      real = await invertUpload(pipe, {
-        upload: msg.upload, modelUrl: msg.modelUrl, caption: edit.spec.source, steps: edit.steps, guidance: edit.guidance, innerSteps: edit.innerSteps,
-      }, abort.signal, cancelFlag, {
-        step(p, step, n, itPerSec) {
-          phase = p;
-          post({ type: 'step', phase: p, step, steps: n, itPerSec, secondsPerStep: 1 / itPerSec });
+      real = await invertUpload(
+        pipe,
+        {
+          upload: msg.upload,
+          modelUrl: msg.modelUrl,
+          caption: edit.spec.source,
+          steps: edit.steps,
+          guidance: edit.guidance,
+          innerSteps: edit.innerSteps,
         },
-        iteration(step, n, iteration, iterations, loss) {
-          phase = 'null-text';
-          post({ type: 'iteration', step, steps: n, iteration, iterations, loss });
+        abort.signal,
+        cancelFlag,
+        {
+          step(p, step, n, itPerSec) {
+            phase = p;
+            post({ type: 'step', phase: p, step, steps: n, itPerSec, secondsPerStep: 1 / itPerSec });
+          },
+          iteration(step, n, iteration, iterations, loss) {
+            phase = 'null-text';
+            post({ type: 'iteration', step, steps: n, iteration, iterations, loss });
+          },
         },
-      });
+      );
       phase = 'sampling';
     }
     post({ type: 'phase', text: `sampling (${built.description})` });
@@ -148,8 +189,15 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
     const readsBefore = allReads(b.reads);
     const t0 = performance.now();
     const r = await pipe.edit({
-      prompts: built.prompts, steps: edit.steps, guidance: edit.guidance, seed: edit.seed, scheduler: 'ddim', controller, signal: abort.signal,
-      latents: real?.inversion.latents, uncondEmbeddings: real?.inversion.uncondEmbeddings,
+      prompts: built.prompts,
+      steps: edit.steps,
+      guidance: edit.guidance,
+      seed: edit.seed,
+      scheduler: 'ddim',
+      controller,
+      signal: abort.signal,
+      latents: real?.inversion.latents,
+      uncondEmbeddings: real?.inversion.uncondEmbeddings,
       async onStep(info) {
         await b.sync.wait();
         const now = performance.now();
@@ -157,7 +205,14 @@ async function run(msg: Extract<ToWorker, { type: 'run' }>): Promise<void> {
         readsInSteps = allReads(b.reads) - readsBefore;
         const n = stepEnds.length;
         const secondsPerStep = n > 1 ? (now - stepEnds[0]) / 1000 / (n - 1) : (now - t0) / 1000;
-        post({ type: 'step', phase: 'sampling', step: info.step + 1, steps: info.steps, itPerSec: n / ((now - t0) / 1000), secondsPerStep });
+        post({
+          type: 'step',
+          phase: 'sampling',
+          step: info.step + 1,
+          steps: info.steps,
+          itPerSec: n / ((now - t0) / 1000),
+          secondsPerStep,
+        });
         if (n === info.steps) post({ type: 'phase', text: 'decoding' });
       },
     });

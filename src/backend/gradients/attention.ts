@@ -21,7 +21,11 @@ type Attrs = AttentionAttrs;
 /** [B, N, H·d] → [B·H, N, d]. */
 function splitHeads(x: tf.Tensor, heads: number): tf.Tensor3D {
   const [b, n, inner] = x.shape;
-  return tf.reshape(tf.transpose(tf.reshape(x, [b, n, heads, inner / heads]), [0, 2, 1, 3]), [b * heads, n, inner / heads]);
+  return tf.reshape(tf.transpose(tf.reshape(x, [b, n, heads, inner / heads]), [0, 2, 1, 3]), [
+    b * heads,
+    n,
+    inner / heads,
+  ]);
 }
 
 /** [B·H, N, d] → [B, N, H·d]. */
@@ -61,7 +65,15 @@ export const BACKWARD_CHUNK_BYTES = 64 * 2 ** 20;
  * [B·H, rows, M] of queries `rows` = [begin, end) (the caller's kernel, mask rows included);
  * `chunkBytes` bounds each chunk's [B·H, rows, M] tensors.
  */
-export function fusedAttentionBackward(dy: tf.Tensor, probsOf: (begin: number, end: number) => tf.Tensor3D, q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, a: Attrs, chunkBytes = BACKWARD_CHUNK_BYTES): tf.Tensor[] {
+export function fusedAttentionBackward(
+  dy: tf.Tensor,
+  probsOf: (begin: number, end: number) => tf.Tensor3D,
+  q: tf.Tensor,
+  k: tf.Tensor,
+  v: tf.Tensor,
+  a: Attrs,
+  chunkBytes = BACKWARD_CHUNK_BYTES,
+): tf.Tensor[] {
   return tf.tidy(() => {
     const [b, n] = q.shape as [number, number];
     const m = k.shape[1] as number;
@@ -85,7 +97,11 @@ export function fusedAttentionBackward(dy: tf.Tensor, probsOf: (begin: number, e
         const doh = splitHeads(part(dy), a.heads);
         const qh = splitHeads(part(q), a.heads);
         const ds = softmaxBackward(p, tf.matMul(doh, vhT));
-        return [mergeHeads(tf.mul(tf.matMul(ds as tf.Tensor3D, kh), a.scale), a.heads), thinTBig(doh, p), thinTBig(qh, ds)];
+        return [
+          mergeHeads(tf.mul(tf.matMul(ds as tf.Tensor3D, kh), a.scale), a.heads),
+          thinTBig(doh, p),
+          thinTBig(qh, ds),
+        ];
       });
       dqParts.push(dqc);
       dvT = acc(dvT, dvc);

@@ -2,7 +2,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { sumToShape, type GradConfig } from './util.js';
 
-const binary = (kernelName: string, da: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor, db: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor): GradConfig => ({
+const binary = (
+  kernelName: string,
+  da: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+  db: (dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor) => tf.Tensor,
+): GradConfig => ({
   kernelName,
   inputsToSave: ['a', 'b'],
   gradFunc: (dy, [a, b]) => ({
@@ -26,12 +30,36 @@ const unaryY = (kernelName: string, d: (dy: tf.Tensor, y: tf.Tensor) => tf.Tenso
 });
 
 export const elementwiseGradients: GradConfig[] = [
-  binary('Add', (dy) => dy, (dy) => dy),
-  binary('Sub', (dy) => dy, (dy) => tf.neg(dy)),
-  binary('Multiply', (dy, _a, b) => tf.mul(dy, b), (dy, a) => tf.mul(dy, a)),
-  binary('RealDiv', (dy, _a, b) => tf.div(dy, b), (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b)))),
-  binary('SquaredDifference', (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(a, b), 2)), (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(b, a), 2))),
-  binary('Maximum', (dy, a, b) => tf.mul(dy, tf.cast(tf.greaterEqual(a, b), 'float32')), (dy, a, b) => tf.mul(dy, tf.cast(tf.less(a, b), 'float32'))),
+  binary(
+    'Add',
+    (dy) => dy,
+    (dy) => dy,
+  ),
+  binary(
+    'Sub',
+    (dy) => dy,
+    (dy) => tf.neg(dy),
+  ),
+  binary(
+    'Multiply',
+    (dy, _a, b) => tf.mul(dy, b),
+    (dy, a) => tf.mul(dy, a),
+  ),
+  binary(
+    'RealDiv',
+    (dy, _a, b) => tf.div(dy, b),
+    (dy, a, b) => tf.neg(tf.div(tf.mul(dy, a), tf.square(b))),
+  ),
+  binary(
+    'SquaredDifference',
+    (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(a, b), 2)),
+    (dy, a, b) => tf.mul(dy, tf.mul(tf.sub(b, a), 2)),
+  ),
+  binary(
+    'Maximum',
+    (dy, a, b) => tf.mul(dy, tf.cast(tf.greaterEqual(a, b), 'float32')),
+    (dy, a, b) => tf.mul(dy, tf.cast(tf.less(a, b), 'float32')),
+  ),
   {
     kernelName: 'AddN',
     saveAllInputs: true,
@@ -55,7 +83,14 @@ export const elementwiseGradients: GradConfig[] = [
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {
       const { clipValueMin, clipValueMax } = attrs as unknown as { clipValueMin: number; clipValueMax: number };
-      return { x: () => tf.where(tf.logicalAnd(tf.greaterEqual(x, clipValueMin), tf.lessEqual(x, clipValueMax)), dy as tf.Tensor, tf.zerosLike(dy as tf.Tensor)) };
+      return {
+        x: () =>
+          tf.where(
+            tf.logicalAnd(tf.greaterEqual(x, clipValueMin), tf.lessEqual(x, clipValueMax)),
+            dy as tf.Tensor,
+            tf.zerosLike(dy as tf.Tensor),
+          ),
+      };
     },
   },
   {

@@ -13,7 +13,11 @@ import { installCpuResizeNearestGrad } from '../resize-nearest-grad.js';
 const REGISTERED = Symbol.for('tfjs-prompt-to-prompt.gradients');
 
 /** Every gradient we define, by kernel name. */
-export const gradientConfigs: readonly tf.GradConfig[] = [...elementwiseGradients, ...shapeGradients, ...reduceGradients];
+export const gradientConfigs: readonly tf.GradConfig[] = [
+  ...elementwiseGradients,
+  ...shapeGradients,
+  ...reduceGradients,
+];
 
 /**
  * Registers the gradients (idempotent). Kernels that already have a gradient (e.g. from

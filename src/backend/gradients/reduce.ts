@@ -11,7 +11,9 @@ export const reduceGradients: GradConfig[] = [
   {
     kernelName: 'Sum',
     inputsToSave: ['x'],
-    gradFunc: (dy, [x], attrs) => ({ x: () => expandReduced(dy as tf.Tensor, x.shape, (attrs as Attrs).axis as number[]) }),
+    gradFunc: (dy, [x], attrs) => ({
+      x: () => expandReduced(dy as tf.Tensor, x.shape, (attrs as Attrs).axis as number[]),
+    }),
   },
   {
     kernelName: 'Mean',
@@ -29,8 +31,22 @@ export const reduceGradients: GradConfig[] = [
       const tb = !!(attrs as Attrs).transposeB;
       const g = dy as tf.Tensor;
       // y = op(a)·op(b): the four cases of which operand is transposed.
-      const da = () => (!ta ? (!tb ? mm(g, b, false, true) : mm(g, b, false, false)) : !tb ? mm(b, g, false, true) : mm(b, g, true, true));
-      const db = () => (!ta ? (!tb ? mm(a, g, true, false) : mm(g, a, true, false)) : !tb ? mm(a, g, false, false) : mm(g, a, true, true));
+      const da = () =>
+        !ta
+          ? !tb
+            ? mm(g, b, false, true)
+            : mm(g, b, false, false)
+          : !tb
+            ? mm(b, g, false, true)
+            : mm(b, g, true, true);
+      const db = () =>
+        !ta
+          ? !tb
+            ? mm(a, g, true, false)
+            : mm(g, a, true, false)
+          : !tb
+            ? mm(a, g, false, false)
+            : mm(g, a, true, true);
       return { a: () => sumToShape(da(), a.shape), b: () => sumToShape(db(), b.shape) };
     },
   },
@@ -54,8 +70,22 @@ export const reduceGradients: GradConfig[] = [
       }
       const common = { strides: a.strides, pad: a.pad, dataFormat: a.dataFormat, dimRoundingMode: a.dimRoundingMode };
       return {
-        x: () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter } as unknown as tf.NamedTensorMap, { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
-        filter: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy } as unknown as tf.NamedTensorMap, { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap) as tf.Tensor,
+        x: () =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropInput',
+              { dy, filter } as unknown as tf.NamedTensorMap,
+              { ...common, inputShape: x.shape } as unknown as tf.NamedAttrMap,
+            ) as tf.Tensor,
+        filter: () =>
+          tf
+            .engine()
+            .runKernel(
+              'Conv2DBackpropFilter',
+              { x, dy } as unknown as tf.NamedTensorMap,
+              { ...common, filterShape: filter.shape } as unknown as tf.NamedAttrMap,
+            ) as tf.Tensor,
       };
     },
   },

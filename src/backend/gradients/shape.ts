@@ -6,7 +6,11 @@ import { installCpuResizeNearestGrad } from '../resize-nearest-grad.js';
 type Attrs = Record<string, unknown>;
 
 export const shapeGradients: GradConfig[] = [
-  { kernelName: 'Reshape', inputsToSave: ['x'], gradFunc: (dy, [x]) => ({ x: () => tf.reshape(dy as tf.Tensor, x.shape) }) },
+  {
+    kernelName: 'Reshape',
+    inputsToSave: ['x'],
+    gradFunc: (dy, [x]) => ({ x: () => tf.reshape(dy as tf.Tensor, x.shape) }),
+  },
   { kernelName: 'Identity', gradFunc: (dy) => ({ x: () => (dy as tf.Tensor).clone() }) },
   {
     kernelName: 'Transpose',
@@ -21,7 +25,13 @@ export const shapeGradients: GradConfig[] = [
     gradFunc: (dy, [x], attrs) => {
       const a = attrs as Attrs;
       const [begin, size] = tf.slice_util.parseSliceParams(x, a.begin as number[], a.size as number[]);
-      return { x: () => tf.pad(dy as tf.Tensor, x.shape.map((d, i) => [begin[i], d - begin[i] - size[i]] as [number, number])) };
+      return {
+        x: () =>
+          tf.pad(
+            dy as tf.Tensor,
+            x.shape.map((d, i) => [begin[i], d - begin[i] - size[i]] as [number, number]),
+          ),
+      };
     },
   },
   {
@@ -29,7 +39,11 @@ export const shapeGradients: GradConfig[] = [
     saveAllInputs: true,
     gradFunc: (dy, saved, attrs) => {
       const axis = tf.util.parseAxisParam((attrs as Attrs).axis as number, saved[0].shape)[0];
-      const parts = tf.split(dy as tf.Tensor, saved.map((t) => t.shape[axis]), axis);
+      const parts = tf.split(
+        dy as tf.Tensor,
+        saved.map((t) => t.shape[axis]),
+        axis,
+      );
       return Object.fromEntries(parts.map((p, i) => [i, () => p]));
     },
   },
@@ -58,7 +72,14 @@ export const shapeGradients: GradConfig[] = [
     inputsToSave: ['x'],
     gradFunc: (dy, [x], attrs) => {
       const pads = (attrs as Attrs).paddings as [number, number][];
-      return { x: () => tf.slice(dy as tf.Tensor, pads.map((p) => p[0]), x.shape) };
+      return {
+        x: () =>
+          tf.slice(
+            dy as tf.Tensor,
+            pads.map((p) => p[0]),
+            x.shape,
+          ),
+      };
     },
   },
   {
@@ -68,7 +89,13 @@ export const shapeGradients: GradConfig[] = [
       const reps = (attrs as Attrs).reps as number[];
       // [r0·d0, r1·d1, ...] → [r0, d0, r1, d1, ...], summed over the repeat axes.
       const split = x.shape.flatMap((d, i) => [reps[i], d]);
-      return { x: () => tf.sum(tf.reshape(dy as tf.Tensor, split), reps.map((_, i) => 2 * i)) };
+      return {
+        x: () =>
+          tf.sum(
+            tf.reshape(dy as tf.Tensor, split),
+            reps.map((_, i) => 2 * i),
+          ),
+      };
     },
   },
   {
@@ -79,7 +106,9 @@ export const shapeGradients: GradConfig[] = [
         // The cpu backend's own kernel is wrong for batch > 1; ours replaces it (again, should
         // the backend have been imported after registerGradients()).
         if (tf.getBackend() === 'cpu') installCpuResizeNearestGrad();
-        return tf.engine().runKernel('ResizeNearestNeighborGrad', { images, dy } as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
+        return tf
+          .engine()
+          .runKernel('ResizeNearestNeighborGrad', { images, dy } as unknown as tf.NamedTensorMap, attrs) as tf.Tensor;
       },
     }),
   },
@@ -89,7 +118,8 @@ export const shapeGradients: GradConfig[] = [
     gradFunc: (dy, [x, indices], attrs) => {
       const a = attrs as Attrs;
       const axis = tf.util.parseAxisParam(a.axis as number, x.shape)[0];
-      if (((a.batchDims as number | undefined) ?? 0) !== 0) throw new Error('gradient of gather with batchDims is not supported');
+      if (((a.batchDims as number | undefined) ?? 0) !== 0)
+        throw new Error('gradient of gather with batchDims is not supported');
       return { x: () => gatherGrad(dy as tf.Tensor, x.shape, indices, axis), indices: () => tf.zerosLike(indices) };
     },
   },

@@ -16,18 +16,23 @@ const PLACES: readonly Place[] = ['down', 'mid', 'up'];
 
 function parsePlaces(raw: string): Place[] {
   const parts = raw.split(',').map((s) => s.trim());
-  for (const p of parts) if (!(PLACES as readonly string[]).includes(p)) throw new UsageError(`--from: "${p}" is not one of ${PLACES.join(', ')} (e.g. --from up,down)`);
+  for (const p of parts)
+    if (!(PLACES as readonly string[]).includes(p))
+      throw new UsageError(`--from: "${p}" is not one of ${PLACES.join(', ')} (e.g. --from up,down)`);
   return [...new Set(parts)] as Place[];
 }
 
 function positiveInt(raw: unknown, name: string): number {
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1) throw new UsageError(`--${name} must be a positive integer, got ${String(raw)}`);
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1)
+    throw new UsageError(`--${name} must be a positive integer, got ${String(raw)}`);
   return raw;
 }
 
 /** Sizes of the stored maps of the given kind and places, largest first, e.g. ["16×16", "8×8"]. */
 function storedSizes(store: AttentionStore, from: readonly Place[], isCross: boolean): string[] {
-  const maps = from.flatMap((p) => store.summedMaps(storeKey(p, isCross))).sort((a, b) => b.height * b.width - a.height * a.width);
+  const maps = from
+    .flatMap((p) => store.summedMaps(storeKey(p, isCross)))
+    .sort((a, b) => b.height * b.width - a.height * a.width);
   return [...new Set(maps.map((m) => `${m.height}×${m.width}`))];
 }
 
@@ -43,12 +48,41 @@ export const attentionCommand: Command = {
   options: [
     { name: 'prompt', short: 'p', type: 'string', valueName: '<text>', description: 'the prompt (required)' },
     { name: 'res', type: 'number', valueName: '<n>', description: 'map resolution (default latent/4: 16 at 512×512)' },
-    { name: 'from', type: 'string', valueName: '<places>', description: 'UNet places to average: up,down,mid (default up,down)' },
-    { name: 'self-components', type: 'number', valueName: '<n>', description: 'also write n self-attention principal components' },
-    { name: 'self-out', type: 'string', valueName: '<file.png>', output: true, description: 'file of the self-attention components (default <out>-self.png)' },
-    { name: 'image', type: 'string', valueName: '<file.png>', output: true, description: 'also write the generated image' },
+    {
+      name: 'from',
+      type: 'string',
+      valueName: '<places>',
+      description: 'UNet places to average: up,down,mid (default up,down)',
+    },
+    {
+      name: 'self-components',
+      type: 'number',
+      valueName: '<n>',
+      description: 'also write n self-attention principal components',
+    },
+    {
+      name: 'self-out',
+      type: 'string',
+      valueName: '<file.png>',
+      output: true,
+      description: 'file of the self-attention components (default <out>-self.png)',
+    },
+    {
+      name: 'image',
+      type: 'string',
+      valueName: '<file.png>',
+      output: true,
+      description: 'also write the generated image',
+    },
     ...ptpModelOptions(),
-    { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', output: true, description: 'output image of the token maps (required)' },
+    {
+      name: 'out',
+      short: 'o',
+      type: 'string',
+      valueName: '<file.png>',
+      output: true,
+      description: 'output image of the token maps (required)',
+    },
   ],
   examples: [
     'ptp attention --model ./sd-v1-5 --prompt "a cat riding a bicycle" --seed 8888 --out maps.png',
@@ -62,7 +96,8 @@ export const attentionCommand: Command = {
     if (typeof out !== 'string') throw new UsageError('--out <file.png> is required');
     const from = parsePlaces(opt.from === undefined ? 'up,down' : String(opt.from));
     const res = opt.res === undefined ? undefined : positiveInt(opt.res, 'res');
-    const components = opt['self-components'] === undefined ? 0 : positiveInt(opt['self-components'], 'self-components');
+    const components =
+      opt['self-components'] === undefined ? 0 : positiveInt(opt['self-components'], 'self-components');
     const selfOut = typeof opt['self-out'] === 'string' ? opt['self-out'] : out.replace(/(\.png)?$/i, '-self.png');
     const o = modelRunOptions(args);
 
@@ -89,7 +124,9 @@ export const attentionCommand: Command = {
       const mapsOf = (isCross: boolean) => {
         const available = storedSizes(store, from, isCross);
         if (!available.includes(`${size.height}×${size.width}`)) {
-          throw new UsageError(`--res: no ${isCross ? 'cross' : 'self'}-attention maps of ${size.height}×${size.width} in ${from.join(', ')} at this image size (stored: ${available.join(', ') || 'none'})`);
+          throw new UsageError(
+            `--res: no ${isCross ? 'cross' : 'self'}-attention maps of ${size.height}×${size.width} in ${from.join(', ')} at this image size (stored: ${available.join(', ') || 'none'})`,
+          );
         }
         const t = store.aggregateAttention(size, from, isCross, 0);
         const data = t.dataSync();
@@ -100,7 +137,9 @@ export const attentionCommand: Command = {
       const labels = tokenLabels(pipe.tokenizer, prompt);
       const grid = crossAttentionGrid(mapsOf(true), labels);
       await writePng(out, grid);
-      ctx.out(`wrote ${out} (${grid.width}×${grid.height}: ${labels.length} tokens, ${size.height}×${size.width} maps from ${from.join(', ')})`);
+      ctx.out(
+        `wrote ${out} (${grid.width}×${grid.height}: ${labels.length} tokens, ${size.height}×${size.width} maps from ${from.join(', ')})`,
+      );
       if (components > 0) {
         const comps = selfAttentionComponents(mapsOf(false), components);
         await writePng(selfOut, comps);

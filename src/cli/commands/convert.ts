@@ -1,5 +1,10 @@
 /** `ptp convert <in.safetensors> <out-dir> [--fp16] [--prediction-type t] [--image-size px]`: SD-1.x/2.x/XL single file → diffusers directory. */
-import { convertCheckpoint, ConvertOptionError, FAMILY_NAME, type PredictionType } from '../../../weights-tools/convert.js';
+import {
+  convertCheckpoint,
+  ConvertOptionError,
+  FAMILY_NAME,
+  type PredictionType,
+} from '../../../weights-tools/convert.js';
 import { formatBytes, formatCount, table } from '../../../weights-tools/format.js';
 import { UsageError } from '../args.js';
 import type { Command } from '../command.js';
@@ -18,20 +23,37 @@ export const convertCommand: Command = {
     'An SD-2.x file does not say whether it is 2.x-base (512, epsilon) or 768-v (v_prediction): pass\n' +
     '--prediction-type (or --image-size 512/768). Pickle checkpoints (.ckpt) are not supported.',
   positionals: [
-    { name: 'in.safetensors', description: 'single-file SD-1.x, SD-2.x or SD-XL (base) checkpoint in safetensors format' },
-    { name: 'out-dir', description: 'new (or empty) output directory; written under a temporary name and renamed when complete' },
+    {
+      name: 'in.safetensors',
+      description: 'single-file SD-1.x, SD-2.x or SD-XL (base) checkpoint in safetensors format',
+    },
+    {
+      name: 'out-dir',
+      description: 'new (or empty) output directory; written under a temporary name and renamed when complete',
+    },
   ],
   options: [
     { name: 'fp16', type: 'boolean', description: 'write float16 weights (half the size); default float32' },
-    { name: 'force', type: 'boolean', description: 'replace <out-dir> when it exists and is not empty (once the new one is complete)' },
+    {
+      name: 'force',
+      type: 'boolean',
+      description: 'replace <out-dir> when it exists and is not empty (once the new one is complete)',
+    },
     {
       name: 'prediction-type',
       type: 'string',
       valueName: '<type>',
       choices: ['epsilon', 'v_prediction'],
-      description: 'what the UNet predicts: epsilon (SD-1.x, SD-2.x-base, SD-XL) or v_prediction (SD-2.x 768-v); required for SD-2.x unless --image-size is 512 or 768',
+      description:
+        'what the UNet predicts: epsilon (SD-1.x, SD-2.x-base, SD-XL) or v_prediction (SD-2.x 768-v); required for SD-2.x unless --image-size is 512 or 768',
     },
-    { name: 'image-size', type: 'number', valueName: '<px>', description: 'training image size (unet sample_size = px/8); default 512, or 768 with v_prediction, 1024 for SD-XL' },
+    {
+      name: 'image-size',
+      type: 'number',
+      valueName: '<px>',
+      description:
+        'training image size (unet sample_size = px/8); default 512, or 768 with v_prediction, 1024 for SD-XL',
+    },
   ],
   examples: [
     'ptp convert v1-5-pruned-emaonly.safetensors ./sd15',
@@ -68,9 +90,20 @@ export const convertCommand: Command = {
       throw e;
     }
     const family = FAMILY_NAME[r.family];
-    ctx.out(`converted ${r.input} → ${r.outDir} (${family}, ${r.dtype}, ${r.predictionType}, ${r.imageSize}×${r.imageSize})`);
     ctx.out(
-      table(r.components.map((c) => [`  ${c.component}`, `${c.tensors} tensors`, `${formatCount(c.params)} parameters`, formatBytes(c.bytes), c.file]), [1, 2, 3]).join('\n'),
+      `converted ${r.input} → ${r.outDir} (${family}, ${r.dtype}, ${r.predictionType}, ${r.imageSize}×${r.imageSize})`,
+    );
+    ctx.out(
+      table(
+        r.components.map((c) => [
+          `  ${c.component}`,
+          `${c.tensors} tensors`,
+          `${formatCount(c.params)} parameters`,
+          formatBytes(c.bytes),
+          c.file,
+        ]),
+        [1, 2, 3],
+      ).join('\n'),
     );
     if (r.ignored.length) {
       const byReason = new Map<string, number>();

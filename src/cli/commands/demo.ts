@@ -31,14 +31,28 @@ const GUIDANCE = 7.5;
  * run draws the same pictures.
  */
 export const DEMO_EDITS: { file: string; what: string; spec: Omit<EditSpec, 'cross' | 'self'> }[] = [
-  { file: 'replace-colour.png', what: 'colour swap (Replace)', spec: { source: 'a red circle on a white background', targets: ['a blue circle on a white background'] } },
   {
-    file: 'blend-shape.png', what: 'shape swap of one of two objects (Replace + LocalBlend)',
-    spec: { source: 'a red circle and a blue square on a white background', targets: ['a red star and a blue square on a white background'], blend: ['circle', 'star'] },
+    file: 'replace-colour.png',
+    what: 'colour swap (Replace)',
+    spec: { source: 'a red circle on a white background', targets: ['a blue circle on a white background'] },
   },
-  { file: 'refine.png', what: 'a word added (Refine)', spec: { source: 'a red square on a white background', targets: ['a big red square on a white background'] } },
   {
-    file: 'reweight.png', what: 'a word reweighted up and down (Reweight)',
+    file: 'blend-shape.png',
+    what: 'shape swap of one of two objects (Replace + LocalBlend)',
+    spec: {
+      source: 'a red circle and a blue square on a white background',
+      targets: ['a red star and a blue square on a white background'],
+      blend: ['circle', 'star'],
+    },
+  },
+  {
+    file: 'refine.png',
+    what: 'a word added (Refine)',
+    spec: { source: 'a red square on a white background', targets: ['a big red square on a white background'] },
+  },
+  {
+    file: 'reweight.png',
+    what: 'a word reweighted up and down (Reweight)',
     spec: { source: 'a big orange star on a white background', targets: [], reweight: [{ word: 'big', value: 4 }] },
   },
 ];
@@ -62,7 +76,15 @@ export function demoSeed(run: { generation: number } | { edit: number } | 'atten
 async function attentionMaps(pipe: StableDiffusionPipeline, prompt: string, seed: number, steps: number) {
   const store = new AttentionStore({ numPrompts: 1 });
   try {
-    await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed, scheduler: 'ddim', controller: store, decode: false });
+    await pipe.generate({
+      prompts: [prompt],
+      steps,
+      guidance: GUIDANCE,
+      seed,
+      scheduler: 'ddim',
+      controller: store,
+      decode: false,
+    });
     const size = blendMapSize(store.latentSize);
     const t = store.aggregateAttention(size, ['up', 'down'], true, 0);
     const maps = { data: t.dataSync(), height: size.height, width: size.width, channels: t.shape[2] };
@@ -81,7 +103,13 @@ export const demoCommand: Command = {
     'blend-shape.png, refine.png, reweight.png (each source | edit) and attention.png.',
   positionals: [],
   options: [
-    { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'a shapes-world model directory (default: the shipped one)' },
+    {
+      name: 'model',
+      short: 'm',
+      type: 'string',
+      valueName: '<dir>',
+      description: 'a shapes-world model directory (default: the shipped one)',
+    },
     { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'output folder (default out)' },
     { name: 'steps', type: 'number', valueName: '<n>', description: `DDIM steps of every run (default ${DEMO_STEPS})` },
   ],
@@ -90,7 +118,8 @@ export const demoCommand: Command = {
     const out = typeof args.options.out === 'string' ? args.options.out : 'out';
     const model = typeof args.options.model === 'string' ? args.options.model : demoModelDir();
     const steps = args.options.steps ?? DEMO_STEPS;
-    if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > 1000) throw new UsageError(`--steps must be an integer from 1 to 1000, got ${String(steps)}`);
+    if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > 1000)
+      throw new UsageError(`--steps must be an integer from 1 to 1000, got ${String(steps)}`);
     const b = await ctx.initBackend();
     ctx.err(`backend: ${b.description}`);
     await mkdir(out, { recursive: true });
@@ -102,7 +131,18 @@ export const demoCommand: Command = {
     try {
       const gens: FloatImage[] = [];
       for (const [i, prompt] of DEMO_GENERATIONS.entries()) {
-        gens.push((await pipe.generate({ prompts: [prompt], steps, guidance: GUIDANCE, seed: demoSeed({ generation: i }), scheduler: 'ddim', onStep: progressPrinter(ctx, 'generate') })).images[0]);
+        gens.push(
+          (
+            await pipe.generate({
+              prompts: [prompt],
+              steps,
+              guidance: GUIDANCE,
+              seed: demoSeed({ generation: i }),
+              scheduler: 'ddim',
+              onStep: progressPrinter(ctx, 'generate'),
+            })
+          ).images[0],
+        );
       }
       const rgb = gens.map((g) => ({ width: g.width, height: g.height, data: imageToUint8(g) }));
       await writePng(join(out, 'generate.png'), imageGrid(rgb, gens.length, DEMO_GENERATIONS));
@@ -112,20 +152,40 @@ export const demoCommand: Command = {
         const built = buildEditController(pipe.tokenizer, spec, () => {});
         const panels: FloatImage[] = [];
         const run = async (controller = built.controller) =>
-          (await pipe.edit({ prompts: built.prompts, controller, steps, guidance: GUIDANCE, seed: demoSeed({ edit: j }), scheduler: 'ddim', onStep: progressPrinter(ctx, d.what) })).images;
+          (
+            await pipe.edit({
+              prompts: built.prompts,
+              controller,
+              steps,
+              guidance: GUIDANCE,
+              seed: demoSeed({ edit: j }),
+              scheduler: 'ddim',
+              onStep: progressPrinter(ctx, d.what),
+            })
+          ).images;
         const [source, edited] = await run();
         panels.push(source, edited);
         if (d.spec.reweight) {
           // Reweighting down as well: the same word with the opposite factor.
-          const down = buildEditController(pipe.tokenizer, { ...spec, reweight: d.spec.reweight.map((r) => ({ ...r, value: -r.value / 2 })) }, () => {});
+          const down = buildEditController(
+            pipe.tokenizer,
+            { ...spec, reweight: d.spec.reweight.map((r) => ({ ...r, value: -r.value / 2 })) },
+            () => {},
+          );
           panels.push((await run(down.controller))[1]);
           down.controller.dispose?.();
         }
         built.controller.dispose?.();
         await writeImagePng(join(out, d.file), sideBySide(panels));
-        done(d.file, `${d.what}: ${built.prompts[0]}${d.spec.targets.length ? ` → ${d.spec.targets[0]}` : ` (${d.spec.reweight!.map((r) => `${r.word} ×${r.value}, ×${-r.value / 2}`).join(', ')})`}`);
+        done(
+          d.file,
+          `${d.what}: ${built.prompts[0]}${d.spec.targets.length ? ` → ${d.spec.targets[0]}` : ` (${d.spec.reweight!.map((r) => `${r.word} ×${r.value}, ×${-r.value / 2}`).join(', ')})`}`,
+        );
       }
-      await writePng(join(out, 'attention.png'), await attentionMaps(pipe, DEMO_ATTENTION_PROMPT, demoSeed('attention'), steps));
+      await writePng(
+        join(out, 'attention.png'),
+        await attentionMaps(pipe, DEMO_ATTENTION_PROMPT, demoSeed('attention'), steps),
+      );
       done('attention.png', `cross-attention map of every token of "${DEMO_ATTENTION_PROMPT}"`);
     } finally {
       pipe.dispose();

@@ -5,7 +5,17 @@ import { modelRunOptions } from '../model-options.js';
 import { ptpModelOptions } from '../ptp-options.js';
 import { progressPrinter } from '../progress.js';
 import { loadModel, saveRunLatents } from '../run-model.js';
-import { INVERSION_OPTIONS, invertPhoto, inversionScheduler, inversionSettings, modelGeometry, readPhoto, runSize, type InversionSettings, type ModelGeometry } from '../inversion.js';
+import {
+  INVERSION_OPTIONS,
+  invertPhoto,
+  inversionScheduler,
+  inversionSettings,
+  modelGeometry,
+  readPhoto,
+  runSize,
+  type InversionSettings,
+  type ModelGeometry,
+} from '../inversion.js';
 import { createScheduler } from '../../models/schedulers/index.js';
 import { readInversionFile, writeInversionFile, type InversionData } from '../../node/inversion-file.js';
 import type { ModelRunOptions } from '../model-options.js';
@@ -39,19 +49,81 @@ export const editCommand: Command = {
   positionals: [],
   options: [
     { name: 'source', short: 's', type: 'string', valueName: '<text>', description: 'the source prompt (required)' },
-    { name: 'target', short: 't', type: 'string', valueName: '<text>', multiple: true, description: 'an edited prompt' },
-    { name: 'mode', type: 'string', valueName: '<mode>', choices: ['replace', 'refine', 'reweight'], description: 'replace|refine|reweight (default: see above)' },
-    { name: 'cross', type: 'string', valueName: '<f>', description: 'fraction of the steps with cross-attention replaced (default 0.8); per word: 1,dog=0.2' },
-    { name: 'self', type: 'string', valueName: '<f>', description: 'fraction of the steps with self-attention replaced (default 0.4)' },
-    { name: 'blend', type: 'string', valueName: '<words>', description: 'local blend: only the region of these words changes, e.g. cat,dog' },
-    { name: 'blend-threshold', type: 'string', valueName: '<t>', description: 'local blend mask threshold in [0, 1] (default 0.3)' },
-    { name: 'reweight', type: 'string', valueName: '<w=c,...>', description: 'attention factors per word, e.g. bicycle=2 or bicycle=-1,cat=3' },
+    {
+      name: 'target',
+      short: 't',
+      type: 'string',
+      valueName: '<text>',
+      multiple: true,
+      description: 'an edited prompt',
+    },
+    {
+      name: 'mode',
+      type: 'string',
+      valueName: '<mode>',
+      choices: ['replace', 'refine', 'reweight'],
+      description: 'replace|refine|reweight (default: see above)',
+    },
+    {
+      name: 'cross',
+      type: 'string',
+      valueName: '<f>',
+      description: 'fraction of the steps with cross-attention replaced (default 0.8); per word: 1,dog=0.2',
+    },
+    {
+      name: 'self',
+      type: 'string',
+      valueName: '<f>',
+      description: 'fraction of the steps with self-attention replaced (default 0.4)',
+    },
+    {
+      name: 'blend',
+      type: 'string',
+      valueName: '<words>',
+      description: 'local blend: only the region of these words changes, e.g. cat,dog',
+    },
+    {
+      name: 'blend-threshold',
+      type: 'string',
+      valueName: '<t>',
+      description: 'local blend mask threshold in [0, 1] (default 0.3)',
+    },
+    {
+      name: 'reweight',
+      type: 'string',
+      valueName: '<w=c,...>',
+      description: 'attention factors per word, e.g. bicycle=2 or bicycle=-1,cat=3',
+    },
     ...ptpModelOptions(),
-    { name: 'inversion', type: 'string', valueName: '<file>', description: 'edit the photo of this null-text inversion (ptp invert --out)' },
-    { name: 'image', short: 'i', type: 'string', valueName: '<photo>', description: 'edit this photo (PNG/JPEG): null-text inversion with --source first' },
+    {
+      name: 'inversion',
+      type: 'string',
+      valueName: '<file>',
+      description: 'edit the photo of this null-text inversion (ptp invert --out)',
+    },
+    {
+      name: 'image',
+      short: 'i',
+      type: 'string',
+      valueName: '<photo>',
+      description: 'edit this photo (PNG/JPEG): null-text inversion with --source first',
+    },
     ...INVERSION_OPTIONS,
-    { name: 'save-inversion', type: 'string', valueName: '<file>', output: true, description: 'with --image: also write the inversion' },
-    { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', output: true, description: 'output image: source | edited ... (required)' },
+    {
+      name: 'save-inversion',
+      type: 'string',
+      valueName: '<file>',
+      output: true,
+      description: 'with --image: also write the inversion',
+    },
+    {
+      name: 'out',
+      short: 'o',
+      type: 'string',
+      valueName: '<file.png>',
+      output: true,
+      description: 'output image: source | edited ... (required)',
+    },
   ],
   examples: [
     'ptp edit --model ./sd-v1-5 --source "a cat riding a bicycle" --target "a dog riding a bicycle" --seed 8888 --out cat-dog.png',
@@ -69,7 +141,10 @@ export const editCommand: Command = {
     const inversion = photo?.kind === 'inversion' ? await readInversion(photo.path) : undefined;
     let source = opt.source;
     if (inversion) {
-      if (source !== undefined && source !== inversion.meta.prompt) throw new UsageError(`--source "${String(source)}" differs from the prompt the photo was inverted with ("${inversion.meta.prompt}"); leave --source out`);
+      if (source !== undefined && source !== inversion.meta.prompt)
+        throw new UsageError(
+          `--source "${String(source)}" differs from the prompt the photo was inverted with ("${inversion.meta.prompt}"); leave --source out`,
+        );
       source = inversion.meta.prompt;
     }
     if (typeof source !== 'string') throw new UsageError('--source <text> is required');
@@ -77,11 +152,21 @@ export const editCommand: Command = {
     const cross = parseCross(opt.cross === undefined ? '0.8' : String(opt.cross));
     const self = parseFraction(opt.self ?? 0.4, 'self');
     const blend = opt.blend === undefined ? undefined : parseWords(String(opt.blend), 'blend');
-    const blendThreshold = opt['blend-threshold'] === undefined ? undefined : parseFraction(opt['blend-threshold'], 'blend-threshold');
+    const blendThreshold =
+      opt['blend-threshold'] === undefined ? undefined : parseFraction(opt['blend-threshold'], 'blend-threshold');
     if (blendThreshold !== undefined && !blend) throw new UsageError('--blend-threshold needs --blend <words>');
     const reweight = opt.reweight === undefined ? undefined : parseWordFactors(String(opt.reweight), 'reweight');
     const o = modelRunOptions(args);
-    const spec = { source, targets, mode: opt.mode as EditMode | undefined, cross, self, blend, blendThreshold, reweight };
+    const spec = {
+      source,
+      targets,
+      mode: opt.mode as EditMode | undefined,
+      cross,
+      self,
+      blend,
+      blendThreshold,
+      reweight,
+    };
     // The controller is built once: before the weights load, with the model's tokenizer files, so
     // bad words are reported first; when those cannot be read, loading the model reports what is
     // wrong with the directory, or the controller is built with the loaded pipeline's tokenizer.
@@ -95,7 +180,10 @@ export const editCommand: Command = {
     let edit = fileTokenizer && build(fileTokenizer);
     const plan = photo ? await photoPlan(o, args, photo, inversion, source) : undefined;
 
-    const { pipe, latents } = await loadModel(o, ctx, { prompts: edit?.prompts.length, vaeEncoder: plan?.invert !== undefined });
+    const { pipe, latents } = await loadModel(o, ctx, {
+      prompts: edit?.prompts.length,
+      vaeEncoder: plan?.invert !== undefined,
+    });
     try {
       edit ??= build(pipe.tokenizer);
       let real: InversionData | undefined = inversion;
@@ -109,13 +197,13 @@ export const editCommand: Command = {
       }
       const r = await pipe.edit({
         prompts: edit.prompts,
-        steps: real ? real.meta.steps : o.steps ?? 50,
+        steps: real ? real.meta.steps : (o.steps ?? 50),
         guidance: real ? real.meta.guidance : o.guidance,
         guidanceRescale: o.guidanceRescale,
         seed: o.seed,
         latents: real ? real.latents : latents,
         uncondEmbeddings: real?.uncondEmbeddings,
-        scheduler: real ? inversionScheduler(pipe, real.meta.stepsOffset) : o.scheduler ?? 'ddim',
+        scheduler: real ? inversionScheduler(pipe, real.meta.stepsOffset) : (o.scheduler ?? 'ddim'),
         height: real ? real.image.height : o.height,
         width: real ? real.image.width : o.width,
         clipSkip: o.clipSkip,
@@ -139,14 +227,20 @@ type PhotoSource = { kind: 'inversion' | 'image'; path: string };
 
 function photoSource(args: Parameters<Command['run']>[0]): PhotoSource | undefined {
   const o = args.options;
-  if (o.inversion !== undefined && o.image !== undefined) throw new UsageError('give --inversion <file> or --image <photo>, not both');
-  const inversionOnly = ['inner-steps', 'early-stop', 'steps-offset', 'offsets', 'save-inversion'].filter((k) => o[k] !== undefined);
+  if (o.inversion !== undefined && o.image !== undefined)
+    throw new UsageError('give --inversion <file> or --image <photo>, not both');
+  const inversionOnly = ['inner-steps', 'early-stop', 'steps-offset', 'offsets', 'save-inversion'].filter(
+    (k) => o[k] !== undefined,
+  );
   if (o.inversion === undefined && o.image === undefined) {
     if (inversionOnly.length) throw new UsageError(`--${inversionOnly[0]} needs --image <photo>`);
     return undefined;
   }
-  for (const k of ['seed', 'latents', 'save-latents']) if (o[k] !== undefined) throw new UsageError(`--${k} does not apply to editing a photo (its latents come from the inversion)`);
-  if (o.scheduler !== undefined && o.scheduler !== 'ddim') throw new UsageError(`--scheduler ${String(o.scheduler)}: editing a photo samples with DDIM, as its inversion`);
+  for (const k of ['seed', 'latents', 'save-latents'])
+    if (o[k] !== undefined)
+      throw new UsageError(`--${k} does not apply to editing a photo (its latents come from the inversion)`);
+  if (o.scheduler !== undefined && o.scheduler !== 'ddim')
+    throw new UsageError(`--scheduler ${String(o.scheduler)}: editing a photo samples with DDIM, as its inversion`);
   if (o.inversion !== undefined) {
     const extra = inversionOnly.filter((k) => k !== 'steps-offset');
     if (extra.length) throw new UsageError(`--${extra[0]} applies to --image, not to --inversion`);
@@ -164,20 +258,41 @@ async function readInversion(path: string): Promise<InversionData> {
 }
 
 /** Checks a photo edit against the model before anything heavy; for --image, what to invert. */
-async function photoPlan(o: ModelRunOptions, args: Parameters<Command['run']>[0], photo: PhotoSource, inversion: InversionData | undefined, source: string) {
-  if (o.guidanceRescale) throw new UsageError(`--guidance-rescale cannot be used for a photo edit: the null-text inversion reconstructs ${photo.path} with plain guidance`);
+async function photoPlan(
+  o: ModelRunOptions,
+  args: Parameters<Command['run']>[0],
+  photo: PhotoSource,
+  inversion: InversionData | undefined,
+  source: string,
+) {
+  if (o.guidanceRescale)
+    throw new UsageError(
+      `--guidance-rescale cannot be used for a photo edit: the null-text inversion reconstructs ${photo.path} with plain guidance`,
+    );
   const geometry = await modelGeometry(o);
   if (inversion) {
     const m = inversion.meta;
     const what = `${photo.path} was inverted`;
-    if (m.fingerprint !== geometry.fingerprint) throw new UsageError(`${what} with another model (${m.model || 'unknown'}; fingerprint ${m.fingerprint}, this model ${geometry.fingerprint})`);
-    if (o.steps !== undefined && o.steps !== m.steps) throw new UsageError(`${what} with ${m.steps} steps; --steps ${o.steps} cannot use it (leave --steps out)`);
-    if (o.guidance !== undefined && o.guidance !== m.guidance) throw new UsageError(`${what} for guidance ${m.guidance}; --guidance ${o.guidance} cannot use it (leave --guidance out)`);
+    if (m.fingerprint !== geometry.fingerprint)
+      throw new UsageError(
+        `${what} with another model (${m.model || 'unknown'}; fingerprint ${m.fingerprint}, this model ${geometry.fingerprint})`,
+      );
+    if (o.steps !== undefined && o.steps !== m.steps)
+      throw new UsageError(`${what} with ${m.steps} steps; --steps ${o.steps} cannot use it (leave --steps out)`);
+    if (o.guidance !== undefined && o.guidance !== m.guidance)
+      throw new UsageError(
+        `${what} for guidance ${m.guidance}; --guidance ${o.guidance} cannot use it (leave --guidance out)`,
+      );
     const so = args.options['steps-offset'];
-    if (so !== undefined && so !== m.stepsOffset) throw new UsageError(`${what} with steps offset ${m.stepsOffset}; --steps-offset ${String(so)} cannot use it`);
+    if (so !== undefined && so !== m.stepsOffset)
+      throw new UsageError(`${what} with steps offset ${m.stepsOffset}; --steps-offset ${String(so)} cannot use it`);
     const { width, height } = inversion.image;
-    if ((o.width !== undefined && o.width !== width) || (o.height !== undefined && o.height !== height)) throw new UsageError(`${what} at ${width}×${height}; leave --width/--height out`);
-    if (width % geometry.unit !== 0 || height % geometry.unit !== 0) throw new UsageError(`${what} at ${width}×${height}, which does not fit this model (multiples of ${geometry.unit})`);
+    if ((o.width !== undefined && o.width !== width) || (o.height !== undefined && o.height !== height))
+      throw new UsageError(`${what} at ${width}×${height}; leave --width/--height out`);
+    if (width % geometry.unit !== 0 || height % geometry.unit !== 0)
+      throw new UsageError(
+        `${what} at ${width}×${height}, which does not fit this model (multiples of ${geometry.unit})`,
+      );
     checkInversionTensors(photo.path, inversion, geometry);
     return { invert: undefined };
   }
@@ -186,7 +301,16 @@ async function photoPlan(o: ModelRunOptions, args: Parameters<Command['run']>[0]
   if (guidance <= 1) throw new UsageError(`--guidance must be above 1 to edit a photo, got ${guidance}`);
   const image: RgbImage = await readPhoto(settings, runSize(o, geometry));
   return {
-    invert: { image, prompt: source, steps: o.steps ?? 50, guidance, stepsOffset: settings.stepsOffset ?? geometry.stepsOffset, model: o.model, fingerprint: geometry.fingerprint, settings },
+    invert: {
+      image,
+      prompt: source,
+      steps: o.steps ?? 50,
+      guidance,
+      stepsOffset: settings.stepsOffset ?? geometry.stepsOffset,
+      model: o.model,
+      fingerprint: geometry.fingerprint,
+      settings,
+    },
   };
 }
 
@@ -195,11 +319,20 @@ function checkInversionTensors(path: string, inv: InversionData, g: ModelGeometr
   const m = inv.meta;
   const latents = [1, g.latentChannels, inv.image.height / g.vaeFactor, inv.image.width / g.vaeFactor];
   const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
-  if (!same(inv.latents.shape, latents)) throw new UsageError(`${path}: latents [${inv.latents.shape.join(', ')}] do not fit its ${inv.image.width}×${inv.image.height} image on this model (expected [${latents.join(', ')}])`);
+  if (!same(inv.latents.shape, latents))
+    throw new UsageError(
+      `${path}: latents [${inv.latents.shape.join(', ')}] do not fit its ${inv.image.width}×${inv.image.height} image on this model (expected [${latents.join(', ')}])`,
+    );
   const emb = [m.steps, g.contextLength, g.contextDim];
-  if (!same(inv.uncondEmbeddings.shape, emb)) throw new UsageError(`${path}: uncond_embeddings [${inv.uncondEmbeddings.shape.join(', ')}], expected [${emb.join(', ')}] for this model`);
+  if (!same(inv.uncondEmbeddings.shape, emb))
+    throw new UsageError(
+      `${path}: uncond_embeddings [${inv.uncondEmbeddings.shape.join(', ')}], expected [${emb.join(', ')}] for this model`,
+    );
   const scheduler = createScheduler({ ...g.schedulerConfig, steps_offset: m.stepsOffset }, { type: 'ddim' });
   scheduler.setTimesteps(m.steps);
   const want = Array.from(scheduler.timesteps);
-  if (!same(inv.timesteps, want)) throw new UsageError(`${path}: timesteps ${inv.timesteps.join(',')} are not this model's DDIM timesteps for ${m.steps} steps with steps offset ${m.stepsOffset} (${want.join(',')})`);
+  if (!same(inv.timesteps, want))
+    throw new UsageError(
+      `${path}: timesteps ${inv.timesteps.join(',')} are not this model's DDIM timesteps for ${m.steps} steps with steps offset ${m.stepsOffset} (${want.join(',')})`,
+    );
 }

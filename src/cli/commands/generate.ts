@@ -18,7 +18,14 @@ export const generateCommand: Command = {
     { name: 'prompt', short: 'p', type: 'string', valueName: '<text>', description: 'the prompt (required)' },
     { name: 'negative', type: 'string', valueName: '<text>', description: 'negative prompt (default "")' },
     ...MODEL_OPTIONS,
-    { name: 'out', short: 'o', type: 'string', valueName: '<file.png>', output: true, description: 'output image (required)' },
+    {
+      name: 'out',
+      short: 'o',
+      type: 'string',
+      valueName: '<file.png>',
+      output: true,
+      description: 'output image (required)',
+    },
   ],
   examples: [
     'ptp generate --model ./stable-diffusion-v1-5 --prompt "a photograph of an astronaut riding a horse" --seed 42 --out astronaut.png',

@@ -17,4 +17,14 @@ import { trainCommand } from './train.js';
 import { qualityCommand } from './quality.js';
 import { demoCommand } from './demo.js';
 
-export const commands: readonly Command[] = [demoCommand, generateCommand, editCommand, invertCommand, attentionCommand, inspectCommand, convertCommand, trainCommand, qualityCommand];
+export const commands: readonly Command[] = [
+  demoCommand,
+  generateCommand,
+  editCommand,
+  invertCommand,
+  attentionCommand,
+  inspectCommand,
+  convertCommand,
+  trainCommand,
+  qualityCommand,
+];

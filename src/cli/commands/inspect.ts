@@ -12,14 +12,29 @@ export const inspectCommand: Command = {
     'Opens a .safetensors file, a diffusers model directory (model_index.json, unet/, vae/, text_encoder/,\n' +
     'tokenizer/, scheduler/) or one component folder, validates it the way the pipeline loads it, and prints\n' +
     'tensors, parameters, dtypes and bytes per component. Every problem of an incomplete directory is listed.',
-  positionals: [{ name: 'path', description: '.safetensors file, model directory or component folder (default: the shipped demo model)', optional: true }],
+  positionals: [
+    {
+      name: 'path',
+      description: '.safetensors file, model directory or component folder (default: the shipped demo model)',
+      optional: true,
+    },
+  ],
   options: [
     { name: 'tensors', short: 't', type: 'boolean', description: 'list every tensor (key, dtype, shape, parameters)' },
-    { name: 'variant', type: 'string', valueName: '<name>', description: 'prefer this weights variant, e.g. fp16 (falls back to the plain files)' },
+    {
+      name: 'variant',
+      type: 'string',
+      valueName: '<name>',
+      description: 'prefer this weights variant, e.g. fp16 (falls back to the plain files)',
+    },
     { name: 'check', type: 'boolean', description: 'also read every tensor and report non-finite values' },
     { name: 'json', type: 'boolean', description: 'print the summary as JSON' },
   ],
-  examples: ['ptp inspect ../shared/reference/tiny-sd', 'ptp inspect model.safetensors --tensors', 'ptp inspect ./sd15 --variant fp16 --check'],
+  examples: [
+    'ptp inspect ../shared/reference/tiny-sd',
+    'ptp inspect model.safetensors --tensors',
+    'ptp inspect ./sd15 --variant fp16 --check',
+  ],
   async run(args, ctx) {
     const { summary, checks } = await inspectPath(args.positionals.path ?? demoModelDir(), {
       variant: args.options.variant as string | undefined,

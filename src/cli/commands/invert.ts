@@ -8,7 +8,9 @@ import { writePng } from '../../node/png.js';
 import { loadPipelineFromDirectory } from '../../node/pipeline.js';
 
 /** Model options that make sense for a photo: no seed, initial latents or scheduler choice (DDIM). */
-export const PHOTO_MODEL_OPTIONS = MODEL_OPTIONS.filter((o) => !['seed', 'latents', 'scheduler', 'save-latents'].includes(o.name));
+export const PHOTO_MODEL_OPTIONS = MODEL_OPTIONS.filter(
+  (o) => !['seed', 'latents', 'scheduler', 'save-latents'].includes(o.name),
+);
 
 export const invertCommand: Command = {
   name: 'invert',
@@ -22,12 +24,36 @@ export const invertCommand: Command = {
     'reconstruction against the input.',
   positionals: [],
   options: [
-    { name: 'image', short: 'i', type: 'string', valueName: '<photo>', description: 'the photo, PNG or JPEG (required)' },
-    { name: 'prompt', short: 'p', type: 'string', valueName: '<text>', description: 'a caption of the photo (required)' },
+    {
+      name: 'image',
+      short: 'i',
+      type: 'string',
+      valueName: '<photo>',
+      description: 'the photo, PNG or JPEG (required)',
+    },
+    {
+      name: 'prompt',
+      short: 'p',
+      type: 'string',
+      valueName: '<text>',
+      description: 'a caption of the photo (required)',
+    },
     ...INVERSION_OPTIONS,
     ...PHOTO_MODEL_OPTIONS,
-    { name: 'out', short: 'o', type: 'string', valueName: '<file.safetensors>', output: true, description: 'the inversion (required)' },
-    { name: 'reconstruction', type: 'string', valueName: '<file.png>', description: 'also write the reconstructed image' },
+    {
+      name: 'out',
+      short: 'o',
+      type: 'string',
+      valueName: '<file.safetensors>',
+      output: true,
+      description: 'the inversion (required)',
+    },
+    {
+      name: 'reconstruction',
+      type: 'string',
+      valueName: '<file.png>',
+      description: 'also write the reconstructed image',
+    },
   ],
   examples: [
     'ptp invert --image examples/shapes-scene.png --prompt "a big black square on a blue background" --out scene-inv.safetensors',
@@ -52,10 +78,22 @@ export const invertCommand: Command = {
 
     const backend = await ctx.initBackend();
     ctx.err(`backend: ${backend.description}`);
-    const pipe = await loadPipelineFromDirectory(o.model, { variant: o.variant, residency: o.residency, attentionSlice: o.attentionSlice, vaeEncoder: true });
+    const pipe = await loadPipelineFromDirectory(o.model, {
+      variant: o.variant,
+      residency: o.residency,
+      attentionSlice: o.attentionSlice,
+      vaeEncoder: true,
+    });
     try {
       const { data, reconstruction } = await invertPhoto(pipe, ctx, {
-        image: photo, prompt, steps, guidance, stepsOffset: settings.stepsOffset ?? geometry.stepsOffset, model: o.model, fingerprint: geometry.fingerprint, settings,
+        image: photo,
+        prompt,
+        steps,
+        guidance,
+        stepsOffset: settings.stepsOffset ?? geometry.stepsOffset,
+        model: o.model,
+        fingerprint: geometry.fingerprint,
+        settings,
       });
       await writeInversionFile(out, data);
       if (rec) await writePng(rec, reconstruction);

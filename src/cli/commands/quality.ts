@@ -8,7 +8,14 @@ import { demoModelDir } from '../../node/package-files.js';
 import { writePng } from '../../node/png.js';
 import { DEFAULT_EDIT_SET, qualityEdits, type EditSetSizes } from '../../node/quality/edit-set.js';
 import { DEFAULT_QUALITY_SETTINGS, scoreEdit, summarise, type EditScore } from '../../node/quality/score.js';
-import { DEFAULT_PROBE_SEEDS, MAX_PROBE_SEEDS, NOISE_MEAN_SCALE, runBackgroundProbes, summariseProbes, type ProbeResult } from '../../node/quality/probes.js';
+import {
+  DEFAULT_PROBE_SEEDS,
+  MAX_PROBE_SEEDS,
+  NOISE_MEAN_SCALE,
+  runBackgroundProbes,
+  summariseProbes,
+  type ProbeResult,
+} from '../../node/quality/probes.js';
 import { QUALITY_TARGETS, meets, missedTargets, type QualityMeasures } from '../../node/quality/targets.js';
 import { imageGrid } from '../../draw/grid.js';
 
@@ -26,10 +33,16 @@ function printSummary(ctx: CommandContext, m: QualityMeasures): void {
   };
   for (const [k, v] of Object.entries(m)) {
     if (typeof v === 'number') row(k, v);
-    else if (v && typeof v === 'object') ctx.out(`${k.padEnd(34)} ${Object.entries(v as Record<string, number>).map(([c, x]) => `${c} ${fmt(x, 2)}`).join(', ')}`);
+    else if (v && typeof v === 'object')
+      ctx.out(
+        `${k.padEnd(34)} ${Object.entries(v as Record<string, number>)
+          .map(([c, x]) => `${c} ${fmt(x, 2)}`)
+          .join(', ')}`,
+      );
     for (const t of QUALITY_TARGETS) if (!(t.name in m) && t.name.endsWith(` ${k}`)) row(t.name, t.value(m));
   }
-  for (const t of QUALITY_TARGETS) if (!(t.name in m) && !Object.keys(m).some((k) => t.name.endsWith(` ${k}`))) row(t.name, t.value(m));
+  for (const t of QUALITY_TARGETS)
+    if (!(t.name in m) && !Object.keys(m).some((k) => t.name.endsWith(` ${k}`))) row(t.name, t.value(m));
 }
 
 export const qualityCommand: Command = {
@@ -46,13 +59,49 @@ export const qualityCommand: Command = {
     'summary with the targets, and ends with one JSON line; --check exits 1 when a target is missed.',
   positionals: [],
   options: [
-    { name: 'model', short: 'm', type: 'string', valueName: '<dir>', description: 'model directory (default: the shipped demo model)' },
-    { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'write source | edit | plain images and the probes here (default: none)' },
-    { name: 'edits', type: 'string', valueName: '<a,b,c>', description: `colour swaps alone, colour swaps in pairs, shape swaps in pairs (default ${DEFAULT_EDIT_SET.colourSingle},${DEFAULT_EDIT_SET.colourPair},${DEFAULT_EDIT_SET.shapePair})` },
-    { name: 'probe-seeds', type: 'number', valueName: '<n>', description: `seeds per background colour of the background probes, 0–${MAX_PROBE_SEEDS} (default ${DEFAULT_PROBE_SEEDS})` },
-    { name: 'steps', type: 'number', valueName: '<n>', description: `DDIM steps (default ${DEFAULT_QUALITY_SETTINGS.steps})` },
-    { name: 'guidance', type: 'number', valueName: '<scale>', description: `guidance (default ${DEFAULT_QUALITY_SETTINGS.guidance})` },
-    { name: 'check', type: 'boolean', description: 'exit with status 1, one line per target, when a target is missed or not measured' },
+    {
+      name: 'model',
+      short: 'm',
+      type: 'string',
+      valueName: '<dir>',
+      description: 'model directory (default: the shipped demo model)',
+    },
+    {
+      name: 'out',
+      short: 'o',
+      type: 'string',
+      valueName: '<dir>',
+      description: 'write source | edit | plain images and the probes here (default: none)',
+    },
+    {
+      name: 'edits',
+      type: 'string',
+      valueName: '<a,b,c>',
+      description: `colour swaps alone, colour swaps in pairs, shape swaps in pairs (default ${DEFAULT_EDIT_SET.colourSingle},${DEFAULT_EDIT_SET.colourPair},${DEFAULT_EDIT_SET.shapePair})`,
+    },
+    {
+      name: 'probe-seeds',
+      type: 'number',
+      valueName: '<n>',
+      description: `seeds per background colour of the background probes, 0–${MAX_PROBE_SEEDS} (default ${DEFAULT_PROBE_SEEDS})`,
+    },
+    {
+      name: 'steps',
+      type: 'number',
+      valueName: '<n>',
+      description: `DDIM steps (default ${DEFAULT_QUALITY_SETTINGS.steps})`,
+    },
+    {
+      name: 'guidance',
+      type: 'number',
+      valueName: '<scale>',
+      description: `guidance (default ${DEFAULT_QUALITY_SETTINGS.guidance})`,
+    },
+    {
+      name: 'check',
+      type: 'boolean',
+      description: 'exit with status 1, one line per target, when a target is missed or not measured',
+    },
   ],
   examples: ['ptp quality', 'ptp quality --check', 'ptp quality --edits 4,2,2 --probe-seeds 1 --out out/quality'],
   async run(args, ctx) {
@@ -60,16 +109,23 @@ export const qualityCommand: Command = {
     let sizes: EditSetSizes = DEFAULT_EDIT_SET;
     if (o.edits !== undefined) {
       const n = String(o.edits).split(',').map(Number);
-      if (n.length !== 3 || n.some((x) => !Number.isInteger(x) || x < 0)) throw new UsageError(`--edits expects three counts like 30,15,15, got "${o.edits}"`);
+      if (n.length !== 3 || n.some((x) => !Number.isInteger(x) || x < 0))
+        throw new UsageError(`--edits expects three counts like 30,15,15, got "${o.edits}"`);
       sizes = { colourSingle: n[0], colourPair: n[1], shapePair: n[2] };
     }
     const probeSeeds = o['probe-seeds'] ?? DEFAULT_PROBE_SEEDS;
-    if (typeof probeSeeds !== 'number' || !Number.isInteger(probeSeeds) || probeSeeds < 0 || probeSeeds > MAX_PROBE_SEEDS) {
+    if (
+      typeof probeSeeds !== 'number' ||
+      !Number.isInteger(probeSeeds) ||
+      probeSeeds < 0 ||
+      probeSeeds > MAX_PROBE_SEEDS
+    ) {
       throw new UsageError(`--probe-seeds must be an integer from 0 to ${MAX_PROBE_SEEDS}, got ${String(probeSeeds)}`);
     }
     const settings = { ...DEFAULT_QUALITY_SETTINGS };
     if (o.steps !== undefined) {
-      if (!Number.isInteger(o.steps) || (o.steps as number) < 1) throw new UsageError(`--steps must be a positive integer, got ${o.steps}`);
+      if (!Number.isInteger(o.steps) || (o.steps as number) < 1)
+        throw new UsageError(`--steps must be a positive integer, got ${o.steps}`);
       settings.steps = o.steps as number;
     }
     if (o.guidance !== undefined) settings.guidance = o.guidance as number;
@@ -82,14 +138,34 @@ export const qualityCommand: Command = {
     const probes: ProbeResult[] = [];
     const t0 = Date.now();
     const progress = (what: string, i: number, n: number) => {
-      if (ctx.interactive) process.stderr.write(`\r${what}: ${i}/${n} (${((Date.now() - t0) / 1000).toFixed(0)} s)\x1b[K${i === n ? '\n' : ''}`);
+      if (ctx.interactive)
+        process.stderr.write(
+          `\r${what}: ${i}/${n} (${((Date.now() - t0) / 1000).toFixed(0)} s)\x1b[K${i === n ? '\n' : ''}`,
+        );
     };
     try {
-      ctx.out(['#', 'kind', 'attr ok', 'IoU p2p', 'IoU plain', 'bg p2p', 'bg plain', 'untouched', 'edit', 'why not'].join('\t'));
+      ctx.out(
+        ['#', 'kind', 'attr ok', 'IoU p2p', 'IoU plain', 'bg p2p', 'bg plain', 'untouched', 'edit', 'why not'].join(
+          '\t',
+        ),
+      );
       for (const [i, e] of edits.entries()) {
         const s = await scoreEdit(pipe, e, settings);
         scores.push(s);
-        ctx.out([i, e.kind + (e.blend ? '+blend' : ''), s.attributeOk ? 'yes' : 'no', fmt(s.iouP2p), fmt(s.iouPlain), fmt(s.backgroundP2p, 1), fmt(s.backgroundPlain, 1), fmt(s.untouchedIou), `${e.source} → ${e.target}`, s.check.reason].join('\t'));
+        ctx.out(
+          [
+            i,
+            e.kind + (e.blend ? '+blend' : ''),
+            s.attributeOk ? 'yes' : 'no',
+            fmt(s.iouP2p),
+            fmt(s.iouPlain),
+            fmt(s.backgroundP2p, 1),
+            fmt(s.backgroundPlain, 1),
+            fmt(s.untouchedIou),
+            `${e.source} → ${e.target}`,
+            s.check.reason,
+          ].join('\t'),
+        );
         progress('edits', i + 1, edits.length);
       }
       if (probeSeeds > 0) {
@@ -98,7 +174,16 @@ export const qualityCommand: Command = {
         const n = probeSeeds * 8;
         await runBackgroundProbes(pipe, settings, probeSeeds, (r) => {
           probes.push(r);
-          ctx.out([r.case.background, r.case.seed, r.plain ? 'yes' : 'no', r.case.noiseColour, r.shifted ? 'yes' : 'no', r.case.caption].join('\t'));
+          ctx.out(
+            [
+              r.case.background,
+              r.case.seed,
+              r.plain ? 'yes' : 'no',
+              r.case.noiseColour,
+              r.shifted ? 'yes' : 'no',
+              r.case.caption,
+            ].join('\t'),
+          );
           progress('background probes', probes.length, n);
         });
       }
@@ -114,7 +199,10 @@ export const qualityCommand: Command = {
         // One row per seed: the 8 backgrounds with plain noise, then with the shifted noise mean.
         if (probes.length) {
           const images = [...probes.map((r) => r.images.plain), ...probes.map((r) => r.images.shifted)];
-          const labels = [...probes.map((r) => r.case.caption.replace(/^an? /, '')), ...probes.map((r) => `noise: ${r.case.noiseColour}`)];
+          const labels = [
+            ...probes.map((r) => r.case.caption.replace(/^an? /, '')),
+            ...probes.map((r) => `noise: ${r.case.noiseColour}`),
+          ];
           await writePng(join(o.out, 'background-probes.png'), imageGrid(images, 8, labels));
         }
       }
@@ -124,7 +212,15 @@ export const qualityCommand: Command = {
     const measures: QualityMeasures = { ...summarise(scores), ...(probes.length ? summariseProbes(probes) : {}) };
     ctx.out('');
     printSummary(ctx, measures);
-    ctx.out(JSON.stringify({ ...measures, seconds: Math.round((Date.now() - t0) / 1000), steps: settings.steps, guidance: settings.guidance, probe_seeds: probeSeeds }));
+    ctx.out(
+      JSON.stringify({
+        ...measures,
+        seconds: Math.round((Date.now() - t0) / 1000),
+        steps: settings.steps,
+        guidance: settings.guidance,
+        probe_seeds: probeSeeds,
+      }),
+    );
     if (o.check) {
       const missed = missedTargets(measures);
       for (const line of missed) ctx.err(`missed: ${line}`);

@@ -7,7 +7,15 @@ import type { StageProgress } from '../../node/train/stage-run.js';
 
 /** The recipe of the shipped model (models/shapes). */
 export const TRAIN_DEFAULTS = {
-  seed: 1, vaeSteps: 1600, vaeBatch: 8, vaeCrop: 64, vaeLr: 1e-3, unetSteps: 13000, unetBatch: 16, unetLr: 1e-3, checkpointEvery: 500,
+  seed: 1,
+  vaeSteps: 1600,
+  vaeBatch: 8,
+  vaeCrop: 64,
+  vaeLr: 1e-3,
+  unetSteps: 13000,
+  unetBatch: 16,
+  unetLr: 1e-3,
+  checkpointEvery: 500,
 } as const;
 
 const NUMERIC: [key: keyof typeof TRAIN_DEFAULTS, flag: string, text: string, integer: boolean][] = [
@@ -36,14 +44,22 @@ function readOptions(args: ParsedArgs): Omit<ShapesTrainingOptions, 'onProgress'
   for (const [key, flag, , integer] of NUMERIC) {
     const v = o[flag];
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v))) throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+    if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v)))
+      throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
     values[key] = v;
   }
   const maxMinutes = o['max-minutes'];
-  if (maxMinutes !== undefined && !(typeof maxMinutes === 'number' && maxMinutes > 0)) throw new UsageError(`--max-minutes must be positive, got ${maxMinutes}`);
+  if (maxMinutes !== undefined && !(typeof maxMinutes === 'number' && maxMinutes > 0))
+    throw new UsageError(`--max-minutes must be positive, got ${maxMinutes}`);
   const vaeFrom = o['vae-from'];
   if (vaeFrom !== undefined && typeof vaeFrom !== 'string') throw new UsageError('--vae-from needs a model directory');
-  return { dir, vaeFrom, exportTo: typeof o.export === 'string' ? o.export : join(dir, 'model'), maxMinutes: maxMinutes as number | undefined, ...values };
+  return {
+    dir,
+    vaeFrom,
+    exportTo: typeof o.export === 'string' ? o.export : join(dir, 'model'),
+    maxMinutes: maxMinutes as number | undefined,
+    ...values,
+  };
 }
 
 export const trainCommand: Command = {
@@ -57,12 +73,36 @@ export const trainCommand: Command = {
   positionals: [],
   options: [
     { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'run folder (default runs/shapes)' },
-    { name: 'export', type: 'string', valueName: '<dir>', description: 'where the finished model goes (default <out>/model)' },
-    { name: 'vae-from', type: 'string', valueName: '<dir>', description: "use this model directory's autoencoder as is (skips the autoencoder stage)" },
-    { name: 'max-minutes', type: 'number', valueName: '<n>', description: 'stop after this many minutes, at a checkpoint (resume later)' },
-    ...NUMERIC.map(([key, flag, text]) => ({ name: flag, type: 'number' as const, valueName: '<n>', description: `${text} (default ${TRAIN_DEFAULTS[key]})` })),
+    {
+      name: 'export',
+      type: 'string',
+      valueName: '<dir>',
+      description: 'where the finished model goes (default <out>/model)',
+    },
+    {
+      name: 'vae-from',
+      type: 'string',
+      valueName: '<dir>',
+      description: "use this model directory's autoencoder as is (skips the autoencoder stage)",
+    },
+    {
+      name: 'max-minutes',
+      type: 'number',
+      valueName: '<n>',
+      description: 'stop after this many minutes, at a checkpoint (resume later)',
+    },
+    ...NUMERIC.map(([key, flag, text]) => ({
+      name: flag,
+      type: 'number' as const,
+      valueName: '<n>',
+      description: `${text} (default ${TRAIN_DEFAULTS[key]})`,
+    })),
   ],
-  examples: ['ptp train --out runs/shapes --export models/shapes', 'ptp train --vae-from models/shapes --out runs/unet --export models/shapes', 'ptp train --out runs/shapes --max-minutes 30'],
+  examples: [
+    'ptp train --out runs/shapes --export models/shapes',
+    'ptp train --vae-from models/shapes --out runs/unet --export models/shapes',
+    'ptp train --out runs/shapes --max-minutes 30',
+  ],
   async run(args, ctx) {
     const opts = readOptions(args);
     const b = await ctx.initBackend();
@@ -70,7 +110,8 @@ export const trainCommand: Command = {
     let last = 0;
     const onProgress = (p: StageProgress) => {
       // No rate yet (the first step): no estimate rather than an absurd one.
-      const left = p.itPerSec > 0 ? `${duration((p.totalSteps - p.step) / p.itPerSec)} left` : 'time left not known yet';
+      const left =
+        p.itPerSec > 0 ? `${duration((p.totalSteps - p.step) / p.itPerSec)} left` : 'time left not known yet';
       const line = `${p.stage}: step ${p.step}/${p.totalSteps} loss ${p.loss.toFixed(4)} (mean ${p.smoothLoss.toFixed(4)}) ${p.itPerSec.toFixed(2)} it/s, ${duration(p.wallSeconds)} spent, ${left}`;
       if (ctx.interactive) process.stderr.write(`\r${line}\x1b[K${p.step === p.totalSteps ? '\n' : ''}`);
       else if (ctx.verbose || p.step === p.totalSteps || Date.now() - last > 30_000) {
@@ -80,7 +121,8 @@ export const trainCommand: Command = {
     };
     let lastPool = 0;
     const onPool = (done: number, total: number) => {
-      if (ctx.interactive) process.stderr.write(`\rencoding the latent pool: ${done}/${total}\x1b[K${done === total ? '\n' : ''}`);
+      if (ctx.interactive)
+        process.stderr.write(`\rencoding the latent pool: ${done}/${total}\x1b[K${done === total ? '\n' : ''}`);
       else if (done === total || Date.now() - lastPool > 30_000) {
         lastPool = Date.now();
         ctx.err(`encoding the latent pool: ${done}/${total}`);
@@ -88,6 +130,10 @@ export const trainCommand: Command = {
     };
     const r = await trainShapesModel({ ...opts, onProgress, onPool, onNote: (l) => ctx.err(l) });
     if (ctx.interactive) process.stderr.write('\n');
-    ctx.out(r.finished ? `model written to ${opts.exportTo}` : `stopped at a checkpoint in ${opts.dir}; run the same command to resume`);
+    ctx.out(
+      r.finished
+        ? `model written to ${opts.exportTo}`
+        : `stopped at a checkpoint in ${opts.dir}; run the same command to resume`,
+    );
   },
 };

@@ -19,7 +19,14 @@ export interface NativeAddon {
   setThreads(n: number): void;
   setPrecision(p: NativePrecision): void;
   /** packKey: the filter's weight key (packed once, kept), -1 when it is not a weight. */
-  conv2d(heap: Heap, offsets: number[], shape: number[], activation: string, leakyAlpha: number, packKey?: number): void;
+  conv2d(
+    heap: Heap,
+    offsets: number[],
+    shape: number[],
+    activation: string,
+    leakyAlpha: number,
+    packKey?: number,
+  ): void;
   conv2dBackpropInput(heap: Heap, offsets: number[], shape: number[]): void;
   conv2dBackpropFilter(heap: Heap, offsets: number[], shape: number[]): void;
   /** packKey: b's weight key (packed once, kept), -1 when it is not a weight. */
@@ -38,7 +45,15 @@ export interface NativeAddon {
   attentionGrad(heap: Heap, offsets: number[], dims: number[], scale: number): void;
   binary(heap: Heap, offsets: number[], aShape: number[], bShape: number[], op: string): void;
   unary(heap: Heap, offsets: number[], n: number, op: string): void;
-  copy(heap: Heap, offsets: number[], dims: number[], srcStrides: number[], dstStrides: number[], srcCount: number, dstCount: number): void;
+  copy(
+    heap: Heap,
+    offsets: number[],
+    dims: number[],
+    srcStrides: number[],
+    dstStrides: number[],
+    srcCount: number,
+    dstCount: number,
+  ): void;
   fill(heap: Heap, offsets: number[], n: number, value: number): void;
   reduce(heap: Heap, offsets: number[], shape: number[], axes: number[], mean: number): void;
   sumOfSquares(heap: Heap, offsets: number[], n: number): void;
@@ -56,7 +71,8 @@ function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'tfjs-prompt-to-prompt') return dir;
+    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'tfjs-prompt-to-prompt')
+      return dir;
     const up = dirname(dir);
     if (up === dir) throw new Error('cannot find the tfjs-prompt-to-prompt package root');
     dir = up;
@@ -81,7 +97,9 @@ let loaded: NativeAddon | undefined;
 /** Why the addon cannot be loaded (it is not built), or undefined when it is there. Loads nothing. */
 export function nativeUnavailableReason(): string | undefined {
   const path = nativeAddonPath();
-  return existsSync(path) ? undefined : `native addon not built (${path} is missing; npm install builds it when a C++ compiler, libdnnl-dev and node headers are present)`;
+  return existsSync(path)
+    ? undefined
+    : `native addon not built (${path} is missing; npm install builds it when a C++ compiler, libdnnl-dev and node headers are present)`;
 }
 
 /**

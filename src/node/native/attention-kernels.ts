@@ -25,8 +25,12 @@ export function fusedAttention(addon: NativeAddon): Kernel {
     float32(q, k, v, mask);
     const b = backend as WasmBackendLike;
     return withOutputs(b, [q!.shape], (heap, [out]) => {
-      addon.attentionFused(heap, [offsetOf(b, q), offsetOf(b, k), offsetOf(b, v), offsetOf(b, mask), out],
-        dims(q!, k!.shape[1], attrs.heads as number, mask), attrs.scale as number);
+      addon.attentionFused(
+        heap,
+        [offsetOf(b, q), offsetOf(b, k), offsetOf(b, v), offsetOf(b, mask), out],
+        dims(q!, k!.shape[1], attrs.heads as number, mask),
+        attrs.scale as number,
+      );
     })[0];
   };
 }
@@ -38,7 +42,12 @@ export function attentionProbs(addon: NativeAddon): Kernel {
     const heads = attrs.heads as number;
     const b = backend as WasmBackendLike;
     return withOutputs(b, [[q!.shape[0] * heads, q!.shape[1], k!.shape[1]]], (heap, [probs]) => {
-      addon.attentionProbs(heap, [offsetOf(b, q), offsetOf(b, k), offsetOf(b, mask), probs], dims(q!, k!.shape[1], heads, mask), attrs.scale as number);
+      addon.attentionProbs(
+        heap,
+        [offsetOf(b, q), offsetOf(b, k), offsetOf(b, mask), probs],
+        dims(q!, k!.shape[1], heads, mask),
+        attrs.scale as number,
+      );
     })[0];
   };
 }
@@ -50,7 +59,8 @@ export function applyAttentionProbs(addon: NativeAddon): Kernel {
     const heads = attrs.heads as number;
     const [bh, n, m] = probs!.shape;
     const [batch, keys, c] = v!.shape;
-    if (bh !== batch * heads || keys !== m) throw new Error(`applyAttentionProbs: probs [${probs!.shape}] do not fit v [${v!.shape}] with ${heads} heads`);
+    if (bh !== batch * heads || keys !== m)
+      throw new Error(`applyAttentionProbs: probs [${probs!.shape}] do not fit v [${v!.shape}] with ${heads} heads`);
     const b = backend as WasmBackendLike;
     return withOutputs(b, [[batch, n, c]], (heap, [out]) => {
       addon.attentionApply(heap, [offsetOf(b, probs), offsetOf(b, v), out], [batch, n, m, heads, c / heads, 0]);
@@ -65,8 +75,12 @@ export function fusedAttentionGrad(addon: NativeAddon): Kernel {
     float32(q, k, v, mask, dy);
     const b = backend as WasmBackendLike;
     return withOutputs(b, [q!.shape, k!.shape, v!.shape], (heap, [dq, dk, dv]) => {
-      addon.attentionGrad(heap, [offsetOf(b, q), offsetOf(b, k), offsetOf(b, v), offsetOf(b, mask), offsetOf(b, dy), dq, dk, dv],
-        dims(q!, k!.shape[1], attrs.heads as number, mask), attrs.scale as number);
+      addon.attentionGrad(
+        heap,
+        [offsetOf(b, q), offsetOf(b, k), offsetOf(b, v), offsetOf(b, mask), offsetOf(b, dy), dq, dk, dv],
+        dims(q!, k!.shape[1], attrs.heads as number, mask),
+        attrs.scale as number,
+      );
     });
   };
 }

@@ -12,7 +12,8 @@ let active: NativeAddon | undefined;
 /** The precision asked for: setNativePrecision's, else PTP_PRECISION, else fp32. */
 export function wantedPrecision(): NativePrecision {
   const p = (preferred ?? (process.env.PTP_PRECISION || 'fp32')).toLowerCase();
-  if (p !== 'fp32' && p !== 'bf16') throw new Error(`precision must be fp32 or bf16, got "${p}" (--precision / PTP_PRECISION)`);
+  if (p !== 'fp32' && p !== 'bf16')
+    throw new Error(`precision must be fp32 or bf16, got "${p}" (--precision / PTP_PRECISION)`);
   return p;
 }
 
@@ -29,7 +30,10 @@ export function setNativePrecision(p: NativePrecision): void {
  * `loadWasm`/`wasmAfterInit` are the wasm candidate's steps (thread set-up and patches); the
  * native kernels then replace the wasm ones for convolutions and matmuls.
  */
-export function nativeCandidate(loadWasm: () => Promise<string>, wasmAfterInit: () => Promise<string>): BackendCandidate {
+export function nativeCandidate(
+  loadWasm: () => Promise<string>,
+  wasmAfterInit: () => Promise<string>,
+): BackendCandidate {
   return {
     name: 'native',
     aliases: ['onednn'],
@@ -44,7 +48,8 @@ export function nativeCandidate(loadWasm: () => Promise<string>, wasmAfterInit: 
       const wasmDescription = await wasmAfterInit();
       installNativeKernels(active!);
       const i = active!.info();
-      const precision = i.precision === 'bf16' && !i.bf16Native ? 'bf16 emulated: no AVX512-BF16/AMX on this CPU' : i.precision;
+      const precision =
+        i.precision === 'bf16' && !i.bf16Native ? 'bf16 emulated: no AVX512-BF16/AMX on this CPU' : i.precision;
       return `native (${i.library}, ${i.threads} thread${i.threads === 1 ? '' : 's'}, ${precision}) over ${wasmDescription}`;
     },
   };

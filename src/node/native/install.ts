@@ -15,14 +15,47 @@ import type { NativeAddon } from './addon.js';
 import { convBackpropFilter, convBackpropInput, convForward, type Kernel } from './conv-kernels.js';
 import { matMul } from './matmul-kernels.js';
 import { applyAttentionProbs, attentionProbs, fusedAttention, fusedAttentionGrad } from './attention-kernels.js';
-import { APPLY_ATTENTION_PROBS, ATTENTION_PROBS, FUSED_ATTENTION, FUSED_ATTENTION_GRAD } from '../../backend/attention-ops.js';
-import { ACTIVATION, ACTIVATION_GRAD, GEGLU, GEGLU_GRAD, GROUP_NORM, LAYER_NORM, LAYER_NORM_GRAD } from '../../backend/fused-ops.js';
+import {
+  APPLY_ATTENTION_PROBS,
+  ATTENTION_PROBS,
+  FUSED_ATTENTION,
+  FUSED_ATTENTION_GRAD,
+} from '../../backend/attention-ops.js';
+import {
+  ACTIVATION,
+  ACTIVATION_GRAD,
+  GEGLU,
+  GEGLU_GRAD,
+  GROUP_NORM,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+} from '../../backend/fused-ops.js';
 import { GROUP_NORM as GROUP_NORM_TRAIN, GROUP_NORM_GRAD } from '../../backend/group-norm-kernel.js';
-import { activation, activationGrad, geglu, gegluGrad, groupNorm, groupNormGrad, layerNorm, layerNormGrad } from './norm-kernels.js';
+import {
+  activation,
+  activationGrad,
+  geglu,
+  gegluGrad,
+  groupNorm,
+  groupNormGrad,
+  layerNorm,
+  layerNormGrad,
+} from './norm-kernels.js';
 import { installWasmGradKernels } from '../../backend/wasm-grad-kernels.js';
 import { enableWeightPacking } from '../../backend/packed-weights.js';
 import { ADAM_UPDATE, SUM_OF_SQUARES } from '../../backend/adam-kernel.js';
-import { adamKernel, binaryKernel, concatKernel, padKernel, reduceKernel, sliceKernel, splitKernel, sumOfSquaresKernel, transposeKernel, unaryKernel } from './elementwise-kernels.js';
+import {
+  adamKernel,
+  binaryKernel,
+  concatKernel,
+  padKernel,
+  reduceKernel,
+  sliceKernel,
+  splitKernel,
+  sumOfSquaresKernel,
+  transposeKernel,
+  unaryKernel,
+} from './elementwise-kernels.js';
 
 const BACKEND = 'wasm';
 /** Kernels replaced (or added) by install, with what was registered before (undefined: none). */
@@ -46,8 +79,21 @@ export function setNativeWeightPacking(on: boolean): void {
 }
 
 /** tfjs binary and unary kernels → the addon's operation names. */
-const BINARY: Record<string, string> = { Add: 'add', Sub: 'sub', Multiply: 'mul', RealDiv: 'div', SquaredDifference: 'sqdiff' };
-const UNARY: Record<string, string> = { Neg: 'neg', Square: 'square', Sqrt: 'sqrt', Rsqrt: 'rsqrt', Exp: 'exp', Sigmoid: 'sigmoid' };
+const BINARY: Record<string, string> = {
+  Add: 'add',
+  Sub: 'sub',
+  Multiply: 'mul',
+  RealDiv: 'div',
+  SquaredDifference: 'sqdiff',
+};
+const UNARY: Record<string, string> = {
+  Neg: 'neg',
+  Square: 'square',
+  Sqrt: 'sqrt',
+  Rsqrt: 'rsqrt',
+  Exp: 'exp',
+  Sigmoid: 'sigmoid',
+};
 
 function nativeKernels(addon: NativeAddon, orig: (name: string) => Kernel | undefined): Record<string, Kernel> {
   return {
@@ -70,7 +116,9 @@ function nativeKernels(addon: NativeAddon, orig: (name: string) => Kernel | unde
     [ACTIVATION_GRAD]: activationGrad(addon),
     [GEGLU]: geglu(addon),
     [GEGLU_GRAD]: gegluGrad(addon),
-    ...Object.fromEntries(Object.entries(BINARY).map(([name, op]) => [name, binaryKernel(addon, name, op, orig(name))])),
+    ...Object.fromEntries(
+      Object.entries(BINARY).map(([name, op]) => [name, binaryKernel(addon, name, op, orig(name))]),
+    ),
     ...Object.fromEntries(Object.entries(UNARY).map(([name, op]) => [name, unaryKernel(addon, name, op, orig(name))])),
     Sum: reduceKernel(addon, 'Sum', false, orig('Sum')),
     Mean: reduceKernel(addon, 'Mean', true, orig('Mean')),

@@ -32,16 +32,32 @@ export function matMul(addon: NativeAddon, fallback: Kernel | undefined): Kernel
       outer = undefined; // the wasm kernel reports it
     }
     const batch = outer ? tf.util.sizeFromShape(outer) : 0;
-    const supported = ra >= 2 && rb >= 2 && k === k2 && act !== 'prelu' && !preluActivationWeights && allFloat32(a, b, bias) &&
-      outer !== undefined && (batchA === batch || batchA === 1) && (batchB === batch || batchB === 1) && (!bias || tf.util.sizeFromShape(bias.shape) === n) && m * n * k > 0;
+    const supported =
+      ra >= 2 &&
+      rb >= 2 &&
+      k === k2 &&
+      act !== 'prelu' &&
+      !preluActivationWeights &&
+      allFloat32(a, b, bias) &&
+      outer !== undefined &&
+      (batchA === batch || batchA === 1) &&
+      (batchB === batch || batchB === 1) &&
+      (!bias || tf.util.sizeFromShape(bias.shape) === n) &&
+      m * n * k > 0;
     if (!supported) {
       if (!fallback) throw new Error('native MatMul: unsupported case and no wasm kernel to fall back to');
       return fallback(args);
     }
     const backend = args.backend as WasmBackendLike;
     return withOutputs(backend, [[...outer!, m, n]], (heap, [c]) => {
-      addon.matmul(heap, [offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, bias), c],
-        [batchA, batchB, m, k, n, ta ? 1 : 0, tb ? 1 : 0], act, (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2, weightKeyOf(b));
+      addon.matmul(
+        heap,
+        [offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, bias), c],
+        [batchA, batchB, m, k, n, ta ? 1 : 0, tb ? 1 : 0],
+        act,
+        (args.attrs.leakyreluAlpha as number | undefined) ?? 0.2,
+        weightKeyOf(b),
+      );
     })[0];
   };
 }

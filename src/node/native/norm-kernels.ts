@@ -25,7 +25,13 @@ export function groupNorm(addon: NativeAddon, stats = false): Kernel {
     const b = backend as WasmBackendLike;
     const d = groupDims(x!, attrs.groups as number);
     const outs = withOutputs(b, stats ? [x!.shape, [d[0], d[3], 2]] : [x!.shape], (heap, [y, st]) => {
-      addon.groupNorm(heap, [offsetOf(b, x), offsetOf(b, gamma), offsetOf(b, beta), y, st ?? -1], d, attrs.eps as number, attrs.silu ? 1 : 0);
+      addon.groupNorm(
+        heap,
+        [offsetOf(b, x), offsetOf(b, gamma), offsetOf(b, beta), y, st ?? -1],
+        d,
+        attrs.eps as number,
+        attrs.silu ? 1 : 0,
+      );
     });
     return stats ? outs : outs[0];
   };
@@ -38,7 +44,12 @@ export function groupNormGrad(addon: NativeAddon): Kernel {
     const b = backend as WasmBackendLike;
     const d = groupDims(x!, attrs.groups as number);
     return withOutputs(b, [x!.shape, [d[2]], [d[2]]], (heap, [dx, dg, db]) => {
-      addon.groupNormGrad(heap, [offsetOf(b, dy), offsetOf(b, x), offsetOf(b, stats), offsetOf(b, gamma), offsetOf(b, beta), dx, dg, db], d, attrs.silu ? 1 : 0);
+      addon.groupNormGrad(
+        heap,
+        [offsetOf(b, dy), offsetOf(b, x), offsetOf(b, stats), offsetOf(b, gamma), offsetOf(b, beta), dx, dg, db],
+        d,
+        attrs.silu ? 1 : 0,
+      );
     });
   };
 }
@@ -51,7 +62,12 @@ export function layerNorm(addon: NativeAddon): Kernel {
     const c = x!.shape[x!.shape.length - 1];
     const rows = tf.util.sizeFromShape(x!.shape) / c;
     const outs = withOutputs(b, attrs.withStats ? [x!.shape, [rows, 2]] : [x!.shape], (heap, [y, st]) => {
-      addon.layerNorm(heap, [offsetOf(b, x), offsetOf(b, gamma), offsetOf(b, beta), y, st ?? -1], [rows, c], attrs.eps as number);
+      addon.layerNorm(
+        heap,
+        [offsetOf(b, x), offsetOf(b, gamma), offsetOf(b, beta), y, st ?? -1],
+        [rows, c],
+        attrs.eps as number,
+      );
     });
     return attrs.withStats ? outs : outs[0];
   };
@@ -64,7 +80,11 @@ export function layerNormGrad(addon: NativeAddon): Kernel {
     const b = backend as WasmBackendLike;
     const c = x!.shape[x!.shape.length - 1];
     return withOutputs(b, [x!.shape, [c], [c]], (heap, [dx, dg, db]) => {
-      addon.layerNormGrad(heap, [offsetOf(b, dy), offsetOf(b, x), offsetOf(b, stats), offsetOf(b, gamma), dx, dg, db], [tf.util.sizeFromShape(x!.shape) / c, c]);
+      addon.layerNormGrad(
+        heap,
+        [offsetOf(b, dy), offsetOf(b, x), offsetOf(b, stats), offsetOf(b, gamma), dx, dg, db],
+        [tf.util.sizeFromShape(x!.shape) / c, c],
+      );
     });
   };
 }
@@ -84,7 +104,12 @@ export function activationGrad(addon: NativeAddon): Kernel {
   return ({ inputs, attrs, backend }) => {
     const b = backend as WasmBackendLike;
     return withOutputs(b, [inputs.x!.shape], (heap, [dx]) => {
-      addon.activationGrad(heap, [offsetOf(b, inputs.x), offsetOf(b, inputs.dy), dx], tf.util.sizeFromShape(inputs.x!.shape), attrs.kind as string);
+      addon.activationGrad(
+        heap,
+        [offsetOf(b, inputs.x), offsetOf(b, inputs.dy), dx],
+        tf.util.sizeFromShape(inputs.x!.shape),
+        attrs.kind as string,
+      );
     })[0];
   };
 }
@@ -101,7 +126,9 @@ export function geglu(addon: NativeAddon): Kernel {
   return ({ inputs, backend }) => {
     const b = backend as WasmBackendLike;
     const [rows, d] = gegluDims(inputs.x!);
-    return withOutputs(b, [[...inputs.x!.shape.slice(0, -1), d]], (heap, [y]) => addon.geglu(heap, [offsetOf(b, inputs.x), y], rows, d))[0];
+    return withOutputs(b, [[...inputs.x!.shape.slice(0, -1), d]], (heap, [y]) =>
+      addon.geglu(heap, [offsetOf(b, inputs.x), y], rows, d),
+    )[0];
   };
 }
 
@@ -110,6 +137,8 @@ export function gegluGrad(addon: NativeAddon): Kernel {
   return ({ inputs, backend }) => {
     const b = backend as WasmBackendLike;
     const [rows, d] = gegluDims(inputs.x!);
-    return withOutputs(b, [inputs.x!.shape], (heap, [dx]) => addon.gegluGrad(heap, [offsetOf(b, inputs.x), offsetOf(b, inputs.dy), dx], rows, d))[0];
+    return withOutputs(b, [inputs.x!.shape], (heap, [dx]) =>
+      addon.gegluGrad(heap, [offsetOf(b, inputs.x), offsetOf(b, inputs.dy), dx], rows, d),
+    )[0];
   };
 }

@@ -21,10 +21,18 @@ export function offsetOf(backend: WasmBackendLike, t: tf.TensorInfo | undefined)
  * outputs' offsets. The heap view is taken after the allocations: growing the heap replaces (or
  * detaches) the old view.
  */
-export function withOutputs(backend: WasmBackendLike, shapes: number[][], compute: (heap: Uint8Array, outOffsets: number[]) => void, dtype: tf.DataType = 'float32'): tf.TensorInfo[] {
+export function withOutputs(
+  backend: WasmBackendLike,
+  shapes: number[][],
+  compute: (heap: Uint8Array, outOffsets: number[]) => void,
+  dtype: tf.DataType = 'float32',
+): tf.TensorInfo[] {
   const outs = shapes.map((s) => backend.makeOutput(s, dtype));
   if (shapes.every((s) => s.every((d) => d > 0))) {
-    compute(backend.wasm.HEAPU8, outs.map((o) => offsetOf(backend, o)));
+    compute(
+      backend.wasm.HEAPU8,
+      outs.map((o) => offsetOf(backend, o)),
+    );
   }
   return outs;
 }

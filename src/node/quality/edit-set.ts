@@ -3,7 +3,15 @@
  * run): colour swaps of one object (alone, or one of two with LocalBlend) and shape swaps of one
  * of two objects with LocalBlend.
  */
-import { COLOURS, Rng, SHAPES, captionOf, sampleScene, type ObjectDescription, type SceneDescription } from '../../shapes/world/index.js';
+import {
+  COLOURS,
+  Rng,
+  SHAPES,
+  captionOf,
+  sampleScene,
+  type ObjectDescription,
+  type SceneDescription,
+} from '../../shapes/world/index.js';
 
 export type EditKind = 'colour' | 'shape';
 
@@ -37,8 +45,12 @@ export const DEFAULT_EDIT_SET: EditSetSizes = { colourSingle: 30, colourPair: 15
 function scene(rng: Rng, objects: 1 | 2): SceneDescription {
   for (;;) {
     const s = sampleScene(rng, { twoObjects: objects === 2 ? 1 : 0 });
-    if (objects === 2 && (s.objects[0].colour === s.objects[1].colour || s.objects[0].shape === s.objects[1].shape)) continue;
-    return { background: s.background, objects: s.objects.map(({ colour, shape, size }) => ({ colour, shape, ...(size ? { size } : {}) })) };
+    if (objects === 2 && (s.objects[0].colour === s.objects[1].colour || s.objects[0].shape === s.objects[1].shape))
+      continue;
+    return {
+      background: s.background,
+      objects: s.objects.map(({ colour, shape, size }) => ({ colour, shape, ...(size ? { size } : {}) })),
+    };
   }
 }
 
@@ -57,12 +69,25 @@ export function qualityEdits(sizes: EditSetSizes = DEFAULT_EDIT_SET, seed = 2024
   };
   for (let n = 0; n < sizes.colourSingle; n++) {
     const d = scene(rng, 1);
-    out.push({ kind: 'colour', source: captionOf(d), target: captionOf(colourSwap(d, 0)), object: 0, seed: rng.int(0, 1e6) });
+    out.push({
+      kind: 'colour',
+      source: captionOf(d),
+      target: captionOf(colourSwap(d, 0)),
+      object: 0,
+      seed: rng.int(0, 1e6),
+    });
   }
   for (let n = 0; n < sizes.colourPair; n++) {
     const d = scene(rng, 2);
     const i = rng.int(0, 1);
-    out.push({ kind: 'colour', source: captionOf(d), target: captionOf(colourSwap(d, i)), object: i, blend: [d.objects[i].shape], seed: rng.int(0, 1e6) });
+    out.push({
+      kind: 'colour',
+      source: captionOf(d),
+      target: captionOf(colourSwap(d, i)),
+      object: i,
+      blend: [d.objects[i].shape],
+      seed: rng.int(0, 1e6),
+    });
   }
   for (let n = 0; n < sizes.shapePair; n++) {
     const d = scene(rng, 2);
@@ -70,7 +95,14 @@ export function qualityEdits(sizes: EditSetSizes = DEFAULT_EDIT_SET, seed = 2024
     const taken = new Set(d.objects.map((o) => o.shape));
     const free = SHAPES.filter((s) => !taken.has(s));
     const shape = rng.pick(free);
-    out.push({ kind: 'shape', source: captionOf(d), target: captionOf(with_(d, i, { shape })), object: i, blend: [d.objects[i].shape, shape], seed: rng.int(0, 1e6) });
+    out.push({
+      kind: 'shape',
+      source: captionOf(d),
+      target: captionOf(with_(d, i, { shape })),
+      object: i,
+      blend: [d.objects[i].shape, shape],
+      seed: rng.int(0, 1e6),
+    });
   }
   return out;
 }

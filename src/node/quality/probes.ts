@@ -27,7 +27,17 @@ import type { QualitySettings } from './score.js';
  * steps) started sampling — the leak of the image's mean colour that the noise-mean probe imitates.
  * (√ᾱ at t = 999 of the same schedule is 0.0683.)
  */
-export const NOISE_MEAN_SCALE = Math.sqrt(alphasCumprod(makeBetas({ betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, numTrainTimesteps: 1000, trainedBetas: null }))[951]);
+export const NOISE_MEAN_SCALE = Math.sqrt(
+  alphasCumprod(
+    makeBetas({
+      betaSchedule: 'scaled_linear',
+      betaStart: 0.00085,
+      betaEnd: 0.012,
+      numTrainTimesteps: 1000,
+      trainedBetas: null,
+    }),
+  )[951],
+);
 
 /** Most seeds per colour: the noise colour is the palette's opposite, rotated by the seed (4 seeds keep it off the background). */
 export const MAX_PROBE_SEEDS = 4;
@@ -44,12 +54,19 @@ export interface ProbeCase {
 
 /** The probes' captions: per seed s, background b (palette order), object colour b + 1 + s and noise colour b + 4 + s (mod 8), shape b + s (mod 4). */
 export function probeCases(seeds = DEFAULT_PROBE_SEEDS): ProbeCase[][] {
-  if (!Number.isInteger(seeds) || seeds < 0 || seeds > MAX_PROBE_SEEDS) throw new Error(`background probes: seeds must be an integer in 0–${MAX_PROBE_SEEDS}, got ${seeds}`);
+  if (!Number.isInteger(seeds) || seeds < 0 || seeds > MAX_PROBE_SEEDS)
+    throw new Error(`background probes: seeds must be an integer in 0–${MAX_PROBE_SEEDS}, got ${seeds}`);
   const n = COLOURS.length;
   return Array.from({ length: seeds }, (_, s) =>
     COLOURS.map((background, b) => {
-      const colour = COLOURS[(b + 1 + s) % n], shape = SHAPES[(b + s) % SHAPES.length];
-      return { background, seed: s, noiseColour: COLOURS[(b + 4 + s) % n], caption: captionOf({ objects: [{ colour, shape }], background }) };
+      const colour = COLOURS[(b + 1 + s) % n],
+        shape = SHAPES[(b + s) % SHAPES.length];
+      return {
+        background,
+        seed: s,
+        noiseColour: COLOURS[(b + 4 + s) % n],
+        caption: captionOf({ objects: [{ colour, shape }], background }),
+      };
     }),
   );
 }
@@ -57,11 +74,13 @@ export function probeCases(seeds = DEFAULT_PROBE_SEEDS): ProbeCase[][] {
 /** Per palette colour, the per-channel mean of the VAE latent (mean · scaling factor) of a flat image of it. Needs the VAE encoder. */
 export function paletteLatentMeans(pipe: StableDiffusionPipeline): Record<ColourName, number[]> {
   const vae = pipe.components.vae;
-  if (!vae.hasEncoder) throw new Error('the noise-mean probe needs the VAE encoder: load the pipeline with { vaeEncoder: true }');
+  if (!vae.hasEncoder)
+    throw new Error('the noise-mean probe needs the VAE encoder: load the pipeline with { vaeEncoder: true }');
   const size = pipe.defaultSize;
   const data = new Float32Array(COLOURS.length * size * size * 3);
   COLOURS.forEach((c, k) => {
-    for (let p = 0; p < size * size; p++) for (let ch = 0; ch < 3; ch++) data[(k * size * size + p) * 3 + ch] = PALETTE[c][ch] / 127.5 - 1;
+    for (let p = 0; p < size * size; p++)
+      for (let ch = 0; ch < 3; ch++) data[(k * size * size + p) * 3 + ch] = PALETTE[c][ch] / 127.5 - 1;
   });
   const means = tf.tidy(() => tf.mean(vae.encodeLatents(tf.tensor4d(data, [COLOURS.length, size, size, 3])), [1, 2]));
   const rows = means.arraySync() as number[][];
@@ -107,7 +126,10 @@ const rgb = (im: FloatImage): RgbImage => ({ width: im.width, height: im.height,
 
 /** Runs both probes: per seed, one batch of the 8 captions with the plain noise and one with the shifted noise. */
 export async function runBackgroundProbes(
-  pipe: StableDiffusionPipeline, settings: QualitySettings, seeds = DEFAULT_PROBE_SEEDS, onCase?: (r: ProbeResult) => void,
+  pipe: StableDiffusionPipeline,
+  settings: QualitySettings,
+  seeds = DEFAULT_PROBE_SEEDS,
+  onCase?: (r: ProbeResult) => void,
 ): Promise<ProbeResult[]> {
   const cases = probeCases(seeds);
   if (cases.length === 0) return [];
@@ -123,11 +145,24 @@ export async function runBackgroundProbes(
       return { shape: [parts.length, ...shape.slice(1)], data };
     };
     const run = async (latents: HostTensor) =>
-      (await pipe.generate({ prompts: row.map((c) => c.caption), latents, steps: settings.steps, guidance: settings.guidance, scheduler: 'ddim' })).images.map(rgb);
+      (
+        await pipe.generate({
+          prompts: row.map((c) => c.caption),
+          latents,
+          steps: settings.steps,
+          guidance: settings.guidance,
+          scheduler: 'ddim',
+        })
+      ).images.map(rgb);
     const plain = await run(batch(row.map(() => noise)));
     const shifted = await run(batch(row.map((c) => shiftNoiseMean(noise, shape, means[c.noiseColour]))));
     row.forEach((c, k) => {
-      const r = { case: c, plain: backgroundFollows(plain[k], c.background), shifted: backgroundFollows(shifted[k], c.background), images: { plain: plain[k], shifted: shifted[k] } };
+      const r = {
+        case: c,
+        plain: backgroundFollows(plain[k], c.background),
+        shifted: backgroundFollows(shifted[k], c.background),
+        images: { plain: plain[k], shifted: shifted[k] },
+      };
       out.push(r);
       onCase?.(r);
     });
@@ -138,7 +173,9 @@ export async function runBackgroundProbes(
 /** The probes' summary (NaN where there are no cases). */
 export function summariseProbes(results: readonly ProbeResult[]): ProbeSummary {
   const share = (xs: boolean[]) => (xs.length ? xs.filter(Boolean).length / xs.length : NaN);
-  const perColour = Object.fromEntries(COLOURS.map((c) => [c, share(results.filter((r) => r.case.background === c).map((r) => r.plain))])) as Record<ColourName, number>;
+  const perColour = Object.fromEntries(
+    COLOURS.map((c) => [c, share(results.filter((r) => r.case.background === c).map((r) => r.plain))]),
+  ) as Record<ColourName, number>;
   return {
     background_follows_caption: perColour,
     background_follows_caption_min: results.length ? Math.min(...Object.values(perColour)) : NaN,

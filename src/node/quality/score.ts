@@ -9,7 +9,17 @@
 import { imageToUint8, type FloatImage, type RgbImage } from '../../util/image.js';
 import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
 import { buildEdit } from '../../ptp/edit-spec.js';
-import { checkEdit, checkGeneration, meanAbsChangeOutside, objectIou, objectMasks, parseCaption, unionMask, untouchedIou, type EditCheck } from '../../shapes/world/index.js';
+import {
+  checkEdit,
+  checkGeneration,
+  meanAbsChangeOutside,
+  objectIou,
+  objectMasks,
+  parseCaption,
+  unionMask,
+  untouchedIou,
+  type EditCheck,
+} from '../../shapes/world/index.js';
 import type { QualityEdit } from './edit-set.js';
 
 export interface QualitySettings {
@@ -19,7 +29,12 @@ export interface QualitySettings {
   selfReplace: number;
 }
 
-export const DEFAULT_QUALITY_SETTINGS: QualitySettings = { steps: 20, guidance: 7.5, crossReplace: 0.8, selfReplace: 0.4 };
+export const DEFAULT_QUALITY_SETTINGS: QualitySettings = {
+  steps: 20,
+  guidance: 7.5,
+  crossReplace: 0.8,
+  selfReplace: 0.4,
+};
 
 /** What one edit scored. */
 export interface EditScore {
@@ -53,7 +68,12 @@ function generationFlags(image: RgbImage, caption: string): { ok: boolean; backg
 
 /** Pixels of any object of either caption, in either image (to measure the background alone). */
 function objectsMask(a: RgbImage, b: RgbImage, ca: string, cb: string) {
-  return unionMask(a.width, a.height, [...objectMasks(a, ca), ...objectMasks(b, cb), ...objectMasks(a, cb), ...objectMasks(b, ca)]);
+  return unionMask(a.width, a.height, [
+    ...objectMasks(a, ca),
+    ...objectMasks(b, cb),
+    ...objectMasks(a, cb),
+    ...objectMasks(b, ca),
+  ]);
 }
 
 function backgroundChange(a: RgbImage, b: RgbImage, ca: string, cb: string): number | undefined {
@@ -62,7 +82,14 @@ function backgroundChange(a: RgbImage, b: RgbImage, ca: string, cb: string): num
 }
 
 export async function scoreEdit(pipe: StableDiffusionPipeline, e: QualityEdit, s: QualitySettings): Promise<EditScore> {
-  const built = buildEdit(pipe.tokenizer, { source: e.source, targets: [e.target], mode: 'replace', cross: s.crossReplace, self: s.selfReplace, blend: e.blend });
+  const built = buildEdit(pipe.tokenizer, {
+    source: e.source,
+    targets: [e.target],
+    mode: 'replace',
+    cross: s.crossReplace,
+    self: s.selfReplace,
+    blend: e.blend,
+  });
   const common = { steps: s.steps, guidance: s.guidance, seed: e.seed, scheduler: 'ddim' };
   const edited = await pipe.edit({ ...common, prompts: built.prompts, controller: built.controller });
   const plainRun = await pipe.generate({ ...common, prompts: [e.target] });
@@ -73,7 +100,12 @@ export async function scoreEdit(pipe: StableDiffusionPipeline, e: QualityEdit, s
     edit: e,
     attributeOk: check.ok,
     check,
-    ...(e.kind === 'colour' ? { iouP2p: objectIou(source, p2p, e.source, e.target, e.object), iouPlain: objectIou(source, plain, e.source, e.target, e.object) } : {}),
+    ...(e.kind === 'colour'
+      ? {
+          iouP2p: objectIou(source, p2p, e.source, e.target, e.object),
+          iouPlain: objectIou(source, plain, e.source, e.target, e.object),
+        }
+      : {}),
     backgroundP2p: backgroundChange(source, p2p, e.source, e.target),
     backgroundPlain: backgroundChange(source, plain, e.source, e.target),
     ...(pairs ? { untouchedIou: untouchedIou(source, p2p, e.source, e.target) } : {}),

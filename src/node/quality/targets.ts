@@ -49,7 +49,9 @@ export const meets = (t: QualityTarget, m: QualityMeasures): boolean => {
 export function missedTargets(m: QualityMeasures): string[] {
   return QUALITY_TARGETS.filter((t) => !meets(t, m)).map((t) => {
     const v = t.value(m);
-    return v === undefined || !Number.isFinite(v) ? `${t.name} not measured (target ≥ ${t.min})` : `${t.name} ${v.toFixed(3)} < ${t.min}`;
+    return v === undefined || !Number.isFinite(v)
+      ? `${t.name} not measured (target ≥ ${t.min})`
+      : `${t.name} ${v.toFixed(3)} < ${t.min}`;
   });
 }
 
@@ -74,12 +76,23 @@ export interface ShippedFloor {
  * shape), attribute_ok 0.200, iou_p2p 0.541 vs plain 0.300, untouched 0.277.
  */
 export const SHIPPED_FLOORS: readonly ShippedFloor[] = [
-  { name: 'generation_background_ok_fraction', target: 'generation_ok_fraction', min: 0.5, value: (m) => m.generation_background_ok_fraction },
+  {
+    name: 'generation_background_ok_fraction',
+    target: 'generation_ok_fraction',
+    min: 0.5,
+    value: (m) => m.generation_background_ok_fraction,
+  },
   { name: 'attribute_ok_fraction', target: 'attribute_ok_fraction', min: 0.1, value: (m) => m.attribute_ok_fraction },
   { name: 'iou_p2p_mean', target: 'iou_p2p_mean', min: 0.45, value: (m) => m.iou_p2p_mean },
-  { name: 'iou_p2p_mean - iou_plain_mean', target: 'iou_p2p_mean - iou_plain_mean', min: 0.15, value: (m) => diff(m.iou_p2p_mean, m.iou_plain_mean) },
+  {
+    name: 'iou_p2p_mean - iou_plain_mean',
+    target: 'iou_p2p_mean - iou_plain_mean',
+    min: 0.15,
+    value: (m) => diff(m.iou_p2p_mean, m.iou_plain_mean),
+  },
   { name: 'untouched_iou_mean', target: 'untouched_iou_mean', min: 0.2, value: (m) => m.untouched_iou_mean },
 ];
 
 /** The floor standing in for target `target`, if the shipped model is below that target. */
-export const shippedFloor = (target: string): ShippedFloor | undefined => SHIPPED_FLOORS.find((f) => f.target === target);
+export const shippedFloor = (target: string): ShippedFloor | undefined =>
+  SHIPPED_FLOORS.find((f) => f.target === target);

@@ -63,10 +63,22 @@ export async function trainShapesModel(o: ShapesTrainingOptions): Promise<Shapes
   const deadline = o.maxMinutes === undefined ? undefined : Date.now() + o.maxMinutes * 60_000;
   const track = o.onProgress;
 
-  const vaeRes = o.vaeFrom !== undefined ? await borrowedVae(o.vaeFrom, o.recipe ?? SHAPES_RECIPE, o.onNote) : await trainVaeStage({
-    dir: o.dir, steps: o.vaeSteps, batch: o.vaeBatch, crop: o.vaeCrop, lr: o.vaeLr, seed: o.seed, klWeight: 1e-4,
-    checkpointEvery: o.checkpointEvery, onProgress: track, deadline, recipe: o.recipe,
-  });
+  const vaeRes =
+    o.vaeFrom !== undefined
+      ? await borrowedVae(o.vaeFrom, o.recipe ?? SHAPES_RECIPE, o.onNote)
+      : await trainVaeStage({
+          dir: o.dir,
+          steps: o.vaeSteps,
+          batch: o.vaeBatch,
+          crop: o.vaeCrop,
+          lr: o.vaeLr,
+          seed: o.seed,
+          klWeight: 1e-4,
+          checkpointEvery: o.checkpointEvery,
+          onProgress: track,
+          deadline,
+          recipe: o.recipe,
+        });
   const stages = vaeRes.run ? [vaeRes.run.state] : [];
   if (vaeRes.run) {
     if (vaeRes.run.state.step < o.vaeSteps) {
@@ -76,16 +88,31 @@ export async function trainShapesModel(o: ShapesTrainingOptions): Promise<Shapes
     o.onNote?.(`vae: ${o.vaeSteps} steps done; scaling factor ${vaeRes.scalingFactor.toFixed(4)}`);
   }
   const tokenizer = await loadClipTokenizer(bundledTokenizerDir());
-  const models = await trainUnetStage({
-    dir: o.dir, steps: o.unetSteps, batch: o.unetBatch, lr: o.unetLr, seed: o.seed, checkpointEvery: o.checkpointEvery,
-    onProgress: track, onPool: o.onPool, deadline, recipe: o.recipe, sampleCaptions: o.sampleCaptions ?? SAMPLE_CAPTIONS,
-  }, vaeRes.vae, tokenizer);
+  const models = await trainUnetStage(
+    {
+      dir: o.dir,
+      steps: o.unetSteps,
+      batch: o.unetBatch,
+      lr: o.unetLr,
+      seed: o.seed,
+      checkpointEvery: o.checkpointEvery,
+      onProgress: track,
+      onPool: o.onPool,
+      deadline,
+      recipe: o.recipe,
+      sampleCaptions: o.sampleCaptions ?? SAMPLE_CAPTIONS,
+    },
+    vaeRes.vae,
+    tokenizer,
+  );
   try {
     stages.push(models.run.state);
     if (models.run.state.step < o.unetSteps) return { finished: false, stages };
     await exportShapesModel(o.exportTo, { vae: vaeRes.vae, scalingFactor: vaeRes.scalingFactor, models, seed: o.seed });
     const total = stages.reduce((s, st) => s + st.wallSeconds, 0);
-    o.onNote?.(`exported ${o.exportTo}; training took ${(total / 60).toFixed(1)} min (${stages.map((s) => `${s.stage} ${(s.wallSeconds / 60).toFixed(1)}`).join(', ')})`);
+    o.onNote?.(
+      `exported ${o.exportTo}; training took ${(total / 60).toFixed(1)} min (${stages.map((s) => `${s.stage} ${(s.wallSeconds / 60).toFixed(1)}`).join(', ')})`,
+    );
     return { finished: true, stages };
   } finally {
     models.dispose();
@@ -93,7 +120,11 @@ export async function trainShapesModel(o: ShapesTrainingOptions): Promise<Shapes
   }
 }
 
-async function borrowedVae(dir: string, recipe: ShapesRecipe, note?: (line: string) => void): Promise<{ vae: AutoencoderKL; scalingFactor: number; run?: undefined }> {
+async function borrowedVae(
+  dir: string,
+  recipe: ShapesRecipe,
+  note?: (line: string) => void,
+): Promise<{ vae: AutoencoderKL; scalingFactor: number; run?: undefined }> {
   const b = await loadVaeFrom(dir, recipe);
   note?.(`vae: from ${dir} (not trained again); scaling factor ${b.scalingFactor.toFixed(4)}`);
   return b;

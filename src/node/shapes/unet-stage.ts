@@ -69,15 +69,21 @@ export interface UnetStageModels {
 export function contextIds(tokenizer: ClipTokenizer, prompts: readonly string[], length: number): number[][] {
   const ids = tokenizer.call([...prompts]).inputIds;
   return ids.map((row, i) => {
-    if (row.length < length) throw new Error(`the tokenizer pads to ${row.length} tokens, fewer than the text model's ${length}`);
+    if (row.length < length)
+      throw new Error(`the tokenizer pads to ${row.length} tokens, fewer than the text model's ${length}`);
     const cut = row.slice(0, length);
-    if (!cut.includes(tokenizer.eosTokenId)) throw new Error(`prompt "${prompts[i]}" is longer than the text model's ${length} tokens`);
+    if (!cut.includes(tokenizer.eosTokenId))
+      throw new Error(`prompt "${prompts[i]}" is longer than the text model's ${length} tokens`);
     return cut;
   });
 }
 
 /** A prompt encoder over the compact-vocabulary text model. */
-export function compactPromptEncoder(tokenizer: ClipTokenizer, text: ClipTextModel, vocab: CompactVocab): PromptEncoder {
+export function compactPromptEncoder(
+  tokenizer: ClipTokenizer,
+  text: ClipTextModel,
+  vocab: CompactVocab,
+): PromptEncoder {
   const length = text.config.maxPositionEmbeddings;
   return {
     tokenizer,
@@ -88,13 +94,22 @@ export function compactPromptEncoder(tokenizer: ClipTokenizer, text: ClipTextMod
 /** The loss of the recipe's schedule: ᾱ and the prediction type from its scheduler config. */
 export function recipeObjective(recipe: ShapesRecipe): DiffusionObjective {
   const scheduler = DDIMScheduler.fromConfig(recipe.scheduler ?? shapesSchedulerConfig);
-  return { alphasCumprod: scheduler.alphasCumprod, prediction: scheduler.predictionType, minSnrGamma: recipe.minSnrGamma ?? 5 };
+  return {
+    alphasCumprod: scheduler.alphasCumprod,
+    prediction: scheduler.predictionType,
+    minSnrGamma: recipe.minSnrGamma ?? 5,
+  };
 }
 
 /** UNet weights that start at zero (each residual branch starts as the identity, the output as 0). */
-export const UNET_ZERO_INIT = (k: string) => /resnets\.\d+\.conv2\.weight$|proj_out\.weight$|^conv_out\.weight$/.test(k);
+export const UNET_ZERO_INIT = (k: string) =>
+  /resnets\.\d+\.conv2\.weight$|proj_out\.weight$|^conv_out\.weight$/.test(k);
 
-export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, tokenizer: ClipTokenizer): Promise<UnetStageModels> {
+export async function trainUnetStage(
+  o: UnetStageOptions,
+  vae: AutoencoderKL,
+  tokenizer: ClipTokenizer,
+): Promise<UnetStageModels> {
   const recipe = o.recipe ?? SHAPES_RECIPE;
   const vocab = new CompactVocab(grammarTokenIds(tokenizer));
   const text = ClipTextModel.fromConfig({ ...recipe.text, vocab_size: vocab.size });
@@ -103,7 +118,10 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
   initWeights(unet, { seed: o.seed + 2, zeroInit: UNET_ZERO_INIT });
   text.setTrainable(true, 'text.');
   unet.setTrainable(true, 'unet.');
-  const params = [...text.trainableParams().map(([k, p]) => [`text_encoder/${k}`, p] as const), ...unet.trainableParams().map(([k, p]) => [`unet/${k}`, p] as const)];
+  const params = [
+    ...text.trainableParams().map(([k, p]) => [`text_encoder/${k}`, p] as const),
+    ...unet.trainableParams().map(([k, p]) => [`unet/${k}`, p] as const),
+  ];
   const vars = params.map(([, p]) => p.trainableVariable!);
   const opt = new Adam(vars, { lr: o.lr, weightDecay: 0.01 });
   const ema = new Ema(vars, 0.999);
@@ -112,7 +130,15 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
   const steps = objective.alphasCumprod.length;
   const encoder = compactPromptEncoder(tokenizer, text, vocab);
   let step = await run.resume();
-  const pool = step < o.steps ? await LatentPool.build(vae, { seed: o.seed, count: recipe.latentPool ?? 32768, imageSize: recipe.imageSize, onProgress: o.onPool }) : undefined;
+  const pool =
+    step < o.steps
+      ? await LatentPool.build(vae, {
+          seed: o.seed,
+          count: recipe.latentPool ?? 32768,
+          imageSize: recipe.imageSize,
+          onProgress: o.onPool,
+        })
+      : undefined;
   try {
     for (; pool && step < o.steps; step++) {
       opt.lr = lrAt(step, { base: o.lr, warmup: Math.min(200, o.steps / 10), total: o.steps });
@@ -122,7 +148,11 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
       const timesteps = captions.map(() => sampleTimestep(rng.uniform(), recipe.timestepPower ?? 0, steps));
       const noise = tf.randomNormal(latents.shape, 0, 1, 'float32', stepSeed(o.seed, step, 4)) as tf.Tensor4D;
       try {
-        const r = optimiseStep(() => diffusionLoss(unet, { latents, noise, timesteps, context: encoder.encode(captions) }, objective), opt, 1);
+        const r = optimiseStep(
+          () => diffusionLoss(unet, { latents, noise, timesteps, context: encoder.encode(captions) }, objective),
+          opt,
+          1,
+        );
         ema.update();
         run.record(step, r.loss, o.onProgress);
       } finally {
@@ -130,7 +160,15 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
       }
       if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps || pastDeadline(o.deadline)) {
         await run.checkpoint();
-        await writeSamples(join(o.dir, `unet-samples-${String(step + 1).padStart(6, '0')}.png`), o.sampleCaptions, ema, unet, vae, encoder, recipe.scheduler ?? shapesSchedulerConfig);
+        await writeSamples(
+          join(o.dir, `unet-samples-${String(step + 1).padStart(6, '0')}.png`),
+          o.sampleCaptions,
+          ema,
+          unet,
+          vae,
+          encoder,
+          recipe.scheduler ?? shapesSchedulerConfig,
+        );
       }
       if (pastDeadline(o.deadline)) break;
     }
@@ -138,7 +176,12 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
     opt.dispose();
   }
   return {
-    unet, text, vocab, tokenizer, run, recipe,
+    unet,
+    text,
+    vocab,
+    tokenizer,
+    run,
+    recipe,
     withAveraged: (fn) => ema.withAveraged(fn),
     dispose: () => {
       ema.dispose();
@@ -149,7 +192,15 @@ export async function trainUnetStage(o: UnetStageOptions, vae: AutoencoderKL, to
 }
 
 /** Generations of fixed captions (seed i for caption i) with the averaged weights. */
-async function writeSamples(path: string, captions: readonly string[], ema: Ema, unet: UNet2DConditionModel, vae: AutoencoderKL, text: PromptEncoder, scheduler: Record<string, unknown>): Promise<void> {
+async function writeSamples(
+  path: string,
+  captions: readonly string[],
+  ema: Ema,
+  unet: UNet2DConditionModel,
+  vae: AutoencoderKL,
+  text: PromptEncoder,
+  scheduler: Record<string, unknown>,
+): Promise<void> {
   const pipe = new StableDiffusionPipeline({ text, unet, vae, schedulerConfig: scheduler });
   const images = await ema.withAveragedAsync(async () => {
     const out = [];

@@ -19,8 +19,15 @@ export async function loadVaeFrom(dir: string, recipe: ShapesRecipe): Promise<Bo
   const model = await openModelDirectory(dir);
   try {
     const scalingFactor = Number(model.config('vae').scaling_factor);
-    if (!(scalingFactor > 0)) throw new Error(`${dir}/vae/config.json: scaling_factor must be a positive number, got ${model.config('vae').scaling_factor}`);
-    const vae = AutoencoderKL.fromConfig({ ...recipe.vae, scaling_factor: scalingFactor }, { encoder: true }, `${dir}/vae/config.json`);
+    if (!(scalingFactor > 0))
+      throw new Error(
+        `${dir}/vae/config.json: scaling_factor must be a positive number, got ${model.config('vae').scaling_factor}`,
+      );
+    const vae = AutoencoderKL.fromConfig(
+      { ...recipe.vae, scaling_factor: scalingFactor },
+      { encoder: true },
+      `${dir}/vae/config.json`,
+    );
     try {
       await loadWeights(vae, model.weights('vae'), { residency: 'resident' });
     } catch (e) {

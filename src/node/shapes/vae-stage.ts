@@ -49,7 +49,10 @@ export async function trainVaeStage(o: VaeStageOptions): Promise<TrainedVae> {
   initWeights(vae, { seed: o.seed });
   vae.setTrainable(true, 'vae.');
   const params = vae.trainableParams();
-  const opt = new Adam(params.map(([, p]) => p.trainableVariable!), { lr: o.lr });
+  const opt = new Adam(
+    params.map(([, p]) => p.trainableVariable!),
+    { lr: o.lr },
+  );
   const run = new StageRun(o.dir, 'vae', o.steps, params, opt);
   const size = Math.min(o.crop ?? full, full);
   const f = vae.downscale;
@@ -58,13 +61,24 @@ export async function trainVaeStage(o: VaeStageOptions): Promise<TrainedVae> {
     for (; step < o.steps; step++) {
       opt.lr = lrAt(step, { base: o.lr, warmup: Math.min(100, o.steps / 10), total: o.steps });
       const data = randomCrops(shapesBatch(o.seed, step, o.batch, full), size, o.seed, step);
-      const r = optimiseStep(() => {
-        const images = tf.tensor4d(data.pixels, [o.batch, size, size, 3]);
-        const noise = tf.randomNormal([o.batch, size / f, size / f, vae.config.latentChannels], 0, 1, 'float32', stepSeed(o.seed, step, 1));
-        return vaeLoss(vae, images, noise as tf.Tensor4D, o.klWeight).loss;
-      }, opt, 1);
+      const r = optimiseStep(
+        () => {
+          const images = tf.tensor4d(data.pixels, [o.batch, size, size, 3]);
+          const noise = tf.randomNormal(
+            [o.batch, size / f, size / f, vae.config.latentChannels],
+            0,
+            1,
+            'float32',
+            stepSeed(o.seed, step, 1),
+          );
+          return vaeLoss(vae, images, noise as tf.Tensor4D, o.klWeight).loss;
+        },
+        opt,
+        1,
+      );
       run.record(step, r.loss, o.onProgress);
-      if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps || pastDeadline(o.deadline)) await saveVaeCheckpoint(vae, run, o.dir, o.seed, full);
+      if ((step + 1) % o.checkpointEvery === 0 || step + 1 === o.steps || pastDeadline(o.deadline))
+        await saveVaeCheckpoint(vae, run, o.dir, o.seed, full);
       if (pastDeadline(o.deadline)) break;
     }
     // Measured on the final weights (again when a finished run is continued to more steps).
@@ -90,7 +104,13 @@ function withScalingFactor(vae: AutoencoderKL, json: Record<string, unknown>, sc
   return out;
 }
 
-async function saveVaeCheckpoint(vae: AutoencoderKL, run: StageRun, dir: string, seed: number, size: number): Promise<void> {
+async function saveVaeCheckpoint(
+  vae: AutoencoderKL,
+  run: StageRun,
+  dir: string,
+  seed: number,
+  size: number,
+): Promise<void> {
   await run.checkpoint();
   // Reconstructions of fixed scenes: originals on the top row, the autoencoder's below.
   const data = shapesBatch(seed, -1, 8, size);
@@ -101,7 +121,10 @@ async function saveVaeCheckpoint(vae: AutoencoderKL, run: StageRun, dir: string,
     d.dispose();
     return y;
   });
-  const images = [...signedBatchToRgbImages(data.pixels, 8, size), ...signedBatchToRgbImages(rec.dataSync() as Float32Array, 8, size)];
+  const images = [
+    ...signedBatchToRgbImages(data.pixels, 8, size),
+    ...signedBatchToRgbImages(rec.dataSync() as Float32Array, 8, size),
+  ];
   rec.dispose();
   await writePng(join(dir, 'vae-reconstructions.png'), imageGrid(images, 8));
 }

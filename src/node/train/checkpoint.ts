@@ -21,7 +21,9 @@ const STATE_KEY = 'ptp_train_state';
 
 export async function saveCheckpoint<S>(path: string, ck: Checkpoint<S>): Promise<void> {
   const list = [...ck.tensors].map(([k, t]) => floatTensor(k, t.shape, t.data));
-  await writeFileAtomic(path, async (tmp) => writeSafetensors(await FileByteSink.create(tmp), list, { [STATE_KEY]: JSON.stringify(ck.state) }));
+  await writeFileAtomic(path, async (tmp) =>
+    writeSafetensors(await FileByteSink.create(tmp), list, { [STATE_KEY]: JSON.stringify(ck.state) }),
+  );
 }
 
 export async function loadCheckpoint<S>(path: string): Promise<Checkpoint<S>> {

@@ -72,12 +72,21 @@ export class StageRun {
     const t = ck.tensors;
     const get = (k: string) => {
       const v = t.get(k);
-      if (!v) throw new Error(`${this.checkpointPath}: tensor "${k}" is missing (the checkpoint is from another model)`);
+      if (!v)
+        throw new Error(`${this.checkpointPath}: tensor "${k}" is missing (the checkpoint is from another model)`);
       return v.data;
     };
     for (const [k, p] of this.params) p.setTorchValues(get(`param/${k}`));
-    this.opt.setState({ step: ck.state.step, m: this.params.map(([k]) => get(`adam_m/${k}`)), v: this.params.map(([k]) => get(`adam_v/${k}`)) });
-    if (this.ema) this.ema.setState(ck.state.step, this.params.map(([k]) => get(`ema/${k}`)));
+    this.opt.setState({
+      step: ck.state.step,
+      m: this.params.map(([k]) => get(`adam_m/${k}`)),
+      v: this.params.map(([k]) => get(`adam_v/${k}`)),
+    });
+    if (this.ema)
+      this.ema.setState(
+        ck.state.step,
+        this.params.map(([k]) => get(`ema/${k}`)),
+      );
     this.state = { ...ck.state, totalSteps: this.state.totalSteps };
     return this.state.step;
   }

@@ -8,7 +8,13 @@
  */
 import type { Rng } from './rng.js';
 import { COLOURS, SHAPES, SIZES, isColour, isShape, isSize } from './palette.js';
-import { placeScene, type ObjectDescription, type PlacementOptions, type Scene, type SceneDescription } from './scene.js';
+import {
+  placeScene,
+  type ObjectDescription,
+  type PlacementOptions,
+  type Scene,
+  type SceneDescription,
+} from './scene.js';
 
 /** "a" or "an" for the word that follows. */
 export function article(next: string): 'a' | 'an' {
@@ -31,7 +37,11 @@ export function captionOf(scene: SceneDescription): string {
  * anything outside the grammar, or when an object has the background's colour.
  */
 export function parseCaption(text: string): SceneDescription {
-  const words = text.trim().toLowerCase().split(/\s+/).filter((w) => w.length > 0);
+  const words = text
+    .trim()
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
   let i = 0;
   const fail = (why: string): never => {
     throw new Error(`caption ${JSON.stringify(text)}: ${why}`);
@@ -45,7 +55,8 @@ export function parseCaption(text: string): SceneDescription {
     const w = words[i];
     if (w !== 'a' && w !== 'an') fail(`expected "a" or "an" but found ${at(i)}`);
     const next = words[i + 1];
-    if (next !== undefined && w !== article(next)) fail(`"${w}" (word ${i + 1}) should be "${article(next)}" before "${next}"`);
+    if (next !== undefined && w !== article(next))
+      fail(`"${w}" (word ${i + 1}) should be "${article(next)}" before "${next}"`);
     i++;
   };
   const object = (): ObjectDescription => {
@@ -53,7 +64,10 @@ export function parseCaption(text: string): SceneDescription {
     const o: Partial<ObjectDescription> = {};
     if (isSize(words[i] ?? '')) o.size = words[i++] as ObjectDescription['size'];
     const colour = words[i] ?? '';
-    if (!isColour(colour)) fail(`${at(i)} is not a ${o.size ? '' : 'size or '}colour (${[...(o.size ? [] : SIZES), ...COLOURS].join(', ')})`);
+    if (!isColour(colour))
+      fail(
+        `${at(i)} is not a ${o.size ? '' : 'size or '}colour (${[...(o.size ? [] : SIZES), ...COLOURS].join(', ')})`,
+      );
     i++;
     const shape = words[i] ?? '';
     if (!isShape(shape)) fail(`${at(i)} is not a shape (${SHAPES.join(', ')})`);
@@ -75,7 +89,8 @@ export function parseCaption(text: string): SceneDescription {
   expectWord('background');
   if (i < words.length) fail(`unexpected ${at(i)} after "background"`);
   for (const o of objects) {
-    if (o.colour === background) fail(`"${o.colour}" is the background's colour too: an object never has the background's colour`);
+    if (o.colour === background)
+      fail(`"${o.colour}" is the background's colour too: an object never has the background's colour`);
   }
   return { objects, background: background as SceneDescription['background'] };
 }

@@ -23,7 +23,8 @@ export function connectedComponents(mask: Mask, connectivity: 4 | 8 = 4): Connec
     while (stack.length) {
       const p = stack.pop()!;
       area++;
-      const x = p % w, y = (p - x) / w;
+      const x = p % w,
+        y = (p - x) / w;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= h) continue;
@@ -71,14 +72,18 @@ export function morph(mask: Mask, r: number): Mask {
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const p = y * w + x;
-        const l = x > 0 ? cur[p - 1] : 0, m = cur[p], rr = x < w - 1 ? cur[p + 1] : 0;
+        const l = x > 0 ? cur[p - 1] : 0,
+          m = cur[p],
+          rr = x < w - 1 ? cur[p + 1] : 0;
         rows[p] = grow ? l | m | rr : l & m & rr;
       }
     }
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const p = y * w + x;
-        const u = y > 0 ? rows[p - w] : 0, m = rows[p], d = y < h - 1 ? rows[p + w] : 0;
+        const u = y > 0 ? rows[p - w] : 0,
+          m = rows[p],
+          d = y < h - 1 ? rows[p + w] : 0;
         out[p] = grow ? u | m | d : u & m & d;
       }
     }
@@ -91,10 +96,14 @@ export function morph(mask: Mask, r: number): Mask {
 export function fillHoles(mask: Mask): Mask {
   const { width: w, height: h, data } = mask;
   // holes lie inside the bounding box: label the unset pixels of the box grown by one pixel
-  let x0 = w, x1 = -1, y0 = h, y1 = -1;
+  let x0 = w,
+    x1 = -1,
+    y0 = h,
+    y1 = -1;
   for (let p = 0; p < data.length; p++) {
     if (!data[p]) continue;
-    const x = p % w, y = (p - x) / w;
+    const x = p % w,
+      y = (p - x) / w;
     if (x < x0) x0 = x;
     if (x > x1) x1 = x;
     if (y < y0) y0 = y;
@@ -106,7 +115,8 @@ export function fillHoles(mask: Mask): Mask {
   y0 = Math.max(0, y0 - 1);
   x1 = Math.min(w - 1, x1 + 1);
   y1 = Math.min(h - 1, y1 + 1);
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const bw = x1 - x0 + 1,
+    bh = y1 - y0 + 1;
   const inverse = new Uint8Array(bw * bh);
   for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) inverse[y * bw + x] = data[(y + y0) * w + x + x0] ? 0 : 1;
   const c = connectedComponents({ width: bw, height: bh, data: inverse }, 4);

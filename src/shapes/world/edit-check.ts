@@ -47,14 +47,31 @@ const overlapCoefficient = (a: Mask, b: Mask) => {
  * Judges the edit of object `index` from `captionSource` (shown by `source`) to `captionTarget`
  * (`edited`). The captions must differ in that object only, by its colour, its shape or both.
  */
-export function checkEdit(source: RgbImage, edited: RgbImage, captionSource: string | SceneDescription, captionTarget: string | SceneDescription, index: number): EditCheck {
+export function checkEdit(
+  source: RgbImage,
+  edited: RgbImage,
+  captionSource: string | SceneDescription,
+  captionTarget: string | SceneDescription,
+  index: number,
+): EditCheck {
   const ds = typeof captionSource === 'string' ? parseCaption(captionSource) : captionSource;
   const dt = typeof captionTarget === 'string' ? parseCaption(captionTarget) : captionTarget;
   const changed = changedObjects(ds, dt);
-  if (changed.length !== 1 || changed[0] !== index) throw new Error(`checkEdit: the captions must differ in object ${index} only, they differ in [${changed.join(', ')}]`);
+  if (changed.length !== 1 || changed[0] !== index)
+    throw new Error(
+      `checkEdit: the captions must differ in object ${index} only, they differ in [${changed.join(', ')}]`,
+    );
   const [from, to] = [ds.objects[index], dt.objects[index]];
-  const colourEdit = from.colour !== to.colour, shapeEdit = from.shape !== to.shape;
-  const result = (reason: string, o: Partial<EditCheck> = {}): EditCheck => ({ ok: reason === '', reason, iou: 0, overlap: 0, sourceLeft: null, ...o });
+  const colourEdit = from.colour !== to.colour,
+    shapeEdit = from.shape !== to.shape;
+  const result = (reason: string, o: Partial<EditCheck> = {}): EditCheck => ({
+    ok: reason === '',
+    reason,
+    iou: 0,
+    overlap: 0,
+    sourceLeft: null,
+    ...o,
+  });
 
   const before = objectMasks(source, ds)[index];
   if (!before) return result(`the source shows no ${from.colour} ${from.shape}`);
@@ -62,7 +79,8 @@ export function checkEdit(source: RgbImage, edited: RgbImage, captionSource: str
   const after = check.masks[index];
   let sourceLeft: number | null = null;
   if (colourEdit) {
-    const labels = paletteLabels(edited), k = COLOURS.indexOf(from.colour);
+    const labels = paletteLabels(edited),
+      k = COLOURS.indexOf(from.colour);
     let left = 0;
     for (let p = 0; p < labels.length; p++) if (before.data[p] && labels[p] === k) left++;
     sourceLeft = left / maskArea(before);
@@ -71,16 +89,28 @@ export function checkEdit(source: RgbImage, edited: RgbImage, captionSource: str
   const measured = { iou: iou(before, after), overlap: overlapCoefficient(before, after), sourceLeft };
   if (shapeEdit) {
     const [a, b] = [maskArea(before), maskArea(after)];
-    if (measured.overlap < EDIT_OVERLAP_MIN) return result(`the ${to.shape} is not where the ${from.shape} was (overlap ${measured.overlap.toFixed(2)})`, measured);
-    if (Math.max(a, b) > EDIT_AREA_RATIO_MAX * Math.min(a, b)) return result(`the ${to.shape} is ${(b / a).toFixed(2)}× the area of the ${from.shape}`, measured);
+    if (measured.overlap < EDIT_OVERLAP_MIN)
+      return result(
+        `the ${to.shape} is not where the ${from.shape} was (overlap ${measured.overlap.toFixed(2)})`,
+        measured,
+      );
+    if (Math.max(a, b) > EDIT_AREA_RATIO_MAX * Math.min(a, b))
+      return result(`the ${to.shape} is ${(b / a).toFixed(2)}× the area of the ${from.shape}`, measured);
   } else if (measured.iou < EDIT_IOU_MIN) {
-    return result(`the ${to.colour} ${to.shape} is not where the ${from.colour} one was (IoU ${measured.iou.toFixed(2)})`, measured);
+    return result(
+      `the ${to.colour} ${to.shape} is not where the ${from.colour} one was (IoU ${measured.iou.toFixed(2)})`,
+      measured,
+    );
   }
-  if (sourceLeft !== null && sourceLeft > SOURCE_LEFT_MAX) return result(`${(100 * sourceLeft).toFixed(0)} % of the object is still ${from.colour}`, measured);
+  if (sourceLeft !== null && sourceLeft > SOURCE_LEFT_MAX)
+    return result(`${(100 * sourceLeft).toFixed(0)} % of the object is still ${from.colour}`, measured);
   const shape = check.objects[index].shape;
   if (shape !== to.shape) return result(`the ${to.colour} object is a ${shape}, not a ${to.shape}`, measured);
   if (!check.backgroundOk) {
-    return result(`the background is not ${dt.background} around the objects (${(100 * check.backgroundCover).toFixed(0)} %, ${check.extraObjects} extra objects)`, measured);
+    return result(
+      `the background is not ${dt.background} around the objects (${(100 * check.backgroundCover).toFixed(0)} %, ${check.extraObjects} extra objects)`,
+      measured,
+    );
   }
   return result('', measured);
 }

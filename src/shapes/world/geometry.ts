@@ -18,9 +18,23 @@ export const STAR_INNER_RATIO = 0.45;
 
 // cos/sin of 18° and 54° as literals (Math.cos/sin may differ in the last bit between JS engines;
 // these and IEEE arithmetic make renders bit-identical everywhere).
-const C18 = 0.9510565162951535, S18 = 0.3090169943749474, C54 = 0.5877852522924731, S54 = 0.8090169943749475;
+const C18 = 0.9510565162951535,
+  S18 = 0.3090169943749474,
+  C54 = 0.5877852522924731,
+  S54 = 0.8090169943749475;
 /** Unit directions of the star's vertices from its centre, clockwise on screen from the top point (y down). */
-const STAR_DIRECTIONS = [[0, -1], [C54, -S54], [C18, -S18], [C18, S18], [C54, S54], [0, 1], [-C54, S54], [-C18, S18], [-C18, -S18], [-C54, -S54]];
+const STAR_DIRECTIONS = [
+  [0, -1],
+  [C54, -S54],
+  [C18, -S18],
+  [C18, S18],
+  [C54, S54],
+  [0, 1],
+  [-C54, S54],
+  [-C18, S18],
+  [-C18, -S18],
+  [-C54, -S54],
+];
 const STAR_WIDTH = 2 * C18; // outer radius 1: x in ±sin 72°
 const STAR_HEIGHT = 1 + S54; // y in [−1, cos 36°]
 
@@ -54,7 +68,8 @@ function polygonArea(pts: readonly (readonly [number, number])[]): number {
 
 /** Centroid height of a polygon (y down), in the units of its vertices. */
 function polygonCentroidY(pts: readonly (readonly [number, number])[]): number {
-  let a = 0, cy = 0;
+  let a = 0,
+    cy = 0;
   for (let i = 0, j = pts.length - 1; i < pts.length; j = i++) {
     const cross = pts[j][0] * pts[i][1] - pts[i][0] * pts[j][1];
     a += cross;
@@ -101,16 +116,21 @@ export function placeShape(shape: ShapeName, cx: number, cy: number, w: number, 
     y1: Math.ceil(cy + h / 2 + 1),
   };
   if (shape === 'square') {
-    const l = cx - w / 2, r = cx + w / 2, t = cy - h / 2, b = cy + h / 2;
+    const l = cx - w / 2,
+      r = cx + w / 2,
+      t = cy - h / 2,
+      b = cy + h / 2;
     const overlap = (c: number, lo: number, hi: number) => clamp01(Math.min(c + 0.5, hi) - Math.max(c - 0.5, lo));
     return { ...bounds, coverage: (px, py) => overlap(px, l, r) * overlap(py, t, b) };
   }
   if (shape === 'circle') {
-    const a = w / 2, b = h / 2;
+    const a = w / 2,
+      b = h / 2;
     return {
       ...bounds,
       coverage(px, py) {
-        const u = (px - cx) / a, v = (py - cy) / b;
+        const u = (px - cx) / a,
+          v = (py - cy) / b;
         const rho = Math.sqrt(u * u + v * v);
         if (rho === 0) return clamp01(0.5 + Math.min(a, b));
         const grad = Math.sqrt((u / a) ** 2 + (v / b) ** 2) / rho; // |∇rho|
@@ -131,10 +151,15 @@ function polygonDistance(xs: Float64Array, ys: Float64Array, px: number, py: num
   let best = Infinity;
   let inside = false;
   for (let i = 0, j = n - 1; i < n; j = i++) {
-    const ax = xs[j], ay = ys[j], ex = xs[i] - ax, ey = ys[i] - ay;
-    const wx = px - ax, wy = py - ay;
+    const ax = xs[j],
+      ay = ys[j],
+      ex = xs[i] - ax,
+      ey = ys[i] - ay;
+    const wx = px - ax,
+      wy = py - ay;
     const t = clamp01((wx * ex + wy * ey) / (ex * ex + ey * ey));
-    const dx = wx - ex * t, dy = wy - ey * t;
+    const dx = wx - ex * t,
+      dy = wy - ey * t;
     const d2 = dx * dx + dy * dy;
     if (d2 < best) best = d2;
     // even–odd crossing test on the edge (a → i)

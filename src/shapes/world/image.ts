@@ -31,7 +31,8 @@ export function checkImage(image: RgbImage, what = 'image'): void {
 export function checkSameSize(what: string, ...items: { width: number; height: number }[]): void {
   const [a] = items;
   for (const b of items) {
-    if (b.width !== a.width || b.height !== a.height) throw new Error(`${what}: sizes differ (${a.width}×${a.height} vs ${b.width}×${b.height})`);
+    if (b.width !== a.width || b.height !== a.height)
+      throw new Error(`${what}: sizes differ (${a.width}×${a.height} vs ${b.width}×${b.height})`);
   }
 }
 

@@ -19,7 +19,15 @@ export * from './image.js';
 export * from './scene.js';
 export * from './caption.js';
 export * from './render.js';
-export { connectedComponents, componentMask, largestComponent, fillHoles, morph, erodeCross, type ConnectedComponents } from './connected-components.js';
+export {
+  connectedComponents,
+  componentMask,
+  largestComponent,
+  fillHoles,
+  morph,
+  erodeCross,
+  type ConnectedComponents,
+} from './connected-components.js';
 export * from './segment.js';
 export * from './shape-test.js';
 export * from './metrics.js';

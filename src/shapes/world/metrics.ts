@@ -13,7 +13,8 @@ import { classifyShape, maskBox } from './shape-test.js';
 /** Intersection over union of two masks of the same size; two empty masks give 0 (a missing object never scores). */
 export function iou(a: Mask, b: Mask): number {
   checkSameSize('iou', a, b);
-  let inter = 0, union = 0;
+  let inter = 0,
+    union = 0;
   for (let i = 0; i < a.data.length; i++) {
     inter += a.data[i] & b.data[i];
     union += a.data[i] | b.data[i];
@@ -37,7 +38,8 @@ export function meanAbsChangeOutside(a: RgbImage, b: RgbImage, mask: Mask): numb
   checkImage(a, 'meanAbsChangeOutside: first image');
   checkImage(b, 'meanAbsChangeOutside: second image');
   checkSameSize('meanAbsChangeOutside', a, b, mask);
-  let sum = 0, n = 0;
+  let sum = 0,
+    n = 0;
   for (let p = 0; p < mask.data.length; p++) {
     if (mask.data[p]) continue;
     for (let c = 0; c < 3; c++) sum += Math.abs(a.data[3 * p + c] - b.data[3 * p + c]);
@@ -53,7 +55,8 @@ export function objectHasColour(image: RgbImage, mask: Mask, colour: ColourName)
   checkSameSize('objectHasColour', image, mask);
   const k = COLOURS.indexOf(colour);
   if (k < 0) throw new Error(`objectHasColour: "${colour}" is not a palette colour (${COLOURS.join(', ')})`);
-  let hit = 0, n = 0;
+  let hit = 0,
+    n = 0;
   for (let p = 0; p < mask.data.length; p++) {
     if (!mask.data[p]) continue;
     n++;
@@ -104,7 +107,12 @@ export interface BackgroundCheck {
 }
 
 /** How far `colour` fills the image outside the found objects, and what else is there. */
-export function checkBackground(image: RgbImage, colour: ColourName, objects: (Mask | null)[], labels = paletteLabels(image)): BackgroundCheck {
+export function checkBackground(
+  image: RgbImage,
+  colour: ColourName,
+  objects: (Mask | null)[],
+  labels = paletteLabels(image),
+): BackgroundCheck {
   const { width: w, height: h } = image;
   const k = COLOURS.indexOf(colour);
   if (k < 0) throw new Error(`checkBackground: "${colour}" is not a palette colour (${COLOURS.join(', ')})`);
@@ -194,14 +202,17 @@ export function backgroundFollows(image: RgbImage, colour: ColourName): boolean 
   return 2 * n >= labels.length;
 }
 
-const sameObject = (a: ObjectDescription, b: ObjectDescription) => a.colour === b.colour && a.shape === b.shape && a.size === b.size;
+const sameObject = (a: ObjectDescription, b: ObjectDescription) =>
+  a.colour === b.colour && a.shape === b.shape && a.size === b.size;
 
 /** Indices of the objects two captions describe differently (they must name as many objects). */
 export function changedObjects(a: string | SceneDescription, b: string | SceneDescription): number[] {
   const da = typeof a === 'string' ? parseCaption(a) : a;
   const db = typeof b === 'string' ? parseCaption(b) : b;
   if (da.objects.length !== db.objects.length) {
-    throw new Error(`changedObjects: "${captionOf(da)}" names ${da.objects.length} objects but "${captionOf(db)}" names ${db.objects.length}`);
+    throw new Error(
+      `changedObjects: "${captionOf(da)}" names ${da.objects.length} objects but "${captionOf(db)}" names ${db.objects.length}`,
+    );
   }
   return da.objects.flatMap((o, i) => (sameObject(o, db.objects[i]) ? [] : [i]));
 }
@@ -210,7 +221,13 @@ export function changedObjects(a: string | SceneDescription, b: string | SceneDe
  * IoU of object `index` as found in `before` (by `captionBefore`) and in `after` (by
  * `captionAfter`), each found by its own colour; 0 when it is missing from either.
  */
-export function objectIou(before: RgbImage, after: RgbImage, captionBefore: string | SceneDescription, captionAfter: string | SceneDescription, index: number): number {
+export function objectIou(
+  before: RgbImage,
+  after: RgbImage,
+  captionBefore: string | SceneDescription,
+  captionAfter: string | SceneDescription,
+  index: number,
+): number {
   const a = objectMasks(before, captionBefore)[index];
   const b = objectMasks(after, captionAfter)[index];
   if (a === undefined || b === undefined) throw new Error(`objectIou: the captions have no object ${index}`);
@@ -225,7 +242,9 @@ export function untouchedIou(before: RgbImage, after: RgbImage, captionBefore: s
   const changed = changedObjects(captionBefore, captionAfter);
   const count = parseCaption(captionBefore).objects.length;
   if (count !== 2 || changed.length !== 1) {
-    throw new Error(`untouchedIou: needs two objects with exactly one changed, got ${count} objects with ${changed.length} changed ("${captionBefore}" → "${captionAfter}")`);
+    throw new Error(
+      `untouchedIou: needs two objects with exactly one changed, got ${count} objects with ${changed.length} changed ("${captionBefore}" → "${captionAfter}")`,
+    );
   }
   return objectIou(before, after, captionBefore, captionAfter, 1 - changed[0]);
 }

@@ -16,7 +16,8 @@ export function placeObject(o: SceneObject, size: number): PlacedShape {
 }
 
 function checkSize(size: number): void {
-  if (!(Number.isInteger(size) && size >= 8 && size <= 4096)) throw new Error(`renderScene: image size must be an integer in 8–4096, got ${size}`);
+  if (!(Number.isInteger(size) && size >= 8 && size <= 4096))
+    throw new Error(`renderScene: image size must be an integer in 8–4096, got ${size}`);
 }
 
 /** The scene as a `size × size` RGB image. */
@@ -55,8 +56,10 @@ export function objectMask(scene: Scene, index: number, size: number): Mask {
 
 /** Calls `fn(pixelIndex, coverage)` for every pixel of the image the shape covers a little. */
 function forCoverage(s: PlacedShape, size: number, fn: (p: number, a: number) => void): void {
-  const x0 = Math.max(0, s.x0), x1 = Math.min(size, s.x1);
-  const y0 = Math.max(0, s.y0), y1 = Math.min(size, s.y1);
+  const x0 = Math.max(0, s.x0),
+    x1 = Math.min(size, s.x1);
+  const y0 = Math.max(0, s.y0),
+    y1 = Math.min(size, s.y1);
   for (let y = y0; y < y1; y++) {
     for (let x = x0; x < x1; x++) {
       const a = s.coverage(x + 0.5, y + 0.5);

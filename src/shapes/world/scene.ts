@@ -14,7 +14,18 @@
  * `GAP` (0.04) apart along x or y, so two big objects still fit side by side (2·0.46 + 0.04 + 2·0.01 ≤ 1).
  */
 import type { Rng } from './rng.js';
-import { COLOURS, PALETTE, SHAPES, isColour, isShape, isSize, type ColourName, type Rgb, type ShapeName, type SizeName } from './palette.js';
+import {
+  COLOURS,
+  PALETTE,
+  SHAPES,
+  isColour,
+  isShape,
+  isSize,
+  type ColourName,
+  type Rgb,
+  type ShapeName,
+  type SizeName,
+} from './palette.js';
 
 /** What a caption says about one object. */
 export interface ObjectDescription {
@@ -81,7 +92,8 @@ export interface SceneOptions extends PlacementOptions {
 export function sampleScene(rng: Rng, options: SceneOptions = {}): Scene {
   const colours = options.colours ?? COLOURS;
   const shapes = options.shapes ?? SHAPES;
-  if (colours.length < 2) throw new Error(`sampleScene: need at least 2 colours (background + object), got ${colours.length}`);
+  if (colours.length < 2)
+    throw new Error(`sampleScene: need at least 2 colours (background + object), got ${colours.length}`);
   if (shapes.length < 1) throw new Error('sampleScene: need at least one shape');
   const background = rng.pick(colours);
   const objectColours = colours.filter((c) => c !== background);
@@ -91,7 +103,8 @@ export function sampleScene(rng: Rng, options: SceneOptions = {}): Scene {
     const o: ObjectDescription = { colour: rng.pick(objectColours), shape: rng.pick(shapes) };
     if (rng.chance(options.namedSize ?? 0.5)) o.size = rng.chance(0.5) ? 'small' : 'big';
     if (objects.some((p) => p.colour === o.colour && p.shape === o.shape)) {
-      if (objectColours.length * shapes.length < 2) throw new Error('sampleScene: two objects need two colour/shape pairs');
+      if (objectColours.length * shapes.length < 2)
+        throw new Error('sampleScene: two objects need two colour/shape pairs');
       continue;
     }
     objects.push(o);
@@ -105,16 +118,20 @@ export function sampleScene(rng: Rng, options: SceneOptions = {}): Scene {
  */
 export function placeScene(description: SceneDescription, rng: Rng, options: PlacementOptions = {}): Scene {
   const { objects, background } = description;
-  if (objects.length < 1 || objects.length > 2) throw new Error(`placeScene: a scene has 1 or 2 objects, got ${objects.length}`);
-  if (!isColour(background)) throw new Error(`placeScene: unknown background colour "${background}" (${COLOURS.join(', ')})`);
+  if (objects.length < 1 || objects.length > 2)
+    throw new Error(`placeScene: a scene has 1 or 2 objects, got ${objects.length}`);
+  if (!isColour(background))
+    throw new Error(`placeScene: unknown background colour "${background}" (${COLOURS.join(', ')})`);
   for (const o of objects) {
     if (!isColour(o.colour)) throw new Error(`placeScene: unknown colour "${o.colour}" (${COLOURS.join(', ')})`);
     if (!isShape(o.shape)) throw new Error(`placeScene: unknown shape "${o.shape}" (${SHAPES.join(', ')})`);
     if (o.size !== undefined && !isSize(o.size)) throw new Error(`placeScene: unknown size "${o.size}" (small, big)`);
-    if (o.colour === background) throw new Error(`placeScene: a ${o.colour} ${o.shape} on a ${background} background would be invisible`);
+    if (o.colour === background)
+      throw new Error(`placeScene: a ${o.colour} ${o.shape} on a ${background} background would be invisible`);
   }
   const jitter = options.jitter ?? MAX_JITTER;
-  if (!(Number.isInteger(jitter) && jitter >= 0 && jitter <= MAX_JITTER)) throw new Error(`placeScene: jitter must be an integer in 0–${MAX_JITTER}, got ${jitter}`);
+  if (!(Number.isInteger(jitter) && jitter >= 0 && jitter <= MAX_JITTER))
+    throw new Error(`placeScene: jitter must be an integer in 0–${MAX_JITTER}, got ${jitter}`);
   const extents = objects.map((o) => rng.uniform(...EXTENT_RANGES[o.size ?? 'unnamed']));
   const centres = placeBoxes(extents, rng);
   return {
@@ -131,7 +148,11 @@ export function placeScene(description: SceneDescription, rng: Rng, options: Pla
 }
 
 /** True when two objects' boxes are at least `GAP` apart along x or along y. */
-export function boxesClear(a: { cx: number; cy: number; extent: number }, b: { cx: number; cy: number; extent: number }, gap = GAP): boolean {
+export function boxesClear(
+  a: { cx: number; cy: number; extent: number },
+  b: { cx: number; cy: number; extent: number },
+  gap = GAP,
+): boolean {
   const need = (a.extent + b.extent) / 2 + gap;
   return Math.abs(a.cx - b.cx) >= need || Math.abs(a.cy - b.cy) >= need;
 }
@@ -144,15 +165,29 @@ function placeBoxes(extents: number[], rng: Rng): [number, number][] {
   for (let attempt = 0; attempt < 2000; attempt++) {
     const a = { cx: centre(ea), cy: centre(ea), extent: ea };
     const b = { cx: centre(eb), cy: centre(eb), extent: eb };
-    if (boxesClear(a, b)) return [[a.cx, a.cy], [b.cx, b.cy]];
+    if (boxesClear(a, b))
+      return [
+        [a.cx, a.cy],
+        [b.cx, b.cy],
+      ];
   }
   // Rejection almost never gets here (two big objects succeed ~1 % of tries): put them side by side.
-  const alongX = rng.chance(0.5), aFirst = rng.chance(0.5);
+  const alongX = rng.chance(0.5),
+    aFirst = rng.chance(0.5);
   const lo = (e: number) => EDGE_MARGIN + e / 2;
   const p = aFirst ? lo(ea) : 1 - lo(ea);
   const q = aFirst ? 1 - lo(eb) : lo(eb);
-  const ca = centre(ea), cb = centre(eb);
-  return alongX ? [[p, ca], [q, cb]] : [[ca, p], [cb, q]];
+  const ca = centre(ea),
+    cb = centre(eb);
+  return alongX
+    ? [
+        [p, ca],
+        [q, cb],
+      ]
+    : [
+        [ca, p],
+        [cb, q],
+      ];
 }
 
 function jittered(c: Rgb, jitter: number, rng: Rng): Rgb {

@@ -19,9 +19,12 @@ const FLAT = Int32Array.from(COLOURS.flatMap((c) => [...PALETTE[c]]));
 
 /** Index into `COLOURS` of the palette colour nearest to (r, g, b) (squared RGB distance). */
 export function nearestColourIndex(r: number, g: number, b: number): number {
-  let best = 0, bestD = Infinity;
+  let best = 0,
+    bestD = Infinity;
   for (let k = 0; k < FLAT.length; k += 3) {
-    const dr = r - FLAT[k], dg = g - FLAT[k + 1], db = b - FLAT[k + 2];
+    const dr = r - FLAT[k],
+      dg = g - FLAT[k + 1],
+      db = b - FLAT[k + 2];
     const d = dr * dr + dg * dg + db * db;
     if (d < bestD) {
       bestD = d;
@@ -70,7 +73,12 @@ export interface SegmentOptions {
 }
 
 /** Candidate objects of one colour: solid-cored components, largest first. */
-export function colourComponents(image: RgbImage, labels: Uint8Array, colour: ColourName, opts: SegmentOptions = {}): Mask[] {
+export function colourComponents(
+  image: RgbImage,
+  labels: Uint8Array,
+  colour: ColourName,
+  opts: SegmentOptions = {},
+): Mask[] {
   const { width: w, height: h } = image;
   const mask = colourMask(labels, w, h, colour);
   const core = erodeCross(mask);
@@ -111,14 +119,18 @@ function refine(image: RgbImage, component: Mask, bg: number[], other: Mask | nu
   let corePixels = setPixels(morph(component, -1));
   if (corePixels.length === 0) corePixels = setPixels(erodeCross(component));
   const obj = meanColour(image, corePixels, bg);
-  const d0 = obj[0] - bg[0], d1 = obj[1] - bg[1], d2 = obj[2] - bg[2];
+  const d0 = obj[0] - bg[0],
+    d1 = obj[1] - bg[1],
+    d2 = obj[2] - bg[2];
   const len2 = d0 * d0 + d1 * d1 + d2 * d2;
   if (len2 < 1) return component;
   const reach = morph(component, 2);
   const out = new Uint8Array(w * h);
   for (let p = 0; p < out.length; p++) {
     if (!reach.data[p] || other?.data[p]) continue;
-    const v0 = data[3 * p] - bg[0], v1 = data[3 * p + 1] - bg[1], v2 = data[3 * p + 2] - bg[2];
+    const v0 = data[3 * p] - bg[0],
+      v1 = data[3 * p + 1] - bg[1],
+      v2 = data[3 * p + 2] - bg[2];
     const t = (v0 * d0 + v1 * d1 + v2 * d2) / len2;
     const off2 = (v0 - t * d0) ** 2 + (v1 - t * d1) ** 2 + (v2 - t * d2) ** 2;
     if (t >= 0.5 && off2 <= 0.16 * len2) out[p] = 1;
@@ -130,7 +142,11 @@ function refine(image: RgbImage, component: Mask, bg: number[], other: Mask | nu
  * The mask of each object a caption names (`null` where it is not found). Two objects of the same
  * colour take that colour's two largest components, matched to their shapes by the shape test.
  */
-export function objectMasks(image: RgbImage, caption: string | SceneDescription, opts: SegmentOptions = {}): (Mask | null)[] {
+export function objectMasks(
+  image: RgbImage,
+  caption: string | SceneDescription,
+  opts: SegmentOptions = {},
+): (Mask | null)[] {
   const desc = typeof caption === 'string' ? parseCaption(caption) : caption;
   const labels = paletteLabels(image);
   const bgIndex = COLOURS.indexOf(desc.background);
@@ -141,7 +157,10 @@ export function objectMasks(image: RgbImage, caption: string | SceneDescription,
   desc.objects.forEach((o, i) => byColour.set(o.colour, [...(byColour.get(o.colour) ?? []), i]));
   for (const [colour, indices] of byColour) {
     const found = colourComponents(image, labels, colour, opts).slice(0, indices.length);
-    const order = matchShapes(found, indices.map((i) => desc.objects[i].shape));
+    const order = matchShapes(
+      found,
+      indices.map((i) => desc.objects[i].shape),
+    );
     order.forEach((c, j) => {
       if (c !== null) out[indices[j]] = refine(image, found[c], bg, found.length > 1 ? found[1 - c] : null);
     });

@@ -40,7 +40,10 @@ export interface ShapeScores {
 /** The bounding box [x0, x1) × [y0, y1) of a mask's set pixels, or null when it is empty. */
 export function maskBox(mask: Mask): { x0: number; x1: number; y0: number; y1: number } | null {
   const { width: w, height: h, data } = mask;
-  let x0 = w, x1 = 0, y0 = h, y1 = 0;
+  let x0 = w,
+    x1 = 0,
+    y0 = h,
+    y1 = 0;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       if (!data[y * w + x]) continue;
@@ -55,14 +58,23 @@ export function maskBox(mask: Mask): { x0: number; x1: number; y0: number; y1: n
 
 /** The mask bilinearly interpolated between pixel centres at (x, y) (0 outside). */
 function sample(m: Mask, x: number, y: number): number {
-  const fx = x - 0.5, fy = y - 0.5;
-  const x0 = Math.floor(fx), y0 = Math.floor(fy), tx = fx - x0, ty = fy - y0;
+  const fx = x - 0.5,
+    fy = y - 0.5;
+  const x0 = Math.floor(fx),
+    y0 = Math.floor(fy),
+    tx = fx - x0,
+    ty = fy - y0;
   const { width: w, height: h, data } = m;
-  const inX0 = x0 >= 0 && x0 < w, inX1 = x0 + 1 >= 0 && x0 + 1 < w;
-  const inY0 = y0 >= 0 && y0 < h, inY1 = y0 + 1 >= 0 && y0 + 1 < h;
-  const r0 = y0 * w, r1 = r0 + w;
-  const a = inY0 && inX0 ? data[r0 + x0] : 0, b = inY0 && inX1 ? data[r0 + x0 + 1] : 0;
-  const c = inY1 && inX0 ? data[r1 + x0] : 0, d = inY1 && inX1 ? data[r1 + x0 + 1] : 0;
+  const inX0 = x0 >= 0 && x0 < w,
+    inX1 = x0 + 1 >= 0 && x0 + 1 < w;
+  const inY0 = y0 >= 0 && y0 < h,
+    inY1 = y0 + 1 >= 0 && y0 + 1 < h;
+  const r0 = y0 * w,
+    r1 = r0 + w;
+  const a = inY0 && inX0 ? data[r0 + x0] : 0,
+    b = inY0 && inX1 ? data[r0 + x0 + 1] : 0;
+  const c = inY1 && inX0 ? data[r1 + x0] : 0,
+    d = inY1 && inX1 ? data[r1 + x0 + 1] : 0;
   return (1 - ty) * ((1 - tx) * a + tx * b) + ty * ((1 - tx) * c + tx * d);
 }
 
@@ -71,7 +83,8 @@ function sample(m: Mask, x: number, y: number): number {
  * 90° = down) of a frame scaled by (sx, sy) pixels per unit; measured in those units.
  */
 function boundaryRadius(m: Mask, cx: number, cy: number, deg: number, sx: number, sy: number): number {
-  const dx = Math.cos((deg * Math.PI) / 180) * sx, dy = Math.sin((deg * Math.PI) / 180) * sy;
+  const dx = Math.cos((deg * Math.PI) / 180) * sx,
+    dy = Math.sin((deg * Math.PI) / 180) * sy;
   const len = Math.hypot(dx, dy);
   const step = 0.05 / len; // 0.05 px
   const limit = (m.width + m.height) / len;
@@ -85,8 +98,10 @@ function boundaryRadius(m: Mask, cx: number, cy: number, deg: number, sx: number
  * in the frame where the box has a star's proportions, so stretched shapes count as unstretched.
  */
 function starnessAt(mask: Mask, m: Moments): number {
-  const sx = m.boxW, sy = m.boxH / SHAPE_ASPECT.star;
-  let points = 0, between = 0;
+  const sx = m.boxW,
+    sy = m.boxH / SHAPE_ASPECT.star;
+  let points = 0,
+    between = 0;
   for (let k = 0; k < 5; k++) {
     for (const off of [-6, 0, 6]) {
       points += boundaryRadius(mask, m.cx, m.cy, -90 + 72 * k + off, sx, sy);
@@ -106,9 +121,12 @@ function templateScore(mask: Mask, m: Moments, shape: ShapeName): number {
   const w = Math.sqrt((m.area * aspect) / SHAPE_FILL[shape]);
   const h = w / aspect;
   const s = placeShape(shape, m.cx, m.cy - SHAPE_CENTROID_Y[shape] * h, w, h);
-  const x0 = Math.max(0, Math.min(s.x0, m.x0)), x1 = Math.min(mask.width, Math.max(s.x1, m.x1));
-  const y0 = Math.max(0, Math.min(s.y0, m.y0)), y1 = Math.min(mask.height, Math.max(s.y1, m.y1));
-  let inter = 0, union = 0;
+  const x0 = Math.max(0, Math.min(s.x0, m.x0)),
+    x1 = Math.min(mask.width, Math.max(s.x1, m.x1));
+  const y0 = Math.max(0, Math.min(s.y0, m.y0)),
+    y1 = Math.min(mask.height, Math.max(s.y1, m.y1));
+  let inter = 0,
+    union = 0;
   for (let y = y0; y < y1; y++) {
     for (let x = x0; x < x1; x++) {
       const a = mask.data[y * mask.width + x];
@@ -136,7 +154,9 @@ interface Moments {
 function moments(mask: Mask): Moments | null {
   const box = maskBox(mask);
   if (!box) return null;
-  let sx = 0, sy = 0, n = 0;
+  let sx = 0,
+    sy = 0,
+    n = 0;
   for (let y = box.y0; y < box.y1; y++) {
     for (let x = box.x0; x < box.x1; x++) {
       if (!mask.data[y * mask.width + x]) continue;
@@ -155,7 +175,10 @@ export function shapeScores(mask: Mask): ShapeScores {
   if (!m) throw new Error('shape test: the mask is empty');
   const scores = Object.fromEntries(SHAPES.map((s) => [s, templateScore(mask, m, s)])) as Record<ShapeName, number>;
   const star = starnessAt(mask, m);
-  const best = star >= STARNESS_MIN ? 'star' : SHAPES.filter((s) => s !== 'star').reduce((a, b) => (scores[b] > scores[a] ? b : a));
+  const best =
+    star >= STARNESS_MIN
+      ? 'star'
+      : SHAPES.filter((s) => s !== 'star').reduce((a, b) => (scores[b] > scores[a] ? b : a));
   return { scores, starness: star, best };
 }
 
