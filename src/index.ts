@@ -257,6 +257,7 @@ export {
   checkRunMemory,
   estimateRunMemory,
   modelRunPlan,
+  RUN_DEFAULTS,
   RunMemoryError,
   type ModelRunPlan,
   type RunMemory,

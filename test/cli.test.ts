@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs, UsageError, type OptionSpec } from '../src/cli/args.js';
 import { commands } from '../src/cli/commands/index.js';
+import { RUN_DEFAULTS } from '../src/pipeline/run-plan.js';
 import { describeRef, repoRoot, tinySdDir } from './helpers/reference.js';
 import { linkCopy, removeFiles } from './helpers/model-copy.js';
 import { rawSafetensors, tempDirForSuite } from './helpers/tmp.js';
@@ -75,6 +76,12 @@ describe('cli: help and usage errors', () => {
       expect((await ptp('help', c.name)).stdout).to.equal(r.stdout);
       expect((await ptp('--verbose', c.name, 'whatever', '-h')).stdout).to.equal(r.stdout);
     }
+    // The run defaults come from one place (RUN_DEFAULTS), which --help shows.
+    expect((await ptp('edit', '--help')).stdout)
+      .to.match(new RegExp(`--steps <n> +denoising steps \\(default ${RUN_DEFAULTS.steps}\\)`))
+      .and.match(
+        new RegExp(`--guidance <scale> +classifier-free guidance scale \\(default ${RUN_DEFAULTS.guidance}\\)`),
+      );
     expect((await ptp('convert', '--help')).stdout)
       .to.contain('Usage: ptp convert <in.safetensors> <out-dir> [options]')
       .and.contain('--fp16');

@@ -3,6 +3,7 @@ import type { OptionSpec, ParsedArgs } from './args.js';
 import { UsageError } from './args.js';
 import { SCHEDULER_NAMES } from '../models/schedulers/index.js';
 import { demoModelDir } from '../node/package-files.js';
+import { RUN_DEFAULTS } from '../pipeline/run-plan.js';
 
 export const MODEL_OPTIONS: readonly OptionSpec[] = [
   {
@@ -14,12 +15,12 @@ export const MODEL_OPTIONS: readonly OptionSpec[] = [
       'diffusers model directory (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/; SD-XL also text_encoder_2/, tokenizer_2/); default: the shipped shapes-world demo model',
   },
   { name: 'variant', type: 'string', valueName: '<name>', description: 'prefer this weights variant, e.g. fp16' },
-  { name: 'steps', type: 'number', valueName: '<n>', description: 'denoising steps (default 50)' },
+  { name: 'steps', type: 'number', valueName: '<n>', description: `denoising steps (default ${RUN_DEFAULTS.steps})` },
   {
     name: 'guidance',
     type: 'number',
     valueName: '<scale>',
-    description: 'classifier-free guidance scale (default 7.5)',
+    description: `classifier-free guidance scale (default ${RUN_DEFAULTS.guidance})`,
   },
   {
     name: 'guidance-rescale',

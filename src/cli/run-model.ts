@@ -6,7 +6,7 @@ import type { ModelRunOptions } from './model-options.js';
 import type { HostTensor } from '../pipeline/host-tensor.js';
 import type { GenerateResult, StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { loadPipeline } from '../pipeline/load.js';
-import { checkRunMemory, modelRunPlan, type ModelRunPlan, type RunMemory } from '../pipeline/run-plan.js';
+import { checkRunMemory, modelRunPlan, RUN_DEFAULTS, type ModelRunPlan, type RunMemory } from '../pipeline/run-plan.js';
 import { parseUNetConfig } from '../models/unet/config.js';
 import { parseVaeConfig } from '../models/vae/config.js';
 import { createScheduler } from '../models/schedulers/index.js';
@@ -73,7 +73,7 @@ function checkRun(
   }
   const unet = parseUNetConfig(dir.config('unet'), `${dir.name}/unet/config.json`);
   const vae = parseVaeConfig(dir.config('vae'), `${dir.name}/vae/config.json`);
-  const batch = prompts * ((o.guidance ?? 7.5) > 1 ? 2 : 1);
+  const batch = prompts * ((o.guidance ?? RUN_DEFAULTS.guidance) > 1 ? 2 : 1);
   let plan: ModelRunPlan;
   try {
     plan = modelRunPlan(unet, vae, { height: o.height, width: o.width, latentsShape: latents?.shape, batch });

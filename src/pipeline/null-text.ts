@@ -19,6 +19,7 @@ import { SegmentTape } from '../nn/segment-tape.js';
 import { registerGradients } from '../backend/gradients/index.js';
 import { installWasmGradKernels } from '../backend/wasm-grad-kernels.js';
 import { stepInfo, type StepInfo } from './sampler.js';
+import { RUN_DEFAULTS } from './run-plan.js';
 
 /** Progress of one inner (Adam) iteration. */
 export interface NullTextProgress {
@@ -76,7 +77,7 @@ export interface NullTextResult {
 export function nullTextSettings(s: NullTextSettings): { innerSteps: number; earlyStop: number; guidance: number } {
   const innerSteps = s.innerSteps ?? 10;
   const earlyStop = s.earlyStop ?? 1e-5;
-  const guidance = s.guidance ?? 7.5;
+  const guidance = s.guidance ?? RUN_DEFAULTS.guidance;
   if (!Number.isInteger(innerSteps) || innerSteps < 1)
     throw new Error(`null-text inversion: innerSteps must be a positive integer, got ${innerSteps}`);
   if (!Number.isFinite(earlyStop) || earlyStop < 0)

@@ -27,7 +27,7 @@ import { initialLatents } from './latents.js';
 import { defaultImageSize, resolveImageSize, type ImageSizeRule } from './image-size.js';
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
-import { checkRunMemory, estimateRunMemory } from './run-plan.js';
+import { checkRunMemory, estimateRunMemory, RUN_DEFAULTS } from './run-plan.js';
 import { checkSizeConditioning, sizeTimeIds, unetTimeIds, type SizeConditioning } from './size-conditioning.js';
 import { wasmHeapBudget } from '../backend/wasm-patches.js';
 
@@ -264,13 +264,13 @@ export class StableDiffusionPipeline {
   async generate(opts: GenerateOptions): Promise<GenerateResult> {
     const prompts = opts.prompts;
     if (!prompts.length) throw new Error('at least one prompt is needed');
-    const guidance = opts.guidance ?? 7.5;
+    const guidance = opts.guidance ?? RUN_DEFAULTS.guidance;
     const negatives = opts.negativePrompts;
     if (negatives && negatives.length !== prompts.length) {
       throw new Error(`${negatives.length} negative prompts for ${prompts.length} prompts`);
     }
     checkSizeConditioning(opts, this.usesAddedConditioning);
-    const steps = opts.steps ?? 50;
+    const steps = opts.steps ?? RUN_DEFAULTS.steps;
     const perStep = opts.uncondEmbeddings;
     if (perStep) this.checkUncondEmbeddings(perStep.shape, steps, guidance, negatives !== undefined);
     const { height, width } = this.imageSize(opts);
@@ -375,7 +375,7 @@ export class StableDiffusionPipeline {
         cond: cond.embeds,
         added,
         latents: x0,
-        steps: opts.steps ?? 50,
+        steps: opts.steps ?? RUN_DEFAULTS.steps,
         onStep: opts.onStep,
         signal: opts.signal ?? this.signal,
       });

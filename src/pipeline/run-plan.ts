@@ -20,6 +20,12 @@ import type { UNetConfig } from '../models/unet/config.js';
 import type { VaeConfig } from '../models/vae/config.js';
 import { resolveImageSize, type ImageSizeRule } from './image-size.js';
 
+/**
+ * Defaults of a sampling run, declared once: the pipeline, null-text inversion and every CLI
+ * command take them (and `--help` shows them from here). SD's own: 50 steps, guidance 7.5.
+ */
+export const RUN_DEFAULTS = { steps: 50, guidance: 7.5 } as const;
+
 /** Estimated peak live tensor bytes of a run's stages (see the module comment). */
 export interface RunMemory {
   /** One UNet call on the whole batch. */

@@ -11,6 +11,7 @@ import { blendMapSize, type MapSize } from '../../ptp/resolution.js';
 import { crossAttentionGrid, selfAttentionComponents, tokenLabels } from '../../ptp/render.js';
 import { writeImagePng } from '../../node/images.js';
 import { writePng } from '../../node/png.js';
+import { RUN_DEFAULTS } from '../../pipeline/run-plan.js';
 
 const PLACES: readonly Place[] = ['down', 'mid', 'up'];
 
@@ -107,7 +108,7 @@ export const attentionCommand: Command = {
     try {
       const r = await pipe.generate({
         prompts: [prompt],
-        steps: o.steps ?? 50,
+        steps: o.steps ?? RUN_DEFAULTS.steps,
         guidance: o.guidance,
         guidanceRescale: o.guidanceRescale,
         seed: o.seed,

@@ -20,10 +20,11 @@ import { AttentionStore } from '../../ptp/store.js';
 import { blendMapSize } from '../../ptp/resolution.js';
 import { crossAttentionGrid, tokenLabels } from '../../ptp/render.js';
 import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
+import { RUN_DEFAULTS } from '../../pipeline/run-plan.js';
 
 /** DDIM steps of every run (the default of --steps). */
 export const DEMO_STEPS = 20;
-const GUIDANCE = 7.5;
+const GUIDANCE = RUN_DEFAULTS.guidance;
 
 /**
  * The demo's edits. Seeds are not picked: every run of the demo takes the seeds 0, 1, 2, … in the

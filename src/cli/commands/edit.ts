@@ -28,6 +28,7 @@ import { sideBySide } from '../../util/image.js';
 import { loadClipTokenizer } from '../../node/clip-tokenizer.js';
 import type { PromptTokenizer } from '../../models/clip/tokenizer.js';
 import { join } from 'node:path';
+import { RUN_DEFAULTS } from '../../pipeline/run-plan.js';
 
 export const editCommand: Command = {
   name: 'edit',
@@ -197,7 +198,7 @@ export const editCommand: Command = {
       }
       const r = await pipe.edit({
         prompts: edit.prompts,
-        steps: real ? real.meta.steps : (o.steps ?? 50),
+        steps: real ? real.meta.steps : (o.steps ?? RUN_DEFAULTS.steps),
         guidance: real ? real.meta.guidance : o.guidance,
         guidanceRescale: o.guidanceRescale,
         seed: o.seed,
@@ -297,14 +298,14 @@ async function photoPlan(
     return { invert: undefined };
   }
   const settings: InversionSettings = inversionSettings(args, photo.path);
-  const guidance = o.guidance ?? 7.5;
+  const guidance = o.guidance ?? RUN_DEFAULTS.guidance;
   if (guidance <= 1) throw new UsageError(`--guidance must be above 1 to edit a photo, got ${guidance}`);
   const image: RgbImage = await readPhoto(settings, runSize(o, geometry));
   return {
     invert: {
       image,
       prompt: source,
-      steps: o.steps ?? 50,
+      steps: o.steps ?? RUN_DEFAULTS.steps,
       guidance,
       stepsOffset: settings.stepsOffset ?? geometry.stepsOffset,
       model: o.model,

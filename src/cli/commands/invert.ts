@@ -6,6 +6,7 @@ import { INVERSION_OPTIONS, invertPhoto, inversionSettings, modelGeometry, readP
 import { writeInversionFile } from '../../node/inversion-file.js';
 import { writePng } from '../../node/png.js';
 import { loadPipelineFromDirectory } from '../../node/pipeline.js';
+import { RUN_DEFAULTS } from '../../pipeline/run-plan.js';
 
 /** Model options that make sense for a photo: no seed, initial latents or scheduler choice (DDIM). */
 export const PHOTO_MODEL_OPTIONS = MODEL_OPTIONS.filter(
@@ -69,12 +70,12 @@ export const invertCommand: Command = {
     if (typeof out !== 'string') throw new UsageError('--out <file.safetensors> is required');
     const rec = opt.reconstruction as string | undefined;
     const o = modelRunOptions(args);
-    const guidance = o.guidance ?? 7.5;
+    const guidance = o.guidance ?? RUN_DEFAULTS.guidance;
     if (guidance <= 1) throw new UsageError(`--guidance must be above 1 for null-text inversion, got ${guidance}`);
     const settings = inversionSettings(args, image);
     const geometry = await modelGeometry(o);
     const photo = await readPhoto(settings, runSize(o, geometry));
-    const steps = o.steps ?? 50;
+    const steps = o.steps ?? RUN_DEFAULTS.steps;
 
     const backend = await ctx.initBackend();
     ctx.err(`backend: ${backend.description}`);

@@ -21,6 +21,7 @@ import {
   type EditCheck,
 } from '../../shapes/world/index.js';
 import type { QualityEdit } from './edit-set.js';
+import { RUN_DEFAULTS } from '../../pipeline/run-plan.js';
 
 export interface QualitySettings {
   steps: number;
@@ -31,7 +32,7 @@ export interface QualitySettings {
 
 export const DEFAULT_QUALITY_SETTINGS: QualitySettings = {
   steps: 20,
-  guidance: 7.5,
+  guidance: RUN_DEFAULTS.guidance,
   crossReplace: 0.8,
   selfReplace: 0.4,
 };
