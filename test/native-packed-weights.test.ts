@@ -11,6 +11,7 @@ import { Linear } from '../src/nn/linear.js';
 import type { Module } from '../src/nn/module.js';
 import type { Residency } from '../src/nn/param.js';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
+import { registerGradients } from '../src/backend/gradients/index.js';
 import { loadNativeAddon } from '../src/node/native/addon.js';
 import { nativeWeightPacking, setNativeWeightPacking } from '../src/node/native/install.js';
 import { expectClose } from './helpers/close.js';
@@ -91,6 +92,37 @@ describeNative('native weight packing', function () {
       expect(packed().count).to.equal(count0);
     } finally {
       x.dispose();
+      lin.dispose();
+    }
+  });
+
+  it('a square weight read as b and as bᵀ (forward, then the gradient to the input) is packed once per layout, never confused', () => {
+    // x·W and dY·Wᵀ ask oneDNN for the same packed desc when W is square; the copy made from one
+    // data order must not serve the other (it did: every gradient through a square weight was wrong).
+    const lin = new Linear(32, 32);
+    lin.setResidency('resident');
+    setRandom(lin, 4);
+    const x = tf.tensor2d(randomValues([40, 32], 12).values, [40, 32]);
+    const r = tf.tensor2d(randomValues([40, 32], 13).values, [40, 32]);
+    registerGradients();
+    const grad = () => tf.grad((v: tf.Tensor) => tf.sum(tf.mul(lin.forward(v as tf.Tensor2D), r)))(x);
+    try {
+      const plain = run(false, grad);
+      const count0 = packed().count;
+      const first = run(true, grad);
+      expect(packed().count - count0, 'packed copies: W as b and as bᵀ').to.equal(2);
+      expect(Array.from(run(true, grad)), 'run to run').to.deep.equal(Array.from(first));
+      expect(Array.from(run(true, () => lin.forward(x))), 'forward after the backward').to.deep.equal(
+        Array.from(run(false, () => lin.forward(x))),
+      );
+      expectClose(
+        first,
+        plain,
+        { atol: 1e-6 * Math.max(1, maxAbs(plain)), rtol: 1e-5 },
+        'd input through a square weight',
+      );
+    } finally {
+      tf.dispose([x, r]);
       lin.dispose();
     }
   });

@@ -7,8 +7,8 @@
 
 namespace ptp {
 
-// `plain` in layout `want`: the packed copy under `key` when it has that layout, else a new
-// reordered copy (kept under `key` when key ≥ 0, replacing an older layout). `plain` itself
+// `plain` in layout `want`: the packed copy under `key` made from `plain`'s layout into `want`,
+// else a new reordered copy (kept under `key` beside its other layouts when key ≥ 0). `plain` itself
 // when it already is in `want` (nothing is kept then: it points into the tensor memory).
 dnnl::memory packed_weight(int64_t key, const dnnl::memory& plain, const dnnl::memory::desc& want);
 
