@@ -247,12 +247,7 @@ export {
   type NullTextSettings,
 } from './pipeline/null-text.js';
 export { loadPipeline, modelContextLength, type LoadPipelineOptions } from './pipeline/load.js';
-export {
-  checkImageDimension,
-  defaultImageSize,
-  imageSizeRuleFromConfigs,
-  type ImageSizeRule,
-} from './pipeline/image-size.js';
+export { checkImageDimension, defaultImageSize, imageSizeRuleOf, type ImageSizeRule } from './pipeline/image-size.js';
 export {
   checkRunMemory,
   estimateRunMemory,

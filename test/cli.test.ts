@@ -41,6 +41,40 @@ describe('cli: argument parser', () => {
     for (const [argv, msg] of cases) expect(() => parseArgs(argv, opts, pos), argv.join(' ')).to.throw(UsageError, msg);
   });
 
+  it('checks declared ranges and required options while parsing, with one message style', () => {
+    const specs: OptionSpec[] = [
+      { name: 'n', type: 'number', description: '', range: { integer: true, min: 1 } },
+      { name: 'k', type: 'number', description: '', range: { integer: true, min: 0 } },
+      { name: 'f', type: 'number', description: '', range: { min: 0, max: 1 } },
+      { name: 'd', type: 'number', description: '', range: { integer: true, min: 1, max: 1000 } },
+      { name: 'p', type: 'number', description: '', range: { above: 0 } },
+      { name: 'e', type: 'number', description: '', range: { min: 0 } },
+      { name: 'px', type: 'number', description: '', range: { integer: true, above: 0, multipleOf: 64 } },
+      { name: 'out', type: 'string', valueName: '<file>', description: '', required: true },
+    ];
+    const ok = ['--out', 'o'];
+    expect(
+      parseArgs(
+        ['--n', '3', '--k', '0', '--f', '1', '--d', '1000', '--p', '1e-6', '--e', '0', '--px', '128', ...ok],
+        specs,
+      ).options,
+    ).to.deep.equal({ n: 3, k: 0, f: 1, d: 1000, p: 1e-6, e: 0, px: 128, out: 'o' });
+    const cases: [string[], string][] = [
+      [['--n', '0'], '--n must be a positive integer, got 0'],
+      [['--n', '2.5'], '--n must be a positive integer, got 2.5'],
+      [['--k', '-1'], '--k must be a non-negative integer, got -1'],
+      [['--f', '1.5'], '--f must be a number in [0, 1], got 1.5'],
+      [['--d', '1001'], '--d must be an integer from 1 to 1000, got 1001'],
+      [['--p', '0'], '--p must be a positive number, got 0'],
+      [['--e', '-1e-9'], '--e must be a non-negative number, got -1e-9'],
+      [['--px', '100'], '--px must be a positive multiple of 64, got 100'],
+      [['--px', '-64'], '--px must be a positive multiple of 64, got -64'],
+    ];
+    for (const [argv, msg] of cases)
+      expect(() => parseArgs([...argv, ...ok], specs), argv.join(' ')).to.throw(UsageError, msg);
+    expect(() => parseArgs(['--n', '1'], specs)).to.throw(UsageError, '--out <file> is required');
+  });
+
   it('stops at the first positional to find the sub-command', () => {
     const r = parseArgs(
       ['--verbose', 'inspect', 'dir', '--tensors'],
@@ -73,6 +107,8 @@ describe('cli: help and usage errors', () => {
       expect(r.stdout.startsWith(`Usage: ptp ${c.name} `)).to.equal(true);
       expect(r.stdout).to.contain('--backend <name>').and.contain('--verbose');
       for (const o of c.options) expect(r.stdout).to.contain(`--${o.name}`);
+      for (const o of c.options.filter((x) => x.required))
+        expect(r.stdout, `${c.name} --${o.name}`).to.match(new RegExp(`--${o.name} .*\\(required\\)`));
       expect((await ptp('help', c.name)).stdout).to.equal(r.stdout);
       expect((await ptp('--verbose', c.name, 'whatever', '-h')).stdout).to.equal(r.stdout);
     }

@@ -1,9 +1,23 @@
 /**
  * A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, short aliases
  * (`-h`), repeatable options (values collected in order), `--` to end options. Unknown options,
- * missing values, missing or extra positionals and values outside `choices` are UsageErrors with
- * a one-line message.
+ * missing values, missing required options, missing or extra positionals, values outside
+ * `choices` and numbers outside their `range` are UsageErrors with a one-line message: every
+ * command declares its options' rules here and gets the same errors (exit status 2).
  */
+
+/** What a number option accepts, checked while parsing. */
+export interface NumberRange {
+  readonly integer?: boolean;
+  /** Smallest value allowed. */
+  readonly min?: number;
+  /** Largest value allowed. */
+  readonly max?: number;
+  /** Values must be above this one (a positive number: `above: 0`). */
+  readonly above?: number;
+  /** Values must be a multiple of this one. */
+  readonly multipleOf?: number;
+}
 
 export interface OptionSpec {
   /** Long name without dashes ("backend"). */
@@ -20,6 +34,10 @@ export interface OptionSpec {
   readonly multiple?: boolean;
   /** A file the command writes: checked to be writable before the command runs. */
   readonly output?: boolean;
+  /** A number option's bounds. */
+  readonly range?: NumberRange;
+  /** The command cannot run without it. */
+  readonly required?: boolean;
 }
 
 export interface PositionalSpec {
@@ -50,10 +68,38 @@ function findOption(specs: readonly OptionSpec[], token: string): OptionSpec | u
   return specs.find((s) => s.short !== undefined && s.short === token.slice(1));
 }
 
+/** A range in words: "a positive integer", "an integer from 1 to 1000", "a number in [0, 1]", ... */
+export function rangeText(r: NumberRange): string {
+  const kind = r.integer ? 'integer' : 'number';
+  if (r.multipleOf !== undefined)
+    return `a ${r.above === 0 || r.min === 1 ? 'positive ' : ''}multiple of ${r.multipleOf}`;
+  if (r.min !== undefined && r.max !== undefined)
+    return r.integer ? `an integer from ${r.min} to ${r.max}` : `a number in [${r.min}, ${r.max}]`;
+  if (r.above === 0 || (r.integer && r.min === 1)) return `a positive ${kind}`;
+  if (r.min === 0) return `a non-negative ${kind}`;
+  if (r.min !== undefined) return `${r.integer ? 'an integer' : 'a number'} ≥ ${r.min}`;
+  if (r.above !== undefined) return `${r.integer ? 'an integer' : 'a number'} > ${r.above}`;
+  if (r.max !== undefined) return `${r.integer ? 'an integer' : 'a number'} ≤ ${r.max}`;
+  return r.integer ? 'an integer' : 'a number';
+}
+
+/** Whether `n` is in range `r`. */
+export function inRange(n: number, r: NumberRange): boolean {
+  return (
+    (!r.integer || Number.isInteger(n)) &&
+    (r.min === undefined || n >= r.min) &&
+    (r.max === undefined || n <= r.max) &&
+    (r.above === undefined || n > r.above) &&
+    (r.multipleOf === undefined || n % r.multipleOf === 0)
+  );
+}
+
 function convert(spec: OptionSpec, raw: string): OptionValue {
   if (spec.type === 'number') {
     const n = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${spec.name} expects a number, got "${raw}"`);
+    if (spec.range && !inRange(n, spec.range))
+      throw new UsageError(`--${spec.name} must be ${rangeText(spec.range)}, got ${n}`);
     return n;
   }
   if (spec.choices && !spec.choices.includes(raw)) {
@@ -107,6 +153,9 @@ export function parseArgs(
   }
   const rest = stopAtPositional ? argv.slice(i) : [];
   if (!stopAtPositional) {
+    const missing = options.find((o) => o.required && opts[o.name] === undefined);
+    if (missing)
+      throw new UsageError(`--${missing.name}${missing.valueName ? ` ${missing.valueName}` : ''} is required`);
     const required = positionals.filter((p) => !p.optional);
     if (pos.length < required.length) throw new UsageError(`missing argument <${required[pos.length].name}>`);
     if (pos.length > positionals.length) throw new UsageError(`unexpected argument "${pos[positionals.length]}"`);

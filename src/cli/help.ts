@@ -9,7 +9,10 @@ function optionRows(specs: readonly OptionSpec[]): string[] {
       `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.type === 'boolean' ? '' : ` ${o.valueName ?? '<value>'}`}`,
   );
   const w = Math.max(...left.map((l) => l.length));
-  return specs.map((o, i) => `  ${left[i].padEnd(w)}  ${o.description}${o.multiple ? ' (repeatable)' : ''}`);
+  return specs.map(
+    (o, i) =>
+      `  ${left[i].padEnd(w)}  ${o.description}${o.required ? ' (required)' : ''}${o.multiple ? ' (repeatable)' : ''}`,
+  );
 }
 
 function usageLine(c: Command): string {

@@ -9,7 +9,6 @@ import type { CommandContext } from './command.js';
 import type { ModelRunOptions } from './model-options.js';
 import { progressPrinter } from './progress.js';
 import { readImageFile } from '../node/images.js';
-import { openModelDirectory } from '../node/model-dir.js';
 import { modelFingerprint, type InversionData } from '../node/inversion-file.js';
 import type { ModelDir } from '../io/model-dir.js';
 import { fitImage, type CropOffsets } from '../util/resize.js';
@@ -20,24 +19,30 @@ import type { StableDiffusionPipeline } from '../pipeline/pipeline.js';
 import { modelContextLength } from '../pipeline/load.js';
 import type { HostTensor } from '../pipeline/host-tensor.js';
 import { nchwToNhwc } from '../pipeline/host-tensor.js';
+import { defaultImageSize, imageSizeRuleOf } from '../pipeline/image-size.js';
+import { parseUNetConfig, type UNetConfig } from '../models/unet/config.js';
+import { parseVaeConfig, type VaeConfig } from '../models/vae/config.js';
 
 /** Options of the inversion (besides the model options and the prompt). */
 export const INVERSION_OPTIONS: readonly OptionSpec[] = [
   {
     name: 'inner-steps',
     type: 'number',
+    range: { integer: true, min: 1 },
     valueName: '<n>',
     description: 'Adam iterations per step at most (default 10)',
   },
   {
     name: 'early-stop',
     type: 'number',
+    range: { min: 0 },
     valueName: '<eps>',
     description: "stop a step's iterations once the loss < eps + step·2e-5 (default 1e-5)",
   },
   {
     name: 'steps-offset',
     type: 'number',
+    range: { integer: true, min: 0 },
     valueName: '<n>',
     description: "override the scheduler's steps_offset (the null-text notebook uses 0)",
   },
@@ -60,19 +65,9 @@ export interface InversionSettings {
 /** Reads and checks the inversion options. */
 export function inversionSettings(args: ParsedArgs, imagePath: string): InversionSettings {
   const o = args.options;
-  const innerSteps = o['inner-steps'] ?? 10;
-  if (typeof innerSteps !== 'number' || !Number.isInteger(innerSteps) || innerSteps < 1)
-    throw new UsageError(`--inner-steps must be a positive integer, got ${innerSteps}`);
-  const earlyStop = o['early-stop'] ?? 1e-5;
-  if (typeof earlyStop !== 'number' || earlyStop < 0)
-    throw new UsageError(`--early-stop must be a non-negative number, got ${earlyStop}`);
-  const stepsOffset = o['steps-offset'];
-  if (
-    stepsOffset !== undefined &&
-    (typeof stepsOffset !== 'number' || !Number.isInteger(stepsOffset) || stepsOffset < 0)
-  ) {
-    throw new UsageError(`--steps-offset must be a non-negative integer, got ${stepsOffset}`);
-  }
+  const innerSteps = (o['inner-steps'] as number | undefined) ?? 10;
+  const earlyStop = (o['early-stop'] as number | undefined) ?? 1e-5;
+  const stepsOffset = o['steps-offset'] as number | undefined;
   let offsets: CropOffsets = {};
   if (o.offsets !== undefined) {
     const parts = String(o.offsets)
@@ -86,7 +81,7 @@ export function inversionSettings(args: ParsedArgs, imagePath: string): Inversio
     }
     offsets = { left: v[0], right: v[1], top: v[2], bottom: v[3] };
   }
-  return { imagePath, innerSteps, earlyStop, stepsOffset: stepsOffset as number | undefined, offsets };
+  return { imagePath, innerSteps, earlyStop, stepsOffset, offsets };
 }
 
 /** What the model directory says about sizes, read from its configs (no weights loaded). */
@@ -109,45 +104,29 @@ export interface ModelGeometry {
   schedulerConfig: Record<string, unknown>;
 }
 
-/** Opens the model directory for its sizes and fingerprint (errors name what is wrong with it). */
-export async function modelGeometry(o: ModelRunOptions): Promise<ModelGeometry> {
-  let dir: ModelDir;
+/** The sizes and fingerprint of an open model directory (errors name what is wrong with it). */
+export async function modelGeometry(dir: ModelDir): Promise<ModelGeometry> {
+  const sched = dir.config('scheduler') as { steps_offset?: number };
+  let unet: UNetConfig, vae: VaeConfig, contextLength: number;
   try {
-    dir = await openModelDirectory(o.model, { variant: o.variant });
+    unet = parseUNetConfig(dir.config('unet'), `${dir.name}/unet/config.json`);
+    vae = parseVaeConfig(dir.config('vae'), `${dir.name}/vae/config.json`);
+    contextLength = modelContextLength(dir);
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0]);
   }
-  try {
-    const unet = dir.config('unet') as {
-      sample_size?: number;
-      block_out_channels?: number[];
-      cross_attention_dim?: number | number[];
-    };
-    const vae = dir.config('vae') as { block_out_channels?: number[]; latent_channels?: number };
-    const sched = dir.config('scheduler') as { steps_offset?: number };
-    const vaeFactor = 2 ** ((vae.block_out_channels?.length ?? 4) - 1);
-    const unetFactor = 2 ** ((unet.block_out_channels?.length ?? 4) - 1);
-    const cross = unet.cross_attention_dim ?? 1280;
-    let contextLength: number;
-    try {
-      contextLength = modelContextLength(dir);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    return {
-      defaultSize: (unet.sample_size ?? 64) * vaeFactor,
-      unit: vaeFactor * unetFactor,
-      fingerprint: await modelFingerprint(dir),
-      stepsOffset: sched.steps_offset ?? 0,
-      vaeFactor,
-      latentChannels: vae.latent_channels ?? 4,
-      contextDim: Array.isArray(cross) ? cross[0] : cross,
-      contextLength,
-      schedulerConfig: sched as Record<string, unknown>,
-    };
-  } finally {
-    await dir.close();
-  }
+  const rule = imageSizeRuleOf(unet, vae);
+  return {
+    defaultSize: defaultImageSize(rule),
+    unit: rule.vaeFactor * rule.unetFactor,
+    fingerprint: await modelFingerprint(dir),
+    stepsOffset: sched.steps_offset ?? 0,
+    vaeFactor: rule.vaeFactor,
+    latentChannels: vae.latentChannels,
+    contextDim: unet.crossAttentionDim[0],
+    contextLength,
+    schedulerConfig: sched as Record<string, unknown>,
+  };
 }
 
 /** Image size of the run: --height/--width or the model's default, checked against the model. */

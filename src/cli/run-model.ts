@@ -16,7 +16,7 @@ import { openModelDirectory } from '../node/model-dir.js';
 import { readLatentsFile, writeLatentsFile } from '../node/latents-file.js';
 
 /**
- * Reads any given latents, opens the model directory and checks the run against its configs
+ * Reads any given latents, opens the model directory (or takes the one `opened`) and checks the run against its configs
  * (image size, clip skip, steps) before the backend starts; then activates the backend (printing
  * it), checks the memory the run needs (`prompts` images at once) and loads the pipeline (with the
  * VAE encoder when `run.vaeEncoder`). Ctrl-C (ctx.signal) stops loading, and later sampling, before
@@ -26,10 +26,11 @@ export async function loadModel(
   o: ModelRunOptions,
   ctx: CommandContext,
   run: { prompts?: number; vaeEncoder?: boolean } = {},
+  opened?: ModelDir,
 ): Promise<{ pipe: StableDiffusionPipeline; latents?: HostTensor }> {
   const signal = ctx.interruptible();
   const latents = o.latentsFile ? await readLatentsFile(o.latentsFile) : undefined;
-  const dir = await openModelDirectory(o.model, { variant: o.variant });
+  const dir = opened ?? (await openModelDirectory(o.model, { variant: o.variant }));
   try {
     const plan = checkRun(dir, o, ctx, latents, run.prompts ?? 1);
     const backend = await ctx.initBackend();
@@ -46,7 +47,21 @@ export async function loadModel(
     ctx.err(`model: ${o.model} loaded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     return { pipe, latents };
   } finally {
-    await dir.close();
+    if (!opened) await dir.close();
+  }
+}
+
+/**
+ * Opens --model (with --variant) once for a command that reads it before loading (`opened` of
+ * `loadModel`; the caller closes it). `usage`: a broken directory is a usage error (exit 2, its
+ * first line), as for photo edits, which check the model before anything heavy.
+ */
+export async function openModel(o: ModelRunOptions, usage = false): Promise<ModelDir> {
+  try {
+    return await openModelDirectory(o.model, { variant: o.variant });
+  } catch (e) {
+    if (usage) throw new UsageError((e as Error).message.split('\n')[0]);
+    throw e;
   }
 }
 

@@ -2,6 +2,8 @@
  * Image sizes a model accepts: multiples of VAE factor × UNet factor (64 for SD), defaulting to the
  * UNet's sample_size × VAE factor (512 for SD-1.x and SD-2.1-base, 768 for SD-2.1).
  */
+import type { UNetConfig } from '../models/unet/config.js';
+import type { VaeConfig } from '../models/vae/config.js';
 
 /** What fixes a model's image sizes. */
 export interface ImageSizeRule {
@@ -30,17 +32,14 @@ export function checkImageDimension(name: string, value: number, rule: ImageSize
   }
 }
 
-/** The rule of a model from its raw unet/config.json and vae/config.json, or undefined when they are malformed. */
-export function imageSizeRuleFromConfigs(unet: unknown, vae: unknown): ImageSizeRule | undefined {
-  const u = unet as Record<string, unknown> | null;
-  const v = vae as Record<string, unknown> | null;
-  const down = u?.down_block_types;
-  const channels = v?.block_out_channels;
-  const sample = u?.sample_size ?? 64;
-  if (!Array.isArray(down) || down.length === 0 || !Array.isArray(channels) || channels.length === 0) return undefined;
-  if (typeof sample !== 'number' || !Number.isInteger(sample) || sample < 1) return undefined;
+/** The image-size rule of a model from its parsed configs (the one place it is derived). */
+export function imageSizeRuleOf(unet: UNetConfig, vae: VaeConfig): ImageSizeRule {
   // diffusers: every down block but the last halves the resolution; every VAE level but the last too.
-  return { vaeFactor: 2 ** (channels.length - 1), unetFactor: 2 ** (down.length - 1), sampleSize: sample };
+  return {
+    sampleSize: unet.sampleSize,
+    vaeFactor: 2 ** (vae.blockOutChannels.length - 1),
+    unetFactor: 2 ** (unet.downBlockTypes.length - 1),
+  };
 }
 
 /**

@@ -113,18 +113,25 @@ export async function loadPipeline(
   }
 }
 
+/**
+ * The CLIP tokenizer of an open model directory (`second`: SD-XL's tokenizer_2), from the files
+ * it read when it opened: a command that needs the tokenizer before the weights load (to check
+ * an edit's words) takes it from here instead of reading the files again.
+ */
+export function clipTokenizerOf(dir: ModelDir, second = false, onTruncate?: TruncationHandler): ClipTokenizer {
+  const files: TokenizerFiles | undefined = second ? dir.tokenizer2 : dir.tokenizer;
+  if (!files) throw new Error(`${dir.name}: the ${second ? 'tokenizer_2' : 'tokenizer'} was not loaded`);
+  return ClipTokenizer.fromVocab(files.vocab, files.merges, {
+    ...tokenizerOptionsFromFiles(files.config, files.specialTokens),
+    onTruncate,
+  });
+}
+
 async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<StableDiffusionPipeline> {
   const residency = chooseResidency(dir, opts);
   log.info(`weights: ${residency === 'stream' ? 'streamed per block from host memory' : 'resident on the backend'}`);
   const common = { residency, keepFloat16: opts.keepFloat16 };
-  const tokenizerFrom = (files: TokenizerFiles | undefined, folder: string) => {
-    if (!files) throw new Error(`${dir.name}: the ${folder} was not loaded`);
-    return ClipTokenizer.fromVocab(files.vocab, files.merges, {
-      ...tokenizerOptionsFromFiles(files.config, files.specialTokens),
-      onTruncate: opts.onTruncate,
-    });
-  };
-  const tokenizer = tokenizerFrom(dir.tokenizer, 'tokenizer');
+  const tokenizer = clipTokenizerOf(dir, false, opts.onTruncate);
   const where = (c: keyof typeof CONFIG_FILES) => `${dir.name}/${CONFIG_FILES[c]}`;
   const text = ClipTextModel.fromConfig(dir.config('text_encoder'), where('text_encoder'));
   const lengths = contextSources(dir);
@@ -139,7 +146,7 @@ async function loadFromDir(dir: ModelDir, opts: LoadPipelineOptions): Promise<St
   const text2 = sdxl
     ? ClipTextModelWithProjection.fromConfig(dir.config('text_encoder_2'), where('text_encoder_2'))
     : undefined;
-  const tokenizer2 = sdxl ? tokenizerFrom(dir.tokenizer2, 'tokenizer_2') : undefined;
+  const tokenizer2 = sdxl ? clipTokenizerOf(dir, true, opts.onTruncate) : undefined;
   const lengths2 = contextSources(dir, true);
   if (text2 && tokenizer2)
     DualClipPromptEncoder.checkContextLengths(tokenizer, text, tokenizer2, text2, [lengths, lengths2]);

@@ -24,7 +24,7 @@ import { nullTextOptimize, nullTextSettings, type NullTextSettings } from './nul
 import type { FloatImage, RgbImage } from '../util/image.js';
 import { imageToModelInput } from './image-input.js';
 import { initialLatents } from './latents.js';
-import { defaultImageSize, resolveImageSize, type ImageSizeRule } from './image-size.js';
+import { defaultImageSize, imageSizeRuleOf, resolveImageSize, type ImageSizeRule } from './image-size.js';
 import { ddimInvert } from './invert.js';
 import { sample, type StepInfo } from './sampler.js';
 import { checkRunMemory, estimateRunMemory, RUN_DEFAULTS } from './run-plan.js';
@@ -192,11 +192,7 @@ export class StableDiffusionPipeline {
 
   /** What fixes the accepted image sizes (VAE and UNet factors, sample_size). */
   get imageSizeRule(): ImageSizeRule {
-    return {
-      vaeFactor: this.vaeScaleFactor,
-      unetFactor: this.components.unet.sizeFactor,
-      sampleSize: this.components.unet.config.sampleSize,
-    };
+    return imageSizeRuleOf(this.components.unet.config, this.components.vae.config);
   }
 
   /** Default image size: sample_size × VAE factor (512 for SD-1.x and SD-2.1-base, 768 for SD-2.1). */

@@ -18,7 +18,7 @@
  */
 import type { UNetConfig } from '../models/unet/config.js';
 import type { VaeConfig } from '../models/vae/config.js';
-import { resolveImageSize, type ImageSizeRule } from './image-size.js';
+import { imageSizeRuleOf, resolveImageSize, type ImageSizeRule } from './image-size.js';
 
 /**
  * Defaults of a sampling run, declared once: the pipeline, null-text inversion and every CLI
@@ -76,11 +76,7 @@ export function modelRunPlan(
   vae: VaeConfig,
   req: { height?: number; width?: number; latentsShape?: readonly number[]; batch: number },
 ): ModelRunPlan {
-  const rule: ImageSizeRule = {
-    sampleSize: unet.sampleSize,
-    vaeFactor: 2 ** (vae.blockOutChannels.length - 1),
-    unetFactor: 2 ** (unet.downBlockTypes.length - 1),
-  };
+  const rule = imageSizeRuleOf(unet, vae);
   const size = resolveImageSize(req, rule);
   const memory = estimateRunMemory(
     {

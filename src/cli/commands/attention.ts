@@ -1,7 +1,7 @@
 /** `ptp attention`: generate with an AttentionStore and draw the per-token cross-attention maps. */
 import type { Command } from '../command.js';
 import { UsageError } from '../args.js';
-import { modelRunOptions } from '../model-options.js';
+import { modelRunOptions, PROMPT_OPTION } from '../model-options.js';
 import { ptpModelOptions } from '../ptp-options.js';
 import { progressPrinter } from '../progress.js';
 import { loadModel, saveRunLatents } from '../run-model.js';
@@ -23,12 +23,6 @@ function parsePlaces(raw: string): Place[] {
   return [...new Set(parts)] as Place[];
 }
 
-function positiveInt(raw: unknown, name: string): number {
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 1)
-    throw new UsageError(`--${name} must be a positive integer, got ${String(raw)}`);
-  return raw;
-}
-
 /** Sizes of the stored maps of the given kind and places, largest first, e.g. ["16×16", "8×8"]. */
 function storedSizes(store: AttentionStore, from: readonly Place[], isCross: boolean): string[] {
   const maps = from
@@ -47,8 +41,14 @@ export const attentionCommand: Command = {
     'the self-attention maps of that resolution (`show_self_attention_comp`).',
   positionals: [],
   options: [
-    { name: 'prompt', short: 'p', type: 'string', valueName: '<text>', description: 'the prompt (required)' },
-    { name: 'res', type: 'number', valueName: '<n>', description: 'map resolution (default latent/4: 16 at 512×512)' },
+    PROMPT_OPTION,
+    {
+      name: 'res',
+      type: 'number',
+      valueName: '<n>',
+      range: { integer: true, min: 1 },
+      description: 'map resolution (default latent/4: 16 at 512×512)',
+    },
     {
       name: 'from',
       type: 'string',
@@ -58,6 +58,7 @@ export const attentionCommand: Command = {
     {
       name: 'self-components',
       type: 'number',
+      range: { integer: true, min: 1 },
       valueName: '<n>',
       description: 'also write n self-attention principal components',
     },
@@ -81,8 +82,9 @@ export const attentionCommand: Command = {
       short: 'o',
       type: 'string',
       valueName: '<file.png>',
+      required: true,
       output: true,
-      description: 'output image of the token maps (required)',
+      description: 'output image of the token maps',
     },
   ],
   examples: [
@@ -91,14 +93,11 @@ export const attentionCommand: Command = {
   ],
   async run(args, ctx) {
     const opt = args.options;
-    const prompt = opt.prompt;
-    const out = opt.out;
-    if (typeof prompt !== 'string') throw new UsageError('--prompt <text> is required');
-    if (typeof out !== 'string') throw new UsageError('--out <file.png> is required');
+    const prompt = opt.prompt as string;
+    const out = opt.out as string;
     const from = parsePlaces(opt.from === undefined ? 'up,down' : String(opt.from));
-    const res = opt.res === undefined ? undefined : positiveInt(opt.res, 'res');
-    const components =
-      opt['self-components'] === undefined ? 0 : positiveInt(opt['self-components'], 'self-components');
+    const res = opt.res as number | undefined;
+    const components = (opt['self-components'] as number | undefined) ?? 0;
     const selfOut = typeof opt['self-out'] === 'string' ? opt['self-out'] : out.replace(/(\.png)?$/i, '-self.png');
     const o = modelRunOptions(args);
 

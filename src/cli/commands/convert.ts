@@ -50,6 +50,7 @@ export const convertCommand: Command = {
     {
       name: 'image-size',
       type: 'number',
+      range: { integer: true, above: 0, multipleOf: 64 },
       valueName: '<px>',
       description:
         'training image size (unet sample_size = px/8); default 512, or 768 with v_prediction, 1024 for SD-XL',
@@ -65,9 +66,6 @@ export const convertCommand: Command = {
     const input = args.positionals['in.safetensors'];
     const outDir = args.positionals['out-dir'];
     const size = args.options['image-size'];
-    if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size <= 0 || size % 64 !== 0)) {
-      throw new UsageError(`--image-size must be a positive multiple of 64, got ${String(size)}`);
-    }
     let shown = -1;
     const signal = ctx.interruptible();
     let r: Awaited<ReturnType<typeof convertCheckpoint>>;

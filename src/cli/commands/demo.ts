@@ -7,7 +7,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { UsageError } from '../args.js';
 import { progressPrinter } from '../progress.js';
 import { buildEditController, type EditSpec } from '../edit-controller.js';
 import { loadPipelineFromDirectory } from '../../node/pipeline.js';
@@ -112,15 +111,19 @@ export const demoCommand: Command = {
       description: 'a shapes-world model directory (default: the shipped one)',
     },
     { name: 'out', short: 'o', type: 'string', valueName: '<dir>', description: 'output folder (default out)' },
-    { name: 'steps', type: 'number', valueName: '<n>', description: `DDIM steps of every run (default ${DEMO_STEPS})` },
+    {
+      name: 'steps',
+      type: 'number',
+      valueName: '<n>',
+      range: { integer: true, min: 1, max: 1000 },
+      description: `DDIM steps of every run (default ${DEMO_STEPS})`,
+    },
   ],
   examples: ['ptp demo', 'ptp demo --out demo-images'],
   async run(args, ctx) {
     const out = typeof args.options.out === 'string' ? args.options.out : 'out';
     const model = typeof args.options.model === 'string' ? args.options.model : demoModelDir();
-    const steps = args.options.steps ?? DEMO_STEPS;
-    if (typeof steps !== 'number' || !Number.isInteger(steps) || steps < 1 || steps > 1000)
-      throw new UsageError(`--steps must be an integer from 1 to 1000, got ${String(steps)}`);
+    const steps = (args.options.steps as number | undefined) ?? DEMO_STEPS;
     const b = await ctx.initBackend();
     ctx.err(`backend: ${b.description}`);
     await mkdir(out, { recursive: true });

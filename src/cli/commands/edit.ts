@@ -4,7 +4,7 @@ import { UsageError } from '../args.js';
 import { modelRunOptions } from '../model-options.js';
 import { ptpModelOptions } from '../ptp-options.js';
 import { progressPrinter } from '../progress.js';
-import { loadModel, saveRunLatents } from '../run-model.js';
+import { loadModel, openModel, saveRunLatents } from '../run-model.js';
 import {
   INVERSION_OPTIONS,
   invertPhoto,
@@ -25,9 +25,8 @@ import { parseCross, parseFraction, parseWordFactors, parseWords } from '../edit
 import { buildEditController, type EditMode } from '../edit-controller.js';
 import { writeImagePng } from '../../node/images.js';
 import { sideBySide } from '../../util/image.js';
-import { loadClipTokenizer } from '../../node/clip-tokenizer.js';
-import type { PromptTokenizer } from '../../models/clip/tokenizer.js';
-import { join } from 'node:path';
+import { clipTokenizerOf } from '../../pipeline/load.js';
+import type { ModelDir } from '../../io/model-dir.js';
 import { RUN_DEFAULTS } from '../../pipeline/run-plan.js';
 
 export const editCommand: Command = {
@@ -123,7 +122,8 @@ export const editCommand: Command = {
       type: 'string',
       valueName: '<file.png>',
       output: true,
-      description: 'output image: source | edited ... (required)',
+      required: true,
+      description: 'output image: source | edited ...',
     },
   ],
   examples: [
@@ -136,8 +136,7 @@ export const editCommand: Command = {
   ],
   async run(args, ctx) {
     const opt = args.options;
-    const out = opt.out;
-    if (typeof out !== 'string') throw new UsageError('--out <file.png> is required');
+    const out = opt.out as string;
     const photo = photoSource(args);
     const inversion = photo?.kind === 'inversion' ? await readInversion(photo.path) : undefined;
     let source = opt.source;
@@ -168,25 +167,25 @@ export const editCommand: Command = {
       blendThreshold,
       reweight,
     };
-    // The controller is built once: before the weights load, with the model's tokenizer files, so
-    // bad words are reported first; when those cannot be read, loading the model reports what is
-    // wrong with the directory, or the controller is built with the loaded pipeline's tokenizer.
-    const notes: string[] = [];
-    const build = (tokenizer: PromptTokenizer) => {
-      const built = buildEditController(tokenizer, spec, (n) => notes.push(n));
-      for (const n of notes.splice(0)) ctx.err(n);
-      return built;
-    };
-    const fileTokenizer = await loadClipTokenizer(join(o.model, 'tokenizer')).catch(() => undefined);
-    let edit = fileTokenizer && build(fileTokenizer);
-    const plan = photo ? await photoPlan(o, args, photo, inversion, source) : undefined;
-
-    const { pipe, latents } = await loadModel(o, ctx, {
-      prompts: edit?.prompts.length,
-      vaeEncoder: plan?.invert !== undefined,
-    });
+    // The model directory is read once. The controller is built before the weights load, with the
+    // tokenizer the directory read, so bad words are reported before anything heavy; then the
+    // photo is checked against the model, then the weights load from the same directory.
+    const dir = await openModel(o, photo !== undefined);
+    let edit: ReturnType<typeof buildEditController>;
+    let plan: Awaited<ReturnType<typeof photoPlan>> | undefined;
+    let loaded: Awaited<ReturnType<typeof loadModel>>;
     try {
-      edit ??= build(pipe.tokenizer);
+      // Its notes (e.g. the mode chosen) are printed once it is built: a bad edit is one line.
+      const notes: string[] = [];
+      edit = buildEditController(clipTokenizerOf(dir), spec, (n) => notes.push(n));
+      for (const n of notes) ctx.err(n);
+      plan = photo ? await photoPlan(o, args, photo, inversion, source, dir) : undefined;
+      loaded = await loadModel(o, ctx, { prompts: edit.prompts.length, vaeEncoder: plan?.invert !== undefined }, dir);
+    } finally {
+      await dir.close();
+    }
+    const { pipe, latents } = loaded;
+    try {
       let real: InversionData | undefined = inversion;
       if (plan?.invert) {
         real = (await invertPhoto(pipe, ctx, plan.invert)).data;
@@ -265,12 +264,13 @@ async function photoPlan(
   photo: PhotoSource,
   inversion: InversionData | undefined,
   source: string,
+  dir: ModelDir,
 ) {
   if (o.guidanceRescale)
     throw new UsageError(
       `--guidance-rescale cannot be used for a photo edit: the null-text inversion reconstructs ${photo.path} with plain guidance`,
     );
-  const geometry = await modelGeometry(o);
+  const geometry = await modelGeometry(dir);
   if (inversion) {
     const m = inversion.meta;
     const what = `${photo.path} was inverted`;

@@ -1,7 +1,6 @@
 /** `ptp generate`: text to image. */
 import type { Command } from '../command.js';
-import { UsageError } from '../args.js';
-import { MODEL_OPTIONS, modelRunOptions } from '../model-options.js';
+import { MODEL_OPTIONS, modelRunOptions, PROMPT_OPTION } from '../model-options.js';
 import { progressPrinter } from '../progress.js';
 import { loadModel, saveRunLatents } from '../run-model.js';
 import { writeImagePng } from '../../node/images.js';
@@ -15,7 +14,7 @@ export const generateCommand: Command = {
     '(torch.randn on the CPU), so results are comparable with diffusers.',
   positionals: [],
   options: [
-    { name: 'prompt', short: 'p', type: 'string', valueName: '<text>', description: 'the prompt (required)' },
+    PROMPT_OPTION,
     { name: 'negative', type: 'string', valueName: '<text>', description: 'negative prompt (default "")' },
     ...MODEL_OPTIONS,
     {
@@ -23,8 +22,9 @@ export const generateCommand: Command = {
       short: 'o',
       type: 'string',
       valueName: '<file.png>',
+      required: true,
       output: true,
-      description: 'output image (required)',
+      description: 'output image',
     },
   ],
   examples: [
@@ -32,10 +32,8 @@ export const generateCommand: Command = {
     'ptp generate --model ../shared/reference/tiny-sd --prompt "a cat" --steps 20 --scheduler ddim --height 256 --width 256 --out cat.png',
   ],
   async run(args, ctx) {
-    const prompt = args.options.prompt;
-    const out = args.options.out;
-    if (typeof prompt !== 'string') throw new UsageError('--prompt <text> is required');
-    if (typeof out !== 'string') throw new UsageError('--out <file.png> is required');
+    const prompt = args.options.prompt as string;
+    const out = args.options.out as string;
     const o = modelRunOptions(args);
     const { pipe, latents } = await loadModel(o, ctx);
     try {

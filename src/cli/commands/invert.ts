@@ -2,10 +2,20 @@
 import type { Command } from '../command.js';
 import { UsageError } from '../args.js';
 import { MODEL_OPTIONS, modelRunOptions } from '../model-options.js';
-import { INVERSION_OPTIONS, invertPhoto, inversionSettings, modelGeometry, readPhoto, runSize } from '../inversion.js';
+import {
+  INVERSION_OPTIONS,
+  invertPhoto,
+  inversionSettings,
+  modelGeometry,
+  readPhoto,
+  runSize,
+  type ModelGeometry,
+} from '../inversion.js';
 import { writeInversionFile } from '../../node/inversion-file.js';
 import { writePng } from '../../node/png.js';
-import { loadPipelineFromDirectory } from '../../node/pipeline.js';
+import { loadModel, openModel } from '../run-model.js';
+import type { StableDiffusionPipeline } from '../../pipeline/pipeline.js';
+import type { RgbImage } from '../../util/image.js';
 import { RUN_DEFAULTS } from '../../pipeline/run-plan.js';
 
 /** Model options that make sense for a photo: no seed, initial latents or scheduler choice (DDIM). */
@@ -30,14 +40,16 @@ export const invertCommand: Command = {
       short: 'i',
       type: 'string',
       valueName: '<photo>',
-      description: 'the photo, PNG or JPEG (required)',
+      required: true,
+      description: 'the photo, PNG or JPEG',
     },
     {
       name: 'prompt',
       short: 'p',
       type: 'string',
       valueName: '<text>',
-      description: 'a caption of the photo (required)',
+      required: true,
+      description: 'a caption of the photo',
     },
     ...INVERSION_OPTIONS,
     ...PHOTO_MODEL_OPTIONS,
@@ -47,7 +59,8 @@ export const invertCommand: Command = {
       type: 'string',
       valueName: '<file.safetensors>',
       output: true,
-      description: 'the inversion (required)',
+      required: true,
+      description: 'the inversion',
     },
     {
       name: 'reconstruction',
@@ -64,27 +77,23 @@ export const invertCommand: Command = {
   ],
   async run(args, ctx) {
     const opt = args.options;
-    const { image, prompt, out } = opt;
-    if (typeof image !== 'string') throw new UsageError('--image <photo> is required');
-    if (typeof prompt !== 'string') throw new UsageError('--prompt <text> is required');
-    if (typeof out !== 'string') throw new UsageError('--out <file.safetensors> is required');
+    const [image, prompt, out] = [opt.image, opt.prompt, opt.out] as string[];
     const rec = opt.reconstruction as string | undefined;
     const o = modelRunOptions(args);
     const guidance = o.guidance ?? RUN_DEFAULTS.guidance;
     if (guidance <= 1) throw new UsageError(`--guidance must be above 1 for null-text inversion, got ${guidance}`);
     const settings = inversionSettings(args, image);
-    const geometry = await modelGeometry(o);
-    const photo = await readPhoto(settings, runSize(o, geometry));
     const steps = o.steps ?? RUN_DEFAULTS.steps;
-
-    const backend = await ctx.initBackend();
-    ctx.err(`backend: ${backend.description}`);
-    const pipe = await loadPipelineFromDirectory(o.model, {
-      variant: o.variant,
-      residency: o.residency,
-      attentionSlice: o.attentionSlice,
-      vaeEncoder: true,
-    });
+    // The model directory is read once: its sizes and fingerprint, then the weights.
+    const dir = await openModel(o, true);
+    let geometry: ModelGeometry, photo: RgbImage, pipe: StableDiffusionPipeline;
+    try {
+      geometry = await modelGeometry(dir);
+      photo = await readPhoto(settings, runSize(o, geometry));
+      ({ pipe } = await loadModel(o, ctx, { vaeEncoder: true }, dir));
+    } finally {
+      await dir.close();
+    }
     try {
       const { data, reconstruction } = await invertPhoto(pipe, ctx, {
         image: photo,

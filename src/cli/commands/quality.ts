@@ -82,6 +82,7 @@ export const qualityCommand: Command = {
     {
       name: 'probe-seeds',
       type: 'number',
+      range: { integer: true, min: 0, max: MAX_PROBE_SEEDS },
       valueName: '<n>',
       description: `seeds per background colour of the background probes, 0–${MAX_PROBE_SEEDS} (default ${DEFAULT_PROBE_SEEDS})`,
     },
@@ -89,6 +90,7 @@ export const qualityCommand: Command = {
       name: 'steps',
       type: 'number',
       valueName: '<n>',
+      range: { integer: true, min: 1 },
       description: `DDIM steps (default ${DEFAULT_QUALITY_SETTINGS.steps})`,
     },
     {
@@ -113,21 +115,9 @@ export const qualityCommand: Command = {
         throw new UsageError(`--edits expects three counts like 30,15,15, got "${o.edits}"`);
       sizes = { colourSingle: n[0], colourPair: n[1], shapePair: n[2] };
     }
-    const probeSeeds = o['probe-seeds'] ?? DEFAULT_PROBE_SEEDS;
-    if (
-      typeof probeSeeds !== 'number' ||
-      !Number.isInteger(probeSeeds) ||
-      probeSeeds < 0 ||
-      probeSeeds > MAX_PROBE_SEEDS
-    ) {
-      throw new UsageError(`--probe-seeds must be an integer from 0 to ${MAX_PROBE_SEEDS}, got ${String(probeSeeds)}`);
-    }
+    const probeSeeds = (o['probe-seeds'] as number | undefined) ?? DEFAULT_PROBE_SEEDS;
     const settings = { ...DEFAULT_QUALITY_SETTINGS };
-    if (o.steps !== undefined) {
-      if (!Number.isInteger(o.steps) || (o.steps as number) < 1)
-        throw new UsageError(`--steps must be a positive integer, got ${o.steps}`);
-      settings.steps = o.steps as number;
-    }
+    if (o.steps !== undefined) settings.steps = o.steps as number;
     if (o.guidance !== undefined) settings.guidance = o.guidance as number;
     const model = typeof o.model === 'string' ? o.model : demoModelDir();
     const b = await ctx.initBackend();

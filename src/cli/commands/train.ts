@@ -1,7 +1,7 @@
 /** `ptp train`: trains the shapes-world demo model from scratch (resumable), then exports it. */
 import { join } from 'node:path';
 import type { Command } from '../command.js';
-import { UsageError, type ParsedArgs } from '../args.js';
+import type { ParsedArgs } from '../args.js';
 import { trainShapesModel, type ShapesTrainingOptions } from '../../node/shapes/train.js';
 import type { StageProgress } from '../../node/train/stage-run.js';
 
@@ -41,18 +41,9 @@ function readOptions(args: ParsedArgs): Omit<ShapesTrainingOptions, 'onProgress'
   const o = args.options;
   const dir = typeof o.out === 'string' ? o.out : 'runs/shapes';
   const values = { ...TRAIN_DEFAULTS } as Record<keyof typeof TRAIN_DEFAULTS, number>;
-  for (const [key, flag, , integer] of NUMERIC) {
-    const v = o[flag];
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v)))
-      throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
-    values[key] = v;
-  }
+  for (const [key, flag] of NUMERIC) if (o[flag] !== undefined) values[key] = o[flag] as number;
   const maxMinutes = o['max-minutes'];
-  if (maxMinutes !== undefined && !(typeof maxMinutes === 'number' && maxMinutes > 0))
-    throw new UsageError(`--max-minutes must be positive, got ${maxMinutes}`);
-  const vaeFrom = o['vae-from'];
-  if (vaeFrom !== undefined && typeof vaeFrom !== 'string') throw new UsageError('--vae-from needs a model directory');
+  const vaeFrom = o['vae-from'] as string | undefined;
   return {
     dir,
     vaeFrom,
@@ -88,13 +79,15 @@ export const trainCommand: Command = {
     {
       name: 'max-minutes',
       type: 'number',
+      range: { above: 0 },
       valueName: '<n>',
       description: 'stop after this many minutes, at a checkpoint (resume later)',
     },
-    ...NUMERIC.map(([key, flag, text]) => ({
+    ...NUMERIC.map(([key, flag, text, integer]) => ({
       name: flag,
       type: 'number' as const,
       valueName: '<n>',
+      range: { integer, above: 0 },
       description: `${text} (default ${TRAIN_DEFAULTS[key]})`,
     })),
   ],
