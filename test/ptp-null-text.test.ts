@@ -303,6 +303,11 @@ describeRef('null-text inversion: editing the inverted image (tiny-sd, 128×128)
     await expectReject(run({ steps: 4 }), 'uncondEmbeddings hold 3 steps, the run has 4');
     await expectReject(run({ guidance: 1 }), 'uncondEmbeddings need classifier-free guidance');
     await expectReject(run({ negativePrompts: [''] }), 'either negativePrompts or uncondEmbeddings');
+    // PNDM takes steps + 1 timesteps: the embeddings (one per DDIM step) would not cover them.
+    await expectReject(
+      run({ scheduler: 'pndm' }),
+      'uncondEmbeddings hold 3 steps, but this scheduler takes 4 timesteps for 3 steps',
+    );
     await expectReject(
       run({ uncondEmbeddings: { shape: [3, 77, 8], data: new Float32Array(3 * 77 * 8) } }),
       'expected [steps, 77, 32] for this model',
@@ -317,7 +322,7 @@ describeRef('null-text inversion: editing the inverted image (tiny-sd, 128×128)
     );
   });
 
-  it('leaks no tensors (64×64, 2 steps, after the runs above)', async () => {
+  it('leaks no tensors (64×64, 2 steps, after the runs above; no scheduler given: DDIM, as the inversion)', async () => {
     const before = tf.memory().numTensors;
     const small = { width: 64, height: 64, data: new Uint8Array(64 * 64 * 3).fill(120) };
     const r = await pipe.invertNullText({ image: small, prompt, steps: 2, innerSteps: 2 });

@@ -77,7 +77,8 @@ export interface GenerateOptions extends SizeConditioning {
   /**
    * Unconditional embeddings per step, [steps, T, D] (`uncondEmbeddings` of a null-text
    * inversion): row i is used for every prompt at step i instead of the negative prompts'
-   * embedding. Needs guidance > 1 and exactly `steps` rows.
+   * embedding. Needs guidance > 1 and one row per timestep of the run: they are sampled with
+   * DDIM (as the inversion made them) unless `scheduler` says otherwise.
    */
   uncondEmbeddings?: HostTensor | tf.Tensor3D;
   /** Default 50. */
@@ -174,6 +175,19 @@ export interface NullTextInversionResult extends InversionResult {
   guidance: number;
   /** Loss of every Adam iteration, per step. */
   losses: number[][];
+}
+
+/**
+ * Per-step unconditional embeddings need one row per timestep the scheduler takes for `steps`
+ * (PNDM takes steps + 1): a mismatch would read past the embeddings.
+ */
+function checkTimestepRows(scheduler: Scheduler, steps: number, rows: number): void {
+  scheduler.setTimesteps(steps);
+  const n = scheduler.timesteps.length;
+  if (n !== rows)
+    throw new Error(
+      `uncondEmbeddings hold ${rows} steps, but this scheduler takes ${n} timesteps for ${steps} steps: sample with the inversion's scheduler (DDIM)`,
+    );
 }
 
 export class StableDiffusionPipeline {
@@ -274,7 +288,9 @@ export class StableDiffusionPipeline {
     const guided = guidance > 1;
     this.checkMemory({ height, width }, prompts.length * (guided ? 2 : 1));
     const signal = opts.signal ?? this.signal;
-    const scheduler = typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler);
+    const scheduler =
+      typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler ?? (perStep && 'ddim'));
+    if (perStep) checkTimestepRows(scheduler, steps, perStep.shape[0]);
     const cond = this.encodeConditioning(prompts, { clipSkip: opts.clipSkip });
     const uncond = guided ? this.negativeConditioning(cond, negatives) : undefined;
     if (uncond && perStep) {

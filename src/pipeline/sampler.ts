@@ -89,7 +89,8 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   /** The UNet's [uncond..., cond...] context of step i. */
   const contextAt = (i: number): tf.Tensor3D => {
     if (!perStepUncond) return context!;
-    const [, n, d] = o.uncond!.shape;
+    const [rows, n, d] = o.uncond!.shape;
+    if (i >= rows) throw new Error(`per-step uncond embeddings hold ${rows} steps; step ${i + 1} has none`);
     const u = tf.broadcastTo(tf.slice(o.uncond!, [i, 0, 0], [1, n, d]), [b, n, d]);
     return tf.concat([u, o.cond], 0) as tf.Tensor3D;
   };
