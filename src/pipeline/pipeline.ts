@@ -177,19 +177,6 @@ export interface NullTextInversionResult extends InversionResult {
   losses: number[][];
 }
 
-/**
- * Per-step unconditional embeddings need one row per timestep the scheduler takes for `steps`
- * (PNDM takes steps + 1): a mismatch would read past the embeddings.
- */
-function checkTimestepRows(scheduler: Scheduler, steps: number, rows: number): void {
-  scheduler.setTimesteps(steps);
-  const n = scheduler.timesteps.length;
-  if (n !== rows)
-    throw new Error(
-      `uncondEmbeddings hold ${rows} steps, but this scheduler takes ${n} timesteps for ${steps} steps: sample with the inversion's scheduler (DDIM)`,
-    );
-}
-
 export class StableDiffusionPipeline {
   /**
    * Aborts this pipeline's runs: each stops before its next step (and before decoding) with the
@@ -290,7 +277,6 @@ export class StableDiffusionPipeline {
     const signal = opts.signal ?? this.signal;
     const scheduler =
       typeof opts.scheduler === 'object' ? opts.scheduler : this.scheduler(opts.scheduler ?? (perStep && 'ddim'));
-    if (perStep) checkTimestepRows(scheduler, steps, perStep.shape[0]);
     const cond = this.encodeConditioning(prompts, { clipSkip: opts.clipSkip });
     const uncond = guided ? this.negativeConditioning(cond, negatives) : undefined;
     if (uncond && perStep) {

@@ -79,18 +79,20 @@ export async function sample(o: SampleOptions): Promise<SampleResult> {
   const b = o.latents.shape[0];
   if (o.cond.shape[0] !== b) throw new Error(`${o.cond.shape[0]} prompt embeddings for a batch of ${b} latents`);
   if (!Number.isInteger(o.steps) || o.steps < 1) throw new Error(`steps must be a positive integer, got ${o.steps}`);
-  if (cfg && o.uncondPerStep && o.uncond!.shape[0] !== o.steps) {
-    throw new Error(`${o.uncond!.shape[0]} per-step unconditional embeddings for ${o.steps} steps`);
-  }
   o.scheduler.setTimesteps(o.steps);
   const timesteps = [...o.scheduler.timesteps];
+  // One row per timestep the scheduler takes (PNDM takes steps + 1), checked before any work.
+  if (cfg && o.uncondPerStep && o.uncond!.shape[0] !== timesteps.length) {
+    throw new Error(
+      `uncondEmbeddings hold ${o.uncond!.shape[0]} steps, but this scheduler takes ${timesteps.length} timesteps for ${o.steps} steps: sample with the scheduler they were made for (DDIM for a null-text inversion)`,
+    );
+  }
   o.controller?.reset?.(timesteps.length);
   const perStepUncond = cfg && o.uncondPerStep;
   /** The UNet's [uncond..., cond...] context of step i. */
   const contextAt = (i: number): tf.Tensor3D => {
     if (!perStepUncond) return context!;
-    const [rows, n, d] = o.uncond!.shape;
-    if (i >= rows) throw new Error(`per-step uncond embeddings hold ${rows} steps; step ${i + 1} has none`);
+    const [, n, d] = o.uncond!.shape;
     const u = tf.broadcastTo(tf.slice(o.uncond!, [i, 0, 0], [1, n, d]), [b, n, d]);
     return tf.concat([u, o.cond], 0) as tf.Tensor3D;
   };

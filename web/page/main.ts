@@ -16,7 +16,7 @@ import {
   type RunPhase,
   type ToWorker,
 } from './protocol.js';
-import { settingsFromQuery, settingsToQuery } from './settings.js';
+import { settingsFromQuery, settingsToQuery, TEXT_KEYS, type TextKey } from './settings.js';
 import { sentence } from './errors.js';
 import { probeWebGPU } from '../../src/browser/webgpu-probe.js';
 import { renderComparison, type BackendRun } from './perf-compare.js';
@@ -53,24 +53,8 @@ const ui = {
   compare: $<HTMLTableSectionElement>('perf-compare'),
 };
 
-const TEXT_FIELDS = [
-  'model',
-  'source',
-  'reweight',
-  'blend',
-  'cross',
-  'self',
-  'steps',
-  'guidance',
-  'seed',
-  'inner',
-] as const;
-
 function readForm(): PageSettings {
-  const s = Object.fromEntries(TEXT_FIELDS.map((k) => [k, field(k).value])) as Pick<
-    PageSettings,
-    (typeof TEXT_FIELDS)[number]
-  >;
+  const s = Object.fromEntries(TEXT_KEYS.map((k) => [k, field(k).value])) as Pick<PageSettings, TextKey>;
   const targets = field('targets')
     .value.split('\n')
     .map((t) => t.trim())
@@ -79,7 +63,7 @@ function readForm(): PageSettings {
 }
 
 function fillForm(s: PageSettings): void {
-  for (const k of TEXT_FIELDS) field(k).value = s[k];
+  for (const k of TEXT_KEYS) field(k).value = s[k];
   field('targets').value = s.targets.join('\n');
   field('mode').value = s.mode;
   field('backend').value = s.backend;

@@ -25,8 +25,9 @@ export const DEFAULTS: PageSettings = {
   inner: '10',
 };
 
-type TextKey = Exclude<keyof PageSettings, 'targets' | 'backend' | 'mode'>;
-const TEXT_KEYS: readonly TextKey[] = [
+/** The settings that are one text field each (the page's form and the URL). */
+export type TextKey = Exclude<keyof PageSettings, 'targets' | 'backend' | 'mode'>;
+export const TEXT_KEYS: readonly TextKey[] = [
   'model',
   'source',
   'reweight',
