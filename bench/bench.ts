@@ -287,18 +287,16 @@ async function main(): Promise<void> {
           t === 'other' ? '–' : f((100 * g) / matmulGflops, 0),
         ]);
       }
-      rows.push([
-        label,
-        `other: ${r.breakdown.otherTop
+      const b = r.breakdown;
+      const note = (text: string) => rows.push([label, text, '', '', '', '', '']);
+      note(
+        `other: ${b.otherTop
           .slice(0, 4)
-          .map((o) => `${o.name} ${o.ms.toFixed(0)}`)
+          .map((o) => `${o.name} ${o.ms.toFixed(0)} (${o.where})`)
           .join(', ')}`,
-        '',
-        '',
-        '',
-        '',
-        '',
-      ]);
+      );
+      note(`other kernels not native: ${b.otherWasmMs.toFixed(0)} ms`);
+      note(`outside kernels (engine, JS, uploads): ${Math.max(0, b.wallMs - b.kernelMs).toFixed(0)} ms`);
     }
     table(rows);
   }
@@ -322,6 +320,8 @@ async function main(): Promise<void> {
       unet_matmul_gflops: +typeGflops(b, 'matmul').toFixed(2),
       unet_attention_gflops: +typeGflops(b, 'attention').toFixed(2),
       unet_other_s: +(b.types.other.ms / 1000).toFixed(3),
+      unet_other_not_native_s: +(b.otherWasmMs / 1000).toFixed(3),
+      unet_outside_kernels_s: +(Math.max(0, b.wallMs - b.kernelMs) / 1000).toFixed(3),
     });
   }
   for (const [key, name] of [

@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initNodeBackend } from '../src/node/backend.js';
-import { nativeKernelActive } from '../src/node/native/install.js';
+import { kernelRecords, whereOf, type Where } from './profile.js';
 import { UNet2DConditionModel } from '../src/models/unet/unet.js';
 import { ClipTextModel } from '../src/models/clip/text-model.js';
 import { SHAPES_RECIPE } from '../src/shapes/configs.js';
@@ -43,12 +43,6 @@ function int(f: Record<string, string>, name: string, dflt: number): number {
   return v;
 }
 
-type Where = 'native' | 'wasm' | 'js';
-
-/** Kernels of ours in JS (the attention kernels of ours are wasm). */
-const whereOf = (name: string): Where =>
-  nativeKernelActive(name) ? 'native' : /^Ptp/.test(name) && !/Attention/.test(name) ? 'js' : 'wasm';
-
 interface Row {
   name: string;
   where: Where;
@@ -71,10 +65,7 @@ async function profileKernels(f: () => void): Promise<{ rows: Row[]; wallMs: num
   const wallMs = performance.now() - t0;
   tf.dispose(info.result as tf.Tensor);
   const byName = new Map<string, Row>();
-  for (const k of info.kernels) {
-    // A record that is not a registered kernel is a scope (an op or a custom gradient) whose
-    // kernels are recorded on their own.
-    if (!tf.getKernel(k.name, backend)) continue;
+  for (const k of kernelRecords(info, backend)) {
     const ms = Number(k.kernelTimeMs) || 0;
     const r = byName.get(k.name) ?? { name: k.name, where: whereOf(k.name), ms: 0, calls: 0 };
     r.ms += ms;

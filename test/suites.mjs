@@ -65,4 +65,5 @@ export const NATIVE_PARITY = [
   'train',
   'ptp-null-text',
   'native-train-kernels',
+  'bench-profile',
 ];
