@@ -4,6 +4,7 @@
  * medians, plus one profiled run per module for the per-layer-type breakdown.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { uploadWeight } from '../src/backend/weight-upload.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClipTextModel } from '../src/models/clip/text-model.js';
@@ -193,27 +194,35 @@ export interface UploadCost {
   bytes: number;
 }
 
-/** The per-step cost of streaming `m`'s weights: each weight uploaded and freed once. */
+/**
+ * The per-step cost of streaming `m`'s weights through the library's upload path
+ * (src/backend/weight-upload.ts: the native backend's uploader, or tf.tensor): each weight
+ * uploaded and freed once from its fp32 host copy; then the same from fp16 host bits, timed on 16
+ * Mi values and scaled to the parameter count.
+ */
 export function measureUpload(m: Module): UploadCost {
   let bytes = 0;
   const t0 = performance.now();
   for (const [, p] of m.namedParams()) {
-    const t = tf.tensor(p.values(), p.shape as number[], 'float32');
+    const t = uploadWeight(p.values(), p.shape as number[]);
     bytes += t.size * 4;
     t.dispose();
   }
   const fp32 = (performance.now() - t0) / 1000;
-  // fp16 → fp32 upcast throughput on 16 Mi values, scaled to the parameter count.
   const half = new Uint16Array(1 << 24);
   for (let i = 0; i < half.length; i++) half[i] = PATTERN_F16[i & 4095];
-  const out = new Float32Array(half.length);
-  f16ToF32(half.subarray(0, 1 << 20), out); // warm-up (JIT)
-  let best = Infinity;
-  for (let r = 0; r < 2; r++) {
-    const t1 = performance.now();
-    f16ToF32(half, out);
-    best = Math.min(best, performance.now() - t1);
-  }
-  const perValue = best / 1000 / half.length;
-  return { fp32, fp16Extra: perValue * (bytes / 4), bytes };
+  const full = new Float32Array(half.length);
+  f16ToF32(half, full);
+  const best = (values: Float32Array | Uint16Array) => {
+    tf.dispose(uploadWeight(values.subarray(0, 1 << 20), [1 << 20])); // warm-up (JIT, allocator)
+    let ms = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t1 = performance.now();
+      tf.dispose(uploadWeight(values, [values.length]));
+      ms = Math.min(ms, performance.now() - t1);
+    }
+    return ms / 1000 / values.length;
+  };
+  const extraPerValue = Math.max(0, best(half) - best(full));
+  return { fp32, fp16Extra: extraPerValue * (bytes / 4), bytes };
 }

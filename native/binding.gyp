@@ -18,7 +18,8 @@
         "src/gelu.cc",
         "src/elementwise.cc",
         "src/reduce.cc",
-        "src/adam.cc"
+        "src/adam.cc",
+        "src/upload.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++1y"],
       "cflags_cc": ["-std=c++20", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno", "-fopenmp", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter"],

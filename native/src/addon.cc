@@ -210,6 +210,18 @@ napi_value Copy(napi_env env, napi_callback_info info) {
   });
 }
 
+// upload(heap, dstOffset, values: Float32Array | Uint16Array (float16 bits))
+napi_value Upload(napi_env env, napi_callback_info info) {
+  return guard(env, "upload", [&] {
+    Args a(env, info);
+    const HostArray src = a.host(2);
+    if (src.type != napi_float32_array && src.type != napi_uint16_array)
+      throw Error("upload: values must be a Float32Array or a Uint16Array of float16 bits");
+    upload(a.heap(0), a.i64(1), src.data, src.type == napi_uint16_array, int64_t(src.length));
+    return undefined(env);
+  });
+}
+
 // fill(heap, [dst], n, value)
 napi_value Fill(napi_env env, napi_callback_info info) {
   return guard(env, "fill", [&] {
@@ -293,6 +305,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"binary", nullptr, Binary, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"copy", nullptr, Copy, nullptr, nullptr, nullptr, kMethod, nullptr},
+      {"upload", nullptr, Upload, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"fill", nullptr, Fill, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, kMethod, nullptr},
       {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, kMethod, nullptr},

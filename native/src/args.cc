@@ -43,6 +43,18 @@ Heap Args::heap(size_t i) const {
   return Heap{static_cast<uint8_t*>(data), length};
 }
 
+HostArray Args::host(size_t i) const {
+  bool is = false;
+  NAPI_OK(napi_is_typedarray(env_, at(i), &is));
+  if (!is) throw Error("argument " + std::to_string(i) + " must be a typed array");
+  HostArray h{};
+  void* data = nullptr;
+  NAPI_OK(napi_get_typedarray_info(env_, at(i), &h.type, &h.length, &data, nullptr, nullptr));
+  if (!data && h.length) throw Error("argument " + std::to_string(i) + " has no data pointer");
+  h.data = data;
+  return h;
+}
+
 int64_t Args::i64(size_t i) const {
   double x = f64(i);
   if (x != double(int64_t(x))) throw Error("argument " + std::to_string(i) + " must be an integer");

@@ -24,12 +24,20 @@ struct Heap {
   float* f32(int64_t offset, int64_t count, const char* what) const;
 };
 
+// A typed array outside the tensor memory (host values).
+struct HostArray {
+  napi_typedarray_type type;
+  size_t length;
+  const void* data;
+};
+
 // The arguments of one call.
 class Args {
  public:
   Args(napi_env env, napi_callback_info info);
   size_t size() const { return v_.size(); }
   Heap heap(size_t i) const;
+  HostArray host(size_t i) const;
   int64_t i64(size_t i) const;
   double f64(size_t i) const;
   std::string str(size_t i) const;

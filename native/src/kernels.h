@@ -11,6 +11,10 @@ namespace ptp {
 
 using Offsets = std::vector<int64_t>;
 
+// n host values at `src` (float32, or float16 bits when `half`) into the memory at `dst_offset`
+// as float32, on all threads.
+void upload(const Heap& heap, int64_t dst_offset, const void* src, bool half, int64_t n);
+
 // offsets [x, filter, bias, y]; shape: see ConvShape in conv.cc.
 // key: the filter's packing key (packed.h), -1 when it is not a packable weight.
 void conv2d(const Heap& heap, const Offsets& o, const std::vector<int64_t>& shape, const std::string& act, float alpha,

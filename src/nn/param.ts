@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { f16ToF32, f32ToF16, type HostValues } from '../io/dtypes.js';
 import { markWeight, newWeightKey, releaseWeightKey } from '../backend/packed-weights.js';
+import { uploadWeight } from '../backend/weight-upload.js';
 
 export type { HostValues } from '../io/dtypes.js';
 
@@ -205,8 +206,9 @@ export class Param {
 
   /** The host values as a new backend tensor, marked as this weight (backend/packed-weights.ts). */
   private markedUpload(): tf.Tensor {
+    if (!this.host) throw new Error('weight not loaded');
     if (this.packKey < 0) this.packKey = newWeightKey();
-    return markWeight(tf.tensor(this.values(), this.shape as number[], 'float32'), this.packKey);
+    return markWeight(uploadWeight(this.host, this.shape as number[]), this.packKey);
   }
 
   /** `t`, derived from this weight under `key`, marked as a weight of its own. */

@@ -54,6 +54,8 @@ export interface NativeAddon {
     srcCount: number,
     dstCount: number,
   ): void;
+  /** Host values (float32, or float16 bits) into the memory at byte `dstOffset` as float32, on all threads. */
+  upload(heap: Heap, dstOffset: number, values: Float32Array | Uint16Array): void;
   fill(heap: Heap, offsets: number[], n: number, value: number): void;
   reduce(heap: Heap, offsets: number[], shape: number[], axes: number[], mean: number): void;
   sumOfSquares(heap: Heap, offsets: number[], n: number): void;

@@ -43,6 +43,8 @@ import {
 } from './norm-kernels.js';
 import { installWasmGradKernels } from '../../backend/wasm-grad-kernels.js';
 import { enableWeightPacking } from '../../backend/packed-weights.js';
+import { setWeightUploader, type WeightUploader } from '../../backend/weight-upload.js';
+import { withOutputs, type WasmBackendLike } from './wasm-io.js';
 import { ADAM_UPDATE, SUM_OF_SQUARES } from '../../backend/adam-kernel.js';
 import {
   adamKernel,
@@ -140,6 +142,16 @@ export function nativeKernelActive(kernelName: string): boolean {
   return ours.has(tf.getKernel(kernelName, BACKEND)?.kernelFunc);
 }
 
+/** Weight uploads (streamed weights, on every use) on all threads, float16 upcast natively. */
+function nativeUploader(addon: NativeAddon): WeightUploader {
+  return (values, shape) => {
+    if (tf.getBackend() !== BACKEND || values.length === 0) return undefined;
+    const backend = tf.backend() as unknown as WasmBackendLike;
+    const [info] = withOutputs(backend, [shape], (heap, [offset]) => addon.upload(heap, offset, values));
+    return tf.engine().makeTensorFromTensorInfo(info);
+  };
+}
+
 /** Registers the native kernels for the wasm backend (idempotent). */
 export function installNativeKernels(addon: NativeAddon): void {
   if (replaced) return;
@@ -158,12 +170,14 @@ export function installNativeKernels(addon: NativeAddon): void {
   replaced = before;
   installed = addon;
   setNativeWeightPacking(nativeWeightPacking());
+  setWeightUploader(nativeUploader(addon));
 }
 
 /** Restores the wasm kernels that install replaced (idempotent). */
 export function uninstallNativeKernels(): void {
   if (!replaced) return;
   setNativeWeightPacking(false);
+  setWeightUploader(undefined);
   installed = undefined;
   for (const [kernelName, prev] of replaced) {
     tf.unregisterKernel(kernelName, BACKEND);
