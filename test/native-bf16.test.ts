@@ -11,14 +11,20 @@
  *    3.0e-6) times 2^15 = 2^-9/2^-24 estimates the bf16 error: 0.27, 3.6 and 0.098 (measured
  *    in bf16: 0.068, 1.03, 0.010). The reductions' lengths cancel in the ratio: both runs sum
  *    the same terms, only their rounding differs.
+ *  - attention over ≥ 256 keys (native/src/attention.cc), per output element: with δ the largest
+ *    score error of its row, |Δs_j| ≤ (2·2^-9 + 2^-18)·scale·Σ_e|q_e·k_je|, the softmax moves each
+ *    probability by at most p_j·(e^{2δ} − 1), and p·v rounds both operands again:
+ *    |bf16 − exact| ≤ Σ_j p_j|v_j|·((e^{2δ} − 1) + e^{2δ}·(2·2^-9 + 2^-18)), plus fp32 slack.
  * The test also checks that bf16 is really in effect and deterministic.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'chai';
 import { setNativePrecision } from '../src/node/native/candidate.js';
+import { loadNativeAddon } from '../src/node/native/addon.js';
 import { loadPipelineFromDirectory } from '../src/node/pipeline.js';
 import type { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { compare } from './helpers/close.js';
+import { applyAttentionProbs, attentionProbs, fusedAttention } from '../src/backend/attention-ops.js';
 import { describeNative, onActive, randomValues, useNativeBackend } from './helpers/native.js';
 import { describeRef, fixtureTensor, readJson, tinySdDir } from './helpers/reference.js';
 
@@ -51,6 +57,74 @@ describeNative('native bf16 precision', function () {
     }
     expect(bf16Seen, 'some element differs by more than fp32 accumulation order can').to.equal(true);
   });
+
+  for (const [n, m, heads, d] of [
+    [19, 301, 2, 40],
+    [9, 260, 3, 80],
+  ]) {
+    it(`attention over ${m} keys, ${heads}×${d}: within the propagated bf16 rounding, probs → apply equal to fused`, () => {
+      const q = randomValues([1, n, heads * d], 11);
+      const k = randomValues([1, m, heads * d], 12);
+      const v = randomValues([1, m, heads * d], 13);
+      const scale = 2 / Math.sqrt(d);
+      const c = heads * d;
+      const fused = () =>
+        onActive([q, k, v], (a, b, x) =>
+          fusedAttention(a as tf.Tensor3D, b as tf.Tensor3D, x as tf.Tensor3D, { heads, scale }),
+        );
+      const split = () =>
+        onActive([q, k, v], (a, b, x) =>
+          applyAttentionProbs(
+            attentionProbs(a as tf.Tensor3D, b as tf.Tensor3D, { heads, scale }),
+            x as tf.Tensor3D,
+            heads,
+          ),
+        );
+      const fp32 = fused();
+      setNativePrecision('bf16');
+      const got = fused();
+      expect(Buffer.from(fused().buffer).equals(Buffer.from(got.buffer)), 'bf16 run to run').to.equal(true);
+      expect(Buffer.from(split().buffer).equals(Buffer.from(got.buffer)), 'probs → apply vs fused').to.equal(true);
+      const u = 2 * 2 ** -9 + 2 ** -18;
+      let bf16Seen = false;
+      for (let h = 0; h < heads; h++) {
+        for (let i = 0; i < n; i++) {
+          const s = new Float64Array(m);
+          let delta = 0;
+          for (let j = 0; j < m; j++) {
+            let dot = 0;
+            let abs = 0;
+            for (let e = 0; e < d; e++) {
+              const x = q.values[i * c + h * d + e] * k.values[j * c + h * d + e];
+              dot += x;
+              abs += Math.abs(x);
+            }
+            s[j] = scale * dot;
+            delta = Math.max(delta, u * scale * abs);
+          }
+          const top = Math.max(...s);
+          let sum = 0;
+          for (let j = 0; j < m; j++) sum += s[j] = Math.exp(s[j] - top);
+          for (let e = 0; e < d; e++) {
+            let exact = 0;
+            let mass = 0;
+            for (let j = 0; j < m; j++) {
+              const x = v.values[j * c + h * d + e];
+              exact += (s[j] / sum) * x;
+              mass += (s[j] / sum) * Math.abs(x);
+            }
+            const bound = mass * (Math.expm1(2 * delta) + Math.exp(2 * delta) * u) + 1e-6;
+            const at = i * c + h * d + e;
+            expect(Math.abs(got[at] - exact), `head ${h} row ${i} col ${e}`).to.be.at.most(bound);
+            // More than fp32 rounding could explain: the bf16 path ran.
+            if (Math.abs(got[at] - fp32[at]) > 1e-4 * mass) bf16Seen = true;
+          }
+        }
+      }
+      // Without AVX512-BF16 the attention stays fp32 (and then equals the fp32 run).
+      expect(bf16Seen, 'bf16 in effect').to.equal(loadNativeAddon().info().attentionBf16);
+    });
+  }
 
   describeRef('pipeline_pndm20 in bf16', () => {
     let pipe: StableDiffusionPipeline;

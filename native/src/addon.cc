@@ -19,6 +19,9 @@ napi_value Info(napi_env env, napi_callback_info info) {
     napi_value native;
     napi_get_boolean(env, bf16_native(), &native);
     napi_set_named_property(env, o, "bf16Native", native);
+    napi_value attention;
+    napi_get_boolean(env, attention_bf16_available(), &attention);
+    napi_set_named_property(env, o, "attentionBf16", attention);
     return o;
   });
 }

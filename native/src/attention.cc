@@ -11,8 +11,12 @@
 #include <vector>
 
 #include "args.h"
+#include "engine.h"
 #include "kernels.h"
 #include "simd.h"
+#if defined(__AVX512BF16__)
+#include <immintrin.h>
+#endif
 
 namespace ptp {
 namespace {
@@ -40,6 +44,7 @@ Dims dims_of(const std::vector<int64_t>& s) {
 // zero-padded.
 struct Packed {
   std::vector<float> kt, vp;
+  std::vector<uint16_t> kt16, vp16;
 };
 
 void pack_keys(const Dims& d, const float* k, std::vector<float>& kt) {
@@ -208,6 +213,149 @@ void pv_rows(const float* const* p, int64_t m, const float* vp, int64_t dp, int6
   }
 }
 
+// ---- bf16 (precision bf16, CPUs with AVX512-BF16) ----------------------------------------------
+// q·kᵀ and p·v with bf16 operands and fp32 accumulation (VDPBF16PS: two products per lane per
+// instruction), as the convolutions and matmuls take them in that mode; the softmax stays fp32.
+// Keys per head in 32-key panels of dim pairs [mp/32][dim/2][32][2], values per head in key
+// pairs [m/2][dp][2] (zero-padded); queries and probabilities are rounded to bf16 pairs per tile.
+// probs → apply and the fused path round the same values the same way, so they still agree.
+#if defined(__AVX512BF16__)
+constexpr bool kBf16Kernels = true;
+
+// Round to nearest even (NaN is not an input here: scores of finite inputs, probabilities).
+inline uint16_t to_bf16(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return uint16_t((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+int64_t pairs(int64_t n) { return (n + 1) / 2; }
+// Pairs per row of a converted row: n values rounded up to whole 32-value vectors.
+int64_t row_pairs(int64_t n) { return (n + 31) / 32 * 16; }
+
+// x[0, n) as bf16 in order (pair i = x[2i], x[2i + 1]), zeros after n up to row_pairs(n) pairs;
+// the same rounding as to_bf16.
+void to_bf16_row(const float* x, int64_t n, uint32_t* out) {
+  for (int64_t j = 0; j < n; j += 32) {
+    const int64_t left = n - j;
+    const __mmask16 lo = left >= 16 ? 0xffff : __mmask16((1u << left) - 1);
+    const __mmask16 hi = left >= 32 ? 0xffff : left <= 16 ? 0 : __mmask16((1u << (left - 16)) - 1);
+    const __m512 a = _mm512_maskz_loadu_ps(lo, x + j), b = _mm512_maskz_loadu_ps(hi, x + j + 16);
+    _mm512_storeu_si512(out + j / 2, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+  }
+}
+
+void pack_keys_bf16(const Dims& d, const float* k, std::vector<uint16_t>& kt) {
+  const int64_t mp = d.mp(), c = d.c(), ep = pairs(d.d);
+  kt.assign(size_t(d.b * d.h * mp * ep * 2), 0);
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < d.b * d.h; s++) {
+    const int64_t b = s / d.h, h = s % d.h;
+    uint16_t* dst = kt.data() + s * mp * ep * 2;
+    for (int64_t j = 0; j < d.m; j++) {
+      const float* src = k + (b * d.m + j) * c + h * d.d;
+      uint16_t* panel = dst + (j / 32) * ep * 64 + (j % 32) * 2;
+      for (int64_t e = 0; e < d.d; e++) panel[(e / 2) * 64 + (e % 2)] = to_bf16(src[e]);
+    }
+  }
+}
+
+void pack_values_bf16(const Dims& d, const float* v, std::vector<uint16_t>& vp) {
+  const int64_t dp = d.dp(), c = d.c(), mq = pairs(d.m);
+  vp.assign(size_t(d.b * d.h * mq * dp * 2), 0);
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < d.b * d.h; s++) {
+    const int64_t b = s / d.h, h = s % d.h;
+    for (int64_t j = 0; j < d.m; j++) {
+      const float* src = v + (b * d.m + j) * c + h * d.d;
+      uint16_t* row = vp.data() + ((s * mq + j / 2) * dp) * 2 + (j % 2);
+      for (int64_t e = 0; e < d.d; e++) row[e * 2] = to_bf16(src[e]);
+    }
+  }
+}
+
+inline __m512 dot2(__m512 acc, __m512i a, uint32_t pair) {
+  return _mm512_dpbf16_ps(acc, (__m512bh)a, (__m512bh)_mm512_set1_epi32(int(pair)));
+}
+inline __m512i load_i(const uint16_t* p) { return _mm512_loadu_si512(p); }
+
+// srow[r][0, mp) = scale · q_r · kᵀ for R query rows, bf16 operands.
+template <int R>
+void score_tile_bf16(const float* const* q, const uint16_t* kt, int64_t dim, int64_t mp, float scale,
+                     float* const* srow, std::vector<uint32_t>& qp) {
+  const int64_t ep = pairs(dim), stride = row_pairs(dim);
+  qp.resize(size_t(R * stride));
+  for (int r = 0; r < R; r++) to_bf16_row(q[r], dim, qp.data() + r * stride);
+  const __m512 sc = _mm512_set1_ps(scale);
+  for (int64_t j = 0; j < mp; j += 32) {
+    const uint16_t* panel = kt + j * ep * 2;
+    __m512 acc[R][2];
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int64_t e = 0; e < ep; e++) {
+      const __m512i k0 = load_i(panel + e * 64), k1 = load_i(panel + e * 64 + 32);
+      for (int r = 0; r < R; r++) {
+        const uint32_t qv = qp[r * stride + e];
+        acc[r][0] = dot2(acc[r][0], k0, qv);
+        acc[r][1] = dot2(acc[r][1], k1, qv);
+      }
+    }
+    for (int r = 0; r < R; r++) {
+      _mm512_storeu_ps(srow[r] + j, _mm512_mul_ps(acc[r][0], sc));
+      _mm512_storeu_ps(srow[r] + j + 16, _mm512_mul_ps(acc[r][1], sc));
+    }
+  }
+}
+
+template <int R, int CV>
+void pv_tile_bf16(const uint32_t* pp, int64_t stride, int64_t mq, const uint16_t* vp, int64_t dp, int64_t c0, int64_t dim,
+                  float* const* out) {
+  __m512 acc[R][CV];
+  for (int r = 0; r < R; r++)
+    for (int cv = 0; cv < CV; cv++) acc[r][cv] = _mm512_setzero_ps();
+  for (int64_t jq = 0; jq < mq; jq++) {
+    const uint16_t* vr = vp + (jq * dp + c0) * 2;
+    __m512i vv[CV];
+    for (int cv = 0; cv < CV; cv++) vv[cv] = load_i(vr + 32 * cv);
+    for (int r = 0; r < R; r++) {
+      const uint32_t pr = pp[r * stride + jq];
+      for (int cv = 0; cv < CV; cv++) acc[r][cv] = dot2(acc[r][cv], vv[cv], pr);
+    }
+  }
+  for (int r = 0; r < R; r++) {
+    for (int cv = 0; cv < CV; cv++) {
+      const int64_t at = c0 + 16 * cv;
+      float tmp[16];
+      _mm512_storeu_ps(tmp, acc[r][cv]);
+      std::copy_n(tmp, std::min<int64_t>(16, dim - at), out[r] + at);
+    }
+  }
+}
+
+// out_r = p_r · v for R rows of m probabilities, bf16 operands.
+template <int R>
+void pv_rows_bf16(const float* const* p, int64_t m, const uint16_t* vp, int64_t dp, int64_t dim, float* const* out,
+                  std::vector<uint32_t>& pp) {
+  const int64_t mq = pairs(m), stride = row_pairs(m);
+  pp.resize(size_t(R * stride));
+  for (int r = 0; r < R; r++) to_bf16_row(p[r], m, pp.data() + r * stride);
+  for (int64_t c0 = 0; c0 < dp;) {
+    switch (std::min<int64_t>((dp - c0) / 16, R >= 8 ? 3 : 4)) {
+      case 4: pv_tile_bf16<R, 4>(pp.data(), stride, mq, vp, dp, c0, dim, out); c0 += 64; break;
+      case 3: pv_tile_bf16<R, 3>(pp.data(), stride, mq, vp, dp, c0, dim, out); c0 += 48; break;
+      case 2: pv_tile_bf16<R, 2>(pp.data(), stride, mq, vp, dp, c0, dim, out); c0 += 32; break;
+      default: pv_tile_bf16<R, 1>(pp.data(), stride, mq, vp, dp, c0, dim, out); c0 += 16; break;
+    }
+  }
+}
+#else
+constexpr bool kBf16Kernels = false;
+#endif
+
+// Whether a call runs the bf16 path: precision bf16, the CPU has the instructions, and rows of
+// at least 256 keys (self-attention). Over fewer keys (77-token cross-attention) the per-tile
+// rounding of queries and probabilities costs more than the products save: measured slower.
+bool use_bf16(const Dims& d) { return kBf16Kernels && precision() == Precision::bf16 && d.m >= 256; }
+
 enum class Kind { probs, apply, fused };
 
 struct Job {
@@ -220,12 +368,18 @@ struct Job {
   float* out = nullptr;    // [b, n, h·d]
   const float* kt = nullptr;
   const float* vp = nullptr;
+  bool bf16 = false;  // kt16/vp16 instead of kt/vp
+  const uint16_t* kt16 = nullptr;
+  const uint16_t* vp16 = nullptr;
 };
 
 // Rows [i, i + R) of head h of batch item b: scores and softmax (into the probabilities or
 // scratch), then, unless only the probabilities are wanted, their product with the values.
 template <int R>
 void rows(const Job& j, Kind kind, int64_t b, int64_t h, int64_t i, std::vector<float>& scratch) {
+#if defined(__AVX512BF16__)
+  thread_local std::vector<uint32_t> pairs_scratch;
+#endif
   const Dims& d = j.d;
   const int64_t mp = d.mp(), c = d.c(), s = b * d.h + h;
   const float* p[R];
@@ -241,7 +395,12 @@ void rows(const Job& j, Kind kind, int64_t b, int64_t h, int64_t i, std::vector<
       srow[r] = scratch.data() + r * mp;
       p[r] = srow[r];
     }
-    score_tile<R>(q, j.kt + s * d.d * mp, d.d, mp, j.scale, srow);
+#if defined(__AVX512BF16__)
+    if (j.bf16)
+      score_tile_bf16<R>(q, j.kt16 + s * mp * pairs(d.d) * 2, d.d, mp, j.scale, srow, pairs_scratch);
+    else
+#endif
+      score_tile<R>(q, j.kt + s * d.d * mp, d.d, mp, j.scale, srow);
     for (int r = 0; r < R; r++) softmax_row(srow[r], d.m, mp, j.mask ? j.mask + (i + r) * j.mask_stride : nullptr);
     if (kind == Kind::probs) {
       for (int r = 0; r < R; r++) std::copy_n(srow[r], d.m, j.probs + (s * d.n + i + r) * d.m);
@@ -249,6 +408,12 @@ void rows(const Job& j, Kind kind, int64_t b, int64_t h, int64_t i, std::vector<
     }
   }
   for (int r = 0; r < R; r++) o[r] = j.out + (b * d.n + i + r) * c + h * d.d;
+#if defined(__AVX512BF16__)
+  if (j.bf16) {
+    pv_rows_bf16<R>(p, d.m, j.vp16 + s * pairs(d.m) * d.dp() * 2, d.dp(), d.d, o, pairs_scratch);
+    return;
+  }
+#endif
   pv_rows<R>(p, d.m, j.vp + s * d.m * d.dp(), d.dp(), d.d, o);
 }
 
@@ -277,6 +442,21 @@ void run(const Job& j, Kind kind) {
 Packed& packed() {
   static Packed p;
   return p;
+}
+
+// Packs the keys and/or values a job reads, in the layout of its precision.
+void pack_for(Job& j, const float* k, const float* v) {
+  Packed& p = packed();
+  j.bf16 = use_bf16(j.d);
+#if defined(__AVX512BF16__)
+  if (j.bf16) {
+    if (k) pack_keys_bf16(j.d, k, p.kt16), j.kt16 = p.kt16.data();
+    if (v) pack_values_bf16(j.d, v, p.vp16), j.vp16 = p.vp16.data();
+    return;
+  }
+#endif
+  if (k) pack_keys(j.d, k, p.kt), j.kt = p.kt.data();
+  if (v) pack_values(j.d, v, p.vp), j.vp = p.vp.data();
 }
 
 // ---- backward --------------------------------------------------------------------------------
@@ -341,6 +521,8 @@ void grad_rows(const GradJob& j, int64_t b, int64_t h, int64_t i, float* p_buf, 
 
 }  // namespace
 
+bool attention_bf16_available() { return kBf16Kernels; }
+
 void attention_grad(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale) {
   const Dims d = dims_of(dims);
   const int64_t qn = d.b * d.n * d.c(), kn = d.b * d.m * d.c();
@@ -389,8 +571,7 @@ void attention_probs(const Heap& heap, const Offsets& o, const std::vector<int64
   if (o[2] >= 0) j.mask = heap.f32(o[2], (j.mask_stride ? d.n : 1) * d.m, "attention mask");
   j.probs = heap.f32(o[3], d.b * d.h * d.n * d.m, "attention probs");
   j.scale = scale;
-  pack_keys(d, k, packed().kt);
-  j.kt = packed().kt.data();
+  pack_for(j, k, nullptr);
   run(j, Kind::probs);
 }
 
@@ -400,8 +581,7 @@ void attention_apply(const Heap& heap, const Offsets& o, const std::vector<int64
   j.probs = heap.f32(o[0], d.b * d.h * d.n * d.m, "attention probs");
   const float* v = heap.f32(o[1], d.b * d.m * d.c(), "attention v");
   j.out = heap.f32(o[2], d.b * d.n * d.c(), "attention out");
-  pack_values(d, v, packed().vp);
-  j.vp = packed().vp.data();
+  pack_for(j, nullptr, v);
   run(j, Kind::apply);
 }
 
@@ -415,10 +595,7 @@ void attention_fused(const Heap& heap, const Offsets& o, const std::vector<int64
   if (o[3] >= 0) j.mask = heap.f32(o[3], (j.mask_stride ? d.n : 1) * d.m, "attention mask");
   j.out = heap.f32(o[4], d.b * d.n * d.c(), "attention out");
   j.scale = scale;
-  pack_keys(d, k, packed().kt);
-  pack_values(d, v, packed().vp);
-  j.kt = packed().kt.data();
-  j.vp = packed().vp.data();
+  pack_for(j, k, v);
   run(j, Kind::fused);
 }
 

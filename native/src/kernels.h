@@ -36,6 +36,8 @@ void matmul(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims
 void attention_probs(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale);
 void attention_apply(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims);
 void attention_fused(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale);
+// Whether the attention kernels have a bf16 path (built for a CPU with AVX512-BF16).
+bool attention_bf16_available();
 // Gradients of attention_fused: offsets [q, k, v, mask|-1, dy, dq, dk, dv].
 void attention_grad(const Heap& heap, const Offsets& o, const std::vector<int64_t>& dims, float scale);
 

@@ -15,7 +15,14 @@ type Heap = Uint8Array;
 /** The addon's exports (native/src/addon.cc). */
 export interface NativeAddon {
   /** bf16Native: the CPU has AVX512-BF16 or AMX (else oneDNN emulates bf16, slower than fp32). */
-  info(): { library: string; threads: number; precision: 'fp32' | 'bf16'; bf16Native: boolean };
+  info(): {
+    library: string;
+    threads: number;
+    precision: 'fp32' | 'bf16';
+    bf16Native: boolean;
+    /** The attention kernels have a bf16 path (built where the CPU has AVX512-BF16). */
+    attentionBf16: boolean;
+  };
   setThreads(n: number): void;
   setPrecision(p: NativePrecision): void;
   /** packKey: the filter's weight key (packed once, kept), -1 when it is not a weight. */

@@ -49,7 +49,11 @@ export function nativeCandidate(
       installNativeKernels(active!);
       const i = active!.info();
       const precision =
-        i.precision === 'bf16' && !i.bf16Native ? 'bf16 emulated: no AVX512-BF16/AMX on this CPU' : i.precision;
+        i.precision !== 'bf16'
+          ? i.precision
+          : !i.bf16Native
+            ? 'bf16 emulated: no AVX512-BF16/AMX on this CPU'
+            : `bf16${i.attentionBf16 ? ', attention too' : ''}`;
       return `native (${i.library}, ${i.threads} thread${i.threads === 1 ? '' : 's'}, ${precision}) over ${wasmDescription}`;
     },
   };
