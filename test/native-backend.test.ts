@@ -41,7 +41,9 @@ describeNative('native backend set-up', function () {
   it('PTP_THREADS and PTP_PRECISION are honoured', () => {
     const r = child({ PTP_THREADS: '1', PTP_PRECISION: 'bf16' });
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.json.description).to.match(/, 1 thread, bf16(, attention too| emulated: no AVX512-BF16\/AMX on this CPU)?\) over wasm/);
+    expect(r.json.description).to.match(
+      /, 1 thread, bf16(, attention too| emulated: no AVX512-BF16\/AMX on this CPU)?\) over wasm/,
+    );
     expect(r.json.sum).to.equal(16 * 2 * 2 * 13.5); // exact in bf16 too: 0.5, 1 and the sums are representable
   });
 
