@@ -295,7 +295,12 @@ async function main(): Promise<void> {
           .map((o) => `${o.name} ${o.ms.toFixed(0)} (${o.where})`)
           .join(', ')}`,
       );
-      note(`other kernels not native: ${b.otherWasmMs.toFixed(0)} ms`);
+      note(
+        `other kernels not native: ${b.otherWasmMs.toFixed(0)} ms (${b.otherNotNative
+          .slice(0, 5)
+          .map((o) => `${o.name} ${o.ms.toFixed(1)} ×${o.calls}`)
+          .join(', ')})`,
+      );
       note(`outside kernels (engine, JS, uploads): ${Math.max(0, b.wallMs - b.kernelMs).toFixed(0)} ms`);
     }
     table(rows);

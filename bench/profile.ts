@@ -20,6 +20,8 @@ export interface Breakdown {
   otherTop: { name: string; ms: number; calls: number; where: Where }[];
   /** Time (ms) of the 'other' kernels that ran as wasm kernels (single-threaded ones among them), not native. */
   otherWasmMs: number;
+  /** Those kernels, slowest first. */
+  otherNotNative: { name: string; ms: number; calls: number; where: Where }[];
   /** Peak engine bytes during the run (tf.profile's peakBytes). */
   peakBytes: number;
   /** Sum of kernel times (ms). */
@@ -111,6 +113,7 @@ export async function profileBreakdown(f: () => tf.Tensor | tf.Tensor[]): Promis
     }
   }
   const all = [...other.entries()].map(([name, o]) => ({ name, ...o })).sort((a, b) => b.ms - a.ms);
-  const otherWasmMs = all.filter((o) => o.where !== 'native').reduce((a, o) => a + o.ms, 0);
-  return { types, otherTop: all.slice(0, 6), otherWasmMs, peakBytes: info.peakBytes, kernelMs, wallMs };
+  const otherNotNative = all.filter((o) => o.where !== 'native');
+  const otherWasmMs = otherNotNative.reduce((a, o) => a + o.ms, 0);
+  return { types, otherTop: all.slice(0, 6), otherWasmMs, otherNotNative, peakBytes: info.peakBytes, kernelMs, wallMs };
 }

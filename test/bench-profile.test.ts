@@ -36,5 +36,7 @@ describe('bench profile breakdown', function () {
     expect(b.otherTop.map((o) => o.name)).not.to.include('unnamed scope');
     expect(b.kernelMs).to.be.at.most(b.wallMs);
     expect(b.otherWasmMs).to.be.at.most(b.types.other.ms + 1e-9);
+    expect(b.otherNotNative.every((o) => o.where !== 'native')).to.equal(true);
+    expect(b.otherNotNative.reduce((a, o) => a + o.ms, 0)).to.be.closeTo(b.otherWasmMs, 1e-9);
   });
 });
