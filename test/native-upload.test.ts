@@ -43,6 +43,12 @@ describeNative('native weight upload', function () {
     expect(bits(uploaded(odd, [7, 11]))).to.deep.equal(bits(f16ToF32(odd)));
   });
 
+  it('refuses values that do not fill the shape (the native copy would write past the tensor)', () => {
+    expect(() => uploadWeight(new Float32Array(10), [3, 4])).to.throw(
+      'uploadWeight: 10 values do not fill shape [3,4] (12 values)',
+    );
+  });
+
   it('copies float32 bit for bit over several work units', () => {
     const v = randomValues([3, 100_003], 5).values;
     expect(bits(uploaded(v, [3, 100_003]))).to.deep.equal(bits(v));

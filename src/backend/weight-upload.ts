@@ -19,6 +19,9 @@ export function setWeightUploader(u: WeightUploader | undefined): void {
 
 /** `values` (float32, or float16 bits) as a new float32 tensor of `shape` on the current backend. */
 export function uploadWeight(values: HostValues, shape: number[]): tf.Tensor {
+  const size = tf.util.sizeFromShape(shape);
+  if (values.length !== size)
+    throw new Error(`uploadWeight: ${values.length} values do not fill shape [${shape}] (${size} values)`);
   return (
     uploader?.(values, shape) ?? tf.tensor(values instanceof Float32Array ? values : f16ToF32(values), shape, 'float32')
   );
